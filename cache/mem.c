@@ -1,0 +1,2 @@
+/* placeholder: being written */
+typedef int regfs_placeholder_mem;

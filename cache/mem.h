@@ -1,0 +1,33 @@
+/*
+ * In-memory metadata with lifetimes: tag -> digest, listings (catalog,
+ * tags), manifest bytes by digest.  A map from string keys to byte values,
+ * each with an expiry (or none), capped in total bytes with least recently
+ * used eviction.  Values are copied in and out, so no lock is ever held by
+ * a caller.  Thread-safe.
+ */
+#ifndef REGFS_CACHE_MEM_H
+#define REGFS_CACHE_MEM_H
+
+#include <stddef.h>
+
+struct cache_mem;
+
+#define CACHE_MEM_FOREVER 0.0
+
+/* New map capped at @max_bytes of keys+values.  NULL on -ENOMEM. */
+struct cache_mem *cache_mem_new(size_t max_bytes);
+void cache_mem_free(struct cache_mem *c); /* NULL is a no-op */
+
+/* Store a copy of @val under @key, living @ttl seconds (CACHE_MEM_FOREVER:
+ * until evicted).  Replaces an existing value.  0 or -ENOMEM. */
+int cache_mem_put(struct cache_mem *c, const char *key, const void *val, size_t len, double ttl);
+
+/* Copy the live value for @key into a new NUL-terminated buffer (caller
+ * frees).  Returns 0, or -ENOENT when absent or expired. */
+int cache_mem_get(struct cache_mem *c, const char *key, char **val, size_t *len);
+
+void cache_mem_drop(struct cache_mem *c, const char *key);
+/* Drop every key starting with @prefix. */
+void cache_mem_drop_prefix(struct cache_mem *c, const char *prefix);
+
+#endif

@@ -1,0 +1,74 @@
+/*
+ * The content-addressed blob store on disk: <dir>/blobs/sha256/<hex>.
+ *
+ * Everything under its final name has been verified: writers stream into a
+ * temporary file under <dir>/tmp and the file is renamed into place only
+ * after its sha256 matches the digest it was asked for.  Several mounts may
+ * share one directory; rename makes each insert atomic, and eviction only
+ * unlinks (an open file stays readable).  The store is capped in size and
+ * evicts least recently used blobs (mtime is bumped on use) after inserts.
+ *
+ * Concurrent misses for the same digest share one fill: the first caller of
+ * cache_store_ensure() runs the fill function, later callers wait for it and
+ * get its result.
+ *
+ * Knows neither HTTP nor FUSE.
+ */
+#ifndef REGFS_CACHE_STORE_H
+#define REGFS_CACHE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cache_store;
+struct cache_writer;
+
+/* Open (creating directories as needed, mode 0700) the store at @dir with a
+ * cap of @max_bytes (0 = no cap).  *out is new; free with cache_store_free.
+ * Returns 0 or -errno. */
+int cache_store_open(const char *dir, uint64_t max_bytes, struct cache_store **out);
+void cache_store_free(struct cache_store *s); /* NULL is a no-op */
+
+/* Open a stored blob read-only.  Returns an fd (caller closes) or -ENOENT,
+ * -EINVAL for an invalid digest, other -errno.  Marks the blob used. */
+int cache_store_open_blob(struct cache_store *s, const char *digest);
+
+/* Size of a stored blob into *size, or -ENOENT. */
+int cache_store_stat(struct cache_store *s, const char *digest, uint64_t *size);
+
+/* Read a whole stored blob of at most @max bytes into a new NUL-terminated
+ * buffer (caller frees).  Returns 0, -ENOENT, -E2BIG, -errno. */
+int cache_store_read(struct cache_store *s, const char *digest, size_t max, char **bytes,
+		     size_t *len);
+
+/* Store bytes already in memory; verifies them against @digest first.
+ * Returns 0, -EIO on mismatch (nothing stored), -errno. */
+int cache_store_put(struct cache_store *s, const char *digest, const void *bytes, size_t len);
+
+/* Streaming insert.  cache_writer_begin gives a new writer (*out); after
+ * writes, exactly one of commit or abort frees it.  commit verifies the
+ * sha256 and renames into place: 0, or -EIO on mismatch (temp removed,
+ * nothing stored).  A write fails with -EFBIG past @expect_size when that
+ * is >= 0. */
+int cache_writer_begin(struct cache_store *s, const char *digest, int64_t expect_size,
+		       struct cache_writer **out);
+int cache_writer_write(struct cache_writer *w, const void *p, size_t len);
+int cache_writer_commit(struct cache_writer *w);
+void cache_writer_abort(struct cache_writer *w);
+
+/*
+ * Make sure @digest is stored.  If it already is: 0.  Otherwise exactly one
+ * caller at a time runs @fill(w, arg) with a fresh writer; fill writes the
+ * bytes and returns 0 or -errno, and must neither commit nor abort (the
+ * store does that).  Callers that arrive while a fill for the same digest
+ * is running wait and get its result.  Returns 0 or -errno (-EIO on digest
+ * mismatch).
+ */
+typedef int (*cache_fill_fn)(struct cache_writer *w, void *arg);
+int cache_store_ensure(struct cache_store *s, const char *digest, int64_t expect_size,
+		       cache_fill_fn fill, void *arg);
+
+/* Bytes currently stored (as the store counts them). */
+uint64_t cache_store_usage(struct cache_store *s);
+
+#endif

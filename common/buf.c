@@ -1,0 +1,65 @@
+#include "common/buf.h"
+
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+
+void buf_init(struct buf *b, size_t max)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+	b->max = max;
+}
+
+int buf_append(struct buf *b, const void *p, size_t n)
+{
+	size_t want;
+	char *nd;
+
+	if (n > b->max || b->len > b->max - n)
+		return -E2BIG;
+	want = b->len + n + 1;
+	if (want > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+
+		while (cap < want)
+			cap *= 2;
+		nd = realloc(b->data, cap);
+		if (!nd)
+			return -ENOMEM;
+		b->data = nd;
+		b->cap = cap;
+	}
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+char *buf_detach(struct buf *b, size_t *len)
+{
+	char *d = b->data;
+
+	if (!d) {
+		d = calloc(1, 1);
+		if (!d)
+			return NULL;
+	}
+	if (len)
+		*len = b->len;
+	b->data = NULL;
+	b->len = b->cap = 0;
+	return d;
+}
+
+void buf_release(struct buf *b, int wipe)
+{
+	if (b->data && wipe)
+		OPENSSL_cleanse(b->data, b->cap);
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}

@@ -1,0 +1,29 @@
+/*
+ * A growable byte buffer with a hard maximum fixed at creation, for
+ * everything read from the network (manifests, configs, tokens, listings).
+ * The contents are always NUL-terminated so text can be parsed in place.
+ */
+#ifndef REGFS_COMMON_BUF_H
+#define REGFS_COMMON_BUF_H
+
+#include <stddef.h>
+
+struct buf {
+	char *data;  /* owned; NULL until the first append */
+	size_t len;  /* bytes used, not counting the terminating NUL */
+	size_t cap;  /* bytes allocated */
+	size_t max;  /* appends that would pass this fail with -E2BIG */
+};
+
+#define BUF_INIT(max_) {NULL, 0, 0, (max_)}
+
+void buf_init(struct buf *b, size_t max);
+/* Append @n bytes.  Returns 0, -E2BIG past the maximum, or -ENOMEM. */
+int buf_append(struct buf *b, const void *p, size_t n);
+/* Hand the bytes to the caller (new allocation, NUL-terminated, never NULL
+ * on success); the buffer is left empty.  Returns NULL on -ENOMEM. */
+char *buf_detach(struct buf *b, size_t *len);
+/* Free the contents.  With @wipe the bytes are cleansed first (secrets). */
+void buf_release(struct buf *b, int wipe);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * The log sink.  A mutex keeps lines from interleaving; a timestamp and the
+ * level lead each line so a log from a long audit can be read afterwards.
+ */
+#include "common/log.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <time.h>
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER; /* protects log_fp writes */
+static FILE *log_fp;
+static enum log_level log_level = LOG_LVL_INFO;
+
+void log_setup(FILE *fp, enum log_level level)
+{
+	log_fp = fp;
+	log_level = level;
+}
+
+enum log_level log_get_level(void)
+{
+	return log_level;
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	static const char *const names[] = {"error", "warning", "info", "debug"};
+	char stamp[32];
+	struct timespec ts;
+	struct tm tm;
+	va_list ap;
+	FILE *fp;
+
+	if (level > log_level)
+		return;
+	fp = log_fp ? log_fp : stderr;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+
+	pthread_mutex_lock(&log_lock);
+	fprintf(fp, "%s.%03ldZ regfs %s: ", stamp, ts.tv_nsec / 1000000, names[level]);
+	va_start(ap, fmt);
+	vfprintf(fp, fmt, ap);
+	va_end(ap);
+	fputc('\n', fp);
+	fflush(fp);
+	pthread_mutex_unlock(&log_lock);
+}

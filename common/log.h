@@ -1,0 +1,38 @@
+/*
+ * Logging for every room.  One line per event, lower case, the subject in
+ * quotes, no trailing period.  Thread-safe: each call writes one whole line.
+ *
+ * Secrets never go through here: callers log host names, repositories and
+ * HTTP statuses, never headers or bodies.
+ */
+#ifndef REGFS_COMMON_LOG_H
+#define REGFS_COMMON_LOG_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+enum log_level { LOG_LVL_ERR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+
+/* Send log lines to @fp (borrowed; stderr when NULL) at or below @level. */
+void log_setup(FILE *fp, enum log_level level);
+enum log_level log_get_level(void);
+
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_err(...) log_msg(LOG_LVL_ERR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(...)                                                                             \
+	do {                                                                                       \
+		if (log_get_level() >= LOG_LVL_DEBUG)                                              \
+			log_msg(LOG_LVL_DEBUG, __VA_ARGS__);                                       \
+	} while (0)
+
+/* An invariant was violated: this is a bug in regfs, not an error to report. */
+#define BUG(msg)                                                                                   \
+	do {                                                                                       \
+		log_msg(LOG_LVL_ERR, "BUG at %s:%d: %s", __FILE__, __LINE__, (msg));               \
+		abort();                                                                           \
+	} while (0)
+
+#endif

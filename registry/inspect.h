@@ -1,0 +1,30 @@
+/*
+ * The JSON `docker manifest inspect --verbose` prints, built from what the
+ * registry served: one object per image, an array of them for a list.
+ * Keys and their order follow docker's ImageManifest: Ref, Descriptor
+ * (mediaType, digest, size, platform), Raw (base64 of the manifest bytes),
+ * then SchemaV2Manifest (Docker v2) or OCIManifest (OCI) holding the parsed
+ * manifest.
+ */
+#ifndef REGFS_REGISTRY_INSPECT_H
+#define REGFS_REGISTRY_INSPECT_H
+
+#include <jansson.h>
+
+#include "registry/manifest.h"
+
+/*
+ * One image: @ref is the reference to print ("localhost:5000/onap/x:latest"
+ * or "host/repo@sha256:..."), @bytes/@len the exact manifest bytes, @m their
+ * parse, @platform the platform to put in the Descriptor (from the list
+ * entry, or from the image config; NULL to leave it out).
+ * Returns a new reference, or NULL when @m is not an image or on -ENOMEM.
+ */
+json_t *reg_inspect_image(const char *ref, const char *bytes, size_t len,
+			  const struct reg_manifest *m, const struct reg_platform *platform);
+
+/* Serialise the way regfs serves inspect.json: indented, keys in insertion
+ * order, trailing newline.  New string (free()), or NULL. */
+char *reg_inspect_dump(const json_t *j, size_t *len);
+
+#endif
