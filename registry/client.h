@@ -1,0 +1,106 @@
+/*
+ * The registry client: Distribution API v2 over libcurl.
+ *
+ * One struct reg_client per process holds the options, a curl share handle
+ * (DNS, connections, TLS sessions) and the known registries.  Each worker
+ * thread gets its own curl easy handle (curl's threading rule), created on
+ * first use.  No lock is ever held across an HTTP request.
+ *
+ * Every function returns 0 or -errno, by one table (reg_status_errno):
+ *   404 or NAME/MANIFEST/BLOB_UNKNOWN   -> -ENOENT
+ *   401, 403, DENIED, UNAUTHORIZED      -> -EACCES
+ *   429, 503, TOOMANYREQUESTS           -> -EAGAIN
+ *   a digest that does not verify       -> -EIO
+ *   anything else (5xx, timeouts, refused connections, bad TLS) -> -EIO
+ * An outage is never -ENOENT.  Each failure is logged once, here, with its
+ * reason (host, repository, status or curl error); callers do not log again.
+ *
+ * Nothing here knows about FUSE, inodes or the cache.
+ */
+#ifndef REGFS_REGISTRY_CLIENT_H
+#define REGFS_REGISTRY_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/digest.h"
+
+struct reg_client;
+struct reg_registry;
+
+struct reg_client_opts {
+	const char *cafile;          /* extra CA bundle (PEM) or NULL: system store */
+	const char *const *insecure; /* NULL-terminated hosts allowed plain HTTP, or NULL */
+	const char *auth_file;       /* docker config.json to read, or NULL for the default */
+	long connect_timeout;        /* seconds; 0 = 10 */
+	long stall_timeout;          /* seconds below 1 byte/s before giving up; 0 = 30 */
+	int retries;                 /* extra tries for transient failures; < 0 = 2 */
+};
+
+/* New client (*out; free with reg_client_free).  0 or -errno. */
+int reg_client_new(const struct reg_client_opts *opts, struct reg_client **out);
+void reg_client_free(struct reg_client *c); /* NULL is a no-op */
+
+/*
+ * The registry for @host as written in the tree ("localhost:5000",
+ * "docker.io").  "docker.io" and "index.docker.io" speak to the Hub's API
+ * host.  *out is borrowed and lives as long as the client.
+ * Returns 0, -EINVAL for an invalid host name, -ENOMEM.
+ */
+int reg_client_registry(struct reg_client *c, const char *host, struct reg_registry **out);
+
+/* The host name @r was asked for (borrowed). */
+const char *reg_registry_host(const struct reg_registry *r);
+
+/* Check that @r speaks the v2 API (200 or 401 on /v2/) and settle on
+ * https, or on plain http where the plain-HTTP rule allows it. */
+int reg_ping(struct reg_registry *r);
+
+struct reg_strlist {
+	char **v; /* owned strings */
+	size_t n;
+};
+void reg_strlist_release(struct reg_strlist *l);
+
+/* All repositories from _catalog, every page, invalid names skipped.
+ * -ENOTSUP when the registry offers no catalog (as Docker Hub). */
+int reg_catalog(struct reg_registry *r, struct reg_strlist *out);
+
+/* All tags of @repo, every page, invalid names skipped. */
+int reg_tags(struct reg_registry *r, const char *repo, struct reg_strlist *out);
+
+struct reg_fetched {
+	char *bytes;      /* owned, NUL-terminated */
+	size_t len;
+	char *media_type; /* owned Content-Type without parameters, or NULL */
+	char digest[DIGEST_STR_LEN + 1];
+};
+void reg_fetched_release(struct reg_fetched *f);
+
+/*
+ * GET a manifest by tag or digest (@ref), at most REG_MANIFEST_MAX bytes.
+ * out->digest is the sha256 of the bytes; by digest it must equal @ref, by
+ * tag it must equal Docker-Content-Digest when the registry sends one;
+ * otherwise -EIO and nothing is returned.
+ */
+int reg_manifest_get(struct reg_registry *r, const char *repo, const char *ref,
+		     struct reg_fetched *out);
+
+/* GET a small blob (a config) into memory, verified against @digest. */
+int reg_blob_get(struct reg_registry *r, const char *repo, const char *digest, size_t max,
+		 struct reg_fetched *out);
+
+/*
+ * Stream a blob to @sink, which returns 0 or -errno (stops the transfer).
+ * A transfer cut off part-way is resumed with a Range request, so @sink
+ * sees every byte exactly once, in order.  The caller verifies the digest
+ * (the cache writer does).
+ */
+typedef int (*reg_sink_fn)(void *arg, const void *p, size_t len);
+int reg_blob_stream(struct reg_registry *r, const char *repo, const char *digest,
+		    reg_sink_fn sink, void *arg);
+
+/* The errno for an HTTP status and optional registry error code. */
+int reg_status_errno(long status, const char *code);
+
+#endif
