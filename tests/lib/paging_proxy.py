@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+"""A small HTTP reverse proxy in front of a test registry, for what a real registry cannot do.
+
+This proxy exists only for what the real registry under test cannot do: distribution 2.8
+returns GET /v2/<name>/tags/list whole, ignoring n and last, so regfs' tag paging would never
+be exercised; and a real registry does not serve invalid names, so regfs' name filtering would
+never be exercised.  Everything else is forwarded unchanged to the upstream registry.
+
+  GET /v2/<name>/tags/list   answered here: the upstream list, sorted, cut into pages of at
+                             most --page-size tags (default 7, however large the client's n),
+                             following n and last, with
+                             Link: </v2/<name>/tags/list?last=X&n=N>; rel="next"
+  --inject-bad-names         adds invalid tags ("../evil", "a/b", ".hidden", "x"*200,
+                             "bad\\nname", ...) to the first tags/list page and invalid
+                             repository names to the first _catalog page; regfs must skip them.
+
+Listens on 127.0.0.1 only (port 0 = any free port); the port is printed on stdout and written
+to --port-file.  Each request is logged to --log as "METHOD PATH STATUS".
+"""
+
+import argparse
+import http.client
+import http.server
+import json
+import os
+import re
+import socketserver
+import sys
+import threading
+import urllib.parse
+
+# not copied from upstream responses (Date and Server are sent by http.server itself)
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+              "trailers", "transfer-encoding", "upgrade", "date", "server"}
+
+BAD_TAGS = ["../evil", "a/b", ".hidden", "x" * 200, "bad\nname", "..", ".", "",
+            "-dash-first", "sp ace", "uni\u00e9"]
+BAD_REPOS = ["../evil", "UPPER/case", ".hidden/repo", "a//b", "trailing/", "/leading",
+             "bad\nname/x", "test/../../etc", "sp ace/x", "y" * 300, "", "ok/.."]
+
+TAGS_RE = re.compile(r"^/v2/(.+)/tags/list$")
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "regfs-paging-proxy"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def log_request(self, code="-", size="-"):
+        self.server.log("%s %s %s" % (self.command, self.path, code))
+
+    # -- forwarding ------------------------------------------------------------------------
+
+    def upstream(self, method, path, body=None, headers=None):
+        conn = http.client.HTTPConnection(self.server.upstream, timeout=60)
+        conn.request(method, path, body=body, headers=headers or {})
+        return conn, conn.getresponse()
+
+    def request_body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else None
+
+    def forward(self):
+        body = self.request_body()
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers["Host"] = self.server.upstream
+        try:
+            conn, resp = self.upstream(self.command, self.path, body, headers)
+        except OSError as e:
+            self.send_error(502, "upstream: %s" % e)
+            return
+        try:
+            if self.command == "GET" and self.server.inject and \
+                    urllib.parse.urlsplit(self.path).path == "/v2/_catalog" and resp.status == 200:
+                self.catalog(resp)
+                return
+            self.send_response(resp.status)
+            length = resp.getheader("Content-Length")
+            for k, v in resp.getheaders():
+                if k.lower() in HOP_BY_HOP or k.lower() == "content-length":
+                    continue
+                if k.lower() == "location":
+                    v = v.replace("http://" + self.server.upstream, "http://" + self.server.me)
+                self.send_header(k, v)
+            if self.command == "HEAD" or resp.status in (204, 304):
+                if length is not None:
+                    self.send_header("Content-Length", length)
+                self.end_headers()
+                return
+            if length is None:
+                data = resp.read()
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
+            self.send_header("Content-Length", length)
+            self.end_headers()
+            while True:
+                chunk = resp.read(65536)
+                if not chunk:
+                    break
+                self.wfile.write(chunk)
+        finally:
+            conn.close()
+
+    def catalog(self, resp):
+        data = json.loads(resp.read())
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        if "last" not in q:
+            data["repositories"] = BAD_REPOS + data.get("repositories", [])
+        headers = [(k, v) for k, v in resp.getheaders()
+                   if k.lower() not in HOP_BY_HOP and k.lower() != "content-length"]
+        self.reply(200, data, headers)
+
+    def reply(self, status, obj, headers=()):
+        data = json.dumps(obj).encode()
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    # -- tags/list -------------------------------------------------------------------------
+
+    def tags(self, name, query):
+        headers = {k: v for k, v in self.headers.items()
+                   if k.lower() in ("authorization", "accept", "user-agent")}
+        try:
+            conn, resp = self.upstream("GET", "/v2/%s/tags/list" % name, None, headers)
+        except OSError as e:
+            self.send_error(502, "upstream: %s" % e)
+            return
+        try:
+            data = resp.read()
+            if resp.status != 200:
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in HOP_BY_HOP and k.lower() != "content-length":
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                return
+        finally:
+            conn.close()
+        obj = json.loads(data)
+        tags = sorted(obj.get("tags") or [])
+        q = urllib.parse.parse_qs(query)
+        n = self.server.page_size
+        try:
+            if "n" in q and 0 < int(q["n"][0]) < n:
+                n = int(q["n"][0])
+        except ValueError:
+            self.reply(400, {"errors": [{"code": "PAGINATION_NUMBER_INVALID",
+                                         "message": "invalid number of results requested"}]})
+            return
+        last = q.get("last", [None])[0]
+        if last is not None:
+            tags = [t for t in tags if t > last]
+        page, rest = tags[:n], tags[n:]
+        headers = [("Content-Type", "application/json; charset=utf-8"),
+                   ("Docker-Distribution-Api-Version", "registry/2.0")]
+        if rest:
+            link = "/v2/%s/tags/list?%s" % (name, urllib.parse.urlencode({"last": page[-1], "n": n}))
+            headers.append(("Link", '<%s>; rel="next"' % link))
+        if self.server.inject and last is None:
+            page = BAD_TAGS + page
+        self.reply(200, {"name": obj.get("name", name), "tags": page}, headers)
+
+    def dispatch(self):
+        u = urllib.parse.urlsplit(self.path)
+        m = TAGS_RE.match(u.path)
+        if self.command in ("GET", "HEAD") and m:
+            self.tags(m.group(1), u.query)
+        else:
+            self.forward()
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = dispatch
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, args):
+        super().__init__(("127.0.0.1", args.port), Handler)
+        self.upstream = args.upstream
+        self.page_size = args.page_size
+        self.inject = args.inject_bad_names
+        self.me = "127.0.0.1:%d" % self.server_address[1]
+        self._log = open(args.log, "a", buffering=1) if args.log else None
+        self._lock = threading.Lock()
+
+    def log(self, line):
+        if self._log:
+            with self._lock:
+                self._log.write(line.replace("\n", "\\n") + "\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--upstream", required=True, help="HOST:PORT of the plain-HTTP registry")
+    ap.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free one)")
+    ap.add_argument("--port-file", help="write the port here once listening")
+    ap.add_argument("--page-size", type=int, default=7, help="most tags per tags/list page")
+    ap.add_argument("--inject-bad-names", action="store_true",
+                    help="add invalid tags and repository names to listings")
+    ap.add_argument("--log", help="append one line per request here")
+    args = ap.parse_args()
+    if args.page_size < 1:
+        ap.error("--page-size must be at least 1")
+
+    srv = Server(args)
+    port = srv.server_address[1]
+    if args.port_file:
+        tmp = args.port_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("%d\n" % port)
+        os.replace(tmp, args.port_file)
+    print(port, flush=True)
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
