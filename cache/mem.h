@@ -14,16 +14,20 @@ struct cache_mem;
 
 #define CACHE_MEM_FOREVER 0.0
 
-/* New map capped at @max_bytes of keys+values.  NULL on -ENOMEM. */
+/* New map capped at @max_bytes of keys+values (0 = no cap).  NULL on
+ * -ENOMEM. */
 struct cache_mem *cache_mem_new(size_t max_bytes);
 void cache_mem_free(struct cache_mem *c); /* NULL is a no-op */
 
 /* Store a copy of @val under @key, living @ttl seconds (CACHE_MEM_FOREVER:
- * until evicted).  Replaces an existing value.  0 or -ENOMEM. */
+ * until evicted).  Replaces an existing value.  0 or -ENOMEM.  A negative
+ * @ttl, or an entry bigger than the whole cap, leaves @key absent (and
+ * returns 0): a cache may always forget, but never serve the old value. */
 int cache_mem_put(struct cache_mem *c, const char *key, const void *val, size_t len, double ttl);
 
 /* Copy the live value for @key into a new NUL-terminated buffer (caller
- * frees).  Returns 0, or -ENOENT when absent or expired. */
+ * frees).  Returns 0, or -ENOENT when absent or expired (-ENOMEM when the
+ * copy cannot be made).  Marks the entry used. */
 int cache_mem_get(struct cache_mem *c, const char *key, char **val, size_t *len);
 
 void cache_mem_drop(struct cache_mem *c, const char *key);

@@ -25,31 +25,43 @@ struct cache_writer;
 
 /* Open (creating directories as needed, mode 0700) the store at @dir with a
  * cap of @max_bytes (0 = no cap).  *out is new; free with cache_store_free.
- * Returns 0 or -errno. */
+ * Counts what is stored, evicting down to the cap if it has shrunk, and
+ * removes temp files idle for over an hour.  Returns 0 or -errno.
+ *
+ * The cap is soft: after an insert passes it, least recently used blobs
+ * are unlinked until usage is under 90% of it, but never the blob just
+ * inserted (so one blob bigger than the cap is stored, alone). */
 int cache_store_open(const char *dir, uint64_t max_bytes, struct cache_store **out);
 void cache_store_free(struct cache_store *s); /* NULL is a no-op */
 
-/* Open a stored blob read-only.  Returns an fd (caller closes) or -ENOENT,
- * -EINVAL for an invalid digest, other -errno.  Marks the blob used. */
+/* Open a stored blob read-only (O_CLOEXEC).  Returns an fd (caller closes)
+ * or -ENOENT, -EINVAL for an invalid digest, other -errno.  Marks the blob
+ * used (bumps its mtime, at most once a minute).  The fd stays readable
+ * even if the blob is evicted meanwhile, so hold it rather than reopen. */
 int cache_store_open_blob(struct cache_store *s, const char *digest);
 
-/* Size of a stored blob into *size, or -ENOENT. */
+/* Size of a stored blob into *size, or -ENOENT (-EINVAL for an invalid
+ * digest).  Does not mark the blob used. */
 int cache_store_stat(struct cache_store *s, const char *digest, uint64_t *size);
 
 /* Read a whole stored blob of at most @max bytes into a new NUL-terminated
- * buffer (caller frees).  Returns 0, -ENOENT, -E2BIG, -errno. */
+ * buffer (caller frees).  Returns 0, -ENOENT, -E2BIG, -errno.  Marks the
+ * blob used. */
 int cache_store_read(struct cache_store *s, const char *digest, size_t max, char **bytes,
 		     size_t *len);
 
 /* Store bytes already in memory; verifies them against @digest first.
- * Returns 0, -EIO on mismatch (nothing stored), -errno. */
+ * Returns 0 (also when already stored), -EIO on mismatch (nothing stored),
+ * -EINVAL for an invalid digest, -errno. */
 int cache_store_put(struct cache_store *s, const char *digest, const void *bytes, size_t len);
 
 /* Streaming insert.  cache_writer_begin gives a new writer (*out); after
  * writes, exactly one of commit or abort frees it.  commit verifies the
- * sha256 and renames into place: 0, or -EIO on mismatch (temp removed,
- * nothing stored).  A write fails with -EFBIG past @expect_size when that
- * is >= 0. */
+ * sha256 (and, when @expect_size >= 0, the size) and renames into place:
+ * 0, or -EIO on mismatch (temp removed, nothing stored).  A write fails
+ * with -EFBIG past @expect_size when that is >= 0.  A failed write is
+ * sticky: later writes and commit return the same error.  A writer is
+ * used by one thread at a time. */
 int cache_writer_begin(struct cache_store *s, const char *digest, int64_t expect_size,
 		       struct cache_writer **out);
 int cache_writer_write(struct cache_writer *w, const void *p, size_t len);
@@ -61,14 +73,21 @@ void cache_writer_abort(struct cache_writer *w);
  * caller at a time runs @fill(w, arg) with a fresh writer; fill writes the
  * bytes and returns 0 or -errno, and must neither commit nor abort (the
  * store does that).  Callers that arrive while a fill for the same digest
- * is running wait and get its result.  Returns 0 or -errno (-EIO on digest
- * mismatch).
+ * is running wait and get its result; a failure is not remembered, so the
+ * next call runs a fill again.  Returns 0 or -errno (-EIO on digest
+ * mismatch, -EINVAL for an invalid digest).
+ *
+ * 0 means the blob was stored, not that it still is: an insert elsewhere
+ * (this mount or another) may evict it before cache_store_open_blob, which
+ * then gives -ENOENT; callers loop ensure+open a bounded number of times.
  */
 typedef int (*cache_fill_fn)(struct cache_writer *w, void *arg);
 int cache_store_ensure(struct cache_store *s, const char *digest, int64_t expect_size,
 		       cache_fill_fn fill, void *arg);
 
-/* Bytes currently stored (as the store counts them). */
+/* Bytes currently stored (as the store counts them: exact after open and
+ * each eviction, approximate in between when other mounts share the
+ * directory). */
 uint64_t cache_store_usage(struct cache_store *s);
 
 #endif

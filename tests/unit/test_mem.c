@@ -1,0 +1,277 @@
+/*
+ * Unit tests for cache/mem: copies in and out, replacement, expiry on the
+ * monotonic clock, the byte cap with least recently used eviction, prefix
+ * drops, and many threads at once (run under TSan to mean something).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache/mem.h"
+
+static int failures;
+
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "%s:%d: %s: check failed: %s\n", __FILE__, __LINE__,       \
+				__func__, #cond);                                                  \
+			failures++;                                                                \
+		}                                                                                  \
+	} while (0)
+
+/* Whether @key holds exactly @want (NULL: absent). */
+static int has(struct cache_mem *c, const char *key, const char *want)
+{
+	char *v = NULL;
+	size_t len = 7;
+	int ret = cache_mem_get(c, key, &v, &len);
+	int ok;
+
+	if (!want)
+		ok = ret == -ENOENT && v == NULL && len == 0;
+	else
+		ok = ret == 0 && v && len == strlen(want) && memcmp(v, want, len) == 0 &&
+		     v[len] == '\0';
+	if (!ok)
+		fprintf(stderr, "  key '%s': ret %d, value '%s', want '%s'\n", key, ret,
+			v ? v : "(null)", want ? want : "(absent)");
+	free(v);
+	return ok;
+}
+
+static void sleep_s(double s)
+{
+	struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+
+	while (nanosleep(&ts, &ts) < 0)
+		;
+}
+
+static void test_basic(void)
+{
+	struct cache_mem *c = cache_mem_new(1 << 20);
+	char buf[8] = "abc";
+	char bin[4] = {'a', '\0', 'b', '\0'};
+	char *v = NULL;
+	size_t len = 0;
+
+	CHECK(c);
+	CHECK(has(c, "k", NULL));
+	CHECK(cache_mem_put(c, "k", buf, 3, CACHE_MEM_FOREVER) == 0);
+	buf[0] = 'X'; /* copied in */
+	CHECK(has(c, "k", "abc"));
+	CHECK(cache_mem_put(c, "k", "defg", 4, CACHE_MEM_FOREVER) == 0);
+	CHECK(has(c, "k", "defg"));
+
+	/* Values are bytes, NULs included, and come back NUL-terminated. */
+	CHECK(cache_mem_put(c, "bin", bin, sizeof(bin), 0) == 0);
+	CHECK(cache_mem_get(c, "bin", &v, &len) == 0);
+	CHECK(v && len == 4 && memcmp(v, bin, 4) == 0 && v[4] == '\0');
+	free(v);
+	CHECK(cache_mem_put(c, "empty", "", 0, 0) == 0);
+	CHECK(has(c, "empty", ""));
+	CHECK(cache_mem_put(c, "", "empty key", 9, 0) == 0);
+	CHECK(has(c, "", "empty key"));
+
+	cache_mem_drop(c, "k");
+	cache_mem_drop(c, "never there");
+	CHECK(has(c, "k", NULL));
+	cache_mem_free(c);
+	cache_mem_free(NULL);
+}
+
+/* Enough keys to grow the table several times; every one still found. */
+static void test_many(void)
+{
+	struct cache_mem *c = cache_mem_new(0);
+	char key[32], val[32];
+	int bad = 0;
+
+	for (int i = 0; i < 5000; i++) {
+		snprintf(key, sizeof(key), "key/%d", i);
+		snprintf(val, sizeof(val), "val %d", i * 7);
+		CHECK(cache_mem_put(c, key, val, strlen(val), CACHE_MEM_FOREVER) == 0);
+	}
+	for (int i = 0; i < 5000; i++) {
+		snprintf(key, sizeof(key), "key/%d", i);
+		snprintf(val, sizeof(val), "val %d", i * 7);
+		bad += !has(c, key, val);
+	}
+	CHECK(bad == 0);
+	cache_mem_free(c);
+}
+
+static void test_ttl(void)
+{
+	struct cache_mem *c = cache_mem_new(1 << 20);
+
+	CHECK(cache_mem_put(c, "short", "1", 1, 0.05) == 0);
+	CHECK(cache_mem_put(c, "long", "2", 1, 60) == 0);
+	CHECK(cache_mem_put(c, "forever", "3", 1, CACHE_MEM_FOREVER) == 0);
+	CHECK(cache_mem_put(c, "huge", "4", 1, 1e300) == 0);
+	CHECK(has(c, "short", "1"));
+	sleep_s(0.08);
+	CHECK(has(c, "short", NULL));
+	CHECK(has(c, "long", "2"));
+	CHECK(has(c, "forever", "3"));
+	CHECK(has(c, "huge", "4"));
+
+	/* Replacing restarts the lifetime. */
+	CHECK(cache_mem_put(c, "short", "a", 1, 0.05) == 0);
+	sleep_s(0.03);
+	CHECK(cache_mem_put(c, "short", "b", 1, 0.05) == 0);
+	sleep_s(0.03);
+	CHECK(has(c, "short", "b"));
+
+	/* A negative lifetime is over already, and removes the old value. */
+	CHECK(cache_mem_put(c, "long", "x", 1, -1) == 0);
+	CHECK(has(c, "long", NULL));
+	cache_mem_free(c);
+}
+
+static void test_lru_cap(void)
+{
+	/* Each entry costs 2 (key) + 8 (value) = 10 bytes; room for 3. */
+	struct cache_mem *c = cache_mem_new(30);
+
+	CHECK(cache_mem_put(c, "k1", "11111111", 8, 0) == 0);
+	CHECK(cache_mem_put(c, "k2", "22222222", 8, 0) == 0);
+	CHECK(cache_mem_put(c, "k3", "33333333", 8, 0) == 0);
+	CHECK(has(c, "k1", "11111111")); /* k1 is now the most recent */
+	CHECK(cache_mem_put(c, "k4", "44444444", 8, 0) == 0);
+	CHECK(has(c, "k2", NULL)); /* least recently used */
+	CHECK(has(c, "k3", "33333333"));
+	CHECK(has(c, "k1", "11111111"));
+	CHECK(has(c, "k4", "44444444"));
+
+	/* Least recent first: k3, k1, k4.  Replacing k3 makes it the most
+	 * recent, and its growth pushes out k1. */
+	CHECK(cache_mem_put(c, "k3", "3333333333", 10, 0) == 0); /* 32 > 30 */
+	CHECK(has(c, "k1", NULL));
+	CHECK(has(c, "k4", "44444444"));
+	CHECK(has(c, "k3", "3333333333"));
+
+	/* A value bigger than the whole cap is not kept, and the old one
+	 * under its key does not linger; the others stay. */
+	CHECK(cache_mem_put(c, "k4", "0123456789012345678901234567890", 31, 0) == 0);
+	CHECK(has(c, "k4", NULL));
+	CHECK(has(c, "k3", "3333333333"));
+	/* Exactly the cap fits, alone. */
+	CHECK(cache_mem_put(c, "k5", "0123456789012345678901234567", 28, 0) == 0);
+	CHECK(has(c, "k5", "0123456789012345678901234567"));
+	CHECK(has(c, "k3", NULL));
+	cache_mem_free(c);
+}
+
+static void test_drop_prefix(void)
+{
+	static const char *const keys[] = {
+	    "tags/library/alpine",
+	    "tags/library/alpine/x",
+	    "tags/library/busybox",
+	    "tags/libraryx",
+	    "catalog",
+	    "tag/library/alpine",
+	};
+	struct cache_mem *c = cache_mem_new(0);
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		CHECK(cache_mem_put(c, keys[i], keys[i], strlen(keys[i]), 0) == 0);
+	cache_mem_drop_prefix(c, "tags/library/");
+	CHECK(has(c, "tags/library/alpine", NULL));
+	CHECK(has(c, "tags/library/alpine/x", NULL));
+	CHECK(has(c, "tags/library/busybox", NULL));
+	CHECK(has(c, "tags/libraryx", "tags/libraryx"));
+	CHECK(has(c, "catalog", "catalog"));
+	CHECK(has(c, "tag/library/alpine", "tag/library/alpine"));
+	cache_mem_drop_prefix(c, "nothing");
+	CHECK(has(c, "catalog", "catalog"));
+	cache_mem_drop_prefix(c, "");
+	CHECK(has(c, "catalog", NULL));
+	CHECK(has(c, "tags/libraryx", NULL));
+	/* Still usable after emptying. */
+	CHECK(cache_mem_put(c, "catalog", "x", 1, 0) == 0);
+	CHECK(has(c, "catalog", "x"));
+	cache_mem_free(c);
+}
+
+struct hammer {
+	pthread_t tid;
+	struct cache_mem *c;
+	int id;
+	int bad;
+};
+
+static void *hammer_main(void *p)
+{
+	struct hammer *h = p;
+	char key[32], val[32];
+
+	for (int i = 0; i < 3000; i++) {
+		char *v = NULL;
+		size_t len = 0;
+		int ret;
+
+		snprintf(key, sizeof(key), "t%d/%d", h->id, i % 50);
+		snprintf(val, sizeof(val), "v%d", i);
+		if (cache_mem_put(h->c, key, val, strlen(val), i % 3 ? 0 : 0.001) < 0)
+			h->bad++;
+		ret = cache_mem_get(h->c, key, &v, &len);
+		/* Another thread may have evicted it; never a wrong value. */
+		if (ret == 0 && (len != strlen(val) || memcmp(v, val, len) != 0))
+			h->bad++;
+		free(v);
+		if (i % 500 == 0)
+			cache_mem_drop_prefix(h->c, "t");
+	}
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	enum { N = 8 };
+	struct cache_mem *c = cache_mem_new(4096);
+	struct hammer h[N];
+
+	for (int i = 0; i < N; i++) {
+		h[i] = (struct hammer){.c = c, .id = i};
+		pthread_create(&h[i].tid, NULL, hammer_main, &h[i]);
+	}
+	for (int i = 0; i < N; i++) {
+		pthread_join(h[i].tid, NULL);
+		CHECK(h[i].bad == 0);
+	}
+	cache_mem_free(c);
+}
+
+int main(void)
+{
+	static const struct {
+		const char *name;
+		void (*fn)(void);
+	} tests[] = {
+	    {"basic", test_basic},
+	    {"many", test_many},
+	    {"ttl", test_ttl},
+	    {"lru_cap", test_lru_cap},
+	    {"drop_prefix", test_drop_prefix},
+	    {"threads", test_threads},
+	};
+
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+		int before = failures;
+
+		tests[i].fn();
+		printf("%s %s\n", failures == before ? "ok" : "FAIL", tests[i].name);
+	}
+	if (failures) {
+		fprintf(stderr, "%d check(s) failed\n", failures);
+		return 1;
+	}
+	return 0;
+}
