@@ -1,1 +1,343 @@
-int main(void) { return 0; }
+/*
+ * regfs: mount container registries as a directory tree.
+ *
+ * main() parses the options, opens the cache and the registry client, and
+ * runs the FUSE session.  It is the only place that knows all three rooms.
+ */
+#include <errno.h>
+#include <fuse_lowlevel.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cache/mem.h"
+#include "cache/store.h"
+#include "common/log.h"
+#include "fs/fs.h"
+#include "fs/ops.h"
+#include "registry/client.h"
+#include "registry/names.h"
+
+#define DEFAULT_TTL 30.0
+#define DEFAULT_CACHE_MAX (10ull << 30) /* 10 GiB */
+#define MEM_CACHE_MAX (64u << 20)
+
+struct options {
+	char **registries; /* NULL-terminated */
+	size_t n_registries;
+	char **insecure; /* NULL-terminated */
+	size_t n_insecure;
+	char *cache_dir;
+	char *cache_max;
+	char *ttl;
+	char *cafile;
+	char *logfile;
+	char *auth_file;
+	int timeout;
+	int verbose;
+};
+
+enum { KEY_REGISTRY, KEY_INSECURE };
+
+#define OPT(t, p) {t, offsetof(struct options, p), 1}
+static const struct fuse_opt option_spec[] = {
+	FUSE_OPT_KEY("registry=", KEY_REGISTRY),
+	FUSE_OPT_KEY("insecure=", KEY_INSECURE),
+	OPT("cache_dir=%s", cache_dir),
+	OPT("cache_max=%s", cache_max),
+	OPT("ttl=%s", ttl),
+	OPT("cafile=%s", cafile),
+	OPT("logfile=%s", logfile),
+	OPT("auth_file=%s", auth_file),
+	OPT("timeout=%d", timeout),
+	OPT("verbose", verbose),
+	FUSE_OPT_END,
+};
+
+static int push(char ***v, size_t *n, const char *s)
+{
+	char **nv = realloc(*v, (*n + 2) * sizeof(char *));
+
+	if (!nv)
+		return -1;
+	*v = nv;
+	nv[*n] = strdup(s);
+	if (!nv[*n])
+		return -1;
+	nv[++*n] = NULL;
+	return 0;
+}
+
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct options *o = data;
+	const char *val = strchr(arg, '=');
+
+	(void)outargs;
+	if (key == KEY_REGISTRY || key == KEY_INSECURE) {
+		val = val ? val + 1 : "";
+		if (!reg_name_is_host(val)) {
+			fprintf(stderr, "regfs: '%s' is not a registry host name\n", val);
+			return -1;
+		}
+		if (key == KEY_REGISTRY)
+			return push(&o->registries, &o->n_registries, val);
+		return push(&o->insecure, &o->n_insecure, val);
+	}
+	return 1; /* keep everything else for FUSE */
+}
+
+static void usage(const char *prog)
+{
+	printf("usage: %s [options] MOUNTPOINT\n\n"
+	       "Mount container registries as a directory tree.\n\n"
+	       "regfs options:\n"
+	       "    -o registry=HOST       show HOST at the root (repeatable)\n"
+	       "    -o insecure=HOST       allow plain HTTP to HOST (loopback hosts always may)\n"
+	       "    -o cache_dir=DIR       blob cache (default $XDG_CACHE_HOME/regfs)\n"
+	       "    -o cache_max=SIZE      cache cap, e.g. 500M, 10G (default 10G; 0 = none)\n"
+	       "    -o ttl=SECONDS         how long tags and listings are trusted (default 30)\n"
+	       "    -o cafile=FILE         extra CA certificates (PEM)\n"
+	       "    -o auth_file=FILE      docker config.json to take credentials from\n"
+	       "    -o timeout=SECONDS     connect timeout and stall limit (default 10)\n"
+	       "    -o logfile=FILE        log here instead of stderr\n"
+	       "    -o verbose             log every request decision (debug level)\n\n",
+	       prog);
+	printf("FUSE options:\n");
+	fuse_cmdline_help();
+	fuse_lowlevel_help();
+}
+
+static int parse_size(const char *s, unsigned long long *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	case 't': case 'T': v <<= 40; end++; break;
+	default: break;
+	}
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static char *default_cache_dir(void)
+{
+	const char *xdg = getenv("XDG_CACHE_HOME");
+	const char *home = getenv("HOME");
+	char *p = NULL;
+
+	if (xdg && *xdg == '/') {
+		if (asprintf(&p, "%s/regfs", xdg) < 0)
+			p = NULL;
+	} else if (home && *home) {
+		if (asprintf(&p, "%s/.cache/regfs", home) < 0)
+			p = NULL;
+	} else {
+		p = strdup("/var/cache/regfs");
+	}
+	return p;
+}
+
+/* fuse_daemonize() changes to "/": make a user's relative path absolute. */
+static char *absolute(const char *p)
+{
+	char cwd[PATH_MAX], *out = NULL;
+
+	if (p[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+		return strdup(p);
+	if (asprintf(&out, "%s/%s", cwd, p) < 0)
+		return NULL;
+	return out;
+}
+
+static int mkdir_p(const char *path)
+{
+	char *p = strdup(path);
+	int ret = 0;
+
+	if (!p)
+		return -ENOMEM;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0700) < 0 && errno != EEXIST)
+			ret = -errno;
+		*s = '/';
+	}
+	if (ret == 0 && mkdir(p, 0700) < 0 && errno != EEXIST)
+		ret = -errno;
+	free(p);
+	return ret;
+}
+
+static void free_strv(char **v)
+{
+	for (char **p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts cmd;
+	struct fuse_loop_config loop;
+	struct options o;
+	struct reg_client_opts copts;
+	struct reg_client *client = NULL;
+	struct cache_store *store = NULL;
+	struct cache_mem *mem = NULL;
+	struct fuse_session *se = NULL;
+	struct fs fs;
+	unsigned long long cache_max = DEFAULT_CACHE_MAX;
+	char *cache_dir = NULL;
+	FILE *logfp = NULL;
+	int ret = 1, err;
+
+	memset(&o, 0, sizeof(o));
+	memset(&cmd, 0, sizeof(cmd));
+	memset(&fs, 0, sizeof(fs));
+	if (fuse_parse_cmdline(&args, &cmd) != 0)
+		return 1;
+	if (cmd.show_help) {
+		usage(argv[0]);
+		ret = 0;
+		goto out;
+	}
+	if (cmd.show_version) {
+		printf("regfs version %s\n", REGFS_VERSION);
+		fuse_lowlevel_version();
+		ret = 0;
+		goto out;
+	}
+	if (fuse_opt_parse(&args, &o, option_spec, opt_proc) == -1)
+		goto out;
+	if (!cmd.mountpoint) {
+		fprintf(stderr, "usage: %s [options] MOUNTPOINT (see --help)\n", argv[0]);
+		goto out;
+	}
+	fs.cfg.ttl = DEFAULT_TTL;
+	if (o.ttl) {
+		char *end;
+
+		fs.cfg.ttl = strtod(o.ttl, &end);
+		if (*end || fs.cfg.ttl < 0 || fs.cfg.ttl > 86400 * 365) {
+			fprintf(stderr, "regfs: ttl '%s' is not a number of seconds\n", o.ttl);
+			goto out;
+		}
+	}
+	if (o.cache_max && parse_size(o.cache_max, &cache_max) < 0) {
+		fprintf(stderr, "regfs: cache_max '%s' is not a size\n", o.cache_max);
+		goto out;
+	}
+	if (o.logfile) {
+		char *abs = absolute(o.logfile);
+
+		logfp = abs ? fopen(abs, "ae") : NULL;
+		if (!logfp) {
+			fprintf(stderr, "regfs: cannot open log file '%s': %s\n", o.logfile,
+				strerror(errno));
+			free(abs);
+			goto out;
+		}
+		free(abs);
+	}
+	log_setup(logfp, (o.verbose || cmd.debug) ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+
+	cache_dir = o.cache_dir ? absolute(o.cache_dir) : default_cache_dir();
+	if (!cache_dir || mkdir_p(cache_dir) < 0) {
+		fprintf(stderr, "regfs: cannot create cache directory '%s'\n",
+			cache_dir ? cache_dir : "?");
+		goto out;
+	}
+	err = cache_store_open(cache_dir, cache_max, &store);
+	if (err < 0) {
+		fprintf(stderr, "regfs: cache '%s': %s\n", cache_dir, strerror(-err));
+		goto out;
+	}
+	mem = cache_mem_new(MEM_CACHE_MAX);
+	memset(&copts, 0, sizeof(copts));
+	copts.cafile = o.cafile;
+	copts.insecure = (const char *const *)o.insecure;
+	copts.auth_file = o.auth_file;
+	copts.connect_timeout = o.timeout;
+	copts.stall_timeout = o.timeout > 0 ? 3L * o.timeout : 0;
+	copts.retries = -1;
+	err = reg_client_new(&copts, &client);
+	if (!mem || err < 0) {
+		fprintf(stderr, "regfs: out of memory\n");
+		goto out;
+	}
+	fs.client = client;
+	fs.store = store;
+	fs.mem = mem;
+	fs.cfg.registries = o.registries;
+	for (char **p = o.registries; p && *p; p++) {
+		struct reg_registry *r;
+
+		reg_client_registry(client, *p, &r);
+	}
+	if (node_table_init() < 0)
+		goto out;
+
+	se = fuse_session_new(&args, &regfs_ops, sizeof(regfs_ops), &fs);
+	if (!se)
+		goto out;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out;
+	if (fuse_session_mount(se, cmd.mountpoint) != 0)
+		goto out_signals;
+	log_info("mounted at '%s' (cache '%s', ttl %.0fs)", cmd.mountpoint, cache_dir,
+		 fs.cfg.ttl);
+	fuse_daemonize(cmd.foreground);
+	if (cmd.singlethread) {
+		ret = fuse_session_loop(se);
+	} else {
+		memset(&loop, 0, sizeof(loop));
+		loop.clone_fd = cmd.clone_fd;
+		loop.max_idle_threads = cmd.max_idle_threads;
+		ret = fuse_session_loop_mt(se, &loop);
+	}
+	ret = ret ? 1 : 0;
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out:
+	if (se)
+		fuse_session_destroy(se);
+	node_table_release();
+	reg_client_free(client);
+	cache_mem_free(mem);
+	cache_store_free(store);
+	free(cache_dir);
+	free(cmd.mountpoint);
+	free_strv(o.registries);
+	free_strv(o.insecure);
+	free(o.cache_dir);
+	free(o.cache_max);
+	free(o.ttl);
+	free(o.cafile);
+	free(o.logfile);
+	free(o.auth_file);
+	fuse_opt_free_args(&args);
+	if (logfp)
+		fclose(logfp);
+	return ret;
+}

@@ -1,2 +1,499 @@
-/* placeholder: being written */
-typedef int regfs_placeholder_ops;
+/*
+ * The FUSE low-level operations.  Each one finds its node, calls one helper
+ * from tree.c that returns 0 or -errno, and replies exactly once.
+ *
+ * Kernel caching follows what can change: nodes fixed by a digest on their
+ * path (below @sha256:, and layer files, whose names carry their digest)
+ * are cached for a day and opened with keep_cache; everything that hangs
+ * off a tag or a listing lives for the TTL.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "fs/fs.h"
+#include "fs/ops.h"
+
+#define IMMUTABLE_TIMEOUT 86400.0
+
+static struct fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static double timeout_for(struct fs *fs, const struct node *n)
+{
+	return n->immutable || n->kind == NODE_LAYER ? IMMUTABLE_TIMEOUT : fs->cfg.ttl;
+}
+
+/* An open file: a snapshot of a generated file, or a layer in the store. */
+struct handle {
+	char *bytes; /* owned, or NULL for a layer */
+	size_t len;
+	int fd;      /* layer fd, or -1 */
+};
+
+struct dir_handle {
+	struct tree_listing list;
+};
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	struct node *parent = node_get(parent_ino), *proto = NULL, *n;
+	struct fuse_entry_param e;
+	int ret;
+
+	memset(&e, 0, sizeof(e));
+	if (!parent) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	ret = tree_lookup(fs, parent, name, &proto);
+	if (ret == -ENOENT) {
+		/* a negative entry: the kernel remembers the miss for a while */
+		e.ino = 0;
+		e.entry_timeout = parent->immutable ? IMMUTABLE_TIMEOUT : fs->cfg.ttl;
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	n = node_publish(proto);
+	ret = tree_stat(fs, n, &e.attr);
+	if (ret < 0) {
+		node_forget(n, 1);
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	e.ino = n->ino;
+	e.generation = 1;
+	e.attr_timeout = timeout_for(fs, n);
+	/* the name -> node mapping changes with the tag even for immutable
+	 * layer files, so the entry follows the parent */
+	e.entry_timeout = parent->immutable || parent->kind == NODE_ROOT
+				  ? IMMUTABLE_TIMEOUT
+				  : (n->immutable ? IMMUTABLE_TIMEOUT : fs->cfg.ttl);
+	if (fuse_reply_entry(req, &e) == -ENOENT)
+		node_forget(n, 1); /* the request was interrupted: undo the lookup */
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct node *n = node_get(ino);
+
+	if (n)
+		node_forget(n, nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++) {
+		struct node *n = node_get(forgets[i].ino);
+
+		if (n)
+			node_forget(n, forgets[i].nlookup);
+	}
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct node *n = node_get(ino);
+	struct handle *h = fi ? (struct handle *)(uintptr_t)fi->fh : NULL;
+	struct stat st;
+	int ret;
+
+	if (!n) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	ret = tree_stat(fs, n, &st);
+	if (ret == 0 && h && h->bytes && n->kind == NODE_FILE)
+		st.st_size = (off_t)h->len; /* an open file keeps its snapshot */
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_attr(req, &st, timeout_for(fs, n));
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct node *n = node_get(ino);
+	struct dir_handle *d;
+	int ret;
+
+	if (!n) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	ret = tree_list(fs, n, &d->list);
+	if (ret < 0) {
+		free(d);
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	fi->fh = (uintptr_t)d;
+	fi->cache_readdir = n->immutable;
+	fi->keep_cache = n->immutable;
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		tree_listing_release(&d->list);
+		free(d);
+	}
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
+	struct node *n = node_get(ino);
+	char *buf = calloc(1, size);
+	size_t used = 0;
+
+	if (!buf || !n) {
+		free(buf);
+		fuse_reply_err(req, buf ? ESTALE : ENOMEM);
+		return;
+	}
+	/* offsets: 0 ".", 1 "..", 2.. the listing */
+	for (off_t i = off; i < (off_t)d->list.n + 2; i++) {
+		struct stat st;
+		const char *name;
+		size_t need;
+
+		memset(&st, 0, sizeof(st));
+		if (i == 0) {
+			name = ".";
+			st.st_ino = n->ino;
+			st.st_mode = S_IFDIR;
+		} else if (i == 1) {
+			name = "..";
+			st.st_ino = n->parent ? n->parent->ino : n->ino;
+			st.st_mode = S_IFDIR;
+		} else {
+			name = d->list.v[i - 2].name;
+			st.st_ino = node_ino_for(n, name);
+			st.st_mode = d->list.v[i - 2].type;
+		}
+		need = fuse_add_direntry(req, buf + used, size - used, name, &st, i + 1);
+		if (need > size - used)
+			break;
+		used += need;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	if (d) {
+		tree_listing_release(&d->list);
+		free(d);
+	}
+	fuse_reply_err(req, 0);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct node *n = node_get(ino);
+	struct handle *h;
+	int ret = 0;
+
+	if (!n) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (n->kind != NODE_FILE && n->kind != NODE_LAYER) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	h->fd = -1;
+	if (n->kind == NODE_LAYER) {
+		ret = tree_layer_open(fs, n);
+		if (ret >= 0) {
+			h->fd = ret;
+			ret = 0;
+		}
+		fi->keep_cache = 1;
+	} else {
+		ret = tree_file_content(fs, n, &h->bytes, &h->len);
+		/* a file under a tag may change with it; ask the kernel to drop
+		 * its cached pages unless the path fixes the content */
+		fi->keep_cache = n->immutable;
+	}
+	if (ret < 0) {
+		free(h);
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	fi->fh = (uintptr_t)h;
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		if (h->fd >= 0)
+			close(h->fd);
+		free(h->bytes);
+		free(h);
+	}
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	if (h->fd >= 0) {
+		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
+
+		bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		bv.buf[0].fd = h->fd;
+		bv.buf[0].pos = off;
+		fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+		return;
+	}
+	if (off < 0 || (size_t)off >= h->len) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	if (size > h->len - (size_t)off)
+		size = h->len - (size_t)off;
+	fuse_reply_buf(req, h->bytes + off, size);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	if (h) {
+		if (h->fd >= 0)
+			close(h->fd);
+		free(h->bytes);
+		free(h);
+	}
+	fuse_reply_err(req, 0);
+}
+
+static void reply_xattr_value(fuse_req_t req, const char *val, size_t len, size_t size)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, val, len);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct node *n = node_get(ino);
+	char *val = NULL;
+	size_t len = 0;
+	int ret;
+
+	if (!n) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	ret = tree_xattr(fs_of(req), n, name, &val, &len);
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
+	else
+		reply_xattr_value(req, val, len, size);
+	free(val);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct node *n = node_get(ino);
+	char *names = NULL;
+	size_t len = 0;
+	int ret;
+
+	if (!n) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	ret = tree_xattr_list(fs_of(req), n, &names, &len);
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
+	else
+		reply_xattr_value(req, names, len, size);
+	free(names);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+
+	(void)ino;
+	memset(&sv, 0, sizeof(sv));
+	sv.f_bsize = 4096;
+	sv.f_frsize = 4096;
+	sv.f_namemax = 255;
+	fuse_reply_statfs(req, &sv);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	(void)ino;
+	fuse_reply_err(req, EINVAL);
+}
+
+/* --- everything that writes: the tree is read-only ----------------------- */
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)attr;
+	(void)to_set;
+	(void)fi;
+	fuse_reply_err(req, EROFS);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	(void)parent;
+	(void)name;
+	(void)mode;
+	(void)rdev;
+	fuse_reply_err(req, EROFS);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	(void)parent;
+	(void)name;
+	(void)mode;
+	fuse_reply_err(req, EROFS);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	(void)parent;
+	(void)name;
+	fuse_reply_err(req, EROFS);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	(void)link;
+	(void)parent;
+	(void)name;
+	fuse_reply_err(req, EROFS);
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		      const char *newname, unsigned int flags)
+{
+	(void)parent;
+	(void)name;
+	(void)newparent;
+	(void)newname;
+	(void)flags;
+	fuse_reply_err(req, EROFS);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	(void)ino;
+	(void)newparent;
+	(void)newname;
+	fuse_reply_err(req, EROFS);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	(void)parent;
+	(void)name;
+	(void)mode;
+	(void)fi;
+	fuse_reply_err(req, EROFS);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)buf;
+	(void)size;
+	(void)off;
+	(void)fi;
+	fuse_reply_err(req, EROFS);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			size_t size, int flags)
+{
+	(void)ino;
+	(void)name;
+	(void)value;
+	(void)size;
+	(void)flags;
+	fuse_reply_err(req, EROFS);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	(void)ino;
+	(void)name;
+	fuse_reply_err(req, EROFS);
+}
+
+const struct fuse_lowlevel_ops regfs_ops = {
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.readlink = op_readlink,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.unlink = op_unlink,
+	.rmdir = op_unlink,
+	.symlink = op_symlink,
+	.rename = op_rename,
+	.link = op_link,
+	.open = op_open,
+	.read = op_read,
+	.write = op_write,
+	.release = op_release,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.releasedir = op_releasedir,
+	.statfs = op_statfs,
+	.setxattr = op_setxattr,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
+	.removexattr = op_removexattr,
+	.create = op_create,
+};

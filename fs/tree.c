@@ -1,2 +1,1083 @@
-/* placeholder: being written */
-typedef int regfs_placeholder_tree;
+/*
+ * What each node of the tree is and holds.  This is where a path becomes
+ * registry requests: listings come from _catalog and tags/list, directories
+ * of manifests from the manifest they name, files from manifest bytes,
+ * configs and layers.
+ *
+ * Caching: tag -> digest and listings live in the memory cache for the TTL;
+ * manifests by digest are immutable and kept in memory (LRU) and in the
+ * store; configs and layers live in the store.  Everything from the store
+ * was verified against its digest before it got there.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache/mem.h"
+#include "cache/store.h"
+#include "common/log.h"
+#include "fs/fs.h"
+#include "registry/client.h"
+#include "registry/inspect.h"
+#include "registry/manifest.h"
+#include "registry/names.h"
+
+#define CONFIG_MAX REG_MANIFEST_MAX
+
+static const struct {
+	const char *name;
+	enum file_kind kind;
+	bool image_only;
+} manifest_files[] = {
+	{"manifest.json", FILE_MANIFEST, false}, {"digest", FILE_DIGEST, false},
+	{"inspect.json", FILE_INSPECT, false},   {"config.json", FILE_CONFIG, true},
+	{"platform", FILE_PLATFORM, true},
+};
+#define N_MANIFEST_FILES (sizeof(manifest_files) / sizeof(manifest_files[0]))
+
+void tree_listing_release(struct tree_listing *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i].name);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static int listing_add(struct tree_listing *l, const char *name, mode_t type)
+{
+	struct tree_entry *nv;
+
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i].name, name) == 0)
+			return 0; /* first one wins: a tag shadows a namespace */
+	if ((l->n & (l->n - 1)) == 0) {
+		nv = realloc(l->v, (l->n ? l->n * 2 : 8) * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		l->v = nv;
+	}
+	l->v[l->n].name = strdup(name);
+	if (!l->v[l->n].name)
+		return -ENOMEM;
+	l->v[l->n].type = type;
+	l->n++;
+	return 0;
+}
+
+/* --- listings with a lifetime -------------------------------------------- */
+
+/* Listings are cached as "Y" + NUL-separated names, or "N" for "there is no
+ * such listing" (no catalog, not a repository) so misses are cached too. */
+static int strlist_encode(const struct reg_strlist *l, char **out, size_t *len)
+{
+	size_t n = 1;
+	char *p;
+
+	for (size_t i = 0; i < l->n; i++)
+		n += strlen(l->v[i]) + 1;
+	p = malloc(n);
+	if (!p)
+		return -ENOMEM;
+	*out = p;
+	*len = n;
+	*p++ = 'Y';
+	for (size_t i = 0; i < l->n; i++) {
+		size_t k = strlen(l->v[i]) + 1;
+
+		memcpy(p, l->v[i], k);
+		p += k;
+	}
+	return 0;
+}
+
+static int strlist_decode(const char *val, size_t len, struct reg_strlist *out)
+{
+	size_t count = 0;
+	const char *p, *end = val + len;
+
+	memset(out, 0, sizeof(*out));
+	for (p = val + 1; p < end; p += strlen(p) + 1)
+		count++;
+	out->v = calloc(count ? count : 1, sizeof(char *));
+	if (!out->v)
+		return -ENOMEM;
+	for (p = val + 1; p < end; p += strlen(p) + 1) {
+		out->v[out->n] = strdup(p);
+		if (!out->v[out->n]) {
+			reg_strlist_release(out);
+			return -ENOMEM;
+		}
+		out->n++;
+	}
+	return 0;
+}
+
+typedef int (*list_fetch_fn)(struct reg_registry *r, const char *repo, struct reg_strlist *out);
+
+static int fetch_catalog(struct reg_registry *r, const char *repo, struct reg_strlist *out)
+{
+	(void)repo;
+	return reg_catalog(r, out);
+}
+
+/* A listing through the memory cache.  @absent is the error that means
+ * "no such listing" and is cached like a result. */
+static int cached_listing(struct fs *fs, const char *key, struct reg_registry *r,
+			  const char *repo, list_fetch_fn fetch, int absent,
+			  struct reg_strlist *out)
+{
+	char *val = NULL;
+	size_t len = 0;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (cache_mem_get(fs->mem, key, &val, &len) == 0) {
+		ret = val[0] == 'Y' ? strlist_decode(val, len, out) : absent;
+		free(val);
+		return ret;
+	}
+	ret = fetch(r, repo, out);
+	if (ret == 0 && strlist_encode(out, &val, &len) == 0) {
+		cache_mem_put(fs->mem, key, val, len, fs->cfg.ttl);
+		free(val);
+	} else if (ret == absent) {
+		cache_mem_put(fs->mem, key, "N", 1, fs->cfg.ttl);
+	}
+	return ret;
+}
+
+static int catalog(struct fs *fs, struct reg_registry *r, struct reg_strlist *out)
+{
+	char *key = NULL;
+	int ret;
+
+	if (asprintf(&key, "c:%s", reg_registry_host(r)) < 0)
+		return -ENOMEM;
+	ret = cached_listing(fs, key, r, NULL, fetch_catalog, -ENOTSUP, out);
+	free(key);
+	return ret;
+}
+
+/* Tags of @repo; -ENOENT when it is not a repository. */
+static int tags(struct fs *fs, struct reg_registry *r, const char *repo, struct reg_strlist *out)
+{
+	char *key = NULL;
+	int ret;
+
+	if (asprintf(&key, "l:%s/%s", reg_registry_host(r), repo) < 0)
+		return -ENOMEM;
+	ret = cached_listing(fs, key, r, repo, reg_tags, -ENOENT, out);
+	free(key);
+	return ret;
+}
+
+static bool strlist_has(const struct reg_strlist *l, const char *s)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], s) == 0)
+			return true;
+	return false;
+}
+
+/* Does any catalog repository equal @path or live below it? */
+static bool catalog_has_prefix(const struct reg_strlist *l, const char *path)
+{
+	size_t pl = strlen(path);
+
+	for (size_t i = 0; i < l->n; i++)
+		if (strncmp(l->v[i], path, pl) == 0 && (l->v[i][pl] == '\0' || l->v[i][pl] == '/'))
+			return true;
+	return false;
+}
+
+/* --- manifests ----------------------------------------------------------- */
+
+/* Bytes of the manifest @digest of @repo: memory, store, then network. */
+static int manifest_by_digest(struct fs *fs, struct reg_registry *r, const char *repo,
+			      const char *digest, char **bytes, size_t *len)
+{
+	char key[DIGEST_STR_LEN + 3];
+	struct reg_fetched f;
+	int ret;
+
+	snprintf(key, sizeof(key), "m:%s", digest);
+	if (cache_mem_get(fs->mem, key, bytes, len) == 0)
+		return 0;
+	if (cache_store_read(fs->store, digest, REG_MANIFEST_MAX, bytes, len) == 0) {
+		char check[DIGEST_STR_LEN + 1];
+
+		/* the store verified it on the way in; a file changed behind our
+		 * back since then is refetched, never served */
+		digest_of(*bytes, *len, check);
+		if (strcmp(check, digest) == 0) {
+			cache_mem_put(fs->mem, key, *bytes, *len, CACHE_MEM_FOREVER);
+			return 0;
+		}
+		free(*bytes);
+	}
+	ret = reg_manifest_get(r, repo, digest, &f);
+	if (ret < 0)
+		return ret;
+	cache_store_put(fs->store, f.digest, f.bytes, f.len);
+	cache_mem_put(fs->mem, key, f.bytes, f.len, CACHE_MEM_FOREVER);
+	*bytes = f.bytes;
+	*len = f.len;
+	f.bytes = NULL;
+	reg_fetched_release(&f);
+	return 0;
+}
+
+/* The digest @tag of @repo points at now (within the TTL). */
+static int tag_digest(struct fs *fs, struct reg_registry *r, const char *repo, const char *tag,
+		      char digest[DIGEST_STR_LEN + 1])
+{
+	struct reg_fetched f;
+	char *key = NULL, *val = NULL, mkey[DIGEST_STR_LEN + 3];
+	size_t len;
+	int ret;
+
+	if (asprintf(&key, "t:%s/%s:%s", reg_registry_host(r), repo, tag) < 0)
+		return -ENOMEM;
+	if (cache_mem_get(fs->mem, key, &val, &len) == 0) {
+		ret = len == DIGEST_STR_LEN && digest_is_valid(val) ? 0 : -EIO;
+		if (ret == 0)
+			memcpy(digest, val, DIGEST_STR_LEN + 1);
+		free(val);
+		free(key);
+		return ret;
+	}
+	ret = reg_manifest_get(r, repo, tag, &f);
+	if (ret == 0) {
+		memcpy(digest, f.digest, DIGEST_STR_LEN + 1);
+		snprintf(mkey, sizeof(mkey), "m:%s", f.digest);
+		cache_store_put(fs->store, f.digest, f.bytes, f.len);
+		cache_mem_put(fs->mem, mkey, f.bytes, f.len, CACHE_MEM_FOREVER);
+		cache_mem_put(fs->mem, key, f.digest, DIGEST_STR_LEN, fs->cfg.ttl);
+		reg_fetched_release(&f);
+	}
+	free(key);
+	return ret;
+}
+
+/* A manifest node's manifest, resolved now. */
+struct view {
+	char digest[DIGEST_STR_LEN + 1];
+	char *bytes; /* owned */
+	size_t len;
+	struct reg_manifest *m; /* owned */
+};
+
+static void view_release(struct view *v)
+{
+	free(v->bytes);
+	reg_manifest_free(v->m);
+	memset(v, 0, sizeof(*v));
+}
+
+static struct node *manifest_node_of(struct node *n)
+{
+	while (n && n->kind != NODE_MANIFEST)
+		n = n->parent;
+	return n;
+}
+
+static int view_manifest(struct fs *fs, struct node *n, struct view *v)
+{
+	int ret;
+
+	memset(v, 0, sizeof(*v));
+	n = manifest_node_of(n);
+	if (!n)
+		BUG("view of a node outside any manifest");
+	if (n->ref && digest_is_valid(n->ref)) {
+		memcpy(v->digest, n->ref, DIGEST_STR_LEN + 1);
+	} else if (n->ref) {
+		ret = tag_digest(fs, n->reg, n->repo, n->ref, v->digest);
+		if (ret < 0)
+			return ret;
+	} else {
+		struct view parent;
+		int i;
+
+		ret = view_manifest(fs, n->parent, &parent);
+		if (ret < 0)
+			return ret;
+		i = reg_manifest_find_entry(parent.m, n->name);
+		if (i < 0) {
+			view_release(&parent);
+			return -ENOENT; /* the tag moved and the entry went with it */
+		}
+		memcpy(v->digest, parent.m->entries[i].digest, DIGEST_STR_LEN + 1);
+		view_release(&parent);
+	}
+	ret = manifest_by_digest(fs, n->reg, n->repo, v->digest, &v->bytes, &v->len);
+	if (ret < 0)
+		return ret;
+	ret = reg_manifest_parse(v->bytes, v->len, NULL, &v->m);
+	if (ret < 0) {
+		log_err("manifest '%s@%s': not a manifest regfs can read", n->repo, v->digest);
+		view_release(v);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* --- blobs --------------------------------------------------------------- */
+
+struct fill_ctx {
+	struct reg_registry *reg;
+	const char *repo;
+	const char *digest;
+	struct cache_writer *w;
+};
+
+static int fill_sink(void *arg, const void *p, size_t len)
+{
+	struct fill_ctx *f = arg;
+
+	return cache_writer_write(f->w, p, len);
+}
+
+static int fill_from_registry(struct cache_writer *w, void *arg)
+{
+	struct fill_ctx *f = arg;
+
+	f->w = w;
+	return reg_blob_stream(f->reg, f->repo, f->digest, fill_sink, f);
+}
+
+static int ensure_blob(struct fs *fs, struct node *n, const char *digest, int64_t size)
+{
+	struct fill_ctx f = {n->reg, n->repo, digest, NULL};
+	int ret = cache_store_ensure(fs->store, digest, size, fill_from_registry, &f);
+
+	if (ret == -EIO)
+		log_err("blob '%s@%s' from '%s': not stored (failed or did not verify)", n->repo,
+			digest, reg_registry_host(n->reg));
+	return ret;
+}
+
+static int config_bytes(struct fs *fs, struct node *n, const struct view *v, char **bytes,
+			size_t *len)
+{
+	int ret;
+
+	if (!reg_mtype_is_image(v->m->type))
+		return -ENOENT;
+	if (v->m->config.size > (int64_t)CONFIG_MAX) {
+		log_err("config of '%s@%s': %lld bytes, over the limit", n->repo, v->digest,
+			(long long)v->m->config.size);
+		return -EIO;
+	}
+	ret = ensure_blob(fs, n, v->m->config.digest, v->m->config.size);
+	if (ret < 0)
+		return ret;
+	return cache_store_read(fs->store, v->m->config.digest, CONFIG_MAX, bytes, len);
+}
+
+static int image_platform(struct fs *fs, struct node *n, const struct view *v,
+			  struct reg_platform *p)
+{
+	char *cfg = NULL;
+	size_t len;
+	int ret;
+
+	memset(p, 0, sizeof(*p));
+	ret = config_bytes(fs, n, v, &cfg, &len);
+	if (ret < 0)
+		return ret;
+	ret = reg_config_platform(cfg, len, p);
+	free(cfg);
+	return ret < 0 ? -EIO : 0;
+}
+
+/* --- file contents ------------------------------------------------------- */
+
+static char *reference_of(struct node *mn, const struct view *v)
+{
+	char *ref = NULL;
+
+	if (mn->ref && !digest_is_valid(mn->ref)) {
+		if (asprintf(&ref, "%s/%s:%s", reg_registry_host(mn->reg), mn->repo, mn->ref) < 0)
+			ref = NULL;
+	} else if (asprintf(&ref, "%s/%s@%s", reg_registry_host(mn->reg), mn->repo, v->digest) <
+		   0) {
+		ref = NULL;
+	}
+	return ref;
+}
+
+static int inspect_content(struct fs *fs, struct node *n, const struct view *v, char **out,
+			   size_t *len)
+{
+	struct node *mn = manifest_node_of(n);
+	json_t *doc = NULL;
+	char *ref = reference_of(mn, v);
+	int ret = -ENOMEM;
+
+	if (!ref)
+		goto out;
+	if (reg_mtype_is_image(v->m->type)) {
+		struct reg_platform p;
+
+		ret = image_platform(fs, n, v, &p);
+		if (ret < 0)
+			goto out;
+		doc = reg_inspect_image(ref, v->bytes, v->len, v->m, &p);
+		reg_platform_release(&p);
+	} else if (reg_mtype_is_index(v->m->type)) {
+		doc = json_array();
+		for (size_t i = 0; doc && i < v->m->n_entries; i++) {
+			const struct reg_descriptor *d = &v->m->entries[i];
+			struct reg_manifest *cm = NULL;
+			char *cb = NULL, *cref = NULL;
+			size_t clen;
+			json_t *one;
+
+			ret = manifest_by_digest(fs, mn->reg, mn->repo, d->digest, &cb, &clen);
+			if (ret < 0) {
+				json_decref(doc);
+				doc = NULL;
+				goto out;
+			}
+			if (reg_manifest_parse(cb, clen, d->media_type, &cm) == 0 &&
+			    reg_mtype_is_image(cm->type) &&
+			    asprintf(&cref, "%s/%s@%s", reg_registry_host(mn->reg), mn->repo,
+				     d->digest) >= 0) {
+				one = reg_inspect_image(cref, cb, clen, cm, d->platform);
+				if (one)
+					json_array_append_new(doc, one);
+				free(cref);
+			}
+			reg_manifest_free(cm);
+			free(cb);
+		}
+	} else {
+		ret = -ENOENT;
+		goto out;
+	}
+	ret = -ENOMEM;
+	if (!doc)
+		goto out;
+	*out = reg_inspect_dump(doc, len);
+	ret = *out ? 0 : -ENOMEM;
+out:
+	json_decref(doc);
+	free(ref);
+	return ret;
+}
+
+int tree_file_content(struct fs *fs, struct node *n, char **bytes, size_t *len)
+{
+	struct view v;
+	int ret;
+
+	*bytes = NULL;
+	*len = 0;
+	ret = view_manifest(fs, n, &v);
+	if (ret < 0)
+		return ret;
+	switch (n->file) {
+	case FILE_MANIFEST:
+		*bytes = v.bytes;
+		*len = v.len;
+		v.bytes = NULL;
+		break;
+	case FILE_DIGEST:
+		if (asprintf(bytes, "%s\n", v.digest) < 0)
+			*bytes = NULL;
+		*len = DIGEST_STR_LEN + 1;
+		ret = *bytes ? 0 : -ENOMEM;
+		break;
+	case FILE_INSPECT:
+		ret = inspect_content(fs, n, &v, bytes, len);
+		break;
+	case FILE_CONFIG:
+		ret = config_bytes(fs, n, &v, bytes, len);
+		break;
+	case FILE_PLATFORM: {
+		struct reg_platform p;
+		char *s;
+
+		ret = image_platform(fs, n, &v, &p);
+		if (ret < 0)
+			break;
+		s = reg_platform_string(&p);
+		reg_platform_release(&p);
+		if (!s || asprintf(bytes, "%s\n", s) < 0)
+			*bytes = NULL;
+		free(s);
+		ret = *bytes ? 0 : -ENOMEM;
+		if (*bytes)
+			*len = strlen(*bytes);
+		break;
+	}
+	}
+	view_release(&v);
+	return ret;
+}
+
+int tree_layer_open(struct fs *fs, struct node *n)
+{
+	int ret = ensure_blob(fs, n, n->layer_digest, n->layer_size);
+
+	if (ret < 0)
+		return ret;
+	return cache_store_open_blob(fs->store, n->layer_digest);
+}
+
+/* --- lookups ------------------------------------------------------------- */
+
+static bool is_configured(struct fs *fs, const char *host)
+{
+	for (char **p = fs->cfg.registries; p && *p; p++)
+		if (strcmp(*p, host) == 0)
+			return true;
+	return false;
+}
+
+static char *join_path(const char *a, const char *b)
+{
+	char *p = NULL;
+
+	if (asprintf(&p, "%s/%s", a, b) < 0)
+		return NULL;
+	return p;
+}
+
+static int new_child(struct node *parent, const char *name, enum node_kind kind,
+		     struct node **out)
+{
+	*out = node_new(parent, name, kind);
+	return *out ? 0 : -ENOMEM;
+}
+
+static int lookup_root(struct fs *fs, struct node *parent, const char *name, struct node **out)
+{
+	struct reg_registry *r;
+	int ret;
+
+	if (name[0] == '.' || !reg_name_is_host(name))
+		return -ENOENT;
+	ret = reg_client_registry(fs->client, name, &r);
+	if (ret < 0)
+		return ret == -EINVAL ? -ENOENT : ret;
+	if (!is_configured(fs, name)) {
+		ret = reg_ping(r);
+		if (ret < 0)
+			return ret;
+	}
+	ret = new_child(parent, name, NODE_REGISTRY, out);
+	if (ret == 0)
+		(*out)->reg = r;
+	return ret;
+}
+
+static int manifest_child(struct node *parent, const char *repo, const char *ref,
+			  struct node **out)
+{
+	int ret = new_child(parent, ref, NODE_MANIFEST, out);
+
+	if (ret < 0)
+		return ret;
+	(*out)->repo = strdup(repo);
+	(*out)->ref = strdup(ref);
+	(*out)->immutable = digest_is_valid(ref);
+	if (!(*out)->repo || !(*out)->ref) {
+		node_free(*out);
+		*out = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int repo_child(struct node *parent, const char *path, struct node **out)
+{
+	int ret = new_child(parent, strrchr(path, '/') ? strrchr(path, '/') + 1 : path, NODE_REPO,
+			    out);
+
+	if (ret < 0)
+		return ret;
+	(*out)->repo = strdup(path);
+	if (!(*out)->repo) {
+		node_free(*out);
+		*out = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/*
+ * @name below the repository path @prefix (NULL at the registry level):
+ * a tag or @digest of @prefix, or a deeper repository path.  A tag wins
+ * over a namespace of the same name.
+ */
+static int lookup_repo(struct fs *fs, struct node *parent, const char *prefix, const char *name,
+		       struct node **out)
+{
+	struct reg_registry *r = parent->reg;
+	struct reg_strlist cat = {0}, tl = {0};
+	char *path = NULL;
+	bool is_component = reg_name_is_component(name);
+	int ret, cret;
+
+	if (name[0] == '.')
+		return -ENOENT;
+	if (prefix && name[0] == '@') {
+		char digest[DIGEST_STR_LEN + 1];
+		char *b = NULL;
+		size_t len;
+
+		if (!digest_is_valid(name + 1))
+			return -ENOENT;
+		memcpy(digest, name + 1, DIGEST_STR_LEN + 1);
+		ret = manifest_by_digest(fs, r, prefix, digest, &b, &len);
+		free(b);
+		if (ret < 0)
+			return ret;
+		ret = manifest_child(parent, prefix, digest, out);
+		if (ret == 0) {
+			free((*out)->name);
+			(*out)->name = strdup(name);
+			if (!(*out)->name) {
+				node_free(*out);
+				*out = NULL;
+				ret = -ENOMEM;
+			}
+		}
+		return ret;
+	}
+	if (prefix && reg_name_is_tag(name)) {
+		ret = tags(fs, r, prefix, &tl);
+		if (ret < 0 && ret != -ENOENT && ret != -EACCES)
+			return ret;
+		if (ret == 0 && strlist_has(&tl, name)) {
+			reg_strlist_release(&tl);
+			return manifest_child(parent, prefix, name, out);
+		}
+		reg_strlist_release(&tl);
+	}
+	if (!is_component && !(prefix && reg_name_is_tag(name)))
+		return -ENOENT;
+
+	path = prefix ? join_path(prefix, name) : strdup(name);
+	if (!path)
+		return -ENOMEM;
+	cret = catalog(fs, r, &cat);
+	if (cret < 0 && cret != -ENOTSUP) {
+		ret = cret;
+		goto out;
+	}
+	if (is_component && cret == 0 && catalog_has_prefix(&cat, path)) {
+		ret = repo_child(parent, path, out);
+		goto out;
+	}
+	/* Not in the listings (they may be stale, or there is no catalog):
+	 * ask for the thing itself. */
+	if (prefix && reg_name_is_tag(name)) {
+		char digest[DIGEST_STR_LEN + 1];
+
+		ret = tag_digest(fs, r, prefix, name, digest);
+		if (ret == 0) {
+			ret = manifest_child(parent, prefix, name, out);
+			goto out;
+		}
+		if (ret != -ENOENT && ret != -EACCES)
+			goto out;
+	}
+	ret = -ENOENT;
+	if (!is_component)
+		goto out;
+	if (cret == -ENOTSUP) {
+		/* no catalog (Docker Hub): namespaces cannot be checked, so any
+		 * valid name can be entered; its listing shows what is there */
+		ret = repo_child(parent, path, out);
+		goto out;
+	}
+	ret = tags(fs, r, path, &tl);
+	reg_strlist_release(&tl);
+	if (ret == 0)
+		ret = repo_child(parent, path, out);
+	else if (ret == -EACCES)
+		ret = -ENOENT;
+out:
+	reg_strlist_release(&cat);
+	free(path);
+	return ret;
+}
+
+static int lookup_manifest(struct fs *fs, struct node *parent, const char *name,
+			   struct node **out)
+{
+	struct view v;
+	int ret;
+
+	if (name[0] == '.')
+		return -ENOENT;
+	ret = view_manifest(fs, parent, &v);
+	if (ret < 0)
+		return ret;
+	ret = -ENOENT;
+	for (size_t i = 0; i < N_MANIFEST_FILES; i++) {
+		if (strcmp(name, manifest_files[i].name) != 0)
+			continue;
+		if (manifest_files[i].image_only && !reg_mtype_is_image(v.m->type))
+			break;
+		if (manifest_files[i].kind == FILE_INSPECT && !reg_mtype_is_image(v.m->type) &&
+		    !reg_mtype_is_index(v.m->type))
+			break;
+		ret = new_child(parent, name, NODE_FILE, out);
+		if (ret == 0)
+			(*out)->file = manifest_files[i].kind;
+		goto found;
+	}
+	if (reg_mtype_is_image(v.m->type) && strcmp(name, "layers") == 0) {
+		ret = new_child(parent, name, NODE_LAYERS, out);
+	} else if (reg_mtype_is_index(v.m->type) && reg_manifest_find_entry(v.m, name) >= 0) {
+		ret = new_child(parent, name, NODE_MANIFEST, out);
+	}
+found:
+	if (ret == 0 && (*out)->kind != NODE_LAYERS && (*out)->kind != NODE_FILE &&
+	    (*out)->kind != NODE_MANIFEST)
+		BUG("unexpected child kind");
+	if (ret == 0) {
+		(*out)->repo = strdup(parent->repo);
+		if (!(*out)->repo) {
+			node_free(*out);
+			*out = NULL;
+			ret = -ENOMEM;
+		}
+	}
+	view_release(&v);
+	return ret;
+}
+
+static int lookup_layer(struct fs *fs, struct node *parent, const char *name, struct node **out)
+{
+	struct view v;
+	int ret;
+
+	if (name[0] == '.')
+		return -ENOENT;
+	ret = view_manifest(fs, parent, &v);
+	if (ret < 0)
+		return ret;
+	ret = -ENOENT;
+	for (size_t i = 0; reg_mtype_is_image(v.m->type) && i < v.m->n_layers; i++) {
+		char *ln = reg_layer_name(i, v.m->n_layers, v.m->layers[i].digest);
+		bool match = ln && strcmp(ln, name) == 0;
+
+		free(ln);
+		if (!match)
+			continue;
+		ret = new_child(parent, name, NODE_LAYER, out);
+		if (ret < 0)
+			break;
+		memcpy((*out)->layer_digest, v.m->layers[i].digest, DIGEST_STR_LEN + 1);
+		(*out)->layer_size = v.m->layers[i].size;
+		(*out)->repo = strdup(parent->repo);
+		if (!(*out)->repo) {
+			node_free(*out);
+			*out = NULL;
+			ret = -ENOMEM;
+		}
+		break;
+	}
+	view_release(&v);
+	return ret;
+}
+
+int tree_lookup(struct fs *fs, struct node *parent, const char *name, struct node **out)
+{
+	*out = NULL;
+	if (strlen(name) > 255 || strchr(name, '/'))
+		return -ENOENT;
+	switch (parent->kind) {
+	case NODE_ROOT:
+		return lookup_root(fs, parent, name, out);
+	case NODE_REGISTRY:
+		return lookup_repo(fs, parent, NULL, name, out);
+	case NODE_REPO:
+		return lookup_repo(fs, parent, parent->repo, name, out);
+	case NODE_MANIFEST:
+		return lookup_manifest(fs, parent, name, out);
+	case NODE_LAYERS:
+		return lookup_layer(fs, parent, name, out);
+	case NODE_FILE:
+	case NODE_LAYER:
+		return -ENOTDIR;
+	}
+	return -ENOENT;
+}
+
+/* --- listings ------------------------------------------------------------ */
+
+static int list_repo_level(struct fs *fs, struct node *n, struct tree_listing *out)
+{
+	struct reg_strlist cat = {0}, tl = {0};
+	const char *prefix = n->kind == NODE_REPO ? n->repo : NULL;
+	size_t pl = prefix ? strlen(prefix) : 0;
+	int ret = 0, cret;
+
+	if (prefix) {
+		ret = tags(fs, n->reg, prefix, &tl);
+		if (ret < 0 && ret != -ENOENT && ret != -EACCES)
+			return ret;
+		for (size_t i = 0; ret == 0 && i < tl.n; i++)
+			ret = listing_add(out, tl.v[i], S_IFDIR);
+		reg_strlist_release(&tl);
+		if (ret == -ENOMEM)
+			return ret;
+	}
+	cret = catalog(fs, n->reg, &cat);
+	if (cret < 0 && cret != -ENOTSUP)
+		return cret;
+	ret = 0;
+	for (size_t i = 0; ret == 0 && i < cat.n; i++) {
+		const char *rest = cat.v[i];
+		char *comp;
+
+		if (prefix) {
+			if (strncmp(rest, prefix, pl) != 0 || rest[pl] != '/')
+				continue;
+			rest += pl + 1;
+		}
+		comp = strndup(rest, strcspn(rest, "/"));
+		if (!comp) {
+			ret = -ENOMEM;
+			break;
+		}
+		ret = listing_add(out, comp, S_IFDIR);
+		free(comp);
+	}
+	reg_strlist_release(&cat);
+	return ret;
+}
+
+static int list_manifest(struct fs *fs, struct node *n, struct tree_listing *out)
+{
+	struct view v;
+	bool image, index;
+	int ret;
+
+	ret = view_manifest(fs, n, &v);
+	if (ret < 0)
+		return ret;
+	image = reg_mtype_is_image(v.m->type);
+	index = reg_mtype_is_index(v.m->type);
+	for (size_t i = 0; ret == 0 && i < N_MANIFEST_FILES; i++) {
+		if (manifest_files[i].image_only && !image)
+			continue;
+		if (manifest_files[i].kind == FILE_INSPECT && !image && !index)
+			continue;
+		ret = listing_add(out, manifest_files[i].name, S_IFREG);
+	}
+	if (ret == 0 && image)
+		ret = listing_add(out, "layers", S_IFDIR);
+	for (size_t i = 0; ret == 0 && index && i < v.m->n_entries; i++)
+		if (v.m->entry_names[i])
+			ret = listing_add(out, v.m->entry_names[i], S_IFDIR);
+	view_release(&v);
+	return ret;
+}
+
+static int list_layers(struct fs *fs, struct node *n, struct tree_listing *out)
+{
+	struct view v;
+	int ret;
+
+	ret = view_manifest(fs, n, &v);
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; ret == 0 && i < v.m->n_layers; i++) {
+		char *ln = reg_layer_name(i, v.m->n_layers, v.m->layers[i].digest);
+
+		ret = ln ? listing_add(out, ln, S_IFREG) : -ENOMEM;
+		free(ln);
+	}
+	view_release(&v);
+	return ret;
+}
+
+int tree_list(struct fs *fs, struct node *n, struct tree_listing *out)
+{
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	switch (n->kind) {
+	case NODE_ROOT:
+		for (char **p = fs->cfg.registries; ret == 0 && p && *p; p++)
+			ret = listing_add(out, *p, S_IFDIR);
+		break;
+	case NODE_REGISTRY:
+	case NODE_REPO:
+		ret = list_repo_level(fs, n, out);
+		break;
+	case NODE_MANIFEST:
+		ret = list_manifest(fs, n, out);
+		break;
+	case NODE_LAYERS:
+		ret = list_layers(fs, n, out);
+		break;
+	default:
+		ret = -ENOTDIR;
+	}
+	if (ret < 0)
+		tree_listing_release(out);
+	return ret;
+}
+
+/* --- attributes ---------------------------------------------------------- */
+
+static time_t mount_time;
+
+int tree_stat(struct fs *fs, struct node *n, struct stat *st)
+{
+	int ret = 0;
+
+	if (!mount_time)
+		mount_time = time(NULL);
+	memset(st, 0, sizeof(*st));
+	st->st_ino = n->ino;
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	st->st_atime = st->st_mtime = st->st_ctime = mount_time;
+	st->st_blksize = 65536;
+	switch (n->kind) {
+	case NODE_FILE: {
+		char *bytes = NULL;
+		size_t len = 0;
+
+		st->st_mode = S_IFREG | 0444;
+		st->st_nlink = 1;
+		if (n->file == FILE_CONFIG) {
+			struct view v;
+
+			ret = view_manifest(fs, n, &v);
+			if (ret == 0) {
+				st->st_size = v.m->config.size;
+				view_release(&v);
+			}
+			break;
+		}
+		ret = tree_file_content(fs, n, &bytes, &len);
+		free(bytes);
+		st->st_size = (off_t)len;
+		break;
+	}
+	case NODE_LAYER:
+		st->st_mode = S_IFREG | 0444;
+		st->st_nlink = 1;
+		st->st_size = n->layer_size;
+		break;
+	default:
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2;
+		break;
+	}
+	st->st_blocks = (st->st_size + 511) / 512;
+	return ret;
+}
+
+/* --- extended attributes ------------------------------------------------- */
+
+#define XA_DIGEST "user.regfs.digest"
+#define XA_MEDIA "user.regfs.media_type"
+#define XA_PLATFORM "user.regfs.platform"
+
+static int layer_media_type(const struct view *v, const char *digest, char **val)
+{
+	for (size_t i = 0; i < v->m->n_layers; i++) {
+		if (strcmp(v->m->layers[i].digest, digest) == 0 && v->m->layers[i].media_type) {
+			*val = strdup(v->m->layers[i].media_type);
+			return *val ? 0 : -ENOMEM;
+		}
+	}
+	return -ENODATA;
+}
+
+int tree_xattr(struct fs *fs, struct node *n, const char *name, char **val, size_t *len)
+{
+	struct view v;
+	int ret;
+
+	*val = NULL;
+	if (n->kind != NODE_MANIFEST && n->kind != NODE_LAYER)
+		return -ENODATA;
+	if (strcmp(name, XA_DIGEST) && strcmp(name, XA_MEDIA) && strcmp(name, XA_PLATFORM))
+		return -ENODATA;
+	if (n->kind == NODE_LAYER && strcmp(name, XA_DIGEST) == 0) {
+		*val = strdup(n->layer_digest);
+		ret = *val ? 0 : -ENOMEM;
+		goto done;
+	}
+	if (n->kind == NODE_LAYER && strcmp(name, XA_PLATFORM) == 0)
+		return -ENODATA;
+	ret = view_manifest(fs, n, &v);
+	if (ret < 0)
+		return ret;
+	if (n->kind == NODE_LAYER) {
+		ret = layer_media_type(&v, n->layer_digest, val);
+	} else if (strcmp(name, XA_DIGEST) == 0) {
+		*val = strdup(v.digest);
+		ret = *val ? 0 : -ENOMEM;
+	} else if (strcmp(name, XA_MEDIA) == 0) {
+		const char *mt = v.m->media_type ? v.m->media_type : reg_mtype_string(v.m->type);
+
+		*val = strdup(mt);
+		ret = *val ? 0 : -ENOMEM;
+	} else if (reg_mtype_is_image(v.m->type)) {
+		struct reg_platform p;
+
+		ret = image_platform(fs, n, &v, &p);
+		if (ret == 0) {
+			*val = reg_platform_string(&p);
+			reg_platform_release(&p);
+			ret = *val ? 0 : -ENOMEM;
+		}
+	} else {
+		ret = -ENODATA;
+	}
+	view_release(&v);
+done:
+	if (ret == 0)
+		*len = strlen(*val);
+	return ret;
+}
+
+int tree_xattr_list(struct fs *fs, struct node *n, char **names, size_t *len)
+{
+	static const char manifest_names[] = XA_DIGEST "\0" XA_MEDIA "\0";
+	static const char image_names[] = XA_DIGEST "\0" XA_MEDIA "\0" XA_PLATFORM "\0";
+	const char *src = "";
+	size_t n_src = 0;
+
+	if (n->kind == NODE_LAYER) {
+		src = manifest_names;
+		n_src = sizeof(manifest_names) - 1;
+	} else if (n->kind == NODE_MANIFEST) {
+		struct view v;
+		int ret = view_manifest(fs, n, &v);
+
+		if (ret < 0)
+			return ret;
+		if (reg_mtype_is_image(v.m->type)) {
+			src = image_names;
+			n_src = sizeof(image_names) - 1;
+		} else {
+			src = manifest_names;
+			n_src = sizeof(manifest_names) - 1;
+		}
+		view_release(&v);
+	}
+	*names = malloc(n_src + 1);
+	if (!*names)
+		return -ENOMEM;
+	memcpy(*names, src, n_src);
+	*len = n_src;
+	return 0;
+}
