@@ -198,7 +198,7 @@ int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts cmd;
-	struct fuse_loop_config loop;
+	struct fuse_loop_config *loop;
 	struct options o;
 	struct reg_client_opts copts;
 	struct reg_client *client = NULL;
@@ -310,12 +310,20 @@ int main(int argc, char *argv[])
 	if (cmd.singlethread) {
 		ret = fuse_session_loop(se);
 	} else {
-		memset(&loop, 0, sizeof(loop));
-		loop.clone_fd = cmd.clone_fd;
-		loop.max_idle_threads = cmd.max_idle_threads;
-		ret = fuse_session_loop_mt(se, &loop);
+		loop = fuse_loop_cfg_create();
+		if (!loop)
+			goto out_unmount;
+		fuse_loop_cfg_set_clone_fd(loop, cmd.clone_fd);
+		/* fuse_parse_cmdline leaves UINT_MAX for "not given" */
+		if (cmd.max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(loop, cmd.max_idle_threads);
+		if (cmd.max_threads > 0 && cmd.max_threads <= 100000)
+			fuse_loop_cfg_set_max_threads(loop, cmd.max_threads);
+		ret = fuse_session_loop_mt(se, loop);
+		fuse_loop_cfg_destroy(loop);
 	}
 	ret = ret ? 1 : 0;
+out_unmount:
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);

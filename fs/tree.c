@@ -373,10 +373,16 @@ static int config_bytes(struct fs *fs, struct node *n, const struct view *v, cha
 			(long long)v->m->config.size);
 		return -EIO;
 	}
-	ret = ensure_blob(fs, n, v->m->config.digest, v->m->config.size);
-	if (ret < 0)
-		return ret;
-	return cache_store_read(fs->store, v->m->config.digest, CONFIG_MAX, bytes, len);
+	/* another mount may evict it between the two calls: try again */
+	for (int tries = 0; tries < 3; tries++) {
+		ret = ensure_blob(fs, n, v->m->config.digest, v->m->config.size);
+		if (ret < 0)
+			return ret;
+		ret = cache_store_read(fs->store, v->m->config.digest, CONFIG_MAX, bytes, len);
+		if (ret != -ENOENT)
+			break;
+	}
+	return ret;
 }
 
 static int image_platform(struct fs *fs, struct node *n, const struct view *v,
@@ -430,6 +436,11 @@ static int inspect_content(struct fs *fs, struct node *n, const struct view *v, 
 		doc = reg_inspect_image(ref, v->bytes, v->len, v->m, &p);
 		reg_platform_release(&p);
 	} else if (reg_mtype_is_index(v->m->type)) {
+		bool by_tag = mn->ref && !digest_is_valid(mn->ref);
+		char *base = NULL;
+
+		if (asprintf(&base, "%s/%s", reg_registry_host(mn->reg), mn->repo) < 0)
+			goto out;
 		doc = json_array();
 		for (size_t i = 0; doc && i < v->m->n_entries; i++) {
 			const struct reg_descriptor *d = &v->m->entries[i];
@@ -441,13 +452,15 @@ static int inspect_content(struct fs *fs, struct node *n, const struct view *v, 
 			ret = manifest_by_digest(fs, mn->reg, mn->repo, d->digest, &cb, &clen);
 			if (ret < 0) {
 				json_decref(doc);
+				free(base);
 				doc = NULL;
 				goto out;
 			}
+			/* docker names a child "repo:tag@child" when the list was
+			 * asked for by tag, "repo@child" otherwise */
 			if (reg_manifest_parse(cb, clen, d->media_type, &cm) == 0 &&
 			    reg_mtype_is_image(cm->type) &&
-			    asprintf(&cref, "%s/%s@%s", reg_registry_host(mn->reg), mn->repo,
-				     d->digest) >= 0) {
+			    asprintf(&cref, "%s@%s", by_tag ? ref : base, d->digest) >= 0) {
 				one = reg_inspect_image(cref, cb, clen, cm, d->platform);
 				if (one)
 					json_array_append_new(doc, one);
@@ -456,6 +469,7 @@ static int inspect_content(struct fs *fs, struct node *n, const struct view *v, 
 			reg_manifest_free(cm);
 			free(cb);
 		}
+		free(base);
 	} else {
 		ret = -ENOENT;
 		goto out;
@@ -523,11 +537,17 @@ int tree_file_content(struct fs *fs, struct node *n, char **bytes, size_t *len)
 
 int tree_layer_open(struct fs *fs, struct node *n)
 {
-	int ret = ensure_blob(fs, n, n->layer_digest, n->layer_size);
+	int ret = -ENOENT;
 
-	if (ret < 0)
-		return ret;
-	return cache_store_open_blob(fs->store, n->layer_digest);
+	/* the fd stays readable after eviction; the name may not last until
+	 * the open, so try again if it went */
+	for (int tries = 0; tries < 3 && ret == -ENOENT; tries++) {
+		ret = ensure_blob(fs, n, n->layer_digest, n->layer_size);
+		if (ret < 0)
+			return ret;
+		ret = cache_store_open_blob(fs->store, n->layer_digest);
+	}
+	return ret;
 }
 
 /* --- lookups ------------------------------------------------------------- */

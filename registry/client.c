@@ -953,8 +953,9 @@ static int reg_request(struct reg_registry *r, const char *path, const char *sco
 		}
 		code = error_code(&h->body);
 		ret = reg_status_errno(h->status, code);
-		log_err("%s: HTTP %ld%s%s from '%s'", what, h->status, code ? " " : "",
-			code ? code : "", r->host);
+		/* "not there" is an answer, not a failure: lookups probe for it */
+		log_msg(ret == -ENOENT ? LOG_LVL_DEBUG : LOG_LVL_ERR, "%s: HTTP %ld%s%s from '%s'",
+			what, h->status, code ? " " : "", code ? code : "", r->host);
 		goto out;
 	}
 out:
