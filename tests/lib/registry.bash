@@ -130,6 +130,8 @@ regfs_skip_if_needed() {
 # registry_start DIR [PORT] — start docker-registry on 127.0.0.1 with its storage in DIR/storage.
 # PORT defaults to a free one.  Exports REGISTRY=127.0.0.1:PORT and REGISTRY_DIR=DIR.
 # The access log (one line per request, on stdout) goes to DIR/registry.log with the warnings.
+# REGISTRY_CATALOG_MAXENTRIES=N sets catalog.maxentries (distribution's default is 1000; it
+# answers 400 PAGINATION_NUMBER_INVALID to _catalog?n= above it, and pages by 100 without n).
 registry_start() {
 	local dir=${1:?registry_start DIR [PORT]} port=${2:-}
 	mkdir -p "$dir/storage"
@@ -160,6 +162,9 @@ health:
   storagedriver:
     enabled: false
 EOF
+	if [[ -n ${REGISTRY_CATALOG_MAXENTRIES:-} ]]; then
+		printf 'catalog:\n  maxentries: %d\n' "$REGISTRY_CATALOG_MAXENTRIES" >>"$dir/config.yml"
+	fi
 	echo "$port" >"$dir/registry.port"
 	# setsid: the registry must not get the terminal's SIGINT meant for the script
 	setsid docker-registry serve "$dir/config.yml" >>"$dir/registry.log" 2>&1 </dev/null 3>&- &

@@ -1,0 +1,88 @@
+#!/usr/bin/env bats
+# Faults: a blob whose bytes do not match its digest, and a registry that goes away.
+# Mounted with ttl=1 so metadata expires quickly.
+
+load ../lib/suite
+
+setup_file() { suite_setup ttl=1; }
+teardown_file() { suite_teardown; }
+setup() { regfs_skip_if_needed; }
+
+# cache_has HEX — succeed when any file under the cache dir has HEX in its name
+cache_has() {
+	[ -n "$(find "$TESTDIR/cache" -name "*$1*" -print -quit 2>/dev/null)" ]
+}
+
+@test "a corrupted layer blob reads as EIO and is not cached" {
+	local digest hex blob name dir
+	digest=$(sum '.refs["test/corrupt:latest"].layers[0].digest')
+	name=$(sum '.refs["test/corrupt:latest"].layers[0].name')
+	hex=${digest#sha256:}
+	dir="$R/test/corrupt/latest/layers"
+	! cache_has "$hex"
+
+	# flip bytes in the registry's copy, keeping the size (the registry does not re-check)
+	blob=$(registry_blob_path "$REGISTRY_DIR" "$digest")
+	[ -f "$blob" ]
+	python3 - "$blob" <<'PYEOF'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+for i in range(min(len(b), 32)):
+    b[len(b) // 2 - 16 + i] ^= 0xFF
+open(p, "wb").write(bytes(b))
+PYEOF
+	run curl -fsS "http://$REGISTRY/v2/test/corrupt/blobs/$digest"
+	[ "$status" -eq 0 ]
+
+	# the listing and st_size come from the manifest: they still work
+	[ "$(fs stat -c %s "$dir/$name")" = "$(sum '.refs["test/corrupt:latest"].layers[0].size')" ]
+	assert_fails_with "Input/output error" fs cat "$dir/$name"
+	! cache_has "$hex" || { echo "cache holds the bad blob:" >&2; find "$TESTDIR/cache" -name "*$hex*" >&2; return 1; }
+	# a second read fails the same way: nothing bad was kept anywhere
+	assert_fails_with "Input/output error" fs cat "$dir/$name"
+	! cache_has "$hex"
+
+	# the other, intact layer of the same image reads fine
+	name=$(sum '.refs["test/corrupt:latest"].layers[1].name')
+	fetch_blob test/corrupt "$(sum '.refs["test/corrupt:latest"].layers[1].digest')" "$BATS_TEST_TMPDIR/ok"
+	fs cmp "$BATS_TEST_TMPDIR/ok" "$dir/$name"
+}
+
+@test "registry down: errors are not ENOENT, come back in time, and the mount recovers" {
+	local start elapsed
+	# something cached, then the registry goes away and the ttl passes
+	fs ls "$R/onap" >/dev/null
+	registry_stop "$REGISTRY_DIR"
+	sleep 2.5
+
+	start=$SECONDS
+	run timeout -k 5 60 ls "$R/test/uncached/latest"
+	elapsed=$((SECONDS - start))
+	echo "ls with the registry down: status $status after ${elapsed}s: $output" >&2
+	[ "$status" -ne 0 ]
+	[ "$status" -ne 124 ] && [ "$status" -ne 137 ] || { echo "ls hung (timed out)" >&2; return 1; }
+	[[ $output != *"No such file or directory"* ]]
+
+	run timeout -k 5 60 cat "$R/test/uncached/latest/digest"
+	[ "$status" -ne 0 ]
+	[ "$status" -ne 124 ] && [ "$status" -ne 137 ]
+	[[ $output != *"No such file or directory"* ]]
+
+	# the mount itself is alive
+	mountpoint -q "$MNT"
+	fs ls "$MNT" >/dev/null
+
+	registry_restart "$REGISTRY_DIR"
+	local deadline=$((SECONDS + 20)) ok=
+	while ((SECONDS < deadline)); do
+		if fs ls "$R/test/uncached/latest" >/dev/null 2>&1; then
+			ok=1
+			break
+		fi
+		sleep 0.5
+	done
+	[ -n "$ok" ] || { echo "mount did not recover after registry_restart" >&2; regfs_log_tail >&2; return 1; }
+	cmp <(sum '.refs["test/uncached:latest"].digest') <(fs cat "$R/test/uncached/latest/digest")
+	cmp <(sum '.refs["onap/py-app-amd64:latest"].digest') <(fs cat "$R/onap/py-app-amd64/latest/digest")
+}
