@@ -587,7 +587,11 @@ static int lookup_root(struct fs *fs, struct node *parent, const char *name, str
 	if (ret < 0)
 		return ret == -EINVAL ? -ENOENT : ret;
 	if (!is_configured(fs, name)) {
+		/* a name that does not resolve is no registry: "no such file",
+		 * the way `ls` users expect for a typo */
 		ret = reg_ping(r);
+		if (ret == -ENXIO)
+			return -ENOENT;
 		if (ret < 0)
 			return ret;
 	}

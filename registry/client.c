@@ -824,6 +824,8 @@ static int ensure_scheme(struct reg_registry *r)
 	}
 	log_err("registry '%s': unreachable: %s%s", r->host, h.errbuf,
 		r->plain_ok ? "" : " (plain HTTP is not allowed for this host; see -o insecure)");
+	if (h.cc == CURLE_COULDNT_RESOLVE_HOST)
+		ret = -ENXIO; /* reg_ping tells this apart; requests see -EIO */
 out:
 	http_call_release(&h);
 	free(url);
@@ -872,7 +874,7 @@ static int reg_request(struct reg_registry *r, const char *path, const char *sco
 
 	ret = ensure_scheme(r);
 	if (ret < 0)
-		return ret;
+		return ret == -ENXIO ? -EIO : ret;
 	pthread_mutex_lock(&r->lock);
 	plain = r->scheme == SCHEME_HTTP;
 	pthread_mutex_unlock(&r->lock);

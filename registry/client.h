@@ -53,7 +53,8 @@ int reg_client_registry(struct reg_client *c, const char *host, struct reg_regis
 const char *reg_registry_host(const struct reg_registry *r);
 
 /* Check that @r speaks the v2 API (200 or 401 on /v2/) and settle on
- * https, or on plain http where the plain-HTTP rule allows it. */
+ * https, or on plain http where the plain-HTTP rule allows it.  Returns
+ * -ENXIO when the host name does not resolve, else as the table says. */
 int reg_ping(struct reg_registry *r);
 
 struct reg_strlist {
