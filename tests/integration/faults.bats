@@ -8,9 +8,12 @@ setup_file() { suite_setup ttl=1; }
 teardown_file() { suite_teardown; }
 setup() { regfs_skip_if_needed; }
 
-# cache_has HEX — succeed when any file under the cache dir has HEX in its name
-cache_has() {
-	[ -n "$(find "$TESTDIR/cache" -name "*$1*" -print -quit 2>/dev/null)" ]
+# cache_lacks HEX — succeed when no file under the cache dir has HEX in its name (also
+# temporary files: nothing of a bad download may stay)
+cache_lacks() {
+	local found
+	found=$(find "$TESTDIR/cache" -name "*$1*" 2>/dev/null)
+	[ -z "$found" ] || { echo "cache holds the bad blob: $found" >&2; return 1; }
 }
 
 @test "a corrupted layer blob reads as EIO and is not cached" {
@@ -19,7 +22,7 @@ cache_has() {
 	name=$(sum '.refs["test/corrupt:latest"].layers[0].name')
 	hex=${digest#sha256:}
 	dir="$R/test/corrupt/latest/layers"
-	! cache_has "$hex"
+	cache_lacks "$hex"
 
 	# flip bytes in the registry's copy, keeping the size (the registry does not re-check)
 	blob=$(registry_blob_path "$REGISTRY_DIR" "$digest")
@@ -32,16 +35,16 @@ for i in range(min(len(b), 32)):
     b[len(b) // 2 - 16 + i] ^= 0xFF
 open(p, "wb").write(bytes(b))
 PYEOF
-	run curl -fsS "http://$REGISTRY/v2/test/corrupt/blobs/$digest"
+	run curl -fsS -o /dev/null "http://$REGISTRY/v2/test/corrupt/blobs/$digest"
 	[ "$status" -eq 0 ]
 
 	# the listing and st_size come from the manifest: they still work
 	[ "$(fs stat -c %s "$dir/$name")" = "$(sum '.refs["test/corrupt:latest"].layers[0].size')" ]
 	assert_fails_with "Input/output error" fs cat "$dir/$name"
-	! cache_has "$hex" || { echo "cache holds the bad blob:" >&2; find "$TESTDIR/cache" -name "*$hex*" >&2; return 1; }
+	cache_lacks "$hex"
 	# a second read fails the same way: nothing bad was kept anywhere
 	assert_fails_with "Input/output error" fs cat "$dir/$name"
-	! cache_has "$hex"
+	cache_lacks "$hex"
 
 	# the other, intact layer of the same image reads fine
 	name=$(sum '.refs["test/corrupt:latest"].layers[1].name')

@@ -9,7 +9,7 @@ set -euo pipefail
 
 file=${1:?usage: run-bats.sh FILE.bats}
 lib=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=registry.bash
+# shellcheck source-path=SCRIPTDIR source=registry.bash
 source "$lib/registry.bash"
 
 if ! command -v bats >/dev/null 2>&1; then

@@ -11,7 +11,7 @@
 # Every access to the mount goes through `fs` (a bounded `timeout`), so a hung regfs fails the
 # test instead of hanging the suite.
 
-# shellcheck source=registry.bash
+# shellcheck source-path=SCRIPTDIR source=registry.bash
 source "$(dirname "${BASH_SOURCE[0]}")/registry.bash"
 
 # fs COMMAND... — run COMMAND with a time limit (FS_TIMEOUT seconds, default 30).
