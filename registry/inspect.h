@@ -18,13 +18,22 @@
  * or "host/repo@sha256:..."), @bytes/@len the exact manifest bytes, @m their
  * parse, @platform the platform to put in the Descriptor (from the list
  * entry, or from the image config; NULL to leave it out).
- * Returns a new reference, or NULL when @m is not an image or on -ENOMEM.
+ * Descriptor.mediaType is the canonical string of m->type (as docker's
+ * Payload() gives), digest/size are those of @bytes; in the platform,
+ * architecture and os always appear ("" when NULL), os.version, os.features
+ * and variant only when non-empty (ocispec omitempty).  Docker prints a
+ * list as a JSON array of these objects, one per entry in index order, with
+ * Ref "<name>[:tag]@<entry digest>" and the platform of the list entry.
+ * Returns a new reference, or NULL when @m is not an image, @bytes is not
+ * a JSON object, @ref is not UTF-8, or on -ENOMEM.
  */
 json_t *reg_inspect_image(const char *ref, const char *bytes, size_t len,
 			  const struct reg_manifest *m, const struct reg_platform *platform);
 
-/* Serialise the way regfs serves inspect.json: indented, keys in insertion
- * order, trailing newline.  New string (free()), or NULL. */
+/* Serialise the way regfs serves inspect.json: like Go's
+ * json.MarshalIndent(v, "", "\t") (tab indentation, keys in insertion order,
+ * '<', '>', '&', U+2028, U+2029 escaped), plus a trailing newline as docker
+ * prints.  *len (optional) gets the length.  New string (free()), or NULL. */
 char *reg_inspect_dump(const json_t *j, size_t *len);
 
 #endif

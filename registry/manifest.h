@@ -36,7 +36,11 @@ enum reg_mtype {
 	REG_MT_DOCKER_V1,   /* schema 1: recognised, unsupported */
 };
 
+/* Case-insensitive; parameters after ';' and surrounding blanks ignored,
+ * so a Content-Type value can be passed as is.  Both schema 1 strings
+ * map to REG_MT_DOCKER_V1. */
 enum reg_mtype reg_mtype_from_string(const char *s); /* NULL or unknown -> REG_MT_UNKNOWN */
+/* Canonical string (the v1 one is the "+prettyjws" type registries send). */
 const char *reg_mtype_string(enum reg_mtype t);      /* static string; "" for unknown */
 bool reg_mtype_is_image(enum reg_mtype t);
 bool reg_mtype_is_index(enum reg_mtype t);
@@ -83,6 +87,14 @@ struct reg_manifest {
  * manifest, manifests -> OCI index); schemaVersion 1 gives REG_MT_DOCKER_V1
  * with no descriptors.  Every digest must be valid and every size
  * non-negative, or the whole document is refused.
+ * Also refused: more than REG_MANIFEST_MAX bytes, duplicate keys, invalid
+ * UTF-8, strings with NULs or control characters, media types that are not
+ * 1-255 printable ASCII bytes without spaces, schemaVersion other than 1 or
+ * 2, more than 100000 layers/entries/os.features, annotation values that
+ * are not strings, an invalid vnd.docker.reference.digest, an image without
+ * a config object, an index without a manifests array.  "layers" may be
+ * absent (0 layers).  m->media_type is the document's mediaType, else the
+ * Content-Type without parameters, else NULL.
  * On success *out is new (caller frees with reg_manifest_free).
  * Returns 0, -EINVAL for malformed or hostile input, -ENOMEM.
  */
@@ -97,7 +109,9 @@ int reg_manifest_find_entry(const struct reg_manifest *m, const char *name);
  * Entry directory names: "<os>-<arch>[-<variant>]", with "-<os.version>"
  * appended when os.version is set (Windows).  Each field is sanitised to
  * [A-Za-z0-9._+] (other bytes become '_', empty or missing becomes
- * "unknown").  Attestations (platform unknown/unknown carrying the
+ * "unknown"; an empty variant or os.version is left out), cut to 48 bytes,
+ * and a leading '.' becomes '_', so a name is never ".", "..", hidden, or
+ * contains '/', and is at most 202 bytes.  Attestations (platform unknown/unknown carrying the
  * vnd.docker.reference.type annotation) get no name.  When a name repeats,
  * the first keeps it and each later one gets "~<position in the array>"
  * appended, so names are unique and stable for a given document.
@@ -117,7 +131,10 @@ int reg_config_platform(const char *bytes, size_t len, struct reg_platform *out)
 void reg_platform_release(struct reg_platform *p);
 
 /* "os/arch[/variant]" with ":os.version" appended where present, e.g.
- * "linux/arm64/v8" or "windows/amd64:10.0.17763.1".  New string or NULL. */
+ * "linux/arm64/v8" or "windows/amd64:10.0.17763.1"; a missing os or arch
+ * prints as "unknown", @p NULL as "unknown/unknown".  Not sanitised (the
+ * parser already refused control characters): do not use as a path.
+ * New string or NULL. */
 char *reg_platform_string(const struct reg_platform *p);
 
 #endif

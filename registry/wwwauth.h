@@ -24,9 +24,14 @@ struct reg_challenges {
 	size_t n;
 };
 
-/* Parse @header into @out (which the caller releases, also on error).
+/* Parse @header into @out (which the caller releases, also on error;
+ * on error it is already empty).
  * Returns 0, -EINVAL for a header with no usable challenge, -ENOMEM.
- * Limits: at most 16 challenges, 32 params each, header at most 8 KiB. */
+ * Limits: at most 16 challenges, 32 params each, header at most 8 KiB.
+ * Any syntax error, a parameter named twice in one challenge, or a value
+ * with control characters or non-ASCII bytes refuses the whole header.
+ * A token68 challenge ("Negotiate abc==") is kept as one parameter whose
+ * name is "" (empty). */
 int reg_wwwauth_parse(const char *header, struct reg_challenges *out);
 void reg_challenges_release(struct reg_challenges *c);
 
