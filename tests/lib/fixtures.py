@@ -26,7 +26,7 @@ Usage: fixtures.py --registry HOST:PORT --set seed|core --summary OUT.json
 Summary JSON (all digests "sha256:<hex>", sizes in bytes):
 {
   "registry": "HOST:PORT", "set": "core",
-  "refs": { "REPO:TAG": MANIFEST, ... },           every tag pushed
+  "refs": { "REPO:TAG": MANIFEST + {"tag"}, ... }, every tag pushed
   "manifests": { "REPO@DIGEST": MANIFEST, ... },   every manifest pushed, tagged or not
   "repositories": [ "REPO", ... ],                 sorted
   "tags": { "REPO": [ "TAG", ... ] },              sorted
