@@ -6,6 +6,7 @@ load ../lib/suite
 
 setup_file() { suite_setup ttl=1; }
 teardown_file() { suite_teardown; }
+teardown() { suite_teardown_test; }
 setup() { regfs_skip_if_needed; }
 
 # cache_lacks HEX — succeed when no file under the cache dir has HEX in its name (also

@@ -10,6 +10,7 @@ setup_file() {
 	export DOCKER_CONFIG
 }
 teardown_file() { suite_teardown; }
+teardown() { suite_teardown_test; }
 setup() {
 	regfs_skip_if_needed
 	command -v docker >/dev/null 2>&1 || skip "docker CLI is not installed"

@@ -17,6 +17,7 @@ setup_file() {
 	suite_mount "registry=$PAGING" "registry=$BAD"
 }
 teardown_file() { suite_teardown; }
+teardown() { suite_teardown_test; }
 setup() { regfs_skip_if_needed; }
 
 @test "root lists all configured registries" {

@@ -7,6 +7,7 @@ load ../lib/suite
 
 setup_file() { suite_setup; }
 teardown_file() { suite_teardown; }
+teardown() { suite_teardown_test; }
 setup() { regfs_skip_if_needed; }
 
 EROFS="Read-only file system"

@@ -5,6 +5,7 @@
 #   setup_file()    { suite_setup; }          # registry + core fixtures + regfs mount
 #   teardown_file() { suite_teardown; }       # always runs, even when setup_file failed
 #   setup()         { regfs_skip_if_needed; }
+#   teardown()      { suite_teardown_test; }  # on failure: regfs's stderr and log
 #
 # After suite_setup these are exported: TESTDIR (bats' per-file tmpdir), REGISTRY (HOST:PORT),
 # REGISTRY_DIR, SUMMARY (fixtures.py's summary JSON), MNT (mount point) and R ($MNT/$REGISTRY).
@@ -64,6 +65,35 @@ suite_teardown() {
 registry_log_since_fixtures() {
 	tail -n +"$(($(<"$TESTDIR/registry.log.fixtures-end") + 1))" "$REGISTRY_DIR/registry.log"
 }
+
+# suite_teardown_test — for bats teardown(): when the test failed, say whether regfs still runs
+# and show the end of its stderr (where sanitizer reports land) and of its log.  A dead regfs's
+# report is shown in full once; later failures only say that it is gone.
+suite_teardown_test() {
+	local dead="$TESTDIR/regfs.death-reported"
+	[[ -z ${BATS_TEST_COMPLETED:-} && -z ${BATS_TEST_SKIPPED:-} ]] || return 0
+	[[ -z ${REGFS_SKIP_REASON:-} && -n ${MNT:-} && -n ${TESTDIR:-} ]] || return 0
+	if _pid_alive "$MNT.regfs.pid"; then
+		echo "--- regfs is running; end of its stderr and log:"
+		tail -n 15 "$TESTDIR/regfs.stderr" 2>/dev/null
+		tail -n 25 "$TESTDIR/regfs.log" 2>/dev/null
+	elif [[ -e $dead ]]; then
+		echo "--- regfs is not running (it died before an earlier failure: see there)"
+	else
+		: >"$dead"
+		echo "--- regfs is NOT running any more; its stderr:"
+		# a sanitizer report starts with its first line; thread-creation stacks follow
+		if grep -qE '^==[0-9]+==ERROR|runtime error:' "$TESTDIR/regfs.stderr" 2>/dev/null; then
+			grep -m1 -B2 -A45 -E '^==[0-9]+==ERROR|runtime error:' "$TESTDIR/regfs.stderr"
+			grep -m1 '^SUMMARY:' "$TESTDIR/regfs.stderr"
+		else
+			tail -n 60 "$TESTDIR/regfs.stderr" 2>/dev/null
+		fi
+		echo "--- end of its log:"
+		tail -n 25 "$TESTDIR/regfs.log" 2>/dev/null
+	fi
+	return 0
+} >&2
 
 # sum JQ-FILTER [jq args...] — query the fixtures summary (raw output).
 sum() {
