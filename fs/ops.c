@@ -31,12 +31,28 @@ static double timeout_for(struct fs *fs, const struct node *n)
 	return n->immutable || n->kind == NODE_LAYER ? IMMUTABLE_TIMEOUT : fs->cfg.ttl;
 }
 
-/* An open file: a snapshot of a generated file, or a layer in the store. */
+/*
+ * An open file: a snapshot of a generated file, or a layer in the store.
+ * The kernel may send RELEASE as soon as it has a READ's reply, which can
+ * be before fuse_reply_*() returns to us; a read therefore holds its own
+ * reference so the bytes outlive the reply.
+ */
 struct handle {
 	char *bytes; /* owned, or NULL for a layer */
 	size_t len;
 	int fd;      /* layer fd, or -1 */
+	int refs;    /* atomic: the open, plus each read in flight */
 };
+
+static void handle_put(struct handle *h)
+{
+	if (__atomic_sub_fetch(&h->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	if (h->fd >= 0)
+		close(h->fd);
+	free(h->bytes);
+	free(h);
+}
 
 struct dir_handle {
 	struct tree_listing list;
@@ -236,6 +252,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	h->fd = -1;
+	h->refs = 1;
 	if (n->kind == NODE_LAYER) {
 		ret = tree_layer_open(fs, n);
 		if (ret >= 0) {
@@ -255,12 +272,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fi->fh = (uintptr_t)h;
-	if (fuse_reply_open(req, fi) == -ENOENT) {
-		if (h->fd >= 0)
-			close(h->fd);
-		free(h->bytes);
-		free(h);
-	}
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		handle_put(h);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -269,6 +282,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 
 	(void)ino;
+	__atomic_add_fetch(&h->refs, 1, __ATOMIC_ACQ_REL);
 	if (h->fd >= 0) {
 		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
 
@@ -276,15 +290,14 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		bv.buf[0].fd = h->fd;
 		bv.buf[0].pos = off;
 		fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
-		return;
-	}
-	if (off < 0 || (size_t)off >= h->len) {
+	} else if (off < 0 || (size_t)off >= h->len) {
 		fuse_reply_buf(req, NULL, 0);
-		return;
+	} else {
+		if (size > h->len - (size_t)off)
+			size = h->len - (size_t)off;
+		fuse_reply_buf(req, h->bytes + off, size);
 	}
-	if (size > h->len - (size_t)off)
-		size = h->len - (size_t)off;
-	fuse_reply_buf(req, h->bytes + off, size);
+	handle_put(h);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -292,12 +305,8 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 
 	(void)ino;
-	if (h) {
-		if (h->fd >= 0)
-			close(h->fd);
-		free(h->bytes);
-		free(h);
-	}
+	if (h)
+		handle_put(h);
 	fuse_reply_err(req, 0);
 }
 
