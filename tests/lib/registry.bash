@@ -8,7 +8,7 @@
 # teardown_file in different processes:
 #   REGDIR/config.yml, registry.log, registry.pid, registry.port, storage/   (registry_start)
 #   PROXYDIR/proxy.log, proxy.pid, proxy.port                                 (proxy_start)
-#   MOUNTDIR.regfs.pid                                                         (regfs_mount)
+#   MOUNTDIR.regfs.pid (see regfs_pidfile)                                     (regfs_mount)
 #
 # Background processes close fd 3: bats waits on it, and a daemon holding it open hangs bats.
 
@@ -250,7 +250,7 @@ regfs_mount() {
 	[[ -n ${REGISTRY:-} ]] || _regfs_die "regfs_mount: REGISTRY is not set" || return 1
 	[[ -x $REGFS_BIN ]] || _regfs_die "regfs binary '$REGFS_BIN' is missing" || return 1
 	mkdir -p "$mnt" "$testdir/cache"
-	mnt=$(cd "$mnt" && pwd)
+	mnt=$(realpath -m -- "$mnt")
 	local -a list=("registry=$REGISTRY" "cache_dir=$testdir/cache"
 		"logfile=$testdir/regfs.log" "ttl=2")
 	for opt in "$@"; do
@@ -271,36 +271,48 @@ regfs_mount() {
 	opts=$(IFS=,; echo "${list[*]}")
 	echo "regfs -f -o $opts $mnt" >>"$testdir/regfs.stderr"
 	"$REGFS_BIN" -f -o "$opts" "$mnt" >>"$testdir/regfs.stderr" 2>&1 </dev/null 3>&- &
-	echo $! >"$mnt.regfs.pid"
+	echo $! >"$(regfs_pidfile "$mnt")"
 	if ! _wait_until 10 mountpoint -q "$mnt"; then
 		echo "regfs did not mount '$mnt' within 10 s (options: $opts)" >&2
 		echo "--- $testdir/regfs.stderr" >&2
 		tail -n 40 "$testdir/regfs.stderr" >&2 || true
 		echo "--- $testdir/regfs.log" >&2
 		tail -n 40 "$testdir/regfs.log" >&2 || true
-		_stop_pidfile "$mnt.regfs.pid" 2
+		_stop_pidfile "$(regfs_pidfile "$mnt")" 2
 		fusermount3 -uz "$mnt" 2>/dev/null || true
 		return 1
 	fi
 }
 
-# regfs_unmount MOUNTDIR — unmount (lazily if busy) and wait, bounded, for regfs to exit.
+# _is_mounted PATH — succeed when PATH is a mount point in /proc/self/mountinfo.  Unlike
+# `mountpoint` and `test -d`, this also sees a dead FUSE mount ("Transport endpoint is not
+# connected"), which a crashed regfs leaves behind.
+_is_mounted() {
+	awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo
+}
+
+# regfs_pidfile MOUNTDIR — the file holding the pid of the regfs serving MOUNTDIR.
+regfs_pidfile() {
+	echo "$(realpath -m -- "$1").regfs.pid"
+}
+
+# regfs_unmount MOUNTDIR — unmount (lazily if busy or dead) and wait, bounded, for regfs to exit.
 regfs_unmount() {
 	local mnt=${1:?regfs_unmount MOUNTDIR} pidfile
-	[[ -d $mnt ]] || return 0
-	mnt=$(cd "$mnt" 2>/dev/null && pwd) || mnt=$1
-	pidfile="$mnt.regfs.pid"
-	if mountpoint -q "$mnt" 2>/dev/null; then
+	# no `mountpoint` or cd here: a dead mount must still be unmounted
+	mnt=$(realpath -m -- "$mnt")
+	pidfile=$(regfs_pidfile "$mnt")
+	if _is_mounted "$mnt"; then
 		fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -uz "$mnt" 2>/dev/null || true
 	fi
 	if [[ -s $pidfile ]] && ! _wait_until 10 _pid_gone "$(<"$pidfile")"; then
 		echo "regfs for '$mnt' did not exit after unmount; killing it" >&2
 	fi
 	_stop_pidfile "$pidfile" 2
-	# a killed daemon leaves a dead mount ("Transport endpoint is not connected")
-	if mountpoint -q "$mnt" 2>/dev/null || ! stat "$mnt" >/dev/null 2>&1; then
-		fusermount3 -uz "$mnt" 2>/dev/null || true
+	if _is_mounted "$mnt"; then
+		fusermount3 -uz "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true
 	fi
+	! _is_mounted "$mnt" || _regfs_die "could not unmount '$mnt'"
 }
 
 # regfs_log_tail [N] — print the end of regfs' log; for failure messages.

@@ -73,7 +73,7 @@ suite_teardown_test() {
 	local dead="$TESTDIR/regfs.death-reported"
 	[[ -z ${BATS_TEST_COMPLETED:-} && -z ${BATS_TEST_SKIPPED:-} ]] || return 0
 	[[ -z ${REGFS_SKIP_REASON:-} && -n ${MNT:-} && -n ${TESTDIR:-} ]] || return 0
-	if _pid_alive "$MNT.regfs.pid"; then
+	if _pid_alive "$(regfs_pidfile "$MNT")"; then
 		echo "--- regfs is running; end of its stderr and log:"
 		tail -n 15 "$TESTDIR/regfs.stderr" 2>/dev/null
 		tail -n 25 "$TESTDIR/regfs.log" 2>/dev/null
