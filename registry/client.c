@@ -1094,6 +1094,12 @@ int reg_catalog(struct reg_registry *r, struct reg_strlist *out)
 	int ret = fetch_listing(r, "/v2/_catalog?n=1000", "registry:catalog:*", "repositories",
 				"catalog", reg_name_is_repo, out);
 
+	/* a registry whose page limit is below our n refuses the request
+	 * (distribution: 400 PAGINATION_NUMBER_INVALID); its own page size will do */
+	if (ret == -EIO)
+		ret = fetch_listing(r, "/v2/_catalog", "registry:catalog:*", "repositories",
+				    "catalog", reg_name_is_repo, out);
+
 	/* Docker Hub and others deny or lack _catalog: browsing by name still works */
 	if (ret == -ENOENT || ret == -EACCES)
 		ret = -ENOTSUP;
