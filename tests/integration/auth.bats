@@ -1,0 +1,355 @@
+#!/usr/bin/env bats
+# Credentials against real registries: docker-registry with htpasswd (Basic) and in token mode
+# (Bearer, tokens from tests/lib/token_server.py), each serving the seed fixtures, with one
+# regfs mount per set of credentials (good, none, wrong, a short-lived token user, a user
+# allowed one repository only).  Checks what shell tools see (works, or "Permission denied")
+# and what the servers received (challenges, token requests per scope, renewals), then that
+# no password or token turns up in regfs' logs, stderr or extended attributes.
+
+load ../lib/suite
+load ../lib/auth
+
+SERVICE=regfs-test-registry
+ISSUER=regfs-test-token-server
+ARCHES=(amd64 arm64v8 mips ppc64le s390x)
+
+setup_file() {
+	export TESTDIR=$BATS_FILE_TMPDIR
+	require_fuse
+	if [[ -z ${REGFS_SKIP_REASON:-} ]] && ! REGFS_SKIP_REASON=$(auth_prereqs); then
+		export REGFS_SKIP_REASON
+	fi
+	[[ -z ${REGFS_SKIP_REASON:-} ]] || return 0
+
+	# fixtures go in through an ordinary registry; the auth registries serve its storage
+	registry_start "$TESTDIR/plain"
+	export SUMMARY="$TESTDIR/summary.json"
+	python3 "$REGFS_LIB_DIR/fixtures.py" --registry "$REGISTRY" --set seed --summary "$SUMMARY"
+
+	# every secret of the run, one a line, for the leak scan (tokens are added at the end)
+	local good short limited wrong
+	good=$(auth_secret) short=$(auth_secret) limited=$(auth_secret) wrong=$(auth_secret)
+	printf '%s\n' "$good" "$short" "$limited" "$wrong" \
+		"$(basic_header user "$good")" "$(basic_header short "$short")" \
+		"$(basic_header limited "$limited")" "$(basic_header user "$wrong")" >"$TESTDIR/passwords"
+
+	htpasswd_file "$TESTDIR/htpasswd" user "$good"
+	auth_registry_start "$TESTDIR/basic" "$TESTDIR/plain/storage" basic "$TESTDIR/htpasswd"
+	export BASIC=$(auth_registry_host "$TESTDIR/basic")
+
+	jq -n --arg good "$good" --arg short "$short" --arg limited "$limited" '{
+		user: {password: $good, pull: ["*"], catalog: true, expires_in: 300},
+		short: {password: $short, pull: ["*"], catalog: true, expires_in: 3},
+		limited: {password: $limited, pull: ["onap/py-app-amd64"], catalog: false}
+	}' >"$TESTDIR/users.json"
+	token_server_start "$TESTDIR/ts" "$TESTDIR/users.json" --service "$SERVICE" --issuer "$ISSUER"
+	auth_registry_start "$TESTDIR/token" "$TESTDIR/plain/storage" token "$TESTDIR/ts/root.pem" \
+		"http://$TOKEN_SERVER/token" "$SERVICE" "$ISSUER"
+	export TOKEN=$(auth_registry_host "$TESTDIR/token")
+
+	docker_config "$TESTDIR/good.json" "$BASIC" user "$good" "$TOKEN" user "$good"
+	docker_config "$TESTDIR/none.json"
+	docker_config "$TESTDIR/wrong.json" "$BASIC" user "$wrong" "https://$TOKEN/v1/" user "$wrong"
+	docker_config "$TESTDIR/short.json" "$TOKEN" short "$short"
+	docker_config "$TESTDIR/limited.json" "$TOKEN" limited "$limited"
+
+	local m
+	for m in good none wrong; do
+		auth_mount "$m" "$BASIC" "$TOKEN"
+	done
+	auth_mount short "$TOKEN"
+	auth_mount limited "$TOKEN"
+}
+
+teardown_file() {
+	local m
+	[[ -n ${TESTDIR:-} ]] || return 0
+	for m in good none wrong short limited; do
+		regfs_unmount "$TESTDIR/mnt-$m" || true
+	done
+	registry_stop "$TESTDIR/basic" || true
+	registry_stop "$TESTDIR/token" || true
+	token_server_stop "$TESTDIR/ts" || true
+	registry_stop "$TESTDIR/plain" || true
+}
+
+setup() { regfs_skip_if_needed; }
+
+# on failure: the end of every mount's log, regfs' stderr and the token server's log
+teardown() {
+	local f
+	[[ -z ${BATS_TEST_COMPLETED:-} && -z ${BATS_TEST_SKIPPED:-} && -z ${REGFS_SKIP_REASON:-} ]] ||
+		return 0
+	for f in "$TESTDIR"/regfs-*.log "$TESTDIR/regfs.stderr" "$TESTDIR/ts/token.log"; do
+		echo "--- end of $f" >&2
+		tail -n 12 "$f" >&2 2>/dev/null || true
+	done
+}
+
+# auth_mount NAME HOST... — mount regfs at $TESTDIR/mnt-NAME for the HOSTs with credentials
+# from $TESTDIR/NAME.json; its own log (verbose, for the leak scan) and its own cache, so one
+# mount never serves what another downloaded.
+auth_mount() {
+	local name=$1 h
+	shift
+	local -a opts=("auth_file=$TESTDIR/$name.json" "logfile=$TESTDIR/regfs-$name.log"
+		"cache_dir=$TESTDIR/cache-$name" verbose)
+	for h in "${@:2}"; do
+		opts+=("registry=$h")
+	done
+	REGISTRY=$1 regfs_mount "$TESTDIR/mnt-$name" "${opts[@]}"
+}
+
+# at NAME HOST — the registry directory of HOST in mount NAME
+at() {
+	echo "$TESTDIR/mnt-$1/$2"
+}
+
+# log_mark DIR — remember where DIR/registry.log stands; log_since DIR prints what came after
+log_mark() {
+	wc -l <"$1/registry.log" >"$1/registry.log.mark"
+}
+log_since() {
+	tail -n +"$(($(<"$1/registry.log.mark") + 1))" "$1/registry.log"
+}
+
+# status_count STATUS — access log lines (on stdin) for API requests answered with STATUS
+status_count() {
+	grep -c "\"[A-Z]* /v2/[^\"]*\" $1 " || true
+}
+
+# browse_image ROOT ARCH — read everything of onap/py-app-ARCH:latest under ROOT and compare
+# it with the summary and with the plain registry's bytes
+browse_image() {
+	local ref="onap/py-app-$2:latest" dir="$1/onap/py-app-$2/latest" name digest
+	[ "$(sha256_of "$dir/manifest.json")" = "$(sum '.refs[$r].digest' --arg r "$ref")" ] ||
+		{ echo "$ref: manifest.json does not hash to its digest" >&2; return 1; }
+	cmp <(sum '.refs[$r].digest' --arg r "$ref") <(fs cat "$dir/digest")
+	fetch_blob "onap/py-app-$2" "$(sum '.refs[$r].config.digest' --arg r "$ref")" "$BATS_TEST_TMPDIR/config"
+	fs cmp "$BATS_TEST_TMPDIR/config" "$dir/config.json"
+	cmp <(sum '.refs[$r].platform_string' --arg r "$ref") <(fs cat "$dir/platform")
+	fs cat "$dir/inspect.json" | jq -e . >/dev/null
+	while read -r name digest; do
+		[ "$(sha256_of "$dir/layers/$name")" = "$digest" ] ||
+			{ echo "$ref: layer $name does not hash to $digest" >&2; return 1; }
+	done < <(sum '.refs[$r].layers[] | "\(.name) \(.digest)"' --arg r "$ref")
+	[ "$(xattr "$dir" user.regfs.digest)" = "$(sum '.refs[$r].digest' --arg r "$ref")" ]
+}
+
+# denied ROOT — every way into onap/py-app-arm64v8 under ROOT is "Permission denied"
+denied() {
+	local repo="$1/onap/py-app-arm64v8"
+	assert_fails_with "Permission denied" fs ls "$repo"
+	assert_fails_with "Permission denied" fs stat "$repo/latest"
+	assert_fails_with "Permission denied" fs cat "$repo/latest/manifest.json"
+	assert_fails_with "Permission denied" fs stat "$repo/@$(sum '.refs["onap/py-app-arm64v8:latest"].digest')"
+}
+
+# --- Basic -------------------------------------------------------------------------------
+
+@test "basic: with credentials from auth_file, ls cat sha256sum and xattrs work" {
+	local R1 arch
+	R1=$(at good "$BASIC")
+	log_mark "$TESTDIR/basic"
+	run lsdir "$R1"
+	[ "$status" -eq 0 ]
+	assert_lines onap "$output" "ls $R1 (catalog)"
+	run lsdir "$R1/onap"
+	[ "$status" -eq 0 ]
+	assert_lines "$(expected_children onap)" "$output" "ls $R1/onap"
+	for arch in "${ARCHES[@]}"; do
+		browse_image "$R1" "$arch"
+	done
+	run lsdir "$R1/onap/py-app/v1"
+	[ "$status" -eq 0 ]
+	[[ $output == *linux-s390x* ]]
+
+	# the registry's side: after the first challenge every request carried credentials
+	local n200 n401
+	n200=$(log_since "$TESTDIR/basic" | status_count 200)
+	n401=$(log_since "$TESTDIR/basic" | status_count 401)
+	((n200 >= 20)) || { echo "only $n200 requests succeeded at the registry" >&2; return 1; }
+	((n401 <= 2)) || { echo "$n401 requests were challenged (credentials not sent up front?)" >&2; return 1; }
+}
+
+@test "basic: no credentials is EACCES (not ENOENT, not EIO), and the registry refused it" {
+	local R0
+	R0=$(at none "$BASIC")
+	log_mark "$TESTDIR/basic"
+	denied "$R0"
+	assert_fails_with "Permission denied" fs sha256sum "$R0/onap/py-app-amd64/latest/config.json"
+	# a registry that refuses the catalog lists nothing, as one without a catalog does
+	run lsdir "$R0"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	# it came from auth: 401s and nothing served, and regfs said why
+	[ "$(log_since "$TESTDIR/basic" | status_count 200)" -eq 0 ]
+	(($(log_since "$TESTDIR/basic" | status_count 401) >= 4))
+	if log_since "$TESTDIR/basic" | grep -q 'authentication failure'; then
+		echo "the registry saw credentials from a mount that has none" >&2
+		return 1
+	fi
+	grep -q "HTTP 401 UNAUTHORIZED from '$BASIC'" "$TESTDIR/regfs-none.log"
+	# the same paths are there for a mount with credentials
+	[ -d "$(at good "$BASIC")/onap/py-app-arm64v8/latest" ]
+}
+
+@test "basic: wrong password is EACCES, and the registry saw the credentials fail" {
+	local Rw
+	Rw=$(at wrong "$BASIC")
+	log_mark "$TESTDIR/basic"
+	denied "$Rw"
+	[ "$(log_since "$TESTDIR/basic" | status_count 200)" -eq 0 ]
+	# distribution says "authentication failure" for credentials that do not match, which
+	# tells a wrong password from none at all
+	log_since "$TESTDIR/basic" | grep -q 'authentication failure'
+	grep -q "HTTP 401 UNAUTHORIZED from '$BASIC'" "$TESTDIR/regfs-wrong.log"
+}
+
+# --- Bearer ------------------------------------------------------------------------------
+
+@test "bearer: browse through tokens; catalog listed when granted" {
+	local R1 arch
+	R1=$(at good "$TOKEN")
+	run lsdir "$R1"
+	[ "$status" -eq 0 ]
+	assert_lines onap "$output" "ls $R1 (catalog)"
+	run lsdir "$R1/onap"
+	[ "$status" -eq 0 ]
+	assert_lines "$(expected_children onap)" "$output" "ls $R1/onap"
+	for arch in "${ARCHES[@]}"; do
+		browse_image "$R1" "$arch"
+	done
+	run lsdir "$R1/onap/py-app/v1"
+	[ "$status" -eq 0 ]
+	[[ $output == *linux-arm64-v8* ]]
+	[ "$(token_requests "$TESTDIR/ts" '.user == "user" and .granted == ["registry:catalog:*"]')" -ge 1 ]
+}
+
+@test "bearer: one token request per scope, not one per read" {
+	local ts="$TESTDIR/ts" scopes want n before after reads arch
+	# what the previous test needed: the catalog and one pull scope per repository read
+	want=$({
+		echo 'registry:catalog:*'
+		echo 'repository:onap/py-app:pull'
+		for arch in "${ARCHES[@]}"; do
+			echo "repository:onap/py-app-$arch:pull"
+		done
+	} | LC_ALL=C sort)
+	scopes=$(jq -r 'select(.user == "user" and .status == 200) | .scopes[]' "$ts/token.log" | LC_ALL=C sort -u)
+	assert_lines "$want" "$scopes" "scopes asked for"
+	# each scope once (twice if two threads raced for it), every request with credentials
+	n=$(jq -r 'select(.user == "user") | .scopes[]' "$ts/token.log" | LC_ALL=C sort | uniq -c |
+		awk '$1 > 2 { print }')
+	[ -z "$n" ] || { echo "scopes fetched more than twice: $n" >&2; return 1; }
+	[ "$(token_requests "$ts" '.user == "user" and .creds != "ok"')" -eq 0 ]
+
+	# reading it all again (tags and listings expired: ttl=2) goes to the registry with the
+	# tokens regfs holds, and asks the token server for nothing
+	sleep 2.2
+	before=$(token_requests "$ts")
+	log_mark "$TESTDIR/token"
+	for arch in "${ARCHES[@]}"; do
+		browse_image "$(at good "$TOKEN")" "$arch"
+	done
+	lsdir "$(at good "$TOKEN")/onap" >/dev/null
+	after=$(token_requests "$ts")
+	reads=$(log_since "$TESTDIR/token" | status_count 200)
+	((reads >= 5)) || { echo "only $reads requests reached the registry" >&2; return 1; }
+	[ "$after" -eq "$before" ] || { echo "$((after - before)) new token requests for $reads reads" >&2; return 1; }
+	[ "$(log_since "$TESTDIR/token" | status_count 401)" -eq 0 ]
+}
+
+@test "bearer: an expired token is renewed and reads go on working" {
+	local ts="$TESTDIR/ts" R1 scope='repository:onap/py-app-amd64:pull' first second
+	R1=$(at short "$TOKEN")
+	# short's tokens live 3 s
+	browse_image "$R1" amd64
+	first=$(token_requests "$ts" ".user == \"short\" and .status == 200 and .scopes == [\"$scope\"]")
+	[ "$first" -eq 1 ] || { echo "$first token requests for one repository within its lifetime" >&2; return 1; }
+	[ "$(jq -r 'select(.user == "short") | .expires_in' "$ts/token.log" | sort -u)" = 3 ]
+
+	sleep 4
+	run lsdir "$R1/onap/py-app-amd64"
+	[ "$status" -eq 0 ]
+	assert_lines latest "$output"
+	browse_image "$R1" amd64
+	second=$(token_requests "$ts" ".user == \"short\" and .status == 200 and .scopes == [\"$scope\"]")
+	[ "$second" -eq 2 ] || { echo "$second token requests after expiry, want 2" >&2; return 1; }
+}
+
+@test "bearer: a user denied pull gets EACCES; granted repositories still work" {
+	local Rl ts="$TESTDIR/ts"
+	Rl=$(at limited "$TOKEN")
+	log_mark "$TESTDIR/token"
+	browse_image "$Rl" amd64
+	denied "$Rl"
+	# no catalog grant: the registry level lists nothing, names still work
+	run lsdir "$Rl"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	# it came from auth: the token server authenticated the user and granted nothing for it,
+	# and the registry refused that token
+	[ "$(token_requests "$ts" '.user == "limited" and .creds == "ok" and .scopes == ["repository:onap/py-app-arm64v8:pull"] and .granted == []')" -ge 1 ]
+	(($(log_since "$TESTDIR/token" | grep '/v2/onap/py-app-arm64v8/' | status_count 401) >= 1))
+	[ "$(log_since "$TESTDIR/token" | grep '/v2/onap/py-app-arm64v8/' | status_count 200)" -eq 0 ]
+	grep -q "HTTP 401 UNAUTHORIZED from '$TOKEN'" "$TESTDIR/regfs-limited.log"
+}
+
+@test "bearer: no credentials or a wrong password is EACCES" {
+	local ts="$TESTDIR/ts"
+	denied "$(at none "$TOKEN")"
+	denied "$(at wrong "$TOKEN")"
+	# anonymous requests got empty tokens; the wrong password got no token at all
+	[ "$(token_requests "$ts" '.creds == "none" and .status == 200 and .granted == []')" -ge 1 ]
+	[ "$(token_requests "$ts" '.creds == "none" and .granted != []')" -eq 0 ]
+	[ "$(token_requests "$ts" '.creds == "bad" and .user == "user" and .status == 401')" -ge 1 ]
+	grep -q "token for 'repository:onap/py-app-arm64v8:pull' on '$TOKEN': HTTP 401" "$TESTDIR/regfs-wrong.log"
+}
+
+# --- secrets -----------------------------------------------------------------------------
+
+@test "no password or token in regfs' logs, stderr or xattrs" {
+	local secrets="$TESTDIR/secrets" scan="$BATS_TEST_TMPDIR/scan" m h node n_tokens
+	local -a files=("$TESTDIR/regfs.stderr")
+	# the passwords, their Basic encodings, every token issued and each token's signature
+	cp "$TESTDIR/passwords" "$secrets"
+	n_tokens=$(grep -c . "$TESTDIR/ts/token.issued")
+	[ "$n_tokens" -eq "$(token_requests "$TESTDIR/ts" '.status == 200')" ]
+	((n_tokens >= 8))
+	cat "$TESTDIR/ts/token.issued" >>"$secrets"
+	awk -F. 'NF == 3 { print $3 }' "$TESTDIR/ts/token.issued" >>"$secrets"
+
+	# xattrs of a few nodes of every mount and registry
+	for m in good none wrong short limited; do
+		for h in "$BASIC" "$TOKEN"; do
+			[ -d "$TESTDIR/mnt-$m/$h" ] || continue
+			for node in "" onap onap/py-app-amd64 onap/py-app-amd64/latest \
+				onap/py-app-amd64/latest/manifest.json onap/py-app/v1/linux-arm64-v8 \
+				"onap/py-app-amd64/latest/layers/$(sum '.refs["onap/py-app-amd64:latest"].layers[0].name')"; do
+				fs getfattr -d -m - --absolute-names "$TESTDIR/mnt-$m/$h/$node" \
+					>>"$BATS_TEST_TMPDIR/xattrs" 2>&1 || true
+			done
+		done
+	done
+	grep -q 'user.regfs.digest=' "$BATS_TEST_TMPDIR/xattrs"
+	files+=("$BATS_TEST_TMPDIR/xattrs" "$TESTDIR"/regfs-*.log)
+	[ "${#files[@]}" -eq 7 ]
+	grep -q 'token for' "$TESTDIR/regfs-wrong.log" # the logs do talk about tokens
+
+	# the scan can find things: the docker configs and the issued list hold secrets
+	if secrets_find "$scan" "$secrets" "$TESTDIR/good.json" "$TESTDIR/ts/token.issued"; then
+		echo "the scan finds nothing even where secrets are" >&2
+		return 1
+	fi
+	grep -q 'good.json' "$scan"
+	grep -q 'token.issued' "$scan"
+
+	secrets_find "$scan" "$secrets" "${files[@]}" || {
+		echo "secrets leaked:" >&2
+		cat "$scan" >&2
+		return 1
+	}
+	# the token server's own request log holds none either
+	secrets_find "$scan" "$secrets" "$TESTDIR/ts/token.log" || { cat "$scan" >&2; return 1; }
+}
