@@ -54,7 +54,7 @@ enum auth_kind { AUTH_UNKNOWN = 0, AUTH_NONE, AUTH_BASIC, AUTH_BEARER };
 struct token {
 	char *scope;    /* owned: "repository:onap/x:pull" */
 	char *value;    /* owned secret */
-	double expires; /* monotonic seconds */
+	double renew;   /* monotonic seconds: used until then, fetched again after */
 	struct token *next;
 };
 
@@ -560,16 +560,50 @@ int reg_client_registry(struct reg_client *c, const char *host, struct reg_regis
 	return 0;
 }
 
-/* A copy of the Authorization value to send for @scope, or NULL. */
+/* "Basic <base64 user:password>" for @r's host from the credentials file,
+ * or NULL when there are none.  New secret string (free_secret). */
+static char *basic_auth(struct reg_registry *r)
+{
+	struct reg_creds cr;
+	char *plain = NULL, *ret = NULL;
+	unsigned char *b64 = NULL;
+	int n;
+
+	if (reg_creds_lookup(r->client->auth_file, r->host, &cr) < 0)
+		return NULL;
+	if (!cr.username || !cr.password)
+		goto out;
+	if (asprintf(&plain, "%s:%s", cr.username, cr.password) < 0) {
+		plain = NULL;
+		goto out;
+	}
+	n = (int)strlen(plain);
+	b64 = malloc(4 * ((size_t)n / 3 + 1) + 1);
+	if (!b64)
+		goto out;
+	EVP_EncodeBlock(b64, (unsigned char *)plain, n);
+	if (asprintf(&ret, "Basic %s", b64) < 0)
+		ret = NULL;
+out:
+	free_secret((char *)b64);
+	free_secret(plain);
+	reg_creds_release(&cr);
+	return ret;
+}
+
+/* A copy of the Authorization value to send to the registry for @scope, or
+ * NULL.  New secret string (free_secret). */
 static char *auth_for_scope(struct reg_registry *r, const char *scope)
 {
 	char *ret = NULL;
 	double now = now_mono();
+	enum auth_kind kind;
 
 	pthread_mutex_lock(&r->lock);
-	if (r->auth == AUTH_BEARER) {
+	kind = r->auth;
+	if (kind == AUTH_BEARER) {
 		for (struct token *t = r->tokens; t; t = t->next) {
-			if (strcmp(t->scope, scope) == 0 && t->expires > now + TOKEN_EARLY) {
+			if (strcmp(t->scope, scope) == 0 && t->renew > now) {
 				if (asprintf(&ret, "Bearer %s", t->value) < 0)
 					ret = NULL;
 				break;
@@ -577,35 +611,18 @@ static char *auth_for_scope(struct reg_registry *r, const char *scope)
 		}
 	}
 	pthread_mutex_unlock(&r->lock);
-	if (!ret && r->auth == AUTH_BASIC) {
-		struct reg_creds cr;
-
-		if (reg_creds_lookup(r->client->auth_file, r->host, &cr) == 0) {
-			if (cr.username && cr.password) {
-				char *plain = NULL;
-				unsigned char *b64;
-				int n;
-
-				if (asprintf(&plain, "%s:%s", cr.username, cr.password) >= 0) {
-					n = (int)strlen(plain);
-					b64 = malloc(4 * ((size_t)n / 3 + 1) + 1);
-					if (b64) {
-						EVP_EncodeBlock(b64, (unsigned char *)plain, n);
-						if (asprintf(&ret, "Basic %s", b64) < 0)
-							ret = NULL;
-						free_secret((char *)b64);
-					}
-					free_secret(plain);
-				}
-			}
-			reg_creds_release(&cr);
-		}
-	}
+	if (kind == AUTH_BASIC)
+		ret = basic_auth(r); /* reads a file: not under the lock */
 	return ret;
 }
 
+/* Keep a copy of @value as the token for @scope, valid for @ttl seconds.
+ * It is renewed TOKEN_EARLY seconds before it expires, or half way through
+ * its life when that is shorter (a token server may hand out tokens of a
+ * few seconds: renewing 10 s early would make them useless). */
 static void store_token(struct reg_registry *r, const char *scope, const char *value, double ttl)
 {
+	double early = ttl > 2 * TOKEN_EARLY ? TOKEN_EARLY : ttl / 2;
 	struct token *t;
 
 	pthread_mutex_lock(&r->lock);
@@ -628,7 +645,7 @@ static void store_token(struct reg_registry *r, const char *scope, const char *v
 		if (v) {
 			free_secret(t->value);
 			t->value = v;
-			t->expires = now_mono() + ttl;
+			t->renew = now_mono() + ttl - early;
 		}
 	}
 	pthread_mutex_unlock(&r->lock);
@@ -676,14 +693,9 @@ static int fetch_token(struct reg_registry *r, const char *scope)
 		ret = -ENOMEM;
 		goto out;
 	}
-	/* Basic credentials go to the token server, never a token. */
-	pthread_mutex_lock(&r->lock);
-	r->auth = AUTH_BASIC;
-	pthread_mutex_unlock(&r->lock);
-	basic = auth_for_scope(r, scope);
-	pthread_mutex_lock(&r->lock);
-	r->auth = AUTH_BEARER;
-	pthread_mutex_unlock(&r->lock);
+	/* Basic credentials go to the token server, never a token.  r->auth
+	 * stays BEARER: other threads send requests meanwhile. */
+	basic = basic_auth(r);
 
 	h.url = url;
 	h.auth = basic;
