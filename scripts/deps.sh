@@ -15,6 +15,8 @@ PACKAGES=(
 	docker-registry skopeo bats jq python3 attr curl util-linux coreutils
 	# auth tests (tests/lib/auth.bash: htpasswd; tests/lib/token_server.py)
 	apache2-utils python3-jwt python3-cryptography
+	# benchmarks (scripts/bench.sh)
+	time hyperfine
 )
 
 missing=()
