@@ -35,7 +35,8 @@ setup_file() {
 
 	htpasswd_file "$TESTDIR/htpasswd" user "$good"
 	auth_registry_start "$TESTDIR/basic" "$TESTDIR/plain/storage" basic "$TESTDIR/htpasswd"
-	export BASIC=$(auth_registry_host "$TESTDIR/basic")
+	BASIC=$(auth_registry_host "$TESTDIR/basic")
+	export BASIC
 
 	jq -n --arg good "$good" --arg short "$short" --arg limited "$limited" '{
 		user: {password: $good, pull: ["*"], catalog: true, expires_in: 300},
@@ -45,7 +46,8 @@ setup_file() {
 	token_server_start "$TESTDIR/ts" "$TESTDIR/users.json" --service "$SERVICE" --issuer "$ISSUER"
 	auth_registry_start "$TESTDIR/token" "$TESTDIR/plain/storage" token "$TESTDIR/ts/root.pem" \
 		"http://$TOKEN_SERVER/token" "$SERVICE" "$ISSUER"
-	export TOKEN=$(auth_registry_host "$TESTDIR/token")
+	TOKEN=$(auth_registry_host "$TESTDIR/token")
+	export TOKEN
 
 	docker_config "$TESTDIR/good.json" "$BASIC" user "$good" "$TOKEN" user "$good"
 	docker_config "$TESTDIR/none.json"
