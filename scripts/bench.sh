@@ -83,6 +83,8 @@ if [[ -n $BUILD ]]; then
 	cmake --build "$ROOT/build-bench" -j2 --target regfs >/dev/null
 fi
 [[ -x $REGFS_BIN ]] || { echo "bench: no regfs binary at $REGFS_BIN" >&2; exit 1; }
+# the source the binary was built from (the tree may change while the benchmark runs)
+REGFS_REV=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')
 export REGFS_BIN REGFS_SRC="$ROOT"
 # shellcheck source=../tests/lib/registry.bash
 source "$ROOT/tests/lib/registry.bash"
@@ -378,7 +380,7 @@ done
 {
 	echo "regfs benchmark — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr)"
-	echo "regfs $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?') ($REGFS_BIN, ttl=$BENCH_TTL)," \
+	echo "regfs $REGFS_REV ($REGFS_BIN, ttl=$BENCH_TTL)," \
 		"$(skopeo --version)," \
 		"${HAVE_DOCKER:+docker CLI $(docker --version 2>/dev/null | awk '{ print $3 }' | tr -d ,), }$(curl --version | head -n 1 | cut -d' ' -f1-2)"
 	echo "registry: docker-registry $(docker-registry --version 2>/dev/null | awk '{ print $NF }') on $REG (plain HTTP), fixtures '$FIXTURE_SET' + scripts/bench/gen.py"
