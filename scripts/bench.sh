@@ -5,7 +5,7 @@
 #                         [--ttl S] [--big-mib N] [--no-build] [--keep]
 #
 #   -o, --output FILE   also write the table here (default: bench-results.txt in the current dir)
-#   --quick             fewer repetitions (about 2 minutes instead of about 5)
+#   --quick             fewer repetitions (about 2.5 minutes instead of about 3.5 on 2 cores)
 #   --set seed|core     which tests/lib/fixtures.py set to push besides the bench images
 #                       (default seed; core adds 120 repositories and 150 tags: a much longer audit)
 #   --runs N            timed runs per warm series (default 10; big series use fewer)
