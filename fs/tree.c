@@ -635,10 +635,43 @@ static int repo_child(struct node *parent, const char *path, struct node **out)
 	return 0;
 }
 
+/* @name of @prefix's repository is "@sha256:<hex>": a manifest by digest. */
+static int lookup_digest(struct fs *fs, struct node *parent, const char *prefix,
+			 const char *name, struct node **out)
+{
+	char *b = NULL;
+	size_t len;
+	int ret;
+
+	if (!digest_is_valid(name + 1))
+		return -ENOENT;
+	ret = manifest_by_digest(fs, parent->reg, prefix, name + 1, &b, &len);
+	free(b);
+	if (ret < 0)
+		return ret;
+	ret = manifest_child(parent, prefix, name + 1, out);
+	if (ret == 0) {
+		free((*out)->name);
+		(*out)->name = strdup(name);
+		if (!(*out)->name) {
+			node_free(*out);
+			*out = NULL;
+			ret = -ENOMEM;
+		}
+	}
+	return ret;
+}
+
 /*
  * @name below the repository path @prefix (NULL at the registry level):
  * a tag or @digest of @prefix, or a deeper repository path.  A tag wins
  * over a namespace of the same name.
+ *
+ * With a catalog the listings answer (a repository pushed since shows up
+ * within the TTL, like in `ls`), so a path costs no probing requests.
+ * Without one (Docker Hub) the registry is asked for the thing itself, and
+ * a name that is no repository may still be a namespace above one.
+ * A refusal is reported as EACCES, never as "not there".
  */
 static int lookup_repo(struct fs *fs, struct node *parent, const char *prefix, const char *name,
 		       struct node **out)
@@ -647,62 +680,45 @@ static int lookup_repo(struct fs *fs, struct node *parent, const char *prefix, c
 	struct reg_strlist cat = {0}, tl = {0};
 	char *path = NULL;
 	bool is_component = reg_name_is_component(name);
+	bool is_tag = prefix && reg_name_is_tag(name);
+	bool has_catalog, prefix_is_repo;
+	bool denied = false; /* the registry refused to tell us about @prefix */
 	int ret, cret;
 
 	if (name[0] == '.')
 		return -ENOENT;
-	if (prefix && name[0] == '@') {
-		char digest[DIGEST_STR_LEN + 1];
-		char *b = NULL;
-		size_t len;
-
-		if (!digest_is_valid(name + 1))
-			return -ENOENT;
-		memcpy(digest, name + 1, DIGEST_STR_LEN + 1);
-		ret = manifest_by_digest(fs, r, prefix, digest, &b, &len);
-		free(b);
-		if (ret < 0)
-			return ret;
-		ret = manifest_child(parent, prefix, digest, out);
-		if (ret == 0) {
-			free((*out)->name);
-			(*out)->name = strdup(name);
-			if (!(*out)->name) {
-				node_free(*out);
-				*out = NULL;
-				ret = -ENOMEM;
-			}
-		}
-		return ret;
-	}
-	if (prefix && reg_name_is_tag(name)) {
-		ret = tags(fs, r, prefix, &tl);
-		if (ret < 0 && ret != -ENOENT && ret != -EACCES)
-			return ret;
-		if (ret == 0 && strlist_has(&tl, name)) {
-			reg_strlist_release(&tl);
-			return manifest_child(parent, prefix, name, out);
-		}
-		reg_strlist_release(&tl);
-	}
-	if (!is_component && !(prefix && reg_name_is_tag(name)))
+	if (prefix && name[0] == '@')
+		return lookup_digest(fs, parent, prefix, name, out);
+	if (!is_component && !is_tag)
 		return -ENOENT;
 
-	path = prefix ? join_path(prefix, name) : strdup(name);
-	if (!path)
-		return -ENOMEM;
 	cret = catalog(fs, r, &cat);
-	if (cret < 0 && cret != -ENOTSUP) {
-		ret = cret;
+	if (cret < 0 && cret != -ENOTSUP)
+		return cret;
+	has_catalog = cret == 0;
+	prefix_is_repo = prefix && (!has_catalog || strlist_has(&cat, prefix));
+	path = prefix ? join_path(prefix, name) : strdup(name);
+	if (!path) {
+		ret = -ENOMEM;
 		goto out;
 	}
-	if (is_component && cret == 0 && catalog_has_prefix(&cat, path)) {
+
+	if (is_tag && prefix_is_repo) {
+		ret = tags(fs, r, prefix, &tl);
+		if (ret < 0 && ret != -ENOENT && ret != -EACCES)
+			goto out;
+		denied = ret == -EACCES;
+		if (ret == 0 && strlist_has(&tl, name)) {
+			ret = manifest_child(parent, prefix, name, out);
+			goto out;
+		}
+	}
+	if (is_component && has_catalog && catalog_has_prefix(&cat, path)) {
 		ret = repo_child(parent, path, out);
 		goto out;
 	}
-	/* Not in the listings (they may be stale, or there is no catalog):
-	 * ask for the thing itself. */
-	if (prefix && reg_name_is_tag(name)) {
+	/* a tag pushed since the listing, or one we may not list */
+	if (is_tag && prefix_is_repo) {
 		char digest[DIGEST_STR_LEN + 1];
 
 		ret = tag_digest(fs, r, prefix, name, digest);
@@ -710,25 +726,25 @@ static int lookup_repo(struct fs *fs, struct node *parent, const char *prefix, c
 			ret = manifest_child(parent, prefix, name, out);
 			goto out;
 		}
-		if (ret != -ENOENT && ret != -EACCES)
+		if (ret == -EACCES)
+			denied = true;
+		else if (ret != -ENOENT)
 			goto out;
 	}
-	ret = -ENOENT;
-	if (!is_component)
+	ret = denied ? -EACCES : -ENOENT;
+	if (!is_component || has_catalog)
 		goto out;
-	if (cret == -ENOTSUP) {
-		/* no catalog (Docker Hub): namespaces cannot be checked, so any
-		 * valid name can be entered; its listing shows what is there */
+	if (!prefix) {
+		/* a top-level namespace cannot be checked without a catalog */
 		ret = repo_child(parent, path, out);
 		goto out;
 	}
-	ret = tags(fs, r, path, &tl);
 	reg_strlist_release(&tl);
-	if (ret == 0)
+	ret = tags(fs, r, path, &tl);
+	if (ret == 0 || ret == -ENOENT)
 		ret = repo_child(parent, path, out);
-	else if (ret == -EACCES)
-		ret = -ENOENT;
 out:
+	reg_strlist_release(&tl);
 	reg_strlist_release(&cat);
 	free(path);
 	return ret;
@@ -845,12 +861,14 @@ static int list_repo_level(struct fs *fs, struct node *n, struct tree_listing *o
 	struct reg_strlist cat = {0}, tl = {0};
 	const char *prefix = n->kind == NODE_REPO ? n->repo : NULL;
 	size_t pl = prefix ? strlen(prefix) : 0;
+	bool denied = false;
 	int ret = 0, cret;
 
 	if (prefix) {
 		ret = tags(fs, n->reg, prefix, &tl);
 		if (ret < 0 && ret != -ENOENT && ret != -EACCES)
 			return ret;
+		denied = ret == -EACCES;
 		for (size_t i = 0; ret == 0 && i < tl.n; i++)
 			ret = listing_add(out, tl.v[i], S_IFDIR);
 		reg_strlist_release(&tl);
@@ -879,6 +897,9 @@ static int list_repo_level(struct fs *fs, struct node *n, struct tree_listing *o
 		free(comp);
 	}
 	reg_strlist_release(&cat);
+	/* a refused repository with nothing below it: say so, not "empty" */
+	if (ret == 0 && denied && out->n == 0)
+		ret = -EACCES;
 	return ret;
 }
 

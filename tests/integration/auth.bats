@@ -158,16 +158,6 @@ denied_by_tag() {
 	assert_fails_with "Permission denied" fs cat "$repo/latest/manifest.json"
 }
 
-# skip_known_fs_eacces — fs/tree.c treats EACCES from tags/list and from a manifest by tag as
-# "not there": with a catalog a denied tag is ENOENT and a denied repository lists empty;
-# without one (refused) the tag and manifest.json become empty namespace directories.  The
-# client answers EACCES (the @digest checks above and regfs' log show it).  Set
-# REGFS_TEST_FS_EACCES=1 to run these checks anyway.
-skip_known_fs_eacces() {
-	[[ -n ${REGFS_TEST_FS_EACCES:-} ]] ||
-		skip "known fs/tree.c bug: EACCES from tags or a manifest by tag reads as ENOENT or an empty directory"
-}
-
 # --- Basic -------------------------------------------------------------------------------
 
 @test "basic: with credentials from auth_file, ls cat sha256sum and xattrs work" {
@@ -337,7 +327,6 @@ skip_known_fs_eacces() {
 }
 
 @test "tag paths of a denied repository are EACCES too (catalog granted, refused, absent)" {
-	skip_known_fs_eacces
 	denied_by_tag "$(at limited "$TOKEN")"
 	denied_by_tag "$(at none "$BASIC")"
 	denied_by_tag "$(at wrong "$BASIC")"
