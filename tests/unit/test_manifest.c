@@ -13,17 +13,7 @@
 
 #include "registry/manifest.h"
 
-static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			failures++;                                                                \
-			fprintf(stderr, "%s:%d: check failed: ", __FILE__, __LINE__);              \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fputc('\n', stderr);                                                       \
-		}                                                                                  \
-	} while (0)
+#include "check.h"
 
 #define STREQ(a, b) ((a) && (b) && strcmp((a), (b)) == 0)
 

@@ -13,16 +13,7 @@
 
 #include "cache/mem.h"
 
-static int failures;
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: %s: check failed: %s\n", __FILE__, __LINE__,       \
-				__func__, #cond);                                                  \
-			failures++;                                                                \
-		}                                                                                  \
-	} while (0)
+#include "check.h"
 
 /* Whether @key holds exactly @want (NULL: absent). */
 static int has(struct cache_mem *c, const char *key, const char *want)
