@@ -781,9 +781,6 @@ static int lookup_manifest(struct fs *fs, struct node *parent, const char *name,
 		ret = new_child(parent, name, NODE_MANIFEST, out);
 	}
 found:
-	if (ret == 0 && (*out)->kind != NODE_LAYERS && (*out)->kind != NODE_FILE &&
-	    (*out)->kind != NODE_MANIFEST)
-		BUG("unexpected child kind");
 	if (ret == 0) {
 		(*out)->repo = strdup(parent->repo);
 		if (!(*out)->repo) {

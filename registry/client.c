@@ -100,7 +100,6 @@ struct http_call {
 	char *url;            /* borrowed */
 	const char *accept;   /* or NULL */
 	const char *auth;     /* full Authorization header value, or NULL; borrowed secret */
-	bool no_redirect_auth_check;
 	size_t max;           /* body cap when there is no sink */
 	reg_sink_fn sink;     /* or NULL: body into @body */
 	void *sink_arg;
@@ -1159,50 +1158,77 @@ static char *media_type_of(const char *content_type)
 	return n ? strndup(content_type, n) : NULL;
 }
 
-int reg_manifest_get(struct reg_registry *r, const char *repo, const char *ref,
-		     struct reg_fetched *out)
+/* The path, token scope and log name of /v2/<repo>/<kind>/<ref> (new
+ * strings, the caller frees all three, also on error).  0 or -errno. */
+static int object_names(const char *repo, const char *kind, const char *ref, char **path,
+			char **scope, char **what)
 {
-	struct http_call h = {0};
-	char *path = NULL, *scope = NULL, *what = NULL;
 	bool by_digest = digest_is_valid(ref);
-	int ret = -ENOMEM;
 
-	memset(out, 0, sizeof(*out));
+	*path = *scope = *what = NULL;
 	if (!reg_name_is_repo(repo) || (!by_digest && !reg_name_is_tag(ref)))
 		return -EINVAL;
-	if (asprintf(&path, "/v2/%s/manifests/%s", repo, ref) < 0 ||
-	    asprintf(&scope, "repository:%s:pull", repo) < 0 ||
-	    asprintf(&what, "manifest '%s%s%s'", repo, by_digest ? "@" : ":", ref) < 0)
-		goto out;
-	h.accept = REG_MANIFEST_ACCEPT;
-	h.max = REG_MANIFEST_MAX;
-	h.total_timeout = 120;
-	ret = reg_request(r, path, scope, what, &h);
+	if (asprintf(path, "/v2/%s/%s/%s", repo, kind, ref) < 0)
+		*path = NULL;
+	if (asprintf(scope, "repository:%s:pull", repo) < 0)
+		*scope = NULL;
+	if (asprintf(what, "%s '%s%s%s'", strcmp(kind, "blobs") ? "manifest" : "blob", repo,
+		     by_digest ? "@" : ":", ref) < 0)
+		*what = NULL;
+	return *path && *scope && *what ? 0 : -ENOMEM;
+}
+
+/*
+ * GET /v2/<repo>/<kind>/<ref> into memory (@h says how much and with what
+ * Accept) and check the bytes: by digest they must have that digest, by
+ * tag the Docker-Content-Digest the registry sent, if any.
+ */
+static int get_verified(struct reg_registry *r, const char *repo, const char *kind,
+			const char *ref, struct http_call *h, struct reg_fetched *out)
+{
+	char *path, *scope, *what;
+	const char *want = digest_is_valid(ref) ? ref : NULL;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	ret = object_names(repo, kind, ref, &path, &scope, &what);
 	if (ret < 0)
 		goto out;
-	digest_of(h.body.data ? h.body.data : "", h.body.len, out->digest);
-	if (by_digest && strcmp(out->digest, ref) != 0) {
-		log_err("%s on '%s': content has digest %s, refused", what, r->host, out->digest);
+	ret = reg_request(r, path, scope, what, h);
+	if (ret < 0)
+		goto out;
+	digest_of(h->body.data ? h->body.data : "", h->body.len, out->digest);
+	if (!want && h->docker_digest && digest_is_valid(h->docker_digest))
+		want = h->docker_digest;
+	if (want && strcmp(out->digest, want) != 0) {
+		log_err("%s on '%s': content has digest %s, expected %s: refused", what, r->host,
+			out->digest, want);
 		ret = -EIO;
 		goto out;
 	}
-	if (!by_digest && h.docker_digest && digest_is_valid(h.docker_digest) &&
-	    strcmp(h.docker_digest, out->digest) != 0) {
-		log_err("%s on '%s': Docker-Content-Digest %s does not match content %s", what,
-			r->host, h.docker_digest, out->digest);
-		ret = -EIO;
-		goto out;
-	}
-	out->media_type = media_type_of(h.content_type);
-	out->bytes = buf_detach(&h.body, &out->len);
+	out->media_type = media_type_of(h->content_type);
+	out->bytes = buf_detach(&h->body, &out->len);
 	ret = out->bytes ? 0 : -ENOMEM;
 out:
 	if (ret < 0)
 		reg_fetched_release(out);
-	http_call_release(&h);
 	free(path);
 	free(scope);
 	free(what);
+	return ret;
+}
+
+int reg_manifest_get(struct reg_registry *r, const char *repo, const char *ref,
+		     struct reg_fetched *out)
+{
+	struct http_call h = {0};
+	int ret;
+
+	h.accept = REG_MANIFEST_ACCEPT;
+	h.max = REG_MANIFEST_MAX;
+	h.total_timeout = 120;
+	ret = get_verified(r, repo, "manifests", ref, &h, out);
+	http_call_release(&h);
 	return ret;
 }
 
@@ -1210,37 +1236,16 @@ int reg_blob_get(struct reg_registry *r, const char *repo, const char *digest, s
 		 struct reg_fetched *out)
 {
 	struct http_call h = {0};
-	char *path = NULL, *scope = NULL, *what = NULL;
-	int ret = -ENOMEM;
+	int ret;
 
-	memset(out, 0, sizeof(*out));
-	if (!reg_name_is_repo(repo) || !digest_is_valid(digest))
+	if (!digest_is_valid(digest)) {
+		memset(out, 0, sizeof(*out));
 		return -EINVAL;
-	if (asprintf(&path, "/v2/%s/blobs/%s", repo, digest) < 0 ||
-	    asprintf(&scope, "repository:%s:pull", repo) < 0 ||
-	    asprintf(&what, "blob '%s@%s'", repo, digest) < 0)
-		goto out;
+	}
 	h.max = max;
 	h.total_timeout = 300;
-	ret = reg_request(r, path, scope, what, &h);
-	if (ret < 0)
-		goto out;
-	digest_of(h.body.data ? h.body.data : "", h.body.len, out->digest);
-	if (strcmp(out->digest, digest) != 0) {
-		log_err("%s on '%s': content has digest %s, refused", what, r->host, out->digest);
-		ret = -EIO;
-		goto out;
-	}
-	out->media_type = media_type_of(h.content_type);
-	out->bytes = buf_detach(&h.body, &out->len);
-	ret = out->bytes ? 0 : -ENOMEM;
-out:
-	if (ret < 0)
-		reg_fetched_release(out);
+	ret = get_verified(r, repo, "blobs", digest, &h, out);
 	http_call_release(&h);
-	free(path);
-	free(scope);
-	free(what);
 	return ret;
 }
 
@@ -1248,19 +1253,17 @@ int reg_blob_stream(struct reg_registry *r, const char *repo, const char *digest
 		    reg_sink_fn sink, void *arg)
 {
 	struct http_call h = {0};
-	char *path = NULL, *scope = NULL, *what = NULL;
-	int ret = -ENOMEM;
+	char *path, *scope, *what;
+	int ret = -EINVAL;
 
-	if (!reg_name_is_repo(repo) || !digest_is_valid(digest))
+	if (!digest_is_valid(digest))
 		return -EINVAL;
-	if (asprintf(&path, "/v2/%s/blobs/%s", repo, digest) < 0 ||
-	    asprintf(&scope, "repository:%s:pull", repo) < 0 ||
-	    asprintf(&what, "blob '%s@%s'", repo, digest) < 0)
-		goto out;
-	h.sink = sink;
-	h.sink_arg = arg;
-	ret = reg_request(r, path, scope, what, &h);
-out:
+	ret = object_names(repo, "blobs", digest, &path, &scope, &what);
+	if (ret == 0) {
+		h.sink = sink;
+		h.sink_arg = arg;
+		ret = reg_request(r, path, scope, what, &h);
+	}
 	http_call_release(&h);
 	free(path);
 	free(scope);
