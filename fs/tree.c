@@ -569,11 +569,22 @@ static char *join_path(const char *a, const char *b)
 	return p;
 }
 
+/* A new unpublished child in *out, for repository @repo (NULL: the
+ * parent's).  0 or -ENOMEM. */
 static int new_child(struct node *parent, const char *name, enum node_kind kind,
-		     struct node **out)
+		     const char *repo, struct node **out)
 {
 	*out = node_new(parent, name, kind);
-	return *out ? 0 : -ENOMEM;
+	if (!*out)
+		return -ENOMEM;
+	if (!repo)
+		repo = parent->repo;
+	if (repo && !((*out)->repo = strdup(repo))) {
+		node_free(*out);
+		*out = NULL;
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 static int lookup_root(struct fs *fs, struct node *parent, const char *name, struct node **out)
@@ -595,7 +606,7 @@ static int lookup_root(struct fs *fs, struct node *parent, const char *name, str
 		if (ret < 0)
 			return ret;
 	}
-	ret = new_child(parent, name, NODE_REGISTRY, out);
+	ret = new_child(parent, name, NODE_REGISTRY, NULL, out);
 	if (ret == 0)
 		(*out)->reg = r;
 	return ret;
@@ -604,14 +615,13 @@ static int lookup_root(struct fs *fs, struct node *parent, const char *name, str
 static int manifest_child(struct node *parent, const char *repo, const char *ref,
 			  struct node **out)
 {
-	int ret = new_child(parent, ref, NODE_MANIFEST, out);
+	int ret = new_child(parent, ref, NODE_MANIFEST, repo, out);
 
 	if (ret < 0)
 		return ret;
-	(*out)->repo = strdup(repo);
 	(*out)->ref = strdup(ref);
 	(*out)->immutable = digest_is_valid(ref);
-	if (!(*out)->repo || !(*out)->ref) {
+	if (!(*out)->ref) {
 		node_free(*out);
 		*out = NULL;
 		return -ENOMEM;
@@ -621,18 +631,9 @@ static int manifest_child(struct node *parent, const char *repo, const char *ref
 
 static int repo_child(struct node *parent, const char *path, struct node **out)
 {
-	int ret = new_child(parent, strrchr(path, '/') ? strrchr(path, '/') + 1 : path, NODE_REPO,
-			    out);
+	const char *last = strrchr(path, '/');
 
-	if (ret < 0)
-		return ret;
-	(*out)->repo = strdup(path);
-	if (!(*out)->repo) {
-		node_free(*out);
-		*out = NULL;
-		return -ENOMEM;
-	}
-	return 0;
+	return new_child(parent, last ? last + 1 : path, NODE_REPO, path, out);
 }
 
 /* @name of @prefix's repository is "@sha256:<hex>": a manifest by digest. */
@@ -770,25 +771,16 @@ static int lookup_manifest(struct fs *fs, struct node *parent, const char *name,
 		if (manifest_files[i].kind == FILE_INSPECT && !reg_mtype_is_image(v.m->type) &&
 		    !reg_mtype_is_index(v.m->type))
 			break;
-		ret = new_child(parent, name, NODE_FILE, out);
+		ret = new_child(parent, name, NODE_FILE, NULL, out);
 		if (ret == 0)
 			(*out)->file = manifest_files[i].kind;
 		goto found;
 	}
-	if (reg_mtype_is_image(v.m->type) && strcmp(name, "layers") == 0) {
-		ret = new_child(parent, name, NODE_LAYERS, out);
-	} else if (reg_mtype_is_index(v.m->type) && reg_manifest_find_entry(v.m, name) >= 0) {
-		ret = new_child(parent, name, NODE_MANIFEST, out);
-	}
+	if (reg_mtype_is_image(v.m->type) && strcmp(name, "layers") == 0)
+		ret = new_child(parent, name, NODE_LAYERS, NULL, out);
+	else if (reg_mtype_is_index(v.m->type) && reg_manifest_find_entry(v.m, name) >= 0)
+		ret = new_child(parent, name, NODE_MANIFEST, NULL, out);
 found:
-	if (ret == 0) {
-		(*out)->repo = strdup(parent->repo);
-		if (!(*out)->repo) {
-			node_free(*out);
-			*out = NULL;
-			ret = -ENOMEM;
-		}
-	}
 	view_release(&v);
 	return ret;
 }
@@ -811,16 +803,10 @@ static int lookup_layer(struct fs *fs, struct node *parent, const char *name, st
 		free(ln);
 		if (!match)
 			continue;
-		ret = new_child(parent, name, NODE_LAYER, out);
-		if (ret < 0)
-			break;
-		memcpy((*out)->layer_digest, v.m->layers[i].digest, DIGEST_STR_LEN + 1);
-		(*out)->layer_size = v.m->layers[i].size;
-		(*out)->repo = strdup(parent->repo);
-		if (!(*out)->repo) {
-			node_free(*out);
-			*out = NULL;
-			ret = -ENOMEM;
+		ret = new_child(parent, name, NODE_LAYER, NULL, out);
+		if (ret == 0) {
+			memcpy((*out)->layer_digest, v.m->layers[i].digest, DIGEST_STR_LEN + 1);
+			(*out)->layer_size = v.m->layers[i].size;
 		}
 		break;
 	}
