@@ -466,8 +466,12 @@ static int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 	curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, c->stall_timeout);
 	if (h->total_timeout)
 		curl_easy_setopt(easy, CURLOPT_TIMEOUT, h->total_timeout);
-	if (c->cafile)
+	if (c->cafile) {
+		/* CAINFO replaces curl's default bundle: keep the system store
+		 * through its directory, so the option adds and never narrows */
 		curl_easy_setopt(easy, CURLOPT_CAINFO, c->cafile);
+		curl_easy_setopt(easy, CURLOPT_CAPATH, "/etc/ssl/certs");
+	}
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, h->errbuf);
 	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header_status);
 	curl_easy_setopt(easy, CURLOPT_HEADERDATA, &hc);
@@ -789,6 +793,7 @@ static int ensure_scheme(struct reg_registry *r)
 {
 	static const enum scheme order[] = {SCHEME_HTTPS, SCHEME_HTTP};
 	struct http_call h = {0};
+	char https_err[CURL_ERROR_SIZE + 16] = ""; /* why https failed, for the log */
 	char *url = NULL;
 	enum scheme s;
 	int ret = -EIO;
@@ -814,6 +819,8 @@ static int ensure_scheme(struct reg_registry *r)
 		h.total_timeout = 30;
 		if (http_perform(r->client, order[i] == SCHEME_HTTP, &h) < 0) {
 			log_debug("registry '%s': %s: %s", r->host, url, h.errbuf);
+			if (order[i] == SCHEME_HTTPS)
+				snprintf(https_err, sizeof(https_err), " (https: %s)", h.errbuf);
 			continue;
 		}
 		if (h.status == 200 || h.status == 401) {
@@ -827,14 +834,19 @@ static int ensure_scheme(struct reg_registry *r)
 			ret = 0;
 			goto out;
 		}
-		log_err("registry '%s': HTTP %ld on /v2/, not a v2 registry", r->host, h.status);
+		log_err("registry '%s': HTTP %ld on %s, not a v2 registry%s", r->host, h.status, url,
+			https_err);
 		ret = reg_status_errno(h.status, NULL);
 		if (ret == -ENOENT)
 			ret = -EIO; /* no /v2/ is an unusable registry, not a missing file */
 		goto out;
 	}
-	log_err("registry '%s': unreachable: %s%s", r->host, h.errbuf,
-		r->plain_ok ? "" : " (plain HTTP is not allowed for this host; see -o insecure)");
+	if (r->plain_ok)
+		log_err("registry '%s': unreachable: %s%s", r->host, h.errbuf,
+			strstr(https_err, h.errbuf) ? "" : https_err);
+	else
+		log_err("registry '%s': unreachable: %s (plain HTTP is not allowed for this host; "
+			"see -o insecure)", r->host, h.errbuf);
 	if (h.cc == CURLE_COULDNT_RESOLVE_HOST)
 		ret = -ENXIO; /* reg_ping tells this apart; requests see -EIO */
 out:
