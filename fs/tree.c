@@ -355,6 +355,8 @@ static int ensure_blob(struct fs *fs, struct node *n, const char *digest, int64_
 	struct fill_ctx f = {n->reg, n->repo, digest, NULL};
 	int ret = cache_store_ensure(fs->store, digest, size, fill_from_registry, &f);
 
+	if (ret == -EFBIG)
+		ret = -EIO; /* more bytes than the descriptor says: content is wrong */
 	if (ret == -EIO)
 		log_err("blob '%s@%s' from '%s': not stored (failed or did not verify)", n->repo,
 			digest, reg_registry_host(n->reg));
