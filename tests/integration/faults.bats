@@ -90,3 +90,28 @@ PYEOF
 	cmp <(sum '.refs["test/uncached:latest"].digest') <(fs cat "$R/test/uncached/latest/digest")
 	cmp <(sum '.refs["onap/py-app-amd64:latest"].digest') <(fs cat "$R/onap/py-app-amd64/latest/digest")
 }
+
+@test "a tag that moves is followed after the TTL, with the new bytes whole" {
+	local dir="$R/test/windows/moving" a b
+	a="$BATS_TEST_TMPDIR/a.json"
+	b="$BATS_TEST_TMPDIR/b.json"
+	fetch_manifest test/windows latest "$a"
+	fetch_manifest test/windows image "$b"
+	[ "$(stat -c %s "$a")" -ne "$(stat -c %s "$b")" ]
+	put_manifest() {
+		curl -fsS -X PUT -H "Content-Type: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mediaType"])' "$2")" \
+			--data-binary "@$2" "http://$REGISTRY/v2/test/windows/manifests/$1" >/dev/null
+	}
+	put_manifest moving "$a"
+	fs cmp "$a" "$dir/manifest.json"
+	[ "$(stat -c %s "$dir/manifest.json")" -eq "$(stat -c %s "$a")" ]
+	run fs ls "$dir"
+	[[ $output == *windows-amd64* ]]
+
+	put_manifest moving "$b"
+	sleep 2.5 # ttl=1 (and the kernel's attribute cache follows the TTL)
+	fs cmp "$b" "$dir/manifest.json"
+	[ "$(fs cat "$dir/digest")" = "$(sha256_of "$b")" ]
+	run fs ls "$dir"
+	[[ $output == *layers* ]]
+}
