@@ -78,6 +78,11 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	const char *val = strchr(arg, '=');
 
 	(void)outargs;
+	/* "-o registry=a:5000,b.example": -o splits at commas, so a bare host
+	 * name (never a FUSE option: those have no '.' or ':') is one more */
+	if (key == FUSE_OPT_KEY_OPT && !val && (strchr(arg, '.') || strchr(arg, ':')) &&
+	    reg_name_is_host(arg))
+		return push(&o->registries, &o->n_registries, arg);
 	if (key == KEY_REGISTRY || key == KEY_INSECURE) {
 		val = val ? val + 1 : "";
 		if (!reg_name_is_host(val)) {
@@ -96,7 +101,7 @@ static void usage(const char *prog)
 	printf("usage: %s [options] MOUNTPOINT\n\n"
 	       "Mount container registries as a directory tree.\n\n"
 	       "regfs options:\n"
-	       "    -o registry=HOST       show HOST at the root (repeatable)\n"
+	       "    -o registry=HOST[,HOST] show these registries at the root (repeatable)\n"
 	       "    -o insecure=HOST       allow plain HTTP to HOST (loopback hosts always may)\n"
 	       "    -o cache_dir=DIR       blob cache (default $XDG_CACHE_HOME/regfs)\n"
 	       "    -o cache_max=SIZE      cache cap, e.g. 500M, 10G (default 10G; 0 = none)\n"
