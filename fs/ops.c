@@ -262,9 +262,12 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fi->keep_cache = 1;
 	} else {
 		ret = tree_file_content(fs, n, &h->bytes, &h->len);
-		/* a file under a tag may change with it; ask the kernel to drop
-		 * its cached pages unless the path fixes the content */
+		/* A file under a tag changes when the tag moves, and the kernel
+		 * may still hold the old size for up to the TTL: serve this
+		 * open's snapshot past its page cache, which would cut reads at
+		 * the old size.  A path fixed by a digest keeps its pages. */
 		fi->keep_cache = n->immutable;
+		fi->direct_io = !n->immutable;
 	}
 	if (ret < 0) {
 		free(h);

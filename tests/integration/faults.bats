@@ -17,6 +17,14 @@ cache_lacks() {
 	[ -z "$found" ] || { echo "cache holds the bad blob: $found" >&2; return 1; }
 }
 
+# put_manifest TAG FILE — push FILE's bytes as test/windows:TAG, straight to the registry
+put_manifest() {
+	local mt
+	mt=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["mediaType"])' "$2")
+	curl -fsS -X PUT -H "Content-Type: $mt" --data-binary "@$2" \
+		"http://$REGISTRY/v2/test/windows/manifests/$1" >/dev/null
+}
+
 @test "a corrupted layer blob reads as EIO and is not cached" {
 	local digest hex blob name dir
 	digest=$(sum '.refs["test/corrupt:latest"].layers[0].digest')
@@ -98,10 +106,6 @@ PYEOF
 	fetch_manifest test/windows latest "$a"
 	fetch_manifest test/windows image "$b"
 	[ "$(stat -c %s "$a")" -ne "$(stat -c %s "$b")" ]
-	put_manifest() {
-		curl -fsS -X PUT -H "Content-Type: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mediaType"])' "$2")" \
-			--data-binary "@$2" "http://$REGISTRY/v2/test/windows/manifests/$1" >/dev/null
-	}
 	put_manifest moving "$a"
 	fs cmp "$a" "$dir/manifest.json"
 	[ "$(stat -c %s "$dir/manifest.json")" -eq "$(stat -c %s "$a")" ]
@@ -114,4 +118,24 @@ PYEOF
 	[ "$(fs cat "$dir/digest")" = "$(sha256_of "$b")" ]
 	run fs ls "$dir"
 	[[ $output == *layers* ]]
+}
+
+@test "a tag that moves inside the kernel's attribute window is still read whole" {
+	# The tag's files get their size from the manifest cached when the directory was
+	# listed; the tag then moves to a larger manifest; a read after the cached entry expired
+	# but while the kernel still holds the old size must return the new bytes in full.
+	local dir="$R/test/windows/window" a b
+	a="$BATS_TEST_TMPDIR/a.json"
+	b="$BATS_TEST_TMPDIR/b.json"
+	fetch_manifest test/windows image "$a"
+	fetch_manifest test/windows latest "$b"
+	[ "$(stat -c %s "$b")" -gt "$(stat -c %s "$a")" ]
+	put_manifest window "$a"
+	sleep 1.5 # the tag listing (ttl=1) must show the new tag
+	fs ls "$dir" >/dev/null          # the manifest is cached now (for ttl=1)
+	put_manifest window "$b"
+	sleep 0.5
+	fs stat "$dir/manifest.json" >/dev/null # the kernel learns the old size (for 1 s)
+	sleep 0.7                        # the cached manifest expired, the kernel's size did not
+	fs cmp "$b" "$dir/manifest.json"
 }
