@@ -38,6 +38,17 @@ static const struct {
 };
 #define N_MANIFEST_FILES (sizeof(manifest_files) / sizeof(manifest_files[0]))
 
+/* Does manifest_files[i] exist in the directory of a manifest of type @t?
+ * Unsupported types (schema 1) show only manifest.json and digest. */
+static bool manifest_file_applies(size_t i, enum reg_mtype t)
+{
+	if (manifest_files[i].image_only)
+		return reg_mtype_is_image(t);
+	if (manifest_files[i].kind == FILE_INSPECT)
+		return reg_mtype_is_image(t) || reg_mtype_is_index(t);
+	return true;
+}
+
 void tree_listing_release(struct tree_listing *l)
 {
 	for (size_t i = 0; i < l->n; i++)
@@ -768,10 +779,7 @@ static int lookup_manifest(struct fs *fs, struct node *parent, const char *name,
 	for (size_t i = 0; i < N_MANIFEST_FILES; i++) {
 		if (strcmp(name, manifest_files[i].name) != 0)
 			continue;
-		if (manifest_files[i].image_only && !reg_mtype_is_image(v.m->type))
-			break;
-		if (manifest_files[i].kind == FILE_INSPECT && !reg_mtype_is_image(v.m->type) &&
-		    !reg_mtype_is_index(v.m->type))
+		if (!manifest_file_applies(i, v.m->type))
 			break;
 		ret = new_child(parent, name, NODE_FILE, NULL, out);
 		if (ret == 0)
@@ -900,9 +908,7 @@ static int list_manifest(struct fs *fs, struct node *n, struct tree_listing *out
 	image = reg_mtype_is_image(v.m->type);
 	index = reg_mtype_is_index(v.m->type);
 	for (size_t i = 0; ret == 0 && i < N_MANIFEST_FILES; i++) {
-		if (manifest_files[i].image_only && !image)
-			continue;
-		if (manifest_files[i].kind == FILE_INSPECT && !image && !index)
+		if (!manifest_file_applies(i, v.m->type))
 			continue;
 		ret = listing_add(out, manifest_files[i].name, S_IFREG);
 	}
