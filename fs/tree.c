@@ -605,7 +605,7 @@ static int lookup_root(struct fs *fs, struct node *parent, const char *name, str
 	struct reg_registry *r;
 	int ret;
 
-	if (name[0] == '.' || !reg_name_is_host(name))
+	if (!reg_name_is_host(name))
 		return -ENOENT;
 	ret = reg_client_registry(fs->client, name, &r);
 	if (ret < 0)
@@ -699,8 +699,6 @@ static int lookup_repo(struct fs *fs, struct node *parent, const char *prefix, c
 	bool denied = false; /* the registry refused to tell us about @prefix */
 	int ret, cret;
 
-	if (name[0] == '.')
-		return -ENOENT;
 	if (prefix && name[0] == '@')
 		return lookup_digest(fs, parent, prefix, name, out);
 	if (!is_component && !is_tag)
@@ -770,8 +768,6 @@ static int lookup_manifest(struct fs *fs, struct node *parent, const char *name,
 	struct view v;
 	int ret;
 
-	if (name[0] == '.')
-		return -ENOENT;
 	ret = view_manifest(fs, parent, &v);
 	if (ret < 0)
 		return ret;
@@ -800,8 +796,6 @@ static int lookup_layer(struct fs *fs, struct node *parent, const char *name, st
 	struct view v;
 	int ret;
 
-	if (name[0] == '.')
-		return -ENOENT;
 	ret = view_manifest(fs, parent, &v);
 	if (ret < 0)
 		return ret;
@@ -827,7 +821,9 @@ static int lookup_layer(struct fs *fs, struct node *parent, const char *name, st
 int tree_lookup(struct fs *fs, struct node *parent, const char *name, struct node **out)
 {
 	*out = NULL;
-	if (strlen(name) > 255 || strchr(name, '/'))
+	/* no name in the tree starts with '.', so such names (shells and
+	 * editors probe for many) never reach the network */
+	if (name[0] == '.' || strlen(name) > 255 || strchr(name, '/'))
 		return -ENOENT;
 	switch (parent->kind) {
 	case NODE_ROOT:
