@@ -11,11 +11,10 @@ setup_file() {
 	require_fuse
 	[[ -z ${REGFS_SKIP_REASON:-} ]] || return 0
 	mkdir -p "$TESTDIR/hostile"
-	setsid python3 "$REGFS_LIB_DIR/hostile_registry.py" --port-file "$TESTDIR/hostile/port" \
-		--log "$TESTDIR/hostile/requests.log" >"$TESTDIR/hostile/stderr" 2>&1 </dev/null 3>&- &
-	echo $! >"$TESTDIR/hostile/pid"
-	_wait_until 10 test -s "$TESTDIR/hostile/port"
-	export REGISTRY="127.0.0.1:$(<"$TESTDIR/hostile/port")"
+	local port
+	port=$(daemon_start "$TESTDIR/hostile" hostile 10 python3 "$REGFS_LIB_DIR/hostile_registry.py" \
+		--log "$TESTDIR/hostile/requests.log")
+	export REGISTRY="127.0.0.1:$port"
 	_wait_until 10 curl -fsS "http://$REGISTRY/v2/"
 	# timeout=2: connect 2 s, stall limit 6 s, so the never-answered request fails quickly
 	regfs_mount "$TESTDIR/mnt" timeout=2
@@ -24,7 +23,7 @@ setup_file() {
 teardown_file() {
 	[[ -n ${TESTDIR:-} ]] || return 0
 	regfs_unmount "$TESTDIR/mnt" || true
-	_stop_pidfile "$TESTDIR/hostile/pid" 5 || true
+	_stop_pidfile "$TESTDIR/hostile/hostile.pid" 5 || true
 }
 
 setup() {

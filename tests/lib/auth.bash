@@ -80,18 +80,9 @@ token_server_start() {
 	shift 2
 	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd)
-	rm -f "$dir/token.port"
-	setsid "$AUTH_PYTHON" "$REGFS_LIB_DIR/token_server.py" --port-file "$dir/token.port" \
+	port=$(daemon_start "$dir" token 15 "$AUTH_PYTHON" "$REGFS_LIB_DIR/token_server.py" \
 		--root-out "$dir/root.pem" --users "$users" --log "$dir/token.log" \
-		--issued "$dir/token.issued" "$@" >>"$dir/token.stderr" 2>&1 </dev/null 3>&- &
-	echo $! >"$dir/token.pid"
-	if ! _wait_until 15 test -s "$dir/token.port"; then
-		echo "token server did not start; stderr:" >&2
-		cat "$dir/token.stderr" >&2
-		_stop_pidfile "$dir/token.pid" 2
-		return 1
-	fi
-	port=$(<"$dir/token.port")
+		--issued "$dir/token.issued" "$@") || return 1
 	export TOKEN_SERVER="127.0.0.1:$port"
 }
 

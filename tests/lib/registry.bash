@@ -205,6 +205,24 @@ registry_requests() {
 	grep -c '"GET \|"HEAD \|"PUT \|"POST \|"PATCH \|"DELETE ' "$1/registry.log" || true
 }
 
+# daemon_start DIR NAME SECONDS COMMAND... — run COMMAND, a tests/lib server that takes
+# --port-file, in the background with its files in DIR/NAME.{port,pid,stderr}; wait (at most
+# SECONDS) until it has written its port, and print the port.
+daemon_start() {
+	local dir=${1:?daemon_start DIR NAME SECONDS COMMAND...} name=${2:?name} secs=${3:?seconds}
+	shift 3
+	rm -f "$dir/$name.port"
+	setsid "$@" --port-file "$dir/$name.port" >>"$dir/$name.stderr" 2>&1 </dev/null 3>&- &
+	echo $! >"$dir/$name.pid"
+	if ! _wait_until "$secs" test -s "$dir/$name.port"; then
+		echo "$name did not start; stderr:" >&2
+		cat "$dir/$name.stderr" >&2
+		_stop_pidfile "$dir/$name.pid" 2
+		return 1
+	fi
+	cat "$dir/$name.port"
+}
+
 # proxy_start DIR [paging_proxy.py flags...] — start tests/lib/paging_proxy.py in front of
 # $REGISTRY.  Exports PROXY=127.0.0.1:PORT.  Its request log is DIR/proxy.log.
 proxy_start() {
@@ -213,18 +231,8 @@ proxy_start() {
 	[[ -n ${REGISTRY:-} ]] || _regfs_die "proxy_start: REGISTRY is not set" || return 1
 	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd)
-	rm -f "$dir/proxy.port"
-	setsid python3 "$REGFS_LIB_DIR/paging_proxy.py" --upstream "$REGISTRY" \
-		--port-file "$dir/proxy.port" --log "$dir/proxy.log" "$@" \
-		>>"$dir/proxy.stderr" 2>&1 </dev/null 3>&- &
-	echo $! >"$dir/proxy.pid"
-	if ! _wait_until 10 test -s "$dir/proxy.port"; then
-		echo "paging proxy did not start; stderr:" >&2
-		cat "$dir/proxy.stderr" >&2
-		_stop_pidfile "$dir/proxy.pid" 2
-		return 1
-	fi
-	port=$(<"$dir/proxy.port")
+	port=$(daemon_start "$dir" proxy 10 python3 "$REGFS_LIB_DIR/paging_proxy.py" \
+		--upstream "$REGISTRY" --log "$dir/proxy.log" "$@") || return 1
 	_wait_until 10 curl -fsS "http://127.0.0.1:$port/v2/" || {
 		_regfs_die "paging proxy on 127.0.0.1:$port does not answer"
 		return 1

@@ -1,12 +1,13 @@
 /*
  * The one assertion the unit tests share: CHECK(cond[, fmt, args...])
  * counts a failure and says where and why, without stopping the test, so a
- * table-driven test reports every failing row at once.  main() returns
- * check_status().
+ * table-driven test reports every failing row at once.  check_run() runs a
+ * list of test functions and gives main()'s exit status.
  */
 #ifndef REGFS_TESTS_CHECK_H
 #define REGFS_TESTS_CHECK_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 static int failures;
@@ -20,5 +21,25 @@ static int failures;
 			fputc('\n', stderr);                                                       \
 		}                                                                                  \
 	} while (0)
+
+struct check_test {
+	const char *name;
+	void (*fn)(void);
+};
+
+/* Run each test, print "ok NAME" or "FAIL NAME", and return main()'s exit
+ * status: 0 when every check passed. */
+static inline int check_run(const struct check_test *tests, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int before = failures;
+
+		tests[i].fn();
+		printf("%s %s\n", failures == before ? "ok" : "FAIL", tests[i].name);
+	}
+	if (failures)
+		fprintf(stderr, "%d check(s) failed\n", failures);
+	return failures ? 1 : 0;
+}
 
 #endif

@@ -242,10 +242,7 @@ static void test_threads(void)
 
 int main(void)
 {
-	static const struct {
-		const char *name;
-		void (*fn)(void);
-	} tests[] = {
+	static const struct check_test tests[] = {
 	    {"basic", test_basic},
 	    {"many", test_many},
 	    {"ttl", test_ttl},
@@ -254,15 +251,5 @@ int main(void)
 	    {"threads", test_threads},
 	};
 
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		int before = failures;
-
-		tests[i].fn();
-		printf("%s %s\n", failures == before ? "ok" : "FAIL", tests[i].name);
-	}
-	if (failures) {
-		fprintf(stderr, "%d check(s) failed\n", failures);
-		return 1;
-	}
-	return 0;
+	return check_run(tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -660,10 +660,7 @@ static void test_open(void)
 
 int main(void)
 {
-	static const struct {
-		const char *name;
-		void (*fn)(void);
-	} tests[] = {
+	static const struct check_test tests[] = {
 	    {"invalid_digests", test_invalid_digests},
 	    {"put_read_stat", test_put_read_stat},
 	    {"mismatch", test_mismatch},
@@ -676,15 +673,5 @@ int main(void)
 	};
 
 	log_setup(stderr, LOG_LVL_ERR);
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		int before = failures;
-
-		tests[i].fn();
-		printf("%s %s\n", failures == before ? "ok" : "FAIL", tests[i].name);
-	}
-	if (failures) {
-		fprintf(stderr, "%d check(s) failed\n", failures);
-		return 1;
-	}
-	return 0;
+	return check_run(tests, sizeof(tests) / sizeof(tests[0]));
 }
