@@ -1,0 +1,2 @@
+/* being written: see cache/draft.h */
+#include "cache/draft.h"

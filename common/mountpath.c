@@ -1,0 +1,2 @@
+/* being written: see common/mountpath.h */
+#include "common/mountpath.h"

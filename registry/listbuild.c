@@ -1,0 +1,2 @@
+/* being written: see registry/listbuild.h */
+#include "registry/listbuild.h"
