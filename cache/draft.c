@@ -1,2 +1,991 @@
-/* being written: see cache/draft.h */
+/*
+ * The draft store on disk; draft.h has the contract.
+ *
+ * Layout: <state>/drafts/<mount-relative path>/ is a draft directory; in it
+ * the user's links are real symlinks, subdirectories are drafts too, and
+ * the dot files of draft.h hold the list's settings.  Temporary files of
+ * cache_draft_write_file() are ".tmp-<random>" next to their target.
+ *
+ * Everything is reached from one O_DIRECTORY fd of the drafts directory,
+ * one component at a time with openat(O_NOFOLLOW | O_DIRECTORY), and every
+ * final name is used with an *at() call that does not follow a symlink
+ * (fstatat(AT_SYMLINK_NOFOLLOW), open(O_NOFOLLOW), unlinkat, symlinkat,
+ * renameat).  The user's links are real symlinks and may point anywhere
+ * ("/etc", "../../.."), so a path through one must stop at it: openat()
+ * then fails with ELOOP, reported as -ENOTDIR ("not a directory").  Names
+ * are checked before any syscall, so ".." never reaches the filesystem.
+ *
+ * There are no locks: each call works on its own fds and relies on the
+ * atomicity of mkdir, symlink, unlink, rename and rmdir.  The one race
+ * handled explicitly is cache_draft_mkdir() against the ancestor pruning
+ * of cache_draft_remove(): a directory just made may be pruned before the
+ * next level is made in it, and the walk is then retried.
+ */
 #include "cache/draft.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+#define NAME_MAX_LEN 255  /* bytes in one component or name */
+#define PATH_MAX_LEN 4095 /* bytes in a draft path or link target */
+#define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+#define TMP_PREFIX ".tmp-"
+#define MKDIR_TRIES 64 /* walks retried when a concurrent remove pruned a level */
+
+struct cache_drafts {
+	char *dir; /* real path of <state>/drafts, for messages */
+	int dfd;   /* <state>/drafts; everything is opened relative to it */
+};
+
+/* What a name given to an entry function may be; bits, so a function can
+ * say which it accepts. */
+enum name_kind {
+	NAME_BAD = 0,
+	NAME_LINK = 1 << 0,	   /* a link or subdirectory: no leading '.' */
+	NAME_MEDIATYPE = 1 << 1,   /* .mediatype */
+	NAME_ANNOTATIONS = 1 << 2, /* .annotations (the directory) */
+	NAME_ANNOTATION = 1 << 3,  /* .annotations/<key> */
+	NAME_LAST_COMMIT = 1 << 4, /* .last-commit */
+};
+
+#define NAME_ANY_FILE (NAME_MEDIATYPE | NAME_ANNOTATION | NAME_LAST_COMMIT)
+
+/* A component or entry name of @len bytes: non-empty, at most 255 bytes,
+ * no '/', and no leading '.' (which also keeps out "." and ".."). */
+static bool name_plain(const char *s, size_t len)
+{
+	return len > 0 && len <= NAME_MAX_LEN && s[0] != '.' && !memchr(s, '/', len);
+}
+
+static enum name_kind name_kind(const char *name)
+{
+	static const char ann[] = CACHE_DRAFT_ANNOTATIONS "/";
+	size_t len;
+
+	if (!name)
+		return NAME_BAD;
+	len = strnlen(name, PATH_MAX_LEN + 1);
+	if (name_plain(name, len))
+		return NAME_LINK;
+	if (strcmp(name, CACHE_DRAFT_MEDIATYPE) == 0)
+		return NAME_MEDIATYPE;
+	if (strcmp(name, CACHE_DRAFT_ANNOTATIONS) == 0)
+		return NAME_ANNOTATIONS;
+	if (strcmp(name, CACHE_DRAFT_LAST_COMMIT) == 0)
+		return NAME_LAST_COMMIT;
+	if (len > sizeof(ann) - 1 && strncmp(name, ann, sizeof(ann) - 1) == 0 &&
+	    name_plain(name + sizeof(ann) - 1, len - (sizeof(ann) - 1)))
+		return NAME_ANNOTATION;
+	return NAME_BAD;
+}
+
+/*
+ * Check a draft path: non-empty, at most 4095 bytes, no leading or trailing
+ * '/', every component a plain name.  With @allow_ann the last component
+ * may be ".annotations" when there is a draft before it.
+ */
+static int path_check(const char *path, bool allow_ann)
+{
+	size_t len, i = 0;
+
+	if (!path)
+		return -EINVAL;
+	len = strnlen(path, PATH_MAX_LEN + 1);
+	if (len == 0 || len > PATH_MAX_LEN)
+		return -EINVAL;
+	for (;;) {
+		const char *slash = memchr(path + i, '/', len - i);
+		size_t end = slash ? (size_t)(slash - path) : len;
+
+		if (!name_plain(path + i, end - i)) {
+			if (slash || i == 0 || !allow_ann ||
+			    strcmp(path + i, CACHE_DRAFT_ANNOTATIONS) != 0)
+				return -EINVAL;
+		}
+		if (!slash)
+			return 0;
+		i = end + 1;
+	}
+}
+
+/* The last component of a checked @path, and the length of what is before
+ * it (0 for a single component). */
+static const char *path_leaf(const char *path, size_t *parent_len)
+{
+	const char *slash = strrchr(path, '/');
+
+	*parent_len = slash ? (size_t)(slash - path) : 0;
+	return slash ? slash + 1 : path;
+}
+
+static int open_errno(void)
+{
+	/* O_NOFOLLOW met a symlink: for a path that is "not a directory". */
+	return errno == ELOOP ? -ENOTDIR : -errno;
+}
+
+/*
+ * Open the directory at the first @len bytes of the checked @path (0: the
+ * drafts directory itself), never following a symlink.  With @create,
+ * missing directories are made (mode 0700).  Returns a new fd (the caller
+ * closes it) or -errno: -ENOENT, -ENOTDIR for a link or file on the way.
+ */
+static int dir_walk(struct cache_drafts *d, const char *path, size_t len, bool create)
+{
+	char comp[NAME_MAX_LEN + 1];
+	size_t i = 0;
+	int fd, ret;
+
+	/* A new open file description, not a dup: a caller may readdir it. */
+	fd = openat(d->dfd, ".", DIR_FLAGS);
+	if (fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	while (i < len) {
+		const char *slash = memchr(path + i, '/', len - i);
+		size_t end = slash ? (size_t)(slash - path) : len;
+		int nfd;
+
+		if (end - i > NAME_MAX_LEN)
+			BUG("unchecked draft path");
+		memcpy(comp, path + i, end - i);
+		comp[end - i] = '\0';
+		nfd = openat(fd, comp, DIR_FLAGS);
+		if (nfd < 0 && errno == ENOENT && create) {
+			if (mkdirat(fd, comp, 0700) < 0 && errno != EEXIST) {
+				ret = -errno;
+				goto out;
+			}
+			nfd = openat(fd, comp, DIR_FLAGS);
+		}
+		if (nfd < 0) {
+			ret = open_errno();
+			goto out;
+		}
+		close(fd);
+		fd = nfd;
+		i = end + 1;
+	}
+	ret = fd;
+	fd = -1;
+out:
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/* Open the draft directory @path (checked here).  New fd or -errno. */
+static int draft_open(struct cache_drafts *d, const char *path)
+{
+	int ret = path_check(path, false);
+
+	if (ret < 0)
+		return ret;
+	return dir_walk(d, path, strlen(path), false);
+}
+
+/*
+ * Open the directory that holds entry @name of draft @path: the draft
+ * itself, or its .annotations directory for ".annotations/<key>" (made
+ * first when @create_ann).  @allowed is the name kinds the caller accepts;
+ * any other name is -EINVAL.  *leaf is the name within that directory
+ * (borrowed from @name).  New fd or -errno.
+ */
+static int entry_dir(struct cache_drafts *d, const char *path, const char *name, unsigned allowed,
+		     bool create_ann, const char **leaf)
+{
+	enum name_kind kind = name_kind(name);
+	int fd, afd;
+
+	*leaf = NULL;
+	if (!(kind & allowed))
+		return -EINVAL;
+	fd = draft_open(d, path);
+	if (fd < 0 || kind != NAME_ANNOTATION) {
+		*leaf = name;
+		return fd;
+	}
+	if (create_ann && mkdirat(fd, CACHE_DRAFT_ANNOTATIONS, 0700) < 0 && errno != EEXIST) {
+		afd = -errno;
+		goto out;
+	}
+	afd = openat(fd, CACHE_DRAFT_ANNOTATIONS, DIR_FLAGS);
+	if (afd < 0) {
+		afd = open_errno();
+		goto out;
+	}
+	*leaf = name + sizeof(CACHE_DRAFT_ANNOTATIONS);
+out:
+	close(fd);
+	return afd;
+}
+
+/* Next entry of @dir other than "." and "..": 1, 0 at the end, -errno. */
+static int dir_next(DIR *dir, struct dirent **de)
+{
+	for (;;) {
+		errno = 0;
+		*de = readdir(dir);
+		if (!*de)
+			return errno ? -errno : 0;
+		if (strcmp((*de)->d_name, ".") != 0 && strcmp((*de)->d_name, "..") != 0)
+			return 1;
+	}
+}
+
+/* The file type (S_IFMT bits) of entry @de of directory @fd, as lstat
+ * sees it; 0 when it has gone meanwhile. */
+static mode_t entry_type(int fd, const struct dirent *de)
+{
+	struct stat st;
+
+	switch (de->d_type) {
+	case DT_LNK:
+		return S_IFLNK;
+	case DT_DIR:
+		return S_IFDIR;
+	case DT_REG:
+		return S_IFREG;
+	case DT_UNKNOWN:
+		break;
+	default:
+		return S_IFMT & (mode_t)DTTOIF(de->d_type);
+	}
+	if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	return st.st_mode & S_IFMT;
+}
+
+/* fdopendir() that closes @fd when it fails.  NULL with errno set. */
+static DIR *dir_adopt(int fd)
+{
+	DIR *dir = fdopendir(fd);
+
+	if (!dir) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+	}
+	return dir;
+}
+
+/*
+ * Remove directory @name of @parent with everything below it.  Symlinks
+ * are unlinked, never followed.  Holds one fd per level: depth is bounded
+ * by the 4095-byte paths the drafts are made with.  Entries that vanish
+ * meanwhile are fine.
+ */
+static int rm_tree_at(int parent, const char *name)
+{
+	struct dirent *de;
+	DIR *dir = NULL;
+	int fd, ret;
+
+	fd = openat(parent, name, DIR_FLAGS);
+	if (fd < 0) {
+		ret = open_errno();
+		goto out;
+	}
+	dir = dir_adopt(fd);
+	if (!dir) {
+		ret = -errno;
+		goto out;
+	}
+	while ((ret = dir_next(dir, &de)) > 0) {
+		mode_t type = entry_type(fd, de);
+
+		if (!type)
+			continue;
+		if (type == S_IFDIR)
+			ret = rm_tree_at(fd, de->d_name);
+		else
+			ret = unlinkat(fd, de->d_name, 0) < 0 ? -errno : 0;
+		if (ret < 0 && ret != -ENOENT)
+			goto out;
+	}
+	if (ret < 0)
+		goto out;
+	closedir(dir);
+	dir = NULL;
+	ret = unlinkat(parent, name, AT_REMOVEDIR) < 0 ? -errno : 0;
+out:
+	if (dir)
+		closedir(dir);
+	return ret;
+}
+
+int cache_drafts_open(const char *state_dir, struct cache_drafts **out)
+{
+	struct cache_drafts *d = NULL;
+	char *path = NULL;
+	int ret;
+
+	*out = NULL;
+	if (!state_dir || !*state_dir) {
+		ret = -EINVAL;
+		goto out;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	d->dfd = -1;
+	if (asprintf(&path, "%s/drafts", state_dir) < 0) {
+		path = NULL;
+		ret = -ENOMEM;
+		goto out;
+	}
+	/* mkdir -p: the state directory may be new as well. */
+	for (char *c = path + 1;; c++) {
+		char saved = *c;
+
+		if (saved != '/' && saved != '\0')
+			continue;
+		*c = '\0';
+		if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+			ret = -errno;
+			log_err("cannot create '%s': %s", path, strerror(errno));
+			goto out;
+		}
+		*c = saved;
+		if (saved == '\0')
+			break;
+	}
+	d->dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d->dfd < 0) {
+		ret = -errno;
+		log_err("cannot open '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	d->dir = realpath(path, NULL);
+	if (!d->dir) {
+		ret = -errno;
+		log_err("cannot resolve '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	*out = d;
+	d = NULL;
+	ret = 0;
+out:
+	free(path);
+	cache_drafts_close(d);
+	return ret;
+}
+
+void cache_drafts_close(struct cache_drafts *d)
+{
+	if (!d)
+		return;
+	if (d->dfd >= 0)
+		close(d->dfd);
+	free(d->dir);
+	free(d);
+}
+
+const char *cache_drafts_dir(const struct cache_drafts *d)
+{
+	return d->dir;
+}
+
+int cache_draft_stat(struct cache_drafts *d, const char *path, const char *name, struct stat *st)
+{
+	const char *leaf;
+	size_t plen;
+	int fd, ret;
+
+	memset(st, 0, sizeof(*st));
+	if (name) {
+		fd = entry_dir(d, path, name, NAME_LINK | NAME_ANNOTATIONS | NAME_ANY_FILE, false,
+			       &leaf);
+	} else {
+		ret = path_check(path, false);
+		if (ret < 0)
+			return ret;
+		leaf = path_leaf(path, &plen);
+		fd = dir_walk(d, path, plen, false);
+	}
+	if (fd < 0)
+		return fd;
+	ret = fstatat(fd, leaf, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+/* One try of cache_draft_mkdir(). */
+static int draft_mkdir_once(struct cache_drafts *d, const char *path)
+{
+	const char *leaf;
+	size_t plen;
+	int fd, ret;
+
+	leaf = path_leaf(path, &plen);
+	fd = dir_walk(d, path, plen, true);
+	if (fd < 0)
+		return fd;
+	ret = mkdirat(fd, leaf, 0700) < 0 ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+int cache_draft_mkdir(struct cache_drafts *d, const char *path)
+{
+	int ret = path_check(path, false);
+
+	if (ret < 0)
+		return ret;
+	/* -ENOENT can only mean that a concurrent cache_draft_remove() pruned
+	 * an ancestor between our making it and making the next level. */
+	for (int i = 0; i < MKDIR_TRIES; i++) {
+		ret = draft_mkdir_once(d, path);
+		if (ret != -ENOENT)
+			break;
+	}
+	return ret;
+}
+
+int cache_draft_rmdir(struct cache_drafts *d, const char *path)
+{
+	struct dirent *de;
+	DIR *dir = NULL;
+	const char *leaf;
+	int pfd = -1, fd, ret;
+	size_t plen;
+
+	ret = path_check(path, false);
+	if (ret < 0)
+		goto out;
+	leaf = path_leaf(path, &plen);
+	pfd = dir_walk(d, path, plen, false);
+	if (pfd < 0) {
+		ret = pfd;
+		goto out;
+	}
+	fd = openat(pfd, leaf, DIR_FLAGS);
+	if (fd < 0) {
+		ret = open_errno();
+		goto out;
+	}
+	dir = dir_adopt(fd);
+	if (!dir) {
+		ret = -errno;
+		goto out;
+	}
+	/* Look at everything before removing anything, so a draft that is
+	 * not empty keeps its settings. */
+	while ((ret = dir_next(dir, &de)) > 0) {
+		if (de->d_name[0] != '.') {
+			ret = -ENOTEMPTY;
+			goto out;
+		}
+	}
+	if (ret < 0)
+		goto out;
+	/* Only dot names are left: our files, .annotations/ and temporary
+	 * files; none of them is content.  A link added meanwhile makes the
+	 * final rmdir fail, so no link is ever lost. */
+	rewinddir(dir);
+	while ((ret = dir_next(dir, &de)) > 0) {
+		if (de->d_name[0] != '.')
+			continue;
+		if (entry_type(fd, de) == S_IFDIR)
+			ret = rm_tree_at(fd, de->d_name);
+		else
+			ret = unlinkat(fd, de->d_name, 0) < 0 ? -errno : 0;
+		if (ret < 0 && ret != -ENOENT)
+			goto out;
+	}
+	if (ret < 0)
+		goto out;
+	ret = unlinkat(pfd, leaf, AT_REMOVEDIR) < 0 ? -errno : 0;
+out:
+	if (dir)
+		closedir(dir);
+	if (pfd >= 0)
+		close(pfd);
+	return ret;
+}
+
+/* Remove the ancestors of checked @path that hold nothing at all, deepest
+ * first, stopping at the first that holds something.  The drafts
+ * directory itself stays. */
+static void prune_ancestors(struct cache_drafts *d, const char *path)
+{
+	char name[NAME_MAX_LEN + 1];
+	size_t len;
+
+	path_leaf(path, &len);
+	while (len > 0) {
+		const char *slash = memrchr(path, '/', len);
+		size_t start = slash ? (size_t)(slash - path) + 1 : 0;
+		int fd;
+
+		memcpy(name, path + start, len - start);
+		name[len - start] = '\0';
+		fd = dir_walk(d, path, start ? start - 1 : 0, false);
+		if (fd < 0)
+			return;
+		if (unlinkat(fd, name, AT_REMOVEDIR) < 0) {
+			if (errno != ENOTEMPTY && errno != EEXIST && errno != ENOENT)
+				log_debug("cannot prune draft directory '%.*s': %s", (int)len, path,
+					  strerror(errno));
+			close(fd);
+			return;
+		}
+		close(fd);
+		len = start ? start - 1 : 0;
+	}
+}
+
+int cache_draft_remove(struct cache_drafts *d, const char *path)
+{
+	const char *leaf;
+	struct stat st;
+	int pfd = -1, ret;
+	size_t plen;
+
+	ret = path_check(path, false);
+	if (ret < 0)
+		goto out;
+	leaf = path_leaf(path, &plen);
+	pfd = dir_walk(d, path, plen, false);
+	if (pfd < 0) {
+		ret = pfd;
+		goto out;
+	}
+	if (fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode)) { /* a link in a draft is not a draft */
+		ret = -ENOTDIR;
+		goto out;
+	}
+	ret = rm_tree_at(pfd, leaf);
+	if (ret < 0)
+		goto out;
+	close(pfd);
+	pfd = -1;
+	prune_ancestors(d, path);
+out:
+	if (pfd >= 0)
+		close(pfd);
+	return ret;
+}
+
+int cache_draft_symlink(struct cache_drafts *d, const char *path, const char *name,
+			const char *target)
+{
+	const char *leaf;
+	size_t tlen;
+	int fd, ret;
+
+	if (!target)
+		return -EINVAL;
+	tlen = strnlen(target, PATH_MAX_LEN + 1);
+	if (tlen == 0 || tlen > PATH_MAX_LEN)
+		return -EINVAL;
+	fd = entry_dir(d, path, name, NAME_LINK, false, &leaf);
+	if (fd < 0)
+		return fd;
+	ret = symlinkat(target, fd, leaf) < 0 ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+int cache_draft_readlink(struct cache_drafts *d, const char *path, const char *name, char **target)
+{
+	char *buf = NULL;
+	const char *leaf;
+	ssize_t n;
+	int fd, ret;
+
+	*target = NULL;
+	fd = entry_dir(d, path, name, NAME_LINK, false, &leaf);
+	if (fd < 0) {
+		ret = fd;
+		goto out;
+	}
+	buf = malloc(PATH_MAX_LEN + 2);
+	if (!buf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	n = readlinkat(fd, leaf, buf, PATH_MAX_LEN + 1);
+	if (n < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (n > PATH_MAX_LEN) { /* not made by us */
+		ret = -ENAMETOOLONG;
+		goto out;
+	}
+	buf[n] = '\0';
+	*target = buf;
+	buf = NULL;
+	ret = 0;
+out:
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+int cache_draft_unlink(struct cache_drafts *d, const char *path, const char *name)
+{
+	const char *leaf;
+	int fd, ret;
+
+	fd = entry_dir(d, path, name, NAME_LINK | NAME_ANNOTATIONS | NAME_ANY_FILE, false, &leaf);
+	if (fd < 0)
+		return fd;
+	/* Linux gives EISDIR for a directory; POSIX allows EPERM. */
+	ret = unlinkat(fd, leaf, 0) < 0 ? -errno : 0;
+	if (ret == -EPERM) {
+		struct stat st;
+
+		if (fstatat(fd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+			ret = -EISDIR;
+	}
+	close(fd);
+	return ret;
+}
+
+void cache_draft_listing_release(struct cache_draft_listing *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i].name);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	const struct cache_draft_entry *x = a, *y = b;
+
+	return strcmp(x->name, y->name);
+}
+
+/* Whether entry @name of type @type belongs in a listing of a draft
+ * (@ann false) or of its .annotations directory. */
+static bool entry_listed(const char *name, mode_t type, bool ann)
+{
+	enum name_kind kind = name_kind(name);
+
+	if (ann)
+		return kind == NAME_LINK && type == S_IFREG;
+	switch (kind) {
+	case NAME_LINK:
+		return type == S_IFLNK || type == S_IFDIR;
+	case NAME_MEDIATYPE:
+		return type == S_IFREG;
+	case NAME_ANNOTATIONS:
+		return type == S_IFDIR;
+	default: /* .last-commit, temporary files, strangers */
+		return false;
+	}
+}
+
+int cache_draft_list(struct cache_drafts *d, const char *path, struct cache_draft_listing *out)
+{
+	struct cache_draft_listing l = {0};
+	struct dirent *de;
+	size_t cap = 0, plen;
+	const char *leaf;
+	DIR *dir = NULL;
+	bool ann;
+	int fd, ret;
+
+	out->v = NULL;
+	out->n = 0;
+	ret = path_check(path, true);
+	if (ret < 0)
+		goto out;
+	leaf = path_leaf(path, &plen);
+	ann = strcmp(leaf, CACHE_DRAFT_ANNOTATIONS) == 0;
+	fd = dir_walk(d, path, ann ? plen : strlen(path), false);
+	if (fd < 0) {
+		ret = fd;
+		goto out;
+	}
+	if (ann) {
+		int afd = openat(fd, CACHE_DRAFT_ANNOTATIONS, DIR_FLAGS);
+
+		ret = afd < 0 ? open_errno() : 0;
+		close(fd);
+		fd = afd;
+		if (ret < 0)
+			goto out;
+	}
+	dir = dir_adopt(fd);
+	if (!dir) {
+		ret = -errno;
+		goto out;
+	}
+	while ((ret = dir_next(dir, &de)) > 0) {
+		mode_t type = entry_type(fd, de);
+
+		if (!entry_listed(de->d_name, type, ann))
+			continue;
+		if (l.n == cap) {
+			size_t ncap = cap ? 2 * cap : 16;
+			struct cache_draft_entry *nv = reallocarray(l.v, ncap, sizeof(*nv));
+
+			if (!nv) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			l.v = nv;
+			cap = ncap;
+		}
+		l.v[l.n].name = strdup(de->d_name);
+		if (!l.v[l.n].name) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		l.v[l.n].type = type;
+		l.n++;
+	}
+	if (ret < 0)
+		goto out;
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), entry_cmp);
+	*out = l;
+	l.v = NULL;
+	l.n = 0;
+	ret = 0;
+out:
+	if (dir)
+		closedir(dir);
+	cache_draft_listing_release(&l);
+	return ret;
+}
+
+/* Open file @leaf of directory @fd with @flags, never through a symlink,
+ * and only if it is a regular file.  New fd or -errno. */
+static int file_open_at(int fd, const char *leaf, int flags)
+{
+	struct stat st;
+	int ffd, ret;
+
+	ffd = openat(fd, leaf, flags | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (ffd < 0)
+		return -errno;
+	if (fstat(ffd, &st) < 0)
+		ret = -errno;
+	else if (S_ISDIR(st.st_mode))
+		ret = -EISDIR;
+	else if (!S_ISREG(st.st_mode))
+		ret = -EINVAL;
+	else
+		return ffd;
+	close(ffd);
+	return ret;
+}
+
+int cache_draft_file_open(struct cache_drafts *d, const char *path, const char *name, int flags)
+{
+	const char *leaf;
+	int fd, ret;
+
+	fd = entry_dir(d, path, name, NAME_MEDIATYPE | NAME_ANNOTATION, flags & O_CREAT, &leaf);
+	if (fd < 0)
+		return fd;
+	ret = file_open_at(fd, leaf, flags);
+	close(fd);
+	return ret;
+}
+
+int cache_draft_mkdir_annotations(struct cache_drafts *d, const char *path)
+{
+	int fd, ret;
+
+	fd = draft_open(d, path);
+	if (fd < 0)
+		return fd;
+	ret = mkdirat(fd, CACHE_DRAFT_ANNOTATIONS, 0700) < 0 ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+int cache_draft_read_file(struct cache_drafts *d, const char *path, const char *name, size_t max,
+			  char **bytes, size_t *len)
+{
+	size_t cap, got = 0;
+	const char *leaf;
+	char *b = NULL;
+	struct stat st;
+	int dfd, fd = -1, ret;
+
+	*bytes = NULL;
+	*len = 0;
+	if (max > SIZE_MAX / 4) /* keeps max + 1 and cap * 2 from overflowing */
+		max = SIZE_MAX / 4;
+	dfd = entry_dir(d, path, name, NAME_ANY_FILE, false, &leaf);
+	if (dfd < 0) {
+		ret = dfd;
+		goto out;
+	}
+	fd = file_open_at(dfd, leaf, O_RDONLY);
+	close(dfd);
+	if (fd < 0) {
+		ret = fd;
+		goto out;
+	}
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if ((uint64_t)st.st_size > max) {
+		ret = -EFBIG;
+		goto out;
+	}
+	/* Room for one byte more than the size, to see the end of file (or a
+	 * file that grew, which must still fit in @max). */
+	cap = (size_t)st.st_size + 1;
+	b = malloc(cap + 1);
+	if (!b) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (got == cap) {
+			size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+			char *nb = realloc(b, ncap + 1);
+
+			if (!nb) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			b = nb;
+			cap = ncap;
+		}
+		n = read(fd, b + got, cap - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+		if (got > max) {
+			ret = -EFBIG;
+			goto out;
+		}
+	}
+	b[got] = '\0';
+	*bytes = b;
+	b = NULL;
+	*len = got;
+	ret = 0;
+out:
+	free(b);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/* Create a new temporary file in directory @fd; its name goes to @tmp.
+ * New fd or -errno. */
+static int tmp_create(int fd, char tmp[static sizeof(TMP_PREFIX) + 16])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (int tries = 0; tries < 100; tries++) {
+		uint64_t r;
+		int tfd;
+
+		if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r)) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			r = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
+			    ((uint64_t)getpid() << 40) ^ (uint64_t)tries;
+		}
+		memcpy(tmp, TMP_PREFIX, sizeof(TMP_PREFIX) - 1);
+		for (int i = 0; i < 16; i++)
+			tmp[sizeof(TMP_PREFIX) - 1 + i] = hex[(r >> (4 * i)) & 0xf];
+		tmp[sizeof(TMP_PREFIX) - 1 + 16] = '\0';
+		tfd = openat(fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (tfd >= 0 || errno != EEXIST)
+			return tfd < 0 ? -errno : tfd;
+	}
+	return -EEXIST;
+}
+
+int cache_draft_write_file(struct cache_drafts *d, const char *path, const char *name,
+			   const void *bytes, size_t len)
+{
+	char tmp[sizeof(TMP_PREFIX) + 16] = "";
+	const char *leaf, *p = bytes;
+	int dfd, fd = -1, ret;
+
+	dfd = entry_dir(d, path, name, NAME_ANY_FILE, true, &leaf);
+	if (dfd < 0)
+		return dfd;
+	fd = tmp_create(dfd, tmp);
+	if (fd < 0) {
+		ret = fd;
+		tmp[0] = '\0';
+		goto out;
+	}
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			goto out;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	/* Without fsync a crash after the rename could leave an empty file
+	 * under the name (ext4 delalloc).  The directory is not synced: like
+	 * a symlink, the new file is whole or the old one stays. */
+	if (fsync(fd) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	ret = close(fd) < 0 ? -errno : 0;
+	fd = -1;
+	if (ret < 0)
+		goto out;
+	/* renameat() replaces the name itself, even a symlink or a file
+	 * someone holds open; nothing is written through it. */
+	if (renameat(dfd, tmp, dfd, leaf) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	tmp[0] = '\0';
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (tmp[0])
+		unlinkat(dfd, tmp, 0);
+	close(dfd);
+	return ret;
+}
