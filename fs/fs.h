@@ -18,6 +18,17 @@
  *   .../tag/manifest.json etc.      NODE_FILE       tree_file_content
  *   .../tag/layers/                 NODE_LAYERS
  *   .../tag/layers/00-sha256:...    NODE_LAYER      tree_layer_open
+ *
+ * Drafts (manifest lists being written; draft.c, commit.c):
+ *   MOUNT/host/ns/new/ (mkdir)      NODE_DRAFT      draft_mkdir, draft_lookup
+ *   .../draft/amd64 (ln -s)         NODE_DRAFT_LINK draft_symlink, draft_readlink
+ *   .../draft/.preview.json etc.    NODE_DRAFT_FILE draft_file_content
+ *   .../draft/.annotations/         NODE_DRAFT_ANNOTATIONS
+ *   .../draft/.commit (touch)       NODE_DRAFT_FILE draft_create -> commit_run
+ * A directory at tag level is a draft while the draft store holds one at
+ * its path, whatever node kind it was looked up as: tree_effective()
+ * decides on every request, so a tag becomes a draft (amend) and a draft
+ * becomes the live list (commit) under the same inode.
  */
 #ifndef REGFS_FS_H
 #define REGFS_FS_H
@@ -25,6 +36,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <sys/stat.h>
 
 #include "common/digest.h"
@@ -43,9 +55,22 @@ enum node_kind {
 	NODE_LAYERS,   /* layers/ of an image */
 	NODE_FILE,     /* manifest.json, digest, inspect.json, config.json, platform */
 	NODE_LAYER,    /* one layer blob */
+	NODE_DRAFT,    /* a draft directory: repo = repository it pushes to, ref = tag */
+	NODE_DRAFT_LINK,        /* an entry of a draft (a symlink) */
+	NODE_DRAFT_FILE,        /* a dot file of a draft */
+	NODE_DRAFT_ANNOTATIONS, /* .annotations/ of a draft */
 };
 
 enum file_kind { FILE_MANIFEST, FILE_DIGEST, FILE_INSPECT, FILE_CONFIG, FILE_PLATFORM };
+
+enum draft_file {
+	DF_PREVIEW,    /* .preview.json: the bytes a commit would push */
+	DF_DIGEST,     /* .digest: their digest */
+	DF_STATUS,     /* .status: what is wrong, per link, and the last commit */
+	DF_MEDIATYPE,  /* .mediatype: the user's choice of list type */
+	DF_ANNOTATION, /* .annotations/<key> */
+	DF_COMMIT,     /* .commit: touching it commits */
+};
 
 struct node {
 	uint64_t ino;
@@ -58,6 +83,7 @@ struct node {
 	char *repo;  /* owned: NODE_REPO its path; NODE_MANIFEST and below the repository */
 	char *ref;   /* owned: NODE_MANIFEST at repo level: the tag or digest; NULL for entries */
 	enum file_kind file;                   /* NODE_FILE */
+	enum draft_file dfile;                 /* NODE_DRAFT_FILE */
 	char layer_digest[DIGEST_STR_LEN + 1]; /* NODE_LAYER */
 	int64_t layer_size;                    /* NODE_LAYER */
 
@@ -70,13 +96,21 @@ struct node {
 struct fs_config {
 	char **registries; /* NULL-terminated hosts shown at the root */
 	double ttl;        /* seconds tags and listings are trusted */
+	char *mountpoint;  /* absolute, for link targets written absolutely */
 };
+
+struct commit_lock; /* commit.c */
 
 struct fs {
 	struct fs_config cfg;
 	struct reg_client *client;  /* borrowed */
 	struct cache_store *store;  /* borrowed */
 	struct cache_mem *mem;      /* borrowed */
+	struct cache_drafts *drafts; /* borrowed */
+
+	pthread_mutex_t commit_mutex; /* protects commits; taken alone */
+	pthread_cond_t commit_done;
+	struct commit_lock *commits;  /* drafts being committed now */
 };
 
 /* --- node.c -------------------------------------------------------------- */
@@ -109,7 +143,7 @@ void node_put(struct node *n);
 
 struct tree_entry {
 	char *name; /* owned */
-	mode_t type; /* S_IFDIR or S_IFREG */
+	mode_t type; /* S_IFDIR, S_IFREG or S_IFLNK */
 };
 
 struct tree_listing {
@@ -117,6 +151,14 @@ struct tree_listing {
 	size_t n;
 };
 void tree_listing_release(struct tree_listing *l);
+
+/* Add @name unless the listing has it already (first one wins).  0 or -ENOMEM. */
+int tree_listing_add(struct tree_listing *l, const char *name, mode_t type);
+/* Repository-level lookups and listings below repository path @prefix
+ * (NULL: the registry's top level), as for NODE_REGISTRY / NODE_REPO. */
+int tree_lookup_level(struct fs *fs, struct node *parent, const char *prefix, const char *name,
+		      struct node **out);
+int tree_list_level(struct fs *fs, struct node *n, const char *prefix, struct tree_listing *out);
 
 /* Resolve @name in @parent into a new unpublished node (*out).  0 or -errno. */
 int tree_lookup(struct fs *fs, struct node *parent, const char *name, struct node **out);
@@ -129,9 +171,80 @@ int tree_file_content(struct fs *fs, struct node *n, char **bytes, size_t *len);
 /* Make a layer present and verified in the store; returns an fd to it or
  * -errno. */
 int tree_layer_open(struct fs *fs, struct node *n);
+/*
+ * What @n acts as now: @n itself, or a new unpublished stand-in (*tmp,
+ * freed by the caller with node_free) when a tag's directory holds a draft
+ * (a NODE_DRAFT) or a draft directory's draft is gone (the tag or
+ * namespace the registry has at that path now).  0 or -errno.
+ */
+int tree_effective(struct fs *fs, struct node *n, struct node **acting, struct node **tmp);
+/* Does @n's path hold a draft now? */
+bool tree_is_draft(struct fs *fs, struct node *n);
+/* "host/ns/repo/tag..." of @n (new string, NULL on -ENOMEM); "" for the root. */
+char *tree_path(const struct node *n);
+/* The repository path a child of repository-level node @n lives in, i.e.
+ * @n's own repository path (NULL for a registry).  Borrowed. */
+const char *tree_level_prefix(const struct node *n);
+
+/* Content shared with the commit path. */
+int tree_manifest_by_digest(struct fs *fs, struct reg_registry *r, const char *repo,
+			    const char *digest, char **bytes, size_t *len);
+int tree_blob_ensure(struct fs *fs, struct reg_registry *r, const char *repo,
+		     const char *digest, int64_t size);
+/* The config of image @m (new buffer).  0 or -errno. */
+int tree_config_read(struct fs *fs, struct reg_registry *r, const char *repo,
+		     const struct reg_manifest *m, char **bytes, size_t *len);
+/* Forget what is cached about @repo's tags and the catalog of @r, after a push. */
+void tree_forget_pushed(struct fs *fs, struct reg_registry *r, const char *repo, const char *tag);
+
 /* Extended attribute @name of @n into a new string (*val), or -ENODATA. */
 int tree_xattr(struct fs *fs, struct node *n, const char *name, char **val, size_t *len);
 /* NUL-separated list of @n's attribute names (new buffer). */
 int tree_xattr_list(struct fs *fs, struct node *n, char **names, size_t *len);
+
+/* --- draft.c: drafts in the tree ------------------------------------------ */
+
+/* Lookups, listings, attributes and contents of draft nodes (@n acting as
+ * a draft per tree_effective).  As the tree_* functions. */
+int draft_lookup(struct fs *fs, struct node *n, const char *name, struct node **out);
+int draft_list(struct fs *fs, struct node *n, struct tree_listing *out);
+int draft_stat(struct fs *fs, struct node *n, struct stat *st);
+int draft_file_content(struct fs *fs, struct node *n, char **bytes, size_t *len);
+int draft_readlink(struct fs *fs, struct node *n, char **target);
+
+/* The writing operations.  @parent is the directory written in; on
+ * success *out (when given) is a new unpublished node for the reply.
+ * Outside drafts they answer -EROFS, except where a tag turns into a
+ * draft (amend). */
+int draft_mkdir(struct fs *fs, struct node *parent, const char *name, struct node **out);
+int draft_rmdir(struct fs *fs, struct node *parent, const char *name);
+int draft_symlink(struct fs *fs, struct node *parent, const char *name, const char *target,
+		  struct node **out);
+int draft_unlink(struct fs *fs, struct node *parent, const char *name);
+/* create(2) of @name in @parent: ".commit" commits (and returns only when
+ * done); ".mediatype" and annotation files are made.  *fd is an open
+ * file for writable user files, else -1. */
+int draft_create(struct fs *fs, struct node *parent, const char *name, int flags,
+		 struct node **out, int *fd);
+/* open(2) of a user file for writing (@flags as given); returns an fd or
+ * -errno.  -EROFS for everything else. */
+int draft_open_write(struct fs *fs, struct node *n, int flags);
+/* truncate of a user file. */
+int draft_truncate(struct fs *fs, struct node *n, off_t size);
+
+/* --- commit.c: turning a draft into a pushed list -------------------------- */
+
+void commit_init(struct fs *fs);
+void commit_release(struct fs *fs);
+/* What a commit of draft @path would push, and what is wrong with it.
+ * @preview/@digest/@status (each may be NULL) receive new strings.
+ * Returns 0 when the draft is committable, -EINVAL when not (status says
+ * why), other -errno when the registry could not be asked. */
+int commit_plan_text(struct fs *fs, struct node *draft, char **preview, size_t *preview_len,
+		     char **digest, char **status);
+/* Commit draft @draft: push children, then the list; on success the draft
+ * is removed.  Serialised per draft.  0 or -errno (reason kept for
+ * .status). */
+int commit_run(struct fs *fs, struct node *draft);
 
 #endif

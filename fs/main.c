@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fuse_lowlevel.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cache/draft.h"
 #include "cache/mem.h"
 #include "cache/store.h"
 #include "common/log.h"
@@ -32,6 +34,7 @@ struct options {
 	char **insecure; /* NULL-terminated */
 	size_t n_insecure;
 	char *cache_dir;
+	char *state_dir;
 	char *cache_max;
 	char *ttl;
 	char *cafile;
@@ -48,6 +51,7 @@ static const struct fuse_opt option_spec[] = {
 	FUSE_OPT_KEY("registry=", KEY_REGISTRY),
 	FUSE_OPT_KEY("insecure=", KEY_INSECURE),
 	OPT("cache_dir=%s", cache_dir),
+	OPT("state_dir=%s", state_dir),
 	OPT("cache_max=%s", cache_max),
 	OPT("ttl=%s", ttl),
 	OPT("cafile=%s", cafile),
@@ -104,6 +108,7 @@ static void usage(const char *prog)
 	       "    -o registry=HOST[,HOST] show these registries at the root (repeatable)\n"
 	       "    -o insecure=HOST       allow plain HTTP to HOST (loopback hosts always may)\n"
 	       "    -o cache_dir=DIR       blob cache (default $XDG_CACHE_HOME/regfs)\n"
+	       "    -o state_dir=DIR       drafts of lists (default $XDG_STATE_HOME/regfs)\n"
 	       "    -o cache_max=SIZE      cache cap, e.g. 500M, 10G (default 10G; 0 = none)\n"
 	       "    -o ttl=SECONDS         how long tags and listings are trusted (default 30)\n"
 	       "    -o cafile=FILE         extra CA certificates (PEM)\n"
@@ -141,9 +146,10 @@ static int parse_size(const char *s, unsigned long long *out)
 	return 0;
 }
 
-static char *default_cache_dir(void)
+/* $<xdg_var>/regfs, else ~/<home_sub>/regfs, else <fallback>. */
+static char *default_dir(const char *xdg_var, const char *home_sub, const char *fallback)
 {
-	const char *xdg = getenv("XDG_CACHE_HOME");
+	const char *xdg = getenv(xdg_var);
 	const char *home = getenv("HOME");
 	char *p = NULL;
 
@@ -151,10 +157,10 @@ static char *default_cache_dir(void)
 		if (asprintf(&p, "%s/regfs", xdg) < 0)
 			p = NULL;
 	} else if (home && *home) {
-		if (asprintf(&p, "%s/.cache/regfs", home) < 0)
+		if (asprintf(&p, "%s/%s/regfs", home, home_sub) < 0)
 			p = NULL;
 	} else {
-		p = strdup("/var/cache/regfs");
+		p = strdup(fallback);
 	}
 	return p;
 }
@@ -209,6 +215,9 @@ int main(int argc, char *argv[])
 	struct reg_client *client = NULL;
 	struct cache_store *store = NULL;
 	struct cache_mem *mem = NULL;
+	struct cache_drafts *drafts = NULL;
+	bool commit_ready = false;
+	char *state_dir = NULL;
 	struct fuse_session *se = NULL;
 	struct fs fs;
 	unsigned long long cache_max = DEFAULT_CACHE_MAX;
@@ -266,7 +275,8 @@ int main(int argc, char *argv[])
 	}
 	log_setup(logfp, (o.verbose || cmd.debug) ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 
-	cache_dir = o.cache_dir ? absolute(o.cache_dir) : default_cache_dir();
+	cache_dir = o.cache_dir ? absolute(o.cache_dir)
+				: default_dir("XDG_CACHE_HOME", ".cache", "/var/cache/regfs");
 	if (!cache_dir || mkdir_p(cache_dir) < 0) {
 		fprintf(stderr, "regfs: cannot create cache directory '%s'\n",
 			cache_dir ? cache_dir : "?");
@@ -275,6 +285,24 @@ int main(int argc, char *argv[])
 	err = cache_store_open(cache_dir, cache_max, &store);
 	if (err < 0) {
 		fprintf(stderr, "regfs: cache '%s': %s\n", cache_dir, strerror(-err));
+		goto out;
+	}
+	/* drafts are the user's work, not a cache: they live apart from it */
+	state_dir = o.state_dir ? absolute(o.state_dir)
+				: default_dir("XDG_STATE_HOME", ".local/state", "/var/lib/regfs");
+	if (!state_dir || mkdir_p(state_dir) < 0) {
+		fprintf(stderr, "regfs: cannot create state directory '%s'\n",
+			state_dir ? state_dir : "?");
+		goto out;
+	}
+	err = cache_drafts_open(state_dir, &drafts);
+	if (err < 0) {
+		fprintf(stderr, "regfs: drafts in '%s': %s\n", state_dir, strerror(-err));
+		goto out;
+	}
+	fs.cfg.mountpoint = realpath(cmd.mountpoint, NULL);
+	if (!fs.cfg.mountpoint) {
+		fprintf(stderr, "regfs: mountpoint '%s': %s\n", cmd.mountpoint, strerror(errno));
 		goto out;
 	}
 	mem = cache_mem_new(MEM_CACHE_MAX);
@@ -293,6 +321,9 @@ int main(int argc, char *argv[])
 	fs.client = client;
 	fs.store = store;
 	fs.mem = mem;
+	fs.drafts = drafts;
+	commit_init(&fs);
+	commit_ready = true;
 	fs.cfg.registries = o.registries;
 	for (char **p = o.registries; p && *p; p++) {
 		struct reg_registry *r;
@@ -336,6 +367,12 @@ out:
 	if (se)
 		fuse_session_destroy(se);
 	node_table_release();
+	if (commit_ready)
+		commit_release(&fs);
+	cache_drafts_close(drafts);
+	free(state_dir);
+	free(fs.cfg.mountpoint);
+	free(o.state_dir);
 	reg_client_free(client);
 	cache_mem_free(mem);
 	cache_store_free(store);

@@ -5,9 +5,14 @@
  * Kernel caching follows what can change: nodes fixed by a digest on their
  * path (below @sha256:, and layer files, whose names carry their digest)
  * are cached for a day and opened with keep_cache; everything that hangs
- * off a tag or a listing lives for the TTL.
+ * off a tag or a listing lives for the TTL.  Names inside a tag's directory
+ * and inside drafts are not cached at all: a write turns a tag into a
+ * draft and a commit turns it back, and the kernel must see that at once.
+ *
+ * Writes are drafts' (draft.c); everywhere else they answer EROFS.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <stdlib.h>
@@ -18,6 +23,7 @@
 #include "common/log.h"
 #include "fs/fs.h"
 #include "fs/ops.h"
+#include "registry/names.h"
 
 #define IMMUTABLE_TIMEOUT 86400.0
 
@@ -28,7 +34,29 @@ static struct fs *fs_of(fuse_req_t req)
 
 static double timeout_for(struct fs *fs, const struct node *n)
 {
+	if (n->kind >= NODE_DRAFT)
+		return 0;
 	return n->immutable || n->kind == NODE_LAYER ? IMMUTABLE_TIMEOUT : fs->cfg.ttl;
+}
+
+/* A directory whose names change with drafts: a draft, or a tag's. */
+static bool names_change_with_drafts(const struct node *d)
+{
+	if (d->kind == NODE_DRAFT || d->kind == NODE_DRAFT_ANNOTATIONS)
+		return true;
+	return d->kind == NODE_MANIFEST && d->ref && !digest_is_valid(d->ref);
+}
+
+/* How long the kernel may keep the name @n in directory @parent. */
+static double entry_timeout_for(struct fs *fs, const struct node *parent, const struct node *n)
+{
+	if (names_change_with_drafts(parent))
+		return 0;
+	/* the name -> node mapping changes with the tag even for immutable
+	 * layer files, so the entry follows the parent */
+	if (parent->immutable || parent->kind == NODE_ROOT)
+		return IMMUTABLE_TIMEOUT;
+	return n && n->immutable ? IMMUTABLE_TIMEOUT : fs->cfg.ttl;
 }
 
 /*
@@ -38,11 +66,14 @@ static double timeout_for(struct fs *fs, const struct node *n)
  * reference so the bytes outlive the reply.
  */
 struct handle {
-	char *bytes; /* owned, or NULL for a layer */
+	char *bytes;   /* owned, or NULL for a layer */
 	size_t len;
-	int fd;      /* layer fd, or -1 */
-	int refs;    /* atomic: the open, plus each read in flight */
+	int fd;        /* layer fd, a draft's user file, or -1 */
+	bool writable; /* fd is a draft's user file open for writing */
+	int refs;      /* atomic: the open, plus each read in flight */
 };
+
+#define USER_FILE_MAX (64u << 10) /* .mediatype, one annotation */
 
 static void handle_put(struct handle *h)
 {
@@ -58,10 +89,44 @@ struct dir_handle {
 	struct tree_listing list;
 };
 
+/* Publish @proto (taken over) and fill @e for a reply about it: one
+ * kernel lookup is counted.  0 or -errno (nothing to undo then). */
+static int entry_of(struct fs *fs, struct node *parent, struct node *proto,
+		    struct fuse_entry_param *e, struct node **out)
+{
+	struct node *n = node_publish(proto);
+	int ret;
+
+	memset(e, 0, sizeof(*e));
+	ret = tree_stat(fs, n, &e->attr);
+	if (ret < 0) {
+		node_forget(n, 1);
+		return ret;
+	}
+	e->ino = n->ino;
+	e->generation = 1;
+	e->attr_timeout = timeout_for(fs, n);
+	e->entry_timeout = entry_timeout_for(fs, parent, n);
+	*out = n;
+	return 0;
+}
+
+static void reply_new_entry(fuse_req_t req, struct fs *fs, struct node *parent, struct node *proto)
+{
+	struct fuse_entry_param e;
+	struct node *n;
+	int ret = entry_of(fs, parent, proto, &e, &n);
+
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
+	else if (fuse_reply_entry(req, &e) == -ENOENT)
+		node_forget(n, 1); /* the request was interrupted: undo the lookup */
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 {
 	struct fs *fs = fs_of(req);
-	struct node *parent = node_get(parent_ino), *proto = NULL, *n;
+	struct node *parent = node_get(parent_ino), *proto = NULL;
 	struct fuse_entry_param e;
 	int ret;
 
@@ -74,7 +139,9 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	if (ret == -ENOENT) {
 		/* a negative entry: the kernel remembers the miss for a while */
 		e.ino = 0;
-		e.entry_timeout = parent->immutable ? IMMUTABLE_TIMEOUT : fs->cfg.ttl;
+		e.entry_timeout = entry_timeout_for(fs, parent, NULL);
+		if (e.entry_timeout == IMMUTABLE_TIMEOUT && !parent->immutable)
+			e.entry_timeout = fs->cfg.ttl; /* a registry may appear */
 		fuse_reply_entry(req, &e);
 		return;
 	}
@@ -82,23 +149,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 		fuse_reply_err(req, -ret);
 		return;
 	}
-	n = node_publish(proto);
-	ret = tree_stat(fs, n, &e.attr);
-	if (ret < 0) {
-		node_forget(n, 1);
-		fuse_reply_err(req, -ret);
-		return;
-	}
-	e.ino = n->ino;
-	e.generation = 1;
-	e.attr_timeout = timeout_for(fs, n);
-	/* the name -> node mapping changes with the tag even for immutable
-	 * layer files, so the entry follows the parent */
-	e.entry_timeout = parent->immutable || parent->kind == NODE_ROOT
-				  ? IMMUTABLE_TIMEOUT
-				  : (n->immutable ? IMMUTABLE_TIMEOUT : fs->cfg.ttl);
-	if (fuse_reply_entry(req, &e) == -ENOENT)
-		node_forget(n, 1); /* the request was interrupted: undo the lookup */
+	reply_new_entry(req, fs, parent, proto);
 }
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -134,7 +185,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return;
 	}
 	ret = tree_stat(fs, n, &st);
-	if (ret == 0 && h && h->bytes && n->kind == NODE_FILE)
+	if (ret == 0 && h && h->bytes && (n->kind == NODE_FILE || n->kind == NODE_DRAFT_FILE))
 		st.st_size = (off_t)h->len; /* an open file keeps its snapshot */
 	if (ret < 0)
 		fuse_reply_err(req, -ret);
@@ -227,6 +278,29 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 	fuse_reply_err(req, 0);
 }
 
+/* Reply to an open (or create, with @e) of a draft's file: the handle
+ * owns @fd (-1: an empty file, as .commit).  Served with direct I/O: the
+ * file is written through us. */
+static void reply_open_fd(fuse_req_t req, int fd, struct fuse_file_info *fi)
+{
+	struct handle *h = calloc(1, sizeof(*h));
+
+	if (!h) {
+		if (fd >= 0)
+			close(fd);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	h->fd = fd;
+	h->writable = fd >= 0;
+	h->refs = 1;
+	fi->fh = (uintptr_t)h;
+	fi->direct_io = 1;
+	fi->keep_cache = 0;
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		handle_put(h);
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
@@ -239,10 +313,15 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
-		fuse_reply_err(req, EROFS);
+		ret = draft_open_write(fs, n, fi->flags & (O_ACCMODE | O_TRUNC | O_APPEND));
+		if (ret < 0) {
+			fuse_reply_err(req, -ret);
+			return;
+		}
+		reply_open_fd(req, ret, fi);
 		return;
 	}
-	if (n->kind != NODE_FILE && n->kind != NODE_LAYER) {
+	if (n->kind != NODE_FILE && n->kind != NODE_LAYER && n->kind != NODE_DRAFT_FILE) {
 		fuse_reply_err(req, EISDIR);
 		return;
 	}
@@ -375,20 +454,60 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
-	(void)ino;
-	fuse_reply_err(req, EINVAL);
+	struct node *n = node_get(ino);
+	char *target = NULL;
+	int ret;
+
+	if (!n) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	ret = draft_readlink(fs_of(req), n, &target);
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_readlink(req, target);
+	free(target);
 }
 
-/* --- everything that writes: the tree is read-only ----------------------- */
+/* --- everything that writes: drafts, else EROFS -------------------------- */
+
+#define TIMES_ONLY                                                                                 \
+	(FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |                     \
+	 FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		       struct fuse_file_info *fi)
 {
-	(void)ino;
-	(void)attr;
-	(void)to_set;
-	(void)fi;
-	fuse_reply_err(req, EROFS);
+	struct fs *fs = fs_of(req);
+	struct node *n = node_get(ino);
+	struct handle *h = fi ? (struct handle *)(uintptr_t)fi->fh : NULL;
+	struct stat st;
+	int ret = 0;
+
+	if (!n) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		if (h && h->writable)
+			ret = attr->st_size > (off_t)USER_FILE_MAX ? -EFBIG
+			      : ftruncate(h->fd, attr->st_size) < 0 ? -errno : 0;
+		else
+			ret = draft_truncate(fs, n, attr->st_size);
+	} else if (to_set & ~TIMES_ONLY) {
+		ret = -EPERM; /* modes and owners are not kept */
+	}
+	/* times are not kept either, but `touch` must work on a draft */
+	if (ret == 0 && (to_set & ~(TIMES_ONLY | FUSE_SET_ATTR_SIZE)) == 0 && n->kind < NODE_DRAFT &&
+	    !tree_is_draft(fs, n))
+		ret = -EROFS;
+	if (ret == 0)
+		ret = tree_stat(fs, n, &st);
+	if (ret < 0)
+		fuse_reply_err(req, n->kind < NODE_DRAFT && ret == -EPERM ? EROFS : -ret);
+	else
+		fuse_reply_attr(req, &st, timeout_for(fs, n));
 }
 
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
@@ -400,38 +519,70 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	fuse_reply_err(req, EROFS);
 }
 
-static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode)
 {
-	(void)parent;
-	(void)name;
+	struct fs *fs = fs_of(req);
+	struct node *parent = node_get(parent_ino), *proto = NULL;
+	int ret;
+
 	(void)mode;
-	fuse_reply_err(req, EROFS);
+	if (!parent) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	ret = draft_mkdir(fs, parent, name, &proto);
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
+	else
+		reply_new_entry(req, fs, parent, proto);
 }
 
-static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+static void op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 {
-	(void)parent;
-	(void)name;
-	fuse_reply_err(req, EROFS);
+	struct node *parent = node_get(parent_ino);
+
+	fuse_reply_err(req, parent ? -draft_unlink(fs_of(req), parent, name) : ESTALE);
 }
 
-static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 {
-	(void)link;
-	(void)parent;
-	(void)name;
-	fuse_reply_err(req, EROFS);
+	struct node *parent = node_get(parent_ino);
+
+	fuse_reply_err(req, parent ? -draft_rmdir(fs_of(req), parent, name) : ESTALE);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent_ino, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	struct node *parent = node_get(parent_ino), *proto = NULL;
+	int ret;
+
+	if (!parent) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	ret = draft_symlink(fs, parent, name, link, &proto);
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
+	else
+		reply_new_entry(req, fs, parent, proto);
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		      const char *newname, unsigned int flags)
 {
-	(void)parent;
+	struct fs *fs = fs_of(req);
+	struct node *from = node_get(parent), *to = node_get(newparent);
+
 	(void)name;
-	(void)newparent;
 	(void)newname;
 	(void)flags;
-	fuse_reply_err(req, EROFS);
+	/* mv inside drafts: EXDEV makes it copy the link and remove the old */
+	if (from && to && (from->kind >= NODE_DRAFT || tree_is_draft(fs, from)) &&
+	    (to->kind >= NODE_DRAFT || tree_is_draft(fs, to)))
+		fuse_reply_err(req, EXDEV);
+	else
+		fuse_reply_err(req, EROFS);
 }
 
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
@@ -442,25 +593,70 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 	fuse_reply_err(req, EROFS);
 }
 
-static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+static void op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode,
 		      struct fuse_file_info *fi)
 {
-	(void)parent;
-	(void)name;
+	struct fs *fs = fs_of(req);
+	struct node *parent = node_get(parent_ino), *proto = NULL, *n;
+	struct fuse_entry_param e;
+	struct handle *h;
+	int ret, fd = -1;
+
 	(void)mode;
-	(void)fi;
-	fuse_reply_err(req, EROFS);
+	if (!parent) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	ret = draft_create(fs, parent, name, fi->flags & (O_ACCMODE | O_TRUNC | O_APPEND | O_EXCL),
+			   &proto, &fd);
+	if (ret == 0)
+		ret = entry_of(fs, parent, proto, &e, &n);
+	h = ret == 0 ? calloc(1, sizeof(*h)) : NULL;
+	if (ret == 0 && !h) {
+		node_forget(n, 1);
+		ret = -ENOMEM;
+	}
+	if (ret < 0) {
+		if (fd >= 0)
+			close(fd);
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	h->fd = fd;
+	h->writable = fd >= 0;
+	h->refs = 1;
+	fi->fh = (uintptr_t)h;
+	fi->direct_io = 1;
+	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+		node_forget(n, 1);
+		handle_put(h);
+	}
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	ssize_t n;
+
 	(void)ino;
-	(void)buf;
-	(void)size;
-	(void)off;
-	(void)fi;
-	fuse_reply_err(req, EROFS);
+	if (!h || !h->writable) {
+		/* .commit takes `echo > .commit` too: the create did the work */
+		if (h && h->fd < 0 && !h->bytes)
+			fuse_reply_write(req, size);
+		else
+			fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (off < 0 || (size_t)off > USER_FILE_MAX || size > USER_FILE_MAX - (size_t)off) {
+		fuse_reply_err(req, EFBIG);
+		return;
+	}
+	n = pwrite(h->fd, buf, size, off);
+	if (n < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_write(req, (size_t)n);
 }
 
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
@@ -491,7 +687,7 @@ const struct fuse_lowlevel_ops regfs_ops = {
 	.mknod = op_mknod,
 	.mkdir = op_mkdir,
 	.unlink = op_unlink,
-	.rmdir = op_unlink,
+	.rmdir = op_rmdir,
 	.symlink = op_symlink,
 	.rename = op_rename,
 	.link = op_link,

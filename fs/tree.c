@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache/draft.h"
 #include "cache/mem.h"
 #include "cache/store.h"
 #include "common/log.h"
@@ -58,7 +59,7 @@ void tree_listing_release(struct tree_listing *l)
 	l->n = 0;
 }
 
-static int listing_add(struct tree_listing *l, const char *name, mode_t type)
+int tree_listing_add(struct tree_listing *l, const char *name, mode_t type)
 {
 	struct tree_entry *nv;
 
@@ -208,7 +209,7 @@ static bool catalog_has_prefix(const struct reg_strlist *l, const char *path)
 /* --- manifests ----------------------------------------------------------- */
 
 /* Bytes of the manifest @digest of @repo: memory, store, then network. */
-static int manifest_by_digest(struct fs *fs, struct reg_registry *r, const char *repo,
+int tree_manifest_by_digest(struct fs *fs, struct reg_registry *r, const char *repo,
 			      const char *digest, char **bytes, size_t *len)
 {
 	char key[DIGEST_STR_LEN + 3];
@@ -291,7 +292,8 @@ static void view_release(struct view *v)
 
 static struct node *manifest_node_of(struct node *n)
 {
-	while (n && n->kind != NODE_MANIFEST)
+	/* a draft directory whose draft was committed stands for its tag */
+	while (n && n->kind != NODE_MANIFEST && n->kind != NODE_DRAFT)
 		n = n->parent;
 	return n;
 }
@@ -325,7 +327,7 @@ static int view_manifest(struct fs *fs, struct node *n, struct view *v)
 		memcpy(v->digest, parent.m->entries[i].digest, DIGEST_STR_LEN + 1);
 		view_release(&parent);
 	}
-	ret = manifest_by_digest(fs, n->reg, n->repo, v->digest, &v->bytes, &v->len);
+	ret = tree_manifest_by_digest(fs, n->reg, n->repo, v->digest, &v->bytes, &v->len);
 	if (ret < 0)
 		return ret;
 	ret = reg_manifest_parse(v->bytes, v->len, NULL, &v->m);
@@ -361,41 +363,53 @@ static int fill_from_registry(struct cache_writer *w, void *arg)
 	return reg_blob_stream(f->reg, f->repo, f->digest, fill_sink, f);
 }
 
-static int ensure_blob(struct fs *fs, struct node *n, const char *digest, int64_t size)
+int tree_blob_ensure(struct fs *fs, struct reg_registry *r, const char *repo,
+		     const char *digest, int64_t size)
 {
-	struct fill_ctx f = {n->reg, n->repo, digest, NULL};
+	struct fill_ctx f = {r, repo, digest, NULL};
 	int ret = cache_store_ensure(fs->store, digest, size, fill_from_registry, &f);
 
 	if (ret == -EFBIG)
 		ret = -EIO; /* more bytes than the descriptor says: content is wrong */
 	if (ret == -EIO)
-		log_err("blob '%s@%s' from '%s': not stored (failed or did not verify)", n->repo,
-			digest, reg_registry_host(n->reg));
+		log_err("blob '%s@%s' from '%s': not stored (failed or did not verify)", repo,
+			digest, reg_registry_host(r));
+	return ret;
+}
+
+static int ensure_blob(struct fs *fs, struct node *n, const char *digest, int64_t size)
+{
+	return tree_blob_ensure(fs, n->reg, n->repo, digest, size);
+}
+
+int tree_config_read(struct fs *fs, struct reg_registry *r, const char *repo,
+		     const struct reg_manifest *m, char **bytes, size_t *len)
+{
+	int ret = -ENOENT;
+
+	if (!reg_mtype_is_image(m->type))
+		return -ENOENT;
+	if (m->config.size > (int64_t)CONFIG_MAX) {
+		log_err("config '%s@%s': %lld bytes, over the limit", repo, m->config.digest,
+			(long long)m->config.size);
+		return -EIO;
+	}
+	/* another mount may evict it between the two calls: try again */
+	for (int tries = 0; tries < 3; tries++) {
+		ret = tree_blob_ensure(fs, r, repo, m->config.digest, m->config.size);
+		if (ret < 0)
+			return ret;
+		ret = cache_store_read(fs->store, m->config.digest, CONFIG_MAX, bytes, len);
+		if (ret != -ENOENT)
+			break;
+	}
 	return ret;
 }
 
 static int config_bytes(struct fs *fs, struct node *n, const struct view *v, char **bytes,
 			size_t *len)
 {
-	int ret;
-
-	if (!reg_mtype_is_image(v->m->type))
-		return -ENOENT;
-	if (v->m->config.size > (int64_t)CONFIG_MAX) {
-		log_err("config of '%s@%s': %lld bytes, over the limit", n->repo, v->digest,
-			(long long)v->m->config.size);
-		return -EIO;
-	}
-	/* another mount may evict it between the two calls: try again */
-	for (int tries = 0; tries < 3; tries++) {
-		ret = ensure_blob(fs, n, v->m->config.digest, v->m->config.size);
-		if (ret < 0)
-			return ret;
-		ret = cache_store_read(fs->store, v->m->config.digest, CONFIG_MAX, bytes, len);
-		if (ret != -ENOENT)
-			break;
-	}
-	return ret;
+	return tree_config_read(fs, n->reg, n->repo, v->m, bytes, len);
 }
 
 static int image_platform(struct fs *fs, struct node *n, const struct view *v,
@@ -462,7 +476,7 @@ static int inspect_content(struct fs *fs, struct node *n, const struct view *v, 
 			size_t clen;
 			json_t *one;
 
-			ret = manifest_by_digest(fs, mn->reg, mn->repo, d->digest, &cb, &clen);
+			ret = tree_manifest_by_digest(fs, mn->reg, mn->repo, d->digest, &cb, &clen);
 			if (ret < 0) {
 				json_decref(doc);
 				free(base);
@@ -505,6 +519,8 @@ int tree_file_content(struct fs *fs, struct node *n, char **bytes, size_t *len)
 
 	*bytes = NULL;
 	*len = 0;
+	if (n->kind == NODE_DRAFT_FILE)
+		return draft_file_content(fs, n, bytes, len);
 	ret = view_manifest(fs, n, &v);
 	if (ret < 0)
 		return ret;
@@ -659,7 +675,7 @@ static int lookup_digest(struct fs *fs, struct node *parent, const char *prefix,
 
 	if (!digest_is_valid(name + 1))
 		return -ENOENT;
-	ret = manifest_by_digest(fs, parent->reg, prefix, name + 1, &b, &len);
+	ret = tree_manifest_by_digest(fs, parent->reg, prefix, name + 1, &b, &len);
 	free(b);
 	if (ret < 0)
 		return ret;
@@ -676,6 +692,32 @@ static int lookup_digest(struct fs *fs, struct node *parent, const char *prefix,
 	return ret;
 }
 
+/* A draft directory @name below @parent (whose children live in
+ * repository path @prefix): -ENOENT when the draft store has none. */
+static int lookup_draft_dir(struct fs *fs, struct node *parent, const char *prefix,
+			    const char *name, struct node **out)
+{
+	char *path = tree_path(parent);
+	struct stat st;
+	int ret;
+
+	if (!path)
+		return -ENOMEM;
+	ret = cache_draft_stat(fs->drafts, path, name, &st);
+	free(path);
+	if (ret < 0)
+		return ret == -ENOENT || ret == -EINVAL ? -ENOENT : ret;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOENT;
+	ret = new_child(parent, name, NODE_DRAFT, prefix, out);
+	if (ret == 0 && !((*out)->ref = strdup(name))) {
+		node_free(*out);
+		*out = NULL;
+		ret = -ENOMEM;
+	}
+	return ret;
+}
+
 /*
  * @name below the repository path @prefix (NULL at the registry level):
  * a tag or @digest of @prefix, or a deeper repository path.  A tag wins
@@ -687,8 +729,8 @@ static int lookup_digest(struct fs *fs, struct node *parent, const char *prefix,
  * a name that is no repository may still be a namespace above one.
  * A refusal is reported as EACCES, never as "not there".
  */
-static int lookup_repo(struct fs *fs, struct node *parent, const char *prefix, const char *name,
-		       struct node **out)
+int tree_lookup_level(struct fs *fs, struct node *parent, const char *prefix, const char *name,
+		      struct node **out)
 {
 	struct reg_registry *r = parent->reg;
 	struct reg_strlist cat = {0}, tl = {0};
@@ -703,6 +745,9 @@ static int lookup_repo(struct fs *fs, struct node *parent, const char *prefix, c
 		return lookup_digest(fs, parent, prefix, name, out);
 	if (!is_component && !is_tag)
 		return -ENOENT;
+	ret = lookup_draft_dir(fs, parent, prefix, name, out);
+	if (ret != -ENOENT)
+		return ret;
 
 	cret = catalog(fs, r, &cat);
 	if (cret < 0 && cret != -ENOTSUP)
@@ -818,37 +863,165 @@ static int lookup_layer(struct fs *fs, struct node *parent, const char *name, st
 	return ret;
 }
 
-int tree_lookup(struct fs *fs, struct node *parent, const char *name, struct node **out)
+static int lookup_acting(struct fs *fs, struct node *parent, const char *name, struct node **out)
 {
-	*out = NULL;
-	/* no name in the tree starts with '.', so such names (shells and
+	if (parent->kind == NODE_DRAFT || parent->kind == NODE_DRAFT_ANNOTATIONS)
+		return draft_lookup(fs, parent, name, out);
+	/* outside drafts no name starts with '.', so such names (shells and
 	 * editors probe for many) never reach the network */
-	if (name[0] == '.' || strlen(name) > 255 || strchr(name, '/'))
+	if (name[0] == '.')
 		return -ENOENT;
 	switch (parent->kind) {
 	case NODE_ROOT:
 		return lookup_root(fs, parent, name, out);
 	case NODE_REGISTRY:
-		return lookup_repo(fs, parent, NULL, name, out);
 	case NODE_REPO:
-		return lookup_repo(fs, parent, parent->repo, name, out);
+		return tree_lookup_level(fs, parent, tree_level_prefix(parent), name, out);
 	case NODE_MANIFEST:
 		return lookup_manifest(fs, parent, name, out);
 	case NODE_LAYERS:
 		return lookup_layer(fs, parent, name, out);
-	case NODE_FILE:
-	case NODE_LAYER:
+	default:
 		return -ENOTDIR;
 	}
-	return -ENOENT;
+}
+
+int tree_lookup(struct fs *fs, struct node *parent, const char *name, struct node **out)
+{
+	struct node *acting, *tmp;
+	int ret;
+
+	*out = NULL;
+	if (strlen(name) > 255 || strchr(name, '/'))
+		return -ENOENT;
+	ret = tree_effective(fs, parent, &acting, &tmp);
+	if (ret < 0)
+		return ret;
+	ret = lookup_acting(fs, acting, name, out);
+	/* children hang off the real node, not its stand-in */
+	if (*out && tmp && (*out)->parent == tmp)
+		(*out)->parent = parent;
+	node_free(tmp);
+	return ret;
+}
+
+/* --- drafts over the tree ------------------------------------------------ */
+
+char *tree_path(const struct node *n)
+{
+	size_t len = 0;
+	char *p;
+
+	for (const struct node *a = n; a && a->parent; a = a->parent)
+		len += strlen(a->name) + 1;
+	if (len)
+		len--; /* no '/' before the first name */
+	p = malloc(len + 1);
+	if (!p)
+		return NULL;
+	p[len] = '\0';
+	for (const struct node *a = n; a && a->parent; a = a->parent) {
+		size_t k = strlen(a->name);
+
+		len -= k;
+		memcpy(p + len, a->name, k);
+		if (len)
+			p[--len] = '/';
+	}
+	return p;
+}
+
+const char *tree_level_prefix(const struct node *n)
+{
+	return n->kind == NODE_REPO ? n->repo : NULL;
+}
+
+bool tree_is_draft(struct fs *fs, struct node *n)
+{
+	struct stat st;
+	char *path = tree_path(n);
+	bool ret = path && cache_draft_stat(fs->drafts, path, NULL, &st) == 0 &&
+		   S_ISDIR(st.st_mode);
+
+	free(path);
+	return ret;
+}
+
+static bool is_tag_dir(const struct node *n)
+{
+	return n->kind == NODE_MANIFEST && n->ref && !digest_is_valid(n->ref) && n->parent &&
+	       n->parent->kind != NODE_MANIFEST;
+}
+
+int tree_effective(struct fs *fs, struct node *n, struct node **acting, struct node **tmp)
+{
+	struct node *t = NULL;
+	int ret = 0;
+
+	*acting = n;
+	*tmp = NULL;
+	if (is_tag_dir(n) && tree_is_draft(fs, n)) {
+		/* amend: the tag's directory holds a draft */
+		ret = new_child(n->parent, n->name, NODE_DRAFT, n->repo, &t);
+		if (ret == 0 && !(t->ref = strdup(n->ref)))
+			ret = -ENOMEM;
+	} else if (n->kind == NODE_DRAFT && !tree_is_draft(fs, n)) {
+		/* committed (or removed behind our back): what is there now */
+		ret = tree_lookup_level(fs, n->parent, n->repo, n->ref, &t);
+	} else {
+		return 0;
+	}
+	if (ret < 0) {
+		node_free(t);
+		return ret;
+	}
+	t->ino = n->ino;
+	*acting = *tmp = t;
+	return 0;
+}
+
+void tree_forget_pushed(struct fs *fs, struct reg_registry *r, const char *repo, const char *tag)
+{
+	char *key = NULL;
+
+	if (asprintf(&key, "c:%s", reg_registry_host(r)) >= 0)
+		cache_mem_drop(fs->mem, key);
+	free(key);
+	key = NULL;
+	if (asprintf(&key, "l:%s/%s", reg_registry_host(r), repo) >= 0)
+		cache_mem_drop(fs->mem, key);
+	free(key);
+	key = NULL;
+	if (asprintf(&key, "t:%s/%s:%s", reg_registry_host(r), repo, tag) >= 0)
+		cache_mem_drop(fs->mem, key);
+	free(key);
 }
 
 /* --- listings ------------------------------------------------------------ */
 
-static int list_repo_level(struct fs *fs, struct node *n, struct tree_listing *out)
+/* Draft directories below @n join its listing. */
+static int list_draft_dirs(struct fs *fs, struct node *n, struct tree_listing *out)
+{
+	struct cache_draft_listing dl = {0};
+	char *path = tree_path(n);
+	int ret;
+
+	if (!path)
+		return -ENOMEM;
+	ret = cache_draft_list(fs->drafts, path, &dl);
+	free(path);
+	if (ret < 0)
+		return ret == -ENOENT || ret == -EINVAL || ret == -ENOTDIR ? 0 : ret;
+	for (size_t i = 0; ret == 0 && i < dl.n; i++)
+		if (S_ISDIR(dl.v[i].type) && dl.v[i].name[0] != '.')
+			ret = tree_listing_add(out, dl.v[i].name, S_IFDIR);
+	cache_draft_listing_release(&dl);
+	return ret;
+}
+
+int tree_list_level(struct fs *fs, struct node *n, const char *prefix, struct tree_listing *out)
 {
 	struct reg_strlist cat = {0}, tl = {0};
-	const char *prefix = n->kind == NODE_REPO ? n->repo : NULL;
 	size_t pl = prefix ? strlen(prefix) : 0;
 	bool denied = false;
 	int ret = 0, cret;
@@ -859,7 +1032,7 @@ static int list_repo_level(struct fs *fs, struct node *n, struct tree_listing *o
 			return ret;
 		denied = ret == -EACCES;
 		for (size_t i = 0; ret == 0 && i < tl.n; i++)
-			ret = listing_add(out, tl.v[i], S_IFDIR);
+			ret = tree_listing_add(out, tl.v[i], S_IFDIR);
 		reg_strlist_release(&tl);
 		if (ret == -ENOMEM)
 			return ret;
@@ -882,10 +1055,12 @@ static int list_repo_level(struct fs *fs, struct node *n, struct tree_listing *o
 			ret = -ENOMEM;
 			break;
 		}
-		ret = listing_add(out, comp, S_IFDIR);
+		ret = tree_listing_add(out, comp, S_IFDIR);
 		free(comp);
 	}
 	reg_strlist_release(&cat);
+	if (ret == 0)
+		ret = list_draft_dirs(fs, n, out);
 	/* a refused repository with nothing below it: say so, not "empty" */
 	if (ret == 0 && denied && out->n == 0)
 		ret = -EACCES;
@@ -906,13 +1081,13 @@ static int list_manifest(struct fs *fs, struct node *n, struct tree_listing *out
 	for (size_t i = 0; ret == 0 && i < N_MANIFEST_FILES; i++) {
 		if (!manifest_file_applies(i, v.m->type))
 			continue;
-		ret = listing_add(out, manifest_files[i].name, S_IFREG);
+		ret = tree_listing_add(out, manifest_files[i].name, S_IFREG);
 	}
 	if (ret == 0 && image)
-		ret = listing_add(out, "layers", S_IFDIR);
+		ret = tree_listing_add(out, "layers", S_IFDIR);
 	for (size_t i = 0; ret == 0 && index && i < v.m->n_entries; i++)
 		if (v.m->entry_names[i])
-			ret = listing_add(out, v.m->entry_names[i], S_IFDIR);
+			ret = tree_listing_add(out, v.m->entry_names[i], S_IFDIR);
 	view_release(&v);
 	return ret;
 }
@@ -928,26 +1103,34 @@ static int list_layers(struct fs *fs, struct node *n, struct tree_listing *out)
 	for (size_t i = 0; ret == 0 && i < v.m->n_layers; i++) {
 		char *ln = reg_layer_name(i, v.m->n_layers, v.m->layers[i].digest);
 
-		ret = ln ? listing_add(out, ln, S_IFREG) : -ENOMEM;
+		ret = ln ? tree_listing_add(out, ln, S_IFREG) : -ENOMEM;
 		free(ln);
 	}
 	view_release(&v);
 	return ret;
 }
 
-int tree_list(struct fs *fs, struct node *n, struct tree_listing *out)
+int tree_list(struct fs *fs, struct node *real, struct tree_listing *out)
 {
-	int ret = 0;
+	struct node *n, *tmp;
+	int ret;
 
 	memset(out, 0, sizeof(*out));
+	ret = tree_effective(fs, real, &n, &tmp);
+	if (ret < 0)
+		return ret;
 	switch (n->kind) {
 	case NODE_ROOT:
 		for (char **p = fs->cfg.registries; ret == 0 && p && *p; p++)
-			ret = listing_add(out, *p, S_IFDIR);
+			ret = tree_listing_add(out, *p, S_IFDIR);
 		break;
 	case NODE_REGISTRY:
 	case NODE_REPO:
-		ret = list_repo_level(fs, n, out);
+		ret = tree_list_level(fs, n, tree_level_prefix(n), out);
+		break;
+	case NODE_DRAFT:
+	case NODE_DRAFT_ANNOTATIONS:
+		ret = draft_list(fs, n, out);
 		break;
 	case NODE_MANIFEST:
 		ret = list_manifest(fs, n, out);
@@ -958,6 +1141,7 @@ int tree_list(struct fs *fs, struct node *n, struct tree_listing *out)
 	default:
 		ret = -ENOTDIR;
 	}
+	node_free(tmp);
 	if (ret < 0)
 		tree_listing_release(out);
 	return ret;
@@ -967,10 +1151,27 @@ int tree_list(struct fs *fs, struct node *n, struct tree_listing *out)
 
 static time_t mount_time;
 
-int tree_stat(struct fs *fs, struct node *n, struct stat *st)
+static int stat_acting(struct fs *fs, struct node *n, struct stat *st);
+
+int tree_stat(struct fs *fs, struct node *real, struct stat *st)
+{
+	struct node *n, *tmp;
+	int ret;
+
+	ret = tree_effective(fs, real, &n, &tmp);
+	if (ret < 0)
+		return ret;
+	ret = stat_acting(fs, n, st);
+	node_free(tmp);
+	return ret;
+}
+
+static int stat_acting(struct fs *fs, struct node *n, struct stat *st)
 {
 	int ret = 0;
 
+	if (n->kind >= NODE_DRAFT)
+		return draft_stat(fs, n, st);
 	if (!mount_time)
 		mount_time = time(NULL);
 	memset(st, 0, sizeof(*st));
@@ -1032,7 +1233,23 @@ static int layer_media_type(const struct view *v, const char *digest, char **val
 	return -ENODATA;
 }
 
-int tree_xattr(struct fs *fs, struct node *n, const char *name, char **val, size_t *len)
+static int xattr_acting(struct fs *fs, struct node *n, const char *name, char **val, size_t *len);
+
+int tree_xattr(struct fs *fs, struct node *real, const char *name, char **val, size_t *len)
+{
+	struct node *n, *tmp;
+	int ret;
+
+	*val = NULL;
+	ret = tree_effective(fs, real, &n, &tmp);
+	if (ret < 0)
+		return ret;
+	ret = xattr_acting(fs, n, name, val, len);
+	node_free(tmp);
+	return ret;
+}
+
+static int xattr_acting(struct fs *fs, struct node *n, const char *name, char **val, size_t *len)
 {
 	struct view v;
 	int ret;
@@ -1081,12 +1298,17 @@ done:
 	return ret;
 }
 
-int tree_xattr_list(struct fs *fs, struct node *n, char **names, size_t *len)
+int tree_xattr_list(struct fs *fs, struct node *real, char **names, size_t *len)
 {
 	static const char manifest_names[] = XA_DIGEST "\0" XA_MEDIA "\0";
 	static const char image_names[] = XA_DIGEST "\0" XA_MEDIA "\0" XA_PLATFORM "\0";
 	const char *src = "";
 	size_t n_src = 0;
+	struct node *n, *tmp;
+	int eret = tree_effective(fs, real, &n, &tmp);
+
+	if (eret < 0)
+		return eret;
 
 	if (n->kind == NODE_LAYER) {
 		src = manifest_names;
@@ -1095,8 +1317,10 @@ int tree_xattr_list(struct fs *fs, struct node *n, char **names, size_t *len)
 		struct view v;
 		int ret = view_manifest(fs, n, &v);
 
-		if (ret < 0)
+		if (ret < 0) {
+			node_free(tmp);
 			return ret;
+		}
 		if (reg_mtype_is_image(v.m->type)) {
 			src = image_names;
 			n_src = sizeof(image_names) - 1;
@@ -1106,6 +1330,7 @@ int tree_xattr_list(struct fs *fs, struct node *n, char **names, size_t *len)
 		}
 		view_release(&v);
 	}
+	node_free(tmp);
 	*names = malloc(n_src + 1);
 	if (!*names)
 		return -ENOMEM;

@@ -106,6 +106,12 @@ struct http_call {
 	curl_off_t skip;      /* body bytes to drop first (resume without Range support) */
 	curl_off_t range_from; /* > 0: ask for bytes from here on */
 	long total_timeout;   /* seconds, 0 = none */
+	const char *method;   /* NULL: GET; "HEAD", "POST" (empty body) or "PUT" (body below) */
+	const char *send_type;  /* Content-Type of the body, or NULL */
+	const char *send_bytes; /* PUT body from memory (borrowed), or NULL: from send_fd */
+	int send_fd;            /* PUT body from this fd (borrowed, read with pread) */
+	size_t send_len;        /* body length */
+	size_t send_pos;        /* next body byte to send */
 
 	/* out */
 	long status;
@@ -116,6 +122,7 @@ struct http_call {
 	int sink_err;
 	curl_off_t delivered; /* bytes handed to the sink */
 	char *content_type, *docker_digest, *www_auth, *link, *retry_after, *content_range;
+	char *location;
 };
 
 /* --- the errno table ----------------------------------------------------- */
@@ -279,8 +286,9 @@ static void call_reset_headers(struct http_call *h)
 	free(h->link);
 	free(h->retry_after);
 	free(h->content_range);
+	free(h->location);
 	h->content_type = h->docker_digest = h->www_auth = NULL;
-	h->link = h->retry_after = h->content_range = NULL;
+	h->link = h->retry_after = h->content_range = h->location = NULL;
 }
 
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
@@ -298,6 +306,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 		{"link", offsetof(struct http_call, link)},
 		{"retry-after", offsetof(struct http_call, retry_after)},
 		{"content-range", offsetof(struct http_call, content_range)},
+		{"location", offsetof(struct http_call, location)},
 	};
 
 	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
@@ -379,6 +388,42 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 	return n;
 }
 
+/* The request body of a PUT, from memory or from a file.  curl may ask to
+ * start over (a 401 or a redirect), hence the seek callback. */
+static size_t on_send(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct http_call *h = userp;
+	size_t want = size * nmemb, left = h->send_len - h->send_pos;
+	ssize_t n;
+
+	if (want > left)
+		want = left;
+	if (!want)
+		return 0;
+	if (h->send_bytes) {
+		memcpy(data, h->send_bytes + h->send_pos, want);
+		n = (ssize_t)want;
+	} else {
+		n = pread(h->send_fd, data, want, (off_t)h->send_pos);
+		if (n <= 0) {
+			h->sink_err = n < 0 ? -errno : -EIO; /* the file shrank */
+			return CURL_READFUNC_ABORT;
+		}
+	}
+	h->send_pos += (size_t)n;
+	return (size_t)n;
+}
+
+static int on_send_seek(void *userp, curl_off_t offset, int origin)
+{
+	struct http_call *h = userp;
+
+	if (origin != SEEK_SET || offset < 0 || (size_t)offset > h->send_len)
+		return CURL_SEEKFUNC_FAIL;
+	h->send_pos = (size_t)offset;
+	return CURL_SEEKFUNC_OK;
+}
+
 /* The body callback needs the status; curl knows it once the headers are
  * in, and the header callback sees the blank line that ends them. */
 struct header_ctx {
@@ -442,6 +487,12 @@ static int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 		hdrs = curl_slist_append(hdrs, line);
 		free_secret(line);
 	}
+	if (h->send_type && asprintf(&line, "Content-Type: %s", h->send_type) >= 0) {
+		hdrs = curl_slist_append(hdrs, line);
+		free(line);
+	}
+	if (h->method && strcmp(h->method, "PUT") == 0)
+		hdrs = curl_slist_append(hdrs, "Expect:"); /* no 100-continue round trip */
 	if (h->range_from > 0 &&
 	    asprintf(&line, "Range: bytes=%lld-", (long long)h->range_from) >= 0) {
 		hdrs = curl_slist_append(hdrs, line);
@@ -471,6 +522,23 @@ static int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 		 * through its directory, so the option adds and never narrows */
 		curl_easy_setopt(easy, CURLOPT_CAINFO, c->cafile);
 		curl_easy_setopt(easy, CURLOPT_CAPATH, "/etc/ssl/certs");
+	}
+	if (h->method && strcmp(h->method, "HEAD") == 0) {
+		curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
+	} else if (h->method && strcmp(h->method, "POST") == 0) {
+		curl_easy_setopt(easy, CURLOPT_POST, 1L);
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, 0L);
+	} else if (h->method && strcmp(h->method, "PUT") == 0) {
+		h->send_pos = 0;
+		curl_easy_setopt(easy, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(easy, CURLOPT_READFUNCTION, on_send);
+		curl_easy_setopt(easy, CURLOPT_READDATA, h);
+		curl_easy_setopt(easy, CURLOPT_SEEKFUNCTION, on_send_seek);
+		curl_easy_setopt(easy, CURLOPT_SEEKDATA, h);
+		curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE, (curl_off_t)h->send_len);
+	} else if (h->method) {
+		BUG("unknown HTTP method");
 	}
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, h->errbuf);
 	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header_status);
@@ -663,6 +731,36 @@ static char *url_escape(const char *s)
 	return ret;
 }
 
+/* "scope=a&scope=b" for the space-separated scopes in @scope, escaped
+ * (new string or NULL). */
+static char *scope_params(const char *scope)
+{
+	struct buf b;
+	char *ret = NULL;
+	size_t len;
+
+	buf_init(&b, 64u << 10);
+	while (*scope) {
+		size_t n = strcspn(scope, " ");
+		char *one = strndup(scope, n), *esc = one ? url_escape(one) : NULL;
+
+		if (!esc || (b.len && buf_append(&b, "&", 1) < 0) ||
+		    buf_append(&b, "scope=", 6) < 0 || buf_append(&b, esc, strlen(esc)) < 0) {
+			free(one);
+			free(esc);
+			goto out;
+		}
+		free(one);
+		free(esc);
+		scope += n;
+		scope += strspn(scope, " ");
+	}
+	ret = buf_detach(&b, &len);
+out:
+	buf_release(&b, 0);
+	return ret;
+}
+
 /* Ask the token server at the registry's realm for a token for @scope. */
 static int fetch_token(struct reg_registry *r, const char *scope)
 {
@@ -687,10 +785,12 @@ static int fetch_token(struct reg_registry *r, const char *scope)
 		ret = -EACCES;
 		goto out;
 	}
-	esc_scope = url_escape(scope);
+	/* several scopes (a push that mounts from another repository) are
+	 * space-separated in @scope and go as one scope= parameter each */
+	esc_scope = scope_params(scope);
 	esc_service = service ? url_escape(service) : NULL;
 	if (!esc_scope || (service && !esc_service) ||
-	    asprintf(&url, "%s%sscope=%s%s%s", realm, strchr(realm, '?') ? "&" : "?", esc_scope,
+	    asprintf(&url, "%s%s%s%s%s", realm, strchr(realm, '?') ? "&" : "?", esc_scope,
 		     esc_service ? "&service=" : "", esc_service ? esc_service : "") < 0) {
 		url = NULL;
 		ret = -ENOMEM;
@@ -892,7 +992,7 @@ static int reg_request(struct reg_registry *r, const char *path, const char *sco
 		       const char *what, struct http_call *h)
 {
 	char *url = NULL, *auth = NULL, *code = NULL;
-	bool plain, challenged = false;
+	bool plain, challenged = false, foreign = false;
 	int ret, attempt = 0;
 
 	ret = ensure_scheme(r);
@@ -901,9 +1001,16 @@ static int reg_request(struct reg_registry *r, const char *path, const char *sco
 	pthread_mutex_lock(&r->lock);
 	plain = r->scheme == SCHEME_HTTP;
 	pthread_mutex_unlock(&r->lock);
-	if (strncmp(path, "http://", 7) == 0 || strncmp(path, "https://", 8) == 0)
+	if (strncmp(path, "http://", 7) == 0 || strncmp(path, "https://", 8) == 0) {
+		/* an upload Location: credentials go only to the registry itself */
+		char *own = NULL;
+
+		if (asprintf(&own, "%s://%s/", plain ? "http" : "https", r->api_host) < 0)
+			return -ENOMEM;
+		foreign = strncmp(path, own, strlen(own)) != 0;
+		free(own);
 		url = strdup(path);
-	else if (asprintf(&url, "%s://%s%s", plain ? "http" : "https", r->api_host, path) < 0)
+	} else if (asprintf(&url, "%s://%s%s", plain ? "http" : "https", r->api_host, path) < 0)
 		url = NULL;
 	if (!url)
 		return -ENOMEM;
@@ -912,7 +1019,7 @@ static int reg_request(struct reg_registry *r, const char *path, const char *sco
 		int pr;
 
 		free_secret(auth);
-		auth = auth_for_scope(r, scope);
+		auth = foreign ? NULL : auth_for_scope(r, scope);
 		h->url = url;
 		h->auth = auth;
 		if (h->sink && h->delivered > 0) {
@@ -933,7 +1040,7 @@ static int reg_request(struct reg_registry *r, const char *path, const char *sco
 			ret = -EIO;
 			goto out;
 		}
-		if (pr == 0 && h->status == 401 && !challenged) {
+		if (pr == 0 && h->status == 401 && !challenged && !foreign) {
 			challenged = true;
 			if (take_challenge(r, h->www_auth) == 0) {
 				bool bearer;
@@ -1279,6 +1386,188 @@ int reg_blob_stream(struct reg_registry *r, const char *repo, const char *digest
 	http_call_release(&h);
 	free(path);
 	free(scope);
+	free(what);
+	return ret;
+}
+
+/* --- pushing -------------------------------------------------------------- */
+
+/* The token scope for writing to @repo, also reading @from (or NULL). */
+static char *push_scope(const char *repo, const char *from)
+{
+	char *scope = NULL;
+
+	if (asprintf(&scope, "repository:%s:pull,push%s%s%s", repo, from ? " repository:" : "",
+		     from ? from : "", from ? ":pull" : "") < 0)
+		return NULL;
+	return scope;
+}
+
+/* HEAD /v2/<repo>/<kind>/<ref> with push scope: 0 there, -ENOENT not, -errno. */
+static int head_object(struct reg_registry *r, const char *repo, const char *kind,
+		       const char *ref)
+{
+	struct http_call h = {0};
+	char *path, *scope, *what, *pscope = NULL;
+	int ret;
+
+	ret = object_names(repo, kind, ref, &path, &scope, &what);
+	if (ret == 0 && !(pscope = push_scope(repo, NULL)))
+		ret = -ENOMEM;
+	if (ret == 0) {
+		h.method = "HEAD";
+		h.accept = strcmp(kind, "manifests") == 0 ? REG_MANIFEST_ACCEPT : NULL;
+		h.total_timeout = 60;
+		ret = reg_request(r, path, pscope, what, &h);
+	}
+	http_call_release(&h);
+	free(path);
+	free(scope);
+	free(pscope);
+	free(what);
+	return ret;
+}
+
+int reg_blob_exists(struct reg_registry *r, const char *repo, const char *digest)
+{
+	if (!digest_is_valid(digest))
+		return -EINVAL;
+	return head_object(r, repo, "blobs", digest);
+}
+
+int reg_manifest_exists(struct reg_registry *r, const char *repo, const char *ref)
+{
+	return head_object(r, repo, "manifests", ref);
+}
+
+/* The URL to PUT an upload's bytes to: @location (absolute, or a path on
+ * the registry) with digest=@digest added.  New string or NULL. */
+static char *upload_url(struct reg_registry *r, const char *location, const char *digest)
+{
+	char *url = NULL, *full;
+	bool plain;
+	int ret;
+
+	if (!location || (location[0] != '/' && strncmp(location, "https://", 8) != 0 &&
+			  strncmp(location, "http://", 7) != 0))
+		return NULL;
+	pthread_mutex_lock(&r->lock);
+	plain = r->scheme == SCHEME_HTTP;
+	pthread_mutex_unlock(&r->lock);
+	if (location[0] == '/')
+		ret = asprintf(&url, "%s://%s%s", plain ? "http" : "https", r->api_host, location);
+	else
+		ret = asprintf(&url, "%s", location);
+	if (ret < 0)
+		return NULL;
+	full = NULL;
+	ret = asprintf(&full, "%s%sdigest=%s", url, strchr(url, '?') ? "&" : "?", digest);
+	free(url);
+	return ret < 0 ? NULL : full;
+}
+
+int reg_blob_push(struct reg_registry *r, const char *repo, const char *digest, int64_t size,
+		  const char *from_repo, reg_blob_source_fn source, void *arg, const char **how)
+{
+	struct http_call h = {0};
+	char *path = NULL, *scope = NULL, *what = NULL, *url = NULL, *esc_from = NULL;
+	int ret, fd = -1;
+
+	*how = "failed";
+	if (!digest_is_valid(digest) || !reg_name_is_repo(repo) || size < 0 ||
+	    (from_repo && (!reg_name_is_repo(from_repo) || strcmp(from_repo, repo) == 0)))
+		return -EINVAL;
+	ret = reg_blob_exists(r, repo, digest);
+	if (ret != -ENOENT) {
+		if (ret == 0)
+			*how = "present";
+		return ret;
+	}
+
+	ret = -ENOMEM;
+	scope = push_scope(repo, from_repo);
+	if (from_repo)
+		esc_from = url_escape(from_repo);
+	if (!scope || (from_repo && !esc_from) ||
+	    asprintf(&path, "/v2/%s/blobs/uploads/%s%s%s%s", repo, from_repo ? "?mount=" : "",
+		     from_repo ? digest : "", from_repo ? "&from=" : "", from_repo ? esc_from : "") < 0 ||
+	    asprintf(&what, "upload of blob '%s@%s'", repo, digest) < 0)
+		goto out;
+	h.method = "POST";
+	h.total_timeout = 60;
+	ret = reg_request(r, path, scope, what, &h);
+	if (ret < 0)
+		goto out;
+	if (h.status == 201) {
+		/* mounted from @from_repo: nothing to send */
+		*how = "mounted";
+		goto out;
+	}
+	url = upload_url(r, h.location, digest);
+	if (h.status != 202 || !url) {
+		log_err("%s on '%s': HTTP %ld without an upload location", what, r->host, h.status);
+		ret = -EIO;
+		goto out;
+	}
+	fd = source(arg);
+	if (fd < 0) {
+		ret = fd;
+		goto out;
+	}
+	http_call_release(&h);
+	memset(&h, 0, sizeof(h));
+	h.method = "PUT";
+	h.send_type = "application/octet-stream";
+	h.send_fd = fd;
+	h.send_len = (size_t)size;
+	h.total_timeout = 0; /* a big layer takes what it takes; the stall limit applies */
+	ret = reg_request(r, url, scope, what, &h);
+	if (ret == 0)
+		*how = "uploaded";
+out:
+	if (fd >= 0)
+		close(fd);
+	http_call_release(&h);
+	free(path);
+	free(scope);
+	free(what);
+	free(url);
+	free(esc_from);
+	return ret;
+}
+
+int reg_manifest_put(struct reg_registry *r, const char *repo, const char *ref,
+		     const char *media_type, const char *bytes, size_t len)
+{
+	struct http_call h = {0};
+	char *path, *scope, *what, *pscope = NULL;
+	char digest[DIGEST_STR_LEN + 1];
+	int ret;
+
+	ret = object_names(repo, "manifests", ref, &path, &scope, &what);
+	if (ret == 0 && !(pscope = push_scope(repo, NULL)))
+		ret = -ENOMEM;
+	if (ret < 0)
+		goto out;
+	digest_of(bytes, len, digest);
+	if (digest_is_valid(ref) && strcmp(ref, digest) != 0)
+		BUG("manifest pushed by a digest that is not its own");
+	h.method = "PUT";
+	h.send_type = media_type;
+	h.send_bytes = bytes;
+	h.send_len = len;
+	h.total_timeout = 120;
+	ret = reg_request(r, path, pscope, what, &h);
+	if (ret == 0 && h.docker_digest && strcmp(h.docker_digest, digest) != 0) {
+		log_err("push of %s to '%s': the registry stored %s, regfs sent %s", what, r->host,
+			h.docker_digest, digest);
+		ret = -EIO;
+	}
+out:
+	http_call_release(&h);
+	free(path);
+	free(scope);
+	free(pscope);
 	free(what);
 	return ret;
 }

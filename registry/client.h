@@ -101,6 +101,36 @@ typedef int (*reg_sink_fn)(void *arg, const void *p, size_t len);
 int reg_blob_stream(struct reg_registry *r, const char *repo, const char *digest,
 		    reg_sink_fn sink, void *arg);
 
+/* --- pushing (the commit of a draft) ----------------------------------------
+ * These ask for push scope ("repository:<repo>:pull,push"). */
+
+/* Whether blob @digest / manifest @ref is in @repo (HEAD): 0 when it is,
+ * -ENOENT when not, else -errno. */
+int reg_blob_exists(struct reg_registry *r, const char *repo, const char *digest);
+int reg_manifest_exists(struct reg_registry *r, const char *repo, const char *ref);
+
+/* Where the bytes of a blob come from when they have to be sent: returns a
+ * new fd open for reading (read with pread from offset 0; the client
+ * closes it) or -errno.  Called at most once, and only when needed. */
+typedef int (*reg_blob_source_fn)(void *arg);
+
+/*
+ * Make blob @digest of @size bytes present in @repo: nothing to do when it
+ * is there already; else, with @from_repo (another repository of the same
+ * registry), a cross-repository mount; when the registry declines the
+ * mount, or without @from_repo, the bytes from @source in one PUT (the
+ * registry checks the digest).  *how says which ("present", "mounted",
+ * "uploaded"; static).  0 or -errno.
+ */
+int reg_blob_push(struct reg_registry *r, const char *repo, const char *digest, int64_t size,
+		  const char *from_repo, reg_blob_source_fn source, void *arg, const char **how);
+
+/* PUT manifest @bytes (@media_type) as @ref (a tag, or the digest of
+ * @bytes) of @repo.  A Docker-Content-Digest answer other than the digest
+ * of @bytes is -EIO.  0 or -errno. */
+int reg_manifest_put(struct reg_registry *r, const char *repo, const char *ref,
+		     const char *media_type, const char *bytes, size_t len);
+
 /* The errno for an HTTP status and optional registry error code. */
 int reg_status_errno(long status, const char *code);
 

@@ -260,12 +260,12 @@ regfs_mount() {
 	mkdir -p "$mnt" "$testdir/cache"
 	mnt=$(realpath -m -- "$mnt")
 	local -a list=("registry=$REGISTRY" "cache_dir=$testdir/cache"
-		"logfile=$testdir/regfs.log" "ttl=2")
+		"state_dir=$testdir/state" "logfile=$testdir/regfs.log" "ttl=2")
 	for opt in "$@"; do
 		key=${opt%%=*}
 		found=
 		case $key in
-		cache_dir | logfile | ttl | cache_max)
+		cache_dir | state_dir | logfile | ttl | cache_max)
 			for i in "${!list[@]}"; do
 				if [[ ${list[i]%%=*} == "$key" ]]; then
 					list[i]=$opt

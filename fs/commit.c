@@ -1,0 +1,948 @@
+/*
+ * Committing a draft: from a directory of symlinks to a pushed list.
+ *
+ *   plan_make()   reads the draft, resolves every link lexically to a
+ *                 registry path and then, fresh from the registry (never
+ *                 from the TTL caches), to a manifest; takes each image's
+ *                 platform from its config (a link named "<os>-<arch>..."
+ *                 overrides it) and builds the list bytes.  Everything
+ *                 wrong is collected, per link, for .status.
+ *   commit_run()  pushes: for each child not yet in the target repository
+ *                 its blobs (cross-repository mount on the same registry,
+ *                 else upload from the verified local store) and its
+ *                 manifest by digest, with its exact bytes; then the list
+ *                 by tag.  Each step first asks whether it is done
+ *                 already, so a commit that failed half-way completes
+ *                 when run again.  On success the draft is removed; on
+ *                 failure it stays as it was and .last-commit says why.
+ *
+ * .preview.json, .digest and .status are plan_make() on every read.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache/draft.h"
+#include "cache/store.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/mountpath.h"
+#include "fs/fs.h"
+#include "registry/client.h"
+#include "registry/listbuild.h"
+#include "registry/manifest.h"
+#include "registry/names.h"
+
+#define STATUS_MAX (1u << 20)
+#define LAST_COMMIT_MAX (64u << 10)
+#define MEDIATYPE_MAX (4u << 10)
+#define ANNOTATION_MAX (64u << 10)
+
+/* A manifest that goes into the list, and where it comes from. */
+struct piece {
+	struct reg_registry *reg; /* borrowed: source registry */
+	char *repo;               /* source repository */
+	char *bytes;              /* the manifest, exactly */
+	size_t len;
+	struct reg_manifest *m;
+	struct reg_descriptor desc; /* how the list refers to it (strings owned) */
+};
+
+/* One link of the draft. */
+struct child {
+	char *name;    /* the link's name */
+	char *target;  /* as written */
+	char *source;  /* "host/repo:tag" or "host/repo@digest" it resolved to */
+	char *error;   /* what keeps it out of a commit, or NULL */
+	char *warning; /* worth a look, not blocking */
+	struct piece image;
+	struct piece *attest; /* carried along with the image */
+	size_t n_attest;
+};
+
+struct plan {
+	struct node *draft;
+	char *path;
+	struct reg_registry *reg; /* target */
+	const char *repo, *tag;   /* borrowed from the draft node */
+	struct child *v;
+	size_t n;
+	struct buf problems; /* draft-level errors, one per line */
+	int errors;          /* blocking problems, draft and links */
+	int fetch_err;       /* a registry failure stood in the way (not the draft's fault) */
+	char *bytes;         /* the list, when errors == 0 */
+	size_t len;
+	char digest[DIGEST_STR_LEN + 1];
+	enum reg_mtype type;
+};
+
+struct commit_lock {
+	char *path;
+	struct commit_lock *next;
+};
+
+/* --- helpers ------------------------------------------------------------- */
+
+static void piece_release(struct piece *p)
+{
+	free(p->repo);
+	free(p->bytes);
+	reg_manifest_free(p->m);
+	free(p->desc.media_type);
+	if (p->desc.platform) {
+		reg_platform_release(p->desc.platform);
+		free(p->desc.platform);
+	}
+	free(p->desc.reference_type);
+	free(p->desc.reference_digest);
+	memset(p, 0, sizeof(*p));
+}
+
+static void plan_release(struct plan *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		struct child *c = &p->v[i];
+
+		free(c->name);
+		free(c->target);
+		free(c->source);
+		free(c->error);
+		free(c->warning);
+		piece_release(&c->image);
+		for (size_t k = 0; k < c->n_attest; k++)
+			piece_release(&c->attest[k]);
+		free(c->attest);
+	}
+	free(p->v);
+	free(p->path);
+	free(p->bytes);
+	buf_release(&p->problems, 0);
+	memset(p, 0, sizeof(*p));
+}
+
+static void draft_problem(struct plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void draft_problem(struct plan *p, const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	p->errors++;
+	if (s) {
+		buf_append(&p->problems, "  error: ", 9);
+		buf_append(&p->problems, s, strlen(s));
+		buf_append(&p->problems, "\n", 1);
+	}
+	free(s);
+}
+
+static void child_error(struct plan *p, struct child *c, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void child_error(struct plan *p, struct child *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->error)
+		return; /* the first reason is the one to fix */
+	va_start(ap, fmt);
+	if (vasprintf(&c->error, fmt, ap) < 0)
+		c->error = NULL;
+	va_end(ap);
+	p->errors++;
+}
+
+static char *join_parts(char **v, size_t from, size_t to)
+{
+	struct buf b = BUF_INIT(4096);
+	size_t len;
+
+	for (size_t i = from; i < to; i++) {
+		if (i > from && buf_append(&b, "/", 1) < 0)
+			goto fail;
+		if (buf_append(&b, v[i], strlen(v[i])) < 0)
+			goto fail;
+	}
+	return buf_detach(&b, &len);
+fail:
+	buf_release(&b, 0);
+	return NULL;
+}
+
+/* Fill @pc from manifest bytes (@bytes taken over). */
+static int piece_take(struct piece *pc, struct reg_registry *reg, const char *repo, char *bytes,
+		      size_t len, const char *content_type)
+{
+	pc->reg = reg;
+	pc->bytes = bytes;
+	pc->len = len;
+	pc->repo = strdup(repo);
+	if (!pc->repo)
+		return -ENOMEM;
+	if (reg_manifest_parse(bytes, len, content_type, &pc->m) < 0)
+		return -EINVAL;
+	digest_of(bytes, len, pc->desc.digest);
+	pc->desc.size = (int64_t)len;
+	pc->desc.media_type =
+		strdup(pc->m->media_type ? pc->m->media_type : reg_mtype_string(pc->m->type));
+	return pc->desc.media_type ? 0 : -ENOMEM;
+}
+
+/* --- resolving one link -------------------------------------------------- */
+
+/* Take the one image of index @idx (in @repo of @reg) with its attestations. */
+static int pick_from_index(struct fs *fs, struct plan *p, struct child *c, struct piece *idx)
+{
+	size_t image, *att = NULL, n_att = 0, n_images = 0;
+	char *b = NULL;
+	size_t len;
+	int ret;
+
+	ret = reg_index_pick_image(idx->m, &image, &att, &n_att, &n_images);
+	if (ret == -EINVAL) {
+		child_error(p, c,
+			    "not an image: an index of %zu images; link to one platform directory "
+			    "inside it",
+			    n_images);
+		return 0;
+	}
+	if (ret < 0)
+		return ret;
+	ret = tree_manifest_by_digest(fs, idx->reg, idx->repo, idx->m->entries[image].digest, &b,
+				      &len);
+	if (ret == 0)
+		ret = piece_take(&c->image, idx->reg, idx->repo, b, len,
+				 idx->m->entries[image].media_type);
+	c->attest = n_att ? calloc(n_att, sizeof(*c->attest)) : NULL;
+	if (n_att && !c->attest)
+		ret = -ENOMEM;
+	for (size_t k = 0; ret == 0 && k < n_att; k++) {
+		const struct reg_descriptor *d = &idx->m->entries[att[k]];
+		struct piece *a = &c->attest[k];
+
+		c->n_attest++;
+		b = NULL;
+		ret = tree_manifest_by_digest(fs, idx->reg, idx->repo, d->digest, &b, &len);
+		if (ret == 0)
+			ret = piece_take(a, idx->reg, idx->repo, b, len, d->media_type);
+		if (ret == 0) {
+			a->desc.reference_type = d->reference_type ? strdup(d->reference_type) : NULL;
+			a->desc.reference_digest =
+				d->reference_digest ? strdup(d->reference_digest) : NULL;
+		}
+	}
+	free(att);
+	return ret;
+}
+
+/*
+ * Resolve mount-relative path @rel to a manifest.  Lexically first: a
+ * "@sha256:" component fixes the repository; otherwise the longest
+ * repository/tag split the registry knows wins (a tag wins over a
+ * namespace, as in the tree).  Components after it name index entries.
+ */
+static int resolve_target(struct fs *fs, struct plan *p, struct child *c, const char *rel)
+{
+	char **v = NULL, *repo = NULL, *ref = NULL, *b = NULL;
+	size_t n = 0, rest = 0, len;
+	struct reg_registry *reg;
+	struct reg_fetched f = {0};
+	struct piece cur = {0};
+	struct stat st;
+	int ret;
+
+	ret = mountpath_split(rel, &v, &n);
+	if (ret < 0)
+		return ret;
+	if (n == 0) {
+		child_error(p, c, "not an image: the target is the mount's root");
+		goto out;
+	}
+	if (n == 1 || reg_client_registry(fs->client, v[0], &reg) < 0) {
+		child_error(p, c, "not an image: '%s' is %s", rel,
+			    n == 1 ? "a registry" : "not below a registry");
+		goto out;
+	}
+	if (cache_draft_stat(fs->drafts, rel, NULL, &st) == 0) {
+		child_error(p, c, "not an image: '%s' is a draft, not pushed yet", rel);
+		goto out;
+	}
+	for (size_t i = 2; i < n && !repo; i++) {
+		if (v[i][0] != '@')
+			continue;
+		repo = join_parts(v, 1, i);
+		if (!repo) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		if (!digest_is_valid(v[i] + 1) || !reg_name_is_repo(repo)) {
+			child_error(p, c, "dangling link: no image at '%s'", rel);
+			goto out;
+		}
+		ret = tree_manifest_by_digest(fs, reg, repo, v[i] + 1, &b, &len);
+		if (ret == 0)
+			ret = piece_take(&cur, reg, repo, b, len, NULL);
+		rest = i + 1;
+		if (ret < 0)
+			goto fetched;
+	}
+	for (size_t j = n - 1; !repo && j >= 2; j--) {
+		char *r = join_parts(v, 1, j);
+
+		if (!r) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		if (!reg_name_is_repo(r) || !reg_name_is_tag(v[j])) {
+			free(r);
+			continue;
+		}
+		/* fresh: a commit pushes what the tag is now */
+		ret = reg_manifest_get(reg, r, v[j], &f);
+		if (ret == -ENOENT) {
+			free(r);
+			continue;
+		}
+		repo = r;
+		ref = v[j];
+		rest = j + 1;
+		if (ret == 0) {
+			cache_store_put(fs->store, f.digest, f.bytes, f.len);
+			ret = piece_take(&cur, reg, repo, f.bytes, f.len, f.media_type);
+			f.bytes = NULL;
+		}
+		goto fetched;
+	}
+	if (!repo) {
+		child_error(p, c, "dangling link: no image at '%s'", rel);
+		goto out;
+	}
+fetched:
+	if (ret == -EINVAL) {
+		child_error(p, c, "not an image: '%s' is a manifest regfs cannot read", rel);
+		ret = 0;
+		goto out;
+	}
+	if (ret < 0) {
+		child_error(p, c, "cannot read '%s' from the registry: %s", rel, strerror(-ret));
+		p->fetch_err = p->fetch_err ? p->fetch_err : ret;
+		ret = 0;
+		goto out;
+	}
+	/* below the manifest: index entries by their directory names */
+	for (size_t i = rest; i < n; i++) {
+		int e = reg_mtype_is_index(cur.m->type) ? reg_manifest_find_entry(cur.m, v[i]) : -1;
+		struct piece next = {0};
+
+		if (e < 0) {
+			child_error(p, c, "not an image: '%s' is %s", rel,
+				    reg_mtype_is_index(cur.m->type)
+					    ? "not an entry of its index"
+					    : "inside an image's directory");
+			goto out;
+		}
+		b = NULL;
+		ret = tree_manifest_by_digest(fs, reg, repo, cur.m->entries[e].digest, &b, &len);
+		if (ret == 0)
+			ret = piece_take(&next, reg, repo, b, len, cur.m->entries[e].media_type);
+		piece_release(&cur);
+		cur = next;
+		if (ret < 0)
+			goto fetched;
+	}
+	if (asprintf(&c->source, "%s/%s%s%s", v[0], repo, ref ? ":" : "@",
+		     ref ? ref : cur.desc.digest) < 0) {
+		c->source = NULL;
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (reg_mtype_is_image(cur.m->type)) {
+		c->image = cur;
+		memset(&cur, 0, sizeof(cur));
+	} else if (reg_mtype_is_index(cur.m->type)) {
+		ret = pick_from_index(fs, p, c, &cur);
+	} else {
+		child_error(p, c, "not an image: '%s' is a schema 1 manifest", rel);
+	}
+out:
+	piece_release(&cur);
+	reg_fetched_release(&f);
+	free(repo);
+	mountpath_free_parts(v, n);
+	return ret;
+}
+
+/* The platform of @c's image: its config, overridden by a link name in
+ * platform form; then the checks on it. */
+static int child_platform(struct fs *fs, struct plan *p, struct child *c)
+{
+	struct reg_platform *pl = calloc(1, sizeof(*pl));
+	struct reg_platform named = {0};
+	const char *arch, *variant;
+	char *cfg = NULL, *last;
+	size_t len;
+	int ret;
+
+	if (!pl)
+		return -ENOMEM;
+	c->image.desc.platform = pl;
+	ret = tree_config_read(fs, c->image.reg, c->image.repo, c->image.m, &cfg, &len);
+	if (ret < 0) {
+		child_error(p, c, "cannot read the image config: %s", strerror(-ret));
+		p->fetch_err = p->fetch_err ? p->fetch_err : ret;
+		return 0;
+	}
+	if (reg_config_platform(cfg, len, pl) < 0) {
+		free(cfg);
+		child_error(p, c, "not an image: its config is not valid JSON");
+		return 0;
+	}
+	free(cfg);
+	if (reg_platform_from_name(c->name, &named) == 0) {
+		/* `docker manifest annotate`, as a file name */
+		free(pl->os);
+		free(pl->architecture);
+		free(pl->variant);
+		pl->os = named.os;
+		pl->architecture = named.architecture;
+		pl->variant = named.variant;
+		named.os = named.architecture = named.variant = NULL;
+		reg_platform_release(&named);
+	}
+	if (!pl->os || !*pl->os || !pl->architecture || !*pl->architecture) {
+		child_error(p, c, "missing os/arch: the image config has no %s; name the link "
+			    "<os>-<arch>[-<variant>] to set it",
+			    !pl->os || !*pl->os ? "os" : "architecture");
+		return 0;
+	}
+	/* the seed's convention: py-app-arm64v8 holds linux/arm64/v8 */
+	last = strrchr(c->image.repo, '/');
+	last = last ? last + 1 : c->image.repo;
+	if (reg_name_suffix_platform(last, &arch, &variant) &&
+	    (strcmp(arch, pl->architecture) != 0 ||
+	     (variant && (!pl->variant || strcmp(variant, pl->variant) != 0)))) {
+		char *have = reg_platform_string(pl);
+
+		if (asprintf(&c->warning, "'%s' is named for %s%s%s but its config says %s", last,
+			     arch, variant ? "/" : "", variant ? variant : "",
+			     have ? have : "?") < 0)
+			c->warning = NULL;
+		free(have);
+	}
+	return 0;
+}
+
+/* Read .mediatype and .annotations of the draft. */
+static int read_options(struct fs *fs, struct plan *p, enum reg_list_kind *kind,
+			struct reg_annotation **ann, size_t *n_ann)
+{
+	struct cache_draft_listing dl = {0};
+	char *bytes = NULL, *dir = NULL;
+	size_t len;
+	int ret;
+
+	*kind = REG_LIST_AUTO;
+	*ann = NULL;
+	*n_ann = 0;
+	ret = cache_draft_read_file(fs->drafts, p->path, CACHE_DRAFT_MEDIATYPE, MEDIATYPE_MAX, &bytes,
+				    &len);
+	if (ret == 0 && reg_list_kind_parse(bytes, kind) < 0)
+		draft_problem(p, ".mediatype: '%.40s' is neither 'docker' nor 'oci'", bytes);
+	free(bytes);
+	if (ret < 0 && ret != -ENOENT)
+		return ret;
+
+	if (asprintf(&dir, "%s/%s", p->path, CACHE_DRAFT_ANNOTATIONS) < 0)
+		return -ENOMEM;
+	ret = cache_draft_list(fs->drafts, dir, &dl);
+	free(dir);
+	if (ret == -ENOENT || ret == -ENOTDIR)
+		return 0;
+	if (ret < 0)
+		return ret;
+	*ann = calloc(dl.n ? dl.n : 1, sizeof(**ann));
+	if (!*ann) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; ret == 0 && i < dl.n; i++) {
+		char *rel = NULL, *val = NULL;
+
+		if (asprintf(&rel, "%s/%s", CACHE_DRAFT_ANNOTATIONS, dl.v[i].name) < 0) {
+			ret = -ENOMEM;
+			break;
+		}
+		ret = cache_draft_read_file(fs->drafts, p->path, rel, ANNOTATION_MAX, &val, &len);
+		free(rel);
+		if (ret < 0)
+			break;
+		/* `echo value > key` leaves a newline the value does not have */
+		if (len && val[len - 1] == '\n')
+			val[--len] = '\0';
+		if (strlen(val) != len) {
+			draft_problem(p, "annotation '%s': holds a NUL byte", dl.v[i].name);
+			free(val);
+			continue;
+		}
+		(*ann)[*n_ann].key = strdup(dl.v[i].name);
+		(*ann)[*n_ann].value = val;
+		if (!(*ann)[*n_ann].key) {
+			free(val);
+			ret = -ENOMEM;
+			break;
+		}
+		(*n_ann)++;
+	}
+out:
+	cache_draft_listing_release(&dl);
+	return ret;
+}
+
+static void annotations_free(struct reg_annotation *ann, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free((char *)ann[i].key);
+		free((char *)ann[i].value);
+	}
+	free(ann);
+}
+
+/* Build the plan for draft node @d.  0 (the plan says what is wrong, if
+ * anything) or -errno when the draft could not be read at all. */
+static int plan_make(struct fs *fs, struct node *d, struct plan *p)
+{
+	struct cache_draft_listing dl = {0};
+	struct reg_annotation *ann = NULL;
+	struct reg_descriptor *descs = NULL;
+	enum reg_list_kind kind;
+	size_t n_ann = 0, n_desc = 0, subdirs = 0;
+	char *why = NULL;
+	int ret;
+
+	memset(p, 0, sizeof(*p));
+	buf_init(&p->problems, STATUS_MAX);
+	p->draft = d;
+	p->reg = d->reg;
+	p->repo = d->repo;
+	p->tag = d->ref;
+	p->path = tree_path(d);
+	if (!p->path)
+		return -ENOMEM;
+	ret = cache_draft_list(fs->drafts, p->path, &dl);
+	if (ret < 0)
+		return ret;
+	if (!p->repo)
+		draft_problem(p, "no repository: a draft right below the registry names a "
+			      "repository, not a tag; make the tag inside it");
+	else if (!reg_name_is_repo(p->repo))
+		draft_problem(p, "'%s' is not a valid repository name", p->repo);
+	if (!reg_name_is_tag(p->tag))
+		draft_problem(p, "'%s' is not a valid tag name", p->tag);
+
+	p->v = calloc(dl.n ? dl.n : 1, sizeof(*p->v));
+	if (!p->v) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < dl.n; i++) {
+		struct child *c;
+		char *rel = NULL;
+
+		if (S_ISDIR(dl.v[i].type) && dl.v[i].name[0] != '.')
+			subdirs++;
+		if (!S_ISLNK(dl.v[i].type))
+			continue;
+		c = &p->v[p->n++];
+		c->name = strdup(dl.v[i].name);
+		if (!c->name) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		ret = cache_draft_readlink(fs->drafts, p->path, c->name, &c->target);
+		if (ret < 0)
+			goto out;
+		ret = mountpath_resolve(fs->cfg.mountpoint, p->path, c->target, &rel);
+		if (ret == -EXDEV || ret == -EINVAL) {
+			child_error(p, c, "target outside the mount: '%s'", c->target);
+			ret = 0;
+			continue;
+		}
+		if (ret < 0)
+			goto out;
+		ret = resolve_target(fs, p, c, rel);
+		free(rel);
+		if (ret < 0)
+			goto out;
+		if (!c->error && (ret = child_platform(fs, p, c)) < 0)
+			goto out;
+	}
+	if (subdirs)
+		draft_problem(p, "holds %zu director%s: a list draft holds only links", subdirs,
+			      subdirs == 1 ? "y" : "ies");
+	if (p->n == 0)
+		draft_problem(p, "no entries: add one with ln -s TARGET %s/NAME", p->path);
+
+	/* one entry per platform: the runtime would pick one at random */
+	for (size_t i = 0; i < p->n; i++) {
+		char *pi;
+
+		if (p->v[i].error)
+			continue;
+		pi = reg_platform_string(p->v[i].image.desc.platform);
+		for (size_t k = 0; pi && k < i; k++) {
+			char *pk;
+
+			if (p->v[k].error)
+				continue;
+			pk = reg_platform_string(p->v[k].image.desc.platform);
+			if (pk && strcmp(pi, pk) == 0)
+				child_error(p, &p->v[i], "duplicate platform %s: '%s' has it too",
+					    pi, p->v[k].name);
+			free(pk);
+		}
+		free(pi);
+	}
+
+	ret = read_options(fs, p, &kind, &ann, &n_ann);
+	if (ret < 0 || p->errors)
+		goto out;
+	for (size_t i = 0; i < p->n; i++)
+		n_desc += 1 + p->v[i].n_attest;
+	descs = calloc(n_desc ? n_desc : 1, sizeof(*descs));
+	if (!descs) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	n_desc = 0;
+	for (size_t i = 0; i < p->n; i++) {
+		descs[n_desc++] = p->v[i].image.desc;
+		for (size_t k = 0; k < p->v[i].n_attest; k++)
+			descs[n_desc++] = p->v[i].attest[k].desc;
+	}
+	ret = reg_list_build(descs, n_desc, kind, ann, n_ann, &p->bytes, &p->len, &p->type, &why);
+	if (ret == -EINVAL) {
+		draft_problem(p, "%s", why ? why : "the list cannot be built");
+		ret = 0;
+	}
+	if (ret == 0 && p->bytes)
+		digest_of(p->bytes, p->len, p->digest);
+out:
+	free(why);
+	free(descs); /* shallow copies */
+	annotations_free(ann, n_ann);
+	cache_draft_listing_release(&dl);
+	return ret;
+}
+
+/* --- .status, .preview.json, .digest ------------------------------------- */
+
+static char *status_text(struct fs *fs, struct plan *p, int plan_ret, bool with_last)
+{
+	struct buf b = BUF_INIT(STATUS_MAX);
+	char *line = NULL, *last = NULL;
+	size_t len;
+
+#define ADD(...)                                                                                   \
+	do {                                                                                       \
+		if (asprintf(&line, __VA_ARGS__) >= 0) {                                           \
+			buf_append(&b, line, strlen(line));                                        \
+			free(line);                                                                \
+		}                                                                                  \
+	} while (0)
+
+	ADD("draft %s/%s:%s\n", p->reg ? reg_registry_host(p->reg) : "?",
+	    p->repo ? p->repo : "(none)", p->tag ? p->tag : "?");
+	for (size_t i = 0; i < p->n; i++) {
+		struct child *c = &p->v[i];
+		char *plat = c->error ? NULL : reg_platform_string(c->image.desc.platform);
+
+		if (c->error)
+			ADD("  %s -> %s: error: %s\n", c->name, c->target ? c->target : "?", c->error);
+		else
+			ADD("  %s -> %s: %s %s@%s%s\n", c->name, c->target, plat ? plat : "?",
+			    c->source ? c->source : "?", c->image.desc.digest,
+			    c->n_attest ? " (with attestations)" : "");
+		if (c->warning)
+			ADD("  %s: warning: %s\n", c->name, c->warning);
+		free(plat);
+	}
+	if (p->problems.len)
+		buf_append(&b, p->problems.data, p->problems.len);
+	if (plan_ret < 0)
+		ADD("not ready: the draft could not be read: %s\n", strerror(-plan_ret));
+	else if (p->errors)
+		ADD("not ready: %d error%s\n", p->errors, p->errors == 1 ? "" : "s");
+	else
+		ADD("ready: %zu entr%s, %s %s\n", p->n, p->n == 1 ? "y" : "ies",
+		    reg_mtype_string(p->type), p->digest);
+	if (with_last && p->path && cache_draft_read_file(fs->drafts, p->path, CACHE_DRAFT_LAST_COMMIT,
+					     LAST_COMMIT_MAX, &last, &len) == 0) {
+		buf_append(&b, "last commit: ", 13);
+		buf_append(&b, last, len);
+		if (len && last[len - 1] != '\n')
+			buf_append(&b, "\n", 1);
+		free(last);
+	}
+#undef ADD
+	return buf_detach(&b, &len);
+}
+
+int commit_plan_text(struct fs *fs, struct node *draft, char **preview, size_t *preview_len,
+		     char **digest, char **status)
+{
+	struct plan p;
+	int ret;
+
+	if (preview)
+		*preview = NULL;
+	if (digest)
+		*digest = NULL;
+	if (status)
+		*status = NULL;
+	ret = plan_make(fs, draft, &p);
+	if (status)
+		*status = status_text(fs, &p, ret, true);
+	if (ret == 0 && p.errors)
+		ret = p.fetch_err ? p.fetch_err : -EINVAL;
+	if (ret == 0 && preview) {
+		*preview = p.bytes;
+		*preview_len = p.len;
+		p.bytes = NULL;
+	}
+	if (ret == 0 && digest && !(*digest = strdup(p.digest)))
+		ret = -ENOMEM;
+	plan_release(&p);
+	return ret;
+}
+
+/* --- pushing ------------------------------------------------------------- */
+
+struct blob_source {
+	struct fs *fs;
+	struct reg_registry *reg;
+	const char *repo;
+	const char *digest;
+	int64_t size;
+};
+
+/* The bytes of a blob to upload: verified into the store first. */
+static int open_blob_source(void *arg)
+{
+	struct blob_source *s = arg;
+	int ret = -ENOENT;
+
+	for (int tries = 0; tries < 3 && ret == -ENOENT; tries++) {
+		ret = tree_blob_ensure(s->fs, s->reg, s->repo, s->digest, s->size);
+		if (ret == 0)
+			ret = cache_store_open_blob(s->fs->store, s->digest);
+	}
+	return ret;
+}
+
+/* Layers that live elsewhere by design (Windows base layers): the
+ * registry does not hold them and does not ask for them. */
+static bool is_foreign(const struct reg_descriptor *d)
+{
+	return d->media_type && (strstr(d->media_type, ".foreign.") ||
+				 strstr(d->media_type, ".nondistributable."));
+}
+
+/* Make manifest @pc present in the target, with all it refers to. */
+static int push_piece(struct fs *fs, struct plan *p, struct piece *pc, struct buf *why)
+{
+	const char *from = NULL, *how;
+	const char *host = reg_registry_host(p->reg);
+	char *msg = NULL;
+	int ret;
+
+	ret = reg_manifest_exists(p->reg, p->repo, pc->desc.digest);
+	if (ret == 0)
+		return 0; /* there already, with everything it needs */
+	if (ret != -ENOENT)
+		goto fail;
+	if (pc->reg == p->reg)
+		from = pc->repo; /* the same registry: ask it to mount */
+	for (size_t i = 0; i <= pc->m->n_layers; i++) {
+		const struct reg_descriptor *d = i == 0 ? &pc->m->config : &pc->m->layers[i - 1];
+		struct blob_source src = {fs, pc->reg, pc->repo, d->digest, d->size};
+
+		if (i > 0 && is_foreign(d))
+			continue;
+		ret = reg_blob_push(p->reg, p->repo, d->digest, d->size,
+				    from && strcmp(from, p->repo) ? from : NULL, open_blob_source,
+				    &src, &how);
+		if (ret < 0) {
+			if (asprintf(&msg, "blob %s into %s/%s: %s", d->digest, host, p->repo,
+				     strerror(-ret)) < 0)
+				msg = NULL;
+			goto fail;
+		}
+		log_debug("commit %s/%s: blob %s %s", host, p->repo, d->digest, how);
+	}
+	ret = reg_manifest_put(p->reg, p->repo, pc->desc.digest, pc->desc.media_type, pc->bytes,
+			       pc->len);
+	if (ret == 0)
+		return 0;
+fail:
+	if (!msg && asprintf(&msg, "manifest %s into %s/%s: %s", pc->desc.digest, host, p->repo,
+			     strerror(-ret)) < 0)
+		msg = NULL;
+	if (msg)
+		buf_append(why, msg, strlen(msg));
+	free(msg);
+	return ret;
+}
+
+static void record_failure(struct fs *fs, const char *path, const char *why, int err)
+{
+	char stamp[32], *text = NULL;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (asprintf(&text, "failed %s (%s): %s\n", stamp, strerror(-err), why) < 0)
+		return;
+	cache_draft_write_file(fs->drafts, path, CACHE_DRAFT_LAST_COMMIT, text, strlen(text));
+	free(text);
+}
+
+static int push_plan(struct fs *fs, struct plan *p, struct buf *why)
+{
+	const char *host = reg_registry_host(p->reg);
+	int ret;
+
+	for (size_t i = 0; i < p->n; i++) {
+		ret = push_piece(fs, p, &p->v[i].image, why);
+		for (size_t k = 0; ret == 0 && k < p->v[i].n_attest; k++)
+			ret = push_piece(fs, p, &p->v[i].attest[k], why);
+		if (ret < 0)
+			return ret;
+	}
+	ret = reg_manifest_put(p->reg, p->repo, p->tag, reg_mtype_string(p->type), p->bytes,
+			       p->len);
+	if (ret < 0) {
+		char *msg = NULL;
+
+		if (asprintf(&msg, "list %s/%s:%s: %s", host, p->repo, p->tag, strerror(-ret)) >= 0)
+			buf_append(why, msg, strlen(msg));
+		free(msg);
+	}
+	return ret;
+}
+
+/* Wait until no commit of @path runs, then claim it.  NULL on -ENOMEM. */
+static struct commit_lock *commit_lock_take(struct fs *fs, const char *path)
+{
+	struct commit_lock *l = calloc(1, sizeof(*l));
+
+	if (!l || !(l->path = strdup(path))) {
+		free(l);
+		return NULL;
+	}
+	pthread_mutex_lock(&fs->commit_mutex);
+	for (;;) {
+		struct commit_lock *o = fs->commits;
+
+		while (o && strcmp(o->path, path) != 0)
+			o = o->next;
+		if (!o)
+			break;
+		pthread_cond_wait(&fs->commit_done, &fs->commit_mutex);
+	}
+	l->next = fs->commits;
+	fs->commits = l;
+	pthread_mutex_unlock(&fs->commit_mutex);
+	return l;
+}
+
+static void commit_lock_drop(struct fs *fs, struct commit_lock *l)
+{
+	pthread_mutex_lock(&fs->commit_mutex);
+	for (struct commit_lock **pp = &fs->commits; *pp; pp = &(*pp)->next) {
+		if (*pp == l) {
+			*pp = l->next;
+			break;
+		}
+	}
+	pthread_cond_broadcast(&fs->commit_done);
+	pthread_mutex_unlock(&fs->commit_mutex);
+	free(l->path);
+	free(l);
+}
+
+int commit_run(struct fs *fs, struct node *draft)
+{
+	struct buf why = BUF_INIT(LAST_COMMIT_MAX);
+	struct commit_lock *lock;
+	struct stat st;
+	struct plan p;
+	char *path = tree_path(draft), *status = NULL;
+	int ret;
+
+	if (!path)
+		return -ENOMEM;
+	lock = commit_lock_take(fs, path);
+	if (!lock) {
+		free(path);
+		return -ENOMEM;
+	}
+	if (cache_draft_stat(fs->drafts, path, NULL, &st) < 0) {
+		/* the commit we waited for pushed it */
+		ret = -EALREADY;
+		goto out_unlock;
+	}
+	ret = plan_make(fs, draft, &p);
+	if (ret == 0 && p.errors) {
+		status = status_text(fs, &p, 0, false);
+		ret = p.fetch_err ? (p.fetch_err == -EACCES ? -EACCES : -EIO) : -EINVAL;
+		buf_append(&why, "the draft is not ready:\n", 24);
+		if (status)
+			buf_append(&why, status, strlen(status));
+	} else if (ret == 0) {
+		log_info("commit %s: pushing %s (%zu entries) to %s/%s:%s", path, p.digest, p.n,
+			 reg_registry_host(p.reg), p.repo, p.tag);
+		ret = push_plan(fs, &p, &why);
+		if (ret == 0) {
+			tree_forget_pushed(fs, p.reg, p.repo, p.tag);
+			cache_store_put(fs->store, p.digest, p.bytes, p.len);
+			ret = cache_draft_remove(fs->drafts, path);
+			log_info("commit %s: pushed %s/%s:%s as %s", path,
+				 reg_registry_host(p.reg), p.repo, p.tag, p.digest);
+		} else if (ret != -EACCES) {
+			ret = -EIO; /* what failed is in .last-commit and the log */
+		}
+	} else {
+		buf_append(&why, "the draft could not be read", 27);
+	}
+	if (ret < 0) {
+		record_failure(fs, path, why.data ? why.data : "?", ret);
+		log_err("commit %s: failed: %s", path, why.data ? why.data : strerror(-ret));
+	}
+	plan_release(&p);
+out_unlock:
+	commit_lock_drop(fs, lock);
+	buf_release(&why, 0);
+	free(status);
+	free(path);
+	return ret;
+}
+
+void commit_init(struct fs *fs)
+{
+	pthread_mutex_init(&fs->commit_mutex, NULL);
+	pthread_cond_init(&fs->commit_done, NULL);
+	fs->commits = NULL;
+}
+
+void commit_release(struct fs *fs)
+{
+	pthread_mutex_destroy(&fs->commit_mutex);
+	pthread_cond_destroy(&fs->commit_done);
+}
