@@ -241,6 +241,34 @@ static int pick_from_index(struct fs *fs, struct plan *p, struct child *c, struc
 	return ret;
 }
 
+/* No tag at @rel: say whether it names a repository or namespace (a
+ * directory, but no image) or nothing at all. */
+static void dangling_or_directory(struct plan *p, struct child *c, struct reg_registry *reg,
+				  char **v, size_t n, const char *rel)
+{
+	struct reg_strlist l = {0};
+	char *path = join_parts(v, 1, n);
+	bool dir = false;
+
+	if (path && reg_name_is_repo(path)) {
+		size_t pl = strlen(path);
+
+		if (reg_tags(reg, path, &l) == 0)
+			dir = true;
+		reg_strlist_release(&l);
+		if (!dir && reg_catalog(reg, &l) == 0)
+			for (size_t i = 0; !dir && i < l.n; i++)
+				dir = strncmp(l.v[i], path, pl) == 0 && l.v[i][pl] == '/';
+		reg_strlist_release(&l);
+	}
+	if (dir)
+		child_error(p, c, "not an image: '%s' is a repository or namespace; link to a tag",
+			    rel);
+	else
+		child_error(p, c, "dangling link: no image at '%s'", rel);
+	free(path);
+}
+
 /*
  * Resolve mount-relative path @rel to a manifest.  Lexically first: a
  * "@sha256:" component fixes the repository; otherwise the longest
@@ -320,7 +348,8 @@ static int resolve_target(struct fs *fs, struct plan *p, struct child *c, const 
 		goto fetched;
 	}
 	if (!repo) {
-		child_error(p, c, "dangling link: no image at '%s'", rel);
+		ret = 0;
+		dangling_or_directory(p, c, reg, v, n, rel);
 		goto out;
 	}
 fetched:
@@ -356,8 +385,9 @@ fetched:
 		if (ret < 0)
 			goto fetched;
 	}
-	if (asprintf(&c->source, "%s/%s%s%s", v[0], repo, ref ? ":" : "@",
-		     ref ? ref : cur.desc.digest) < 0) {
+	/* by tag: "host/repo:tag@<digest>" (what the tag holds now); by
+	 * digest: "host/repo@<digest>" */
+	if (asprintf(&c->source, "%s/%s%s%s", v[0], repo, ref ? ":" : "", ref ? ref : "") < 0) {
 		c->source = NULL;
 		ret = -ENOMEM;
 		goto out;
@@ -900,11 +930,19 @@ int commit_run(struct fs *fs, struct node *draft)
 	}
 	ret = plan_make(fs, draft, &p);
 	if (ret == 0 && p.errors) {
-		status = status_text(fs, &p, 0, false);
 		ret = p.fetch_err ? (p.fetch_err == -EACCES ? -EACCES : -EIO) : -EINVAL;
-		buf_append(&why, "the draft is not ready:\n", 24);
-		if (status)
+		if (asprintf(&status, "the draft is not ready (%d error%s)\n", p.errors,
+			     p.errors == 1 ? "" : "s") >= 0)
 			buf_append(&why, status, strlen(status));
+		for (size_t i = 0; i < p.n; i++) {
+			free(status);
+			status = NULL;
+			if (p.v[i].error && asprintf(&status, "  %s: %s\n", p.v[i].name,
+						     p.v[i].error) >= 0)
+				buf_append(&why, status, strlen(status));
+		}
+		if (p.problems.len)
+			buf_append(&why, p.problems.data, p.problems.len);
 	} else if (ret == 0) {
 		log_info("commit %s: pushing %s (%zu entries) to %s/%s:%s", path, p.digest, p.n,
 			 reg_registry_host(p.reg), p.repo, p.tag);

@@ -35,12 +35,15 @@ EROFS="Read-only file system"
 	[ "$(sha256_of "$img/manifest.json")" = "$(sum '.refs["onap/py-app-amd64:latest"].digest')" ]
 }
 
-@test "mkdir gives EROFS at every level" {
+@test "mkdir gives EROFS everywhere but where a draft can start" {
+	# at registry and repository level mkdir makes a draft (drafts.bats); below a tag,
+	# a platform or the layers, and at the root, nothing can be made
 	assert_fails_with "$EROFS" fs mkdir "$MNT/registry.example:5000"
-	assert_fails_with "$EROFS" fs mkdir "$R/newns"
-	assert_fails_with "$EROFS" fs mkdir "$R/onap/new-repo"
-	assert_fails_with "$EROFS" fs mkdir "$R/onap/py-app-amd64/new-tag"
 	assert_fails_with "$EROFS" fs mkdir "$R/onap/py-app-amd64/latest/dir"
+	assert_fails_with "$EROFS" fs mkdir "$R/onap/py-app-amd64/latest/layers/dir"
+	assert_fails_with "$EROFS" fs mkdir "$R/onap/py-app/v1/linux-amd64/dir"
+	assert_fails_with "$EROFS" fs mkdir "$R/onap/py-app/@$(sum '.refs["onap/py-app:v1"].digest')/dir"
+	[ -z "$(ls -A "$TESTDIR/state/drafts" 2>/dev/null)" ]
 }
 
 @test "rm, rmdir and mv give EROFS" {

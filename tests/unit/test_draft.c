@@ -286,7 +286,9 @@ static void test_hostile_paths(void)
 	    "",
 	    "/",
 	    "/abs",
-	    "/etc/passwd",
+	    /* absolute and under a directory that does not exist: were the
+	     * check ever broken, the calls could not harm the machine */
+	    "/nonexistent-regfs-test/passwd",
 	    ".",
 	    "..",
 	    "../x",
@@ -753,8 +755,11 @@ static void test_remove(void)
 }
 
 /*
- * Links to "/etc" and to a directory outside the store: no call may go
- * through them, whatever the path or name.
+ * Links to directories outside the store: no call may go through them,
+ * whatever the path or name.  The "etc" link points at a scratch copy of
+ * an /etc-like tree, never at the real /etc: a regression here must not
+ * be able to delete the machine's files (an early version of this test
+ * did remove /etc/ssl when remove() still followed links).
  */
 static void test_symlink_not_followed(void)
 {
@@ -764,7 +769,7 @@ static void test_symlink_not_followed(void)
 	};
 	char *dir = dir_new();
 	struct cache_drafts *d = drafts_open_or_die(dir);
-	char outside[4096], secret[8192], p[8192];
+	char outside[4096], secret[8192], p[8192], victim_ssl[8192];
 	struct stat st;
 
 	snprintf(outside, sizeof(outside), "%s/outside", dir);
@@ -777,7 +782,11 @@ static void test_symlink_not_followed(void)
 	close(open(p, O_WRONLY | O_CREAT, 0600));
 
 	CHECK_EQ(cache_draft_mkdir(d, TAG "/sub"), 0);
-	CHECK_EQ(cache_draft_symlink(d, TAG, "etc", "/etc"), 0);
+	snprintf(p, sizeof(p), "%s/victim", dir);
+	CHECK_EQ(mkdir(p, 0700), 0);
+	snprintf(victim_ssl, sizeof(victim_ssl), "%s/victim/ssl", dir);
+	CHECK_EQ(mkdir(victim_ssl, 0700), 0);
+	CHECK_EQ(cache_draft_symlink(d, TAG, "etc", p), 0);
 	CHECK_EQ(cache_draft_symlink(d, TAG, "out", outside), 0);
 	CHECK_EQ(cache_draft_symlink(d, TAG, "up", "../../../../.."), 0);
 	CHECK_EQ(cache_draft_symlink(d, TAG "/sub", "up2", "../../../../../.."), 0);
@@ -833,7 +842,8 @@ static void test_symlink_not_followed(void)
 	CHECK_EQ(disk_type(d, TAG "/sub/up2"), S_IFLNK);
 	CHECK_EQ(count_entries(outside), 3);
 	CHECK(file_has(secret, ""));
-	CHECK_EQ(count_entries(dir), 2);
+	CHECK_EQ(stat(victim_ssl, &st), 0);
+	CHECK_EQ(count_entries(dir), 3);
 
 	/* Dot names planted as symlinks (not by us) are not followed either. */
 	snprintf(p, sizeof(p), "%s/%s/.mediatype", cache_drafts_dir(d), TAG);
