@@ -4,7 +4,7 @@
 # start (default): install dependencies, build regfs, start docker-registry on 127.0.0.1
 # (port 5000 when free) with persistent storage in .demo/registry/, push the "seed" fixtures
 # (onap/py-app-<arch>:latest, the onap/py-app:v1 manifest list, the onap/py-app-oci:latest OCI
-# index), mount regfs at .demo/mnt in the background and print what to try.  Re-running it
+# index), mount regfs (drafts kept in .demo/state) at .demo/mnt in the background and print what to try.  Re-running it
 # is harmless: what already runs is kept.
 # stop: unmount .demo/mnt and stop the registry (the pushed images stay in .demo/).
 set -euo pipefail
@@ -86,7 +86,7 @@ start() {
 		fi
 		mkdir -p "$DEMO/cache"
 		# no -f: regfs daemonizes; `scripts/demo.sh stop` unmounts it
-		"$REGFS_BIN" -o "registry=$REGISTRY,cache_dir=$DEMO/cache,logfile=$DEMO/regfs.log" "$MNT" </dev/null
+		"$REGFS_BIN" -o "registry=$REGISTRY,cache_dir=$DEMO/cache,state_dir=$DEMO/state,logfile=$DEMO/regfs.log" "$MNT" </dev/null
 		if ! _wait_until 10 mountpoint -q "$MNT"; then
 			say "regfs did not mount $MNT; its log:" >&2
 			tail -n 30 "$DEMO/regfs.log" >&2 2>/dev/null || true
@@ -115,6 +115,14 @@ Try:
   jq . $M/onap/py-app/v1/inspect.json       # like docker manifest inspect --verbose
   getfattr -d $M/onap/py-app/v1/linux-arm64-v8
   ls $M/onap/py-app-oci/latest              # the same images as an OCI index
+Build and push the guide's multi-arch tag onap/py-app:latest from symlinks:
+  mkdir $M/onap/py-app/latest
+  ln -s ../../py-app-amd64/latest   $M/onap/py-app/latest/amd64
+  ln -s ../../py-app-arm64v8/latest $M/onap/py-app/latest/arm64v8
+  ln -s ../../py-app-mips/latest    $M/onap/py-app/latest/mips
+  cat $M/onap/py-app/latest/.status         # what each link resolved to, or what is wrong
+  cat $M/onap/py-app/latest/.preview.json   # the exact bytes a commit pushes
+  touch $M/onap/py-app/latest/.commit       # push; then ls shows the live list
 Stop:
   scripts/demo.sh stop
 EOF
