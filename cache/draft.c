@@ -825,6 +825,18 @@ int cache_draft_mkdir_annotations(struct cache_drafts *d, const char *path)
 	return ret;
 }
 
+int cache_draft_rmdir_annotations(struct cache_drafts *d, const char *path)
+{
+	int fd, ret;
+
+	fd = draft_open(d, path);
+	if (fd < 0)
+		return fd;
+	ret = unlinkat(fd, CACHE_DRAFT_ANNOTATIONS, AT_REMOVEDIR) < 0 ? -errno : 0;
+	close(fd);
+	return ret == -EEXIST ? -ENOTEMPTY : ret;
+}
+
 int cache_draft_read_file(struct cache_drafts *d, const char *path, const char *name, size_t max,
 			  char **bytes, size_t *len)
 {

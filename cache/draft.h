@@ -106,6 +106,10 @@ int cache_draft_file_open(struct cache_drafts *d, const char *path, const char *
 /* Make the ".annotations" subdirectory of draft @path.  -EEXIST. */
 int cache_draft_mkdir_annotations(struct cache_drafts *d, const char *path);
 
+/* Remove the empty ".annotations" subdirectory of draft @path.
+ * -ENOTEMPTY while it holds annotations, -ENOENT when there is none. */
+int cache_draft_rmdir_annotations(struct cache_drafts *d, const char *path);
+
 /* Whole content of file @name (as for cache_draft_file_open, or
  * ".last-commit") into a new NUL-terminated buffer, at most @max bytes
  * (-EFBIG beyond).  -ENOENT when absent. */

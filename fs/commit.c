@@ -196,6 +196,42 @@ static int piece_take(struct piece *pc, struct reg_registry *reg, const char *re
 
 /* --- resolving one link -------------------------------------------------- */
 
+/* Add to @c the attestation manifests of @idx that refer to @image. */
+static int carry_attestations(struct fs *fs, struct child *c, const struct piece *idx,
+			      const char *image)
+{
+	struct piece *nv;
+	char *b;
+	size_t len;
+	int ret = 0;
+
+	for (size_t i = 0; ret == 0 && i < idx->m->n_entries; i++) {
+		const struct reg_descriptor *d = &idx->m->entries[i];
+		struct piece *a;
+
+		if (!reg_descriptor_is_attestation(d) || !d->reference_digest ||
+		    strcmp(d->reference_digest, image) != 0)
+			continue;
+		nv = realloc(c->attest, (c->n_attest + 1) * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		c->attest = nv;
+		a = &c->attest[c->n_attest++];
+		memset(a, 0, sizeof(*a));
+		b = NULL;
+		ret = tree_manifest_by_digest(fs, idx->reg, idx->repo, d->digest, &b, &len);
+		if (ret == 0)
+			ret = piece_take(a, idx->reg, idx->repo, b, len, d->media_type);
+		if (ret == 0) {
+			a->desc.reference_type = d->reference_type ? strdup(d->reference_type) : NULL;
+			a->desc.reference_digest = strdup(d->reference_digest);
+			if (!a->desc.reference_digest || (d->reference_type && !a->desc.reference_type))
+				ret = -ENOMEM;
+		}
+	}
+	return ret;
+}
+
 /* Take the one image of index @idx (in @repo of @reg) with its attestations. */
 static int pick_from_index(struct fs *fs, struct plan *p, struct child *c, struct piece *idx)
 {
@@ -219,24 +255,8 @@ static int pick_from_index(struct fs *fs, struct plan *p, struct child *c, struc
 	if (ret == 0)
 		ret = piece_take(&c->image, idx->reg, idx->repo, b, len,
 				 idx->m->entries[image].media_type);
-	c->attest = n_att ? calloc(n_att, sizeof(*c->attest)) : NULL;
-	if (n_att && !c->attest)
-		ret = -ENOMEM;
-	for (size_t k = 0; ret == 0 && k < n_att; k++) {
-		const struct reg_descriptor *d = &idx->m->entries[att[k]];
-		struct piece *a = &c->attest[k];
-
-		c->n_attest++;
-		b = NULL;
-		ret = tree_manifest_by_digest(fs, idx->reg, idx->repo, d->digest, &b, &len);
-		if (ret == 0)
-			ret = piece_take(a, idx->reg, idx->repo, b, len, d->media_type);
-		if (ret == 0) {
-			a->desc.reference_type = d->reference_type ? strdup(d->reference_type) : NULL;
-			a->desc.reference_digest =
-				d->reference_digest ? strdup(d->reference_digest) : NULL;
-		}
-	}
+	if (ret == 0)
+		ret = carry_attestations(fs, c, idx, c->image.desc.digest);
 	free(att);
 	return ret;
 }
@@ -281,7 +301,7 @@ static int resolve_target(struct fs *fs, struct plan *p, struct child *c, const 
 	size_t n = 0, rest = 0, len;
 	struct reg_registry *reg;
 	struct reg_fetched f = {0};
-	struct piece cur = {0};
+	struct piece cur = {0}, parent = {0};
 	struct stat st;
 	int ret;
 
@@ -380,10 +400,17 @@ fetched:
 		ret = tree_manifest_by_digest(fs, reg, repo, cur.m->entries[e].digest, &b, &len);
 		if (ret == 0)
 			ret = piece_take(&next, reg, repo, b, len, cur.m->entries[e].media_type);
-		piece_release(&cur);
+		piece_release(&parent);
+		parent = cur;
 		cur = next;
 		if (ret < 0)
 			goto fetched;
+	}
+	/* an entry of a list brings the list's attestations of it along */
+	if (parent.m && reg_mtype_is_image(cur.m->type)) {
+		ret = carry_attestations(fs, c, &parent, cur.desc.digest);
+		if (ret < 0)
+			goto out;
 	}
 	/* by tag: "host/repo:tag@<digest>" (what the tag holds now); by
 	 * digest: "host/repo@<digest>" */
@@ -402,6 +429,7 @@ fetched:
 	}
 out:
 	piece_release(&cur);
+	piece_release(&parent);
 	reg_fetched_release(&f);
 	free(repo);
 	mountpath_free_parts(v, n);

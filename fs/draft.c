@@ -366,8 +366,8 @@ static bool is_live_tag_dir(const struct node *a)
 
 /*
  * Turn live tag @a into a draft holding its current entries, as links to
- * their @sha256: directories (amend).  An image tag becomes a draft of
- * one entry.  The list's media type is kept in .mediatype, so adding an
+ * them inside the list's @sha256: directory (amend).  An image tag
+ * becomes a draft of one entry, a link to its @sha256: directory.  The list's media type is kept in .mediatype, so adding an
  * image does not change what kind of list it is.
  */
 static int seed_from_live(struct fs *fs, struct node *a, const char *path)
@@ -397,9 +397,11 @@ static int seed_from_live(struct fs *fs, struct node *a, const char *path)
 					     strlen(kind));
 		for (size_t i = 0; ret == 0 && i < m->n_entries; i++) {
 			if (!m->entry_names[i])
-				continue; /* attestations go with their image's source */
+				continue; /* attestations go with their image's link */
+			/* an entry of the list by the list's digest, so the
+			 * list's attestations of it are carried along */
 			free(target);
-			if (asprintf(&target, "../@%s", m->entries[i].digest) < 0) {
+			if (asprintf(&target, "../@%s/%s", f.digest, m->entry_names[i]) < 0) {
 				target = NULL;
 				ret = -ENOMEM;
 				break;
@@ -521,6 +523,10 @@ int draft_rmdir(struct fs *fs, struct node *parent, const char *name)
 		ret = -ENOMEM;
 		goto out;
 	}
+	if (a->kind == NODE_DRAFT && strcmp(name, CACHE_DRAFT_ANNOTATIONS) == 0) {
+		ret = cache_draft_rmdir_annotations(fs->drafts, path);
+		goto out;
+	}
 	if (is_live_tag_dir(a)) {
 		/* amend: dropping an entry of a live list */
 		struct node *probe = NULL;
@@ -626,9 +632,11 @@ int draft_unlink(struct fs *fs, struct node *parent, const char *name)
 		ret = -EROFS;
 		goto out;
 	}
+	/* generated files cannot go, but `rm -r` of a draft must not stumble
+	 * over them: removing one is a no-op */
 	for (size_t i = 0; i < N_GENERATED; i++) {
 		if (strcmp(name, generated[i].name) == 0) {
-			ret = -EPERM;
+			ret = 0;
 			goto out;
 		}
 	}
