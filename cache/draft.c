@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/log.h"
 
 #define NAME_MAX_LEN 255  /* bytes in one component or name */
@@ -840,81 +841,28 @@ int cache_draft_rmdir_annotations(struct cache_drafts *d, const char *path)
 int cache_draft_read_file(struct cache_drafts *d, const char *path, const char *name, size_t max,
 			  char **bytes, size_t *len)
 {
-	size_t cap, got = 0;
+	struct buf b = BUF_INIT(max);
 	const char *leaf;
-	char *b = NULL;
-	struct stat st;
-	int dfd, fd = -1, ret;
+	int dfd, fd, ret;
 
 	*bytes = NULL;
 	*len = 0;
-	if (max > SIZE_MAX / 4) /* keeps max + 1 and cap * 2 from overflowing */
-		max = SIZE_MAX / 4;
 	dfd = entry_dir(d, path, name, NAME_ANY_FILE, false, &leaf);
-	if (dfd < 0) {
-		ret = dfd;
-		goto out;
-	}
+	if (dfd < 0)
+		return dfd;
 	fd = file_open_at(dfd, leaf, O_RDONLY);
 	close(dfd);
-	if (fd < 0) {
-		ret = fd;
-		goto out;
-	}
-	if (fstat(fd, &st) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	if ((uint64_t)st.st_size > max) {
+	if (fd < 0)
+		return fd;
+	ret = buf_read_fd(&b, fd);
+	if (ret == -E2BIG)
 		ret = -EFBIG;
-		goto out;
+	if (ret == 0) {
+		*bytes = buf_detach(&b, len);
+		ret = *bytes ? 0 : -ENOMEM;
 	}
-	/* Room for one byte more than the size, to see the end of file (or a
-	 * file that grew, which must still fit in @max). */
-	cap = (size_t)st.st_size + 1;
-	b = malloc(cap + 1);
-	if (!b) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		ssize_t n;
-
-		if (got == cap) {
-			size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
-			char *nb = realloc(b, ncap + 1);
-
-			if (!nb) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			b = nb;
-			cap = ncap;
-		}
-		n = read(fd, b + got, cap - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-		if (got > max) {
-			ret = -EFBIG;
-			goto out;
-		}
-	}
-	b[got] = '\0';
-	*bytes = b;
-	b = NULL;
-	*len = got;
-	ret = 0;
-out:
-	free(b);
-	if (fd >= 0)
-		close(fd);
+	buf_release(&b, 0);
+	close(fd);
 	return ret;
 }
 

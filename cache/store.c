@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/digest.h"
 #include "common/log.h"
 
@@ -450,59 +451,32 @@ int cache_store_stat(struct cache_store *s, const char *digest, uint64_t *size)
 int cache_store_read(struct cache_store *s, const char *digest, size_t max, char **bytes,
 		     size_t *len)
 {
-	char *b = NULL;
-	size_t size, got = 0;
+	struct buf b = BUF_INIT(max);
 	struct stat st;
 	int fd, ret;
 
 	*bytes = NULL;
 	*len = 0;
 	fd = cache_store_open_blob(s, digest);
-	if (fd < 0) {
-		ret = fd;
-		goto out;
-	}
+	if (fd < 0)
+		return fd;
 	if (fstat(fd, &st) < 0) {
 		ret = -errno;
 		goto out;
 	}
-	if ((uint64_t)st.st_size > max) {
-		ret = -E2BIG;
-		goto out;
-	}
-	size = (size_t)st.st_size;
-	b = malloc(size + 1);
-	if (!b) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	while (got < size) {
-		ssize_t n = pread(fd, b + got, size - got, (off_t)got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	if (got != size) { /* blobs are immutable: someone truncated it */
-		log_warn("blob '%s' shrank while being read", digest);
+	ret = (uint64_t)st.st_size > max ? -E2BIG : buf_read_fd(&b, fd);
+	if (ret == 0 && b.len != (size_t)st.st_size) {
+		/* blobs are immutable: someone changed it */
+		log_warn("blob '%s' changed size while being read", digest);
 		ret = -EIO;
-		goto out;
 	}
-	b[got] = '\0';
-	*bytes = b;
-	b = NULL;
-	*len = got;
-	ret = 0;
+	if (ret == 0) {
+		*bytes = buf_detach(&b, len);
+		ret = *bytes ? 0 : -ENOMEM;
+	}
 out:
-	free(b);
-	if (fd >= 0)
-		close(fd);
+	buf_release(&b, 0);
+	close(fd);
 	return ret;
 }
 

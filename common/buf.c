@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void buf_init(struct buf *b, size_t max)
 {
@@ -62,4 +63,24 @@ void buf_release(struct buf *b, int wipe)
 	free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
+}
+
+int buf_read_fd(struct buf *b, int fd)
+{
+	char chunk[16384];
+
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+		int ret;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 0;
+		ret = buf_append(b, chunk, (size_t)n);
+		if (ret < 0)
+			return ret;
+	}
 }

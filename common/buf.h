@@ -20,6 +20,9 @@ struct buf {
 void buf_init(struct buf *b, size_t max);
 /* Append @n bytes.  Returns 0, -E2BIG past the maximum, or -ENOMEM. */
 int buf_append(struct buf *b, const void *p, size_t n);
+/* Append what @fd holds from its offset to its end.  Returns 0, -E2BIG
+ * when that passes the maximum, -ENOMEM, or the -errno of read(2). */
+int buf_read_fd(struct buf *b, int fd);
 /* Hand the bytes to the caller (new allocation, NUL-terminated, never NULL
  * on success); the buffer is left empty.  Returns NULL on -ENOMEM. */
 char *buf_detach(struct buf *b, size_t *len);

@@ -22,7 +22,6 @@
 #include "common/digest.h"
 
 #define LIST_ITEMS_MAX 100000 /* manifests and os.features, as reg_manifest_parse */
-#define MEDIA_TYPE_MAX 255
 
 #define ANN_REF_DIGEST "vnd.docker.reference.digest"
 #define ANN_REF_TYPE "vnd.docker.reference.type"
@@ -127,19 +126,6 @@ static bool text_is_clean(const char *s, bool allow_ctl)
 	return true;
 }
 
-/* The parser's rule for media types: 1-255 printable ASCII, no spaces. */
-static bool media_type_is_valid(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > MEDIA_TYPE_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
-			return false;
-	return true;
-}
-
 static bool is_set(const char *s)
 {
 	return s && *s;
@@ -181,7 +167,7 @@ static int check_child(const struct reg_descriptor *d, size_t i, enum reg_mtype 
 		return fail(why, "manifest %zu: invalid digest", i);
 	if (!d->media_type)
 		return fail(why, "manifest '%s' has no media type", d->digest);
-	if (!media_type_is_valid(d->media_type))
+	if (!reg_media_type_is_valid(d->media_type))
 		return fail(why, "manifest '%s': invalid media type", d->digest);
 	t = reg_mtype_from_string(d->media_type);
 	if (!reg_mtype_is_image(t) && !reg_mtype_is_index(t))

@@ -119,8 +119,7 @@ static int str_member(const json_t *obj, const char *key, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
-/* A media type is a short run of printable ASCII without spaces. */
-static bool media_type_is_valid(const char *s)
+bool reg_media_type_is_valid(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -136,7 +135,7 @@ static int media_type_member(const json_t *obj, char **out)
 {
 	int ret = str_member(obj, "mediaType", out);
 
-	if (ret == 0 && *out && !media_type_is_valid(*out)) {
+	if (ret == 0 && *out && !reg_media_type_is_valid(*out)) {
 		free(*out);
 		*out = NULL;
 		ret = -EINVAL;
@@ -529,7 +528,7 @@ static int content_type_dup(const char *content_type, char **out)
 	*out = strndup(start, n);
 	if (!*out)
 		return -ENOMEM;
-	if (!media_type_is_valid(*out)) {
+	if (!reg_media_type_is_valid(*out)) {
 		free(*out);
 		*out = NULL;
 	}
