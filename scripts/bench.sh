@@ -25,6 +25,8 @@
 # (skopeo, docker manifest inspect, curl) with hyperfine (else a `date +%s%N` loop):
 #   cold  regfs: fresh cache dir and fresh mount before every run; everyone: kernel caches dropped
 #   warm  regfs: one mount, after warmup runs; anchors: after warmup runs (they keep no cache)
+# Scenario 8 publishes a manifest list (a new tag every run): regfs's draft and commit against
+# `docker manifest create` + `docker manifest push`.
 # One extra "probe" run per series gives the peak RSS (regfs: VmHWM of the daemon from
 # /proc/PID/status; anchors: GNU time's maximum resident set size of the biggest process) and the
 # number of requests the registry logged for one run.  ratio = anchor mean / regfs mean of the
@@ -362,6 +364,19 @@ for state in cold warm; do
 	curl -fsS -o /dev/null -w '%header{docker-content-digest}\n' -H '$ACCEPT' \$(curl -fsS $U/\$r/tags/list | jq -r --arg u '$U/'\$r '.tags[] | \"\(\$u)/manifests/\(.)\"'); done"
 	series 6 $state anchor "curl per repo (digest header)" "$cmd" "" \
 		"$([[ $state == cold ]] && echo "$FEW_COLD" || echo "$FEW_WARM")"
+
+	# 8. publish a 5-platform list from per-arch tags of other repositories (the guide's flow)
+	scenario 8 "publish a 5-platform list from the onap/py-app-<arch> tags (new tag each run)"
+	cmd="t=p\$(date +%s%N); d=$M/bench/published/\$t; mkdir -p \$d &&
+	for a in amd64 arm64v8 mips ppc64le s390x; do ln -s ../../../onap/py-app-\$a/latest \$d/\$a; done &&
+	touch \$d/.commit"
+	series 8 $state regfs "regfs: mkdir, 5 x ln -s, touch .commit" "$cmd"
+	if [[ -n $HAVE_DOCKER ]]; then
+		cmd="t=p\$(date +%s%N); docker manifest create --insecure $REG/bench/published:\$t"
+		for a in amd64 arm64v8 mips ppc64le s390x; do cmd+=" $REG/onap/py-app-$a:latest"; done
+		cmd+=" >/dev/null && docker manifest push --purge --insecure $REG/bench/published:\$t"
+		series 8 $state anchor "docker manifest create + push" "$cmd"
+	fi
 
 	# C. 16 readers of the same layer
 	scenario C "concurrency: 16 parallel readers of the same ${BIG_MIB} MiB layer"
