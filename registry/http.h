@@ -1,0 +1,135 @@
+/*
+ * Inside the registry client (not for other rooms): the shared state of
+ * client.c, http.c and auth.c.
+ *
+ *   http.c    one HTTP exchange on a pooled curl easy handle
+ *   auth.c    credentials to send, Bearer tokens, challenges
+ *   client.c  registries, the plain-HTTP rule, retries, the API calls
+ *
+ * Locks: client->lock protects the registry list and the handle pool;
+ * registry->lock protects that registry's scheme, auth state and tokens;
+ * the share locks are curl's own.  None is held across an HTTP request and
+ * none is taken while another is held, so there is no lock order to keep.
+ */
+#ifndef REGFS_REGISTRY_HTTP_H
+#define REGFS_REGISTRY_HTTP_H
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/buf.h"
+#include "registry/client.h"
+
+#define ERROR_BODY_MAX (64u << 10) /* error bodies are only read for their code */
+#define HEADER_MAX 8192
+#define POOL_KEEP 16              /* idle curl handles kept */
+#define TOKEN_DEFAULT_TTL 60      /* seconds, when the token server omits expires_in */
+#define TOKEN_EARLY 10            /* renew this many seconds before expiry */
+
+enum scheme { SCHEME_UNKNOWN = 0, SCHEME_HTTPS, SCHEME_HTTP };
+enum auth_kind { AUTH_UNKNOWN = 0, AUTH_NONE, AUTH_BASIC, AUTH_BEARER };
+
+struct token {
+	char *scope;    /* owned: "repository:onap/x:pull" */
+	char *value;    /* owned secret */
+	double renew;   /* monotonic seconds: used until then, fetched again after */
+	struct token *next;
+};
+
+struct reg_registry {
+	struct reg_client *client;
+	char *host;     /* owned: as written in the tree */
+	char *api_host; /* owned: where requests go */
+	bool plain_ok;  /* the plain-HTTP rule allows http:// */
+	struct reg_registry *next;
+
+	pthread_mutex_t lock; /* protects everything below */
+	enum scheme scheme;
+	enum auth_kind auth;
+	char *realm;   /* owned: Bearer challenge realm */
+	char *service; /* owned: Bearer challenge service, may be NULL */
+	struct token *tokens;
+};
+
+struct pooled {
+	CURL *easy;
+	struct pooled *next;
+};
+
+struct reg_client {
+	char *cafile;
+	char **insecure; /* NULL-terminated */
+	char *auth_file;
+	long connect_timeout;
+	long stall_timeout;
+	int retries;
+	CURLSH *share;
+	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+
+	pthread_mutex_t lock; /* protects registries and pool */
+	struct reg_registry *registries;
+	struct pooled *pool;
+	int pool_n;
+};
+
+/* One HTTP exchange. */
+struct http_call {
+	/* in */
+	char *url;            /* borrowed */
+	const char *accept;   /* or NULL */
+	const char *auth;     /* full Authorization header value, or NULL; borrowed secret */
+	size_t max;           /* body cap when there is no sink */
+	reg_sink_fn sink;     /* or NULL: body into @body */
+	void *sink_arg;
+	curl_off_t skip;      /* body bytes to drop first (resume without Range support) */
+	curl_off_t range_from; /* > 0: ask for bytes from here on */
+	long total_timeout;   /* seconds, 0 = none */
+	const char *method;   /* NULL: GET; "HEAD", "POST" (empty body) or "PUT" (body below) */
+	const char *send_type;  /* Content-Type of the body, or NULL */
+	const char *send_bytes; /* PUT body from memory (borrowed), or NULL: from send_fd */
+	int send_fd;            /* PUT body from this fd (borrowed, read with pread) */
+	size_t send_len;        /* body length */
+	size_t send_pos;        /* next body byte to send */
+
+	/* out */
+	long status;
+	CURLcode cc;
+	char errbuf[CURL_ERROR_SIZE];
+	struct buf body;      /* 2xx body (no sink) or error body */
+	bool too_big;
+	int sink_err;
+	curl_off_t delivered; /* bytes handed to the sink */
+	char *content_type, *docker_digest, *www_auth, *link, *retry_after, *content_range;
+	char *location;
+};
+
+/* --- http.c --------------------------------------------------------------- */
+
+double http_now(void);               /* monotonic seconds */
+void http_free_secret(char *s);      /* wipe and free; NULL is a no-op */
+/* The registry error code ("MANIFEST_UNKNOWN") of an error body: new
+ * string or NULL. */
+char *http_error_code(const struct buf *body);
+/* Escaped for a URL query (new string or NULL). */
+char *http_url_escape(const char *s);
+void http_share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *userp);
+void http_share_unlock(CURL *h, curl_lock_data data, void *userp);
+void http_call_release(struct http_call *h);
+/* One exchange.  Returns 0 when an HTTP status was received (whatever it
+ * was), -EIO for a transport failure (h->cc and h->errbuf say why). */
+int http_perform(struct reg_client *c, bool plain, struct http_call *h);
+
+/* --- auth.c --------------------------------------------------------------- */
+
+/* The Authorization value to send to @r for @scope, or NULL (new secret
+ * string: http_free_secret). */
+char *auth_header_for(struct reg_registry *r, const char *scope);
+/* Fetch a token for @scope from @r's realm.  0 or -errno (logged). */
+int auth_fetch_token(struct reg_registry *r, const char *scope);
+/* Learn from a 401's WWW-Authenticate how @r wants to be spoken to.
+ * 0, or -EACCES when the challenge is unusable. */
+int auth_take_challenge(struct reg_registry *r, const char *header);
+
+#endif
