@@ -18,16 +18,29 @@
 #include "registry/manifest.h"
 #include "registry/wwwauth.h"
 
-/* "Basic <base64 user:password>" for @r's host from the credentials file,
- * or NULL when there are none.  New secret string (http_free_secret). */
-static char *basic_auth(struct reg_registry *r)
+/* The repository a token scope is about ("repository:a/b:pull" -> "a/b",
+ * the first one when there are several), or NULL.  New string. */
+static char *scope_repo(const char *scope)
+{
+	const char *p = scope && strncmp(scope, "repository:", 11) == 0 ? scope + 11 : NULL;
+	const char *end = p ? strchr(p, ':') : NULL;
+
+	return end ? strndup(p, (size_t)(end - p)) : NULL;
+}
+
+/* "Basic <base64 user:password>" for @r's host (and the repository of
+ * @scope, for credentials kept per namespace), or NULL when there are
+ * none.  New secret string (http_free_secret). */
+static char *basic_auth(struct reg_registry *r, const char *scope)
 {
 	struct reg_creds cr;
-	char *plain = NULL, *ret = NULL;
+	char *plain = NULL, *ret = NULL, *repo = scope_repo(scope);
 	unsigned char *b64 = NULL;
-	int n;
+	int n, got;
 
-	if (reg_creds_lookup(r->client->auth_file, r->host, &cr) < 0)
+	got = reg_creds_get(r->client->creds, r->host, repo, &cr);
+	free(repo);
+	if (got < 0)
 		return NULL;
 	if (!cr.username || !cr.password)
 		goto out;
@@ -70,7 +83,7 @@ char *auth_header_for(struct reg_registry *r, const char *scope)
 	}
 	pthread_mutex_unlock(&r->lock);
 	if (kind == AUTH_BASIC)
-		ret = basic_auth(r); /* reads a file: not under the lock */
+		ret = basic_auth(r, scope); /* reads files: not under the lock */
 	return ret;
 }
 
@@ -176,7 +189,7 @@ int auth_fetch_token(struct reg_registry *r, const char *scope)
 	}
 	/* Basic credentials go to the token server, never a token.  r->auth
 	 * stays BEARER: other threads send requests meanwhile. */
-	basic = basic_auth(r);
+	basic = basic_auth(r, scope);
 
 	h.url = url;
 	h.auth = basic;

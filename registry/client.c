@@ -840,7 +840,6 @@ static void client_release_strings(struct reg_client *c)
 		free(*p);
 	free(c->insecure);
 	free(c->cafile);
-	free(c->auth_file);
 }
 
 static void curl_init_once(void)
@@ -864,8 +863,6 @@ int reg_client_new(const struct reg_client_opts *o, struct reg_client **out)
 	c->retries = o && o->retries >= 0 ? o->retries : 2;
 	if (o && o->cafile)
 		c->cafile = strdup(o->cafile);
-	if (o && o->auth_file)
-		c->auth_file = strdup(o->auth_file);
 	while (o && o->insecure && o->insecure[n])
 		n++;
 	c->insecure = calloc(n + 1, sizeof(char *));
@@ -875,7 +872,8 @@ int reg_client_new(const struct reg_client_opts *o, struct reg_client **out)
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&c->share_locks[i], NULL);
 	c->share = curl_share_init();
-	if (!c->share || !c->insecure) {
+	if (!c->share || !c->insecure ||
+	    reg_creds_store_new(o ? o->auth_file : NULL, &c->creds) < 0) {
 		reg_client_free(c);
 		return -ENOMEM;
 	}
@@ -911,5 +909,6 @@ void reg_client_free(struct reg_client *c)
 		pthread_mutex_destroy(&c->share_locks[i]);
 	pthread_mutex_destroy(&c->lock);
 	client_release_strings(c);
+	reg_creds_store_free(c->creds);
 	free(c);
 }

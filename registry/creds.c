@@ -159,3 +159,39 @@ void reg_creds_release(struct reg_creds *c)
 	free_secret(c->identitytoken);
 	memset(c, 0, sizeof(*c));
 }
+
+/* --- the store (for now: the one docker config, read on every lookup) ---- */
+
+struct reg_creds_store {
+	char *auth_file; /* or NULL: the default docker config */
+};
+
+int reg_creds_store_new(const char *auth_file, struct reg_creds_store **out)
+{
+	struct reg_creds_store *s = calloc(1, sizeof(*s));
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	if (auth_file && !(s->auth_file = strdup(auth_file))) {
+		free(s);
+		return -ENOMEM;
+	}
+	*out = s;
+	return 0;
+}
+
+void reg_creds_store_free(struct reg_creds_store *s)
+{
+	if (!s)
+		return;
+	free(s->auth_file);
+	free(s);
+}
+
+int reg_creds_get(struct reg_creds_store *s, const char *host, const char *repo,
+		  struct reg_creds *out)
+{
+	(void)repo;
+	return reg_creds_lookup(s->auth_file, host, out);
+}

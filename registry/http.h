@@ -21,6 +21,7 @@
 
 #include "common/buf.h"
 #include "registry/client.h"
+#include "registry/creds.h"
 
 #define ERROR_BODY_MAX (64u << 10) /* error bodies are only read for their code */
 #define HEADER_MAX 8192
@@ -61,7 +62,7 @@ struct pooled {
 struct reg_client {
 	char *cafile;
 	char **insecure; /* NULL-terminated */
-	char *auth_file;
+	struct reg_creds_store *creds;
 	long connect_timeout;
 	long stall_timeout;
 	int retries;
