@@ -8,9 +8,11 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "registry/creds.h"
@@ -74,7 +76,7 @@ char *auth_header_for(struct reg_registry *r, const char *scope)
 	kind = r->auth;
 	if (kind == AUTH_BEARER) {
 		for (struct token *t = r->tokens; t; t = t->next) {
-			if (strcmp(t->scope, scope) == 0 && t->renew > now) {
+			if (strcmp(t->scope, scope) == 0 && t->value && t->renew > now) {
 				if (asprintf(&ret, "Bearer %s", t->value) < 0)
 					ret = NULL;
 				break;
@@ -85,41 +87,6 @@ char *auth_header_for(struct reg_registry *r, const char *scope)
 	if (kind == AUTH_BASIC)
 		ret = basic_auth(r, scope); /* reads files: not under the lock */
 	return ret;
-}
-
-/* Keep a copy of @value as the token for @scope, valid for @ttl seconds.
- * It is renewed TOKEN_EARLY seconds before it expires, or half way through
- * its life when that is shorter (a token server may hand out tokens of a
- * few seconds: renewing 10 s early would make them useless). */
-static void store_token(struct reg_registry *r, const char *scope, const char *value, double ttl)
-{
-	double early = ttl > 2 * TOKEN_EARLY ? TOKEN_EARLY : ttl / 2;
-	struct token *t;
-
-	pthread_mutex_lock(&r->lock);
-	for (t = r->tokens; t; t = t->next)
-		if (strcmp(t->scope, scope) == 0)
-			break;
-	if (!t && (t = calloc(1, sizeof(*t)))) {
-		t->scope = strdup(scope);
-		if (!t->scope) {
-			free(t);
-			t = NULL;
-		} else {
-			t->next = r->tokens;
-			r->tokens = t;
-		}
-	}
-	if (t) {
-		char *v = strdup(value);
-
-		if (v) {
-			http_free_secret(t->value);
-			t->value = v;
-			t->renew = http_now() + ttl - early;
-		}
-	}
-	pthread_mutex_unlock(&r->lock);
 }
 
 /* "scope=a&scope=b" for the space-separated scopes in @scope, escaped
@@ -152,18 +119,101 @@ out:
 	return ret;
 }
 
-/* Ask the token server at the registry's realm for a token for @scope. */
-int auth_fetch_token(struct reg_registry *r, const char *scope)
+/* Seconds since the epoch of an RFC 3339 time ("2026-11-27T01:00:00Z",
+ * fraction and offset allowed), or -1. */
+static double parse_issued_at(const char *s)
+{
+	struct tm tm;
+	const char *p;
+	double t;
+
+	memset(&tm, 0, sizeof(tm));
+	p = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+	if (!p)
+		return -1;
+	t = (double)timegm(&tm);
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			;
+	if (*p == 'Z' || *p == 'z')
+		return *++p ? -1 : t;
+	if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+		int hh = atoi(p + 1), mm = atoi(p + 4), sign = *p == '+' ? -1 : 1;
+
+		return t + sign * (hh * 3600 + mm * 60);
+	}
+	return -1;
+}
+
+/* How long a token answer is good for: expires_in (TOKEN_DEFAULT_TTL when
+ * absent), counted from issued_at when the server sent one and the clocks
+ * roughly agree. */
+static double token_ttl(json_t *root)
+{
+	json_t *e = json_object_get(root, "expires_in");
+	double ttl = TOKEN_DEFAULT_TTL, issued, age;
+
+	if (json_is_integer(e) && json_integer_value(e) > 0 &&
+	    json_integer_value(e) < 86400 * 365)
+		ttl = (double)json_integer_value(e);
+	issued = parse_issued_at(json_string_value(json_object_get(root, "issued_at")));
+	if (issued > 0) {
+		age = (double)time(NULL) - issued;
+		if (age > 0 && age < ttl)
+			ttl -= age; /* a skewed clock is ignored, not trusted */
+	}
+	return ttl;
+}
+
+/* Wipe the secret strings of a token answer before jansson frees them. */
+static void token_answer_free(json_t *root)
+{
+	static const char *const secret_keys[] = {"token", "access_token", "refresh_token"};
+
+	for (size_t i = 0; root && i < sizeof(secret_keys) / sizeof(secret_keys[0]); i++) {
+		json_t *t = json_object_get(root, secret_keys[i]);
+
+		if (json_is_string(t))
+			OPENSSL_cleanse((void *)json_string_value(t), json_string_length(t));
+	}
+	json_decref(root);
+}
+
+/* The OAuth2 form that trades an identity token (docker's refresh token)
+ * for an access token.  New secret string or NULL. */
+static char *refresh_form(const char *identitytoken, const char *service, const char *scope)
+{
+	char *tok = http_url_escape(identitytoken), *svc = service ? http_url_escape(service) : NULL;
+	char *scopes = scope_params(scope), *form = NULL;
+
+	if (tok && (!service || svc) && scopes &&
+	    asprintf(&form, "grant_type=refresh_token&client_id=regfs&refresh_token=%s%s%s%s%s",
+		     tok, svc ? "&service=" : "", svc ? svc : "", *scopes ? "&" : "", scopes) < 0)
+		form = NULL;
+	http_free_secret(tok);
+	free(svc);
+	free(scopes);
+	return form;
+}
+
+/*
+ * One request to the token server at @r's realm for @scope: with an
+ * identity token an OAuth2 POST, else a GET with the Basic credentials (or
+ * none).  Only the token server ever sees the credentials.  *value is a new
+ * secret, *ttl its lifetime.
+ */
+static int request_token(struct reg_registry *r, const char *scope, char **value, double *ttl)
 {
 	struct http_call h = {0};
-	char *realm = NULL, *service = NULL, *url = NULL, *basic = NULL;
-	char *esc_scope = NULL, *esc_service = NULL;
+	struct reg_creds cr = {0};
+	char *realm = NULL, *service = NULL, *url = NULL, *basic = NULL, *form = NULL;
+	char *esc_scope = NULL, *esc_service = NULL, *repo = scope_repo(scope);
 	const char *tok;
 	json_t *root = NULL;
-	double ttl = TOKEN_DEFAULT_TTL;
 	int ret = -EIO;
 	bool plain;
 
+	*value = NULL;
 	pthread_mutex_lock(&r->lock);
 	realm = r->realm ? strdup(r->realm) : NULL;
 	service = r->service ? strdup(r->service) : NULL;
@@ -176,23 +226,31 @@ int auth_fetch_token(struct reg_registry *r, const char *scope)
 		ret = -EACCES;
 		goto out;
 	}
-	/* several scopes (a push that mounts from another repository) are
-	 * space-separated in @scope and go as one scope= parameter each */
-	esc_scope = scope_params(scope);
-	esc_service = service ? http_url_escape(service) : NULL;
-	if (!esc_scope || (service && !esc_service) ||
-	    asprintf(&url, "%s%s%s%s%s", realm, strchr(realm, '?') ? "&" : "?", esc_scope,
-		     esc_service ? "&service=" : "", esc_service ? esc_service : "") < 0) {
-		url = NULL;
+	if (reg_creds_get(r->client->creds, r->host, repo, &cr) == 0 && cr.identitytoken)
+		form = refresh_form(cr.identitytoken, service, scope);
+	if (form) {
+		h.method = "POST";
+		h.send_type = "application/x-www-form-urlencoded";
+		h.send_bytes = form;
+		h.send_len = strlen(form);
+		url = strdup(realm);
+	} else {
+		/* several scopes (a push that mounts from another repository)
+		 * go as one scope= parameter each */
+		esc_scope = scope_params(scope);
+		esc_service = service ? http_url_escape(service) : NULL;
+		if (esc_scope && (!service || esc_service) &&
+		    asprintf(&url, "%s%s%s%s%s", realm, strchr(realm, '?') ? "&" : "?", esc_scope,
+			     esc_service ? "&service=" : "", esc_service ? esc_service : "") < 0)
+			url = NULL;
+		basic = basic_auth(r, scope);
+		h.auth = basic;
+	}
+	if (!url) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	/* Basic credentials go to the token server, never a token.  r->auth
-	 * stays BEARER: other threads send requests meanwhile. */
-	basic = basic_auth(r, scope);
-
 	h.url = url;
-	h.auth = basic;
 	h.max = REG_MANIFEST_MAX;
 	h.total_timeout = 60;
 	if (http_perform(r->client, plain, &h) < 0) {
@@ -200,9 +258,11 @@ int auth_fetch_token(struct reg_registry *r, const char *scope)
 		goto out;
 	}
 	if (h.status != 200) {
-		log_err("token for '%s' on '%s': HTTP %ld from the token server", scope, r->host,
-			h.status);
+		log_err("token for '%s' on '%s': HTTP %ld from the token server%s", scope, r->host,
+			h.status, form ? " (identity token)" : "");
 		ret = reg_status_errno(h.status, NULL);
+		if (ret == -ENOENT)
+			ret = -EACCES; /* no token is a refusal, not a missing file */
 		goto out;
 	}
 	root = json_loadb(h.body.data, h.body.len, 0, NULL);
@@ -213,35 +273,99 @@ int auth_fetch_token(struct reg_registry *r, const char *scope)
 		log_err("token for '%s' on '%s': the token server sent no token", scope, r->host);
 		goto out;
 	}
-	if (json_is_integer(json_object_get(root, "expires_in"))) {
-		json_int_t e = json_integer_value(json_object_get(root, "expires_in"));
-
-		if (e > 0 && e < 86400 * 365)
-			ttl = (double)e;
-	}
-	store_token(r, scope, tok, ttl);
-	ret = 0;
+	*value = strdup(tok);
+	*ttl = token_ttl(root);
+	ret = *value ? 0 : -ENOMEM;
 out:
-	if (root) {
-		/* the token lives in jansson's memory too */
-		json_t *t = json_object_get(root, "token");
-
-		if (json_is_string(t))
-			OPENSSL_cleanse((void *)json_string_value(t), json_string_length(t));
-		t = json_object_get(root, "access_token");
-		if (json_is_string(t))
-			OPENSSL_cleanse((void *)json_string_value(t), json_string_length(t));
-		json_decref(root);
-	}
+	token_answer_free(root);
 	if (h.body.data)
 		OPENSSL_cleanse(h.body.data, h.body.len);
 	http_call_release(&h);
+	reg_creds_release(&cr);
+	http_free_secret(form);
 	free(url);
 	free(esc_scope);
 	free(esc_service);
 	free(realm);
 	free(service);
+	free(repo);
 	http_free_secret(basic);
+	return ret;
+}
+
+/* The token entry for @scope, made (empty) when missing.  NULL on -ENOMEM. */
+static struct token *token_slot_locked(struct reg_registry *r, const char *scope)
+{
+	struct token *t;
+
+	for (t = r->tokens; t; t = t->next)
+		if (strcmp(t->scope, scope) == 0)
+			return t;
+	t = calloc(1, sizeof(*t));
+	if (!t || !(t->scope = strdup(scope))) {
+		free(t);
+		return NULL;
+	}
+	t->next = r->tokens;
+	r->tokens = t;
+	return t;
+}
+
+static bool token_is(const struct token *t, const char *authorization)
+{
+	return authorization && strncmp(authorization, "Bearer ", 7) == 0 &&
+	       strcmp(authorization + 7, t->value) == 0;
+}
+
+int auth_fetch_token(struct reg_registry *r, const char *scope, const char *rejected)
+{
+	struct token *t;
+	char *value = NULL;
+	double ttl = 0, early;
+	uint64_t seen;
+	int ret;
+
+	pthread_mutex_lock(&r->lock);
+	t = token_slot_locked(r, scope);
+	if (!t) {
+		pthread_mutex_unlock(&r->lock);
+		return -ENOMEM;
+	}
+	seen = t->fetches;
+	while (t->fetching)
+		pthread_cond_wait(&r->token_done, &r->lock);
+	/* another thread fetched while we waited: its answer is ours */
+	if (t->fetches != seen && t->last_err) {
+		ret = t->last_err;
+		pthread_mutex_unlock(&r->lock);
+		return ret;
+	}
+	if (t->value && t->renew > http_now() && !token_is(t, rejected)) {
+		pthread_mutex_unlock(&r->lock);
+		return 0;
+	}
+	t->fetching = true;
+	pthread_mutex_unlock(&r->lock);
+
+	ret = request_token(r, scope, &value, &ttl);
+
+	pthread_mutex_lock(&r->lock);
+	t->fetching = false;
+	t->fetches++;
+	t->last_err = ret;
+	if (ret == 0) {
+		/* renewed TOKEN_EARLY seconds before it expires, or half way
+		 * through its life when that is shorter (a token server may
+		 * hand out tokens of a few seconds) */
+		early = ttl > 2 * TOKEN_EARLY ? TOKEN_EARLY : ttl / 2;
+		http_free_secret(t->value);
+		t->value = value;
+		value = NULL;
+		t->renew = http_now() + ttl - early;
+	}
+	pthread_cond_broadcast(&r->token_done);
+	pthread_mutex_unlock(&r->lock);
+	http_free_secret(value);
 	return ret;
 }
 

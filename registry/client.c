@@ -108,6 +108,7 @@ static void registry_free(struct reg_registry *r)
 	free(r->host);
 	free(r->api_host);
 	pthread_mutex_destroy(&r->lock);
+	pthread_cond_destroy(&r->token_done);
 	free(r);
 }
 
@@ -132,6 +133,7 @@ int reg_client_registry(struct reg_client *c, const char *host, struct reg_regis
 		fresh->api_host = strdup(api);
 		fresh->plain_ok = host_is_insecure(c, host);
 		pthread_mutex_init(&fresh->lock, NULL);
+		pthread_cond_init(&fresh->token_done, NULL);
 		if (fresh->host && fresh->api_host) {
 			fresh->next = c->registries;
 			c->registries = fresh;
@@ -308,7 +310,7 @@ static int reg_request(struct reg_registry *r, const char *path, const char *sco
 				pthread_mutex_lock(&r->lock);
 				bearer = r->auth == AUTH_BEARER;
 				pthread_mutex_unlock(&r->lock);
-				if (!bearer || auth_fetch_token(r, scope) == 0)
+				if (!bearer || auth_fetch_token(r, scope, auth) == 0)
 					continue;
 			}
 		}

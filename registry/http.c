@@ -381,9 +381,11 @@ int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 	if (h->method && strcmp(h->method, "HEAD") == 0) {
 		curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
 	} else if (h->method && strcmp(h->method, "POST") == 0) {
+		/* an upload session (empty) or an OAuth2 form (send_bytes) */
 		curl_easy_setopt(easy, CURLOPT_POST, 1L);
-		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, "");
-		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, 0L);
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+				 (curl_off_t)(h->send_bytes ? h->send_len : 0));
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, h->send_bytes ? h->send_bytes : "");
 	} else if (h->method && strcmp(h->method, "PUT") == 0) {
 		h->send_pos = 0;
 		curl_easy_setopt(easy, CURLOPT_UPLOAD, 1L);

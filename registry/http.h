@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/buf.h"
 #include "registry/client.h"
@@ -34,8 +35,11 @@ enum auth_kind { AUTH_UNKNOWN = 0, AUTH_NONE, AUTH_BASIC, AUTH_BEARER };
 
 struct token {
 	char *scope;    /* owned: "repository:onap/x:pull" */
-	char *value;    /* owned secret */
+	char *value;    /* owned secret, or NULL while the first one is fetched */
 	double renew;   /* monotonic seconds: used until then, fetched again after */
+	bool fetching;  /* one thread asks the token server; others wait */
+	uint64_t fetches; /* fetches finished */
+	int last_err;     /* how the last one ended: 0 or -errno */
 	struct token *next;
 };
 
@@ -52,6 +56,7 @@ struct reg_registry {
 	char *realm;   /* owned: Bearer challenge realm */
 	char *service; /* owned: Bearer challenge service, may be NULL */
 	struct token *tokens;
+	pthread_cond_t token_done; /* a token fetch finished (with lock) */
 };
 
 struct pooled {
@@ -127,8 +132,12 @@ int http_perform(struct reg_client *c, bool plain, struct http_call *h);
 /* The Authorization value to send to @r for @scope, or NULL (new secret
  * string: http_free_secret). */
 char *auth_header_for(struct reg_registry *r, const char *scope);
-/* Fetch a token for @scope from @r's realm.  0 or -errno (logged). */
-int auth_fetch_token(struct reg_registry *r, const char *scope);
+/* Make a fresh token for @scope of @r's realm ready: one request per
+ * (realm, service, scope) however many threads ask at once.  @rejected is
+ * the Authorization value the registry just refused (or NULL): a token
+ * other than that one, still valid, is used as it is.  0 or -errno
+ * (logged). */
+int auth_fetch_token(struct reg_registry *r, const char *scope, const char *rejected);
 /* Learn from a 401's WWW-Authenticate how @r wants to be spoken to.
  * 0, or -EACCES when the challenge is unusable. */
 int auth_take_challenge(struct reg_registry *r, const char *header);
