@@ -19,7 +19,7 @@ Sets:
         onap/py-app:latest is deliberately left free: a later feature creates it with ln -s.
   core  seed plus test-only images (multi-layer, nested repositories, attestations,
         duplicate platforms, nested index, Windows, a 3 MiB layer, 120 repositories,
-        a repository with 150 tags, ...).
+        a repository with 150 tags, sources for manifest-list drafts, ...).
 
 Usage: fixtures.py --registry HOST:PORT --set seed|core --summary OUT.json
 
@@ -146,7 +146,8 @@ def make_tar(files):
 
 
 def platform_string(p):
-    s = p["os"] + "/" + p["architecture"]
+    # a platform may lack os or architecture (an image whose config leaves them out)
+    s = p.get("os", "") + "/" + p.get("architecture", "")
     if p.get("variant"):
         s += "/" + p["variant"]
     if p.get("os.version"):
@@ -313,6 +314,8 @@ class Pusher:
                 cfg["variant"] = platform["variant"]
             if platform.get("os.version"):
                 cfg["os.version"] = platform["os.version"]
+            if platform.get("os.features"):
+                cfg["os.features"] = platform["os.features"]
             if config_extra:
                 cfg["config"].update(config_extra)
             config_obj = cfg
@@ -500,6 +503,41 @@ def push_core(p):
     for name in tags:
         p.tag("test/tags", name, t)
     assert len(p.summary["tags"]["test/tags"]) == 150
+
+    push_draft_sources(p)
+
+
+def push_draft_sources(p):
+    """Sources for the manifest-list drafts of tests/integration/drafts.bats and commit.bats:
+    images whose platform a list must take from the config (or refuse), and an index that
+    stands for one image.  Nothing here is tagged in the repositories the drafts push to."""
+    # an ONAP-style name that lies: named for arm64v8, holds an amd64 image (a warning)
+    small(p, "test/suffix-arm64v8", "latest", AMD64, "suffix-lies")
+
+    # configs without architecture or without os: a list cannot give them a platform
+    for tag, drop in (("noarch", "architecture"), ("noos", "os")):
+        files = [("etc/regfs-fixture/noplatform-%s" % tag, b"a config without a platform\n")]
+        raw = make_tar(files)
+        cfg = {"architecture": "amd64", "os": "linux", "created": CREATED, "config": {},
+               "rootfs": {"type": "layers", "diff_ids": [sha256(raw)]}}
+        del cfg[drop]
+        plat = {k: v for k, v in AMD64.items() if k != drop}
+        p.image("test/noplatform", tag, plat, [files], config_obj=cfg)
+
+    # every platform field a config can carry: os.version and os.features
+    small(p, "test/osfeatures", "latest",
+          {"architecture": "amd64", "os": "windows", "os.version": "10.0.17763.1",
+           "os.features": ["win32k"]}, "osfeatures")
+
+    # an index of one image and its attestation (buildx's default output for one platform)
+    one = small(p, "test/attest-one", None, ARM64, "attest-one-arm64", oci=True)
+    att = attestation(p, "test/attest-one", one)
+    p.index("test/attest-one", "latest", [
+        (one, ARM64, None),
+        (att, {"architecture": "unknown", "os": "unknown"},
+         {"vnd.docker.reference.type": "attestation-manifest",
+          "vnd.docker.reference.digest": one["digest"]}),
+    ])
 
 
 def main():

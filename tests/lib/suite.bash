@@ -188,3 +188,104 @@ xattr() {
 split_ref() {
 	echo "${1%:*} ${1##*:}"
 }
+
+# --- drafts and commits (tests/integration/drafts.bats, commit.bats) ---------------------------
+
+# registry_log_mark [REGDIR] — how many lines REGDIR/registry.log (default $REGISTRY_DIR) has
+# now; give it to regfs_requests_after to see what came after.
+registry_log_mark() {
+	wc -l <"${1:-$REGISTRY_DIR}/registry.log"
+}
+
+# regfs_requests_after MARK [REGDIR] — the requests regfs sent to the registry in REGDIR (default
+# $REGISTRY_DIR) after line MARK of its log, one "METHOD PATH STATUS" a line, in order.  Only
+# regfs' own (its User-Agent), so curl and skopeo checks in between do not count.  The registry
+# logs a request after answering it, so this first waits (at most 5 s) until the log has stopped
+# growing for 0.3 s.
+regfs_requests_after() {
+	local log="${2:-$REGISTRY_DIR}/registry.log" last=-1 now stable=0 i
+	for ((i = 0; i < 50 && stable < 3; i++)); do
+		sleep 0.1
+		now=$(stat -c %s "$log")
+		if [[ $now == "$last" ]]; then
+			stable=$((stable + 1))
+		else
+			stable=0
+		fi
+		last=$now
+	done
+	tail -n +"$(($1 + 1))" "$log" |
+		sed -nE 's/^.*"(GET|HEAD|PUT|POST|PATCH|DELETE) ([^ "]*) HTTP\/[0-9.]+" ([0-9]+) .*"regfs\/[^"]*"$/\1 \2 \3/p'
+}
+
+# assert_no_writes REQUESTS — fail when REQUESTS (from regfs_requests_after) hold a write.
+assert_no_writes() {
+	local w
+	w=$(grep -E '^(PUT|POST|PATCH|DELETE) ' <<<"$1" || true)
+	[[ -z $w ]] || {
+		echo "regfs sent writes to the registry:"
+		echo "$w"
+		return 1
+	} >&2
+}
+
+# manifest_status REPO REF [HOST] — the HTTP status (200, 404, ...) of the registry's manifest
+# REPO:REF (default host $REGISTRY), asked straight with curl.
+manifest_status() {
+	curl -sS -o /dev/null -w '%{http_code}' \
+		-H 'Accept: application/vnd.oci.image.index.v1+json' \
+		-H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+		-H 'Accept: application/vnd.docker.distribution.manifest.list.v2+json' \
+		-H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+		"http://${3:-$REGISTRY}/v2/$1/manifests/$2"
+}
+
+# draft_snapshot DIR — what the user put in draft DIR, one line each, sorted: every entry with
+# its type and link target, then the content of .mediatype and each annotation.  The generated
+# files (.preview.json, .digest, .status) are left out.
+draft_snapshot() {
+	local dir=$1 entries path
+	entries=$(fs find "$dir" -mindepth 1 -printf '%P %y %l\n') || return
+	LC_ALL=C sort <<<"$entries" | grep -vE '^\.(preview\.json|digest|status) ' || true
+	while IFS= read -r path; do
+		[[ -n $path ]] || continue
+		printf '%s: %s\n' "$path" "$(fs cat -- "$dir/$path")"
+	done < <(LC_ALL=C sort <<<"$entries" | awk '$2 == "f" && $1 !~ /^\.(preview\.json|digest|status)$/ { print $1 }')
+}
+
+# expected_list docker|oci SPEC... — the exact bytes regfs' list builder makes for these children
+# (3-space indent, docker's key order, no trailing newline).  SPEC is a summary key, "REPO:TAG"
+# (.refs) or "REPO@DIGEST" (.manifests), optionally "|OS/ARCH[/VARIANT]" for a link named in
+# platform form (it replaces os, architecture and variant; os.version and os.features stay).
+expected_list() {
+	python3 - "$SUMMARY" "$@" <<'PYEOF'
+import json, sys
+s = json.load(open(sys.argv[1]))
+kind = sys.argv[2]
+mt = {"docker": "application/vnd.docker.distribution.manifest.list.v2+json",
+      "oci": "application/vnd.oci.image.index.v1+json"}[kind]
+out = []
+for spec in sys.argv[3:]:
+    ref, _, named = spec.partition("|")
+    m = s["refs"].get(ref) or s["manifests"][ref]
+    p = dict(m["platform"])
+    if named:
+        for k in ("os", "architecture", "variant"):
+            p.pop(k, None)
+        parts = named.split("/")
+        p.update({"os": parts[0], "architecture": parts[1]})
+        if len(parts) > 2:
+            p["variant"] = parts[2]
+    plat = {k: p[k] for k in ("architecture", "os", "os.version", "os.features", "variant") if k in p}
+    out.append({"mediaType": m["media_type"], "digest": m["digest"], "size": m["size"],
+                "platform": plat})
+sys.stdout.write(json.dumps({"schemaVersion": 2, "mediaType": mt, "manifests": out}, indent=3))
+PYEOF
+}
+
+# status_line DIR NAME — the line of DIR/.status about link NAME ("  NAME -> ...").
+status_line() {
+	local out
+	out=$(fs cat "$1/.status") || return
+	grep -F -- "  $2 -> " <<<"$out"
+}
