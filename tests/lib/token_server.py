@@ -15,10 +15,16 @@ the user is granted out of what was asked (as Docker's own auth servers do: a us
 rights gets a valid token with no access, and the registry then refuses the request).
 
 Users file (JSON), re-read on every request:
-  {"user": {"password": "...", "pull": ["*"] | ["onap/py-app", ...], "catalog": true,
-            "expires_in": 3}, ...}
+  {"user": {"password": "...", "pull": ["*"] | ["onap/py-app", ...], "push": [...],
+            "catalog": true, "expires_in": 3, "refresh_token": "..."}, ...}
 A request without credentials is anonymous and is granted nothing.  Wrong credentials get
 401.  "expires_in" defaults to --expires-in.
+
+Docker's identity tokens: POST /token with the OAuth2 form grant_type=refresh_token,
+refresh_token, service, scope (repeated) and client_id is answered like a GET, for the user
+whose "refresh_token" matches (else 401); the answer then carries access_token only.
+
+--delay S makes every answer wait S seconds (so concurrent clients overlap a fetch).
 
 Logs: --log gets one JSON line per request:
   {"scopes": [...], "service": ..., "creds": "none"|"ok"|"bad", "user": NAME|null,
@@ -113,9 +119,12 @@ def grant(user, typ, name, actions):
     if typ == "registry" and name == "catalog":
         return ["*"] if user.get("catalog") and "*" in actions else []
     if typ == "repository":
-        pull = user.get("pull", [])
-        if "*" in pull or name in pull:
-            return [a for a in actions if a == "pull"]
+        out = []
+        for act in ("pull", "push"):
+            allowed = user.get(act, [])
+            if act in actions and ("*" in allowed or name in allowed):
+                out.append(act)
+        return out
     return []
 
 
@@ -140,13 +149,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with LOCK, open(self.server.opts.log, "a") as f:
             f.write(json.dumps(entry, sort_keys=True) + "\n")
 
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        form = urllib.parse.parse_qs(self.rfile.read(n).decode() if n else "")
+        self.answer(form, oauth=True)
+
     def do_GET(self):
+        self.answer(None, oauth=False)
+
+    def answer(self, form, oauth):
         opts = self.server.opts
+        if opts.delay:
+            time.sleep(opts.delay)
         url = urllib.parse.urlsplit(self.path)
-        q = urllib.parse.parse_qs(url.query)
+        q = form if oauth else urllib.parse.parse_qs(url.query)
         scopes = q.get("scope", [])
         service = q.get("service", [None])[0]
-        entry = {"scopes": scopes, "service": service, "creds": "none", "user": None}
+        entry = {"scopes": scopes, "service": service, "creds": "none", "user": None,
+                 "method": "POST" if oauth else "GET"}
 
         if url.path != "/token":
             entry["status"] = 404
@@ -158,7 +178,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             users = json.load(f)
         user = None
         hdr = self.headers.get("Authorization")
-        if hdr:
+        if oauth:
+            rt = q.get("refresh_token", [""])[0]
+            match = [u for u, v in users.items() if rt and v.get("refresh_token") == rt]
+            if q.get("grant_type", [""])[0] != "refresh_token" or not match or hdr:
+                entry["creds"] = "bad"
+                entry["status"] = 401
+                self.record(entry)
+                self.reply(401, {"error": "invalid_grant"})
+                return
+            entry["creds"], entry["user"], user = "refresh", match[0], users[match[0]]
+        elif hdr:
             entry["creds"] = "bad"
             scheme, _, b64 = hdr.partition(" ")
             try:
@@ -204,9 +234,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         entry["granted"] = ["%s:%s:%s" % (a["type"], a["name"], ",".join(a["actions"])) for a in access]
         entry["expires_in"] = expires_in
         self.record(entry)
-        self.reply(200, {"token": token, "access_token": token, "expires_in": expires_in,
-                         "issued_at": datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
-                         .strftime("%Y-%m-%dT%H:%M:%SZ")})
+        answer = {"access_token": token, "expires_in": expires_in,
+                  "issued_at": datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
+                  .strftime("%Y-%m-%dT%H:%M:%SZ")}
+        if not oauth:
+            answer["token"] = token
+        self.reply(200, answer)
 
 
 def main():
@@ -220,6 +253,7 @@ def main():
     ap.add_argument("--service", default="regfs-test-registry")
     ap.add_argument("--issuer", default="regfs-test-token-server")
     ap.add_argument("--expires-in", type=int, default=300)
+    ap.add_argument("--delay", type=float, default=0.0)
     opts = ap.parse_args()
 
     key, chain = make_pki(opts.root_out)

@@ -1,0 +1,238 @@
+#!/usr/bin/env bats
+# Tokens, push scopes, identity tokens and redirects, against real registries:
+# docker-registry in token mode with tests/lib/token_server.py (which answers slowly here,
+# --delay, so that concurrent readers overlap a token fetch), and a Basic-auth
+# docker-registry behind tests/lib/redirect_proxy.py, a fake that sends blob downloads to a
+# second loopback listener the way registries send them to S3 or a CDN (a real registry on
+# loopback will not redirect).  Mounts: pusher (pull and push), puller (pull only), idt (an
+# identity token in the docker config, no password), short (tokens of 2 s), redirect (Basic,
+# through the proxy).
+
+load ../lib/suite
+load ../lib/auth
+
+SERVICE=regfs-test-registry
+ISSUER=regfs-test-token-server
+
+setup_file() {
+	export TESTDIR=$BATS_FILE_TMPDIR
+	require_fuse
+	if [[ -z ${REGFS_SKIP_REASON:-} ]] && ! REGFS_SKIP_REASON=$(auth_prereqs); then
+		export REGFS_SKIP_REASON
+	fi
+	[[ -z ${REGFS_SKIP_REASON:-} ]] || return 0
+
+	registry_start "$TESTDIR/plain"
+	export PLAIN=$REGISTRY SUMMARY="$TESTDIR/summary.json"
+	python3 "$REGFS_LIB_DIR/fixtures.py" --registry "$PLAIN" --set seed --summary "$SUMMARY"
+	# a repository whose every request the proxy redirects to itself
+	skopeo copy -q --src-tls-verify=false --dest-tls-verify=false \
+		"docker://$PLAIN/onap/py-app-amd64:latest" "docker://$PLAIN/loop/x:latest"
+
+	local pw_push pw_pull pw_basic refresh
+	pw_push=$(auth_secret) pw_pull=$(auth_secret) pw_basic=$(auth_secret) refresh=$(auth_secret)
+	printf '%s\n' "$pw_push" "$pw_pull" "$pw_basic" "$refresh" \
+		"$(basic_header pusher "$pw_push")" "$(basic_header puller "$pw_pull")" \
+		"$(basic_header user "$pw_basic")" >"$TESTDIR/passwords"
+
+	jq -n --arg a "$pw_push" --arg b "$pw_pull" --arg r "$refresh" '{
+		pusher: {password: $a, pull: ["*"], push: ["*"], catalog: true},
+		puller: {password: $b, pull: ["*"], catalog: true},
+		idt: {password: "not-used-by-regfs", refresh_token: $r, pull: ["*"], catalog: true},
+		short: {password: $a, pull: ["*"], catalog: true, expires_in: 2}
+	}' >"$TESTDIR/users.json"
+	token_server_start "$TESTDIR/ts" "$TESTDIR/users.json" --service "$SERVICE" \
+		--issuer "$ISSUER" --delay 0.4
+	auth_registry_start "$TESTDIR/token" "$TESTDIR/plain/storage" token "$TESTDIR/ts/root.pem" \
+		"http://$TOKEN_SERVER/token" "$SERVICE" "$ISSUER"
+	TOKEN=$(auth_registry_host "$TESTDIR/token")
+	export TOKEN
+
+	htpasswd_file "$TESTDIR/htpasswd" user "$pw_basic"
+	auth_registry_start "$TESTDIR/basic" "$TESTDIR/plain/storage" basic "$TESTDIR/htpasswd"
+	mkdir -p "$TESTDIR/redirect"
+	local port
+	port=$(daemon_start "$TESTDIR/redirect" proxy 10 python3 "$REGFS_LIB_DIR/redirect_proxy.py" \
+		--upstream "$(auth_registry_host "$TESTDIR/basic")" \
+		--upstream-auth "Basic $(basic_header user "$pw_basic")" \
+		--storage-port-file "$TESTDIR/redirect/storage.port" \
+		--storage-log "$TESTDIR/redirect/storage.log")
+	export REDIRECT="127.0.0.1:$port"
+
+	docker_config "$TESTDIR/pusher.json" "$TOKEN" pusher "$pw_push"
+	docker_config "$TESTDIR/puller.json" "$TOKEN" puller "$pw_pull"
+	docker_config "$TESTDIR/short.json" "$TOKEN" short "$pw_push"
+	jq -n --arg h "$TOKEN" --arg r "$refresh" '{auths: {($h): {identitytoken: $r}}}' \
+		>"$TESTDIR/idt.json"
+	docker_config "$TESTDIR/redirect.json" "$REDIRECT" user "$pw_basic"
+
+	tok_mount pusher "$TOKEN"
+	tok_mount puller "$TOKEN"
+	tok_mount idt "$TOKEN"
+	tok_mount short "$TOKEN" ttl=60
+	tok_mount redirect "$REDIRECT"
+}
+
+teardown_file() {
+	local m
+	[[ -n ${TESTDIR:-} ]] || return 0
+	for m in pusher puller idt short redirect; do
+		regfs_unmount "$TESTDIR/mnt-$m" || true
+	done
+	_stop_pidfile "$TESTDIR/redirect/proxy.pid" 5 || true
+	registry_stop "$TESTDIR/basic" || true
+	registry_stop "$TESTDIR/token" || true
+	token_server_stop "$TESTDIR/ts" || true
+	registry_stop "$TESTDIR/plain" || true
+}
+
+setup() { regfs_skip_if_needed; }
+
+teardown() {
+	local f
+	[[ -z ${BATS_TEST_COMPLETED:-} && -z ${BATS_TEST_SKIPPED:-} && -z ${REGFS_SKIP_REASON:-} ]] ||
+		return 0
+	for f in "$TESTDIR"/regfs-*.log "$TESTDIR/ts/token.log" "$TESTDIR/redirect/storage.log"; do
+		echo "--- end of $f" >&2
+		tail -n 12 "$f" >&2 2>/dev/null || true
+	done
+}
+
+# tok_mount NAME HOST — regfs at $TESTDIR/mnt-NAME for HOST with credentials from
+# $TESTDIR/NAME.json, its own log, cache and drafts
+tok_mount() {
+	REGISTRY=$2 regfs_mount "$TESTDIR/mnt-$1" "auth_file=$TESTDIR/$1.json" \
+		"logfile=$TESTDIR/regfs-$1.log" "cache_dir=$TESTDIR/cache-$1" \
+		"state_dir=$TESTDIR/state-$1" verbose "${@:3}"
+}
+
+at() {
+	echo "$TESTDIR/mnt-$1/$2"
+}
+
+# --- tokens ------------------------------------------------------------------------------
+
+@test "concurrent readers of one repository cause one token request" {
+	local R4 img=onap/py-app-amd64 f n before pids=()
+	local scope="repository:$img:pull" cond
+	R4=$(at short "$TOKEN")
+	cond=".user == \"short\" and .status == 200 and .scopes == [\"$scope\"]"
+	# look everything up (one token), then let the token (2 s) expire; the tag (ttl 60 s)
+	# and the names stay known, so the reads below reach regfs at the same time
+	fs ls "$R4/$img/latest/layers" >/dev/null
+	fs stat "$R4/$img/latest/config.json" >/dev/null
+	[ "$(token_requests "$TESTDIR/ts" "$cond")" -eq 1 ]
+	sleep 2.5
+	# four opens at once, each needing a blob, all without a valid token: the (slow) token
+	# server is asked once, the others wait for that answer
+	before=$(token_requests "$TESTDIR/ts" "$cond")
+	for f in "$R4/$img/latest/config.json" "$R4/$img/latest/layers/"*; do
+		fs cat "$f" >"$BATS_TEST_TMPDIR/$(basename "$f")" &
+		pids+=($!)
+	done
+	for f in "${pids[@]}"; do
+		wait "$f"
+	done
+	[ "$(sha256sum <"$BATS_TEST_TMPDIR/config.json" | cut -d' ' -f1)" = \
+		"$(sum '.refs["onap/py-app-amd64:latest"].config.digest | ltrimstr("sha256:")')" ]
+	n=$(($(token_requests "$TESTDIR/ts" "$cond") - before))
+	[ "$n" -eq 1 ] || { echo "$n token requests for $scope from 4 concurrent readers" >&2; return 1; }
+}
+
+@test "a push the token server does not grant is EACCES; nothing is pushed, the draft stays" {
+	local R0 d
+	R0=$(at puller "$TOKEN")
+	d="$R0/onap/denied/v1"
+	fs mkdir -p "$d"
+	fs ln -s ../../py-app-amd64/latest "$d/amd64"
+	fs ln -s ../../py-app-arm64v8/latest "$d/arm64v8"
+	grep -q '^ready: 2 entries' <(fs cat "$d/.status")
+	assert_fails_with "Permission denied" fs touch "$d/.commit"
+	# the draft is as it was, and says why
+	[ "$(fs readlink "$d/amd64")" = ../../py-app-amd64/latest ]
+	grep -q '^last commit: failed .*Permission denied' <(fs cat "$d/.status")
+	# no tag, and no manifest in the repository
+	run curl -fsS "http://$PLAIN/v2/onap/denied/tags/list"
+	[ "$status" -ne 0 ]
+	[ "$(token_requests "$TESTDIR/ts" '.user == "puller" and (.scopes | any(test("push")))')" -ge 1 ]
+	[ "$(token_requests "$TESTDIR/ts" '.user == "puller" and (.granted | any(test("push")))')" -eq 0 ]
+}
+
+@test "a granted push: children mounted from their repositories with one two-scope token" {
+	local R1 d digest
+	R1=$(at pusher "$TOKEN")
+	d="$R1/onap/pushed/v1"
+	fs mkdir -p "$d"
+	fs ln -s ../../py-app-amd64/latest "$d/amd64"
+	fs ln -s ../../py-app-s390x/latest "$d/s390x"
+	digest=$(fs cat "$d/.digest")
+	fs touch "$d/.commit"
+	[ "$(curl -fsS -H 'Accept: application/vnd.docker.distribution.manifest.list.v2+json' \
+		"http://$PLAIN/v2/onap/pushed/manifests/v1" | sha256sum | cut -d' ' -f1)" = "${digest#sha256:}" ]
+	run lsdir "$d"
+	assert_lines "$(printf '%s\n' digest inspect.json linux-amd64 linux-s390x manifest.json)" "$output"
+	# the mount of a blob from onap/py-app-amd64 needs pull there and push here: one token
+	[ "$(token_requests "$TESTDIR/ts" '.user == "pusher" and .status == 200 and
+		(.scopes | sort) == ["repository:onap/pushed:pull,push", "repository:onap/py-app-amd64:pull"]')" -eq 1 ]
+	grep -q 'POST /v2/onap/pushed/blobs/uploads/?mount=sha256:[0-9a-f]*&from=onap%2Fpy-app-amd64' \
+		"$TESTDIR/token/registry.log" ||
+		grep -q 'POST /v2/onap/pushed/blobs/uploads/?mount=sha256:[0-9a-f]*&from=onap/py-app-amd64' \
+			"$TESTDIR/token/registry.log"
+}
+
+@test "an identity token is traded for access tokens (OAuth2 refresh), no password needed" {
+	local R2
+	R2=$(at idt "$TOKEN")
+	cmp <(sum '.refs["onap/py-app-mips:latest"].digest') <(fs cat "$R2/onap/py-app-mips/latest/digest")
+	[ "$(sha256_of "$R2/onap/py-app-mips/latest/config.json")" = \
+		"$(sum '.refs["onap/py-app-mips:latest"].config.digest')" ]
+	[ "$(token_requests "$TESTDIR/ts" '.user == "idt" and .method == "POST" and .creds == "refresh" and .status == 200')" -ge 1 ]
+	# never a GET with credentials for it (regfs has no password) and never a refused one
+	[ "$(token_requests "$TESTDIR/ts" '.user == "idt" and .method == "GET"')" -eq 0 ]
+	[ "$(token_requests "$TESTDIR/ts" '.creds == "bad"')" -eq 0 ]
+}
+
+# --- redirects ---------------------------------------------------------------------------
+
+@test "blob redirects are followed, and the other host never gets the Authorization" {
+	local R3 name digest n
+	R3=$(at redirect "$REDIRECT")
+	while read -r name digest; do
+		[ "$(sha256_of "$R3/onap/py-app-ppc64le/latest/layers/$name")" = "$digest" ]
+	done < <(sum '.refs["onap/py-app-ppc64le:latest"].layers[] | "\(.name) \(.digest)"')
+	[ "$(sha256_of "$R3/onap/py-app-ppc64le/latest/config.json")" = \
+		"$(sum '.refs["onap/py-app-ppc64le:latest"].config.digest')" ]
+	n=$(jq -s 'length' "$TESTDIR/redirect/storage.log")
+	((n >= 2)) || { echo "only $n downloads went through the redirect" >&2; return 1; }
+	[ "$(jq -s '[.[] | select(.authorization)] | length' "$TESTDIR/redirect/storage.log")" -eq 0 ]
+}
+
+@test "a redirect loop is cut off: EIO, soon" {
+	local R3 t0
+	R3=$(at redirect "$REDIRECT")
+	t0=$SECONDS
+	assert_fails_with "Input/output error" fs cat "$R3/loop/x/latest/manifest.json"
+	((SECONDS - t0 < 20))
+}
+
+# --- secrets -----------------------------------------------------------------------------
+
+@test "no password, identity token or access token in logs, stderr, .status or xattrs" {
+	local f dump="$BATS_TEST_TMPDIR/dump"
+	cat "$TESTDIR/passwords" "$TESTDIR/ts/token.issued" >"$BATS_TEST_TMPDIR/secrets"
+	: >"$dump"
+	# what a user can read: every draft's .status and the attributes of what was read
+	for f in "$(at puller "$TOKEN")"/onap/denied/v1/.status; do
+		fs cat "$f" >>"$dump" 2>&1 || true
+	done
+	getfattr -R -d -m - "$(at pusher "$TOKEN")/onap/py-app" >>"$dump" 2>/dev/null || true
+	getfattr -d -m - "$(at redirect "$REDIRECT")/onap/py-app-ppc64le/latest" >>"$dump" 2>/dev/null || true
+	secrets_find "$BATS_TEST_TMPDIR/hits" "$BATS_TEST_TMPDIR/secrets" \
+		"$TESTDIR"/regfs-*.log "$TESTDIR/regfs.stderr" "$dump" \
+		"$TESTDIR"/state-*/drafts/*/*/*/*/.last-commit ||
+		{ cat "$BATS_TEST_TMPDIR/hits" >&2; return 1; }
+	# the scan saw something: the status was read, the logs tell of pushes and refusals
+	[ -s "$dump" ]
+	grep -q 'pushed' "$TESTDIR/regfs-pusher.log"
+	grep -q 'failed' "$TESTDIR/regfs-puller.log"
+}

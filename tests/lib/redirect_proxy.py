@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""A fake for what a real registry on loopback will not do: send blob downloads elsewhere.
+
+Registries in production answer GET /v2/<repo>/blobs/<digest> with a redirect to blob
+storage (S3, a CDN) on another host.  This proxy stands in front of a real docker-registry
+(--upstream HOST:PORT) and passes every request through unchanged (headers included), except:
+
+  GET /v2/<repo>/blobs/<digest>      -> 307 to http://127.0.0.1:<storage port>/blob/<digest>
+  GET /v2/loop/<anything>            -> 307 to itself, forever (a redirect loop)
+
+The "storage" listener (a second port) serves /blob/<digest> by fetching the blob from the
+upstream itself (with --upstream-auth, a ready Authorization value, when the registry wants
+one) and records every request it gets, as one JSON line in --storage-log:
+  {"path": ..., "authorization": true|false, "headers": [names...]}
+never a header value.  Tests assert that no Authorization ever reaches it.
+
+Ports: --port-file gets the proxy's port, --storage-port-file the storage listener's.
+"""
+
+import argparse
+import http.client
+import http.server
+import json
+import os
+import re
+import sys
+import threading
+
+LOCK = threading.Lock()
+BLOB = re.compile(r"^/v2/(.+)/blobs/(sha256:[0-9a-f]{64})$")
+
+
+def upstream_request(opts, method, path, headers, body=None):
+    conn = http.client.HTTPConnection(opts.upstream, timeout=30)
+    conn.request(method, path, body=body, headers=headers)
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    return resp, data
+
+
+class Proxy(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def send_plain(self, status, headers, body=b""):
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def passthrough(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n) if n else None
+        hdrs = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+        resp, data = upstream_request(self.server.opts, self.command, self.path, hdrs, body)
+        keep = [(k, v) for k, v in resp.getheaders()
+                if k.lower() not in ("content-length", "connection", "transfer-encoding")]
+        self.send_plain(resp.status, keep, data)
+
+    def do_GET(self):
+        opts = self.server.opts
+        if self.path.startswith("/v2/loop/"):
+            self.send_plain(307, [("Location", "http://127.0.0.1:%d%s" %
+                                   (self.server.server_address[1], self.path))])
+            return
+        m = BLOB.match(self.path.split("?")[0])
+        if m:
+            self.send_plain(307, [("Location", "http://127.0.0.1:%d/blob/%s?repo=%s" %
+                                   (opts.storage_port, m.group(2), m.group(1)))])
+            return
+        self.passthrough()
+
+    do_HEAD = do_GET
+
+    def do_POST(self):
+        self.passthrough()
+
+    def do_PUT(self):
+        self.passthrough()
+
+
+class Storage(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def do_GET(self):
+        opts = self.server.opts
+        entry = {"path": self.path.split("?")[0],
+                 "authorization": "Authorization" in self.headers,
+                 "headers": sorted(k.lower() for k in self.headers.keys())}
+        with LOCK, open(opts.storage_log, "a") as f:
+            f.write(json.dumps(entry, sort_keys=True) + "\n")
+        path, _, query = self.path.partition("?")
+        repo = dict(p.split("=", 1) for p in query.split("&") if "=" in p).get("repo", "")
+        digest = path[len("/blob/"):]
+        hdrs = {"Authorization": opts.upstream_auth} if opts.upstream_auth else {}
+        resp, data = upstream_request(opts, "GET", "/v2/%s/blobs/%s" % (repo, digest), hdrs)
+        self.send_response(resp.status)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def serve(handler, opts, port_file):
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    srv.daemon_threads = True
+    srv.opts = opts
+    tmp = port_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("%d\n" % srv.server_address[1])
+    os.replace(tmp, port_file)
+    return srv
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--upstream", required=True)
+    ap.add_argument("--upstream-auth", default="")
+    ap.add_argument("--port-file", required=True)
+    ap.add_argument("--storage-port-file", required=True)
+    ap.add_argument("--storage-log", required=True)
+    opts = ap.parse_args()
+    open(opts.storage_log, "a").close()
+    storage = serve(Storage, opts, opts.storage_port_file)
+    opts.storage_port = storage.server_address[1]
+    threading.Thread(target=storage.serve_forever, daemon=True).start()
+    proxy = serve(Proxy, opts, opts.port_file)
+    try:
+        proxy.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
