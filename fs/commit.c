@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "cache/draft.h"
+#include "cache/mem.h"
 #include "cache/store.h"
 #include "common/buf.h"
 #include "common/log.h"
@@ -261,10 +262,11 @@ static int pick_from_index(struct fs *fs, struct plan *p, struct child *c, struc
 	return ret;
 }
 
-/* No tag at @rel: say whether it names a repository or namespace (a
- * directory, but no image) or nothing at all. */
-static void dangling_or_directory(struct plan *p, struct child *c, struct reg_registry *reg,
-				  char **v, size_t n, const char *rel)
+/* No tag at @rel: whether it names a repository or namespace (a
+ * directory, but no image).  With @say, tell @c so, or that nothing is
+ * there at all. */
+static bool dangling_or_directory(struct plan *p, struct child *c, struct reg_registry *reg,
+				  char **v, size_t n, const char *rel, bool say)
 {
 	struct reg_strlist l = {0};
 	char *path = join_parts(v, 1, n);
@@ -281,12 +283,13 @@ static void dangling_or_directory(struct plan *p, struct child *c, struct reg_re
 				dir = strncmp(l.v[i], path, pl) == 0 && l.v[i][pl] == '/';
 		reg_strlist_release(&l);
 	}
-	if (dir)
+	if (say && dir)
 		child_error(p, c, "not an image: '%s' is a repository or namespace; link to a tag",
 			    rel);
-	else
+	else if (say)
 		child_error(p, c, "dangling link: no image at '%s'", rel);
 	free(path);
+	return dir;
 }
 
 /*
@@ -315,10 +318,6 @@ static int resolve_target(struct fs *fs, struct plan *p, struct child *c, const 
 	if (n == 1 || reg_client_registry(fs->client, v[0], &reg) < 0) {
 		child_error(p, c, "not an image: '%s' is %s", rel,
 			    n == 1 ? "a registry" : "not below a registry");
-		goto out;
-	}
-	if (cache_draft_stat(fs->drafts, rel, NULL, &st) == 0) {
-		child_error(p, c, "not an image: '%s' is a draft, not pushed yet", rel);
 		goto out;
 	}
 	for (size_t i = 2; i < n && !repo; i++) {
@@ -369,10 +368,20 @@ static int resolve_target(struct fs *fs, struct plan *p, struct child *c, const 
 	}
 	if (!repo) {
 		ret = 0;
-		dangling_or_directory(p, c, reg, v, n, rel);
+		if (cache_draft_stat(fs->drafts, rel, NULL, &st) == 0 && S_ISDIR(st.st_mode) &&
+		    !dangling_or_directory(p, c, reg, v, n, rel, false))
+			child_error(p, c, "not an image: '%s' is a draft, not pushed yet", rel);
+		else
+			dangling_or_directory(p, c, reg, v, n, rel, true);
 		goto out;
 	}
 fetched:
+	if (ret == -ENOENT) {
+		/* an @sha256: or index entry the registry does not have */
+		child_error(p, c, "dangling link: no image at '%s'", rel);
+		ret = 0;
+		goto out;
+	}
 	if (ret == -EINVAL) {
 		child_error(p, c, "not an image: '%s' is a manifest regfs cannot read", rel);
 		ret = 0;
@@ -444,6 +453,7 @@ static int child_platform(struct fs *fs, struct plan *p, struct child *c)
 	struct reg_platform named = {0};
 	const char *arch, *variant;
 	char *cfg = NULL, *last;
+	bool named_platform;
 	size_t len;
 	int ret;
 
@@ -462,7 +472,8 @@ static int child_platform(struct fs *fs, struct plan *p, struct child *c)
 		return 0;
 	}
 	free(cfg);
-	if (reg_platform_from_name(c->name, &named) == 0) {
+	named_platform = reg_platform_from_name(c->name, &named) == 0;
+	if (named_platform) {
 		/* `docker manifest annotate`, as a file name */
 		free(pl->os);
 		free(pl->architecture);
@@ -487,9 +498,9 @@ static int child_platform(struct fs *fs, struct plan *p, struct child *c)
 	     (variant && (!pl->variant || strcmp(variant, pl->variant) != 0)))) {
 		char *have = reg_platform_string(pl);
 
-		if (asprintf(&c->warning, "'%s' is named for %s%s%s but its config says %s", last,
-			     arch, variant ? "/" : "", variant ? variant : "",
-			     have ? have : "?") < 0)
+		if (asprintf(&c->warning, "'%s' is named for %s%s%s but this entry is %s (from %s)",
+			     last, arch, variant ? "/" : "", variant ? variant : "", have ? have : "?",
+			     named_platform ? "the link's name" : "its config") < 0)
 			c->warning = NULL;
 		free(have);
 	}
@@ -511,7 +522,8 @@ static int read_options(struct fs *fs, struct plan *p, enum reg_list_kind *kind,
 	ret = cache_draft_read_file(fs->drafts, p->path, CACHE_DRAFT_MEDIATYPE, MEDIATYPE_MAX, &bytes,
 				    &len);
 	if (ret == 0 && reg_list_kind_parse(bytes, kind) < 0)
-		draft_problem(p, ".mediatype: '%.40s' is neither 'docker' nor 'oci'", bytes);
+		draft_problem(p, ".mediatype: '%.*s' is neither 'docker' nor 'oci'",
+			      (int)strcspn(bytes, "\r\n"), bytes);
 	free(bytes);
 	if (ret < 0 && ret != -ENOENT)
 		return ret;
@@ -895,6 +907,42 @@ static int push_plan(struct fs *fs, struct plan *p, struct buf *why)
 	return ret;
 }
 
+#define COMMITTED_KEEP 60.0 /* seconds a commit answers a late `touch .commit` */
+
+/* The key under which the memory cache remembers that @path was just
+ * committed: a second `touch .commit` the kernel queued behind the first
+ * (creates in one directory are serialised) then finds the tag live, and
+ * must succeed as the commit it waited for did. */
+static char *committed_key(const char *path)
+{
+	char *key = NULL;
+
+	if (asprintf(&key, "committed:%s", path) < 0)
+		return NULL;
+	return key;
+}
+
+static void commit_remember(struct fs *fs, const char *path, const char *digest)
+{
+	char *key = committed_key(path);
+
+	if (key)
+		cache_mem_put(fs->mem, key, digest, strlen(digest), COMMITTED_KEEP);
+	free(key);
+}
+
+bool commit_was_just_done(struct fs *fs, struct node *tag)
+{
+	char *path = tree_path(tag), *key = path ? committed_key(path) : NULL, *val = NULL;
+	size_t len;
+	bool ret = key && cache_mem_get(fs->mem, key, &val, &len) == 0;
+
+	free(val);
+	free(key);
+	free(path);
+	return ret;
+}
+
 /* Wait until no commit of @path runs, then claim it.  NULL on -ENOMEM. */
 static struct commit_lock *commit_lock_take(struct fs *fs, const char *path)
 {
@@ -979,6 +1027,7 @@ int commit_run(struct fs *fs, struct node *draft)
 			tree_forget_pushed(fs, p.reg, p.repo, p.tag);
 			cache_store_put(fs->store, p.digest, p.bytes, p.len);
 			ret = cache_draft_remove(fs->drafts, path);
+			commit_remember(fs, path, p.digest);
 			log_info("commit %s: pushed %s/%s:%s as %s", path,
 				 reg_registry_host(p.reg), p.repo, p.tag, p.digest);
 		} else if (ret != -EACCES) {

@@ -664,6 +664,13 @@ int draft_create(struct fs *fs, struct node *parent, const char *name, int flags
 	ret = tree_effective(fs, parent, &a, &tmp);
 	if (ret < 0)
 		return ret;
+	if (strcmp(name, ".commit") == 0 && is_live_tag_dir(a) && commit_was_just_done(fs, a)) {
+		/* a second touch that waited for the first: that one committed */
+		ret = new_draft_node(parent, name, NODE_DRAFT_FILE, out);
+		if (ret == 0)
+			(*out)->dfile = DF_COMMIT;
+		goto out;
+	}
 	if (a->kind == NODE_DRAFT && strcmp(name, ".commit") == 0) {
 		ret = commit_run(fs, a);
 		if (ret == 0 || ret == -EALREADY) {

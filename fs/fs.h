@@ -246,5 +246,7 @@ int commit_plan_text(struct fs *fs, struct node *draft, char **preview, size_t *
  * is removed.  Serialised per draft.  0 or -errno (reason kept for
  * .status). */
 int commit_run(struct fs *fs, struct node *draft);
+/* Was the tag @tag's directory committed by this mount a moment ago? */
+bool commit_was_just_done(struct fs *fs, struct node *tag);
 
 #endif

@@ -495,12 +495,14 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 			      : ftruncate(h->fd, attr->st_size) < 0 ? -errno : 0;
 		else
 			ret = draft_truncate(fs, n, attr->st_size);
-	} else if (to_set & ~TIMES_ONLY) {
-		ret = -EPERM; /* modes and owners are not kept */
+	} else if (to_set & ~(TIMES_ONLY | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		ret = -EPERM; /* modes are not kept */
+	} else if (((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != getuid()) ||
+		   ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != getgid())) {
+		ret = -EPERM; /* owners neither; chown to the owner (mv does it) is fine */
 	}
 	/* times are not kept either, but `touch` must work on a draft */
-	if (ret == 0 && (to_set & ~(TIMES_ONLY | FUSE_SET_ATTR_SIZE)) == 0 && n->kind < NODE_DRAFT &&
-	    !tree_is_draft(fs, n))
+	if (ret == 0 && n->kind < NODE_DRAFT && !tree_is_draft(fs, n))
 		ret = -EROFS;
 	if (ret == 0)
 		ret = tree_stat(fs, n, &st);

@@ -9,8 +9,7 @@
 #
 # Two registries: $REGISTRY (A, the core fixtures) and $REGISTRY2 (B, empty), both in one
 # mount (-o registry=A,registry=B), so that lists can be built on B from A's images.
-# Each test pushes to its own tag.  Tests marked "REGFS BUG" check documented behaviour that
-# regfs gets wrong today.
+# Each test pushes to its own tag.
 
 load ../lib/suite
 load ../lib/auth
@@ -444,9 +443,9 @@ commit_list() {
 	regfs_unmount "$TESTDIR/mnt-denied"
 }
 
-# REGFS BUG: the kernel runs the two creates of .commit one after the other (the directory is
-# locked for O_CREAT); the second then finds the live list, not a draft, and answers EROFS.
-@test "two touch .commit at once: both succeed and the list is pushed once (REGFS BUG)" {
+# Regression: the kernel runs the two creates of .commit one after the other (the directory
+# is locked for O_CREAT); the second found the live list, not a draft, and answered EROFS.
+@test "two touch .commit at once: both succeed and the list is pushed once" {
 	local d="$R/onap/py-app/twice" mark reqs rc1=0 rc2=0 p1 p2
 	fs mkdir "$d"
 	onap_links "$d" amd64 mips s390x

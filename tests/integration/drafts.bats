@@ -8,7 +8,7 @@
 # everywhere else, and a draft outliving a remount.  Pushing is in commit.bats.
 #
 # Each test works on its own tag (a draft) so that tests do not see each other's links.
-# Tests marked "REGFS BUG" check documented behaviour that regfs gets wrong today.
+# Tests whose comment starts "Regression:" pin a bug found while this file was written.
 
 load ../lib/suite
 
@@ -299,10 +299,9 @@ assert_refused() {
 		"  arm64 -> ../../py-app-amd64/no-such-tag: error: dangling link"
 }
 
-# REGFS BUG: a link to an @sha256: directory the registry does not have is taken for a registry
-# failure: .status says "cannot read ... from the registry: No such file or directory",
-# .preview.json is ENOENT and touch .commit is EIO.  It is a dangling link: EINVAL.
-@test "refused: a dangling link to an unknown digest (REGFS BUG)" {
+# Regression: a link to an @sha256: directory the registry does not have was taken for a
+# registry failure (.preview.json ENOENT, touch .commit EIO).  It is a dangling link: EINVAL.
+@test "refused: a dangling link to an unknown digest" {
 	local d="$R/onap/py-app/err-dangling-digest" zero
 	zero="sha256:$(printf '0%.0s' {1..64})"
 	fs mkdir "$d"
@@ -331,9 +330,9 @@ assert_refused() {
 		"  namespace -> ../../../a: error: not an image" "  nested -> ../../../a/b/c: error: not an image"
 }
 
-# REGFS BUG: a live repository or namespace that holds drafts below it (onap/py-app holds this
-# test's own draft) is reported as "a draft, not pushed yet"; it is a repository/namespace.
-@test "refused: a repository or namespace holding drafts is not called a draft (REGFS BUG)" {
+# Regression: a live repository or namespace that holds drafts below it (onap/py-app holds
+# this test's own draft) was reported as "a draft, not pushed yet".
+@test "refused: a repository or namespace holding drafts is not called a draft" {
 	local d="$R/onap/py-app/err-repo-drafts" out
 	fs mkdir "$d"
 	fs ln -s ../../py-app "$d/repo"
@@ -409,9 +408,9 @@ assert_refused() {
 	grep -q "^  error: .*annotations" <<<"$output"
 }
 
-# REGFS BUG: the .mediatype value is quoted with its newline, so the reason is cut over two
-# lines of .status ("'bogus" / "' is neither 'docker' nor 'oci'").
-@test "refused: a .mediatype that is neither docker nor oci, said on one line (REGFS BUG)" {
+# Regression: the .mediatype value was quoted with its newline, which cut the reason over
+# two lines of .status.
+@test "refused: a .mediatype that is neither docker nor oci, said on one line" {
 	local d="$R/onap/py-app/err-mediatype"
 	fs mkdir "$d"
 	fs ln -s ../../py-app-amd64/latest "$d/amd64"
@@ -473,10 +472,9 @@ assert_refused() {
 	lacks "$output" "^rm-r\$"
 }
 
-# REGFS BUG: the rename works (EXDEV, then mv copies the link) but mv then prints "failed to
-# preserve ownership ... Operation not permitted": chown of a draft link to its own owner
-# should be a no-op, not EPERM.
-@test "mv renames a link inside a draft, silently (REGFS BUG)" {
+# Regression: the rename worked (EXDEV, then mv copies the link) but mv printed "failed to
+# preserve ownership": chown of a draft link to its own owner is a no-op, not EPERM.
+@test "mv renames a link inside a draft, silently" {
 	local d="$R/onap/py-app/mv-link" err
 	fs mkdir "$d"
 	fs ln -s ../../py-app-amd64/latest "$d/x"
