@@ -339,32 +339,41 @@ static int resolve_target(struct fs *fs, struct plan *p, struct child *c, const 
 		if (ret < 0)
 			goto fetched;
 	}
-	for (size_t j = n - 1; !repo && j >= 2; j--) {
-		char *r = join_parts(v, 1, j);
+	/* Two passes: first the splits whose repository the (cached) catalog
+	 * lists, so a link into a list costs no request for "repository
+	 * onap/py-app/v1, tag linux-amd64"; then the others, for a repository
+	 * pushed since the catalog was read or a registry without one. */
+	for (int pass = 0; pass < 2 && !repo; pass++) {
+		for (size_t j = n - 1; !repo && j >= 2; j--) {
+			char *r = join_parts(v, 1, j);
+			int listed;
 
-		if (!r) {
-			ret = -ENOMEM;
-			goto out;
+			if (!r) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			listed = tree_catalog_lists(fs, reg, r);
+			if (!reg_name_is_repo(r) || !reg_name_is_tag(v[j]) ||
+			    (pass == 0 && listed == 0) || (pass == 1 && listed != 0)) {
+				free(r);
+				continue;
+			}
+			/* fresh: a commit pushes what the tag is now */
+			ret = reg_manifest_get(reg, r, v[j], &f);
+			if (ret == -ENOENT) {
+				free(r);
+				continue;
+			}
+			repo = r;
+			ref = v[j];
+			rest = j + 1;
+			if (ret == 0) {
+				cache_store_put(fs->store, f.digest, f.bytes, f.len);
+				ret = piece_take(&cur, reg, repo, f.bytes, f.len, f.media_type);
+				f.bytes = NULL;
+			}
+			goto fetched;
 		}
-		if (!reg_name_is_repo(r) || !reg_name_is_tag(v[j])) {
-			free(r);
-			continue;
-		}
-		/* fresh: a commit pushes what the tag is now */
-		ret = reg_manifest_get(reg, r, v[j], &f);
-		if (ret == -ENOENT) {
-			free(r);
-			continue;
-		}
-		repo = r;
-		ref = v[j];
-		rest = j + 1;
-		if (ret == 0) {
-			cache_store_put(fs->store, f.digest, f.bytes, f.len);
-			ret = piece_take(&cur, reg, repo, f.bytes, f.len, f.media_type);
-			f.bytes = NULL;
-		}
-		goto fetched;
 	}
 	if (!repo) {
 		ret = 0;

@@ -194,6 +194,9 @@ int tree_blob_ensure(struct fs *fs, struct reg_registry *r, const char *repo,
 /* The config of image @m (new buffer).  0 or -errno. */
 int tree_config_read(struct fs *fs, struct reg_registry *r, const char *repo,
 		     const struct reg_manifest *m, char **bytes, size_t *len);
+/* Does the catalog of @r (as cached for the TTL) list @repo?  1 yes,
+ * 0 no, -errno when there is no catalog to ask. */
+int tree_catalog_lists(struct fs *fs, struct reg_registry *r, const char *repo);
 /* Forget what is cached about @repo's tags and the catalog of @r, after a push. */
 void tree_forget_pushed(struct fs *fs, struct reg_registry *r, const char *repo, const char *tag);
 

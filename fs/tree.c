@@ -195,6 +195,17 @@ static bool strlist_has(const struct reg_strlist *l, const char *s)
 	return false;
 }
 
+int tree_catalog_lists(struct fs *fs, struct reg_registry *r, const char *repo)
+{
+	struct reg_strlist cat = {0};
+	int ret = catalog(fs, r, &cat);
+
+	if (ret == 0)
+		ret = strlist_has(&cat, repo) ? 1 : 0;
+	reg_strlist_release(&cat);
+	return ret;
+}
+
 /* Does any catalog repository equal @path or live below it? */
 static bool catalog_has_prefix(const struct reg_strlist *l, const char *path)
 {
