@@ -405,6 +405,46 @@ commit_list() {
 	assert_lines $'linux-amd64\nlinux-arm64-v8\nlinux-ppc64le' "$output"
 }
 
+# The registry takes the children and then fails on the list (a fake answers the tag PUT with
+# 500: a real registry on loopback cannot be made to fail exactly there).  The second commit
+# finds the children in place and only pushes the list: no blob and no child is sent again.
+@test "a commit that failed half-way completes on the next touch without sending anything twice" {
+	local pdir="$TESTDIR/halfway" mnt="$TESTDIR/mnt-halfway" d digest out child mark
+	proxy_start "$pdir" --refuse-tag-puts-while "$pdir/refuse"
+	touch "$pdir/refuse"
+	regfs_mount "$mnt" "registry=$PROXY" "logfile=$TESTDIR/regfs-halfway.log"
+	d="$mnt/$PROXY/onap/halfway/v1"
+	fs mkdir -p "$d"
+	for a in amd64 s390x; do
+		fs ln -s "../../py-app-$a/latest" "$d/$a"
+	done
+	digest=$(fs cat "$d/.digest")
+
+	assert_fails_with "Input/output error" fs touch "$d/.commit"
+	out=$(fs cat "$d/.status")
+	[[ $out == *$'\nlast commit: failed '* ]] || { echo "$out" >&2; return 1; }
+	# half-way indeed: both children are in the repository by digest, the tag is not
+	for child in $(jq -r '.manifests[].digest' <(fs cat "$d/.preview.json")); do
+		[ "$(manifest_status onap/halfway "$child")" = 200 ]
+	done
+	[ "$(manifest_status onap/halfway v1)" = 404 ]
+
+	rm "$pdir/refuse"
+	mark=$(wc -l <"$pdir/proxy.log")
+	fs touch "$d/.commit"
+	[ "$(manifest_status onap/halfway v1)" = 200 ]
+	fetch_manifest onap/halfway v1 "$BATS_TEST_TMPDIR/pushed.json"
+	[ "sha256:$(sha256sum <"$BATS_TEST_TMPDIR/pushed.json" | cut -d' ' -f1)" = "$digest" ]
+	# the second commit: asked, found everything, pushed the list once, sent nothing else
+	out=$(tail -n +"$((mark + 1))" "$pdir/proxy.log")
+	! grep -E '^(POST|PATCH) |^PUT /v2/[^ ]*/blobs/' <<<"$out" ||
+		{ echo "blobs sent again:" >&2; echo "$out" >&2; return 1; }
+	[ "$(grep -c '^PUT /v2/onap/halfway/manifests/' <<<"$out")" -eq 1 ]
+	grep -q '^PUT /v2/onap/halfway/manifests/v1 201' <<<"$out"
+	regfs_unmount "$mnt"
+	proxy_stop "$pdir"
+}
+
 @test "a denied push: touch .commit is EACCES, the draft stays, nothing is tagged" {
 	local reason pw host d mark before out
 	reason=$(auth_prereqs) || skip "$reason"

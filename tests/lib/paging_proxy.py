@@ -13,6 +13,9 @@ never be exercised.  Everything else is forwarded unchanged to the upstream regi
   --inject-bad-names         adds invalid tags ("../evil", "a/b", ".hidden", "x"*200,
                              "bad\\nname", ...) to the first tags/list page and invalid
                              repository names to the first _catalog page; regfs must skip them.
+  --refuse-tag-puts-while F  while file F exists, a PUT of a manifest by tag (not by digest)
+                             is answered 500 without reaching the registry: a push that fails
+                             half-way, after the children went in.
 
 Listens on 127.0.0.1 only (port 0 = any free port); the port is printed on stdout and written
 to --port-file.  Each request is logged to --log as "METHOD PATH STATUS".
@@ -39,6 +42,7 @@ BAD_REPOS = ["../evil", "UPPER/case", ".hidden/repo", "a//b", "trailing/", "/lea
              "bad\nname/x", "test/../../etc", "sp ace/x", "y" * 300, "", "ok/.."]
 
 TAGS_RE = re.compile(r"^/v2/(.+)/tags/list$")
+MANIFEST_RE = re.compile(r"^/v2/(.+)/manifests/([^/]+)$")
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -175,6 +179,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def dispatch(self):
         u = urllib.parse.urlsplit(self.path)
         m = TAGS_RE.match(u.path)
+        refuse = self.server.refuse_while
+        if self.command == "PUT" and refuse and os.path.exists(refuse):
+            mm = MANIFEST_RE.match(u.path)
+            if mm and not mm.group(2).startswith("sha256:"):
+                self.request_body()
+                self.reply(500, {"errors": [{"code": "UNKNOWN", "message": "refused by the test"}]})
+                return
         if self.command in ("GET", "HEAD") and m:
             self.tags(m.group(1), u.query)
         else:
@@ -192,6 +203,7 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.upstream = args.upstream
         self.page_size = args.page_size
         self.inject = args.inject_bad_names
+        self.refuse_while = args.refuse_tag_puts_while
         self.me = "127.0.0.1:%d" % self.server_address[1]
         self._log = open(args.log, "a", buffering=1) if args.log else None
         self._lock = threading.Lock()
@@ -211,6 +223,8 @@ def main():
     ap.add_argument("--inject-bad-names", action="store_true",
                     help="add invalid tags and repository names to listings")
     ap.add_argument("--log", help="append one line per request here")
+    ap.add_argument("--refuse-tag-puts-while", metavar="FILE",
+                    help="answer 500 to manifest PUTs by tag while FILE exists")
     args = ap.parse_args()
     if args.page_size < 1:
         ap.error("--page-size must be at least 1")
