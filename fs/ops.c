@@ -278,12 +278,27 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 	fuse_reply_err(req, 0);
 }
 
-/* Reply to an open (or create, with @e) of a draft's file: the handle
- * owns @fd (-1: an empty file, as .commit).  Served with direct I/O: the
- * file is written through us. */
-static void reply_open_fd(fuse_req_t req, int fd, struct fuse_file_info *fi)
+/* A handle of a draft's file that owns @fd (-1: an empty file, as
+ * .commit), set in @fi.  Served with direct I/O: the file is written
+ * through us.  NULL on -ENOMEM. */
+static struct handle *handle_for_fd(int fd, struct fuse_file_info *fi)
 {
 	struct handle *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	h->fd = fd;
+	h->writable = fd >= 0;
+	h->refs = 1;
+	fi->fh = (uintptr_t)h;
+	fi->direct_io = 1;
+	fi->keep_cache = 0;
+	return h;
+}
+
+static void reply_open_fd(fuse_req_t req, int fd, struct fuse_file_info *fi)
+{
+	struct handle *h = handle_for_fd(fd, fi);
 
 	if (!h) {
 		if (fd >= 0)
@@ -291,12 +306,6 @@ static void reply_open_fd(fuse_req_t req, int fd, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	h->fd = fd;
-	h->writable = fd >= 0;
-	h->refs = 1;
-	fi->fh = (uintptr_t)h;
-	fi->direct_io = 1;
-	fi->keep_cache = 0;
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		handle_put(h);
 }
@@ -613,7 +622,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 			   &proto, &fd);
 	if (ret == 0)
 		ret = entry_of(fs, parent, proto, &e, &n);
-	h = ret == 0 ? calloc(1, sizeof(*h)) : NULL;
+	h = ret == 0 ? handle_for_fd(fd, fi) : NULL;
 	if (ret == 0 && !h) {
 		node_forget(n, 1);
 		ret = -ENOMEM;
@@ -624,11 +633,6 @@ static void op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 		fuse_reply_err(req, -ret);
 		return;
 	}
-	h->fd = fd;
-	h->writable = fd >= 0;
-	h->refs = 1;
-	fi->fh = (uintptr_t)h;
-	fi->direct_io = 1;
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
 		node_forget(n, 1);
 		handle_put(h);
