@@ -1,13 +1,40 @@
 /*
- * Credentials for a registry host, from the files docker users already
- * have.  For now: the "auths" section of a docker config.json
- * ($DOCKER_CONFIG/config.json, else ~/.docker/config.json, or an explicit
- * file), entries with "auth" (base64 user:password), "username"/"password"
- * or "identitytoken".  Keys may be a bare host, host:port, or a URL
- * ("https://index.docker.io/v1/" for the Hub).
+ * Credentials for a registry, from the files docker and podman users
+ * already have, merged.  The sources, most specific first (the first one
+ * with credentials for the host and repository wins):
+ *
+ *   1. the mount option's file (-o auth_file=FILE)
+ *   2. $REGISTRY_AUTH_FILE
+ *   3. containers auth.json: $XDG_RUNTIME_DIR/containers/auth.json (when
+ *      unset: /run/containers/$UID/auth.json), then
+ *      ~/.config/containers/auth.json
+ *   4. docker: $DOCKER_CONFIG/config.json, else ~/.docker/config.json
+ *
+ * Every file is read the same way.  Inside one file a credential helper
+ * comes first: "credHelpers" (host -> helper name) for the host, else
+ * "credsStore" (one helper for every host) — `docker-credential-NAME get`
+ * run with the server on stdin as docker runs it; a helper that has
+ * nothing (non-zero exit, timeout, bad answer) gives way to the file's
+ * "auths".  An "auths" entry holds "auth" (base64 user:password),
+ * "username"/"password" and/or "identitytoken".  Its key may be a host,
+ * host:port, a URL ("https://host/v1/": only its host counts) or
+ * host/namespace[/repo]; the longest key that is "host/repo" or a
+ * path-prefix of it wins (podman's rule).  docker.io, index.docker.io and
+ * registry-1.docker.io are one registry (the Hub).
+ *
+ * The environment is read once, by reg_creds_store_new.  Each file is
+ * parsed once per version (device, inode, size, mtime, ctime): a
+ * `docker login` while mounted counts from the next request.  Helper
+ * answers (found or not) are kept REG_CREDS_HELPER_TTL seconds.  Secrets
+ * are never logged, and are wiped when dropped.
  */
 #ifndef REGFS_REGISTRY_CREDS_H
 #define REGFS_REGISTRY_CREDS_H
+
+#define REG_CREDS_FILE_MAX (1u << 20)       /* a bigger credentials file is refused */
+#define REG_CREDS_HELPER_MAX (64u << 10)    /* a helper that prints more is refused */
+#define REG_CREDS_HELPER_TIMEOUT_MS 10000   /* then the helper is killed */
+#define REG_CREDS_HELPER_TTL 30             /* seconds a helper's answer is kept */
 
 struct reg_creds {
 	char *username;      /* owned, or NULL */
@@ -15,29 +42,30 @@ struct reg_creds {
 	char *identitytoken; /* owned secret (OAuth2 refresh token), or NULL */
 };
 
-/* Look up @host in @file (NULL: the default docker config).  Returns 0 and
- * fills @out (release with reg_creds_release), or -ENOENT when there are
- * none, or -errno. */
-int reg_creds_lookup(const char *file, const char *host, struct reg_creds *out);
-
 /*
  * All the credentials on the machine, merged: the store the client asks.
  * @auth_file (or NULL) is the mount option's file, the most specific
- * source.  Thread-safe.  *out is new (reg_creds_store_free).  0 or -errno.
+ * source (a relative path is taken from the current directory now).
+ * Reads the environment (HOME, REGISTRY_AUTH_FILE, XDG_RUNTIME_DIR,
+ * DOCKER_CONFIG) now, not later.  Thread-safe.  *out is new
+ * (reg_creds_store_free).  0 or -errno.
  */
 struct reg_creds_store;
 int reg_creds_store_new(const char *auth_file, struct reg_creds_store **out);
-void reg_creds_store_free(struct reg_creds_store *s); /* NULL is a no-op */
+/* NULL is a no-op.  No reg_creds_get may be running. */
+void reg_creds_store_free(struct reg_creds_store *s);
 
 /*
  * Credentials for repository @repo (NULL: the registry as a whole) of
  * @host as written in the tree ("localhost:5000", "docker.io").  Returns
- * 0 and fills @out (release with reg_creds_release), -ENOENT when there
- * are none, or -errno.  Never logs a secret.
+ * 0 and fills @out (new secrets: reg_creds_release), -ENOENT when there
+ * are none, or -ENOMEM.  A broken file or helper counts as none (and is
+ * logged once, without its contents).  May run a credential helper (at
+ * most REG_CREDS_HELPER_TIMEOUT_MS); never holds the store's lock while doing so.
  */
 int reg_creds_get(struct reg_creds_store *s, const char *host, const char *repo,
 		  struct reg_creds *out);
-/* Wipe and free the secrets. */
+/* Wipe and free the secrets; @c is left zeroed. */
 void reg_creds_release(struct reg_creds *c);
 
 #endif
