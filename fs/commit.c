@@ -824,14 +824,6 @@ static int open_blob_source(void *arg)
 	return ret;
 }
 
-/* Layers that live elsewhere by design (Windows base layers): the
- * registry does not hold them and does not ask for them. */
-static bool is_foreign(const struct reg_descriptor *d)
-{
-	return d->media_type && (strstr(d->media_type, ".foreign.") ||
-				 strstr(d->media_type, ".nondistributable."));
-}
-
 /* Make manifest @pc present in the target, with all it refers to. */
 static int push_piece(struct fs *fs, struct plan *p, struct piece *pc, struct buf *why)
 {
@@ -851,7 +843,9 @@ static int push_piece(struct fs *fs, struct plan *p, struct piece *pc, struct bu
 		const struct reg_descriptor *d = i == 0 ? &pc->m->config : &pc->m->layers[i - 1];
 		struct blob_source src = {fs, pc->reg, pc->repo, d->digest, d->size};
 
-		if (i > 0 && is_foreign(d))
+		/* layers that live elsewhere by design: the registry
+		 * neither holds them nor asks for them */
+		if (i > 0 && reg_descriptor_is_foreign(d))
 			continue;
 		ret = reg_blob_push(p->reg, p->repo, d->digest, d->size,
 				    from && strcmp(from, p->repo) ? from : NULL, open_blob_source,

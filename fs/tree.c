@@ -575,6 +575,48 @@ int tree_file_content(struct fs *fs, struct node *n, char **bytes, size_t *len)
 	return ret;
 }
 
+struct url_fill {
+	struct fs *fs;
+	const char *url;
+	struct fill_ctx sink;
+};
+
+static int fill_from_url(struct cache_writer *w, void *arg)
+{
+	struct url_fill *u = arg;
+
+	u->sink.w = w;
+	return reg_blob_stream_url(u->fs->client, u->url, fill_sink, &u->sink);
+}
+
+/* A foreign layer the registry does not hold: from its descriptor's URLs,
+ * in order, with no credentials (registry/foreign.c). */
+static int ensure_foreign(struct fs *fs, struct node *n)
+{
+	struct view v;
+	int ret;
+
+	ret = view_manifest(fs, n, &v);
+	if (ret < 0)
+		return ret;
+	ret = -ENOENT;
+	for (size_t i = 0; i < v.m->n_layers; i++) {
+		const struct reg_descriptor *d = &v.m->layers[i];
+
+		if (strcmp(d->digest, n->layer_digest) != 0 || !reg_descriptor_is_foreign(d))
+			continue;
+		for (size_t k = 0; ret < 0 && k < d->n_urls; k++) {
+			struct url_fill u = {fs, d->urls[k], {NULL, NULL, n->layer_digest, NULL}};
+
+			ret = cache_store_ensure(fs->store, n->layer_digest, n->layer_size,
+						 fill_from_url, &u);
+		}
+		break;
+	}
+	view_release(&v);
+	return ret == -EFBIG ? -EIO : ret;
+}
+
 int tree_layer_open(struct fs *fs, struct node *n)
 {
 	int ret = -ENOENT;
@@ -583,6 +625,8 @@ int tree_layer_open(struct fs *fs, struct node *n)
 	 * the open, so try again if it went */
 	for (int tries = 0; tries < 3 && ret == -ENOENT; tries++) {
 		ret = ensure_blob(fs, n, n->layer_digest, n->layer_size);
+		if (ret == -ENOENT)
+			ret = ensure_foreign(fs, n);
 		if (ret < 0)
 			return ret;
 		ret = cache_store_open_blob(fs->store, n->layer_digest);

@@ -131,6 +131,13 @@ int reg_blob_push(struct reg_registry *r, const char *repo, const char *digest, 
 int reg_manifest_put(struct reg_registry *r, const char *repo, const char *ref,
 		     const char *media_type, const char *bytes, size_t len);
 
+/*
+ * Stream a foreign layer from @url (one of its descriptor's "urls") to
+ * @sink, with no credentials: https, or http only for loopback and
+ * -o insecure= hosts.  The caller verifies the digest.  0 or -errno.
+ */
+int reg_blob_stream_url(struct reg_client *c, const char *url, reg_sink_fn sink, void *arg);
+
 /* The errno for an HTTP status and optional registry error code. */
 int reg_status_errno(long status, const char *code);
 

@@ -205,7 +205,44 @@ static void descriptor_release(struct reg_descriptor *d)
 	}
 	free(d->reference_type);
 	free(d->reference_digest);
+	for (size_t i = 0; i < d->n_urls; i++)
+		free(d->urls[i]);
+	free(d->urls);
 	memset(d, 0, sizeof(*d));
+}
+
+bool reg_descriptor_is_foreign(const struct reg_descriptor *d)
+{
+	return d->media_type && (strstr(d->media_type, ".foreign.") ||
+				 strstr(d->media_type, ".nondistributable."));
+}
+
+/* The "urls" of a descriptor: strings without control characters or
+ * spaces; those that are not http(s) are dropped (never fetched). */
+static int urls_parse(const json_t *arr, struct reg_descriptor *d)
+{
+	size_t n = json_array_size(arr);
+
+	if (!json_is_array(arr) || n > REG_URLS_MAX)
+		return -EINVAL;
+	d->urls = calloc(n ? n : 1, sizeof(*d->urls));
+	if (!d->urls)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		json_t *u = json_array_get(arr, i);
+		const char *s = json_string_value(u);
+
+		if (!s || !str_is_clean(s, json_string_length(u)) || json_string_length(u) > REG_URL_MAX ||
+		    strpbrk(s, " \t"))
+			return -EINVAL;
+		if (strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0)
+			continue;
+		d->urls[d->n_urls] = strdup(s);
+		if (!d->urls[d->n_urls])
+			return -ENOMEM;
+		d->n_urls++;
+	}
+	return 0;
 }
 
 static int annotations_parse(const json_t *ann, struct reg_descriptor *d)
@@ -266,6 +303,13 @@ static int descriptor_parse(const json_t *obj, struct reg_descriptor *d)
 		if (!d->platform)
 			return -ENOMEM;
 		ret = platform_from_json(v, d->platform);
+		if (ret < 0)
+			return ret;
+	}
+
+	v = json_object_get(obj, "urls");
+	if (v) {
+		ret = urls_parse(v, d);
 		if (ret < 0)
 			return ret;
 	}

@@ -64,7 +64,18 @@ struct reg_descriptor {
 	struct reg_platform *platform;   /* owned; NULL when absent */
 	char *reference_type;            /* owned: annotation vnd.docker.reference.type, or NULL */
 	char *reference_digest;          /* owned: annotation vnd.docker.reference.digest, or NULL */
+	/* Foreign layers: where else the blob may be fetched (owned strings;
+	 * only http:// and https:// URLs are kept, at most REG_URLS_MAX) */
+	char **urls;
+	size_t n_urls;
 };
+
+#define REG_URLS_MAX 16
+#define REG_URL_MAX 2048
+
+/* A layer that lives outside the registry by design (Windows base layers:
+ * the "foreign" and "nondistributable" media types). */
+bool reg_descriptor_is_foreign(const struct reg_descriptor *d);
 
 struct reg_manifest {
 	enum reg_mtype type;

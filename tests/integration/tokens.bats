@@ -56,8 +56,9 @@ setup_file() {
 		--upstream "$(auth_registry_host "$TESTDIR/basic")" \
 		--upstream-auth "Basic $(basic_header user "$pw_basic")" \
 		--storage-port-file "$TESTDIR/redirect/storage.port" \
-		--storage-log "$TESTDIR/redirect/storage.log")
+		--storage-log "$TESTDIR/redirect/storage.log" --files-dir "$TESTDIR/files")
 	export REDIRECT="127.0.0.1:$port"
+	push_foreign_image "http://127.0.0.1:$(<"$TESTDIR/redirect/storage.port")/file/base.tar.gz"
 
 	docker_config "$TESTDIR/pusher.json" "$TOKEN" pusher "$pw_push"
 	docker_config "$TESTDIR/puller.json" "$TOKEN" puller "$pw_pull"
@@ -100,6 +101,31 @@ teardown() {
 
 # tok_mount NAME HOST — regfs at $TESTDIR/mnt-NAME for HOST with credentials from
 # $TESTDIR/NAME.json, its own log, cache and drafts
+# push_foreign_image URL — test/foreign:latest on $PLAIN: a Windows-style image whose one layer
+# is foreign (not in the registry; its descriptor names URL), the file in $TESTDIR/files
+push_foreign_image() {
+	local url=$1 f="$TESTDIR/files" cfg ld ls cd cs loc
+	mkdir -p "$f/src"
+	printf 'a base layer that lives outside the registry\n' >"$f/src/base.txt"
+	tar -C "$f/src" -czf "$f/base.tar.gz" base.txt
+	ld=sha256:$(sha256sum <"$f/base.tar.gz" | cut -d' ' -f1) ls=$(stat -c %s "$f/base.tar.gz")
+	cfg='{"architecture":"amd64","os":"windows","os.version":"10.0.17763.1","rootfs":{"type":"layers","diff_ids":[]}}'
+	printf '%s' "$cfg" >"$f/config.json"
+	cd=sha256:$(sha256sum <"$f/config.json" | cut -d' ' -f1) cs=$(stat -c %s "$f/config.json")
+	loc=$(curl -fsS -D - -o /dev/null -X POST "http://$PLAIN/v2/test/foreign/blobs/uploads/" |
+		tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
+	curl -fsS -X PUT -H "Content-Type: application/octet-stream" --data-binary "@$f/config.json" \
+		"$loc&digest=$cd" -o /dev/null
+	jq -n --arg cd "$cd" --argjson cs "$cs" --arg ld "$ld" --argjson ls "$ls" --arg url "$url" '{
+		schemaVersion: 2, mediaType: "application/vnd.docker.distribution.manifest.v2+json",
+		config: {mediaType: "application/vnd.docker.container.image.v1+json", size: $cs, digest: $cd},
+		layers: [{mediaType: "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+			  size: $ls, digest: $ld, urls: [$url]}]}' >"$f/manifest.json"
+	curl -fsS -X PUT -H 'Content-Type: application/vnd.docker.distribution.manifest.v2+json' \
+		--data-binary "@$f/manifest.json" "http://$PLAIN/v2/test/foreign/manifests/latest" -o /dev/null
+	echo "$ld" >"$f/layer.digest"
+}
+
 tok_mount() {
 	REGISTRY=$2 regfs_mount "$TESTDIR/mnt-$1" "auth_file=$TESTDIR/$1.json" \
 		"logfile=$TESTDIR/regfs-$1.log" "cache_dir=$TESTDIR/cache-$1" \
@@ -205,6 +231,33 @@ at() {
 	n=$(jq -s 'length' "$TESTDIR/redirect/storage.log")
 	((n >= 2)) || { echo "only $n downloads went through the redirect" >&2; return 1; }
 	[ "$(jq -s '[.[] | select(.authorization)] | length' "$TESTDIR/redirect/storage.log")" -eq 0 ]
+}
+
+@test "a foreign layer is read from its URL with no credentials, and verified" {
+	local R3 name
+	R3=$(at redirect "$REDIRECT")
+	name=$(fs ls "$R3/test/foreign/latest/layers")
+	[ "$(sha256_of "$R3/test/foreign/latest/layers/$name")" = "$(<"$TESTDIR/files/layer.digest")" ]
+	# it came from the URL (the registry has no such blob), without an Authorization
+	[ "$(jq -s '[.[] | select(.path == "/file/base.tar.gz")] | length' "$TESTDIR/redirect/storage.log")" -eq 1 ]
+	[ "$(jq -s '[.[] | select(.authorization)] | length' "$TESTDIR/redirect/storage.log")" -eq 0 ]
+	run curl -fsS -o /dev/null "http://$PLAIN/v2/test/foreign/blobs/$(<"$TESTDIR/files/layer.digest")"
+	[ "$status" -ne 0 ]
+}
+
+@test "a foreign layer whose URL serves other bytes is EIO and not cached" {
+	local R3 name
+	R3=$(at redirect "$REDIRECT")
+	name=$(fs ls "$R3/test/foreign/latest/layers")
+	# a fresh mount with its own cache; the file behind the URL changed since the push
+	cp "$TESTDIR/files/base.tar.gz" "$TESTDIR/files/base.tar.gz.orig"
+	printf 'not the layer\n' >"$TESTDIR/files/base.tar.gz"
+	REGISTRY=$REDIRECT regfs_mount "$TESTDIR/mnt-foreign2" "auth_file=$TESTDIR/redirect.json" \
+		"logfile=$TESTDIR/regfs-foreign2.log" "cache_dir=$TESTDIR/cache-foreign2"
+	assert_fails_with "Input/output error" fs cat "$TESTDIR/mnt-foreign2/$REDIRECT/test/foreign/latest/layers/$name"
+	[ -z "$(find "$TESTDIR/cache-foreign2" -name "*$(cut -d: -f2 <"$TESTDIR/files/layer.digest")*")" ]
+	mv "$TESTDIR/files/base.tar.gz.orig" "$TESTDIR/files/base.tar.gz"
+	regfs_unmount "$TESTDIR/mnt-foreign2"
 }
 
 @test "a redirect loop is cut off: EIO, soon" {

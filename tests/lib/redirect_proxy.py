@@ -10,7 +10,8 @@ storage (S3, a CDN) on another host.  This proxy stands in front of a real docke
 
 The "storage" listener (a second port) serves /blob/<digest> by fetching the blob from the
 upstream itself (with --upstream-auth, a ready Authorization value, when the registry wants
-one) and records every request it gets, as one JSON line in --storage-log:
+one), and /file/<name> from --files-dir (the URL of a foreign layer), and records every
+request it gets, as one JSON line in --storage-log:
   {"path": ..., "authorization": true|false, "headers": [names...]}
 never a header value.  Tests assert that no Authorization ever reaches it.
 
@@ -99,6 +100,19 @@ class Storage(http.server.BaseHTTPRequestHandler):
         with LOCK, open(opts.storage_log, "a") as f:
             f.write(json.dumps(entry, sort_keys=True) + "\n")
         path, _, query = self.path.partition("?")
+        if path.startswith("/file/"):
+            name = os.path.basename(path[len("/file/"):])
+            try:
+                with open(os.path.join(opts.files_dir or "/nonexistent", name), "rb") as f:
+                    data = f.read()
+                status = 200
+            except OSError:
+                data, status = b"", 404
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         repo = dict(p.split("=", 1) for p in query.split("&") if "=" in p).get("repo", "")
         digest = path[len("/blob/"):]
         hdrs = {"Authorization": opts.upstream_auth} if opts.upstream_auth else {}
@@ -127,6 +141,7 @@ def main():
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--storage-port-file", required=True)
     ap.add_argument("--storage-log", required=True)
+    ap.add_argument("--files-dir", default="")
     opts = ap.parse_args()
     open(opts.storage_log, "a").close()
     storage = serve(Storage, opts, opts.storage_port_file)

@@ -161,6 +161,11 @@ http:
 health:
   storagedriver:
     enabled: false
+validation:
+  manifests:
+    urls:
+      allow:
+        - ^https?://
 EOF
 	if [[ -n ${REGISTRY_CATALOG_MAXENTRIES:-} ]]; then
 		printf 'catalog:\n  maxentries: %d\n' "$REGISTRY_CATALOG_MAXENTRIES" >>"$dir/config.yml"

@@ -616,8 +616,50 @@ static void test_config_platform(void)
 	reg_platform_release(NULL);
 }
 
+/* Foreign layers' "urls": http(s) kept in order, other schemes dropped,
+ * hostile shapes refuse the document. */
+static void test_foreign_urls(void)
+{
+#define FOREIGN(urls)                                                                              \
+	"{\"config\":" CFG ",\"layers\":[{\"mediaType\":"                                         \
+	"\"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip\",\"digest\":\"" DB        \
+	"\",\"size\":5,\"urls\":" urls "}]}"
+	static const struct {
+		const char *doc;
+		int ret;
+		size_t n_urls;
+	} url_cases[] = {
+		{FOREIGN("[\"https://a.example/x\",\"http://127.0.0.1:9/y\"]"), 0, 2},
+		{FOREIGN("[\"ftp://a.example/x\",\"file:///etc/passwd\",\"https://b/z\"]"), 0, 1},
+		{FOREIGN("[]"), 0, 0},
+		{FOREIGN("\"https://a.example/x\""), -EINVAL, 0},
+		{FOREIGN("[1]"), -EINVAL, 0},
+		{FOREIGN("[\"https://a.example/x y\"]"), -EINVAL, 0},
+		{FOREIGN("[\"https://a.example/\\u0001\"]"), -EINVAL, 0},
+		{FOREIGN("[\"h\",\"h\",\"h\",\"h\",\"h\",\"h\",\"h\",\"h\",\"h\",\"h\",\"h\",\"h\","
+			 "\"h\",\"h\",\"h\",\"h\",\"h\"]"),
+		 -EINVAL, 0},
+	};
+
+	for (size_t i = 0; i < sizeof(url_cases) / sizeof(url_cases[0]); i++) {
+		struct reg_manifest *m = NULL;
+		int ret = reg_manifest_parse(url_cases[i].doc, strlen(url_cases[i].doc), NULL, &m);
+
+		CHECK(ret == url_cases[i].ret, "urls case %zu: ret %d", i, ret);
+		if (ret == 0) {
+			CHECK(m->n_layers == 1 && m->layers[0].n_urls == url_cases[i].n_urls,
+			      "urls case %zu: %zu urls", i, m->layers[0].n_urls);
+			CHECK(reg_descriptor_is_foreign(&m->layers[0]), "urls case %zu: foreign", i);
+			CHECK(!reg_descriptor_is_foreign(&m->config), "urls case %zu: config", i);
+		}
+		reg_manifest_free(m);
+	}
+#undef FOREIGN
+}
+
 int main(void)
 {
+	test_foreign_urls();
 	test_table();
 	test_docker_v2_fields();
 	test_index_names();
