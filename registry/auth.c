@@ -85,7 +85,7 @@ char *auth_header_for(struct reg_registry *r, const char *scope)
 	}
 	pthread_mutex_unlock(&r->lock);
 	if (kind == AUTH_BASIC)
-		ret = basic_auth(r, scope); /* reads files: not under the lock */
+		ret = basic_auth(r, scope); /* may stat files or run a helper: not under the lock */
 	return ret;
 }
 
