@@ -116,7 +116,7 @@ Try:
   getfattr -d $M/onap/py-app/v1/linux-arm64-v8
   ls $M/onap/py-app-oci/latest              # the same images as an OCI index
 Build and push the guide's multi-arch tag onap/py-app:latest from symlinks:
-  mkdir $M/onap/py-app/latest
+  mkdir $M/onap/py-app/latest               # EEXIST once pushed: then ln -s into it amends it
   ln -s ../../py-app-amd64/latest   $M/onap/py-app/latest/amd64
   ln -s ../../py-app-arm64v8/latest $M/onap/py-app/latest/arm64v8
   ln -s ../../py-app-mips/latest    $M/onap/py-app/latest/mips
