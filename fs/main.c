@@ -33,28 +33,33 @@ struct options {
 	size_t n_registries;
 	char **insecure; /* NULL-terminated */
 	size_t n_insecure;
+	char **mirrors; /* NULL-terminated "ORIGIN=MIRROR" or "MIRROR" */
+	size_t n_mirrors;
 	char *cache_dir;
 	char *state_dir;
 	char *cache_max;
 	char *ttl;
 	char *cafile;
+	char *certs_dir;
 	char *logfile;
 	char *auth_file;
 	int timeout;
 	int verbose;
 };
 
-enum { KEY_REGISTRY, KEY_INSECURE };
+enum { KEY_REGISTRY, KEY_INSECURE, KEY_MIRROR };
 
 #define OPT(t, p) {t, offsetof(struct options, p), 1}
 static const struct fuse_opt option_spec[] = {
 	FUSE_OPT_KEY("registry=", KEY_REGISTRY),
 	FUSE_OPT_KEY("insecure=", KEY_INSECURE),
+	FUSE_OPT_KEY("mirror=", KEY_MIRROR),
 	OPT("cache_dir=%s", cache_dir),
 	OPT("state_dir=%s", state_dir),
 	OPT("cache_max=%s", cache_max),
 	OPT("ttl=%s", ttl),
 	OPT("cafile=%s", cafile),
+	OPT("certs_dir=%s", certs_dir),
 	OPT("logfile=%s", logfile),
 	OPT("auth_file=%s", auth_file),
 	OPT("timeout=%d", timeout),
@@ -74,6 +79,41 @@ static int push(char ***v, size_t *n, const char *s)
 		return -1;
 	nv[++*n] = NULL;
 	return 0;
+}
+
+/* "-o mirror=ORIGIN=MIRROR" or "-o mirror=MIRROR" (for docker.io): both
+ * registry host names, at most REG_MIRRORS_MAX per origin. */
+static int add_mirror(struct options *o, const char *spec)
+{
+	const char *eq = strchr(spec, '=');
+	const char *mirror = eq ? eq + 1 : spec;
+	char *origin = eq ? strndup(spec, (size_t)(eq - spec)) : strdup("docker.io");
+	size_t same = 0;
+	int ret = -1;
+
+	if (!origin)
+		return -1;
+	if (!reg_name_is_host(origin) || !reg_name_is_host(mirror)) {
+		fprintf(stderr, "regfs: mirror '%s' is not ORIGIN=MIRROR or MIRROR with registry "
+			"host names (host[:port], no scheme)\n", spec);
+		goto out;
+	}
+	for (size_t i = 0; i < o->n_mirrors; i++) {
+		const char *e = strchr(o->mirrors[i], '=');
+		const char *oi = e ? o->mirrors[i] : "docker.io";
+		size_t ol = e ? (size_t)(e - o->mirrors[i]) : strlen("docker.io");
+
+		if (ol == strlen(origin) && strncmp(oi, origin, ol) == 0)
+			same++;
+	}
+	if (same >= REG_MIRRORS_MAX) {
+		fprintf(stderr, "regfs: more than %d mirrors for '%s'\n", REG_MIRRORS_MAX, origin);
+		goto out;
+	}
+	ret = push(&o->mirrors, &o->n_mirrors, spec);
+out:
+	free(origin);
+	return ret;
 }
 
 static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
@@ -97,6 +137,8 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 			return push(&o->registries, &o->n_registries, val);
 		return push(&o->insecure, &o->n_insecure, val);
 	}
+	if (key == KEY_MIRROR)
+		return add_mirror(o, val ? val + 1 : "");
 	return 1; /* keep everything else for FUSE */
 }
 
@@ -111,7 +153,11 @@ static void usage(const char *prog)
 	       "    -o state_dir=DIR       drafts of lists (default $XDG_STATE_HOME/regfs)\n"
 	       "    -o cache_max=SIZE      cache cap, e.g. 500M, 10G (default 10G; 0 = none)\n"
 	       "    -o ttl=SECONDS         how long tags and listings are trusted (default 30)\n"
-	       "    -o cafile=FILE         extra CA certificates (PEM)\n"
+	       "    -o cafile=FILE         extra CA certificates (PEM) for every registry\n"
+	       "    -o certs_dir=DIR       per-registry TLS, DIR/HOST/{*.crt,client.cert,client.key};\n"
+	       "                           searched before /etc/{containers,docker}/certs.d\n"
+	       "    -o mirror=[ORIGIN=]HOST read ORIGIN (default docker.io) through mirror HOST\n"
+	       "                           first (repeatable)\n"
 	       "    -o auth_file=FILE      docker config.json to take credentials from\n"
 	       "    -o timeout=SECONDS     connect timeout and stall limit (default 10)\n"
 	       "    -o logfile=FILE        log here instead of stderr\n"
@@ -221,7 +267,7 @@ int main(int argc, char *argv[])
 	struct fuse_session *se = NULL;
 	struct fs fs;
 	unsigned long long cache_max = DEFAULT_CACHE_MAX;
-	char *cache_dir = NULL;
+	char *cache_dir = NULL, *cafile = NULL, *certs_dir = NULL;
 	FILE *logfp = NULL;
 	int ret = 1, err;
 
@@ -305,9 +351,29 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "regfs: mountpoint '%s': %s\n", cmd.mountpoint, strerror(errno));
 		goto out;
 	}
+	/* read when a registry is first used, after fuse_daemonize went to "/" */
+	if (o.cafile && !(cafile = absolute(o.cafile)))
+		goto out;
+	if (o.certs_dir) {
+		struct stat st;
+
+		certs_dir = absolute(o.certs_dir);
+		if (!certs_dir)
+			goto out;
+		if (stat(certs_dir, &st) < 0) {
+			fprintf(stderr, "regfs: certs_dir '%s': %s\n", o.certs_dir, strerror(errno));
+			goto out;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			fprintf(stderr, "regfs: certs_dir '%s': not a directory\n", o.certs_dir);
+			goto out;
+		}
+	}
 	mem = cache_mem_new(MEM_CACHE_MAX);
 	memset(&copts, 0, sizeof(copts));
-	copts.cafile = o.cafile;
+	copts.cafile = cafile;
+	copts.certs_dir = certs_dir;
+	copts.mirrors = (const char *const *)o.mirrors;
 	copts.insecure = (const char *const *)o.insecure;
 	copts.auth_file = o.auth_file;
 	copts.connect_timeout = o.timeout;
@@ -315,7 +381,7 @@ int main(int argc, char *argv[])
 	copts.retries = -1;
 	err = reg_client_new(&copts, &client);
 	if (!mem || err < 0) {
-		fprintf(stderr, "regfs: out of memory\n");
+		fprintf(stderr, "regfs: %s\n", err == -EINVAL ? "invalid mirror" : "out of memory");
 		goto out;
 	}
 	fs.client = client;
@@ -380,10 +446,14 @@ out:
 	free(cmd.mountpoint);
 	free_strv(o.registries);
 	free_strv(o.insecure);
+	free_strv(o.mirrors);
 	free(o.cache_dir);
 	free(o.cache_max);
 	free(o.ttl);
 	free(o.cafile);
+	free(o.certs_dir);
+	free(cafile);
+	free(certs_dir);
 	free(o.logfile);
 	free(o.auth_file);
 	fuse_opt_free_args(&args);

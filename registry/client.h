@@ -28,16 +28,24 @@
 struct reg_client;
 struct reg_registry;
 
+/* Mirrors tried for one registry's reads, at most (more are ignored). */
+#define REG_MIRRORS_MAX 8
+
 struct reg_client_opts {
 	const char *cafile;          /* extra CA bundle (PEM) or NULL: system store */
+	const char *certs_dir;       /* a certs.d-style directory searched before
+				      * /etc/containers/certs.d and /etc/docker/certs.d, or NULL */
 	const char *const *insecure; /* NULL-terminated hosts allowed plain HTTP, or NULL */
+	const char *const *mirrors;  /* NULL-terminated "ORIGIN=MIRROR" or "MIRROR" (a mirror
+				      * of docker.io): reads go to MIRROR first; or NULL */
 	const char *auth_file;       /* docker config.json to read, or NULL for the default */
 	long connect_timeout;        /* seconds; 0 = 10 */
 	long stall_timeout;          /* seconds below 1 byte/s before giving up; 0 = 30 */
 	int retries;                 /* extra tries for transient failures; < 0 = 2 */
 };
 
-/* New client (*out; free with reg_client_free).  0 or -errno. */
+/* New client (*out; free with reg_client_free).  0, -EINVAL for a mirror
+ * that does not name hosts, -ENOMEM. */
 int reg_client_new(const struct reg_client_opts *opts, struct reg_client **out);
 void reg_client_free(struct reg_client *c); /* NULL is a no-op */
 

@@ -2,10 +2,17 @@
  * One HTTP exchange: pooled curl easy handles sharing DNS, connections and
  * TLS sessions; the response headers regfs cares about captured; the body
  * sent to a bounded buffer or a sink; a PUT body from memory or a file.
+ *
+ * TLS: the system store always, plus a registry's own CAs and client
+ * certificate (struct http_tls, read by client.c).  A TLS failure is put
+ * into words here (errbuf): which certificate problem, or which alert the
+ * server sent, so every log line that quotes it says why.
  */
 #include <errno.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -309,6 +316,113 @@ void http_call_release(struct http_call *h)
 	buf_release(&h->body, 0);
 }
 
+void http_tls_release(struct http_tls *t)
+{
+	free(t->ca);
+	free(t->cert);
+	if (t->key) {
+		OPENSSL_cleanse(t->key, t->key_len);
+		free(t->key);
+	}
+	free(t->dir);
+	free(t->cert_name);
+	memset(t, 0, sizeof(*t));
+}
+
+/* --- what TLS said --------------------------------------------------------
+ * OpenSSL's message callback sees every TLS record the peer sends.  It is
+ * set on each new connection's SSL_CTX and reports to the call the thread
+ * is performing (a connection is used by one thread at a time, and one
+ * reused later by another thread reports to that thread's call). */
+
+static __thread struct http_call *tls_watch;
+
+static void on_tls_msg(int write_p, int version, int content_type, const void *buf, size_t len,
+		       SSL *ssl, void *arg)
+{
+	struct http_call *h = tls_watch;
+	const unsigned char *b = buf;
+
+	(void)version;
+	(void)ssl;
+	(void)arg;
+	if (!h || write_p)
+		return;
+	if (content_type == SSL3_RT_HANDSHAKE || content_type == SSL3_RT_ALERT)
+		h->tls_spoken = true;
+	if (content_type == SSL3_RT_HANDSHAKE && len >= 1 && b[0] == SSL3_MT_CERTIFICATE_REQUEST)
+		h->tls_cert_asked = true;
+	if (content_type == SSL3_RT_ALERT && len >= 2 && b[0] == SSL3_AL_FATAL)
+		h->tls_alert = b[1];
+}
+
+static CURLcode on_ssl_ctx(CURL *easy, void *ssl_ctx, void *arg)
+{
+	(void)easy;
+	(void)arg;
+	SSL_CTX_set_msg_callback(ssl_ctx, on_tls_msg);
+	return CURLE_OK;
+}
+
+/* The server asked for a client certificate and got none. */
+static bool cert_missing(const struct http_call *h)
+{
+	return h->tls_cert_asked && !(h->tls && h->tls->cert);
+}
+
+bool http_tls_refused(const struct http_call *h)
+{
+	if (h->cc == CURLE_OK)
+		return false;
+	return h->cc == CURLE_PEER_FAILED_VERIFICATION || h->cc == CURLE_SSL_CERTPROBLEM ||
+	       h->cc == CURLE_SSL_CACERT_BADFILE || h->cc == CURLE_SSL_ISSUER_ERROR ||
+	       h->cc == CURLE_SSL_PINNEDPUBKEYNOTMATCH || h->tls_alert >= 0 || cert_missing(h);
+}
+
+/* Replace curl's words for a TLS failure of @h by ones that say what is
+ * wrong: "TLS certificate verify failed: certificate has expired". */
+static void tls_explain(struct http_call *h)
+{
+	char why[CURL_ERROR_SIZE + 128];
+	const char *curl_says = h->errbuf[0] ? h->errbuf : curl_easy_strerror(h->cc);
+	bool sent_cert = h->tls && h->tls->cert;
+
+	why[0] = '\0';
+	/* curl checks the name itself, after OpenSSL passed the chain; what
+	 * it leaves in the verify result then says nothing */
+	if (h->cc == CURLE_PEER_FAILED_VERIFICATION && strstr(curl_says, "match"))
+		snprintf(why, sizeof(why), "TLS certificate verify failed: name mismatch (%s)",
+			 curl_says);
+	else if (h->cc == CURLE_PEER_FAILED_VERIFICATION && h->tls_verify != X509_V_OK &&
+		 h->tls_verify != X509_V_ERR_UNSPECIFIED)
+		snprintf(why, sizeof(why), "TLS certificate verify failed: %s",
+			 X509_verify_cert_error_string(h->tls_verify));
+	else if (h->cc == CURLE_PEER_FAILED_VERIFICATION)
+		snprintf(why, sizeof(why), "TLS certificate verify failed: %s", curl_says);
+	else if (h->cc == CURLE_SSL_CERTPROBLEM)
+		snprintf(why, sizeof(why), "TLS client certificate unusable: %s", curl_says);
+	else if (h->cc == CURLE_SSL_CACERT_BADFILE)
+		snprintf(why, sizeof(why), "TLS CA certificates unusable: %s", curl_says);
+	else if (h->tls_alert >= 0)
+		snprintf(why, sizeof(why), "TLS refused by the server: %s%s",
+			 SSL_alert_desc_string_long(h->tls_alert),
+			 !sent_cert && (h->tls_alert == SSL_AD_HANDSHAKE_FAILURE ||
+					h->tls_alert == SSL_AD_BAD_CERTIFICATE ||
+					h->tls_alert == SSL_AD_CERTIFICATE_REQUIRED)
+				 ? " (no client certificate was sent)"
+				 : "");
+	else if (cert_missing(h))
+		/* the server hung up without saying why (TLS 1.3 often does) */
+		snprintf(why, sizeof(why), "TLS refused by the server: it asks for a client "
+			 "certificate and none was sent (%s)", curl_says);
+	if (why[0]) {
+		size_t n = strnlen(why, sizeof(h->errbuf) - 1);
+
+		memcpy(h->errbuf, why, n);
+		h->errbuf[n] = '\0';
+	}
+}
+
 /* One exchange.  Returns 0 when an HTTP status was received (whatever it
  * was), -EIO for a transport failure (h->cc and h->errbuf say why). */
 int http_perform(struct reg_client *c, bool plain, struct http_call *h)
@@ -322,6 +436,10 @@ int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 	h->status = 0;
 	h->cc = CURLE_OK;
 	h->errbuf[0] = '\0';
+	h->tls_verify = X509_V_OK;
+	h->tls_alert = -1;
+	h->tls_spoken = false;
+	h->tls_cert_asked = false;
 	h->too_big = false;
 	h->sink_err = 0;
 	call_reset_headers(h);
@@ -372,12 +490,31 @@ int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 	curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, c->stall_timeout);
 	if (h->total_timeout)
 		curl_easy_setopt(easy, CURLOPT_TIMEOUT, h->total_timeout);
-	if (c->cafile) {
+	if (h->tls && h->tls->ca) {
+		/* The blob replaces curl's CA bundle file but not its CA
+		 * directory, which keeps the system store (client.c adds the
+		 * bundle to the blob where curl has no directory). */
+		struct curl_blob ca = {h->tls->ca, h->tls->ca_len, CURL_BLOB_NOCOPY};
+
+		curl_easy_setopt(easy, CURLOPT_CAINFO_BLOB, &ca);
+	} else if (!h->tls && c->cafile) {
 		/* CAINFO replaces curl's default bundle: keep the system store
 		 * through its directory, so the option adds and never narrows */
 		curl_easy_setopt(easy, CURLOPT_CAINFO, c->cafile);
-		curl_easy_setopt(easy, CURLOPT_CAPATH, "/etc/ssl/certs");
+		if (c->sys_capath)
+			curl_easy_setopt(easy, CURLOPT_CAPATH, c->sys_capath);
 	}
+	if (h->tls && h->tls->cert && h->tls->key) {
+		struct curl_blob cert = {h->tls->cert, h->tls->cert_len, CURL_BLOB_NOCOPY};
+		struct curl_blob key = {h->tls->key, h->tls->key_len, CURL_BLOB_NOCOPY};
+
+		curl_easy_setopt(easy, CURLOPT_SSLCERT_BLOB, &cert);
+		curl_easy_setopt(easy, CURLOPT_SSLCERTTYPE, "PEM");
+		curl_easy_setopt(easy, CURLOPT_SSLKEY_BLOB, &key);
+		curl_easy_setopt(easy, CURLOPT_SSLKEYTYPE, "PEM");
+	}
+	/* not OpenSSL: no callback, and TLS failures are told in curl's words */
+	curl_easy_setopt(easy, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
 	if (h->method && strcmp(h->method, "HEAD") == 0) {
 		curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
 	} else if (h->method && strcmp(h->method, "POST") == 0) {
@@ -403,8 +540,11 @@ int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, h);
 
+	tls_watch = h;
 	h->cc = curl_easy_perform(easy);
+	tls_watch = NULL;
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &h->status);
+	curl_easy_getinfo(easy, CURLINFO_SSL_VERIFYRESULT, &h->tls_verify);
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hdrs); /* held the Authorization line: curl copies nothing */
@@ -412,6 +552,8 @@ int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 
 	if (h->cc == CURLE_OK || h->too_big || h->sink_err)
 		ret = 0;
+	else
+		tls_explain(h);
 	if (!h->errbuf[0])
 		snprintf(h->errbuf, sizeof(h->errbuf), "%s", curl_easy_strerror(h->cc));
 	return ret;

@@ -1,13 +1,16 @@
 /*
  * Inside the registry client (not for other rooms): the shared state of
- * client.c, http.c and auth.c.
+ * client.c, http.c, certsd.c and auth.c.
  *
  *   http.c    one HTTP exchange on a pooled curl easy handle
+ *   certsd.c  a registry's TLS material from certs.d directories
  *   auth.c    credentials to send, Bearer tokens, challenges
  *   client.c  registries, the plain-HTTP rule, retries, the API calls
  *
  * Locks: client->lock protects the registry list and the handle pool;
- * registry->lock protects that registry's scheme, auth state and tokens;
+ * registry->lock protects that registry's scheme, auth state and tokens,
+ * and its TLS material until loaded, its resolved mirrors, and its state
+ * as a mirror (down_until, distrust);
  * the share locks are curl's own.  None is held across an HTTP request and
  * none is taken while another is held, so there is no lock order to keep.
  */
@@ -43,11 +46,30 @@ struct token {
 	struct token *next;
 };
 
+/*
+ * The TLS material of one registry: the CAs it is verified with beyond the
+ * system store and the client certificate it presents.  Read from disk
+ * once, when the registry is first used (client.c registry_tls), and
+ * immutable after that, so requests borrow it without a lock.
+ */
+struct http_tls {
+	char *ca;        /* owned PEM: -o cafile= and the certs.d *.crt, or NULL: none */
+	size_t ca_len;
+	char *cert;      /* owned PEM client certificate, or NULL */
+	size_t cert_len;
+	char *key;       /* owned secret PEM key of @cert (wiped when released) */
+	size_t key_len;
+	char *dir;       /* owned: the certs.d directory used, or NULL; for log lines */
+	char *cert_name; /* owned: file name of @cert in @dir, or NULL */
+};
+
 struct reg_registry {
 	struct reg_client *client;
 	char *host;     /* owned: as written in the tree */
 	char *api_host; /* owned: where requests go */
 	bool plain_ok;  /* the plain-HTTP rule allows http:// */
+	char **mirror_hosts; /* owned, NULL-terminated: read mirrors of this registry, in order */
+	size_t n_mirrors;
 	struct reg_registry *next;
 
 	pthread_mutex_t lock; /* protects everything below */
@@ -57,6 +79,14 @@ struct reg_registry {
 	char *service; /* owned: Bearer challenge service, may be NULL */
 	struct token *tokens;
 	pthread_cond_t token_done; /* a token fetch finished (with lock) */
+	bool tls_loaded;           /* @tls is read and immutable from now on */
+	struct http_tls tls;
+	struct reg_registry **mirrors; /* n_mirrors slots, each NULL until first used
+					* (borrowed from the client's list) */
+	double down_until;   /* as a mirror: unreachable, skipped until then (http_now) */
+	char (*distrust)[DIGEST_STR_LEN + 1]; /* as a mirror: digests it served wrong
+					       * (DISTRUST_KEEP, a ring) */
+	unsigned distrust_next;
 };
 
 struct pooled {
@@ -64,9 +94,20 @@ struct pooled {
 	struct pooled *next;
 };
 
+struct reg_mirror {
+	char *origin_api; /* owned: the API host of the registry mirrored */
+	char *mirror;     /* owned: the mirror's host */
+};
+
 struct reg_client {
 	char *cafile;
+	char *certs_dir; /* -o certs_dir=, searched before /etc/{containers,docker}/certs.d */
+	char *sys_capath; /* curl's CA directory, kept when a registry brings its own CAs */
+	char *sys_cainfo; /* curl's CA bundle: added to a registry's CAs when there is no
+			   * CA directory */
 	char **insecure; /* NULL-terminated */
+	struct reg_mirror *mirrors; /* from -o mirror=, in order */
+	size_t n_mirrors;
 	struct reg_creds_store *creds;
 	long connect_timeout;
 	long stall_timeout;
@@ -98,11 +139,18 @@ struct http_call {
 	int send_fd;            /* PUT body from this fd (borrowed, read with pread) */
 	size_t send_len;        /* body length */
 	size_t send_pos;        /* next body byte to send */
+	const struct http_tls *tls; /* borrowed: the registry's TLS material, or NULL: the
+				     * system store and -o cafile= */
 
 	/* out */
 	long status;
 	CURLcode cc;
-	char errbuf[CURL_ERROR_SIZE];
+	char errbuf[CURL_ERROR_SIZE]; /* a transport failure, said for people (TLS
+				       * failures name the certificate problem) */
+	long tls_verify;      /* X509 verify result of the peer's chain, 0 = ok */
+	int tls_alert;        /* fatal TLS alert the server sent, or -1 */
+	bool tls_spoken;      /* the peer answered in TLS (so it is no plain-HTTP server) */
+	bool tls_cert_asked;  /* the server asked for a client certificate */
 	struct buf body;      /* 2xx body (no sink) or error body */
 	bool too_big;
 	int sink_err;
@@ -126,6 +174,24 @@ void http_call_release(struct http_call *h);
 /* One exchange.  Returns 0 when an HTTP status was received (whatever it
  * was), -EIO for a transport failure (h->cc and h->errbuf say why). */
 int http_perform(struct reg_client *c, bool plain, struct http_call *h);
+/* Whether the transport failure of @h was TLS refusing the peer or the
+ * peer refusing us (certificate verification, a fatal alert, our own
+ * certificate unusable): not transient, and never a reason to try plain
+ * HTTP. */
+bool http_tls_refused(const struct http_call *h);
+/* Release @t's contents (the key is wiped). */
+void http_tls_release(struct http_tls *t);
+
+/* --- certsd.c ------------------------------------------------------------- */
+
+/* Read into @t (all new) the TLS material of registry @host: -o cafile=,
+ * its certs.d directory, the system bundle where curl has no CA directory.
+ * 0, or -EIO (logged, naming the file). */
+int http_tls_load(const struct reg_client *c, const char *host, struct http_tls *t);
+/* Where curl finds the system's CAs into c->sys_capath (its directory,
+ * kept when a registry brings CAs of its own) and c->sys_cainfo (its bundle,
+ * added to them where there is no directory); either may stay NULL. */
+void http_tls_find_system_cas(struct reg_client *c);
 
 /* --- auth.c --------------------------------------------------------------- */
 

@@ -1,20 +1,33 @@
 #!/usr/bin/env bats
-# TLS: a registry served over HTTPS with a certificate from a test CA made here with openssl.
-# With -o cafile= regfs verifies and browses it; without, it fails with EIO (never ENOENT) and
-# the log names the host and the certificate problem.  The TLS registry serves the storage
-# of an ordinary registry that fixtures.py filled.
+# TLS: registries served over HTTPS with certificates from a test CA made here with openssl (and
+# with python3's cryptography for an expired one), all serving the storage of an ordinary
+# registry that fixtures.py filled.
+#
+#   tls       HTTPS, certificate for IP 127.0.0.1
+#   mtls      the same, and it requires a client certificate from the test CA (clientcas)
+#   expired   tests/lib/tls_mux.py: an expired certificate, and plain HTTP on the same port
+#   mismatch  tests/lib/tls_mux.py: a certificate for a DNS name only, and plain HTTP too
+#
+# The two mux ports would serve the registry if regfs asked them over plain HTTP, so "EIO" there
+# proves regfs never fell back to it (127.0.0.1 is loopback, where the plain-HTTP rule applies
+# to hosts that do not speak TLS at all).  Per-registry CAs and client certificates come from a
+# certs.d-style tree (-o certs_dir=), never from /etc, except in the one test that checks
+# /etc/docker/certs.d and only creates a directory there that did not exist.
 
 load ../lib/suite
 
 setup_file() {
 	export TESTDIR=$BATS_FILE_TMPDIR
 	require_fuse
+	if [[ -z ${REGFS_SKIP_REASON:-} ]] && ! python3 -c 'import cryptography' 2>/dev/null; then
+		export REGFS_SKIP_REASON="python3 lacks cryptography (python3-cryptography)"
+	fi
 	[[ -z ${REGFS_SKIP_REASON:-} ]] || return 0
 	registry_start "$TESTDIR/reg"
 	export SUMMARY="$TESTDIR/summary.json"
 	python3 "$REGFS_LIB_DIR/fixtures.py" --registry "$REGISTRY" --set seed --summary "$SUMMARY"
 
-	local pki="$TESTDIR/pki" port
+	local pki="$TESTDIR/pki" host
 	mkdir -p "$pki"
 	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=regfs test CA" \
 		-keyout "$pki/ca.key" -out "$pki/ca.pem" 2>/dev/null
@@ -24,10 +37,121 @@ setup_file() {
 		>"$pki/ext"
 	openssl x509 -req -in "$pki/srv.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" \
 		-CAcreateserial -days 1 -extfile "$pki/ext" -out "$pki/srv.pem" 2>/dev/null
+	# a client certificate from the same CA, as `docker` users put it in certs.d
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=regfs test client" \
+		-keyout "$pki/client.key" -out "$pki/client.csr" 2>/dev/null
+	printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n' >"$pki/ext-client"
+	openssl x509 -req -in "$pki/client.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" \
+		-CAcreateserial -days 1 -extfile "$pki/ext-client" -out "$pki/client.cert" 2>/dev/null
+	make_cert "$pki" expired
+	make_cert "$pki" mismatch
 
+	tls_registry_start tls "$pki/srv.pem" "$pki/srv.key"
+	tls_registry_start mtls "$pki/srv.pem" "$pki/srv.key" "$pki/ca.pem"
+	mux_start expired "$pki/expired.pem" "$pki/expired.key"
+	mux_start mismatch "$pki/mismatch.pem" "$pki/mismatch.key"
+
+	# certs.d trees: CAs for every host; the client certificate only in the first
+	for host in "$(h tls)" "$(h mtls)" "$(h expired)" "$(h mismatch)"; do
+		mkdir -p "$TESTDIR/certs.d/$host" "$TESTDIR/certs-nocl.d/$host"
+		cp "$pki/ca.pem" "$TESTDIR/certs.d/$host/ca.crt"
+		cp "$pki/ca.pem" "$TESTDIR/certs-nocl.d/$host/ca.crt"
+	done
+	cp "$pki/client.cert" "$pki/client.key" "$TESTDIR/certs.d/$(h mtls)/"
+	chmod 600 "$TESTDIR/certs.d/$(h mtls)/client.key"
+
+	regfs_mount "$TESTDIR/mnt-ca" "registry=$(h tls)" "cafile=$pki/ca.pem" \
+		"cache_dir=$TESTDIR/cache-ca" "logfile=$TESTDIR/regfs-ca.log"
+	regfs_mount "$TESTDIR/mnt-noca" "registry=$(h tls)" \
+		"cache_dir=$TESTDIR/cache-noca" "logfile=$TESTDIR/regfs-noca.log"
+	regfs_mount "$TESTDIR/mnt-certs" "registry=$(h tls)" "registry=$(h mtls)" \
+		"registry=$(h expired)" "registry=$(h mismatch)" "certs_dir=$TESTDIR/certs.d" \
+		"cache_dir=$TESTDIR/cache-certs" "logfile=$TESTDIR/regfs-certs.log"
+	regfs_mount "$TESTDIR/mnt-nocl" "registry=$(h mtls)" "certs_dir=$TESTDIR/certs-nocl.d" \
+		"cache_dir=$TESTDIR/cache-nocl" "logfile=$TESTDIR/regfs-nocl.log"
+}
+
+teardown_file() {
+	local name
+	[[ -n ${TESTDIR:-} ]] || return 0
+	for name in ca noca certs nocl etc; do
+		regfs_unmount "$TESTDIR/mnt-$name" || true
+	done
+	etc_certs_cleanup
+	for name in tls mtls; do
+		_stop_pidfile "$TESTDIR/$name/registry.pid" 5 || true
+	done
+	for name in expired mismatch; do
+		_stop_pidfile "$TESTDIR/mux-$name.pid" 5 || true
+	done
+	registry_stop "$TESTDIR/reg" || true
+}
+
+setup() { regfs_skip_if_needed; }
+
+# on failure: the end of each mount's log
+teardown() {
+	local f
+	[[ -z ${BATS_TEST_COMPLETED:-} && -z ${BATS_TEST_SKIPPED:-} ]] || return 0
+	for f in "$TESTDIR"/regfs-*.log; do
+		[[ -e $f ]] || continue
+		echo "--- $f" >&2
+		tail -n 15 "$f" >&2
+	done
+}
+
+# h NAME — the host:port of the TLS server NAME.
+h() {
+	cat "$TESTDIR/$1.host"
+}
+
+# make_cert PKI expired|mismatch — PKI/NAME.{pem,key}: a server certificate from the test CA
+# that expired yesterday (for IP 127.0.0.1), or a valid one for a DNS name only.
+make_cert() {
+	python3 - "$1" "$2" <<'PYEOF'
+import datetime, ipaddress, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+pki, kind = sys.argv[1], sys.argv[2]
+ca = x509.load_pem_x509_certificate(open(pki + "/ca.pem", "rb").read())
+ca_key = serialization.load_pem_private_key(open(pki + "/ca.key", "rb").read(), None)
+key = ec.generate_private_key(ec.SECP256R1())
+now = datetime.datetime.now(datetime.timezone.utc)
+if kind == "expired":
+    cn, san = "127.0.0.1", x509.IPAddress(ipaddress.ip_address("127.0.0.1"))
+    before, after = now - datetime.timedelta(days=10), now - datetime.timedelta(days=1)
+else:
+    cn, san = "registry.regfs.test", x509.DNSName("registry.regfs.test")
+    before, after = now - datetime.timedelta(hours=1), now + datetime.timedelta(days=1)
+cert = (x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(before)
+        .not_valid_after(after)
+        .add_extension(x509.SubjectAlternativeName([san]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256()))
+open(pki + "/" + kind + ".pem", "wb").write(cert.public_bytes(serialization.Encoding.PEM))
+open(pki + "/" + kind + ".key", "wb").write(key.private_bytes(
+    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+    serialization.NoEncryption()))
+PYEOF
+}
+
+# tls_registry_start NAME CERT KEY [CLIENT_CA] — docker-registry over HTTPS on the fixtures'
+# storage, in TESTDIR/NAME; with CLIENT_CA it requires a client certificate from that CA.
+# Writes TESTDIR/NAME.host.
+tls_registry_start() {
+	local name=$1 cert=$2 key=$3 clientca=${4:-} port dir="$TESTDIR/$1"
 	port=$(free_port)
-	mkdir -p "$TESTDIR/tls"
-	cat >"$TESTDIR/tls/config.yml" <<EOF
+	mkdir -p "$dir"
+	cat >"$dir/config.yml" <<EOF
 version: 0.1
 log:
   level: info
@@ -37,36 +161,53 @@ storage:
 http:
   addr: 127.0.0.1:$port
   tls:
-    certificate: $pki/srv.pem
-    key: $pki/srv.key
+    certificate: $cert
+    key: $key
 EOF
-	setsid docker-registry serve "$TESTDIR/tls/config.yml" >>"$TESTDIR/tls/registry.log" 2>&1 \
-		</dev/null 3>&- &
-	echo $! >"$TESTDIR/tls/registry.pid"
-	_wait_until 15 curl -fsS --cacert "$pki/ca.pem" "https://127.0.0.1:$port/v2/"
-	echo "127.0.0.1:$port" >"$TESTDIR/tls.host"
-
-	regfs_mount "$TESTDIR/mnt-ca" "registry=127.0.0.1:$port" "cafile=$pki/ca.pem" \
-		"cache_dir=$TESTDIR/cache-ca" "logfile=$TESTDIR/regfs-ca.log"
-	regfs_mount "$TESTDIR/mnt-noca" "registry=127.0.0.1:$port" \
-		"cache_dir=$TESTDIR/cache-noca" "logfile=$TESTDIR/regfs-noca.log"
+	if [[ -n $clientca ]]; then
+		printf '    clientcas:\n      - %s\n' "$clientca" >>"$dir/config.yml"
+	fi
+	setsid docker-registry serve "$dir/config.yml" >>"$dir/registry.log" 2>&1 </dev/null 3>&- &
+	echo $! >"$dir/registry.pid"
+	local -a client=()
+	[[ -z $clientca ]] || client=(--cert "$TESTDIR/pki/client.cert" --key "$TESTDIR/pki/client.key")
+	_wait_until 15 curl -fsS --cacert "$TESTDIR/pki/ca.pem" "${client[@]}" \
+		"https://127.0.0.1:$port/v2/" || {
+		echo "TLS registry '$name' did not start; log:" >&2
+		tail -n 20 "$dir/registry.log" >&2
+		return 1
+	}
+	echo "127.0.0.1:$port" >"$TESTDIR/$name.host"
 }
 
-teardown_file() {
-	[[ -n ${TESTDIR:-} ]] || return 0
-	regfs_unmount "$TESTDIR/mnt-ca" || true
-	regfs_unmount "$TESTDIR/mnt-noca" || true
-	_stop_pidfile "$TESTDIR/tls/registry.pid" 5 || true
-	registry_stop "$TESTDIR/reg" || true
+# mux_start NAME CERT KEY — tests/lib/tls_mux.py with CERT in front of the plain registry.
+# Its connection log is TESTDIR/mux-NAME.log.  Writes TESTDIR/NAME.host.
+mux_start() {
+	local name=$1 port
+	port=$(daemon_start "$TESTDIR" "mux-$1" 10 python3 "$REGFS_LIB_DIR/tls_mux.py" \
+		--cert "$2" --key "$3" --upstream "$REGISTRY" --log "$TESTDIR/mux-$name.log") || return
+	: >>"$TESTDIR/mux-$name.log"
+	echo "127.0.0.1:$port" >"$TESTDIR/$name.host"
 }
 
-setup() { regfs_skip_if_needed; }
+# plain_count NAME — plain-HTTP connections the mux NAME has had so far.
+plain_count() {
+	grep -c '^plain$' "$TESTDIR/mux-$1.log" || true
+}
 
-@test "with cafile, an HTTPS registry browses and every digest verifies" {
-	local host dir want layer
-	host=$(<"$TESTDIR/tls.host")
-	dir="$TESTDIR/mnt-ca/$host/onap/py-app-arm64v8/latest"
-	run fs ls "$TESTDIR/mnt-ca/$host/onap"
+# log_has LOG HOST REGEX — LOG has a line naming registry HOST that matches REGEX (extended).
+log_has() {
+	grep -F "registry '$2'" "$1" | grep -qE "$3" || {
+		echo "no line naming registry '$2' and matching /$3/ in $1:" >&2
+		cat "$1" >&2
+		return 1
+	}
+}
+
+# assert_browses MNT HOST — MNT/HOST lists the fixtures and every digest checks out.
+assert_browses() {
+	local dir="$1/$2/onap/py-app-arm64v8/latest" want layer
+	run fs ls "$1/$2/onap"
 	[ "$status" -eq 0 ]
 	[[ $output == *py-app-arm64v8* ]]
 	want=$(sum '.refs["onap/py-app-arm64v8:latest"].digest')
@@ -74,19 +215,138 @@ setup() { regfs_skip_if_needed; }
 	[ "$(fs cat "$dir/platform")" = "linux/arm64/v8" ]
 	layer=$(sum '.refs["onap/py-app-arm64v8:latest"].layers[1].name')
 	[ "$(sha256_of "$dir/layers/$layer")" = "${layer#*-}" ]
+}
+
+# assert_no_blobs CACHE — nothing was stored from an unverified connection.
+assert_no_blobs() {
+	[ -z "$(find "$1" -type f -path '*blobs/sha256/*' 2>/dev/null)" ]
+}
+
+# etc_certs_cleanup — undo what the /etc/docker/certs.d test created (and only that).
+etc_certs_cleanup() {
+	local made
+	[[ -s $TESTDIR/etc-made ]] || return 0
+	# deepest first: the host directory, then certs.d if the test made it
+	while IFS= read -r made; do
+		case $made in
+		/etc/docker/certs.d/127.0.0.1:* | /etc/docker/certs.d)
+			rm -f -- "$made/ca.crt"
+			rmdir -- "$made" 2>/dev/null || true
+			;;
+		esac
+	done < <(tac "$TESTDIR/etc-made")
+	rm -f "$TESTDIR/etc-made"
+}
+
+@test "with cafile, an HTTPS registry browses and every digest verifies" {
+	assert_browses "$TESTDIR/mnt-ca" "$(h tls)"
 	# it spoke TLS: the HTTPS registry logged the requests
 	grep -q 'onap/py-app-arm64v8/manifests/latest' "$TESTDIR/tls/registry.log"
 }
 
 @test "without the CA: EIO, not ENOENT, and the log says which host and why" {
 	local host
-	host=$(<"$TESTDIR/tls.host")
+	host=$(h tls)
 	assert_fails_with "Input/output error" fs ls "$TESTDIR/mnt-noca/$host/onap"
-	grep -F "registry '$host'" "$TESTDIR/regfs-noca.log" | grep -qi 'certificate' || {
-		echo "log does not name the host and a certificate problem:" >&2
-		cat "$TESTDIR/regfs-noca.log" >&2
+	log_has "$TESTDIR/regfs-noca.log" "$host" \
+		'TLS certificate verify failed: (unable to get local issuer certificate|self.signed)'
+	# and it says where CAs were looked for
+	log_has "$TESTDIR/regfs-noca.log" "$host" "certs.d>/$host/ca.crt"
+	# nothing was served over an unverified connection
+	assert_no_blobs "$TESTDIR/cache-noca"
+}
+
+@test "certs_dir: the registry's CA from <dir>/<host>/ca.crt, no cafile" {
+	local mark
+	mark=$(wc -l <"$TESTDIR/tls/registry.log")
+	assert_browses "$TESTDIR/mnt-certs" "$(h tls)"
+	sleep 0.3
+	tail -n +"$((mark + 1))" "$TESTDIR/tls/registry.log" |
+		grep -q 'onap/py-app-arm64v8/manifests/latest'
+}
+
+@test "client certificate: client.cert and client.key in certs_dir open a registry that requires one" {
+	local mark
+	mark=$(wc -l <"$TESTDIR/mtls/registry.log")
+	assert_browses "$TESTDIR/mnt-certs" "$(h mtls)"
+	sleep 0.3
+	tail -n +"$((mark + 1))" "$TESTDIR/mtls/registry.log" |
+		grep -q 'onap/py-app-arm64v8/manifests/latest'
+}
+
+@test "client certificate missing: refused, the log names the host and says so" {
+	local host out rc=0
+	host=$(h mtls)
+	out=$(fs ls "$TESTDIR/mnt-nocl/$host/onap" 2>&1) || rc=$?
+	[ "$rc" -ne 0 ]
+	[[ $out == *"Input/output error"* || $out == *"Permission denied"* ]] || {
+		echo "unexpected: $out" >&2
 		return 1
 	}
-	# nothing was served over an unverified connection
-	[ -z "$(find "$TESTDIR/cache-noca" -type f -path '*blobs/sha256/*')" ]
+	log_has "$TESTDIR/regfs-nocl.log" "$host" 'TLS refused by the server: .*no client certificate'
+	# the registry saw a TLS client without a certificate, and served nothing
+	grep -q "TLS handshake error.*certificate" "$TESTDIR/mtls/registry.log"
+	assert_no_blobs "$TESTDIR/cache-nocl"
+}
+
+@test "expired certificate: EIO, the log says it expired, and plain HTTP is never tried" {
+	local host before
+	host=$(h expired)
+	before=$(plain_count expired)
+	assert_fails_with "Input/output error" fs ls "$TESTDIR/mnt-certs/$host/onap"
+	assert_fails_with "Input/output error" \
+		fs cat "$TESTDIR/mnt-certs/$host/onap/py-app-arm64v8/latest/digest"
+	log_has "$TESTDIR/regfs-certs.log" "$host" 'TLS certificate verify failed: certificate has expired'
+	# regfs did speak TLS to it, and never plain HTTP ...
+	grep -q '^tls handshake failed' "$TESTDIR/mux-expired.log"
+	[ "$(plain_count expired)" -eq "$before" ]
+	# ... which would have worked: the port serves the registry over plain HTTP
+	curl -fsS "http://$host/v2/" >/dev/null
+	[ "$(plain_count expired)" -gt "$before" ]
+}
+
+@test "name mismatch: EIO, the log says the name does not match, and plain HTTP is never tried" {
+	local host before
+	host=$(h mismatch)
+	before=$(plain_count mismatch)
+	assert_fails_with "Input/output error" fs ls "$TESTDIR/mnt-certs/$host/onap"
+	log_has "$TESTDIR/regfs-certs.log" "$host" \
+		"TLS certificate verify failed: name mismatch .*'127\.0\.0\.1'"
+	# (curl checks the name once the handshake is done: the mux may see it succeed)
+	grep -q '^tls handshake' "$TESTDIR/mux-mismatch.log"
+	[ "$(plain_count mismatch)" -eq "$before" ]
+	curl -fsS "http://$host/v2/" >/dev/null
+	[ "$(plain_count mismatch)" -gt "$before" ]
+}
+
+@test "a failed registry does not spoil the others of the mount" {
+	# the mount that holds expired and mismatch still serves tls and mtls
+	run fs cat "$TESTDIR/mnt-certs/$(h tls)/onap/py-app-arm64v8/latest/platform"
+	[ "$status" -eq 0 ]
+	[ "$output" = "linux/arm64/v8" ]
+}
+
+@test "/etc/docker/certs.d/<host>/ca.crt is read (only where no directory existed)" {
+	local host dir=/etc/docker/certs.d
+	host=$(h tls)
+	if [[ $(id -u) -ne 0 ]]; then
+		skip "needs root to write /etc/docker/certs.d"
+	fi
+	if [[ -e $dir/$host || -e /etc/containers/certs.d/$host ]]; then
+		skip "$dir/$host or /etc/containers/certs.d/$host exists already: not touched"
+	fi
+	# record what is made, deepest last, so teardown_file removes exactly that
+	[[ -d $dir ]] || { mkdir -p "$dir" && echo "$dir" >>"$TESTDIR/etc-made"; }
+	mkdir "$dir/$host" && echo "$dir/$host" >>"$TESTDIR/etc-made"
+	trap etc_certs_cleanup EXIT
+	cp "$TESTDIR/pki/ca.pem" "$dir/$host/ca.crt"
+	regfs_mount "$TESTDIR/mnt-etc" "registry=$host" "cache_dir=$TESTDIR/cache-etc" \
+		"logfile=$TESTDIR/regfs-etc.log"
+	run fs cat "$TESTDIR/mnt-etc/$host/onap/py-app-arm64v8/latest/platform"
+	regfs_unmount "$TESTDIR/mnt-etc"
+	etc_certs_cleanup
+	trap - EXIT
+	[ ! -e "$dir/$host" ]
+	[ "$status" -eq 0 ]
+	[ "$output" = "linux/arm64/v8" ]
 }

@@ -1,0 +1,288 @@
+/*
+ * The TLS material of a registry, read from disk the way docker and podman
+ * read it: the first of <certs_dir>/<host>/ (-o certs_dir=),
+ * /etc/containers/certs.d/<host>/ and /etc/docker/certs.d/<host>/ that
+ * exists; in it every *.crt is a CA, and X.cert with X.key a client
+ * certificate (client.cert first).  Plus -o cafile= for every registry.
+ * client.c calls http_tls_load once per registry, when it is first used;
+ * http.c hands the result to curl.  No network here.
+ *
+ * The CAs go to curl as one PEM blob, which replaces curl's CA bundle file
+ * but not its CA directory; where curl has no directory, the system bundle
+ * is added to the blob, so the system store is always trusted.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "registry/http.h"
+
+#define CERT_FILE_MAX (1u << 20)  /* one file of a certs.d directory or -o cafile= */
+#define CA_MAX (16u << 20)        /* all the CAs of one registry, system bundle included */
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+
+	return n > k && strcmp(s + n - k, suffix) == 0;
+}
+
+/*
+ * The whole of file @path (at most @max bytes) into *out, a new
+ * NUL-terminated buffer of *len bytes, allocated once so that a @secret
+ * leaves no copies (it is wiped on failure).  0 or -errno.
+ */
+static int read_small_file(const char *path, size_t max, bool secret, char **out, size_t *len)
+{
+	struct stat st;
+	char *p = NULL;
+	size_t got = 0;
+	int fd, ret = 0;
+
+	*out = NULL;
+	*len = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size < 0 || (uint64_t)st.st_size > max) {
+		ret = S_ISREG(st.st_mode) ? -EFBIG : -EINVAL;
+		goto out;
+	}
+	p = malloc((size_t)st.st_size + 1);
+	if (!p) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, p + got, (size_t)st.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break; /* it shrank: what is there */
+		got += (size_t)n;
+	}
+	p[got] = '\0';
+	*out = p; /* success: the caller owns it */
+	*len = got;
+	p = NULL;
+out:
+	if (p && secret)
+		OPENSSL_cleanse(p, (size_t)st.st_size + 1);
+	free(p);
+	close(fd);
+	return ret;
+}
+
+/* Append the PEM file @path to @ca (a newline after each file, so the
+ * certificates of two files never run together).  0 or -errno (logged,
+ * naming @what). */
+static int ca_append_file(struct buf *ca, const char *path, const char *what)
+{
+	char *pem;
+	size_t len;
+	int ret = read_small_file(path, CERT_FILE_MAX, false, &pem, &len);
+
+	if (ret == 0) {
+		ret = buf_append(ca, pem, len);
+		if (ret == 0)
+			ret = buf_append(ca, "\n", 1);
+		if (ret == -E2BIG)
+			ret = -EFBIG;
+		free(pem);
+	}
+	if (ret < 0)
+		log_err("%s '%s': %s", what, path, strerror(-ret));
+	return ret;
+}
+
+/* The certs.d directory for @host (new string), or NULL when there is none
+ * (or no memory). */
+static char *certs_dir_for(const struct reg_client *c, const char *host)
+{
+	const char *bases[] = {c->certs_dir, "/etc/containers/certs.d", "/etc/docker/certs.d"};
+
+	for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
+		struct stat st;
+		char *dir = NULL;
+
+		if (!bases[i] || asprintf(&dir, "%s/%s", bases[i], host) < 0)
+			continue;
+		if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+			return dir;
+		if (errno != ENOENT && errno != ENOTDIR)
+			log_warn("certs.d '%s': %s, ignored", dir, strerror(errno));
+		free(dir);
+	}
+	return NULL;
+}
+
+/* Whether the listing @names (@n entries) holds @name. */
+static bool listed(struct dirent **names, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(names[i]->d_name, name) == 0)
+			return true;
+	return false;
+}
+
+/* The CAs and client certificate of @dir into @t (the file names follow
+ * docker's rule).  0 or -errno (logged). */
+static int tls_read_certs_dir(const char *dir, struct buf *ca, struct http_tls *t)
+{
+	struct dirent **names = NULL;
+	char *path = NULL, *chosen = NULL;
+	size_t pairs = 0;
+	int n, ret = 0;
+
+	n = scandir(dir, &names, NULL, alphasort);
+	if (n < 0) {
+		ret = -errno;
+		log_err("certs.d '%s': %s", dir, strerror(-ret));
+		return ret;
+	}
+	for (int i = 0; i < n && ret == 0; i++) {
+		const char *name = names[i]->d_name;
+		char *other = NULL;
+		size_t base;
+
+		if (name[0] == '.')
+			continue;
+		if (ends_with(name, ".crt")) {
+			free(path);
+			path = NULL;
+			if (asprintf(&path, "%s/%s", dir, name) < 0) {
+				path = NULL;
+				ret = -ENOMEM;
+			} else {
+				ret = ca_append_file(ca, path, "CA certificate");
+			}
+			continue;
+		}
+		if (!ends_with(name, ".cert") && !ends_with(name, ".key"))
+			continue;
+		base = strlen(name) - (ends_with(name, ".key") ? 4 : 5);
+		if (asprintf(&other, "%.*s%s", (int)base, name,
+			     ends_with(name, ".key") ? ".cert" : ".key") < 0) {
+			ret = -ENOMEM; /* ends the loop */
+			continue;
+		}
+		if (!listed(names, n, other)) {
+			log_warn("certs.d '%s': '%s' has no '%s', ignored%s", dir, name, other,
+				 ends_with(name, ".cert") ? " (a CA certificate's name ends in .crt)"
+							  : "");
+		} else if (ends_with(name, ".cert")) {
+			pairs++;
+			if (!chosen || strcmp(name, "client.cert") == 0) {
+				free(chosen);
+				chosen = strndup(name, base);
+				if (!chosen)
+					ret = -ENOMEM;
+			}
+		}
+		free(other);
+	}
+	if (ret == 0 && chosen) {
+		char *key_path = NULL;
+
+		if (pairs > 1)
+			log_warn("certs.d '%s': %zu client certificates, using '%s.cert'", dir, pairs,
+				 chosen);
+		free(path);
+		path = NULL;
+		if (asprintf(&path, "%s/%s.cert", dir, chosen) < 0)
+			path = NULL;
+		if (asprintf(&key_path, "%s/%s.key", dir, chosen) < 0)
+			key_path = NULL;
+		if (!path || !key_path) {
+			ret = -ENOMEM;
+		} else {
+			ret = read_small_file(path, CERT_FILE_MAX, false, &t->cert, &t->cert_len);
+			if (ret < 0)
+				log_err("client certificate '%s': %s", path, strerror(-ret));
+			else if ((ret = read_small_file(key_path, CERT_FILE_MAX, true, &t->key,
+							&t->key_len)) < 0)
+				log_err("client key '%s': %s", key_path, strerror(-ret));
+		}
+		free(key_path);
+		if (ret == 0 && asprintf(&t->cert_name, "%s.cert", chosen) < 0) {
+			t->cert_name = NULL;
+			ret = -ENOMEM;
+		}
+	}
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	free(path);
+	free(chosen);
+	return ret;
+}
+
+int http_tls_load(const struct reg_client *c, const char *host, struct http_tls *t)
+{
+	struct buf ca = BUF_INIT(CA_MAX);
+	int ret = 0;
+
+	memset(t, 0, sizeof(*t));
+	if (c->cafile)
+		ret = ca_append_file(&ca, c->cafile, "cafile");
+	t->dir = certs_dir_for(c, host);
+	if (ret == 0 && t->dir)
+		ret = tls_read_certs_dir(t->dir, &ca, t);
+	if (ret == 0 && ca.len && !c->sys_capath && c->sys_cainfo &&
+	    access(c->sys_cainfo, R_OK) == 0)
+		ret = ca_append_file(&ca, c->sys_cainfo, "system CA bundle");
+	if (ret == 0 && ca.len) {
+		t->ca = buf_detach(&ca, &t->ca_len);
+		if (!t->ca)
+			ret = -ENOMEM;
+	}
+	if (ret == 0 && t->dir)
+		log_debug("registry '%s': TLS from '%s'%s%s", host, t->dir,
+			  t->cert ? ", client certificate " : "", t->cert ? t->cert_name : "");
+	buf_release(&ca, 0);
+	if (ret < 0)
+		http_tls_release(t);
+	return ret < 0 ? -EIO : 0;
+}
+
+void http_tls_find_system_cas(struct reg_client *c)
+{
+	const char *capath = NULL, *cainfo = NULL;
+	struct stat st;
+	CURL *easy = curl_easy_init();
+
+#if LIBCURL_VERSION_NUM >= 0x075400 /* 7.84: CURLINFO_CAPATH, CURLINFO_CAINFO */
+	char *p = NULL;
+
+	if (easy && curl_easy_getinfo(easy, CURLINFO_CAPATH, &p) == CURLE_OK)
+		capath = p;
+	p = NULL;
+	if (easy && curl_easy_getinfo(easy, CURLINFO_CAINFO, &p) == CURLE_OK)
+		cainfo = p;
+#else
+	capath = "/etc/ssl/certs";
+#endif
+	if (capath && stat(capath, &st) == 0 && S_ISDIR(st.st_mode))
+		c->sys_capath = strdup(capath);
+	if (cainfo)
+		c->sys_cainfo = strdup(cainfo);
+	curl_easy_cleanup(easy);
+}
