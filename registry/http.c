@@ -331,11 +331,13 @@ void http_tls_release(struct http_tls *t)
 
 /* --- what TLS said --------------------------------------------------------
  * OpenSSL's message callback sees every TLS record the peer sends.  It is
- * set on each new connection's SSL_CTX and reports to the call the thread
- * is performing (a connection is used by one thread at a time, and one
- * reused later by another thread reports to that thread's call). */
+ * set on the SSL_CTX of each new connection (curl makes one per
+ * connection) and reports to the call the thread is performing, and only
+ * about the connection that call opened: curl may close another, idle one
+ * meanwhile, and what that peer says is not this call's business. */
 
 static __thread struct http_call *tls_watch;
+static __thread SSL_CTX *tls_watch_ctx;
 
 static void on_tls_msg(int write_p, int version, int content_type, const void *buf, size_t len,
 		       SSL *ssl, void *arg)
@@ -346,7 +348,7 @@ static void on_tls_msg(int write_p, int version, int content_type, const void *b
 	(void)version;
 	(void)ssl;
 	(void)arg;
-	if (!h || write_p)
+	if (!h || write_p || !ssl || SSL_get_SSL_CTX(ssl) != tls_watch_ctx)
 		return;
 	if (content_type == SSL3_RT_HANDSHAKE || content_type == SSL3_RT_ALERT)
 		h->tls_spoken = true;
@@ -361,6 +363,7 @@ static CURLcode on_ssl_ctx(CURL *easy, void *ssl_ctx, void *arg)
 	(void)easy;
 	(void)arg;
 	SSL_CTX_set_msg_callback(ssl_ctx, on_tls_msg);
+	tls_watch_ctx = ssl_ctx;
 	return CURLE_OK;
 }
 
@@ -385,7 +388,6 @@ static void tls_explain(struct http_call *h)
 {
 	char why[CURL_ERROR_SIZE + 128];
 	const char *curl_says = h->errbuf[0] ? h->errbuf : curl_easy_strerror(h->cc);
-	bool sent_cert = h->tls && h->tls->cert;
 
 	why[0] = '\0';
 	/* curl checks the name itself, after OpenSSL passed the chain; what
@@ -406,14 +408,12 @@ static void tls_explain(struct http_call *h)
 	else if (h->tls_alert >= 0)
 		snprintf(why, sizeof(why), "TLS refused by the server: %s%s",
 			 SSL_alert_desc_string_long(h->tls_alert),
-			 !sent_cert && (h->tls_alert == SSL_AD_HANDSHAKE_FAILURE ||
-					h->tls_alert == SSL_AD_BAD_CERTIFICATE ||
-					h->tls_alert == SSL_AD_CERTIFICATE_REQUIRED)
-				 ? " (no client certificate was sent)"
-				 : "");
+			 cert_missing(h) ? " (it asked for a client certificate and none was sent)"
+					 : "");
 	else if (cert_missing(h))
-		/* the server hung up without saying why (TLS 1.3 often does) */
-		snprintf(why, sizeof(why), "TLS refused by the server: it asks for a client "
+		/* in TLS 1.3 the refusal comes after the handshake: curl fails
+		 * to send or read before the server's alert is read */
+		snprintf(why, sizeof(why), "TLS refused by the server: it asked for a client "
 			 "certificate and none was sent (%s)", curl_says);
 	if (why[0]) {
 		size_t n = strnlen(why, sizeof(h->errbuf) - 1);
@@ -541,8 +541,10 @@ int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, h);
 
 	tls_watch = h;
+	tls_watch_ctx = NULL;
 	h->cc = curl_easy_perform(easy);
 	tls_watch = NULL;
+	tls_watch_ctx = NULL;
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &h->status);
 	curl_easy_getinfo(easy, CURLINFO_SSL_VERIFYRESULT, &h->tls_verify);
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
