@@ -196,6 +196,16 @@ static char *refresh_form(const char *identitytoken, const char *service, const 
 	return form;
 }
 
+/* Is @realm a URL on @r's API host (same host and port)? */
+static bool realm_on_registry_host(const struct reg_registry *r, const char *realm)
+{
+	const char *p = strstr(realm, "://");
+	size_t n = strlen(r->api_host);
+
+	return p && strncmp(p + 3, r->api_host, n) == 0 &&
+	       (p[3 + n] == '/' || p[3 + n] == '\0' || p[3 + n] == '?');
+}
+
 /*
  * One request to the token server at @r's realm for @scope: with an
  * identity token an OAuth2 POST, else a GET with the Basic credentials (or
@@ -208,6 +218,7 @@ static int request_token(struct reg_registry *r, const char *scope, char **value
 	struct reg_creds cr = {0};
 	char *realm = NULL, *service = NULL, *url = NULL, *basic = NULL, *form = NULL;
 	char *esc_scope = NULL, *esc_service = NULL, *repo = scope_repo(scope);
+	const struct http_tls *tls = NULL;
 	const char *tok;
 	json_t *root = NULL;
 	int ret = -EIO;
@@ -253,6 +264,12 @@ static int request_token(struct reg_registry *r, const char *scope, char **value
 	h.url = url;
 	h.max = REG_MANIFEST_MAX;
 	h.total_timeout = 60;
+	/* a token server on the registry's own host is trusted as the registry
+	 * is (its certs.d CA, its client certificate); another host gets the
+	 * system store and -o cafile only, and never the registry's client
+	 * certificate */
+	if (realm_on_registry_host(r, realm) && registry_tls(r, &tls) == 0)
+		h.tls = tls;
 	if (http_perform(r->client, plain, &h) < 0) {
 		log_err("token for '%s' from '%s': %s", scope, r->host, h.errbuf);
 		goto out;

@@ -202,9 +202,7 @@ int reg_client_registry(struct reg_client *c, const char *host, struct reg_regis
 	return 0;
 }
 
-/* @r's TLS material (*out, borrowed; immutable once read): read on first
- * use.  0 or -EIO (logged; the next request tries again). */
-static int registry_tls(struct reg_registry *r, const struct http_tls **out)
+int registry_tls(struct reg_registry *r, const struct http_tls **out)
 {
 	struct http_tls fresh;
 	bool loaded;

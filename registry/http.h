@@ -193,6 +193,12 @@ int http_tls_load(const struct reg_client *c, const char *host, struct http_tls 
  * added to them where there is no directory); either may stay NULL. */
 void http_tls_find_system_cas(struct reg_client *c);
 
+/* --- client.c ------------------------------------------------------------- */
+
+/* @r's TLS material (*out, borrowed; immutable once read): read on first
+ * use.  0 or -EIO (logged; the next request tries again). */
+int registry_tls(struct reg_registry *r, const struct http_tls **out);
+
 /* --- auth.c --------------------------------------------------------------- */
 
 /* The Authorization value to send to @r for @scope, or NULL (new secret
