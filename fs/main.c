@@ -158,7 +158,8 @@ static void usage(const char *prog)
 	       "                           searched before /etc/{containers,docker}/certs.d\n"
 	       "    -o mirror=[ORIGIN=]HOST read ORIGIN (default docker.io) through mirror HOST\n"
 	       "                           first (repeatable)\n"
-	       "    -o auth_file=FILE      docker config.json to take credentials from\n"
+	       "    -o auth_file=FILE      credentials file (docker config.json or podman auth.json)\n"
+	       "                           read before all the others (see README)\n"
 	       "    -o timeout=SECONDS     connect timeout and stall limit (default 10)\n"
 	       "    -o logfile=FILE        log here instead of stderr\n"
 	       "    -o verbose             log every request decision (debug level)\n\n",

@@ -38,7 +38,7 @@ struct reg_client_opts {
 	const char *const *insecure; /* NULL-terminated hosts allowed plain HTTP, or NULL */
 	const char *const *mirrors;  /* NULL-terminated "ORIGIN=MIRROR" or "MIRROR" (a mirror
 				      * of docker.io): reads go to MIRROR first; or NULL */
-	const char *auth_file;       /* docker config.json to read, or NULL for the default */
+	const char *auth_file;       /* the most specific credentials file, or NULL (creds.h) */
 	long connect_timeout;        /* seconds; 0 = 10 */
 	long stall_timeout;          /* seconds below 1 byte/s before giving up; 0 = 30 */
 	int retries;                 /* extra tries for transient failures; < 0 = 2 */
