@@ -120,7 +120,7 @@ creds_mount() {
 	local name=$1 d="$TESTDIR/env-$1"
 	shift
 	(
-		export HOME="$d/home" XDG_RUNTIME_DIR="$d/run" PATH="$d/bin:$PATH"
+		export HOME="$d/home" XDG_RUNTIME_DIR="$d/run" PATH="$d/bin:$PATH" REGFS_MOUNT_OWN_ENV=1
 		export REGISTRY_AUTH_FILE="$d/registry-auth.json"
 		if [[ -d $d/docker ]]; then
 			export DOCKER_CONFIG="$d/docker"

@@ -283,7 +283,16 @@ regfs_mount() {
 	done
 	opts=$(IFS=,; echo "${list[*]}")
 	echo "regfs -f -o $opts $mnt" >>"$testdir/regfs.stderr"
-	"$REGFS_BIN" -f -o "$opts" "$mnt" >>"$testdir/regfs.stderr" 2>&1 </dev/null 3>&- &
+	# regfs takes credentials from HOME and these variables: a test's mount sees none of the
+	# machine's own (a runner's `docker login` must not change what a test proves), unless the
+	# test set up that environment itself (REGFS_MOUNT_OWN_ENV=1, as creds.bats does)
+	local -a env_cmd=()
+	if [[ -z ${REGFS_MOUNT_OWN_ENV:-} ]]; then
+		mkdir -p "$testdir/home/run"
+		env_cmd=(env -u DOCKER_CONFIG -u REGISTRY_AUTH_FILE -u XDG_CONFIG_HOME
+			"HOME=$testdir/home" "XDG_RUNTIME_DIR=$testdir/home/run")
+	fi
+	"${env_cmd[@]}" "$REGFS_BIN" -f -o "$opts" "$mnt" >>"$testdir/regfs.stderr" 2>&1 </dev/null 3>&- &
 	echo $! >"$(regfs_pidfile "$mnt")"
 	if ! _wait_until 10 mountpoint -q "$mnt"; then
 		echo "regfs did not mount '$mnt' within 10 s (options: $opts)" >&2
