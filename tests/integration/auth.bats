@@ -79,13 +79,7 @@ setup() { regfs_skip_if_needed; }
 
 # on failure: the end of every mount's log, regfs' stderr and the token server's log
 teardown() {
-	local f
-	[[ -z ${BATS_TEST_COMPLETED:-} && -z ${BATS_TEST_SKIPPED:-} && -z ${REGFS_SKIP_REASON:-} ]] ||
-		return 0
-	for f in "$TESTDIR"/regfs-*.log "$TESTDIR/regfs.stderr" "$TESTDIR/ts/token.log"; do
-		echo "--- end of $f" >&2
-		tail -n 12 "$f" >&2 2>/dev/null || true
-	done
+	logs_on_failure "$TESTDIR"/regfs-*.log "$TESTDIR/regfs.stderr" "$TESTDIR/ts/token.log"
 }
 
 # auth_mount NAME HOST... — mount regfs at $TESTDIR/mnt-NAME for the HOSTs with credentials

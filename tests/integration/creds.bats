@@ -93,13 +93,7 @@ setup() { regfs_skip_if_needed; }
 
 # on failure: the end of every mount's log and of regfs' stderr
 teardown() {
-	local f
-	[[ -z ${BATS_TEST_COMPLETED:-} && -z ${BATS_TEST_SKIPPED:-} && -z ${REGFS_SKIP_REASON:-} ]] ||
-		return 0
-	for f in "$TESTDIR"/regfs-*.log "$TESTDIR/regfs.stderr"; do
-		echo "--- end of $f" >&2
-		tail -n 12 "$f" >&2 2>/dev/null || true
-	done
+	logs_on_failure "$TESTDIR"/regfs-*.log "$TESTDIR/regfs.stderr"
 }
 
 # env_dir NAME — $TESTDIR/env-NAME with home/, run/containers/, bin/ and, for the names that

@@ -90,17 +90,9 @@ teardown_file() {
 setup() { regfs_skip_if_needed; }
 
 teardown() {
-	local f
-	[[ -z ${BATS_TEST_COMPLETED:-} && -z ${BATS_TEST_SKIPPED:-} && -z ${REGFS_SKIP_REASON:-} ]] ||
-		return 0
-	for f in "$TESTDIR"/regfs-*.log "$TESTDIR/ts/token.log" "$TESTDIR/redirect/storage.log"; do
-		echo "--- end of $f" >&2
-		tail -n 12 "$f" >&2 2>/dev/null || true
-	done
+	logs_on_failure "$TESTDIR"/regfs-*.log "$TESTDIR/ts/token.log" "$TESTDIR/redirect/storage.log"
 }
 
-# tok_mount NAME HOST — regfs at $TESTDIR/mnt-NAME for HOST with credentials from
-# $TESTDIR/NAME.json, its own log, cache and drafts
 # push_foreign_image URL — test/foreign:latest on $PLAIN: a Windows-style image whose one layer
 # is foreign (not in the registry; its descriptor names URL), the file in $TESTDIR/files
 push_foreign_image() {
@@ -126,6 +118,8 @@ push_foreign_image() {
 	echo "$ld" >"$f/layer.digest"
 }
 
+# tok_mount NAME HOST [OPTION...] — regfs at $TESTDIR/mnt-NAME for HOST with credentials from
+# $TESTDIR/NAME.json, its own log, cache and drafts
 tok_mount() {
 	REGISTRY=$2 regfs_mount "$TESTDIR/mnt-$1" "auth_file=$TESTDIR/$1.json" \
 		"logfile=$TESTDIR/regfs-$1.log" "cache_dir=$TESTDIR/cache-$1" \

@@ -95,6 +95,18 @@ suite_teardown_test() {
 	return 0
 } >&2
 
+# logs_on_failure FILE... — for a bats teardown(): when the test failed, the end of each FILE
+# (regfs' logs, a token server's, a fake's), so the failure explains itself.
+logs_on_failure() {
+	local f
+	[[ -z ${BATS_TEST_COMPLETED:-} && -z ${BATS_TEST_SKIPPED:-} && -z ${REGFS_SKIP_REASON:-} ]] ||
+		return 0
+	for f in "$@"; do
+		echo "--- end of $f" >&2
+		tail -n 12 "$f" >&2 2>/dev/null || true
+	done
+}
+
 # sum JQ-FILTER [jq args...] — query the fixtures summary (raw output).
 sum() {
 	local filter=$1
