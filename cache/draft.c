@@ -284,6 +284,29 @@ static DIR *dir_adopt(int fd)
 	return dir;
 }
 
+/* Directory @name of @parent opened for reading entries (never through a
+ * symlink): *dir and its fd *fd.  0 or -errno. */
+static int dir_open_at(int parent, const char *name, DIR **dir, int *fd)
+{
+	*dir = NULL;
+	*fd = openat(parent, name, DIR_FLAGS);
+	if (*fd < 0)
+		return open_errno();
+	*dir = dir_adopt(*fd);
+	return *dir ? 0 : -errno;
+}
+
+static int rm_tree_at(int parent, const char *name);
+
+/* Remove entry @de of directory @fd: a directory with all below it, else
+ * the name (a symlink is unlinked, never followed).  0 or -errno. */
+static int remove_entry_at(int fd, const struct dirent *de)
+{
+	if (entry_type(fd, de) == S_IFDIR)
+		return rm_tree_at(fd, de->d_name);
+	return unlinkat(fd, de->d_name, 0) < 0 ? -errno : 0;
+}
+
 /*
  * Remove directory @name of @parent with everything below it.  Symlinks
  * are unlinked, never followed.  Holds one fd per level: depth is bounded
@@ -296,25 +319,11 @@ static int rm_tree_at(int parent, const char *name)
 	DIR *dir = NULL;
 	int fd, ret;
 
-	fd = openat(parent, name, DIR_FLAGS);
-	if (fd < 0) {
-		ret = open_errno();
+	ret = dir_open_at(parent, name, &dir, &fd);
+	if (ret < 0)
 		goto out;
-	}
-	dir = dir_adopt(fd);
-	if (!dir) {
-		ret = -errno;
-		goto out;
-	}
 	while ((ret = dir_next(dir, &de)) > 0) {
-		mode_t type = entry_type(fd, de);
-
-		if (!type)
-			continue;
-		if (type == S_IFDIR)
-			ret = rm_tree_at(fd, de->d_name);
-		else
-			ret = unlinkat(fd, de->d_name, 0) < 0 ? -errno : 0;
+		ret = remove_entry_at(fd, de);
 		if (ret < 0 && ret != -ENOENT)
 			goto out;
 	}
@@ -476,16 +485,9 @@ int cache_draft_rmdir(struct cache_drafts *d, const char *path)
 		ret = pfd;
 		goto out;
 	}
-	fd = openat(pfd, leaf, DIR_FLAGS);
-	if (fd < 0) {
-		ret = open_errno();
+	ret = dir_open_at(pfd, leaf, &dir, &fd);
+	if (ret < 0)
 		goto out;
-	}
-	dir = dir_adopt(fd);
-	if (!dir) {
-		ret = -errno;
-		goto out;
-	}
 	/* Look at everything before removing anything, so a draft that is
 	 * not empty keeps its settings. */
 	while ((ret = dir_next(dir, &de)) > 0) {
@@ -503,10 +505,7 @@ int cache_draft_rmdir(struct cache_drafts *d, const char *path)
 	while ((ret = dir_next(dir, &de)) > 0) {
 		if (de->d_name[0] != '.')
 			continue;
-		if (entry_type(fd, de) == S_IFDIR)
-			ret = rm_tree_at(fd, de->d_name);
-		else
-			ret = unlinkat(fd, de->d_name, 0) < 0 ? -errno : 0;
+		ret = remove_entry_at(fd, de);
 		if (ret < 0 && ret != -ENOENT)
 			goto out;
 	}
