@@ -114,7 +114,7 @@ static int entry_of(struct fs *fs, struct node *parent, struct node *proto,
 static void reply_new_entry(fuse_req_t req, struct fs *fs, struct node *parent, struct node *proto)
 {
 	struct fuse_entry_param e;
-	struct node *n;
+	struct node *n = NULL;
 	int ret = entry_of(fs, parent, proto, &e, &n);
 
 	if (ret < 0)
@@ -608,7 +608,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 		      struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
-	struct node *parent = node_get(parent_ino), *proto = NULL, *n;
+	struct node *parent = node_get(parent_ino), *proto = NULL, *n = NULL;
 	struct fuse_entry_param e;
 	struct handle *h;
 	int ret, fd = -1;
