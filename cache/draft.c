@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -813,28 +814,30 @@ int cache_draft_file_open(struct cache_drafts *d, const char *path, const char *
 	return ret;
 }
 
-int cache_draft_mkdir_annotations(struct cache_drafts *d, const char *path)
+/* Make (@make) or remove the ".annotations" subdirectory of draft @path. */
+static int annotations_dir(struct cache_drafts *d, const char *path, bool make)
 {
 	int fd, ret;
 
 	fd = draft_open(d, path);
 	if (fd < 0)
 		return fd;
-	ret = mkdirat(fd, CACHE_DRAFT_ANNOTATIONS, 0700) < 0 ? -errno : 0;
+	if (make)
+		ret = mkdirat(fd, CACHE_DRAFT_ANNOTATIONS, 0700) < 0 ? -errno : 0;
+	else
+		ret = unlinkat(fd, CACHE_DRAFT_ANNOTATIONS, AT_REMOVEDIR) < 0 ? -errno : 0;
 	close(fd);
-	return ret;
+	return ret == -EEXIST && !make ? -ENOTEMPTY : ret;
+}
+
+int cache_draft_mkdir_annotations(struct cache_drafts *d, const char *path)
+{
+	return annotations_dir(d, path, true);
 }
 
 int cache_draft_rmdir_annotations(struct cache_drafts *d, const char *path)
 {
-	int fd, ret;
-
-	fd = draft_open(d, path);
-	if (fd < 0)
-		return fd;
-	ret = unlinkat(fd, CACHE_DRAFT_ANNOTATIONS, AT_REMOVEDIR) < 0 ? -errno : 0;
-	close(fd);
-	return ret == -EEXIST ? -ENOTEMPTY : ret;
+	return annotations_dir(d, path, false);
 }
 
 int cache_draft_read_file(struct cache_drafts *d, const char *path, const char *name, size_t max,

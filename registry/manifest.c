@@ -143,6 +143,14 @@ static int media_type_member(const json_t *obj, char **out)
 	return ret;
 }
 
+/* Free @n owned strings of @v, and @v. */
+static void strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 void reg_platform_release(struct reg_platform *p)
 {
 	if (!p)
@@ -151,9 +159,7 @@ void reg_platform_release(struct reg_platform *p)
 	free(p->architecture);
 	free(p->variant);
 	free(p->os_version);
-	for (size_t i = 0; i < p->n_os_features; i++)
-		free(p->os_features[i]);
-	free(p->os_features);
+	strv_free(p->os_features, p->n_os_features);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -205,9 +211,7 @@ static void descriptor_release(struct reg_descriptor *d)
 	}
 	free(d->reference_type);
 	free(d->reference_digest);
-	for (size_t i = 0; i < d->n_urls; i++)
-		free(d->urls[i]);
-	free(d->urls);
+	strv_free(d->urls, d->n_urls);
 	memset(d, 0, sizeof(*d));
 }
 

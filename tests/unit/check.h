@@ -7,8 +7,11 @@
 #ifndef REGFS_TESTS_CHECK_H
 #define REGFS_TESTS_CHECK_H
 
+#include <ftw.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 
 static int failures;
 
@@ -40,6 +43,36 @@ static inline int check_run(const struct check_test *tests, size_t n)
 	if (failures)
 		fprintf(stderr, "%d check(s) failed\n", failures);
 	return failures ? 1 : 0;
+}
+
+/* A new empty directory under $TMPDIR (or /tmp) named after @what (new
+ * string); exits the test when it cannot be made. */
+static inline char *check_tmpdir_new(const char *what)
+{
+	const char *t = getenv("TMPDIR");
+	char *d;
+
+	if (asprintf(&d, "%s/regfs-test-%s.XXXXXX", t && *t ? t : "/tmp", what) < 0 || !mkdtemp(d)) {
+		perror("mkdtemp");
+		exit(1);
+	}
+	return d;
+}
+
+static inline int check_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Remove directory @d with everything below it (links not followed), and
+ * free the string. */
+static inline void check_tmpdir_free(char *d)
+{
+	nftw(d, check_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(d);
 }
 
 #endif

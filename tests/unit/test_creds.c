@@ -860,14 +860,6 @@ static void test_log(void)
 
 /* ---- setup --------------------------------------------------------------------------- */
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 int main(void)
 {
 	static const struct check_test tests[] = {
@@ -931,7 +923,7 @@ int main(void)
 	log_setup(NULL, LOG_LVL_INFO);
 	fclose(logf);
 	if (ret == 0 && !getenv("REGFS_TEST_KEEP"))
-		nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		nftw(base, check_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	else
 		fprintf(stderr, "left for a look: %s (the log: %s)\n", base, p_log);
 	free(newpath);

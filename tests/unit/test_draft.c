@@ -41,30 +41,14 @@
 
 /* ---- helpers ---- */
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static char *dir_new(void)
 {
-	const char *t = getenv("TMPDIR");
-	char *d;
-
-	if (asprintf(&d, "%s/regfs-test-draft.XXXXXX", t && *t ? t : "/tmp") < 0 || !mkdtemp(d)) {
-		perror("mkdtemp");
-		exit(1);
-	}
-	return d;
+	return check_tmpdir_new("draft");
 }
 
 static void dir_free(char *d)
 {
-	nftw(d, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(d);
+	check_tmpdir_free(d);
 }
 
 static struct cache_drafts *drafts_open_or_die(const char *state)
