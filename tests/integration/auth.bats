@@ -14,17 +14,9 @@ ISSUER=regfs-test-token-server
 ARCHES=(amd64 arm64v8 mips ppc64le s390x)
 
 setup_file() {
-	export TESTDIR=$BATS_FILE_TMPDIR
-	require_fuse
-	if [[ -z ${REGFS_SKIP_REASON:-} ]] && ! REGFS_SKIP_REASON=$(auth_prereqs); then
-		export REGFS_SKIP_REASON
-	fi
-	[[ -z ${REGFS_SKIP_REASON:-} ]] || return 0
-
 	# fixtures go in through an ordinary registry; the auth registries serve its storage
-	registry_start "$TESTDIR/plain"
-	export SUMMARY="$TESTDIR/summary.json"
-	python3 "$REGFS_LIB_DIR/fixtures.py" --registry "$REGISTRY" --set seed --summary "$SUMMARY"
+	auth_suite_start
+	[[ -z ${REGFS_SKIP_REASON:-} ]] || return 0
 
 	# every secret of the run, one a line, for the leak scan (tokens are added at the end)
 	local good short limited wrong

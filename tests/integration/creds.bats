@@ -11,17 +11,9 @@ load ../lib/suite
 load ../lib/auth
 
 setup_file() {
-	export TESTDIR=$BATS_FILE_TMPDIR
-	require_fuse
-	if [[ -z ${REGFS_SKIP_REASON:-} ]] && ! REGFS_SKIP_REASON=$(auth_prereqs); then
-		export REGFS_SKIP_REASON
-	fi
+	# fixtures go in through an ordinary registry; the auth registries serve its storage
+	auth_suite_start
 	[[ -z ${REGFS_SKIP_REASON:-} ]] || return 0
-
-	# fixtures go in through an ordinary registry; the Basic registry serves its storage
-	registry_start "$TESTDIR/plain"
-	export SUMMARY="$TESTDIR/summary.json"
-	python3 "$REGFS_LIB_DIR/fixtures.py" --registry "$REGISTRY" --set seed --summary "$SUMMARY"
 
 	local good wrong
 	good=$(auth_secret) wrong=$(auth_secret)

@@ -15,16 +15,9 @@ SERVICE=regfs-test-registry
 ISSUER=regfs-test-token-server
 
 setup_file() {
-	export TESTDIR=$BATS_FILE_TMPDIR
-	require_fuse
-	if [[ -z ${REGFS_SKIP_REASON:-} ]] && ! REGFS_SKIP_REASON=$(auth_prereqs); then
-		export REGFS_SKIP_REASON
-	fi
+	# fixtures go in through an ordinary registry; the auth registries serve its storage
+	auth_suite_start
 	[[ -z ${REGFS_SKIP_REASON:-} ]] || return 0
-
-	registry_start "$TESTDIR/plain"
-	export PLAIN=$REGISTRY SUMMARY="$TESTDIR/summary.json"
-	python3 "$REGFS_LIB_DIR/fixtures.py" --registry "$PLAIN" --set seed --summary "$SUMMARY"
 	# a repository whose every request the proxy redirects to itself
 	skopeo copy -q --src-tls-verify=false --dest-tls-verify=false \
 		"docker://$PLAIN/onap/py-app-amd64:latest" "docker://$PLAIN/loop/x:latest"

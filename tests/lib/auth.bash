@@ -33,6 +33,22 @@ auth_prereqs() {
 	fi
 }
 
+# auth_suite_start — setup_file's start for the auth suites: TESTDIR, the FUSE and auth
+# prerequisites (REGFS_SKIP_REASON set when missing: the caller returns then), and an
+# ordinary registry in $TESTDIR/plain holding the seed fixtures, whose storage the auth
+# registries serve.  Exports PLAIN (= REGISTRY) and SUMMARY.
+auth_suite_start() {
+	export TESTDIR=$BATS_FILE_TMPDIR
+	require_fuse
+	if [[ -z ${REGFS_SKIP_REASON:-} ]] && ! REGFS_SKIP_REASON=$(auth_prereqs); then
+		export REGFS_SKIP_REASON
+	fi
+	[[ -z ${REGFS_SKIP_REASON:-} ]] || return 0
+	registry_start "$TESTDIR/plain"
+	export PLAIN=$REGISTRY SUMMARY="$TESTDIR/summary.json"
+	python3 "$REGFS_LIB_DIR/fixtures.py" --registry "$PLAIN" --set seed --summary "$SUMMARY"
+}
+
 # auth_secret — print a fresh random password (hex: no shell or JSON quoting trouble).
 auth_secret() {
 	od -An -N12 -tx1 /dev/urandom | tr -d ' \n'
