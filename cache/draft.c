@@ -2,9 +2,12 @@
  * The draft store on disk; draft.h has the contract.
  *
  * Layout: <state>/drafts/<mount-relative path>/ is a draft directory; in it
- * the user's links are real symlinks, subdirectories are drafts too, and
- * the dot files of draft.h hold the list's settings.  Temporary files of
- * cache_draft_write_file() are ".tmp-<random>" next to their target.
+ * the user's links are real symlinks and the dot files of draft.h hold the
+ * list's settings; a directory holding a subdirectory is a namespace.
+ * Temporary files and directories (cache_draft_write_file, _create and
+ * _remove) are ".tmp-<random>" next to their target; being dot names they
+ * are never listed, never count as content, and a crash that leaves one
+ * behind leaves nothing half-made under a real name.
  *
  * Everything is reached from one O_DIRECTORY fd of the drafts directory,
  * one component at a time with openat(O_NOFOLLOW | O_DIRECTORY), and every
@@ -27,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -60,15 +64,26 @@ enum name_kind {
 	NAME_ANNOTATIONS = 1 << 2, /* .annotations (the directory) */
 	NAME_ANNOTATION = 1 << 3,  /* .annotations/<key> */
 	NAME_LAST_COMMIT = 1 << 4, /* .last-commit */
+	NAME_FORCE = 1 << 5,	   /* .force */
+	NAME_BASE = 1 << 6,	   /* .base */
+	NAME_ORDER = 1 << 7,	   /* .order */
 };
 
-#define NAME_ANY_FILE (NAME_MEDIATYPE | NAME_ANNOTATION | NAME_LAST_COMMIT)
+#define NAME_USER_FILE (NAME_MEDIATYPE | NAME_FORCE | NAME_ANNOTATION)
+#define NAME_ANY_FILE (NAME_USER_FILE | NAME_LAST_COMMIT | NAME_BASE | NAME_ORDER)
 
 /* A component or entry name of @len bytes: non-empty, at most 255 bytes,
- * no '/', and no leading '.' (which also keeps out "." and ".."). */
+ * no '/', no control character (so .order can hold one per line and no
+ * message shows a raw one), and no leading '.' (which also keeps out "."
+ * and ".."). */
 static bool name_plain(const char *s, size_t len)
 {
-	return len > 0 && len <= NAME_MAX_LEN && s[0] != '.' && !memchr(s, '/', len);
+	if (len == 0 || len > NAME_MAX_LEN || s[0] == '.')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] == '/' || (unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
 }
 
 static enum name_kind name_kind(const char *name)
@@ -87,6 +102,12 @@ static enum name_kind name_kind(const char *name)
 		return NAME_ANNOTATIONS;
 	if (strcmp(name, CACHE_DRAFT_LAST_COMMIT) == 0)
 		return NAME_LAST_COMMIT;
+	if (strcmp(name, CACHE_DRAFT_FORCE) == 0)
+		return NAME_FORCE;
+	if (strcmp(name, CACHE_DRAFT_BASE) == 0)
+		return NAME_BASE;
+	if (strcmp(name, CACHE_DRAFT_ORDER) == 0)
+		return NAME_ORDER;
 	if (len > sizeof(ann) - 1 && strncmp(name, ann, sizeof(ann) - 1) == 0 &&
 	    name_plain(name + sizeof(ann) - 1, len - (sizeof(ann) - 1)))
 		return NAME_ANNOTATION;
@@ -339,6 +360,158 @@ out:
 	return ret;
 }
 
+#define TMP_LEN (sizeof(TMP_PREFIX) + 16)
+
+/* A new random temporary name (".tmp-" and 16 hex digits) in @tmp. */
+static void tmp_name(char tmp[static TMP_LEN], int salt)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint64_t r;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r)) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		r = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 40) ^
+		    (uint64_t)salt;
+	}
+	memcpy(tmp, TMP_PREFIX, sizeof(TMP_PREFIX) - 1);
+	for (int i = 0; i < 16; i++)
+		tmp[sizeof(TMP_PREFIX) - 1 + i] = hex[(r >> (4 * i)) & 0xf];
+	tmp[sizeof(TMP_PREFIX) - 1 + 16] = '\0';
+}
+
+/* Create a new temporary file in directory @fd; its name goes to @tmp.
+ * New fd or -errno. */
+static int tmp_create(int fd, char tmp[static TMP_LEN])
+{
+	for (int tries = 0; tries < 100; tries++) {
+		int tfd;
+
+		tmp_name(tmp, tries);
+		tfd = openat(fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (tfd >= 0 || errno != EEXIST)
+			return tfd < 0 ? -errno : tfd;
+	}
+	return -EEXIST;
+}
+
+/* Create a new temporary directory in directory @fd and open it; its name
+ * goes to @tmp.  New fd or -errno. */
+static int tmp_mkdir(int fd, char tmp[static TMP_LEN])
+{
+	for (int tries = 0; tries < 100; tries++) {
+		int tfd;
+
+		tmp_name(tmp, tries);
+		if (mkdirat(fd, tmp, 0700) < 0) {
+			if (errno == EEXIST)
+				continue;
+			return -errno;
+		}
+		tfd = openat(fd, tmp, DIR_FLAGS);
+		if (tfd < 0) {
+			tfd = -errno;
+			unlinkat(fd, tmp, AT_REMOVEDIR);
+		}
+		return tfd;
+	}
+	return -EEXIST;
+}
+
+/* Write all of @bytes to @fd.  0 or -errno. */
+static int write_all(int fd, const void *bytes, size_t len)
+{
+	const char *p = bytes;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Replace file @leaf of directory @dfd with @bytes: a temporary file,
+ * fsync, rename.  0 or -errno. */
+static int replace_file_at(int dfd, const char *leaf, const void *bytes, size_t len)
+{
+	char tmp[TMP_LEN] = "";
+	int fd, ret;
+
+	fd = tmp_create(dfd, tmp);
+	if (fd < 0)
+		return fd;
+	ret = write_all(fd, bytes, len);
+	/* Without fsync a crash after the rename could leave an empty file
+	 * under the name (ext4 delalloc).  The directory is not synced: like
+	 * a symlink, the new file is whole or the old one stays. */
+	if (ret == 0 && fsync(fd) < 0)
+		ret = -errno;
+	if (close(fd) < 0 && ret == 0)
+		ret = -errno;
+	/* renameat() replaces the name itself, even a symlink or a file
+	 * someone holds open; nothing is written through it. */
+	if (ret == 0 && renameat(dfd, tmp, dfd, leaf) < 0)
+		ret = -errno;
+	if (ret < 0)
+		unlinkat(dfd, tmp, 0);
+	return ret;
+}
+
+#define TMP_STALE_SECONDS 3600 /* a temporary name older than this was left by a crash */
+#define SWEEP_DEPTH 64
+
+/* Remove temporary names that a crash left in directory @fd and below:
+ * only old ones, since another mount of the same state directory may be
+ * using a new one right now.  A namespace left holding nothing goes too
+ * (it held only what the crash interrupted).  Whether anything went. */
+static bool sweep_at(int fd, int depth, time_t now)
+{
+	struct dirent *de;
+	bool swept = false;
+	DIR *dir;
+	int dfd;
+
+	dfd = openat(fd, ".", DIR_FLAGS);
+	if (dfd < 0)
+		return false;
+	dir = dir_adopt(dfd);
+	if (!dir)
+		return false;
+	while (dir_next(dir, &de) > 0) {
+		struct stat st;
+
+		if (strncmp(de->d_name, TMP_PREFIX, sizeof(TMP_PREFIX) - 1) == 0) {
+			if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    now - st.st_mtime > TMP_STALE_SECONDS && remove_entry_at(dfd, de) == 0) {
+				log_info("removed '%s', left in the drafts by an interrupted change",
+					 de->d_name);
+				swept = true;
+			}
+		} else if (de->d_name[0] != '.' && depth < SWEEP_DEPTH &&
+			   entry_type(dfd, de) == S_IFDIR) {
+			int sub = openat(dfd, de->d_name, DIR_FLAGS);
+			bool gone = false;
+
+			if (sub >= 0) {
+				gone = sweep_at(sub, depth + 1, now);
+				close(sub);
+			}
+			/* fails, as it should, unless it is empty now */
+			if (gone && unlinkat(dfd, de->d_name, AT_REMOVEDIR) == 0)
+				swept = true;
+		}
+	}
+	closedir(dir);
+	return swept;
+}
+
 int cache_drafts_open(const char *state_dir, struct cache_drafts **out)
 {
 	struct cache_drafts *d = NULL;
@@ -389,6 +562,7 @@ int cache_drafts_open(const char *state_dir, struct cache_drafts **out)
 		log_err("cannot resolve '%s': %s", path, strerror(errno));
 		goto out;
 	}
+	sweep_at(d->dfd, 0, time(NULL));
 	*out = d;
 	d = NULL;
 	ret = 0;
@@ -469,6 +643,8 @@ int cache_draft_mkdir(struct cache_drafts *d, const char *path)
 	return ret;
 }
 
+static void prune_ancestors(struct cache_drafts *d, const char *path);
+
 int cache_draft_rmdir(struct cache_drafts *d, const char *path)
 {
 	struct dirent *de;
@@ -518,6 +694,8 @@ out:
 		closedir(dir);
 	if (pfd >= 0)
 		close(pfd);
+	if (ret == 0)
+		prune_ancestors(d, path);
 	return ret;
 }
 
@@ -554,6 +732,7 @@ static void prune_ancestors(struct cache_drafts *d, const char *path)
 
 int cache_draft_remove(struct cache_drafts *d, const char *path)
 {
+	char tmp[TMP_LEN];
 	const char *leaf;
 	struct stat st;
 	int pfd = -1, ret;
@@ -576,9 +755,21 @@ int cache_draft_remove(struct cache_drafts *d, const char *path)
 		ret = -ENOTDIR;
 		goto out;
 	}
-	ret = rm_tree_at(pfd, leaf);
+	/* Out of sight first, in one step: a crash half-way through the
+	 * deletion below must not leave a draft with some of its links. */
+	for (int tries = 0; tries < 100; tries++) {
+		tmp_name(tmp, tries);
+		ret = renameat2(pfd, leaf, pfd, tmp, RENAME_NOREPLACE) < 0 ? -errno : 0;
+		if (ret != -EEXIST)
+			break;
+	}
 	if (ret < 0)
 		goto out;
+	ret = rm_tree_at(pfd, tmp);
+	if (ret < 0)
+		log_warn("draft '%s' is gone, but its files stay in '%s/%.*s/%s': %s", path, d->dir,
+			 (int)plen, path, tmp, strerror(-ret));
+	ret = 0;
 	close(pfd);
 	pfd = -1;
 	prune_ancestors(d, path);
@@ -586,6 +777,60 @@ out:
 	if (pfd >= 0)
 		close(pfd);
 	return ret;
+}
+
+#define ORDER_MAX (1u << 20)
+
+/* The content of .order of draft directory @fd (new, NUL-terminated), or
+ * NULL when there is none or it cannot be read. */
+static char *order_read(int fd, size_t *len)
+{
+	struct buf b = BUF_INIT(ORDER_MAX);
+	char *out = NULL;
+	int ofd;
+
+	*len = 0;
+	ofd = openat(fd, CACHE_DRAFT_ORDER, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (ofd < 0)
+		return NULL;
+	if (buf_read_fd(&b, ofd) == 0)
+		out = buf_detach(&b, len);
+	buf_release(&b, 0);
+	close(ofd);
+	return out;
+}
+
+/* Put @name last in .order of draft directory @fd (dropping an earlier
+ * mention: a link removed and made again goes last).  The order is a
+ * preference: when it cannot be written the link stays, ordered by name. */
+static void order_append(int fd, const char *name)
+{
+	struct buf b = BUF_INIT(ORDER_MAX);
+	size_t len, nlen = strlen(name);
+	char *old = order_read(fd, &len), *p, *end;
+	int ret = 0;
+
+	for (p = old, end = old ? old + len : NULL; p && p < end && ret == 0;) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+		if (l && !(l == nlen && memcmp(p, name, l) == 0)) {
+			ret = buf_append(&b, p, l);
+			if (ret == 0)
+				ret = buf_append(&b, "\n", 1);
+		}
+		p += l + 1;
+	}
+	if (ret == 0)
+		ret = buf_append(&b, name, nlen);
+	if (ret == 0)
+		ret = buf_append(&b, "\n", 1);
+	if (ret == 0)
+		ret = replace_file_at(fd, CACHE_DRAFT_ORDER, b.data, b.len);
+	if (ret < 0)
+		log_debug("cannot record the order of link '%s': %s", name, strerror(-ret));
+	buf_release(&b, 0);
+	free(old);
 }
 
 int cache_draft_symlink(struct cache_drafts *d, const char *path, const char *name,
@@ -604,6 +849,8 @@ int cache_draft_symlink(struct cache_drafts *d, const char *path, const char *na
 	if (fd < 0)
 		return fd;
 	ret = symlinkat(target, fd, leaf) < 0 ? -errno : 0;
+	if (ret == 0)
+		order_append(fd, leaf);
 	close(fd);
 	return ret;
 }
@@ -696,6 +943,7 @@ static bool entry_listed(const char *name, mode_t type, bool ann)
 	case NAME_LINK:
 		return type == S_IFLNK || type == S_IFDIR;
 	case NAME_MEDIATYPE:
+	case NAME_FORCE:
 		return type == S_IFREG;
 	case NAME_ANNOTATIONS:
 		return type == S_IFDIR;
@@ -806,7 +1054,7 @@ int cache_draft_file_open(struct cache_drafts *d, const char *path, const char *
 	const char *leaf;
 	int fd, ret;
 
-	fd = entry_dir(d, path, name, NAME_MEDIATYPE | NAME_ANNOTATION, flags & O_CREAT, &leaf);
+	fd = entry_dir(d, path, name, NAME_USER_FILE, flags & O_CREAT, &leaf);
 	if (fd < 0)
 		return fd;
 	ret = file_open_at(fd, leaf, flags);
@@ -868,86 +1116,215 @@ int cache_draft_read_file(struct cache_drafts *d, const char *path, const char *
 	return ret;
 }
 
-/* Create a new temporary file in directory @fd; its name goes to @tmp.
- * New fd or -errno. */
-static int tmp_create(int fd, char tmp[static sizeof(TMP_PREFIX) + 16])
-{
-	static const char hex[] = "0123456789abcdef";
-
-	for (int tries = 0; tries < 100; tries++) {
-		uint64_t r;
-		int tfd;
-
-		if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r)) {
-			struct timespec ts;
-
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			r = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
-			    ((uint64_t)getpid() << 40) ^ (uint64_t)tries;
-		}
-		memcpy(tmp, TMP_PREFIX, sizeof(TMP_PREFIX) - 1);
-		for (int i = 0; i < 16; i++)
-			tmp[sizeof(TMP_PREFIX) - 1 + i] = hex[(r >> (4 * i)) & 0xf];
-		tmp[sizeof(TMP_PREFIX) - 1 + 16] = '\0';
-		tfd = openat(fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (tfd >= 0 || errno != EEXIST)
-			return tfd < 0 ? -errno : tfd;
-	}
-	return -EEXIST;
-}
-
 int cache_draft_write_file(struct cache_drafts *d, const char *path, const char *name,
 			   const void *bytes, size_t len)
 {
-	char tmp[sizeof(TMP_PREFIX) + 16] = "";
-	const char *leaf, *p = bytes;
-	int dfd, fd = -1, ret;
+	const char *leaf;
+	int dfd, ret;
 
 	dfd = entry_dir(d, path, name, NAME_ANY_FILE, true, &leaf);
 	if (dfd < 0)
 		return dfd;
-	fd = tmp_create(dfd, tmp);
-	if (fd < 0) {
-		ret = fd;
+	ret = replace_file_at(dfd, leaf, bytes, len);
+	close(dfd);
+	return ret;
+}
+
+int cache_draft_kind(struct cache_drafts *d, const char *path)
+{
+	struct dirent *de;
+	DIR *dir;
+	int fd, ret, kind = CACHE_DRAFT_LIST;
+
+	fd = draft_open(d, path);
+	if (fd == -ENOENT || fd == -ENOTDIR || fd == -EINVAL)
+		return CACHE_DRAFT_NONE;
+	if (fd < 0)
+		return fd;
+	dir = dir_adopt(fd);
+	if (!dir)
+		return -errno;
+	/* a temporary directory is a draft being made or removed below: the
+	 * directory is a namespace even when a crash left only that */
+	while ((ret = dir_next(dir, &de)) > 0) {
+		if (strcmp(de->d_name, CACHE_DRAFT_ANNOTATIONS) != 0 &&
+		    entry_type(fd, de) == S_IFDIR) {
+			kind = CACHE_DRAFT_NAMESPACE;
+			break;
+		}
+	}
+	closedir(dir);
+	return ret < 0 ? ret : kind;
+}
+
+/*
+ * A test hook: with REGFS_TEST_CRASH="<where>:<n>" in the environment the
+ * process kills itself (SIGKILL, as a crash or an OOM kill would) when it
+ * reaches point @where for the @n-th time.  Lets a test stop a multi-step
+ * change exactly half-way and check that nothing half-made shows.
+ */
+static void crash_point(const char *where, size_t n)
+{
+	const char *spec = getenv("REGFS_TEST_CRASH");
+	size_t wl = strlen(where);
+
+	if (spec && strncmp(spec, where, wl) == 0 && spec[wl] == ':' &&
+	    strtoul(spec + wl + 1, NULL, 10) == n) {
+		log_warn("REGFS_TEST_CRASH: killed at %s:%zu", where, n);
+		kill(getpid(), SIGKILL);
+	}
+}
+
+/* Fill the new draft directory @fd from @seed.  0 or -errno. */
+static int seed_fill(int fd, const struct cache_draft_seed *seed)
+{
+	struct buf order = BUF_INIT(ORDER_MAX);
+	int afd, ret = 0;
+
+	for (size_t i = 0; ret == 0 && i < seed->n; i++) {
+		ret = symlinkat(seed->targets[i], fd, seed->names[i]) < 0 ? -errno : 0;
+		crash_point("draft-seed", i + 1);
+		if (ret == 0)
+			ret = buf_append(&order, seed->names[i], strlen(seed->names[i]));
+		if (ret == 0)
+			ret = buf_append(&order, "\n", 1);
+	}
+	if (ret == 0 && seed->n)
+		ret = replace_file_at(fd, CACHE_DRAFT_ORDER, order.data, order.len);
+	buf_release(&order, 0);
+	if (ret == 0 && seed->mediatype)
+		ret = replace_file_at(fd, CACHE_DRAFT_MEDIATYPE, seed->mediatype,
+				      strlen(seed->mediatype));
+	if (ret == 0 && seed->base)
+		ret = replace_file_at(fd, CACHE_DRAFT_BASE, seed->base, strlen(seed->base));
+	if (ret < 0 || seed->n_ann == 0)
+		return ret;
+	if (mkdirat(fd, CACHE_DRAFT_ANNOTATIONS, 0700) < 0)
+		return -errno;
+	afd = openat(fd, CACHE_DRAFT_ANNOTATIONS, DIR_FLAGS);
+	if (afd < 0)
+		return -errno;
+	for (size_t i = 0; ret == 0 && i < seed->n_ann; i++)
+		ret = replace_file_at(afd, seed->ann_keys[i], seed->ann_values[i],
+				      strlen(seed->ann_values[i]));
+	if (ret == 0 && fsync(afd) < 0)
+		ret = -errno;
+	close(afd);
+	return ret;
+}
+
+int cache_draft_create(struct cache_drafts *d, const char *path, const struct cache_draft_seed *seed)
+{
+	char tmp[TMP_LEN] = "";
+	const char *leaf;
+	struct stat st;
+	size_t plen;
+	int pfd = -ENOENT, tfd = -1, ret;
+
+	ret = path_check(path, false);
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < seed->n; i++) {
+		size_t tlen = strnlen(seed->targets[i], PATH_MAX_LEN + 1);
+
+		if (name_kind(seed->names[i]) != NAME_LINK || tlen == 0 || tlen > PATH_MAX_LEN)
+			return -EINVAL;
+	}
+	for (size_t i = 0; i < seed->n_ann; i++)
+		if (name_kind(seed->ann_keys[i]) != NAME_LINK)
+			return -EINVAL;
+	leaf = path_leaf(path, &plen);
+	/* -ENOENT: a concurrent remove pruned a level we had just made */
+	for (int i = 0; i < MKDIR_TRIES && pfd == -ENOENT; i++)
+		pfd = dir_walk(d, path, plen, true);
+	if (pfd < 0)
+		return pfd;
+	if (fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		ret = -EEXIST;
+		goto out;
+	}
+	tfd = tmp_mkdir(pfd, tmp);
+	if (tfd < 0) {
+		ret = tfd;
 		tmp[0] = '\0';
 		goto out;
 	}
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+	ret = seed_fill(tfd, seed);
+	/* the entries reach the disk before the name does */
+	if (ret == 0 && fsync(tfd) < 0)
+		ret = -errno;
+	if (ret == 0 && renameat2(pfd, tmp, pfd, leaf, RENAME_NOREPLACE) < 0)
+		ret = errno == ENOTEMPTY ? -EEXIST : -errno;
+	if (ret == 0)
+		tmp[0] = '\0';
+out:
+	if (tfd >= 0)
+		close(tfd);
+	if (tmp[0])
+		rm_tree_at(pfd, tmp);
+	close(pfd);
+	return ret;
+}
 
-		if (n < 0 && errno == EINTR)
+int cache_draft_links(struct cache_drafts *d, const char *path, struct cache_draft_listing *out)
+{
+	struct cache_draft_listing all = {0};
+	char *order = NULL, *p, *end;
+	bool *taken = NULL;
+	size_t len = 0;
+	int fd, ret;
+
+	out->v = NULL;
+	out->n = 0;
+	ret = cache_draft_list(d, path, &all);
+	if (ret < 0)
+		return ret;
+	fd = draft_open(d, path);
+	if (fd >= 0) {
+		order = order_read(fd, &len);
+		close(fd);
+	}
+	out->v = calloc(all.n ? all.n : 1, sizeof(*out->v));
+	taken = calloc(all.n ? all.n : 1, sizeof(*taken));
+	if (!out->v || !taken) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	/* .order first: the listing is sorted, so each name is one bsearch */
+	for (p = order, end = order ? order + len : NULL; p && p < end; p += strlen(p) + 1) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		struct cache_draft_entry key, *e;
+
+		if (nl)
+			*nl = '\0';
+		key.name = p;
+		e = all.n ? bsearch(&key, all.v, all.n, sizeof(*all.v), entry_cmp) : NULL;
+		if (!e || e->type != S_IFLNK || taken[e - all.v])
 			continue;
-		if (n < 0) {
-			ret = -errno;
+		taken[e - all.v] = true;
+		out->v[out->n].type = S_IFLNK;
+		if (!(out->v[out->n].name = strdup(e->name))) {
+			ret = -ENOMEM;
 			goto out;
 		}
-		p += n;
-		len -= (size_t)n;
+		out->n++;
 	}
-	/* Without fsync a crash after the rename could leave an empty file
-	 * under the name (ext4 delalloc).  The directory is not synced: like
-	 * a symlink, the new file is whole or the old one stays. */
-	if (fsync(fd) < 0) {
-		ret = -errno;
-		goto out;
+	for (size_t i = 0; i < all.n; i++) {
+		if (taken[i] || all.v[i].type != S_IFLNK)
+			continue;
+		out->v[out->n].type = S_IFLNK;
+		if (!(out->v[out->n].name = strdup(all.v[i].name))) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		out->n++;
 	}
-	ret = close(fd) < 0 ? -errno : 0;
-	fd = -1;
-	if (ret < 0)
-		goto out;
-	/* renameat() replaces the name itself, even a symlink or a file
-	 * someone holds open; nothing is written through it. */
-	if (renameat(dfd, tmp, dfd, leaf) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	tmp[0] = '\0';
 	ret = 0;
 out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp[0])
-		unlinkat(dfd, tmp, 0);
-	close(dfd);
+	if (ret < 0)
+		cache_draft_listing_release(out);
+	cache_draft_listing_release(&all);
+	free(taken);
+	free(order);
 	return ret;
 }

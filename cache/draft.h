@@ -6,13 +6,22 @@
  * A draft lives at a mount-relative path ("localhost:5000/onap/py-app/latest")
  * and is a real directory under <state>/drafts/ with the same path: its
  * symlinks are the list's entries, stored verbatim (symlink(2) is atomic,
- * so a crash leaves a link whole or absent).  Directories made on the way
- * (a new repository "py-app" above "latest") are drafts too.  Besides links
- * and subdirectories a draft may hold these files:
+ * so a crash leaves a link whole or absent).  A directory that holds a
+ * subdirectory is no draft but a namespace: the levels of a new repository
+ * path ("newns" and "app" above "newns/app/v1"), or of a live one that has
+ * a draft below it (cache_draft_kind).  Besides links a draft may hold:
  *   .mediatype           user's choice of list type ("docker" / "oci")
  *   .annotations/<key>   user's OCI index annotations, one file each
+ *   .force               user's: commit even though the tag moved
+ *   .base                written by regfs: the digest the draft started from
+ *   .order               written by regfs: link names in the order added
  *   .last-commit         written by regfs: why the last commit failed
  * Names starting with '.' other than these are refused.
+ *
+ * Every change that takes more than one step is made whole or not at all:
+ * a draft with content is built under a temporary name and renamed into
+ * place (cache_draft_create), and a whole draft is renamed away before it
+ * is deleted (cache_draft_remove), so a crash never leaves half a draft.
  *
  * Paths are checked here: components must be non-empty, not "." or "..",
  * without '/' inside, at most 255 bytes; the whole at most 4095.  Anything
@@ -37,6 +46,9 @@ struct cache_drafts;
 #define CACHE_DRAFT_MEDIATYPE ".mediatype"
 #define CACHE_DRAFT_ANNOTATIONS ".annotations"
 #define CACHE_DRAFT_LAST_COMMIT ".last-commit"
+#define CACHE_DRAFT_FORCE ".force"
+#define CACHE_DRAFT_BASE ".base"
+#define CACHE_DRAFT_ORDER ".order"
 
 /* Open (creating <state_dir>/drafts, mode 0700, when missing) the draft
  * store.  *out is new (cache_drafts_close). */
@@ -48,26 +60,55 @@ void cache_drafts_close(struct cache_drafts *d); /* NULL is a no-op */
  * names above).  -ENOENT when there is none. */
 int cache_draft_stat(struct cache_drafts *d, const char *path, const char *name, struct stat *st);
 
+enum cache_draft_kind {
+	CACHE_DRAFT_NONE,      /* nothing at that path */
+	CACHE_DRAFT_LIST,      /* a draft: holds links (or nothing yet) */
+	CACHE_DRAFT_NAMESPACE, /* holds a subdirectory: a level of repository paths */
+};
+/* What the directory at @path is (>= 0), or -errno.  A link or file there
+ * is CACHE_DRAFT_NONE. */
+int cache_draft_kind(struct cache_drafts *d, const char *path);
+
 /* Make draft directory @path; missing ancestors are made too.  -EEXIST
  * when it exists already. */
 int cache_draft_mkdir(struct cache_drafts *d, const char *path);
 
-/* Remove the empty draft directory @path (.mediatype, .annotations/ and
- * .last-commit do not count as content and go with it; nor does anything
- * else whose name starts with '.', such as a temporary file left by a
- * crash).  -ENOTEMPTY when it holds links or subdirectories; then nothing
- * is removed.  Ancestors stay. */
+/* What a new draft holds (all borrowed). */
+struct cache_draft_seed {
+	const char *const *names;   /* links, in list order */
+	const char *const *targets; /* parallel to names */
+	size_t n;
+	const char *mediatype; /* .mediatype content, or NULL */
+	const char *base;      /* .base content, or NULL */
+	const char *const *ann_keys; /* .annotations/<key> = value */
+	const char *const *ann_values;
+	size_t n_ann;
+};
+/* Make draft @path holding @seed, whole or not at all: built under a
+ * temporary name next to it, synced, then renamed into place.  Missing
+ * ancestors are made.  -EEXIST when @path exists already (nothing
+ * changes), -EINVAL for a bad name in @seed. */
+int cache_draft_create(struct cache_drafts *d, const char *path, const struct cache_draft_seed *seed);
+
+/* Remove the empty draft directory @path (the dot files do not count as
+ * content and go with it; nor does anything else whose name starts with
+ * '.', such as a temporary file left by a crash).  -ENOTEMPTY when it
+ * holds links or subdirectories; then nothing is removed.  Then every
+ * ancestor left holding nothing at all goes too (a namespace exists while
+ * something is below it), deepest first. */
 int cache_draft_rmdir(struct cache_drafts *d, const char *path);
 
 /* Remove draft @path with everything in it (after a commit), then every
- * ancestor draft directory left empty (holding nothing at all), deepest
- * first; the drafts directory itself stays.  Links inside are unlinked,
- * never followed.  -ENOENT when there is none. */
+ * ancestor directory left empty (holding nothing at all), deepest first;
+ * the drafts directory itself stays.  The draft is renamed away first, so
+ * a crash leaves it whole or gone.  Links inside are unlinked, never
+ * followed.  -ENOENT when there is none. */
 int cache_draft_remove(struct cache_drafts *d, const char *path);
 
-/* Add the link @name -> @target in draft @path.  -EEXIST, -ENOENT (no
- * such draft), -EINVAL (bad name: empty, '/', leading '.', > 255 bytes;
- * or a target that is empty or longer than 4095 bytes). */
+/* Add the link @name -> @target in draft @path, last in the draft's order
+ * (cache_draft_links).  -EEXIST, -ENOENT (no such draft), -EINVAL (bad
+ * name: empty, '/', leading '.', a control character, > 255 bytes; or a
+ * target that is empty or longer than 4095 bytes). */
 int cache_draft_symlink(struct cache_drafts *d, const char *path, const char *name,
 			const char *target);
 /* The target of link @name of draft @path (*target new).  -EINVAL when
@@ -89,15 +130,20 @@ struct cache_draft_listing {
 void cache_draft_listing_release(struct cache_draft_listing *l);
 
 /* The entries of draft directory @path, sorted by name, including
- * .mediatype and .annotations when present but never .last-commit; or of
+ * .mediatype, .force and .annotations when present but never the files
+ * regfs writes (.base, .order, .last-commit); or of
  * @path's ".annotations" subdirectory when @path ends in "/.annotations".
  * Entries that are not what their names promise (a file among the links,
  * a symlink named .mediatype, other dot names) are left out.  *out is new
  * (cache_draft_listing_release); empty when this fails. */
 int cache_draft_list(struct cache_drafts *d, const char *path, struct cache_draft_listing *out);
 
-/* Open user file @name (".mediatype" or ".annotations/<key>", key a
- * valid file name) of draft @path with open(2) @flags (O_CREAT makes it,
+/* The links of draft @path in list order: those named in .order first,
+ * as ordered there, then any others sorted by name.  *out is new. */
+int cache_draft_links(struct cache_drafts *d, const char *path, struct cache_draft_listing *out);
+
+/* Open user file @name (".mediatype", ".force" or ".annotations/<key>",
+ * key a valid file name) of draft @path with open(2) @flags (O_CREAT makes it,
  * and the .annotations directory, mode 0600); returns an fd (the caller
  * closes it) or -errno.  O_NOFOLLOW and O_CLOEXEC are added: -ELOOP for
  * a symlink under that name, -EISDIR for a directory. */
@@ -110,8 +156,8 @@ int cache_draft_mkdir_annotations(struct cache_drafts *d, const char *path);
  * -ENOTEMPTY while it holds annotations, -ENOENT when there is none. */
 int cache_draft_rmdir_annotations(struct cache_drafts *d, const char *path);
 
-/* Whole content of file @name (as for cache_draft_file_open, or
- * ".last-commit") into a new NUL-terminated buffer, at most @max bytes
+/* Whole content of file @name (as for cache_draft_file_open, or one of
+ * the files regfs writes) into a new NUL-terminated buffer, at most @max bytes
  * (-EFBIG beyond).  -ENOENT when absent. */
 int cache_draft_read_file(struct cache_drafts *d, const char *path, const char *name, size_t max,
 			  char **bytes, size_t *len);

@@ -5,8 +5,13 @@
  *                 registry path and then, fresh from the registry (never
  *                 from the TTL caches), to a manifest; takes each image's
  *                 platform from its config (a link named "<os>-<arch>..."
- *                 overrides it) and builds the list bytes.  Everything
- *                 wrong is collected, per link, for .status.
+ *                 overrides it) and builds the list bytes, in the draft's
+ *                 link order.  A draft amended from a live list pushes
+ *                 that list's own bytes when nothing changed.  It also
+ *                 asks where the tag points now: a tag moved since the
+ *                 draft started (.base) is a lost update waiting to
+ *                 happen, and blocks the commit unless .force is there.
+ *                 Everything wrong is collected, per link, for .status.
  *   commit_run()  pushes: for each child not yet in the target repository
  *                 its blobs (cross-repository mount on the same registry,
  *                 else upload from the verified local store) and its
@@ -42,6 +47,7 @@
 #define LAST_COMMIT_MAX (64u << 10)
 #define MEDIATYPE_MAX (4u << 10)
 #define ANNOTATION_MAX (64u << 10)
+#define BASE_MAX 256
 
 /* A manifest that goes into the list, and where it comes from. */
 struct piece {
@@ -79,6 +85,11 @@ struct plan {
 	size_t len;
 	char digest[DIGEST_STR_LEN + 1];
 	enum reg_mtype type;
+	bool unchanged;                   /* bytes are the base list's own */
+	char base[DIGEST_STR_LEN + 1];    /* where the tag pointed when the draft began; "" none */
+	char current[DIGEST_STR_LEN + 1]; /* where it points now; "" no such tag */
+	bool moved;                       /* neither base nor what we push: someone else's */
+	bool forced;                      /* .force: commit all the same */
 };
 
 struct commit_lock {
@@ -592,6 +603,70 @@ static void annotations_free(struct reg_annotation *ann, size_t n)
 	free(ann);
 }
 
+/*
+ * Compare the built list with where the tag is: read .base (where it
+ * pointed when the draft began; none for a new tag), ask the registry
+ * where it points now (fresh, one HEAD), and push the base list's own
+ * bytes when the draft holds just what it held.  Sets p->digest.
+ */
+static int plan_against_base(struct fs *fs, struct plan *p, const struct reg_descriptor *descs,
+			     size_t n_desc, const struct reg_annotation *ann, size_t n_ann)
+{
+	char *text = NULL, *bytes = NULL;
+	struct stat st;
+	size_t len;
+	int ret;
+
+	ret = cache_draft_read_file(fs->drafts, p->path, CACHE_DRAFT_BASE, BASE_MAX, &text, &len);
+	if (ret == 0) {
+		text[strcspn(text, "\r\n")] = '\0';
+		if (digest_is_valid(text))
+			memcpy(p->base, text, DIGEST_STR_LEN + 1);
+		else
+			draft_problem(p, ".base: '%.80s' is not a digest; rm -r the draft and start "
+				      "again", text);
+		free(text);
+	} else if (ret != -ENOENT) {
+		return ret;
+	}
+	if (p->base[0] &&
+	    tree_manifest_by_digest(fs, p->reg, p->repo, p->base, &bytes, &len) == 0 &&
+	    reg_list_same_content(bytes, len, p->type, descs, n_desc, ann, n_ann)) {
+		/* nothing changed: the same bytes, whichever tool wrote them */
+		free(p->bytes);
+		p->bytes = bytes;
+		p->len = len;
+		bytes = NULL;
+		p->unchanged = true;
+	}
+	free(bytes);
+	digest_of(p->bytes, p->len, p->digest);
+
+	ret = reg_manifest_head(p->reg, p->repo, p->tag, p->current);
+	if (ret == -ENODATA) {
+		struct reg_fetched f;
+
+		ret = reg_manifest_get(p->reg, p->repo, p->tag, &f);
+		if (ret == 0)
+			memcpy(p->current, f.digest, DIGEST_STR_LEN + 1);
+		reg_fetched_release(&f);
+	}
+	if (ret == -ENOENT) {
+		p->current[0] = '\0';
+		ret = 0;
+	}
+	if (ret < 0) {
+		/* the registry could not say: a commit would fail there too */
+		p->fetch_err = p->fetch_err ? p->fetch_err : ret;
+		draft_problem(p, "cannot ask the registry where %s:%s points: %s", p->repo, p->tag,
+			      strerror(-ret));
+		return 0;
+	}
+	p->moved = strcmp(p->current, p->base) != 0 && strcmp(p->current, p->digest) != 0;
+	p->forced = cache_draft_stat(fs->drafts, p->path, CACHE_DRAFT_FORCE, &st) == 0;
+	return 0;
+}
+
 /* Build the plan for draft node @d.  0 (the plan says what is wrong, if
  * anything) or -errno when the draft could not be read at all. */
 static int plan_make(struct fs *fs, struct node *d, struct plan *p)
@@ -600,7 +675,7 @@ static int plan_make(struct fs *fs, struct node *d, struct plan *p)
 	struct reg_annotation *ann = NULL;
 	struct reg_descriptor *descs = NULL;
 	enum reg_list_kind kind;
-	size_t n_ann = 0, n_desc = 0, subdirs = 0;
+	size_t n_ann = 0, n_desc = 0;
 	char *why = NULL;
 	int ret;
 
@@ -613,7 +688,7 @@ static int plan_make(struct fs *fs, struct node *d, struct plan *p)
 	p->path = tree_path(d);
 	if (!p->path)
 		return -ENOMEM;
-	ret = cache_draft_list(fs->drafts, p->path, &dl);
+	ret = cache_draft_links(fs->drafts, p->path, &dl);
 	if (ret < 0)
 		return ret;
 	if (!p->repo)
@@ -633,10 +708,6 @@ static int plan_make(struct fs *fs, struct node *d, struct plan *p)
 		struct child *c;
 		char *rel = NULL;
 
-		if (S_ISDIR(dl.v[i].type) && dl.v[i].name[0] != '.')
-			subdirs++;
-		if (!S_ISLNK(dl.v[i].type))
-			continue;
 		c = &p->v[p->n++];
 		c->name = strdup(dl.v[i].name);
 		if (!c->name) {
@@ -661,9 +732,6 @@ static int plan_make(struct fs *fs, struct node *d, struct plan *p)
 		if (!c->error && (ret = child_platform(fs, p, c)) < 0)
 			goto out;
 	}
-	if (subdirs)
-		draft_problem(p, "holds %zu director%s: a list draft holds only links", subdirs,
-			      subdirs == 1 ? "y" : "ies");
 	if (p->n == 0)
 		draft_problem(p, "no entries: add one with ln -s TARGET %s/NAME", p->path);
 
@@ -710,7 +778,7 @@ static int plan_make(struct fs *fs, struct node *d, struct plan *p)
 		ret = 0;
 	}
 	if (ret == 0 && p->bytes)
-		digest_of(p->bytes, p->len, p->digest);
+		ret = plan_against_base(fs, p, descs, n_desc, ann, n_ann);
 out:
 	free(why);
 	free(descs); /* shallow copies */
@@ -753,13 +821,23 @@ static char *status_text(struct fs *fs, struct plan *p, int plan_ret, bool with_
 	}
 	if (p->problems.len)
 		buf_append(&b, p->problems.data, p->problems.len);
+	if (p->moved)
+		ADD("  %s: the tag moved since this draft began: it was %s, it is %s now; %s\n",
+		    p->forced ? "warning" : "error", p->base[0] ? p->base : "not there",
+		    p->current[0] ? p->current : "gone",
+		    p->forced ? ".force is set, so a commit replaces it"
+			      : "rm -r the draft to start again from what is there, or touch "
+				".force to replace it");
 	if (plan_ret < 0)
 		ADD("not ready: the draft could not be read: %s\n", strerror(-plan_ret));
 	else if (p->errors)
 		ADD("not ready: %d error%s\n", p->errors, p->errors == 1 ? "" : "s");
+	else if (p->moved && !p->forced)
+		ADD("not ready: the tag moved\n");
 	else
-		ADD("ready: %zu entr%s, %s %s\n", p->n, p->n == 1 ? "y" : "ies",
-		    reg_mtype_string(p->type), p->digest);
+		ADD("ready: %zu entr%s, %s %s%s\n", p->n, p->n == 1 ? "y" : "ies",
+		    reg_mtype_string(p->type), p->digest,
+		    p->unchanged ? " (unchanged: the list as it is)" : "");
 	if (with_last && p->path && cache_draft_read_file(fs->drafts, p->path, CACHE_DRAFT_LAST_COMMIT,
 					     LAST_COMMIT_MAX, &last, &len) == 0) {
 		buf_append(&b, "last commit: ", 13);
@@ -1022,9 +1100,17 @@ int commit_run(struct fs *fs, struct node *draft)
 		}
 		if (p.problems.len)
 			buf_append(&why, p.problems.data, p.problems.len);
+	} else if (ret == 0 && p.moved && !p.forced) {
+		/* someone else pushed the tag since: do not overwrite it */
+		ret = -EBUSY;
+		if (asprintf(&status, "the tag moved since this draft began: it was %s, it is %s "
+			     "now; rm -r the draft to start again, or touch .force to replace it",
+			     p.base[0] ? p.base : "not there", p.current[0] ? p.current : "gone") >= 0)
+			buf_append(&why, status, strlen(status));
 	} else if (ret == 0) {
-		log_info("commit %s: pushing %s (%zu entries) to %s/%s:%s", path, p.digest, p.n,
-			 reg_registry_host(p.reg), p.repo, p.tag);
+		log_info("commit %s: pushing %s (%zu entries) to %s/%s:%s%s", path, p.digest, p.n,
+			 reg_registry_host(p.reg), p.repo, p.tag,
+			 p.moved ? ", replacing what someone else pushed (.force)" : "");
 		ret = push_plan(fs, &p, &why);
 		if (ret == 0) {
 			tree_forget_pushed(fs, p.reg, p.repo, p.tag);

@@ -2,17 +2,26 @@
  * Drafts in the tree: what `ls`, `cat`, `ln -s`, `rm`, `mkdir` and `touch`
  * do inside a draft, and where a write turns a tag into a draft (amend).
  *
- * A draft directory lists its links, the user's .mediatype and
+ * A draft directory lists its links, the user's .mediatype, .force and
  * .annotations/, and three generated files: .preview.json (the exact bytes
  * a commit would push), .digest and .status.  `touch .commit` commits
  * (commit.c).  The draft itself lives in the draft store (cache/draft.h),
  * so all that is kept here is the node; every request reads the store.
+ * A directory made inside an empty draft turns it into a namespace (a
+ * level of a new repository path), which the tree shows as a NODE_REPO.
+ *
+ * Names are checked where they are decided: a name right below a registry
+ * must be a repository path component; below that a tag or a component;
+ * the mkdir that makes a draft a namespace needs the draft's name to be a
+ * component, and the first link in a draft needs its name to be a tag.
+ * Each refusal is EINVAL with the reason in the log.
  *
  * Every function takes the node acting as a draft (tree_effective) and
  * returns 0 or -errno.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +31,7 @@
 #include "common/log.h"
 #include "fs/fs.h"
 #include "registry/client.h"
+#include "registry/listbuild.h"
 #include "registry/manifest.h"
 #include "registry/names.h"
 
@@ -36,6 +46,32 @@ static const struct {
 	{".status", DF_STATUS},
 };
 #define N_GENERATED (sizeof(generated) / sizeof(generated[0]))
+
+/* Dot files of a draft that the user writes. */
+static const struct {
+	const char *name;
+	enum draft_file kind;
+} user_files[] = {
+	{CACHE_DRAFT_MEDIATYPE, DF_MEDIATYPE},
+	{CACHE_DRAFT_FORCE, DF_FORCE},
+};
+#define N_USER_FILES (sizeof(user_files) / sizeof(user_files[0]))
+
+static int user_file_kind(const char *name)
+{
+	for (size_t i = 0; i < N_USER_FILES; i++)
+		if (strcmp(name, user_files[i].name) == 0)
+			return (int)user_files[i].kind;
+	return -1;
+}
+
+static const char *user_file_name(enum draft_file kind)
+{
+	for (size_t i = 0; i < N_USER_FILES; i++)
+		if (user_files[i].kind == kind)
+			return user_files[i].name;
+	return NULL;
+}
 
 /* The draft directory a draft node belongs to (itself for NODE_DRAFT). */
 static struct node *draft_dir_of(struct node *n)
@@ -69,28 +105,14 @@ static int new_draft_node(struct node *parent, const char *name, enum node_kind 
 	return *out ? 0 : -ENOMEM;
 }
 
-/* A new NODE_DRAFT for directory @name made in draft @d. */
-static int new_subdraft(struct node *d, const char *name, struct node **out)
-{
-	int ret = new_draft_node(d, name, NODE_DRAFT, out);
-
-	if (ret < 0)
-		return ret;
-	(*out)->repo = own_prefix(d);
-	(*out)->ref = strdup(name);
-	if (!(*out)->repo || !(*out)->ref) {
-		node_free(*out);
-		*out = NULL;
-		return -ENOMEM;
-	}
-	return 0;
-}
-
 static bool valid_entry_name(const char *name)
 {
 	size_t n = strlen(name);
 
-	return n > 0 && n <= 255 && name[0] != '.' && !strchr(name, '/');
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f || name[i] == '/')
+			return false;
+	return n > 0 && n <= 255 && name[0] != '.';
 }
 
 /* --- reading ------------------------------------------------------------- */
@@ -98,8 +120,8 @@ static bool valid_entry_name(const char *name)
 int draft_lookup(struct fs *fs, struct node *n, const char *name, struct node **out)
 {
 	struct stat st;
-	char *path = NULL, *rel = NULL, *prefix = NULL;
-	int ret;
+	char *path = NULL, *rel = NULL;
+	int ret, uf;
 
 	*out = NULL;
 	if (n->kind == NODE_DRAFT_ANNOTATIONS) {
@@ -126,42 +148,31 @@ int draft_lookup(struct fs *fs, struct node *n, const char *name, struct node **
 			return ret;
 		}
 	}
+	uf = user_file_kind(name);
+	if (name[0] == '.' && uf < 0 && strcmp(name, CACHE_DRAFT_ANNOTATIONS) != 0)
+		return -ENOENT; /* .commit among them: it is only ever created */
 	path = tree_path(n);
 	if (!path)
 		return -ENOMEM;
-	if (name[0] == '.' && strcmp(name, CACHE_DRAFT_MEDIATYPE) != 0 &&
-	    strcmp(name, CACHE_DRAFT_ANNOTATIONS) != 0) {
-		ret = -ENOENT; /* .commit among them: it is only ever created */
-		goto out;
-	}
 	ret = cache_draft_stat(fs->drafts, path, name, &st);
 	if (ret == -EINVAL)
 		ret = -ENOENT;
-	if (ret == 0) {
-		if (strcmp(name, CACHE_DRAFT_MEDIATYPE) == 0) {
-			ret = new_draft_node(n, name, NODE_DRAFT_FILE, out);
-			if (ret == 0)
-				(*out)->dfile = DF_MEDIATYPE;
-		} else if (strcmp(name, CACHE_DRAFT_ANNOTATIONS) == 0) {
-			ret = new_draft_node(n, name, NODE_DRAFT_ANNOTATIONS, out);
-		} else if (S_ISLNK(st.st_mode)) {
-			ret = new_draft_node(n, name, NODE_DRAFT_LINK, out);
-		} else if (S_ISDIR(st.st_mode)) {
-			ret = new_subdraft(n, name, out);
-		} else {
-			ret = -ENOENT;
-		}
+	if (ret < 0)
 		goto out;
+	if (uf >= 0 && S_ISREG(st.st_mode)) {
+		ret = new_draft_node(n, name, NODE_DRAFT_FILE, out);
+		if (ret == 0)
+			(*out)->dfile = (enum draft_file)uf;
+	} else if (strcmp(name, CACHE_DRAFT_ANNOTATIONS) == 0 && S_ISDIR(st.st_mode)) {
+		ret = new_draft_node(n, name, NODE_DRAFT_ANNOTATIONS, out);
+	} else if (name[0] != '.' && S_ISLNK(st.st_mode)) {
+		ret = new_draft_node(n, name, NODE_DRAFT_LINK, out);
+	} else {
+		ret = -ENOENT;
 	}
-	if (ret != -ENOENT || name[0] == '.' || !reg_name_is_component(n->ref))
-		goto out;
-	/* a new namespace made as a draft may hold pushed repositories too */
-	prefix = own_prefix(n);
-	ret = prefix ? tree_lookup_level(fs, n, prefix, name, out) : -ENOMEM;
 out:
 	free(path);
 	free(rel);
-	free(prefix);
 	return ret;
 }
 
@@ -169,7 +180,7 @@ int draft_list(struct fs *fs, struct node *n, struct tree_listing *out)
 {
 	struct cache_draft_listing dl = {0};
 	char *path = tree_path(n->kind == NODE_DRAFT_ANNOTATIONS ? n->parent : n);
-	char *full = NULL, *prefix = NULL;
+	char *full = NULL;
 	int ret;
 
 	if (!path)
@@ -181,29 +192,26 @@ int draft_list(struct fs *fs, struct node *n, struct tree_listing *out)
 		}
 		ret = cache_draft_list(fs->drafts, full, &dl);
 		for (size_t i = 0; ret == 0 && i < dl.n; i++)
-			ret = tree_listing_add(out, dl.v[i].name, S_IFREG);
+			ret = tree_listing_add(out, dl.v[i].name, NODE_DRAFT_FILE);
 		goto out;
 	}
 	ret = cache_draft_list(fs->drafts, path, &dl);
-	for (size_t i = 0; ret == 0 && i < dl.n; i++)
-		ret = tree_listing_add(out, dl.v[i].name, dl.v[i].type);
-	for (size_t i = 0; ret == 0 && i < N_GENERATED; i++)
-		ret = tree_listing_add(out, generated[i].name, S_IFREG);
-	if (ret == 0 && reg_name_is_component(n->ref)) {
-		struct tree_listing live = {0};
+	for (size_t i = 0; ret == 0 && i < dl.n; i++) {
+		const struct cache_draft_entry *e = &dl.v[i];
 
-		/* a namespace made as a draft: what was pushed below it since */
-		prefix = own_prefix(n);
-		if (prefix && tree_list_level(fs, n, prefix, &live) == 0)
-			for (size_t i = 0; ret == 0 && i < live.n; i++)
-				ret = tree_listing_add(out, live.v[i].name, live.v[i].type);
-		tree_listing_release(&live);
+		if (S_ISLNK(e->type))
+			ret = tree_listing_add(out, e->name, NODE_DRAFT_LINK);
+		else if (S_ISDIR(e->type) && strcmp(e->name, CACHE_DRAFT_ANNOTATIONS) == 0)
+			ret = tree_listing_add(out, e->name, NODE_DRAFT_ANNOTATIONS);
+		else if (S_ISREG(e->type))
+			ret = tree_listing_add(out, e->name, NODE_DRAFT_FILE);
 	}
+	for (size_t i = 0; ret == 0 && i < N_GENERATED; i++)
+		ret = tree_listing_add(out, generated[i].name, NODE_DRAFT_FILE);
 out:
 	cache_draft_listing_release(&dl);
 	free(path);
 	free(full);
-	free(prefix);
 	return ret;
 }
 
@@ -214,8 +222,8 @@ static int user_file_names(struct node *n, char **path, char **rel)
 	*path = tree_path(draft_dir_of(n));
 	if (!*path)
 		return -ENOMEM;
-	if (n->dfile == DF_MEDIATYPE)
-		*rel = strdup(CACHE_DRAFT_MEDIATYPE);
+	if (user_file_name(n->dfile))
+		*rel = strdup(user_file_name(n->dfile));
 	else if (asprintf(rel, "%s/%s", CACHE_DRAFT_ANNOTATIONS, n->name) < 0)
 		*rel = NULL;
 	if (!*rel) {
@@ -259,7 +267,7 @@ int draft_stat(struct fs *fs, struct node *n, struct stat *st)
 		st->st_size = ds.st_size;
 		break;
 	case NODE_DRAFT_FILE:
-		if (n->dfile == DF_MEDIATYPE || n->dfile == DF_ANNOTATION) {
+		if (user_file_name(n->dfile) || n->dfile == DF_ANNOTATION) {
 			ret = user_file_names(n, &path, &rel);
 			if (ret == 0)
 				ret = cache_draft_stat(fs->drafts, path, rel, &ds);
@@ -321,6 +329,7 @@ int draft_file_content(struct fs *fs, struct node *n, char **bytes, size_t *len)
 		}
 		return ret;
 	case DF_MEDIATYPE:
+	case DF_FORCE:
 	case DF_ANNOTATION:
 		ret = user_file_names(n, &path, &rel);
 		if (ret == 0)
@@ -364,18 +373,123 @@ static bool is_live_tag_dir(const struct node *a)
 	       a->parent->kind != NODE_MANIFEST;
 }
 
-/*
- * Turn live tag @a into a draft holding its current entries, as links to
- * them inside the list's @sha256: directory (amend).  An image tag
- * becomes a draft of one entry, a link to its @sha256: directory.  The list's media type is kept in .mediatype, so adding an
- * image does not change what kind of list it is.
- */
-static int seed_from_live(struct fs *fs, struct node *a, const char *path)
+/* Is @a an entry directory of a live tag's list, or inside one (its
+ * layers/, a nested index's entries)?  There `rm -r` of the entry must
+ * reach the rmdir that amends the list.  (The tag's directory may be the
+ * node of a draft that was committed since.) */
+static bool below_live_entry(struct fs *fs, struct node *a)
 {
+	bool in_entry = false;
+
+	for (; a; a = a->parent) {
+		if (a->kind == NODE_MANIFEST && !a->ref)
+			in_entry = true;
+		else if (is_live_tag_dir(a) || (a->kind == NODE_DRAFT && !tree_is_draft(fs, a)))
+			return in_entry;
+		else if (a->kind != NODE_LAYERS)
+			return false;
+	}
+	return false;
+}
+
+/* The links a live list's draft starts from, owned. */
+struct seed_links {
+	char **names, **targets;
+	size_t n;
+};
+
+static void seed_links_release(struct seed_links *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->names[i]);
+		free(l->targets[i]);
+	}
+	free(l->names);
+	free(l->targets);
+	memset(l, 0, sizeof(*l));
+}
+
+/* Add link @name -> @target (both taken over; NULL is -ENOMEM). */
+static int seed_links_add(struct seed_links *l, char *name, char *target)
+{
+	char **nn = NULL, **nt = NULL;
+
+	if (name && target) {
+		nn = realloc(l->names, (l->n + 1) * sizeof(*nn));
+		if (nn)
+			l->names = nn;
+		nt = nn ? realloc(l->targets, (l->n + 1) * sizeof(*nt)) : NULL;
+		if (nt)
+			l->targets = nt;
+	}
+	if (!nn || !nt) {
+		free(name);
+		free(target);
+		return -ENOMEM;
+	}
+	l->names[l->n] = name;
+	l->targets[l->n] = target;
+	l->n++;
+	return 0;
+}
+
+static char *strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *strdup_printf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	return s;
+}
+
+/* The links of image @m (digest @digest) of tag @a as an amend starts it:
+ * one, named for its platform. */
+static int image_seed(struct fs *fs, struct node *a, const struct reg_manifest *m,
+		      const char *digest, struct seed_links *l)
+{
+	struct reg_platform p = {0};
+	char *cfg = NULL;
+	size_t cfg_len;
+	int ret;
+
+	ret = tree_config_read(fs, a->reg, a->repo, m, &cfg, &cfg_len);
+	if (ret == 0 && reg_config_platform(cfg, cfg_len, &p) < 0)
+		ret = -EIO;
+	if (ret == 0)
+		ret = seed_links_add(l,
+				     strdup_printf("%s-%s%s%s", p.os ? p.os : "unknown",
+						   p.architecture ? p.architecture : "unknown",
+						   p.variant ? "-" : "", p.variant ? p.variant : ""),
+				     strdup_printf("../@%s", digest));
+	reg_platform_release(&p);
+	free(cfg);
+	return ret;
+}
+
+/*
+ * Turn live tag @a into a draft at @path holding its current entries, as
+ * links to them inside the list's @sha256: directory (amend), with the
+ * list's type in .mediatype, its annotations, and its digest in .base (so
+ * a commit sees whether someone else moved the tag meanwhile).  An image
+ * tag becomes a draft of one entry, a link to its @sha256: directory.
+ * Then entry @drop is left out (-ENOENT when there is none) or link
+ * @add_name -> @add_target is added last (-EEXIST when taken).  The draft
+ * appears whole or not at all.
+ */
+static int seed_from_live(struct fs *fs, struct node *a, const char *path, const char *drop,
+			  const char *add_name, const char *add_target)
+{
+	struct cache_draft_seed seed = {0};
+	struct seed_links l = {0};
 	struct reg_manifest *m = NULL;
 	struct reg_fetched f = {0};
-	char *target = NULL, *cfg = NULL;
-	size_t cfg_len;
+	char **ann_keys = NULL, **ann_values = NULL, *base = NULL;
+	size_t n_ann = 0;
+	bool dropped = false;
 	int ret;
 
 	ret = reg_manifest_get(a->reg, a->repo, a->ref, &f);
@@ -387,60 +501,134 @@ static int seed_from_live(struct fs *fs, struct node *a, const char *path)
 		ret = -EIO;
 		goto out;
 	}
-	ret = cache_draft_mkdir(fs->drafts, path);
-	if (ret < 0)
-		goto out;
 	if (reg_mtype_is_index(m->type)) {
-		const char *kind = m->type == REG_MT_DOCKER_LIST ? "docker\n" : "oci\n";
-
-		ret = cache_draft_write_file(fs->drafts, path, CACHE_DRAFT_MEDIATYPE, kind,
-					     strlen(kind));
+		seed.mediatype = m->type == REG_MT_DOCKER_LIST ? "docker\n" : "oci\n";
 		for (size_t i = 0; ret == 0 && i < m->n_entries; i++) {
 			if (!m->entry_names[i])
 				continue; /* attestations go with their image's link */
+			if (drop && strcmp(drop, m->entry_names[i]) == 0) {
+				dropped = true;
+				continue;
+			}
 			/* an entry of the list by the list's digest, so the
 			 * list's attestations of it are carried along */
-			free(target);
-			if (asprintf(&target, "../@%s/%s", f.digest, m->entry_names[i]) < 0) {
-				target = NULL;
-				ret = -ENOMEM;
-				break;
-			}
-			ret = cache_draft_symlink(fs->drafts, path, m->entry_names[i], target);
-		}
-	} else if (reg_mtype_is_image(m->type)) {
-		struct reg_platform p = {0};
-		char *name = NULL;
-
-		ret = tree_config_read(fs, a->reg, a->repo, m, &cfg, &cfg_len);
-		if (ret == 0 && reg_config_platform(cfg, cfg_len, &p) < 0)
-			ret = -EIO;
-		if (ret == 0 &&
-		    (asprintf(&name, "%s-%s%s%s", p.os ? p.os : "unknown",
-			      p.architecture ? p.architecture : "unknown", p.variant ? "-" : "",
-			      p.variant ? p.variant : "") < 0 ||
-		     asprintf(&target, "../@%s", f.digest) < 0)) {
-			name = NULL;
-			ret = -ENOMEM;
+			ret = seed_links_add(&l, strdup(m->entry_names[i]),
+					     strdup_printf("../@%s/%s", f.digest,
+							   m->entry_names[i]));
 		}
 		if (ret == 0)
-			ret = cache_draft_symlink(fs->drafts, path, name, target);
-		free(name);
-		reg_platform_release(&p);
+			ret = reg_list_annotations(f.bytes, f.len, &ann_keys, &ann_values, &n_ann);
+	} else if (reg_mtype_is_image(m->type)) {
+		ret = image_seed(fs, a, m, f.digest, &l);
 	} else {
 		ret = -EROFS;
 	}
+	if (ret == 0 && drop && !dropped)
+		ret = -ENOENT;
+	for (size_t i = 0; ret == 0 && add_name && i < l.n; i++)
+		if (strcmp(l.names[i], add_name) == 0)
+			ret = -EEXIST;
+	if (ret == 0 && add_name)
+		ret = seed_links_add(&l, strdup(add_name), strdup(add_target));
+	if (ret == 0 && !(base = strdup_printf("%s\n", f.digest)))
+		ret = -ENOMEM;
 	if (ret < 0)
-		cache_draft_remove(fs->drafts, path);
-	else
-		log_info("tag '%s:%s': now a draft holding its %zu entries", a->repo, a->ref,
-			 reg_mtype_is_index(m->type) ? m->n_entries : (size_t)1);
+		goto out;
+	seed.names = (const char *const *)l.names;
+	seed.targets = (const char *const *)l.targets;
+	seed.n = l.n;
+	seed.base = base;
+	seed.ann_keys = (const char *const *)ann_keys;
+	seed.ann_values = (const char *const *)ann_values;
+	seed.n_ann = n_ann;
+	ret = cache_draft_create(fs->drafts, path, &seed);
+	if (ret == 0)
+		log_info("tag '%s:%s': now a draft holding %zu entries, from %s", a->repo, a->ref,
+			 l.n, f.digest);
 out:
+	reg_annotations_free(ann_keys, ann_values, n_ann);
+	seed_links_release(&l);
 	reg_manifest_free(m);
 	reg_fetched_release(&f);
-	free(target);
-	free(cfg);
+	free(base);
 	return ret;
+}
+
+/*
+ * Whether a directory @name may be made in @a (acting as a registry,
+ * repository path or draft) at @path: the one rule for new names.  0 or
+ * -EINVAL, with the reason in the log.
+ */
+static int check_new_dir(struct fs *fs, struct node *a, const char *path, const char *name)
+{
+	struct cache_draft_listing dl = {0};
+	const char *repo = a->kind == NODE_REPO ? a->repo : NULL;
+	char *own = NULL;
+	bool tag = reg_name_is_tag(name), component = reg_name_is_component(name);
+	int ret = 0;
+
+	if (a->kind == NODE_REGISTRY && !component) {
+		log_err("mkdir '%s/%s': below a registry a name is a repository path component "
+			"(lowercase letters and digits, joined by '.', '_', '__' or '-')",
+			path, name);
+		return -EINVAL;
+	}
+	if (a->kind == NODE_DRAFT) {
+		/* the draft becomes a namespace: its own name must be one */
+		own = own_prefix(a);
+		if (!own)
+			return -ENOMEM;
+		if (!reg_name_is_repo(own)) {
+			log_err("mkdir '%s/%s': '%s' would become a repository path, but '%s' is "
+				"not a repository name (lowercase letters and digits, joined by "
+				"'.', '_', '__' or '-')",
+				path, name, path, own);
+			ret = -EINVAL;
+		} else if (cache_draft_list(fs->drafts, path, &dl) == 0) {
+			for (size_t i = 0; ret == 0 && i < dl.n; i++) {
+				if (!S_ISLNK(dl.v[i].type))
+					continue;
+				log_err("mkdir '%s/%s': '%s' is a draft holding links; a list holds "
+					"no directories",
+					path, name, path);
+				ret = -EINVAL;
+			}
+		}
+		cache_draft_listing_release(&dl);
+		repo = own;
+	}
+	if (ret == 0 && !tag && !component) {
+		log_err("mkdir '%s/%s': neither a tag ([A-Za-z0-9_][A-Za-z0-9_.-], at most %d) nor "
+			"a repository path component",
+			path, name, REG_TAG_MAX);
+		ret = -EINVAL;
+	}
+	if (ret == 0 && !tag && repo && strlen(repo) + 1 + strlen(name) > REG_REPO_MAX) {
+		log_err("mkdir '%s/%s': repository names are at most %d bytes", path, name,
+			REG_REPO_MAX);
+		ret = -EINVAL;
+	}
+	free(own);
+	return ret;
+}
+
+/* Whether links may be made in draft @a (at @path): its name must be a
+ * tag of a repository.  0 or -EINVAL, with the reason in the log. */
+static int check_list_draft(const struct node *a, const char *path)
+{
+	if (!a->repo) {
+		log_err("'%s': a directory right below a registry names a repository, not a tag; "
+			"make the tag inside it",
+			path);
+		return -EINVAL;
+	}
+	if (!reg_name_is_tag(a->ref) || !reg_name_is_repo(a->repo)) {
+		log_err("'%s': '%s' is not a valid %s", path,
+			reg_name_is_tag(a->ref) ? a->repo : a->ref,
+			reg_name_is_tag(a->ref) ? "repository name" : "tag (at most 128 of A-Z a-z 0-9 _ . -, not starting with . or -)");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int draft_mkdir(struct fs *fs, struct node *parent, const char *name, struct node **out)
@@ -468,11 +656,9 @@ int draft_mkdir(struct fs *fs, struct node *parent, const char *name, struct nod
 			ret = new_draft_node(parent, name, NODE_DRAFT_ANNOTATIONS, out);
 		goto out;
 	}
-	if (!reg_name_is_component(name) && !reg_name_is_tag(name)) {
-		log_err("mkdir '%s/%s': not a valid repository or tag name", path, name);
-		ret = -EINVAL;
+	ret = check_new_dir(fs, a, path, name);
+	if (ret < 0)
 		goto out;
-	}
 	/* an existing tag or repository is not a new draft */
 	ret = tree_lookup(fs, parent, name, &probe);
 	node_free(probe);
@@ -536,12 +722,18 @@ int draft_rmdir(struct fs *fs, struct node *parent, const char *name)
 			ret = -EROFS;
 		node_free(probe);
 		if (ret == 0)
-			ret = seed_from_live(fs, a, path);
-		if (ret == 0) {
-			ret = cache_draft_unlink(fs->drafts, path, name);
-			if (ret < 0)
-				cache_draft_remove(fs->drafts, path);
-		}
+			ret = seed_from_live(fs, a, path, name, NULL, NULL);
+		goto out;
+	}
+	if (below_live_entry(fs, a)) {
+		/* layers/ or a nested entry inside an entry being removed with
+		 * `rm -r`: the entry's own rmdir does the work */
+		struct node *probe = NULL;
+
+		ret = tree_lookup(fs, parent, name, &probe);
+		if (ret == 0 && tree_kind_type(probe->kind) != S_IFDIR)
+			ret = -ENOTDIR;
+		node_free(probe);
 		goto out;
 	}
 	if (!is_repo_level(a)) {
@@ -572,7 +764,6 @@ int draft_symlink(struct fs *fs, struct node *parent, const char *name, const ch
 {
 	struct node *a, *tmp;
 	char *path = NULL;
-	bool seeded = false;
 	int ret;
 
 	*out = NULL;
@@ -583,24 +774,25 @@ int draft_symlink(struct fs *fs, struct node *parent, const char *name, const ch
 		ret = a->kind == NODE_DRAFT_ANNOTATIONS ? -EPERM : -EROFS;
 		goto out;
 	}
-	if (!valid_entry_name(name)) {
-		ret = -EINVAL;
-		goto out;
-	}
 	path = tree_path(a);
 	if (!path) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	if (a->kind != NODE_DRAFT) {
-		ret = seed_from_live(fs, a, path);
-		if (ret < 0)
-			goto out;
-		seeded = true;
+	if (!valid_entry_name(name)) {
+		log_err("ln -s '%s/%s': an entry's name has no '/', no control character and no "
+			"leading '.'",
+			path, name);
+		ret = -EINVAL;
+		goto out;
 	}
-	ret = cache_draft_symlink(fs->drafts, path, name, target);
-	if (ret < 0 && seeded)
-		cache_draft_remove(fs->drafts, path); /* leave the tag as it was */
+	if (a->kind == NODE_DRAFT) {
+		ret = check_list_draft(a, path);
+		if (ret == 0)
+			ret = cache_draft_symlink(fs->drafts, path, name, target);
+	} else {
+		ret = seed_from_live(fs, a, path, NULL, name, target);
+	}
 	if (ret == 0)
 		ret = new_draft_node(parent, name, NODE_DRAFT_LINK, out);
 out:
@@ -626,6 +818,17 @@ int draft_unlink(struct fs *fs, struct node *parent, const char *name)
 			goto out;
 		}
 		ret = cache_draft_unlink(fs->drafts, path, rel);
+		goto out;
+	}
+	if (a->kind != NODE_DRAFT && below_live_entry(fs, a)) {
+		/* a file inside a list's entry: `rm -r` of the entry removes
+		 * them first, and the entry's own rmdir amends the list */
+		struct node *probe = NULL;
+
+		ret = tree_lookup(fs, parent, name, &probe);
+		if (ret == 0 && tree_kind_type(probe->kind) == S_IFDIR)
+			ret = -EISDIR;
+		node_free(probe);
 		goto out;
 	}
 	if (a->kind != NODE_DRAFT) {
@@ -680,10 +883,10 @@ int draft_create(struct fs *fs, struct node *parent, const char *name, int flags
 		}
 		goto out;
 	}
-	if (a->kind == NODE_DRAFT && strcmp(name, CACHE_DRAFT_MEDIATYPE) == 0) {
+	if (a->kind == NODE_DRAFT && user_file_kind(name) >= 0) {
 		path = tree_path(a);
 		rel = strdup(name);
-		kind = DF_MEDIATYPE;
+		kind = (enum draft_file)user_file_kind(name);
 	} else if (a->kind == NODE_DRAFT_ANNOTATIONS && valid_entry_name(name)) {
 		path = tree_path(a->parent);
 		if (asprintf(&rel, "%s/%s", CACHE_DRAFT_ANNOTATIONS, name) < 0)
@@ -722,7 +925,7 @@ int draft_open_write(struct fs *fs, struct node *n, int flags)
 
 	if (n->kind != NODE_DRAFT_FILE)
 		return -EROFS;
-	if (n->dfile != DF_MEDIATYPE && n->dfile != DF_ANNOTATION)
+	if (!user_file_name(n->dfile) && n->dfile != DF_ANNOTATION)
 		return n->dfile == DF_COMMIT ? -EPERM : -EACCES;
 	ret = user_file_names(n, &path, &rel);
 	if (ret < 0)

@@ -16,6 +16,7 @@
  *   .../tag/linux-amd64/            NODE_MANIFEST   (an index entry)
  *   .../tag/@sha256:.../            NODE_MANIFEST   (by digest)
  *   .../tag/manifest.json etc.      NODE_FILE       tree_file_content
+ *   .../tag/config.json             NODE_LAYER      tree_layer_open (a blob too)
  *   .../tag/layers/                 NODE_LAYERS
  *   .../tag/layers/00-sha256:...    NODE_LAYER      tree_layer_open
  *
@@ -54,7 +55,7 @@ enum node_kind {
 	NODE_MANIFEST, /* a tag, an @sha256: directory, or an index entry */
 	NODE_LAYERS,   /* layers/ of an image */
 	NODE_FILE,     /* manifest.json, digest, inspect.json, config.json, platform */
-	NODE_LAYER,    /* one layer blob */
+	NODE_LAYER,    /* one blob by digest: a layer, or an image's config.json */
 	NODE_DRAFT,    /* a draft directory: repo = repository it pushes to, ref = tag */
 	NODE_DRAFT_LINK,        /* an entry of a draft (a symlink) */
 	NODE_DRAFT_FILE,        /* a dot file of a draft */
@@ -68,6 +69,7 @@ enum draft_file {
 	DF_DIGEST,     /* .digest: their digest */
 	DF_STATUS,     /* .status: what is wrong, per link, and the last commit */
 	DF_MEDIATYPE,  /* .mediatype: the user's choice of list type */
+	DF_FORCE,      /* .force: the user's "commit even though the tag moved" */
 	DF_ANNOTATION, /* .annotations/<key> */
 	DF_COMMIT,     /* .commit: touching it commits */
 };
@@ -82,9 +84,9 @@ struct node {
 	struct reg_registry *reg; /* borrowed from the client; NULL for the root */
 	char *repo;  /* owned: NODE_REPO its path; NODE_MANIFEST and below the repository */
 	char *ref;   /* owned: NODE_MANIFEST at repo level: the tag or digest; NULL for entries */
-	enum file_kind file;                   /* NODE_FILE */
+	enum file_kind file;                   /* NODE_FILE; FILE_CONFIG marks a config NODE_LAYER */
 	enum draft_file dfile;                 /* NODE_DRAFT_FILE */
-	char layer_digest[DIGEST_STR_LEN + 1]; /* NODE_LAYER */
+	char layer_digest[DIGEST_STR_LEN + 1]; /* NODE_LAYER: the blob */
 	int64_t layer_size;                    /* NODE_LAYER */
 
 	/* protected by the node table lock */
@@ -121,13 +123,18 @@ struct node *node_root(void);
 /* The node for @ino, borrowed (the kernel keeps it alive while it uses it),
  * or NULL. */
 struct node *node_get(uint64_t ino);
-/* The inode number a child called @name of @parent gets, when no other node
- * took it first: stable across mounts. */
-uint64_t node_ino_for(const struct node *parent, const char *name);
+/* The inode number a child called @name of @parent of @kind gets, when no
+ * other node took it first: stable across mounts, and different for kinds
+ * the kernel sees as different files (node.c says which). */
+uint64_t node_ino_for(const struct node *parent, const char *name, enum node_kind kind);
+/* The inode number of blob @digest of registry @host, wherever it shows. */
+uint64_t node_ino_for_blob(const char *host, const char *digest);
 /*
  * Find or add @proto's child of @parent (takes ownership of @proto, which
- * must have parent, name and kind set; it is freed if an equal node exists).
- * Counts one kernel lookup.  Returns the node, borrowed.
+ * must have parent, name and kind set, and for a NODE_LAYER its blob's
+ * number in ino; it is freed if an equal node exists: same parent, name
+ * and class, or for a blob the same registry and digest, whatever the
+ * parent).  Counts one kernel lookup.  Returns the node, borrowed.
  */
 struct node *node_publish(struct node *proto);
 /* New unpublished node, or NULL. */
@@ -142,8 +149,9 @@ void node_put(struct node *n);
 /* --- tree.c -------------------------------------------------------------- */
 
 struct tree_entry {
-	char *name; /* owned */
-	mode_t type; /* S_IFDIR, S_IFREG or S_IFLNK */
+	char *name;          /* owned */
+	enum node_kind kind; /* what a lookup of it gives */
+	uint64_t ino;        /* a blob's number, else 0: node_ino_for() */
 };
 
 struct tree_listing {
@@ -152,8 +160,13 @@ struct tree_listing {
 };
 void tree_listing_release(struct tree_listing *l);
 
-/* Add @name unless the listing has it already (first one wins).  0 or -ENOMEM. */
-int tree_listing_add(struct tree_listing *l, const char *name, mode_t type);
+/* Add @name, which a lookup makes a node of @kind, unless the listing has
+ * it already (first one wins).  0 or -ENOMEM. */
+int tree_listing_add(struct tree_listing *l, const char *name, enum node_kind kind);
+/* Add blob file @name, inode number @ino (node_ino_for_blob). */
+int tree_listing_add_blob(struct tree_listing *l, const char *name, uint64_t ino);
+/* The file type (S_IFDIR, S_IFREG, S_IFLNK) of nodes of @kind. */
+mode_t tree_kind_type(enum node_kind kind);
 /* Repository-level lookups and listings below repository path @prefix
  * (NULL: the registry's top level), as for NODE_REGISTRY / NODE_REPO. */
 int tree_lookup_level(struct fs *fs, struct node *parent, const char *prefix, const char *name,

@@ -1,9 +1,21 @@
 /*
  * The node table.  Every node the kernel knows about lives here, keyed by
- * inode number.  Inode numbers are a hash of the parent's number and the
- * name, so the same path gets the same number in every mount (audits that
- * compare `ls -i` or `find -inum` across runs keep working); a collision is
+ * inode number.  Inode numbers are a hash of the parent's number, the name
+ * and the node's class (what kind of file the kernel sees it as), so the
+ * same path gets the same number in every mount (audits that compare
+ * `ls -i` or `find -inum` across runs keep working); a collision is
  * resolved by probing to the next free number.
+ *
+ * The class is part of a node's identity because the kernel never changes
+ * the type of an inode it knows: when a name turns from a directory into a
+ * symlink (a live list amended into a draft) or from a repository into a
+ * tag, it must get a new number, or the kernel goes on treating it as what
+ * it was.  A tag's directory and a draft at the same path are one class:
+ * tree_effective() switches between them under one inode.
+ *
+ * Blobs (layers, configs) are the exception: their number comes from the
+ * registry and the digest alone, so every path to one blob is one inode
+ * (as hardlinks are) and du, tar or find -samefile see it once.
  *
  * A node lives while something refers to it: kernel lookups (nlookup),
  * children (each holds its parent), and open handles.  When the count
@@ -57,23 +69,86 @@ static void remove_locked(struct node *n)
 	*pp = n->hash_next;
 }
 
-uint64_t node_ino_for(const struct node *parent, const char *name)
+/* What the kernel may take a node for; nodes of different classes never
+ * share an inode number. */
+static char class_of(enum node_kind kind)
 {
-	/* FNV-1a over the parent's number and the name */
-	uint64_t h = 0xcbf29ce484222325ull;
-	uint64_t p = parent->ino;
+	switch (kind) {
+	case NODE_MANIFEST:
+	case NODE_DRAFT:
+		return 'T'; /* a tag's or entry's directory, or a draft there */
+	case NODE_ROOT:
+	case NODE_REGISTRY:
+	case NODE_REPO:
+		return 'R';
+	case NODE_LAYERS:
+		return 'L';
+	case NODE_DRAFT_ANNOTATIONS:
+		return 'A';
+	case NODE_FILE:
+		return 'F';
+	case NODE_DRAFT_FILE:
+		return 'D';
+	case NODE_DRAFT_LINK:
+		return 'S';
+	case NODE_LAYER:
+		return 'B';
+	}
+	BUG("node of no kind");
+}
 
-	for (int i = 0; i < 8; i++) {
-		h ^= (p >> (8 * i)) & 0xff;
+/* FNV-1a, continued from @h over @len bytes of @p. */
+static uint64_t fnv1a(uint64_t h, const void *p, size_t len)
+{
+	const unsigned char *s = p;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= s[i];
 		h *= 0x100000001b3ull;
 	}
-	for (const unsigned char *s = (const unsigned char *)name; *s; s++) {
-		h ^= *s;
-		h *= 0x100000001b3ull;
-	}
-	if (h <= FUSE_ROOT_ID)
-		h += 2;
 	return h;
+}
+
+static uint64_t ino_fix(uint64_t h)
+{
+	return h <= FUSE_ROOT_ID ? h + 2 : h;
+}
+
+uint64_t node_ino_for(const struct node *parent, const char *name, enum node_kind kind)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	unsigned char p[8];
+	char c = class_of(kind);
+
+	for (int i = 0; i < 8; i++)
+		p[i] = (parent->ino >> (8 * i)) & 0xff;
+	h = fnv1a(h, p, sizeof(p));
+	h = fnv1a(h, name, strlen(name));
+	/* 'T' hashes as before classes existed, so tag directories keep the
+	 * numbers earlier versions gave them */
+	if (c != 'T')
+		h = fnv1a(h, &c, 1);
+	return ino_fix(h);
+}
+
+uint64_t node_ino_for_blob(const char *host, const char *digest)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	h = fnv1a(h, "blob\0", 5);
+	h = fnv1a(h, host, strlen(host) + 1);
+	h = fnv1a(h, digest, strlen(digest));
+	return ino_fix(h);
+}
+
+/* Is @n the node @proto describes? */
+static bool same_node(const struct node *n, const struct node *proto)
+{
+	if (proto->kind == NODE_LAYER)
+		return n->kind == NODE_LAYER && n->reg == proto->reg &&
+		       strcmp(n->layer_digest, proto->layer_digest) == 0;
+	return n->parent == proto->parent && class_of(n->kind) == class_of(proto->kind) &&
+	       strcmp(n->name, proto->name) == 0;
 }
 
 struct node *node_new(struct node *parent, const char *name, enum node_kind kind)
@@ -149,7 +224,8 @@ struct node *node_get(uint64_t ino)
 struct node *node_publish(struct node *proto)
 {
 	struct node *parent = proto->parent, *n;
-	uint64_t ino = node_ino_for(parent, proto->name);
+	uint64_t ino = proto->kind == NODE_LAYER ? proto->ino
+						 : node_ino_for(parent, proto->name, proto->kind);
 
 	pthread_mutex_lock(&table_lock);
 	/* the same child may already be known, maybe at a probed number */
@@ -157,7 +233,7 @@ struct node *node_publish(struct node *proto)
 		n = find_locked(ino);
 		if (!n)
 			break;
-		if (n->parent == parent && strcmp(n->name, proto->name) == 0)
+		if (same_node(n, proto))
 			break;
 		ino++;
 		if (ino <= FUSE_ROOT_ID)

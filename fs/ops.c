@@ -253,9 +253,11 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			st.st_ino = n->parent ? n->parent->ino : n->ino;
 			st.st_mode = S_IFDIR;
 		} else {
-			name = d->list.v[i - 2].name;
-			st.st_ino = node_ino_for(n, name);
-			st.st_mode = d->list.v[i - 2].type;
+			const struct tree_entry *te = &d->list.v[i - 2];
+
+			name = te->name;
+			st.st_ino = te->ino ? te->ino : node_ino_for(n, name, te->kind);
+			st.st_mode = tree_kind_type(te->kind);
 		}
 		need = fuse_add_direntry(req, buf + used, size - used, name, &st, i + 1);
 		if (need > size - used)

@@ -59,7 +59,22 @@ void tree_listing_release(struct tree_listing *l)
 	l->n = 0;
 }
 
-int tree_listing_add(struct tree_listing *l, const char *name, mode_t type)
+mode_t tree_kind_type(enum node_kind kind)
+{
+	switch (kind) {
+	case NODE_FILE:
+	case NODE_LAYER:
+	case NODE_DRAFT_FILE:
+		return S_IFREG;
+	case NODE_DRAFT_LINK:
+		return S_IFLNK;
+	default:
+		return S_IFDIR;
+	}
+}
+
+static int listing_add(struct tree_listing *l, const char *name, enum node_kind kind,
+		       uint64_t ino)
 {
 	struct tree_entry *nv;
 
@@ -75,9 +90,20 @@ int tree_listing_add(struct tree_listing *l, const char *name, mode_t type)
 	l->v[l->n].name = strdup(name);
 	if (!l->v[l->n].name)
 		return -ENOMEM;
-	l->v[l->n].type = type;
+	l->v[l->n].kind = kind;
+	l->v[l->n].ino = ino;
 	l->n++;
 	return 0;
+}
+
+int tree_listing_add(struct tree_listing *l, const char *name, enum node_kind kind)
+{
+	return listing_add(l, name, kind, 0);
+}
+
+int tree_listing_add_blob(struct tree_listing *l, const char *name, uint64_t ino)
+{
+	return listing_add(l, name, NODE_LAYER, ino);
 }
 
 /* --- listings with a lifetime -------------------------------------------- */
@@ -696,21 +722,29 @@ static int lookup_root(struct fs *fs, struct node *parent, const char *name, str
 	return ret;
 }
 
-static int manifest_child(struct node *parent, const char *repo, const char *ref,
-			  struct node **out)
+/* A new unpublished @kind child @ref of @parent for repository @repo
+ * (NULL: at the registry level) and tag or digest @ref. */
+static int ref_child(struct node *parent, enum node_kind kind, const char *repo, const char *ref,
+		     struct node **out)
 {
-	int ret = new_child(parent, ref, NODE_MANIFEST, repo, out);
+	int ret = new_child(parent, ref, kind, repo, out);
 
 	if (ret < 0)
 		return ret;
 	(*out)->ref = strdup(ref);
-	(*out)->immutable = digest_is_valid(ref);
+	(*out)->immutable = kind == NODE_MANIFEST && digest_is_valid(ref);
 	if (!(*out)->ref) {
 		node_free(*out);
 		*out = NULL;
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+static int manifest_child(struct node *parent, const char *repo, const char *ref,
+			  struct node **out)
+{
+	return ref_child(parent, NODE_MANIFEST, repo, ref, out);
 }
 
 static int repo_child(struct node *parent, const char *path, struct node **out)
@@ -747,42 +781,73 @@ static int lookup_digest(struct fs *fs, struct node *parent, const char *prefix,
 	return ret;
 }
 
-/* A draft directory @name below @parent (whose children live in
- * repository path @prefix): -ENOENT when the draft store has none. */
+/*
+ * What the draft store holds at @name below @parent (whose children live
+ * in repository path @prefix): a draft (*out, a NODE_DRAFT), a namespace
+ * (*is_namespace: a level of repository paths with drafts below it), or
+ * nothing (-ENOENT).
+ */
 static int lookup_draft_dir(struct fs *fs, struct node *parent, const char *prefix,
-			    const char *name, struct node **out)
+			    const char *name, struct node **out, bool *is_namespace)
 {
-	char *path = tree_path(parent);
-	struct stat st;
+	char *path = tree_path(parent), *full = NULL;
+	int kind;
+
+	*is_namespace = false;
+	if (!path || asprintf(&full, "%s/%s", path, name) < 0) {
+		free(path);
+		return -ENOMEM;
+	}
+	kind = cache_draft_kind(fs->drafts, full);
+	free(path);
+	free(full);
+	if (kind < 0)
+		return kind;
+	if (kind == CACHE_DRAFT_NAMESPACE)
+		*is_namespace = true;
+	if (kind != CACHE_DRAFT_LIST)
+		return -ENOENT;
+	return ref_child(parent, NODE_DRAFT, prefix, name, out);
+}
+
+/* The digest tag @name of @prefix points at, or -ENOENT: the way to ask
+ * without a listing (one manifest HEAD; GET where the registry sends no
+ * digest).  Cached like tag_digest. */
+static int tag_exists(struct fs *fs, struct reg_registry *r, const char *prefix, const char *name)
+{
+	char digest[DIGEST_STR_LEN + 1], *key = NULL, *val = NULL;
+	size_t len;
 	int ret;
 
-	if (!path)
+	if (asprintf(&key, "t:%s/%s:%s", reg_registry_host(r), prefix, name) < 0)
 		return -ENOMEM;
-	ret = cache_draft_stat(fs->drafts, path, name, &st);
-	free(path);
-	if (ret < 0)
-		return ret == -ENOENT || ret == -EINVAL ? -ENOENT : ret;
-	if (!S_ISDIR(st.st_mode))
-		return -ENOENT;
-	ret = new_child(parent, name, NODE_DRAFT, prefix, out);
-	if (ret == 0 && !((*out)->ref = strdup(name))) {
-		node_free(*out);
-		*out = NULL;
-		ret = -ENOMEM;
+	if (cache_mem_get(fs->mem, key, &val, &len) == 0) {
+		free(val);
+		free(key);
+		return 0;
 	}
+	ret = reg_manifest_head(r, prefix, name, digest);
+	if (ret == 0)
+		cache_mem_put(fs->mem, key, digest, DIGEST_STR_LEN, fs->cfg.ttl);
+	free(key);
+	if (ret == -ENODATA)
+		ret = tag_digest(fs, r, prefix, name, digest);
 	return ret;
 }
 
 /*
  * @name below the repository path @prefix (NULL at the registry level):
- * a tag or @digest of @prefix, or a deeper repository path.  A tag wins
- * over a namespace of the same name.
+ * a draft, a tag or @digest of @prefix, or a deeper repository path.  A
+ * tag wins over a namespace of the same name.
  *
  * With a catalog the listings answer (a repository pushed since shows up
  * within the TTL, like in `ls`), so a path costs no probing requests.
- * Without one (Docker Hub) the registry is asked for the thing itself, and
- * a name that is no repository may still be a namespace above one.
- * A refusal is reported as EACCES, never as "not there".
+ * Without one (Docker Hub) the registry is asked for the thing itself: a
+ * tag with one manifest HEAD, a repository with its tags list.  Below a
+ * repository, a name that is neither is not there; below a namespace (or
+ * at the top) it may still be a namespace above deeper repositories,
+ * which no request can tell.  A refusal is reported as EACCES, never as
+ * "not there".
  */
 int tree_lookup_level(struct fs *fs, struct node *parent, const char *prefix, const char *name,
 		      struct node **out)
@@ -792,7 +857,7 @@ int tree_lookup_level(struct fs *fs, struct node *parent, const char *prefix, co
 	char *path = NULL;
 	bool is_component = reg_name_is_component(name);
 	bool is_tag = prefix && reg_name_is_tag(name);
-	bool has_catalog, prefix_is_repo;
+	bool has_catalog, prefix_is_repo, in_store;
 	bool denied = false; /* the registry refused to tell us about @prefix */
 	int ret, cret;
 
@@ -800,22 +865,22 @@ int tree_lookup_level(struct fs *fs, struct node *parent, const char *prefix, co
 		return lookup_digest(fs, parent, prefix, name, out);
 	if (!is_component && !is_tag)
 		return -ENOENT;
-	ret = lookup_draft_dir(fs, parent, prefix, name, out);
+	ret = lookup_draft_dir(fs, parent, prefix, name, out, &in_store);
 	if (ret != -ENOENT)
 		return ret;
+	path = prefix ? join_path(prefix, name) : strdup(name);
+	if (!path)
+		return -ENOMEM;
 
 	cret = catalog(fs, r, &cat);
-	if (cret < 0 && cret != -ENOTSUP)
-		return cret;
-	has_catalog = cret == 0;
-	prefix_is_repo = prefix && (!has_catalog || strlist_has(&cat, prefix));
-	path = prefix ? join_path(prefix, name) : strdup(name);
-	if (!path) {
-		ret = -ENOMEM;
+	if (cret < 0 && cret != -ENOTSUP) {
+		ret = cret;
 		goto out;
 	}
+	has_catalog = cret == 0;
+	prefix_is_repo = prefix && (!has_catalog || strlist_has(&cat, prefix));
 
-	if (is_tag && prefix_is_repo) {
+	if (is_tag && prefix_is_repo && has_catalog) {
 		ret = tags(fs, r, prefix, &tl);
 		if (ret < 0 && ret != -ENOENT && ret != -EACCES)
 			goto out;
@@ -829,11 +894,10 @@ int tree_lookup_level(struct fs *fs, struct node *parent, const char *prefix, co
 		ret = repo_child(parent, path, out);
 		goto out;
 	}
-	/* a tag pushed since the listing, or one we may not list */
+	/* a tag pushed since the listing, one we may not list, or a registry
+	 * without listings */
 	if (is_tag && prefix_is_repo) {
-		char digest[DIGEST_STR_LEN + 1];
-
-		ret = tag_digest(fs, r, prefix, name, digest);
+		ret = tag_exists(fs, r, prefix, name);
 		if (ret == 0) {
 			ret = manifest_child(parent, prefix, name, out);
 			goto out;
@@ -853,13 +917,43 @@ int tree_lookup_level(struct fs *fs, struct node *parent, const char *prefix, co
 	}
 	reg_strlist_release(&tl);
 	ret = tags(fs, r, path, &tl);
-	if (ret == 0 || ret == -ENOENT)
+	if (ret == 0) {
 		ret = repo_child(parent, path, out);
+	} else if (ret == -ENOENT) {
+		/* is @prefix a repository?  Then @name, neither tag nor
+		 * repository, is not there; else it may be a namespace */
+		reg_strlist_release(&tl);
+		ret = tags(fs, r, prefix, &tl);
+		if (ret == -ENOENT)
+			ret = repo_child(parent, path, out);
+		else if (ret == 0)
+			ret = -ENOENT;
+	}
 out:
+	if (ret < 0 && ret != -ENOMEM && in_store) {
+		/* nothing in the registry, or no registry to ask: the level
+		 * holding drafts is there all the same */
+		ret = repo_child(parent, path, out);
+	}
 	reg_strlist_release(&tl);
 	reg_strlist_release(&cat);
 	free(path);
 	return ret;
+}
+
+/* A new unpublished file node for blob @d (a layer or a config): one
+ * inode wherever the blob shows (node.c). */
+static int blob_child(struct node *parent, const char *name, const struct reg_descriptor *d,
+		      struct node **out)
+{
+	int ret = new_child(parent, name, NODE_LAYER, NULL, out);
+
+	if (ret < 0)
+		return ret;
+	memcpy((*out)->layer_digest, d->digest, DIGEST_STR_LEN + 1);
+	(*out)->layer_size = d->size;
+	(*out)->ino = node_ino_for_blob(reg_registry_host(parent->reg), d->digest);
+	return 0;
 }
 
 static int lookup_manifest(struct fs *fs, struct node *parent, const char *name,
@@ -877,6 +971,12 @@ static int lookup_manifest(struct fs *fs, struct node *parent, const char *name,
 			continue;
 		if (!manifest_file_applies(i, v.m->type))
 			break;
+		if (manifest_files[i].kind == FILE_CONFIG) {
+			ret = blob_child(parent, name, &v.m->config, out);
+			if (ret == 0)
+				(*out)->file = FILE_CONFIG;
+			goto found;
+		}
 		ret = new_child(parent, name, NODE_FILE, NULL, out);
 		if (ret == 0)
 			(*out)->file = manifest_files[i].kind;
@@ -907,11 +1007,7 @@ static int lookup_layer(struct fs *fs, struct node *parent, const char *name, st
 		free(ln);
 		if (!match)
 			continue;
-		ret = new_child(parent, name, NODE_LAYER, NULL, out);
-		if (ret == 0) {
-			memcpy((*out)->layer_digest, v.m->layers[i].digest, DIGEST_STR_LEN + 1);
-			(*out)->layer_size = v.m->layers[i].size;
-		}
+		ret = blob_child(parent, name, &v.m->layers[i], out);
 		break;
 	}
 	view_release(&v);
@@ -993,10 +1089,8 @@ const char *tree_level_prefix(const struct node *n)
 
 bool tree_is_draft(struct fs *fs, struct node *n)
 {
-	struct stat st;
 	char *path = tree_path(n);
-	bool ret = path && cache_draft_stat(fs->drafts, path, NULL, &st) == 0 &&
-		   S_ISDIR(st.st_mode);
+	bool ret = path && cache_draft_kind(fs->drafts, path) == CACHE_DRAFT_LIST;
 
 	free(path);
 	return ret;
@@ -1064,13 +1158,27 @@ static int list_draft_dirs(struct fs *fs, struct node *n, struct tree_listing *o
 	if (!path)
 		return -ENOMEM;
 	ret = cache_draft_list(fs->drafts, path, &dl);
-	free(path);
-	if (ret < 0)
+	if (ret < 0) {
+		free(path);
 		return ret == -ENOENT || ret == -EINVAL || ret == -ENOTDIR ? 0 : ret;
-	for (size_t i = 0; ret == 0 && i < dl.n; i++)
-		if (S_ISDIR(dl.v[i].type) && dl.v[i].name[0] != '.')
-			ret = tree_listing_add(out, dl.v[i].name, S_IFDIR);
+	}
+	for (size_t i = 0; ret == 0 && i < dl.n; i++) {
+		char *full = NULL;
+		int kind;
+
+		if (!S_ISDIR(dl.v[i].type) || dl.v[i].name[0] == '.')
+			continue;
+		if (asprintf(&full, "%s/%s", path, dl.v[i].name) < 0) {
+			ret = -ENOMEM;
+			break;
+		}
+		kind = cache_draft_kind(fs->drafts, full);
+		free(full);
+		ret = tree_listing_add(out, dl.v[i].name,
+				       kind == CACHE_DRAFT_NAMESPACE ? NODE_REPO : NODE_DRAFT);
+	}
 	cache_draft_listing_release(&dl);
+	free(path);
 	return ret;
 }
 
@@ -1087,7 +1195,7 @@ int tree_list_level(struct fs *fs, struct node *n, const char *prefix, struct tr
 			return ret;
 		denied = ret == -EACCES;
 		for (size_t i = 0; ret == 0 && i < tl.n; i++)
-			ret = tree_listing_add(out, tl.v[i], S_IFDIR);
+			ret = tree_listing_add(out, tl.v[i], NODE_MANIFEST);
 		reg_strlist_release(&tl);
 		if (ret == -ENOMEM)
 			return ret;
@@ -1110,7 +1218,7 @@ int tree_list_level(struct fs *fs, struct node *n, const char *prefix, struct tr
 			ret = -ENOMEM;
 			break;
 		}
-		ret = tree_listing_add(out, comp, S_IFDIR);
+		ret = tree_listing_add(out, comp, NODE_REPO);
 		free(comp);
 	}
 	reg_strlist_release(&cat);
@@ -1136,13 +1244,18 @@ static int list_manifest(struct fs *fs, struct node *n, struct tree_listing *out
 	for (size_t i = 0; ret == 0 && i < N_MANIFEST_FILES; i++) {
 		if (!manifest_file_applies(i, v.m->type))
 			continue;
-		ret = tree_listing_add(out, manifest_files[i].name, S_IFREG);
+		if (manifest_files[i].kind == FILE_CONFIG)
+			ret = tree_listing_add_blob(out, manifest_files[i].name,
+						    node_ino_for_blob(reg_registry_host(n->reg),
+								      v.m->config.digest));
+		else
+			ret = tree_listing_add(out, manifest_files[i].name, NODE_FILE);
 	}
 	if (ret == 0 && image)
-		ret = tree_listing_add(out, "layers", S_IFDIR);
+		ret = tree_listing_add(out, "layers", NODE_LAYERS);
 	for (size_t i = 0; ret == 0 && index && i < v.m->n_entries; i++)
 		if (v.m->entry_names[i])
-			ret = tree_listing_add(out, v.m->entry_names[i], S_IFDIR);
+			ret = tree_listing_add(out, v.m->entry_names[i], NODE_MANIFEST);
 	view_release(&v);
 	return ret;
 }
@@ -1158,7 +1271,10 @@ static int list_layers(struct fs *fs, struct node *n, struct tree_listing *out)
 	for (size_t i = 0; ret == 0 && i < v.m->n_layers; i++) {
 		char *ln = reg_layer_name(i, v.m->n_layers, v.m->layers[i].digest);
 
-		ret = ln ? tree_listing_add(out, ln, S_IFREG) : -ENOMEM;
+		ret = ln ? tree_listing_add_blob(out, ln,
+						 node_ino_for_blob(reg_registry_host(n->reg),
+								   v.m->layers[i].digest))
+			 : -ENOMEM;
 		free(ln);
 	}
 	view_release(&v);
@@ -1177,7 +1293,7 @@ int tree_list(struct fs *fs, struct node *real, struct tree_listing *out)
 	switch (n->kind) {
 	case NODE_ROOT:
 		for (char **p = fs->cfg.registries; ret == 0 && p && *p; p++)
-			ret = tree_listing_add(out, *p, S_IFDIR);
+			ret = tree_listing_add(out, *p, NODE_REGISTRY);
 		break;
 	case NODE_REGISTRY:
 	case NODE_REPO:
@@ -1242,24 +1358,16 @@ static int stat_acting(struct fs *fs, struct node *n, struct stat *st)
 
 		st->st_mode = S_IFREG | 0444;
 		st->st_nlink = 1;
-		if (n->file == FILE_CONFIG) {
-			struct view v;
-
-			ret = view_manifest(fs, n, &v);
-			if (ret == 0) {
-				st->st_size = v.m->config.size;
-				view_release(&v);
-			}
-			break;
-		}
 		ret = tree_file_content(fs, n, &bytes, &len);
 		free(bytes);
 		st->st_size = (off_t)len;
 		break;
 	}
 	case NODE_LAYER:
+		/* one inode for every path to the blob, as hardlinks are; du
+		 * and tar look for a second link before they count it once */
 		st->st_mode = S_IFREG | 0444;
-		st->st_nlink = 1;
+		st->st_nlink = 2;
 		st->st_size = n->layer_size;
 		break;
 	default:
@@ -1279,6 +1387,11 @@ static int stat_acting(struct fs *fs, struct node *n, struct stat *st)
 
 static int layer_media_type(const struct view *v, const char *digest, char **val)
 {
+	if (reg_mtype_is_image(v->m->type) && strcmp(v->m->config.digest, digest) == 0 &&
+	    v->m->config.media_type) {
+		*val = strdup(v->m->config.media_type);
+		return *val ? 0 : -ENOMEM;
+	}
 	for (size_t i = 0; i < v->m->n_layers; i++) {
 		if (strcmp(v->m->layers[i].digest, digest) == 0 && v->m->layers[i].media_type) {
 			*val = strdup(v->m->layers[i].media_type);

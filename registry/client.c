@@ -1141,6 +1141,31 @@ int reg_manifest_exists(struct reg_registry *r, const char *repo, const char *re
 	return head_object(r, repo, "manifests", ref);
 }
 
+int reg_manifest_head(struct reg_registry *r, const char *repo, const char *ref,
+		      char digest[DIGEST_STR_LEN + 1])
+{
+	struct http_call h = {0};
+	char *path, *scope, *what;
+	int ret;
+
+	ret = object_names(repo, "manifests", ref, &path, &scope, &what);
+	if (ret == 0) {
+		h.method = "HEAD";
+		h.accept = REG_MANIFEST_ACCEPT;
+		h.total_timeout = 60;
+		ret = reg_request(r, path, scope, what, &h);
+	}
+	if (ret == 0 && h.docker_digest && digest_is_valid(h.docker_digest))
+		memcpy(digest, h.docker_digest, DIGEST_STR_LEN + 1);
+	else if (ret == 0)
+		ret = -ENODATA; /* a HEAD without the header says only "there" */
+	http_call_release(&h);
+	free(path);
+	free(scope);
+	free(what);
+	return ret;
+}
+
 /* The URL to PUT an upload's bytes to: @location (absolute, or a path on
  * the registry) with digest=@digest added.  New string or NULL. */
 static char *upload_url(struct reg_registry *r, const char *location, const char *digest)

@@ -636,3 +636,141 @@ out:
 	free(v);
 	return ret;
 }
+
+void reg_annotations_free(char **keys, char **values, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(keys ? keys[i] : NULL);
+		free(values ? values[i] : NULL);
+	}
+	free(keys);
+	free(values);
+}
+
+/* The "annotations" object of list document @bytes (a new reference), or
+ * NULL with *err set: -EINVAL for no JSON object, 0 for none. */
+static json_t *list_annotations_json(const char *bytes, size_t len, int *err)
+{
+	json_t *doc = json_loadb(bytes, len, JSON_REJECT_DUPLICATES, NULL), *ann;
+
+	*err = 0;
+	if (!json_is_object(doc)) {
+		json_decref(doc);
+		*err = -EINVAL;
+		return NULL;
+	}
+	ann = json_object_get(doc, "annotations");
+	if (json_is_object(ann))
+		json_incref(ann);
+	else
+		ann = NULL;
+	json_decref(doc);
+	return ann;
+}
+
+int reg_list_annotations(const char *bytes, size_t len, char ***keys, char ***values, size_t *n)
+{
+	const char *key;
+	json_t *ann, *val;
+	int ret;
+
+	*keys = *values = NULL;
+	*n = 0;
+	ann = list_annotations_json(bytes, len, &ret);
+	if (!ann)
+		return ret;
+	*keys = calloc(json_object_size(ann) + 1, sizeof(char *));
+	*values = calloc(json_object_size(ann) + 1, sizeof(char *));
+	if (!*keys || !*values)
+		goto nomem;
+	json_object_foreach(ann, key, val) {
+		if (!json_is_string(val))
+			continue; /* not an annotation: OCI says strings */
+		(*keys)[*n] = strdup(key);
+		(*values)[*n] = strdup(json_string_value(val));
+		if (!(*keys)[*n] || !(*values)[*n]) {
+			(*n)++;
+			goto nomem;
+		}
+		(*n)++;
+	}
+	json_decref(ann);
+	return 0;
+nomem:
+	json_decref(ann);
+	reg_annotations_free(*keys, *values, *n);
+	*keys = *values = NULL;
+	*n = 0;
+	return -ENOMEM;
+}
+
+static bool same_string(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Does base entry @e say what child @c would? */
+static bool same_entry(const struct reg_descriptor *e, const struct reg_descriptor *c)
+{
+	char *pe, *pc;
+	bool same;
+
+	if (strcmp(e->digest, c->digest) != 0 || e->size != c->size ||
+	    reg_mtype_from_string(e->media_type) != reg_mtype_from_string(c->media_type))
+		return false;
+	if (reg_descriptor_is_attestation(c))
+		return reg_descriptor_is_attestation(e) &&
+		       same_string(e->reference_digest, c->reference_digest);
+	if (!e->platform || !c->platform)
+		return !e->platform && !c->platform;
+	pe = reg_platform_string(e->platform);
+	pc = reg_platform_string(c->platform);
+	same = pe && pc && strcmp(pe, pc) == 0 &&
+	       e->platform->n_os_features == c->platform->n_os_features;
+	for (size_t i = 0; same && i < e->platform->n_os_features; i++)
+		same = strcmp(e->platform->os_features[i], c->platform->os_features[i]) == 0;
+	free(pe);
+	free(pc);
+	return same;
+}
+
+bool reg_list_same_content(const char *base, size_t len, enum reg_mtype type,
+			   const struct reg_descriptor *children, size_t n,
+			   const struct reg_annotation *annotations, size_t n_annotations)
+{
+	struct reg_manifest *m = NULL;
+	json_t *ann = NULL;
+	bool *used = NULL, same = false;
+	int err;
+
+	if (reg_manifest_parse(base, len, NULL, &m) < 0 || m->type != type || m->n_entries != n)
+		goto out;
+	used = calloc(n ? n : 1, sizeof(*used));
+	if (!used)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		size_t k;
+
+		for (k = 0; k < n; k++)
+			if (!used[k] && same_entry(&m->entries[k], &children[i]))
+				break;
+		if (k == n)
+			goto out;
+		used[k] = true;
+	}
+	ann = list_annotations_json(base, len, &err);
+	if ((ann ? json_object_size(ann) : 0) != n_annotations)
+		goto out;
+	for (size_t i = 0; i < n_annotations; i++) {
+		json_t *v = json_object_get(ann, annotations[i].key);
+
+		if (!json_is_string(v) || strcmp(json_string_value(v), annotations[i].value) != 0)
+			goto out;
+	}
+	same = true;
+out:
+	json_decref(ann);
+	free(used);
+	reg_manifest_free(m);
+	return same;
+}

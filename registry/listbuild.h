@@ -99,4 +99,24 @@ bool reg_name_suffix_platform(const char *name, const char **arch, const char **
 int reg_index_pick_image(const struct reg_manifest *m, size_t *image, size_t **attest,
 			 size_t *n_attest, size_t *n_images);
 
+/*
+ * The index-level annotations of list @bytes: *keys and *values are new
+ * parallel arrays of new strings (*n of them; free with
+ * reg_annotations_free), empty when it has none.  -EINVAL when @bytes is
+ * not a JSON object, -ENOMEM.
+ */
+int reg_list_annotations(const char *bytes, size_t len, char ***keys, char ***values, size_t *n);
+void reg_annotations_free(char **keys, char **values, size_t n);
+
+/*
+ * Would reg_list_build() of @children (any order), @type and @annotations
+ * say what list @base already says: the same type, the same children
+ * (digest, size, media type and platform each) and the same annotations?
+ * An amended list with no net change is then pushed as @base's own bytes,
+ * digest unchanged, whatever tool wrote them.
+ */
+bool reg_list_same_content(const char *base, size_t len, enum reg_mtype type,
+			   const struct reg_descriptor *children, size_t n,
+			   const struct reg_annotation *annotations, size_t n_annotations);
+
 #endif

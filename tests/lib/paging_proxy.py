@@ -13,6 +13,8 @@ never be exercised.  Everything else is forwarded unchanged to the upstream regi
   --inject-bad-names         adds invalid tags ("../evil", "a/b", ".hidden", "x"*200,
                              "bad\\nname", ...) to the first tags/list page and invalid
                              repository names to the first _catalog page; regfs must skip them.
+  --no-catalog               GET /v2/_catalog is 404, as on registries without the endpoint
+                             (Docker Hub, GHCR): distribution always has one.
   --refuse-tag-puts-while F  while file F exists, a PUT of a manifest by tag (not by digest)
                              is answered 500 without reaching the registry: a push that fails
                              half-way, after the children went in.
@@ -67,6 +69,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return self.rfile.read(n) if n else None
 
     def forward(self):
+        if self.server.no_catalog and urllib.parse.urlsplit(self.path).path == "/v2/_catalog":
+            self.request_body()
+            data = b'{"errors":[{"code":"UNSUPPORTED","message":"no catalog here"}]}'
+            self.send_response(404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+            return
         body = self.request_body()
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
         headers["Host"] = self.server.upstream
@@ -204,6 +216,7 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.page_size = args.page_size
         self.inject = args.inject_bad_names
         self.refuse_while = args.refuse_tag_puts_while
+        self.no_catalog = args.no_catalog
         self.me = "127.0.0.1:%d" % self.server_address[1]
         self._log = open(args.log, "a", buffering=1) if args.log else None
         self._lock = threading.Lock()
@@ -223,6 +236,7 @@ def main():
     ap.add_argument("--inject-bad-names", action="store_true",
                     help="add invalid tags and repository names to listings")
     ap.add_argument("--log", help="append one line per request here")
+    ap.add_argument("--no-catalog", action="store_true", help="answer GET /v2/_catalog with 404")
     ap.add_argument("--refuse-tag-puts-while", metavar="FILE",
                     help="answer 500 to manifest PUTs by tag while FILE exists")
     args = ap.parse_args()

@@ -466,8 +466,9 @@ static void test_hostile_names(void)
 			fprintf(stderr, "  (name \"%.60s\")\n", name ? name : "(null)");
 	}
 	CHECK_EQ(cache_draft_unlink(d, TAG, NULL), -EINVAL);
-	/* Only .annotations/ is left over, from the annotation rows. */
-	CHECK_EQ(count_disk(d, TAG), 1);
+	/* Only .annotations/ is left over, from the annotation rows, and the
+	 * .order the links were recorded in. */
+	CHECK_EQ(count_disk(d, TAG), 2);
 	CHECK_EQ(count_disk(d, TAG "/.annotations"), 0);
 	CHECK_EQ(cache_draft_unlink(d, TAG, ".annotations"), -EISDIR);
 
@@ -485,7 +486,7 @@ static void test_hostile_names(void)
 		CHECK(s && strcmp(s, target4096) == 0);
 		free(s);
 	}
-	CHECK_EQ(count_disk(d, TAG), 2);
+	CHECK_EQ(count_disk(d, TAG), 3);
 	cache_drafts_close(d);
 	dir_free(dir);
 }
@@ -655,11 +656,13 @@ static void test_rmdir(void)
 	CHECK_EQ(cache_draft_write_file(d, TAG, ".annotations/k", "v", 1), 0);
 	CHECK_EQ(cache_draft_write_file(d, TAG, ".last-commit", "why", 3), 0);
 	disk_write(d, TAG "/.tmp-0000000000000000", "leftover");
+	CHECK_EQ(cache_draft_mkdir(d, "localhost:5000/onap/other"), 0);
 	CHECK_EQ(cache_draft_rmdir(d, TAG), 0);
 	CHECK_EQ(cache_draft_stat(d, TAG, NULL, &st), -ENOENT);
-	/* rmdir does not prune. */
-	CHECK_EQ(cache_draft_stat(d, "localhost:5000/onap/py-app", NULL, &st), 0);
-	CHECK_EQ(count_disk(d, "localhost:5000/onap/py-app"), 0);
+	/* rmdir prunes the levels left holding nothing ("py-app"), and
+	 * stops at one that holds something ("onap", with "other") */
+	CHECK_EQ(cache_draft_stat(d, "localhost:5000/onap/py-app", NULL, &st), -ENOENT);
+	CHECK_EQ(count_disk(d, "localhost:5000/onap"), 1);
 
 	/* An empty draft with only .mediatype. */
 	CHECK_EQ(cache_draft_mkdir(d, TAG), 0);
@@ -670,6 +673,8 @@ static void test_rmdir(void)
 	CHECK_EQ(cache_draft_rmdir(d, TAG), 0);
 	CHECK_EQ(cache_draft_rmdir(d, TAG), -ENOENT);
 	CHECK_EQ(cache_draft_rmdir(d, "localhost:5000/onap"), -ENOTEMPTY);
+	CHECK_EQ(cache_draft_rmdir(d, "localhost:5000/onap/other"), 0);
+	CHECK_EQ(cache_draft_stat(d, "localhost:5000", NULL, &st), -ENOENT);
 	cache_drafts_close(d);
 	dir_free(dir);
 }
@@ -1156,6 +1161,138 @@ static void test_write_atomic(void)
 	dir_free(dir);
 }
 
+/* Names of the links of @path in draft order, joined by ' '. */
+static void links_joined(struct cache_drafts *d, const char *path, char *out, size_t n)
+{
+	struct cache_draft_listing l = {0};
+	size_t used = 0;
+
+	out[0] = '\0';
+	CHECK_EQ(cache_draft_links(d, path, &l), 0);
+	for (size_t i = 0; i < l.n; i++)
+		used += (size_t)snprintf(out + used, n - used, "%s%s", i ? " " : "", l.v[i].name);
+	cache_draft_listing_release(&l);
+}
+
+static void test_create(void)
+{
+	static const char *const names[] = {"linux-s390x", "linux-amd64", "linux-mips"};
+	static const char *const targets[] = {"../@x/linux-s390x", "../@x/linux-amd64",
+					      "../@x/linux-mips"};
+	static const char *const keys[] = {"org.opencontainers.image.description"};
+	static const char *const values[] = {"my app"};
+	static const char *const bad_names[] = {".hidden", "a/b", "nl\nready"};
+	char *dir = dir_new();
+	struct cache_drafts *d = drafts_open_or_die(dir);
+	struct cache_draft_seed seed = {names, targets, 3, "oci\n", "sha256:base\n",
+					keys, values, 1};
+	char order[512];
+	struct stat st;
+
+	/* whole: links in list order, settings, base, annotations */
+	CHECK_EQ(cache_draft_create(d, TAG, &seed), 0);
+	CHECK_EQ(cache_draft_kind(d, TAG), CACHE_DRAFT_LIST);
+	links_joined(d, TAG, order, sizeof(order));
+	CHECK(strcmp(order, "linux-s390x linux-amd64 linux-mips") == 0, "order '%s'", order);
+	CHECK(draft_has(d, TAG, ".mediatype", "oci\n"));
+	CHECK(draft_has(d, TAG, ".base", "sha256:base\n"));
+	CHECK(draft_has(d, TAG, ".annotations/org.opencontainers.image.description", "my app"));
+	/* nothing temporary is left next to it */
+	CHECK_EQ(count_disk(d, "localhost:5000/onap/py-app"), 1);
+
+	/* new links go last, in the order made; one made again goes last */
+	CHECK_EQ(cache_draft_symlink(d, TAG, "arm64", "../a"), 0);
+	CHECK_EQ(cache_draft_symlink(d, TAG, "a-first-by-name", "../b"), 0);
+	CHECK_EQ(cache_draft_unlink(d, TAG, "linux-amd64"), 0);
+	CHECK_EQ(cache_draft_symlink(d, TAG, "linux-amd64", "../c"), 0);
+	links_joined(d, TAG, order, sizeof(order));
+	CHECK(strcmp(order, "linux-s390x linux-mips arm64 a-first-by-name linux-amd64") == 0,
+	      "order '%s'", order);
+	/* links the order does not know (made by hand) follow, by name */
+	{
+		char path[8192];
+
+		disk_path(d, TAG "/b-by-hand", path, sizeof(path));
+		CHECK_EQ(symlink("../z", path), 0);
+		disk_path(d, TAG "/a-by-hand", path, sizeof(path));
+		CHECK_EQ(symlink("../z", path), 0);
+	}
+	links_joined(d, TAG, order, sizeof(order));
+	CHECK(strcmp(order, "linux-s390x linux-mips arm64 a-first-by-name linux-amd64 a-by-hand "
+			    "b-by-hand") == 0,
+	      "order '%s'", order);
+
+	/* an existing draft is not replaced, and keeps what it has */
+	CHECK_EQ(cache_draft_create(d, TAG, &seed), -EEXIST);
+	CHECK_EQ(disk_type(d, TAG "/arm64"), S_IFLNK);
+	CHECK_EQ(count_disk(d, "localhost:5000/onap/py-app"), 1);
+
+	/* bad names in a seed change nothing */
+	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+		struct cache_draft_seed bad = {&bad_names[i], targets, 1, NULL, NULL, NULL, NULL, 0};
+
+		CHECK_EQ(cache_draft_create(d, "localhost:5000/onap/py-app/bad", &bad), -EINVAL);
+		CHECK_EQ(cache_draft_stat(d, "localhost:5000/onap/py-app/bad", NULL, &st), -ENOENT);
+	}
+	CHECK_EQ(cache_draft_symlink(d, TAG, "nl\nready", "../x"), -EINVAL);
+
+	/* kinds: a directory holding a subdirectory is a namespace */
+	CHECK_EQ(cache_draft_kind(d, "localhost:5000/onap/py-app"), CACHE_DRAFT_NAMESPACE);
+	CHECK_EQ(cache_draft_kind(d, "localhost:5000/onap/nothing"), CACHE_DRAFT_NONE);
+	CHECK_EQ(cache_draft_kind(d, TAG "/arm64"), CACHE_DRAFT_NONE); /* a link */
+	CHECK_EQ(cache_draft_mkdir(d, "localhost:5000/new"), 0);
+	CHECK_EQ(cache_draft_kind(d, "localhost:5000/new"), CACHE_DRAFT_LIST);
+	CHECK_EQ(cache_draft_mkdir(d, "localhost:5000/new/app"), 0);
+	CHECK_EQ(cache_draft_kind(d, "localhost:5000/new"), CACHE_DRAFT_NAMESPACE);
+	cache_drafts_close(d);
+	dir_free(dir);
+}
+
+/* Temporary names left by a crash (a half-built draft, a half-deleted
+ * one) are swept when the store opens once they are old; a fresh one may
+ * be another mount's, in use, and stays.  Neither is ever a draft. */
+static void test_sweep(void)
+{
+	char *dir = dir_new();
+	struct cache_drafts *d = drafts_open_or_die(dir);
+	struct timespec old[2] = {{.tv_sec = 1000000000}, {.tv_sec = 1000000000}};
+	char path[8192];
+	struct stat st;
+
+	CHECK_EQ(cache_draft_mkdir(d, TAG), 0);
+	CHECK_EQ(cache_draft_symlink(d, TAG, "amd64", "../x"), 0);
+	CHECK_EQ(cache_draft_remove(d, TAG), 0);
+	CHECK_EQ(cache_draft_stat(d, TAG, NULL, &st), -ENOENT);
+	CHECK_EQ(cache_draft_mkdir(d, "localhost:5000/onap/py-app/v2"), 0);
+	disk_path(d, "localhost:5000/onap/py-app/.tmp-00000000000000aa", path, sizeof(path));
+	CHECK_EQ(mkdir(path, 0700), 0);
+	disk_write(d, "localhost:5000/onap/py-app/.tmp-00000000000000aa/.order", "half\n");
+	CHECK_EQ(utimensat(AT_FDCWD, path, old, AT_SYMLINK_NOFOLLOW), 0);
+	disk_path(d, "localhost:5000/onap/py-app/.tmp-00000000000000bb", path, sizeof(path));
+	CHECK_EQ(mkdir(path, 0700), 0);
+	CHECK_EQ(count_disk(d, "localhost:5000/onap/py-app"), 3);
+	CHECK_EQ(cache_draft_kind(d, "localhost:5000/onap/py-app/.tmp-00000000000000bb"),
+		 CACHE_DRAFT_NONE);
+	/* a level holding only a draft being made is a namespace, not an empty draft */
+	disk_path(d, "localhost:5000/other/.tmp-00000000000000cc", path, sizeof(path));
+	CHECK_EQ(cache_draft_mkdir(d, "localhost:5000/other/x"), 0);
+	CHECK_EQ(cache_draft_rmdir(d, "localhost:5000/other/x"), 0);
+	CHECK_EQ(cache_draft_mkdir(d, "localhost:5000/other/x"), 0);
+	CHECK_EQ(mkdir(path, 0700), 0);
+	CHECK_EQ(utimensat(AT_FDCWD, path, old, AT_SYMLINK_NOFOLLOW), 0);
+	CHECK_EQ(cache_draft_rmdir(d, "localhost:5000/other/x"), 0);
+	CHECK_EQ(cache_draft_kind(d, "localhost:5000/other"), CACHE_DRAFT_NAMESPACE);
+	cache_drafts_close(d);
+	d = drafts_open_or_die(dir);
+	CHECK_EQ(disk_type(d, "localhost:5000/onap/py-app/.tmp-00000000000000aa"), 0);
+	CHECK_EQ(disk_type(d, "localhost:5000/onap/py-app/.tmp-00000000000000bb"), S_IFDIR);
+	CHECK_EQ(disk_type(d, "localhost:5000/onap/py-app/v2"), S_IFDIR);
+	/* ... and the namespace that held only the old one went with it */
+	CHECK_EQ(disk_type(d, "localhost:5000/other"), 0);
+	cache_drafts_close(d);
+	dir_free(dir);
+}
+
 int main(void)
 {
 	static const struct check_test tests[] = {
@@ -1172,6 +1309,8 @@ int main(void)
 	    {"persist", test_persist},
 	    {"threads", test_threads},
 	    {"write_atomic", test_write_atomic},
+	    {"create", test_create},
+	    {"sweep", test_sweep},
 	};
 
 	log_setup(stderr, LOG_LVL_ERR);
