@@ -22,6 +22,7 @@
  *
  * Drafts (manifest lists being written; draft.c, commit.c):
  *   MOUNT/host/ns/new/ (mkdir)      NODE_DRAFT      draft_mkdir, draft_lookup
+ *   MOUNT/host/newns/ (mkdir -p)    NODE_REPO       a level holding drafts (tree_lookup_level)
  *   .../draft/amd64 (ln -s)         NODE_DRAFT_LINK draft_symlink, draft_readlink
  *   .../draft/.preview.json etc.    NODE_DRAFT_FILE draft_file_content
  *   .../draft/.annotations/         NODE_DRAFT_ANNOTATIONS
