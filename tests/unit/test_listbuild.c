@@ -904,6 +904,52 @@ static void test_pick_then_build(void)
 	reg_manifest_free(m);
 }
 
+/* A list another tool wrote (its own spacing, key order and entry order)
+ * says the same as our children when they hold the same entries and
+ * annotations, in any order; any difference says no. */
+static void test_same_content(void)
+{
+	static const char base[] =
+	    "{\"schemaVersion\":2,\"mediaType\":\"" OIDX "\",\"manifests\":["
+	    "{\"platform\":{\"os\":\"linux\",\"architecture\":\"mips\"},\"size\":500,"
+	    "\"digest\":\"" DB "\",\"mediaType\":\"" OCI "\"},"
+	    "{\"mediaType\":\"" OCI "\",\"digest\":\"" DA "\",\"size\":500,"
+	    "\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"}}],"
+	    "\"annotations\":{\"k\":\"v\",\"k2\":\"v2\"}}";
+	struct reg_descriptor c[2] = {
+	    {.media_type = OCI, .digest = DA, .size = 500, .platform = &p_amd64},
+	    {.media_type = OCI, .digest = DB, .size = 500, .platform = &p_mips},
+	};
+	struct reg_annotation ann[2] = {{"k2", "v2"}, {"k", "v"}};
+	char **keys = NULL, **values = NULL;
+	size_t n = 0;
+
+	CHECK(reg_list_same_content(base, strlen(base), REG_MT_OCI_INDEX, c, 2, ann, 2));
+	/* a different type, entry, size, platform or annotation: not the same */
+	CHECK(!reg_list_same_content(base, strlen(base), REG_MT_DOCKER_LIST, c, 2, ann, 2));
+	CHECK(!reg_list_same_content(base, strlen(base), REG_MT_OCI_INDEX, c, 1, ann, 2));
+	CHECK(!reg_list_same_content(base, strlen(base), REG_MT_OCI_INDEX, c, 2, ann, 1));
+	c[1].platform = &p_arm64;
+	CHECK(!reg_list_same_content(base, strlen(base), REG_MT_OCI_INDEX, c, 2, ann, 2));
+	c[1].platform = &p_mips;
+	c[1].size = 501;
+	CHECK(!reg_list_same_content(base, strlen(base), REG_MT_OCI_INDEX, c, 2, ann, 2));
+	c[1].size = 500;
+	ann[0].value = "other";
+	CHECK(!reg_list_same_content(base, strlen(base), REG_MT_OCI_INDEX, c, 2, ann, 2));
+	/* the same entry twice is not two entries */
+	c[1] = c[0];
+	CHECK(!reg_list_same_content(base, strlen(base), REG_MT_OCI_INDEX, c, 2, ann, 2));
+	CHECK(!reg_list_same_content("not json", 8, REG_MT_OCI_INDEX, c, 2, ann, 2));
+
+	CHECK(reg_list_annotations(base, strlen(base), &keys, &values, &n) == 0);
+		CHECK(n == 2 && STREQ(keys[0], "k") && STREQ(values[0], "v") && STREQ(keys[1], "k2"));
+	reg_annotations_free(keys, values, n);
+	CHECK(reg_list_annotations("{}", 2, &keys, &values, &n) == 0 && n == 0);
+	reg_annotations_free(keys, values, n);
+	CHECK(reg_list_annotations("[1]", 3, &keys, &values, &n) == -EINVAL);
+}
+
 int main(void)
 {
 	static const struct check_test tests[] = {
@@ -915,6 +961,7 @@ int main(void)
 	    {"name_suffix", test_name_suffix},
 	    {"pick_image", test_pick_image},
 	    {"pick_then_build", test_pick_then_build},
+	    {"same_content", test_same_content},
 	};
 
 	return check_run(tests, COUNT(tests));
