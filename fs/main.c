@@ -165,6 +165,8 @@ static void usage(const char *prog)
 	       "                           read before all the others (see README)\n"
 	       "    -o write_group=GROUP   members of GROUP (name or gid) may write (make drafts,\n"
 	       "                           commit) too; otherwise only the mounting user may\n"
+	       "                           (with -o allow_other every local user reads with\n"
+	       "                           the mounting user's credentials: see README)\n"
 	       "    -o timeout=SECONDS     connect timeout and stall limit (default 10)\n"
 	       "    -o logfile=FILE        log here instead of stderr\n"
 	       "    -o verbose             log every request decision (debug level)\n\n",

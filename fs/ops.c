@@ -35,11 +35,32 @@ static struct fs *fs_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
+/* Is @gid the group id of the caller of @req, or one of its supplementary
+ * groups (which libfuse reads from /proc)? */
+static bool caller_in_group(fuse_req_t req, gid_t gid)
+{
+	gid_t few[32], *groups = few;
+	int cap = 32, n;
+	bool found = fuse_req_ctx(req)->gid == gid;
+
+	n = found ? 0 : fuse_req_getgroups(req, cap, few);
+	if (n > cap) {
+		/* more than a few: ask again with room for all */
+		groups = calloc((size_t)n, sizeof(*groups));
+		cap = groups ? n : 0;
+		n = groups ? fuse_req_getgroups(req, cap, groups) : 0;
+	}
+	for (int i = 0; i < n && i < cap && !found; i++)
+		found = groups[i] == gid;
+	if (groups != few)
+		free(groups);
+	return found;
+}
+
 /*
  * May the caller of @req write (@op, on @n or in it, for the log)?  The
- * mounting user may, and with -o write_group= the group's members (the
- * request's gid or one of the caller's supplementary groups); nobody else,
- * root included: the kernel lets root past the modes, this does not.
+ * mounting user may, and with -o write_group= the group's members; nobody
+ * else, root included: the kernel lets root past the modes, this does not.
  * Every writing operation asks this first, so a refusal is EACCES
  * wherever it is tried.  0 or -EACCES (logged).
  */
@@ -47,37 +68,16 @@ static int may_write(fuse_req_t req, const char *op, const struct node *n)
 {
 	struct fs *fs = fs_of(req);
 	const struct fuse_ctx *c = fuse_req_ctx(req);
-	gid_t few[32], *groups = few;
-	int cap = 32, ng, ret = -EACCES;
 	char *path;
 
-	if (c->uid == fs->cfg.uid)
+	if (c->uid == fs->cfg.uid || (fs->cfg.group_writes && caller_in_group(req, fs->cfg.gid)))
 		return 0;
-	if (fs->cfg.group_writes && c->gid == fs->cfg.gid)
-		return 0;
-	if (fs->cfg.group_writes) {
-		ng = fuse_req_getgroups(req, cap, few);
-		if (ng > cap) {
-			/* more than a few: ask again with room for all */
-			groups = calloc((size_t)ng, sizeof(*groups));
-			cap = groups ? ng : 0;
-			if (groups)
-				ng = fuse_req_getgroups(req, cap, groups);
-		}
-		for (int i = 0; i < ng && i < cap && ret < 0; i++)
-			if (groups[i] == fs->cfg.gid)
-				ret = 0;
-		if (groups != few)
-			free(groups);
-		if (ret == 0)
-			return 0;
-	}
 	path = n ? tree_path(n) : NULL;
 	log_info("refused %s '%s' for uid %u (pid %d): only uid %u%s may write", op,
 		 path ? path : "?", (unsigned)c->uid, (int)c->pid, (unsigned)fs->cfg.uid,
 		 fs->cfg.group_writes ? " and the write group" : "");
 	free(path);
-	return ret;
+	return -EACCES;
 }
 
 static double timeout_for(struct fs *fs, const struct node *n)

@@ -162,6 +162,7 @@ make_draft() {
 	assert_fails_with "$denied" as_other rm "$d/amd64"
 	assert_fails_with "$denied" as_other mv "$d/amd64" "$d/linux-amd64"
 	assert_fails_with "$denied" as_other touch "$d"
+	assert_fails_with "Operation not permitted" as_other chmod 666 "$d/.mediatype"
 	assert_fails_with "$denied" as_other rm -rf "$d"
 	assert_fails_with "$denied" as_other rmdir "$R/onap/py-app/mu-modes/.annotations"
 	# what was refused left no trace: not in the registry, not in the tree
