@@ -1064,7 +1064,7 @@ static void commit_lock_drop(struct fs *fs, struct commit_lock *l)
 	free(l);
 }
 
-int commit_run(struct fs *fs, struct node *draft)
+int commit_run(struct fs *fs, struct node *draft, const struct fs_caller *who)
 {
 	struct buf why = BUF_INIT(LAST_COMMIT_MAX);
 	struct commit_lock *lock;
@@ -1108,8 +1108,9 @@ int commit_run(struct fs *fs, struct node *draft)
 			     p.base[0] ? p.base : "not there", p.current[0] ? p.current : "gone") >= 0)
 			buf_append(&why, status, strlen(status));
 	} else if (ret == 0) {
-		log_info("commit %s: pushing %s (%zu entries) to %s/%s:%s%s", path, p.digest, p.n,
-			 reg_registry_host(p.reg), p.repo, p.tag,
+		log_info("commit %s by uid %u (pid %d): pushing %s (%zu entries) to %s/%s:%s%s", path,
+			 (unsigned)who->uid, (int)who->pid, p.digest, p.n, reg_registry_host(p.reg),
+			 p.repo, p.tag,
 			 p.moved ? ", replacing what someone else pushed (.force)" : "");
 		ret = push_plan(fs, &p, &why);
 		if (ret == 0) {
@@ -1117,8 +1118,9 @@ int commit_run(struct fs *fs, struct node *draft)
 			cache_store_put(fs->store, p.digest, p.bytes, p.len);
 			ret = cache_draft_remove(fs->drafts, path);
 			commit_remember(fs, path, p.digest);
-			log_info("commit %s: pushed %s/%s:%s as %s", path,
-				 reg_registry_host(p.reg), p.repo, p.tag, p.digest);
+			log_info("commit %s by uid %u (pid %d): pushed %s/%s:%s as %s", path,
+				 (unsigned)who->uid, (int)who->pid, reg_registry_host(p.reg), p.repo,
+				 p.tag, p.digest);
 		} else if (ret != -EACCES) {
 			ret = -EIO; /* what failed is in .last-commit and the log */
 		}
@@ -1127,7 +1129,8 @@ int commit_run(struct fs *fs, struct node *draft)
 	}
 	if (ret < 0) {
 		record_failure(fs, path, why.data ? why.data : "?", ret);
-		log_err("commit %s: failed: %s", path, why.data ? why.data : strerror(-ret));
+		log_err("commit %s by uid %u (pid %d): failed: %s", path, (unsigned)who->uid,
+			(int)who->pid, why.data ? why.data : strerror(-ret));
 	}
 	plan_release(&p);
 out_unlock:

@@ -242,8 +242,6 @@ int draft_stat(struct fs *fs, struct node *n, struct stat *st)
 
 	memset(st, 0, sizeof(*st));
 	st->st_ino = n->ino;
-	st->st_uid = getuid();
-	st->st_gid = getgid();
 	st->st_blksize = 65536;
 	st->st_nlink = 1;
 	switch (n->kind) {
@@ -855,7 +853,7 @@ out:
 }
 
 int draft_create(struct fs *fs, struct node *parent, const char *name, int flags,
-		 struct node **out, int *fd)
+		 const struct fs_caller *who, struct node **out, int *fd)
 {
 	struct node *a, *tmp;
 	char *path = NULL, *rel = NULL;
@@ -875,7 +873,7 @@ int draft_create(struct fs *fs, struct node *parent, const char *name, int flags
 		goto out;
 	}
 	if (a->kind == NODE_DRAFT && strcmp(name, ".commit") == 0) {
-		ret = commit_run(fs, a);
+		ret = commit_run(fs, a, who);
 		if (ret == 0 || ret == -EALREADY) {
 			ret = new_draft_node(parent, name, NODE_DRAFT_FILE, out);
 			if (ret == 0)

@@ -40,6 +40,7 @@
 #include <stdint.h>
 #include <pthread.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 
 #include "common/digest.h"
 
@@ -100,6 +101,18 @@ struct fs_config {
 	char **registries; /* NULL-terminated hosts shown at the root */
 	double ttl;        /* seconds tags and listings are trusted */
 	char *mountpoint;  /* absolute, for link targets written absolutely */
+	/* Who may write (make drafts, link, commit): the mounting user, uid
+	 * (the daemon's euid), and with group_writes the members of gid (-o
+	 * write_group=).  Every node is shown owned by uid:gid. */
+	uid_t uid;
+	gid_t gid;         /* the write group, else the daemon's egid */
+	bool group_writes; /* members of gid may write too */
+};
+
+/* Who asked for a write (the FUSE request's uid and pid), for the log. */
+struct fs_caller {
+	uid_t uid;
+	pid_t pid;
 };
 
 struct commit_lock; /* commit.c */
@@ -178,7 +191,10 @@ int tree_list_level(struct fs *fs, struct node *n, const char *prefix, struct tr
 int tree_lookup(struct fs *fs, struct node *parent, const char *name, struct node **out);
 /* The children of a directory node.  0 or -errno. */
 int tree_list(struct fs *fs, struct node *n, struct tree_listing *out);
-/* Attributes of @n.  0 or -errno. */
+/* Attributes of @n: owned by the mounting user (fs_config), directories
+ * that take writes (registries, repositories, tags, drafts) 0755, files
+ * that can be written 0644, the rest 0555/0444; group-writable with
+ * group_writes.  0 or -errno. */
 int tree_stat(struct fs *fs, struct node *n, struct stat *st);
 /* The whole content of a NODE_FILE (new buffer, caller frees).  0 or -errno. */
 int tree_file_content(struct fs *fs, struct node *n, char **bytes, size_t *len);
@@ -222,7 +238,8 @@ int tree_xattr_list(struct fs *fs, struct node *n, char **names, size_t *len);
 /* --- draft.c: drafts in the tree ------------------------------------------ */
 
 /* Lookups, listings, attributes and contents of draft nodes (@n acting as
- * a draft per tree_effective).  As the tree_* functions. */
+ * a draft per tree_effective).  As the tree_* functions; draft_stat
+ * leaves the owner to tree_stat. */
 int draft_lookup(struct fs *fs, struct node *n, const char *name, struct node **out);
 int draft_list(struct fs *fs, struct node *n, struct tree_listing *out);
 int draft_stat(struct fs *fs, struct node *n, struct stat *st);
@@ -239,10 +256,10 @@ int draft_symlink(struct fs *fs, struct node *parent, const char *name, const ch
 		  struct node **out);
 int draft_unlink(struct fs *fs, struct node *parent, const char *name);
 /* create(2) of @name in @parent: ".commit" commits (and returns only when
- * done); ".mediatype" and annotation files are made.  *fd is an open
- * file for writable user files, else -1. */
+ * done; @who asked, for the log); ".mediatype" and annotation files are
+ * made.  *fd is an open file for writable user files, else -1. */
 int draft_create(struct fs *fs, struct node *parent, const char *name, int flags,
-		 struct node **out, int *fd);
+		 const struct fs_caller *who, struct node **out, int *fd);
 /* open(2) of a user file for writing (@flags as given); returns an fd or
  * -errno.  -EROFS for everything else. */
 int draft_open_write(struct fs *fs, struct node *n, int flags);
@@ -260,9 +277,9 @@ void commit_release(struct fs *fs);
 int commit_plan_text(struct fs *fs, struct node *draft, char **preview, size_t *preview_len,
 		     char **digest, char **status);
 /* Commit draft @draft: push children, then the list; on success the draft
- * is removed.  Serialised per draft.  0 or -errno (reason kept for
- * .status). */
-int commit_run(struct fs *fs, struct node *draft);
+ * is removed.  Serialised per draft.  @who asked for it (the log names
+ * them).  0 or -errno (reason kept for .status). */
+int commit_run(struct fs *fs, struct node *draft, const struct fs_caller *who);
 /* Was the tag @tag's directory committed by this mount a moment ago? */
 bool commit_was_just_done(struct fs *fs, struct node *tag);
 

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fuse_lowlevel.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -43,6 +44,7 @@ struct options {
 	char *certs_dir;
 	char *logfile;
 	char *auth_file;
+	char *write_group;
 	int timeout;
 	int verbose;
 };
@@ -62,6 +64,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("certs_dir=%s", certs_dir),
 	OPT("logfile=%s", logfile),
 	OPT("auth_file=%s", auth_file),
+	OPT("write_group=%s", write_group),
 	OPT("timeout=%d", timeout),
 	OPT("verbose", verbose),
 	FUSE_OPT_END,
@@ -160,6 +163,10 @@ static void usage(const char *prog)
 	       "                           first (repeatable)\n"
 	       "    -o auth_file=FILE      credentials file (docker config.json or podman auth.json)\n"
 	       "                           read before all the others (see README)\n"
+	       "    -o write_group=GROUP   members of GROUP (name or gid) may write (make drafts,\n"
+	       "                           commit) too; otherwise only the mounting user may\n"
+	       "                           (with -o allow_other every local user reads with\n"
+	       "                           the mounting user's credentials: see README)\n"
 	       "    -o timeout=SECONDS     connect timeout and stall limit (default 10)\n"
 	       "    -o logfile=FILE        log here instead of stderr\n"
 	       "    -o verbose             log every request decision (debug level)\n\n",
@@ -245,6 +252,28 @@ static int mkdir_p(const char *path)
 	return ret;
 }
 
+/* The gid of group @s, a name or a number.  0 or -1 (said on stderr). */
+static int parse_group(const char *s, gid_t *out)
+{
+	struct group *g;
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*s && !*end && !errno && *s != '-' && v < (gid_t)-1) {
+		*out = (gid_t)v;
+		return 0;
+	}
+	g = *s ? getgrnam(s) : NULL;
+	if (!g) {
+		fprintf(stderr, "regfs: write_group '%s' is not a group\n", s);
+		return -1;
+	}
+	*out = g->gr_gid;
+	return 0;
+}
+
 static void free_strv(char **v)
 {
 	for (char **p = v; p && *p; p++)
@@ -304,6 +333,17 @@ int main(int argc, char *argv[])
 			goto out;
 		}
 	}
+	/* who may write: said by the modes (the kernel checks them) and
+	 * checked again for each write (ops.c) */
+	fs.cfg.uid = geteuid();
+	fs.cfg.gid = getegid();
+	if (o.write_group) {
+		if (parse_group(o.write_group, &fs.cfg.gid) < 0)
+			goto out;
+		fs.cfg.group_writes = true;
+	}
+	if (fuse_opt_add_arg(&args, "-odefault_permissions") < 0)
+		goto out;
 	if (o.cache_max && parse_size(o.cache_max, &cache_max) < 0) {
 		fprintf(stderr, "regfs: cache_max '%s' is not a size\n", o.cache_max);
 		goto out;
@@ -457,6 +497,7 @@ out:
 	free(certs_dir);
 	free(o.logfile);
 	free(o.auth_file);
+	free(o.write_group);
 	fuse_opt_free_args(&args);
 	if (logfp)
 		fclose(logfp);

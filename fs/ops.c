@@ -9,7 +9,10 @@
  * and inside drafts are not cached at all: a write turns a tag into a
  * draft and a commit turns it back, and the kernel must see that at once.
  *
- * Writes are drafts' (draft.c); everywhere else they answer EROFS.
+ * Writes are drafts' (draft.c); everywhere else they answer EROFS.  Only
+ * the mounting user and the write group (-o write_group=) may write at
+ * all: may_write() is the first thing every writing operation asks, and
+ * the modes tree_stat gives say the same to the kernel (default_permissions).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -30,6 +33,51 @@
 static struct fs *fs_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
+}
+
+/* Is @gid the group id of the caller of @req, or one of its supplementary
+ * groups (which libfuse reads from /proc)? */
+static bool caller_in_group(fuse_req_t req, gid_t gid)
+{
+	gid_t few[32], *groups = few;
+	int cap = 32, n;
+	bool found = fuse_req_ctx(req)->gid == gid;
+
+	n = found ? 0 : fuse_req_getgroups(req, cap, few);
+	if (n > cap) {
+		/* more than a few: ask again with room for all */
+		groups = calloc((size_t)n, sizeof(*groups));
+		cap = groups ? n : 0;
+		n = groups ? fuse_req_getgroups(req, cap, groups) : 0;
+	}
+	for (int i = 0; i < n && i < cap && !found; i++)
+		found = groups[i] == gid;
+	if (groups != few)
+		free(groups);
+	return found;
+}
+
+/*
+ * May the caller of @req write (@op, on @n or in it, for the log)?  The
+ * mounting user may, and with -o write_group= the group's members; nobody
+ * else, root included: the kernel lets root past the modes, this does not.
+ * Every writing operation asks this first, so a refusal is EACCES
+ * wherever it is tried.  0 or -EACCES (logged).
+ */
+static int may_write(fuse_req_t req, const char *op, const struct node *n)
+{
+	struct fs *fs = fs_of(req);
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	char *path;
+
+	if (c->uid == fs->cfg.uid || (fs->cfg.group_writes && caller_in_group(req, fs->cfg.gid)))
+		return 0;
+	path = n ? tree_path(n) : NULL;
+	log_info("refused %s '%s' for uid %u (pid %d): only uid %u%s may write", op,
+		 path ? path : "?", (unsigned)c->uid, (int)c->pid, (unsigned)fs->cfg.uid,
+		 fs->cfg.group_writes ? " and the write group" : "");
+	free(path);
+	return -EACCES;
 }
 
 static double timeout_for(struct fs *fs, const struct node *n)
@@ -324,7 +372,11 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
-		ret = draft_open_write(fs, n, fi->flags & (O_ACCMODE | O_TRUNC | O_APPEND));
+		/* writes through the handle need no check of their own: like
+		 * any file, it was checked when opened */
+		ret = may_write(req, "open for writing", n);
+		if (ret == 0)
+			ret = draft_open_write(fs, n, fi->flags & (O_ACCMODE | O_TRUNC | O_APPEND));
 		if (ret < 0) {
 			fuse_reply_err(req, -ret);
 			return;
@@ -500,6 +552,11 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
+	ret = may_write(req, "setattr", n);
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		if (h && h->writable)
 			ret = attr->st_size > (off_t)USER_FILE_MAX ? -EFBIG
@@ -508,8 +565,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 			ret = draft_truncate(fs, n, attr->st_size);
 	} else if (to_set & ~(TIMES_ONLY | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
 		ret = -EPERM; /* modes are not kept */
-	} else if (((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != getuid()) ||
-		   ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != getgid())) {
+	} else if (((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != fs->cfg.uid) ||
+		   ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != fs->cfg.gid)) {
 		ret = -EPERM; /* owners neither; chown to the owner (mv does it) is fine */
 	}
 	/* times are not kept either, but `touch` must work on a draft */
@@ -525,11 +582,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
-	(void)parent;
 	(void)name;
 	(void)mode;
 	(void)rdev;
-	fuse_reply_err(req, EROFS);
+	fuse_reply_err(req, may_write(req, "mknod in", node_get(parent)) < 0 ? EACCES : EROFS);
 }
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode)
@@ -543,7 +599,9 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mo
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
-	ret = draft_mkdir(fs, parent, name, &proto);
+	ret = may_write(req, "mkdir in", parent);
+	if (ret == 0)
+		ret = draft_mkdir(fs, parent, name, &proto);
 	if (ret < 0)
 		fuse_reply_err(req, -ret);
 	else
@@ -553,15 +611,21 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mo
 static void op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 {
 	struct node *parent = node_get(parent_ino);
+	int ret = parent ? may_write(req, "unlink in", parent) : -ESTALE;
 
-	fuse_reply_err(req, parent ? -draft_unlink(fs_of(req), parent, name) : ESTALE);
+	if (ret == 0)
+		ret = draft_unlink(fs_of(req), parent, name);
+	fuse_reply_err(req, -ret);
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 {
 	struct node *parent = node_get(parent_ino);
+	int ret = parent ? may_write(req, "rmdir in", parent) : -ESTALE;
 
-	fuse_reply_err(req, parent ? -draft_rmdir(fs_of(req), parent, name) : ESTALE);
+	if (ret == 0)
+		ret = draft_rmdir(fs_of(req), parent, name);
+	fuse_reply_err(req, -ret);
 }
 
 static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent_ino, const char *name)
@@ -574,7 +638,9 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent_ino, 
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
-	ret = draft_symlink(fs, parent, name, link, &proto);
+	ret = may_write(req, "symlink in", parent);
+	if (ret == 0)
+		ret = draft_symlink(fs, parent, name, link, &proto);
 	if (ret < 0)
 		fuse_reply_err(req, -ret);
 	else
@@ -591,7 +657,9 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	(void)newname;
 	(void)flags;
 	/* mv inside drafts: EXDEV makes it copy the link and remove the old */
-	if (from && to && (from->kind >= NODE_DRAFT || tree_is_draft(fs, from)) &&
+	if (may_write(req, "rename in", from) < 0)
+		fuse_reply_err(req, EACCES);
+	else if (from && to && (from->kind >= NODE_DRAFT || tree_is_draft(fs, from)) &&
 	    (to->kind >= NODE_DRAFT || tree_is_draft(fs, to)))
 		fuse_reply_err(req, EXDEV);
 	else
@@ -601,9 +669,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
 	(void)ino;
-	(void)newparent;
 	(void)newname;
-	fuse_reply_err(req, EROFS);
+	fuse_reply_err(req, may_write(req, "link in", node_get(newparent)) < 0 ? EACCES : EROFS);
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode,
@@ -611,6 +678,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 {
 	struct fs *fs = fs_of(req);
 	struct node *parent = node_get(parent_ino), *proto = NULL, *n = NULL;
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	struct fs_caller who = {.uid = c->uid, .pid = c->pid};
 	struct fuse_entry_param e;
 	struct handle *h;
 	int ret, fd = -1;
@@ -620,8 +689,11 @@ static void op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
-	ret = draft_create(fs, parent, name, fi->flags & (O_ACCMODE | O_TRUNC | O_APPEND | O_EXCL),
-			   &proto, &fd);
+	ret = may_write(req, "create in", parent);
+	if (ret == 0)
+		ret = draft_create(fs, parent, name,
+				   fi->flags & (O_ACCMODE | O_TRUNC | O_APPEND | O_EXCL), &who, &proto,
+				   &fd);
 	if (ret == 0)
 		ret = entry_of(fs, parent, proto, &e, &n);
 	h = ret == 0 ? handle_for_fd(fd, fi) : NULL;
@@ -670,19 +742,17 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 			size_t size, int flags)
 {
-	(void)ino;
 	(void)name;
 	(void)value;
 	(void)size;
 	(void)flags;
-	fuse_reply_err(req, EROFS);
+	fuse_reply_err(req, may_write(req, "setxattr", node_get(ino)) < 0 ? EACCES : EROFS);
 }
 
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	(void)ino;
 	(void)name;
-	fuse_reply_err(req, EROFS);
+	fuse_reply_err(req, may_write(req, "removexattr", node_get(ino)) < 0 ? EACCES : EROFS);
 }
 
 const struct fuse_lowlevel_ops regfs_ops = {

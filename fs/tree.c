@@ -1324,6 +1324,19 @@ static time_t mount_time;
 
 static int stat_acting(struct fs *fs, struct node *n, struct stat *st);
 
+/*
+ * Who may write, said by owner and modes, for the kernel to enforce
+ * (default_permissions; ops.c checks the same): the mounting user owns
+ * every node, and what the owner may write the write group may too.
+ */
+static void stat_owner(const struct fs *fs, struct stat *st)
+{
+	st->st_uid = fs->cfg.uid;
+	st->st_gid = fs->cfg.gid;
+	if (fs->cfg.group_writes && (st->st_mode & S_IWUSR) && !S_ISLNK(st->st_mode))
+		st->st_mode |= S_IWGRP;
+}
+
 int tree_stat(struct fs *fs, struct node *real, struct stat *st)
 {
 	struct node *n, *tmp;
@@ -1333,8 +1346,20 @@ int tree_stat(struct fs *fs, struct node *real, struct stat *st)
 	if (ret < 0)
 		return ret;
 	ret = stat_acting(fs, n, st);
+	if (ret == 0)
+		stat_owner(fs, st);
 	node_free(tmp);
 	return ret;
+}
+
+/* A directory a write may start in: mkdir of a draft at registry and
+ * repository level, ln -s and rmdir in a tag's directory (amend), and the
+ * removals `rm -r` of a live list's platform directory makes inside it
+ * before the rmdir that amends. */
+static bool takes_writes(const struct node *n)
+{
+	return n->kind == NODE_REGISTRY || n->kind == NODE_REPO || is_tag_dir(n) ||
+	       ((n->kind == NODE_MANIFEST || n->kind == NODE_LAYERS) && !n->immutable);
 }
 
 static int stat_acting(struct fs *fs, struct node *n, struct stat *st)
@@ -1347,8 +1372,6 @@ static int stat_acting(struct fs *fs, struct node *n, struct stat *st)
 		mount_time = time(NULL);
 	memset(st, 0, sizeof(*st));
 	st->st_ino = n->ino;
-	st->st_uid = getuid();
-	st->st_gid = getgid();
 	st->st_atime = st->st_mtime = st->st_ctime = mount_time;
 	st->st_blksize = 65536;
 	switch (n->kind) {
@@ -1371,7 +1394,7 @@ static int stat_acting(struct fs *fs, struct node *n, struct stat *st)
 		st->st_size = n->layer_size;
 		break;
 	default:
-		st->st_mode = S_IFDIR | 0555;
+		st->st_mode = S_IFDIR | (takes_writes(n) ? 0755 : 0555);
 		st->st_nlink = 2;
 		break;
 	}

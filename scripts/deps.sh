@@ -13,6 +13,8 @@ PACKAGES=(
 	fuse3 ca-certificates
 	# integration tests
 	docker-registry skopeo bats jq python3 attr curl util-linux coreutils
+	# multi-user tests (tests/integration/multiuser.bats: useradd, groupadd; setpriv is util-linux)
+	passwd
 	# auth tests (tests/lib/auth.bash: htpasswd; tests/lib/token_server.py)
 	apache2-utils python3-jwt python3-cryptography
 	# benchmarks (scripts/bench.sh)

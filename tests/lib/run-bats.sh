@@ -20,6 +20,11 @@ if ! reason=$(regfs_prereqs); then
 	echo "skipped: $reason"
 	exit 77
 fi
+# a file that adds users or groups of its own says so with a "# regfs-requires: root" line
+if grep -qx '# regfs-requires: root' "$file" && ((EUID != 0)); then
+	echo "skipped: $(basename "$file") needs root (it adds a test user)"
+	exit 77
+fi
 if [[ ! -x $REGFS_BIN ]]; then
 	echo "regfs binary '$REGFS_BIN' is missing (set REGFS_BIN)" >&2
 	exit 1
