@@ -1358,8 +1358,13 @@ int tree_stat(struct fs *fs, struct node *real, struct stat *st)
  * before the rmdir that amends. */
 static bool takes_writes(const struct node *n)
 {
-	return n->kind == NODE_REGISTRY || n->kind == NODE_REPO || is_tag_dir(n) ||
-	       ((n->kind == NODE_MANIFEST || n->kind == NODE_LAYERS) && !n->immutable);
+	const struct node *entry = n->kind == NODE_LAYERS ? n->parent : n;
+
+	if (n->kind == NODE_REGISTRY || n->kind == NODE_REPO || is_tag_dir(n))
+		return true;
+	/* an entry of a list under a tag, or its layers/ */
+	return (n->kind == NODE_MANIFEST || n->kind == NODE_LAYERS) && !n->immutable && entry &&
+	       entry->kind == NODE_MANIFEST && !entry->ref;
 }
 
 static int stat_acting(struct fs *fs, struct node *n, struct stat *st)

@@ -112,7 +112,10 @@ make_draft() {
 	assert_perms "$R/onap/py-app/v1" 755
 	assert_perms "$R/onap/py-app-amd64/latest" 755
 	assert_perms "$R/onap/py-app/v1/manifest.json" 444
-	assert_perms "$R/onap/py-app/v1/linux-amd64" 555
+	# rm -r of a list's platform directory removes inside it before the rmdir that amends
+	assert_perms "$R/onap/py-app/v1/linux-amd64" 755
+	assert_perms "$R/onap/py-app/v1/linux-amd64/layers" 755
+	assert_perms "$R/onap/py-app/@$list/linux-amd64" 555
 	assert_perms "$R/onap/py-app/v1/linux-amd64/manifest.json" 444
 	assert_perms "$R/onap/py-app/@$list" 555
 	assert_perms "$R/onap/py-app-amd64/latest/layers" 555
