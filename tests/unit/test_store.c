@@ -909,7 +909,8 @@ static void plant_one(const struct plant_case *c, bool ensure_first)
 	} else {
 		/* left where it is, never read, and no download is wasted on a
 		 * name that cannot take the blob */
-		CHECK_EQ(cache_store_ensure(s, digest, (int64_t)len, fill_bytes, &fa), c->want_open);
+		CHECK_EQ(cache_store_ensure(s, digest, (int64_t)len, fill_bytes, &fa),
+			 c->want_open);
 		CHECK_EQ(atomic_load(&fa.calls), 0);
 		CHECK(lstat(path, &st) == 0 && S_ISDIR(st.st_mode));
 		snprintf(needle, sizeof(needle), "cached blob '%s' not used", digest);
@@ -923,7 +924,8 @@ static void plant_one(const struct plant_case *c, bool ensure_first)
 	}
 	CHECK_EQ(count_entries(dir, "tmp"), 0);
 	if (failures != before)
-		fprintf(stderr, "  (planted: %s; %s first)\n", c->name, ensure_first ? "ensure" : "open");
+		fprintf(stderr, "  (planted: %s; %s first)\n", c->name,
+			ensure_first ? "ensure" : "open");
 	cache_store_free(s);
 	log_release(log);
 	free(b);
@@ -994,8 +996,9 @@ static void *open_main(void *p)
 	int fd;
 
 	pthread_barrier_wait(t->go);
-	t->ret = t->ensure ? cache_store_ensure(t->s, t->digest, (int64_t)t->len, fill_never, &never)
-			   : 0;
+	t->ret = 0;
+	if (t->ensure)
+		t->ret = cache_store_ensure(t->s, t->digest, (int64_t)t->len, fill_never, &never);
 	fd = t->ret == 0 ? cache_store_open_blob(t->s, t->digest) : -1;
 	if (fd >= 0) {
 		if (pread(fd, got, t->len, 0) != (ssize_t)t->len || memcmp(got, t->bytes, t->len))
@@ -1031,8 +1034,13 @@ static void test_verify_once(void)
 		log = log_capture(LOG_LVL_DEBUG);
 		pthread_barrier_init(&go, NULL, N);
 		for (int i = 0; i < N; i++) {
-			t[i] = (struct open_thread){.s = s, .digest = digest, .bytes = b, .len = len,
-						    .go = &go, .ret = 1, .ensure = round == 1 && i % 2};
+			t[i] = (struct open_thread){.s = s,
+						    .digest = digest,
+						    .bytes = b,
+						    .len = len,
+						    .go = &go,
+						    .ret = 1,
+						    .ensure = round == 1 && i % 2};
 			pthread_create(&t[i].tid, NULL, open_main, &t[i]);
 		}
 		for (int i = 0; i < N; i++) {
