@@ -3,14 +3,43 @@
  *
  * Layout under the store directory:
  *
- *   blobs/sha256/<64 hex>   verified blobs, mode 0444, one flat directory
- *   tmp/blob.XXXXXX         writers' temporary files
+ *   blobs/sha256/<64 hex>   blobs, mode 0444, one flat directory
+ *   tmp/blob.<16 hex>       writers' temporary files
  *
- * A writer streams into a mkostemp() file while hashing and counting bytes.
+ * A writer streams into a new temp file (O_EXCL, made relative to the tmp/
+ * directory opened with the store) while hashing and counting bytes.
  * Commit checks the size and the sha256, fdatasync()s and renames the file
  * into place without replacing (another mount may have stored the same blob
- * first).  So a name under blobs/ always holds complete, verified bytes,
- * even after a crash; at worst a crash loses a blob, which is refetched.
+ * first).
+ *
+ * What is on disk is not trusted, though: the directory may be shared with
+ * other users, and anyone with write access to it (or a bad disk) can leave
+ * anything under a blob's name.  So before a name's bytes are first used,
+ * blob_open_checked() opens it without following a link or blocking on a
+ * FIFO and checks the open file: a regular file of ours that others cannot
+ * write, of the size the caller expects.  Then blob_settle() hashes it
+ * unless this store has verified that very file before.  Anything that
+ * fails is removed (blob_drop(), one log line) and the caller fetches the
+ * blob again.  "That very file" is a table of digests this store verified
+ * (struct verified), each with the file's device, inode, size and ctime:
+ * a file replaced, cut or written in place since then is a stranger and is
+ * hashed again.  ctime rather than mtime because nobody can set it (touch
+ * -d can set mtime) and every write, chmod, chown or utimes moves it; the
+ * store's own LRU bumps move it too, so they update the table (another
+ * mount's bump makes this one hash the blob again, at most once a minute
+ * per blob, see blob_touch()).  The limit:
+ * ctime has the resolution of the kernel's coarse clock (a few ms), so a
+ * write in place within that tick of the file's last change goes unseen;
+ * only the owner or root can write a 0444 file of ours.  The table is per
+ * store (one per mount process), bounded, and forgets the least recently
+ * used entries, which are simply hashed again.
+ *
+ * A verification reads the whole blob, so it is one per digest at a time:
+ * it runs as a flight (below), like a fill, and whoever arrives meanwhile
+ * waits and then finds it in the table.  Eviction may unlink a blob while
+ * it is hashed or just after: open_blob hands out the very fd it checked,
+ * which stays readable, and a new file under the name later is another
+ * inode, so it is hashed again (eviction also forgets the entry).
  *
  * Usage is counted in memory: scanned at open, added to on insert.  It is
  * only approximate when other mounts share the directory, so when it passes
@@ -24,7 +53,7 @@
  * each fill the same blob once, and the no-replace rename keeps the first.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* renameat2, mkostemp, asprintf */
+#define _GNU_SOURCE /* renameat2, asprintf */
 #endif
 
 #include "cache/store.h"
@@ -37,6 +66,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,28 +76,54 @@
 #include "common/log.h"
 
 #define TMP_PREFIX "blob."
-#define TMP_TEMPLATE TMP_PREFIX "XXXXXX"
+#define TMP_NAME_LEN (sizeof(TMP_PREFIX) - 1 + 16) /* blob.<16 hex> */
 #define TMP_STALE_SECS 3600 /* writers write steadily; an hour idle is dead */
 #define TOUCH_SECS 60	    /* LRU resolution: bump mtime at most this often */
+#define HASH_CHUNK (256 * 1024)
 
-/* One fill in progress.  Lives while its leader or any waiter holds it. */
+/* The table of verified blobs: VERIFIED_SETS sets of VERIFIED_WAYS entries,
+ * a digest's set chosen by its first hex digits (sha256 spreads them). */
+#define VERIFIED_WAYS 8
+#define VERIFIED_SETS 256
+
+/* How often one call waits for another thread's flight on the same digest
+ * before it checks the blob itself (someone keeps changing the file). */
+#define FLIGHT_WAITS 4
+
+/*
+ * One fill or verification in progress.  Lives while its leader or any
+ * waiter holds it.
+ */
 struct flight {
 	struct flight *next;
 	char digest[DIGEST_STR_LEN + 1];
-	int refs;  /* the leader plus each waiter */
-	bool done; /* set with ret once the fill is committed or abandoned */
+	int refs;	 /* the leader plus each waiter */
+	bool done;	 /* set with ret once the leader is through */
+	bool look_again; /* the leader only checked the name: ret is not a fill's */
 	int ret;
 };
 
+/* A blob this store hashed, and the file it hashed. */
+struct verified {
+	char hex[DIGEST_HEX_LEN + 1]; /* "" for a free entry */
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec ctime;
+	uint64_t used; /* the table's clock when last found or added */
+};
+
 struct cache_store {
-	char *tmp_path; /* <dir>/tmp, for mkostemp() which wants a path */
+	char *tmp_path; /* <dir>/tmp, for messages; files are made in tmp_dfd */
 	int blob_dfd;	/* <dir>/blobs/sha256; blobs are opened relative to it */
 	int tmp_dfd;	/* <dir>/tmp */
 	uint64_t max_bytes;
 
 	/*
-	 * Lock order: evict_lock, then usage_lock.  flight_lock is a leaf
-	 * held with no other lock, and no lock is held while a fill runs.
+	 * Lock order: evict_lock, then usage_lock.  flight_lock and
+	 * verified_lock are leaves (verified_lock may be taken under
+	 * evict_lock), and no lock is held while a fill runs or a blob is
+	 * hashed.
 	 */
 	pthread_mutex_t evict_lock; /* serialises rescans and eviction */
 	pthread_mutex_t usage_lock; /* protects usage */
@@ -75,13 +131,16 @@ struct cache_store {
 	pthread_mutex_t flight_lock; /* protects flights and each flight */
 	pthread_cond_t flight_done;  /* broadcast when any flight is done */
 	struct flight *flights;
+	pthread_mutex_t verified_lock; /* protects verified and verified_clock */
+	struct verified *verified;     /* VERIFIED_SETS * VERIFIED_WAYS */
+	uint64_t verified_clock;
 };
 
 struct cache_writer {
 	struct cache_store *s;
-	int fd;				     /* the temp file, -1 once closed */
-	char tmp_name[sizeof(TMP_TEMPLATE)]; /* under tmp/; "" once renamed */
-	char digest[DIGEST_STR_LEN + 1];     /* what the bytes must hash to */
+	int fd;				 /* the temp file, -1 once closed */
+	char tmp_name[TMP_NAME_LEN + 1]; /* under tmp/; "" once renamed */
+	char digest[DIGEST_STR_LEN + 1]; /* what the bytes must hash to */
 	struct digest_ctx md;
 	uint64_t written;
 	int64_t expect_size; /* < 0: unknown */
@@ -106,30 +165,293 @@ static bool hex_name_valid(const char *name)
 	return digest_is_valid(digest);
 }
 
-static bool blob_exists(struct cache_store *s, const char *hex)
-{
-	struct stat st;
+/* --- the table of verified blobs ----------------------------------------- */
 
-	return fstatat(s->blob_dfd, hex, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+static struct verified *verified_set_locked(struct cache_store *s, const char *hex)
+{
+	unsigned idx = 0;
+
+	for (int i = 0; i < 4; i++)
+		idx = idx << 4 | (unsigned)(hex[i] <= '9' ? hex[i] - '0' : hex[i] - 'a' + 10);
+	return &s->verified[(idx % VERIFIED_SETS) * VERIFIED_WAYS];
+}
+
+static bool verified_same_file(const struct verified *v, const struct stat *st)
+{
+	return v->dev == st->st_dev && v->ino == st->st_ino && v->size == st->st_size &&
+	       v->ctime.tv_sec == st->st_ctim.tv_sec && v->ctime.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+/* Whether this store verified blob @hex in the very file @st describes. */
+static bool verified_has(struct cache_store *s, const char *hex, const struct stat *st)
+{
+	struct verified *v;
+	bool found = false;
+
+	pthread_mutex_lock(&s->verified_lock);
+	v = verified_set_locked(s, hex);
+	for (int i = 0; i < VERIFIED_WAYS; i++) {
+		if (strcmp(v[i].hex, hex) == 0) {
+			found = verified_same_file(&v[i], st);
+			if (found)
+				v[i].used = ++s->verified_clock;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->verified_lock);
+	return found;
+}
+
+/* Remember that the file @st describes holds blob @hex, in place of what
+ * was remembered of @hex or else of the set's least recently used. */
+static void verified_add(struct cache_store *s, const char *hex, const struct stat *st)
+{
+	struct verified *v, *slot;
+
+	pthread_mutex_lock(&s->verified_lock);
+	v = verified_set_locked(s, hex);
+	slot = &v[0];
+	for (int i = 0; i < VERIFIED_WAYS; i++) {
+		if (strcmp(v[i].hex, hex) == 0) {
+			slot = &v[i];
+			break;
+		}
+		if (v[i].used < slot->used)
+			slot = &v[i];
+	}
+	memcpy(slot->hex, hex, DIGEST_HEX_LEN + 1);
+	slot->dev = st->st_dev;
+	slot->ino = st->st_ino;
+	slot->size = st->st_size;
+	slot->ctime = st->st_ctim;
+	slot->used = ++s->verified_clock;
+	pthread_mutex_unlock(&s->verified_lock);
+}
+
+static void verified_forget(struct cache_store *s, const char *hex)
+{
+	struct verified *v;
+
+	pthread_mutex_lock(&s->verified_lock);
+	v = verified_set_locked(s, hex);
+	for (int i = 0; i < VERIFIED_WAYS; i++)
+		if (strcmp(v[i].hex, hex) == 0)
+			memset(&v[i], 0, sizeof(v[i]));
+	pthread_mutex_unlock(&s->verified_lock);
+}
+
+/* --- checking what is under a blob's name -------------------------------- */
+
+/*
+ * Why the file @st describes cannot be one of our blobs, into @why, or
+ * false when it may be one.  Only a regular file is read as a blob; only
+ * one of ours, because another user of a shared directory could plant it;
+ * only one nobody else can write, because what was verified must stay so.
+ */
+static bool blob_unfit(const struct stat *st, char *why, size_t n)
+{
+	const char *type = NULL;
+
+	if (S_ISLNK(st->st_mode))
+		type = "a symbolic link";
+	else if (S_ISDIR(st->st_mode))
+		type = "a directory";
+	else if (S_ISFIFO(st->st_mode))
+		type = "a FIFO";
+	else if (S_ISSOCK(st->st_mode))
+		type = "a socket";
+	else if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode))
+		type = "a device";
+	else if (!S_ISREG(st->st_mode))
+		type = "not a regular file";
+	if (type)
+		snprintf(why, n, "%s", type);
+	else if (st->st_uid != geteuid())
+		snprintf(why, n, "owned by uid %u, not %u", (unsigned)st->st_uid,
+			 (unsigned)geteuid());
+	else if (st->st_mode & (S_IWGRP | S_IWOTH))
+		snprintf(why, n, "writable by others (mode %04o)", (unsigned)(st->st_mode & 07777));
+	else
+		return false;
+	return true;
 }
 
 /*
- * Mark an open blob used for LRU.  Bumping on every open would turn each
- * read-only open into an inode write (and a journal commit) for hot blobs;
- * LRU only needs to tell "used lately" from "not used for a long while", so
- * a blob whose mtime is under a minute old is left alone.  The file's own
- * mtime is the note, read with fstat() on the fd we already hold, so there
- * is no table to keep and other mounts' bumps count too.  Failure (a blob
- * owned by another user of a shared directory) only costs LRU accuracy.
+ * Remove what is under blob @hex's name because of @why, but only if it
+ * is still the file @st describes: a good blob another mount stored there
+ * since is not removed in its place.  A directory is removed only if it is
+ * empty; nothing is ever removed below it.  Returns -ENOENT (gone: the
+ * caller fetches the blob again) or -EIO (it stays, and the blob cannot be
+ * stored under its name; the name is never read as the blob).
  */
-static void blob_touch(int fd)
+static int blob_drop(struct cache_store *s, const char *hex, const struct stat *st,
+		     const char *why)
 {
-	struct stat st;
+	struct stat now;
 
-	if (fstat(fd, &st) < 0 || st.st_mtime + TOUCH_SECS > time(NULL))
+	verified_forget(s, hex);
+	if (fstatat(s->blob_dfd, hex, &now, AT_SYMLINK_NOFOLLOW) < 0 || now.st_dev != st->st_dev ||
+	    now.st_ino != st->st_ino)
+		return -ENOENT; /* gone or replaced meanwhile: look again */
+	if (unlinkat(s->blob_dfd, hex, S_ISDIR(now.st_mode) ? AT_REMOVEDIR : 0) < 0 &&
+	    errno != ENOENT) {
+		log_err("cached blob 'sha256:%s' not used: %s, and it cannot be removed: %s", hex,
+			why, strerror(errno));
+		return -EIO;
+	}
+	log_warn("cached blob 'sha256:%s' dropped: %s", hex, why);
+	return -ENOENT;
+}
+
+/*
+ * Open what is under blob @hex's name for reading, if it may be the blob:
+ * blob_unfit() says no on the name (lstat) and again on the open file, and
+ * when @expect_size >= 0 the size must match.  The open does not follow a
+ * symlink (O_NOFOLLOW) nor block on a FIFO (O_NONBLOCK), so swapping the
+ * name between the two checks gains nothing.  Whatever fails is dropped
+ * (blob_drop), except a verified blob whose size is not what the caller
+ * expects: then the caller's descriptor is wrong, not the blob (-EIO).
+ * Fills *st.  Returns an fd whose content is not checked yet, -ENOENT,
+ * -EIO, or -errno.
+ */
+static int blob_open_checked(struct cache_store *s, const char *hex, int64_t expect_size,
+			     struct stat *st)
+{
+	char why[96];
+	int fd;
+
+	if (fstatat(s->blob_dfd, hex, st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (blob_unfit(st, why, sizeof(why)))
+		return blob_drop(s, hex, st, why);
+	fd = openat(s->blob_dfd, hex, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return errno == ELOOP ? -ENOENT : -errno; /* made a link since: look again */
+	if (fstat(fd, st) < 0) {
+		int ret = -errno;
+
+		close(fd);
+		return ret;
+	}
+	if (blob_unfit(st, why, sizeof(why))) {
+		close(fd);
+		return blob_drop(s, hex, st, why);
+	}
+	if (expect_size >= 0 && st->st_size != expect_size) {
+		close(fd);
+		if (verified_has(s, hex, st)) {
+			log_err("blob 'sha256:%s' has %lld bytes, not %lld as its descriptor says",
+				hex, (long long)st->st_size, (long long)expect_size);
+			return -EIO;
+		}
+		snprintf(why, sizeof(why), "%lld bytes, expected %lld", (long long)st->st_size,
+			 (long long)expect_size);
+		return blob_drop(s, hex, st, why);
+	}
+	/* a regular file: O_NONBLOCK means nothing to it, but readers
+	 * should not see it set */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
+}
+
+/*
+ * Hash the open blob @fd (@st its fstat) and compare with sha256:@hex.
+ * Returns 0 (and remembers it as verified), or what blob_drop returns, or
+ * -errno when it cannot be read.
+ */
+static int blob_hash_check(struct cache_store *s, const char *hex, int fd, const struct stat *st)
+{
+	char want[DIGEST_STR_LEN + 1], got[DIGEST_STR_LEN + 1], why[128];
+	char *chunk = malloc(HASH_CHUNK);
+	struct digest_ctx md = {0};
+	uint64_t off = 0;
+	int ret;
+
+	if (!chunk)
+		return -ENOMEM;
+	ret = digest_ctx_init(&md);
+	if (ret < 0)
+		goto out;
+	for (;;) {
+		ssize_t n = pread(fd, chunk, HASH_CHUNK, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			log_err("cannot read cached blob 'sha256:%s': %s", hex, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		digest_ctx_update(&md, chunk, (size_t)n);
+		off += (uint64_t)n;
+	}
+	digest_ctx_final(&md, got);
+	snprintf(want, sizeof(want), DIGEST_PREFIX "%s", hex);
+	if (off != (uint64_t)st->st_size) {
+		snprintf(why, sizeof(why), "changed size while being checked");
+		ret = blob_drop(s, hex, st, why);
+	} else if (strcmp(got, want) != 0) {
+		snprintf(why, sizeof(why), "content hashes to '%s'", got);
+		ret = blob_drop(s, hex, st, why);
+	} else {
+		verified_add(s, hex, st);
+		log_debug("cached blob '%s' verified (%llu bytes)", want, (unsigned long long)off);
+		ret = 0;
+	}
+out:
+	digest_ctx_release(&md);
+	free(chunk);
+	return ret;
+}
+
+/*
+ * Open blob @hex checked (blob_open_checked) and, unless this store has
+ * verified this very file before, hashed.  Hashing is not shared here: the
+ * caller leads the digest's flight, or has waited for others long enough.
+ * Fills *st.  Returns an fd on verified bytes, -ENOENT (absent or
+ * dropped), -EIO, or -errno.
+ */
+static int blob_settle(struct cache_store *s, const char *hex, int64_t expect_size,
+		       struct stat *st)
+{
+	int fd, ret;
+
+	fd = blob_open_checked(s, hex, expect_size, st);
+	if (fd < 0 || verified_has(s, hex, st))
+		return fd;
+	ret = blob_hash_check(s, hex, fd, st);
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/*
+ * Mark an open, verified blob used for LRU.  Bumping on every open would
+ * turn each read-only open into an inode write (and a journal commit) for
+ * hot blobs; LRU only needs to tell "used lately" from "not used for a long
+ * while", so a blob whose mtime is under a minute old is left alone.  The
+ * file's own mtime is the note, read from @st (the fd's fstat), so there
+ * is no table to keep and other mounts' bumps count too.  The bump moves
+ * the ctime the table of verified blobs knows the file by, so the new one
+ * is recorded: our own bump does not make the file a stranger.  Failure (a
+ * read-only file system) only costs LRU accuracy.
+ */
+static void blob_touch(struct cache_store *s, const char *hex, int fd, const struct stat *st)
+{
+	struct stat now;
+
+	if (st->st_mtime + TOUCH_SECS > time(NULL))
 		return;
-	if (futimens(fd, NULL) < 0)
+	if (futimens(fd, NULL) < 0) {
 		log_debug("cannot bump blob mtime: %s", strerror(errno));
+		return;
+	}
+	if (fstat(fd, &now) == 0)
+		verified_add(s, hex, &now);
 }
 
 /* mkdir -p with mode 0700 for what it creates. */
@@ -303,6 +625,7 @@ static void store_evict(struct cache_store *s, const char *keep, bool force)
 					 strerror(errno));
 				continue;
 			}
+			verified_forget(s, ents[i].hex);
 			log_debug("evicted blob 'sha256:%s'", ents[i].hex);
 			total -= ents[i].size;
 		}
@@ -351,6 +674,12 @@ int cache_store_open(const char *dir, uint64_t max_bytes, struct cache_store **o
 	pthread_mutex_init(&s->usage_lock, NULL);
 	pthread_mutex_init(&s->flight_lock, NULL);
 	pthread_cond_init(&s->flight_done, NULL);
+	pthread_mutex_init(&s->verified_lock, NULL);
+	s->verified = calloc(VERIFIED_SETS * VERIFIED_WAYS, sizeof(*s->verified));
+	if (!s->verified) {
+		ret = -ENOMEM;
+		goto out;
+	}
 
 	if (asprintf(&s->tmp_path, "%s/tmp", dir) < 0) {
 		s->tmp_path = NULL;
@@ -368,13 +697,15 @@ int cache_store_open(const char *dir, uint64_t max_bytes, struct cache_store **o
 	ret = mkdir_p(s->tmp_path);
 	if (ret < 0)
 		goto out;
-	s->blob_dfd = open(blobs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* the last components are not followed: a link planted in a shared
+	 * directory must not send blobs or temp files elsewhere */
+	s->blob_dfd = open(blobs, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (s->blob_dfd < 0) {
 		ret = -errno;
 		log_err("cannot open '%s': %s", blobs, strerror(errno));
 		goto out;
 	}
-	s->tmp_dfd = open(s->tmp_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	s->tmp_dfd = open(s->tmp_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (s->tmp_dfd < 0) {
 		ret = -errno;
 		log_err("cannot open '%s': %s", s->tmp_path, strerror(errno));
@@ -406,6 +737,8 @@ void cache_store_free(struct cache_store *s)
 	pthread_mutex_destroy(&s->usage_lock);
 	pthread_mutex_destroy(&s->flight_lock);
 	pthread_cond_destroy(&s->flight_done);
+	pthread_mutex_destroy(&s->verified_lock);
+	free(s->verified);
 	free(s->tmp_path);
 	free(s);
 }
@@ -420,16 +753,49 @@ uint64_t cache_store_usage(struct cache_store *s)
 	return u;
 }
 
+static int flight_enter(struct cache_store *s, const char *digest, struct flight **out, int *ret,
+			bool *again);
+static void flight_finish(struct cache_store *s, struct flight *f, int ret, bool look_again);
+
 int cache_store_open_blob(struct cache_store *s, const char *digest)
 {
-	int fd;
+	const char *hex = digest + 7;
+	struct flight *f;
+	struct stat st;
+	bool again;
+	int fd, lead, res;
 
 	if (!digest_is_valid(digest))
 		return -EINVAL;
-	fd = openat(s->blob_dfd, digest + 7, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	blob_touch(fd);
+	for (int waits = 0;; waits++) {
+		fd = blob_open_checked(s, hex, -1, &st);
+		if (fd < 0)
+			return fd;
+		if (verified_has(s, hex, &st))
+			break;
+		close(fd);
+		if (waits == FLIGHT_WAITS) {
+			/* someone keeps changing it: check it without a flight */
+			fd = blob_settle(s, hex, -1, &st);
+			if (fd < 0)
+				return fd;
+			break;
+		}
+		/* Hash it once, however many threads open it now.  Whoever
+		 * arrives while another thread hashes or fills it waits, then
+		 * looks again: the table then knows the file, or it is gone. */
+		lead = flight_enter(s, digest, &f, &res, &again);
+		if (lead < 0)
+			return lead;
+		if (!lead)
+			continue;
+		fd = blob_settle(s, hex, -1, &st);
+		flight_finish(s, f, fd < 0 ? fd : 0, true);
+		if (fd < 0)
+			return fd;
+		break;
+	}
+	blob_touch(s, hex, fd, &st);
 	return fd;
 }
 
@@ -498,11 +864,44 @@ int cache_store_put(struct cache_store *s, const char *digest, const void *bytes
 	return cache_writer_commit(w); /* verifies before anything is stored */
 }
 
+/*
+ * Create a new temp file in tmp/, its name into @name.  It is made relative
+ * to the directory opened with the store, never by path, and with O_EXCL:
+ * a file or symlink planted under a name makes that name fail (never
+ * followed) and another random one is tried.  New fd or -errno.
+ */
+static int tmp_create(struct cache_store *s, char name[TMP_NAME_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	const size_t plen = sizeof(TMP_PREFIX) - 1;
+
+	for (int tries = 0; tries < 100; tries++) {
+		uint64_t r;
+		int fd;
+
+		if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r)) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			r = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
+			    ((uint64_t)getpid() << 40) ^ (uint64_t)tries;
+		}
+		memcpy(name, TMP_PREFIX, plen);
+		for (size_t i = 0; i < 16; i++)
+			name[plen + i] = hex[(r >> (4 * i)) & 0xf];
+		name[TMP_NAME_LEN] = '\0';
+		fd = openat(s->tmp_dfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    0600);
+		if (fd >= 0 || errno != EEXIST)
+			return fd < 0 ? -errno : fd;
+	}
+	return -EEXIST;
+}
+
 int cache_writer_begin(struct cache_store *s, const char *digest, int64_t expect_size,
 		       struct cache_writer **out)
 {
 	struct cache_writer *w = NULL;
-	char *path = NULL;
 	int ret;
 
 	*out = NULL;
@@ -522,23 +921,17 @@ int cache_writer_begin(struct cache_store *s, const char *digest, int64_t expect
 	ret = digest_ctx_init(&w->md);
 	if (ret < 0)
 		goto out;
-	if (asprintf(&path, "%s/" TMP_TEMPLATE, s->tmp_path) < 0) {
-		path = NULL;
-		ret = -ENOMEM;
-		goto out;
-	}
-	w->fd = mkostemp(path, O_CLOEXEC);
+	w->fd = tmp_create(s, w->tmp_name);
 	if (w->fd < 0) {
-		ret = -errno;
-		log_err("cannot create temp file in '%s': %s", s->tmp_path, strerror(errno));
+		ret = w->fd;
+		w->tmp_name[0] = '\0';
+		log_err("cannot create temp file in '%s': %s", s->tmp_path, strerror(-ret));
 		goto out;
 	}
-	memcpy(w->tmp_name, strrchr(path, '/') + 1, sizeof(w->tmp_name));
 	*out = w;
 	w = NULL;
 	ret = 0;
 out:
-	free(path);
 	if (w)
 		cache_writer_abort(w);
 	return ret;
@@ -577,25 +970,43 @@ out:
 }
 
 /*
- * Rename the verified temp file to its final name unless the blob is
- * already there (another writer or mount stored the same bytes first; ours
- * is then left for the caller to remove).  *added says whether we created
- * the name, i.e. whether usage grew.
+ * Rename the verified temp file (of @size bytes) to its final name unless
+ * the blob is already there (another writer or mount stored the same bytes
+ * first; ours is then left for the caller to remove).  What is there is
+ * kept only if it is the blob (blob_settle); anything else is dropped and
+ * the rename tried again.  *added says whether we created the name, i.e.
+ * whether usage grew.
  */
-static int store_install(struct cache_store *s, const char *tmp, const char *hex, bool *added)
+static int store_install(struct cache_store *s, const char *tmp, const char *hex, uint64_t size,
+			 bool *added)
 {
+	struct stat st;
+	int fd;
+
 	*added = false;
-	if (renameat2(s->tmp_dfd, tmp, s->blob_dfd, hex, RENAME_NOREPLACE) == 0) {
-		*added = true;
-		return 0;
+	for (int tries = 0; tries < 3; tries++) {
+		if (renameat2(s->tmp_dfd, tmp, s->blob_dfd, hex, RENAME_NOREPLACE) == 0) {
+			*added = true;
+			return 0;
+		}
+		if (errno == EINVAL || errno == ENOSYS)
+			goto replace;
+		if (errno != EEXIST)
+			return -errno;
+		fd = blob_settle(s, hex, (int64_t)size, &st);
+		if (fd >= 0) {
+			close(fd);
+			return 0;
+		}
+		if (fd != -ENOENT)
+			return fd;
 	}
-	if (errno == EEXIST)
-		return 0;
-	if (errno != EINVAL && errno != ENOSYS)
-		return -errno;
+	return -EIO; /* the name is taken again each time it is freed */
+replace:
 	/* No RENAME_NOREPLACE here (some network filesystems): replacing
-	 * is harmless, both files hold the same verified bytes, but usage
-	 * may count the blob twice until the next rescan. */
+	 * is harmless, ours holds verified bytes and whatever was there is
+	 * the same or wrong, but usage may count the blob twice until the
+	 * next rescan. */
 	if (renameat(s->tmp_dfd, tmp, s->blob_dfd, hex) < 0)
 		return -errno;
 	*added = true;
@@ -628,23 +1039,30 @@ int cache_writer_commit(struct cache_writer *w)
 		goto out;
 	}
 	/* Without fdatasync a crash after the rename could leave a short or
-	 * empty file under a verified name (ext4 delalloc); losing the whole
-	 * blob instead is fine, so the directory itself is not synced. */
+	 * empty file under the blob's name (ext4 delalloc).  Since every
+	 * blob is checked before its first use in a mount, that would now be
+	 * dropped and fetched again rather than served; the sync still spares
+	 * that refetch.  The directory itself is not synced: losing the whole
+	 * blob is fine. */
 	if (fchmod(w->fd, 0444) < 0 || fdatasync(w->fd) < 0) {
 		ret = -errno;
 		goto out;
 	}
-	ret = close(w->fd) < 0 ? -errno : 0;
-	w->fd = -1;
-	if (ret < 0)
-		goto out;
-	ret = store_install(s, w->tmp_name, hex, &added);
+	ret = store_install(s, w->tmp_name, hex, size, &added);
 	if (ret < 0) {
 		log_err("cannot store blob '%s': %s", w->digest, strerror(-ret));
 		goto out;
 	}
-	if (added)
+	if (added) {
+		struct stat st;
+
 		w->tmp_name[0] = '\0';
+		/* the file we hashed, known by what fstat says after the
+		 * rename (which may move its ctime): its first open in this
+		 * store need not hash it again */
+		if (fstat(w->fd, &st) == 0)
+			verified_add(s, hex, &st);
+	}
 out:
 	cache_writer_abort(w); /* frees; removes the temp file unless renamed */
 	if (added)
@@ -678,8 +1096,47 @@ static void flight_put_locked(struct flight *f)
 		free(f);
 }
 
-/* The leader's end of a flight: publish @ret, wake the waiters, let go. */
-static void flight_finish(struct cache_store *s, struct flight *f, int ret)
+/*
+ * Lead the flight for @digest, or wait for the one in progress.  Returns 1
+ * when the caller leads it (*out: end it with flight_finish), 0 after
+ * another leader finished (*ret is its result, *again says whether that
+ * leader only checked the blob, so its result answers no fill), -ENOMEM.
+ */
+static int flight_enter(struct cache_store *s, const char *digest, struct flight **out, int *ret,
+			bool *again)
+{
+	struct flight *f;
+
+	*out = NULL;
+	pthread_mutex_lock(&s->flight_lock);
+	f = flight_find_locked(s, digest);
+	if (f) {
+		f->refs++;
+		while (!f->done)
+			pthread_cond_wait(&s->flight_done, &s->flight_lock);
+		*ret = f->ret;
+		*again = f->look_again;
+		flight_put_locked(f);
+		pthread_mutex_unlock(&s->flight_lock);
+		return 0;
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		pthread_mutex_unlock(&s->flight_lock);
+		return -ENOMEM;
+	}
+	memcpy(f->digest, digest, DIGEST_STR_LEN + 1);
+	f->refs = 1;
+	f->next = s->flights;
+	s->flights = f;
+	pthread_mutex_unlock(&s->flight_lock);
+	*out = f;
+	return 1;
+}
+
+/* The leader's end of a flight: publish @ret (with @look_again, see struct
+ * flight), wake the waiters, let go. */
+static void flight_finish(struct cache_store *s, struct flight *f, int ret, bool look_again)
 {
 	pthread_mutex_lock(&s->flight_lock);
 	for (struct flight **p = &s->flights; *p; p = &(*p)->next) {
@@ -689,6 +1146,7 @@ static void flight_finish(struct cache_store *s, struct flight *f, int ret)
 		}
 	}
 	f->ret = ret;
+	f->look_again = look_again;
 	f->done = true;
 	pthread_cond_broadcast(&s->flight_done);
 	flight_put_locked(f);
@@ -718,48 +1176,44 @@ static int store_fill(struct cache_store *s, const char *digest, int64_t expect_
 int cache_store_ensure(struct cache_store *s, const char *digest, int64_t expect_size,
 		       cache_fill_fn fill, void *arg)
 {
-	struct flight *f;
-	int ret;
+	const char *hex = digest + 7;
+	struct flight *f = NULL;
+	struct stat st;
+	bool again;
+	int lead, ret, fd;
 
-	if (!digest_is_valid(digest)) {
-		ret = -EINVAL;
-		goto out;
+	if (!digest_is_valid(digest))
+		return -EINVAL;
+	for (int waits = 0;; waits++) {
+		/* verified by this store, this very file, of the size the
+		 * caller expects: stored, and nothing to open */
+		if (fstatat(s->blob_dfd, hex, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    verified_has(s, hex, &st) && (expect_size < 0 || st.st_size == expect_size))
+			return 0;
+		lead = flight_enter(s, digest, &f, &ret, &again);
+		if (lead < 0)
+			return lead;
+		if (lead)
+			break;
+		/* a fill's result is ours too; after a mere check, look again */
+		if (!again)
+			return ret;
+		if (waits == FLIGHT_WAITS)
+			return -EAGAIN;
 	}
-	if (blob_exists(s, digest + 7)) {
+
+	/* Leading.  What is there is checked (and hashed unless known), so a
+	 * blob another flight stored between our first look and taking the
+	 * lock is found too; only if nothing good is there is it filled. */
+	fd = blob_settle(s, hex, expect_size, &st);
+	if (fd >= 0) {
+		close(fd);
 		ret = 0;
-		goto out;
-	}
-
-	pthread_mutex_lock(&s->flight_lock);
-	f = flight_find_locked(s, digest);
-	if (f) {
-		f->refs++;
-		while (!f->done)
-			pthread_cond_wait(&s->flight_done, &s->flight_lock);
-		ret = f->ret;
-		flight_put_locked(f);
-		pthread_mutex_unlock(&s->flight_lock);
-		goto out;
-	}
-	f = calloc(1, sizeof(*f));
-	if (!f) {
-		pthread_mutex_unlock(&s->flight_lock);
-		ret = -ENOMEM;
-		goto out;
-	}
-	memcpy(f->digest, digest, DIGEST_STR_LEN + 1);
-	f->refs = 1;
-	f->next = s->flights;
-	s->flights = f;
-	pthread_mutex_unlock(&s->flight_lock);
-
-	/* A flight that finished between our first look and taking the lock
-	 * renamed its blob before leaving the table, so look again. */
-	if (blob_exists(s, digest + 7))
-		ret = 0;
-	else
+	} else if (fd == -ENOENT) {
 		ret = store_fill(s, digest, expect_size, fill, arg);
-	flight_finish(s, f, ret);
-out:
+	} else {
+		ret = fd;
+	}
+	flight_finish(s, f, ret, false);
 	return ret;
 }

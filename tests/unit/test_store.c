@@ -1,7 +1,9 @@
 /*
  * Unit tests for cache/store: verification before anything is stored,
  * hostile digest names, single-flight fills, LRU eviction under the cap,
- * and two stores (two mounts) sharing one directory.  Each test works in a
+ * two stores (two mounts) sharing one directory, and what a store finds on
+ * disk not trusted: corrupted, truncated, swapped or foreign files and
+ * planted FIFOs, symlinks and directories are dropped and fetched again.  Each test works in a
  * fresh directory under $TMPDIR and removes it afterwards.
  */
 #include <dirent.h>
@@ -9,6 +11,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -642,6 +645,454 @@ static void test_open(void)
 	dir_free(dir);
 }
 
+/* ---- the disk is not trusted: what is found under a blob's name ---- */
+
+/*
+ * Every test below runs under a watchdog: a store that opens a planted FIFO
+ * for reading blocks for ever, and that must fail the test, not hang it.
+ */
+static void watchdog_fired(int sig)
+{
+	static const char msg[] = "test_store: timed out (blocked on a planted file?)\n";
+
+	(void)sig;
+	if (write(2, msg, sizeof(msg) - 1) < 0)
+		_exit(2);
+	_exit(1);
+}
+
+static void watchdog_arm(unsigned secs)
+{
+	struct sigaction sa = {.sa_handler = watchdog_fired};
+
+	sigaction(SIGALRM, &sa, NULL);
+	alarm(secs);
+}
+
+/* The log goes to a scratch file while a test looks for its lines. */
+static FILE *log_capture(enum log_level level)
+{
+	FILE *fp = tmpfile();
+
+	if (!fp) {
+		perror("tmpfile");
+		exit(1);
+	}
+	log_setup(fp, level);
+	return fp;
+}
+
+static void log_release(FILE *fp)
+{
+	log_setup(stderr, LOG_LVL_ERR);
+	fclose(fp);
+}
+
+/* How many lines of the captured log contain @needle. */
+static int log_count(FILE *fp, const char *needle)
+{
+	char line[1024];
+	int n = 0;
+
+	fflush(fp);
+	rewind(fp);
+	while (fgets(line, sizeof(line), fp))
+		if (strstr(line, needle))
+			n++;
+	fseek(fp, 0, SEEK_END);
+	return n;
+}
+
+/* Store @b with a store of its own, so another store on @dir has never
+ * verified it: what a new mount finds in the cache. */
+static void stored_earlier(const char *dir, const char *digest, const char *b, size_t len)
+{
+	struct cache_store *s0 = store_open_or_die(dir, 0);
+
+	CHECK_EQ(cache_store_put(s0, digest, b, len), 0);
+	cache_store_free(s0);
+}
+
+/* Write @n bytes at @off into the (mode 0444) file @path, in place. */
+static int rewrite_at(const char *path, off_t off, const void *p, size_t n)
+{
+	int fd, ok;
+
+	if (chmod(path, 0644) < 0)
+		return -1;
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -1;
+	ok = pwrite(fd, p, n, off) == (ssize_t)n;
+	close(fd);
+	return ok && chmod(path, 0444) == 0 ? 0 : -1;
+}
+
+/* A file of @len bytes at @path (mode 0444) holding @p. */
+static int file_make(const char *path, const void *p, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0444);
+	int ok;
+
+	if (fd < 0)
+		return -1;
+	ok = write(fd, p, len) == (ssize_t)len;
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+struct plant_ctx {
+	const char *dir;
+	const char *path; /* the blob's name in the store */
+	const char *bytes;
+	size_t len;
+};
+
+static int plant_flip(const struct plant_ctx *c)
+{
+	char x = (char)(c->bytes[c->len / 2] ^ 0x20);
+
+	return rewrite_at(c->path, (off_t)(c->len / 2), &x, 1);
+}
+
+static int plant_truncate(const struct plant_ctx *c)
+{
+	if (chmod(c->path, 0644) < 0 || truncate(c->path, (off_t)(c->len - 100)) < 0)
+		return -1;
+	return chmod(c->path, 0444);
+}
+
+static int plant_extend(const struct plant_ctx *c)
+{
+	return rewrite_at(c->path, (off_t)c->len, "more", 4);
+}
+
+static int plant_fifo(const struct plant_ctx *c)
+{
+	return unlink(c->path) == 0 && mkfifo(c->path, 0600) == 0 ? 0 : -1;
+}
+
+/* A symlink to a scratch file that even holds the right bytes: a link is
+ * never followed, whatever it points at. */
+static int plant_symlink(const struct plant_ctx *c)
+{
+	char target[4096];
+
+	snprintf(target, sizeof(target), "%s/symlink-target", c->dir);
+	if (file_make(target, c->bytes, c->len) < 0)
+		return -1;
+	return unlink(c->path) == 0 && symlink(target, c->path) == 0 ? 0 : -1;
+}
+
+static int plant_dir(const struct plant_ctx *c)
+{
+	return unlink(c->path) == 0 && mkdir(c->path, 0700) == 0 ? 0 : -1;
+}
+
+static int plant_full_dir(const struct plant_ctx *c)
+{
+	char inner[4096];
+
+	snprintf(inner, sizeof(inner), "%s/inside", c->path);
+	if (plant_dir(c) < 0)
+		return -1;
+	return file_make(inner, "x", 1);
+}
+
+/* The right bytes, but in a file another user owns (a shared cache). */
+static int plant_other_owner(const struct plant_ctx *c)
+{
+	return chown(c->path, 65534, 65534);
+}
+
+/* The right bytes, but others may write them after they are checked. */
+static int plant_writable(const struct plant_ctx *c)
+{
+	return chmod(c->path, 0666);
+}
+
+/* Another file (new inode) of the same size renamed over the blob. */
+static int plant_swap(const struct plant_ctx *c)
+{
+	char other[4096];
+	char *b = malloc(c->len);
+	int ret;
+
+	snprintf(other, sizeof(other), "%s/swap", c->dir);
+	memcpy(b, c->bytes, c->len);
+	b[0] ^= 1;
+	ret = file_make(other, b, c->len) == 0 && rename(other, c->path) == 0 ? 0 : -1;
+	free(b);
+	return ret;
+}
+
+/* The same inode and size, rewritten in place. */
+static int plant_rewrite(const struct plant_ctx *c)
+{
+	return rewrite_at(c->path, 0, "X", 1);
+}
+
+struct plant_case {
+	const char *name;
+	int (*plant)(const struct plant_ctx *c);
+	bool verified_first; /* this store has already verified the blob */
+	bool needs_root;
+	int want_open; /* what open_blob gives for what was planted */
+};
+
+static const struct plant_case plant_cases[] = {
+    {"flipped byte", plant_flip, false, false, -ENOENT},
+    {"truncated", plant_truncate, false, false, -ENOENT},
+    {"extended", plant_extend, false, false, -ENOENT},
+    {"fifo", plant_fifo, false, false, -ENOENT},
+    {"symlink to a scratch file", plant_symlink, false, false, -ENOENT},
+    {"empty directory", plant_dir, false, false, -ENOENT},
+    {"directory that cannot be removed", plant_full_dir, false, false, -EIO},
+    {"owned by uid 65534", plant_other_owner, false, true, -ENOENT},
+    {"writable by others", plant_writable, false, false, -ENOENT},
+    {"verified, then another file renamed over it", plant_swap, true, false, -ENOENT},
+    {"verified, then rewritten in place", plant_rewrite, true, false, -ENOENT},
+    {"verified, then flipped", plant_flip, true, false, -ENOENT},
+};
+
+/* Plant @c over a good stored blob; then go through ensure first (as
+ * fs/tree.c does) or open first. */
+static void plant_one(const struct plant_case *c, bool ensure_first)
+{
+	const size_t len = 200000;
+	char *dir = dir_new();
+	char digest[DIGEST_STR_LEN + 1], path[4096], needle[128], *got = NULL;
+	char *b = blob_make(len, 40, digest);
+	struct fill_arg fa = {.bytes = b, .len = len};
+	struct cache_store *s;
+	struct plant_ctx pc;
+	struct stat st;
+	size_t glen = 0;
+	FILE *log = log_capture(LOG_LVL_WARN);
+	int before = failures, fd;
+
+	blob_path(dir, digest, path, sizeof(path));
+	pc = (struct plant_ctx){dir, path, b, len};
+	if (c->verified_first) {
+		s = store_open_or_die(dir, 0);
+		CHECK_EQ(cache_store_put(s, digest, b, len), 0);
+		fd = cache_store_open_blob(s, digest);
+		CHECK(fd >= 0);
+		if (fd >= 0)
+			close(fd);
+	} else {
+		stored_earlier(dir, digest, b, len);
+		s = store_open_or_die(dir, 0);
+	}
+	if (c->verified_first)
+		usleep(20000); /* past the coarse clock tick of its last change */
+	CHECK_EQ(c->plant(&pc), 0);
+
+	watchdog_arm(20);
+	if (!ensure_first) {
+		CHECK_EQ(cache_store_open_blob(s, digest), c->want_open);
+		CHECK_EQ(cache_store_read(s, digest, len, &got, &glen), c->want_open);
+		CHECK(got == NULL);
+	}
+	if (c->want_open == -ENOENT) {
+		/* dropped, said so, fetched again through the fill, served */
+		snprintf(needle, sizeof(needle), "cached blob '%s' dropped", digest);
+		if (!ensure_first)
+			CHECK(lstat(path, &st) < 0 && errno == ENOENT);
+		CHECK_EQ(cache_store_ensure(s, digest, (int64_t)len, fill_bytes, &fa), 0);
+		CHECK_EQ(atomic_load(&fa.calls), 1);
+		CHECK_EQ(log_count(log, needle), 1);
+		CHECK_EQ(cache_store_read(s, digest, len, &got, &glen), 0);
+		CHECK(got && glen == len && memcmp(got, b, len) == 0);
+		CHECK(lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid());
+		free(got);
+	} else {
+		/* left where it is, never read, and no download is wasted on a
+		 * name that cannot take the blob */
+		CHECK_EQ(cache_store_ensure(s, digest, (int64_t)len, fill_bytes, &fa),
+			 c->want_open);
+		CHECK_EQ(atomic_load(&fa.calls), 0);
+		CHECK(lstat(path, &st) == 0 && S_ISDIR(st.st_mode));
+		snprintf(needle, sizeof(needle), "cached blob '%s' not used", digest);
+		CHECK(log_count(log, needle) >= 1);
+	}
+	alarm(0);
+	if (c->plant == plant_symlink) {
+		/* the link's target was neither read as the blob nor removed */
+		snprintf(path, sizeof(path), "%s/symlink-target", dir);
+		CHECK(lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size == len);
+	}
+	CHECK_EQ(count_entries(dir, "tmp"), 0);
+	if (failures != before)
+		fprintf(stderr, "  (planted: %s; %s first)\n", c->name,
+			ensure_first ? "ensure" : "open");
+	cache_store_free(s);
+	log_release(log);
+	free(b);
+	dir_free(dir);
+}
+
+static void test_planted(void)
+{
+	for (size_t i = 0; i < sizeof(plant_cases) / sizeof(plant_cases[0]); i++) {
+		if (plant_cases[i].needs_root && geteuid() != 0) {
+			printf("skip planted '%s': needs root to chown\n", plant_cases[i].name);
+			continue;
+		}
+		plant_one(&plant_cases[i], false);
+		plant_one(&plant_cases[i], true);
+	}
+}
+
+/* A descriptor's size that disagrees with the file is caught without
+ * hashing; one that disagrees with a verified blob is the descriptor's
+ * fault, and the good blob stays. */
+static void test_size_checks(void)
+{
+	const size_t len = 5000;
+	char *dir = dir_new();
+	char digest[DIGEST_STR_LEN + 1];
+	char *b = blob_make(len, 41, digest);
+	struct fill_arg fa = {.bytes = b, .len = len};
+	FILE *log;
+	struct cache_store *s;
+
+	stored_earlier(dir, digest, b, len);
+	s = store_open_or_die(dir, 0);
+	log = log_capture(LOG_LVL_DEBUG);
+	/* the file has 5000 bytes, the caller expects 4999: not hashed */
+	CHECK_EQ(cache_store_ensure(s, digest, (int64_t)len - 1, fill_never, &fa), -EPERM);
+	CHECK_EQ(log_count(log, "bytes, expected 4999"), 1);
+	CHECK_EQ(log_count(log, "verified"), 0);
+	CHECK(!blob_on_disk(dir, digest));
+
+	CHECK_EQ(cache_store_put(s, digest, b, len), 0);
+	CHECK_EQ(cache_store_ensure(s, digest, (int64_t)len + 1, fill_never, &fa), -EIO);
+	CHECK(blob_on_disk(dir, digest));
+	CHECK_EQ(cache_store_ensure(s, digest, (int64_t)len, fill_never, &fa), 0);
+	CHECK_EQ(atomic_load(&fa.calls), 1);
+	log_release(log);
+	cache_store_free(s);
+	free(b);
+	dir_free(dir);
+}
+
+struct open_thread {
+	pthread_t tid;
+	struct cache_store *s;
+	const char *digest;
+	const char *bytes;
+	size_t len;
+	pthread_barrier_t *go;
+	int ret;
+	bool ensure; /* ensure (with a fill that must not run) before open */
+};
+
+static void *open_main(void *p)
+{
+	struct open_thread *t = p;
+	struct fill_arg never = {0};
+	char *got = malloc(t->len);
+	int fd;
+
+	pthread_barrier_wait(t->go);
+	t->ret = 0;
+	if (t->ensure)
+		t->ret = cache_store_ensure(t->s, t->digest, (int64_t)t->len, fill_never, &never);
+	fd = t->ret == 0 ? cache_store_open_blob(t->s, t->digest) : -1;
+	if (fd >= 0) {
+		if (pread(fd, got, t->len, 0) != (ssize_t)t->len || memcmp(got, t->bytes, t->len))
+			t->ret = -EBADMSG;
+		close(fd);
+	} else if (t->ret == 0) {
+		t->ret = fd;
+	}
+	if (atomic_load(&never.calls))
+		t->ret = -EPERM;
+	free(got);
+	return NULL;
+}
+
+/* Eight threads use one big blob this store has not verified: it is hashed
+ * once, and each reader gets the right bytes. */
+static void test_verify_once(void)
+{
+	enum { N = 8 };
+	const size_t len = 8 * 1024 * 1024;
+	char *dir = dir_new();
+	char digest[DIGEST_STR_LEN + 1], needle[128];
+	char *b = blob_make(len, 42, digest);
+	struct open_thread t[N];
+	pthread_barrier_t go;
+	struct cache_store *s;
+	FILE *log;
+
+	snprintf(needle, sizeof(needle), "cached blob '%s' verified", digest);
+	for (int round = 0; round < 2; round++) {
+		stored_earlier(dir, digest, b, len);
+		s = store_open_or_die(dir, 0);
+		log = log_capture(LOG_LVL_DEBUG);
+		pthread_barrier_init(&go, NULL, N);
+		for (int i = 0; i < N; i++) {
+			t[i] = (struct open_thread){.s = s,
+						    .digest = digest,
+						    .bytes = b,
+						    .len = len,
+						    .go = &go,
+						    .ret = 1,
+						    .ensure = round == 1 && i % 2};
+			pthread_create(&t[i].tid, NULL, open_main, &t[i]);
+		}
+		for (int i = 0; i < N; i++) {
+			pthread_join(t[i].tid, NULL);
+			CHECK_EQ(t[i].ret, 0);
+		}
+		pthread_barrier_destroy(&go);
+		CHECK_EQ(log_count(log, needle), 1);
+		/* and not again for later opens of the same file */
+		for (int i = 0; i < 3; i++) {
+			int fd = cache_store_open_blob(s, digest);
+
+			CHECK(fd >= 0);
+			if (fd >= 0)
+				close(fd);
+		}
+		CHECK_EQ(log_count(log, needle), 1);
+		log_release(log);
+		cache_store_free(s);
+	}
+	free(b);
+	dir_free(dir);
+}
+
+/* Temp files are made in the tmp/ directory opened with the store: a
+ * symlink that replaces tmp/ later is not followed, and one there at open
+ * is refused. */
+static void test_tmp_not_followed(void)
+{
+	char *dir = dir_new();
+	struct cache_store *s = store_open_or_die(dir, 0);
+	char digest[DIGEST_STR_LEN + 1], tmp[4096], moved[4096], away[4096];
+	char *b = blob_make(3000, 43, digest);
+
+	snprintf(tmp, sizeof(tmp), "%s/tmp", dir);
+	snprintf(moved, sizeof(moved), "%s/tmp.moved", dir);
+	snprintf(away, sizeof(away), "%s/away", dir);
+	CHECK(mkdir(away, 0700) == 0);
+	CHECK(rename(tmp, moved) == 0 && symlink(away, tmp) == 0);
+	CHECK_EQ(cache_store_put(s, digest, b, 3000), 0);
+	CHECK(blob_on_disk(dir, digest));
+	CHECK_EQ(count_entries(dir, "away"), 0);
+	CHECK_EQ(count_entries(dir, "tmp.moved"), 0);
+	cache_store_free(s);
+
+	s = (struct cache_store *)&s; /* must be reset */
+	CHECK(cache_store_open(dir, 0, &s) < 0 && s == NULL);
+	CHECK_EQ(count_entries(dir, "away"), 0);
+	free(b);
+	dir_free(dir);
+}
+
 int main(void)
 {
 	static const struct check_test tests[] = {
@@ -654,6 +1105,10 @@ int main(void)
 	    {"evict_lru", test_evict_lru},
 	    {"two_mounts", test_two_mounts},
 	    {"open", test_open},
+	    {"planted", test_planted},
+	    {"size_checks", test_size_checks},
+	    {"verify_once", test_verify_once},
+	    {"tmp_not_followed", test_tmp_not_followed},
 	};
 
 	log_setup(stderr, LOG_LVL_ERR);
