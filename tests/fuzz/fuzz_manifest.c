@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "registry/inspect.h"
+#include "registry/listbuild.h"
 #include "registry/manifest.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -74,6 +75,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!ln || strlen(ln) < DIGEST_STR_LEN + 3)
 			abort();
 		free(ln);
+	}
+	if (reg_mtype_is_index(m->type)) {
+		/* a list says what it says: compared with its own entries and
+		 * annotations it is the same (an amend with no net change) */
+		char **keys = NULL, **values = NULL;
+		struct reg_annotation *ann;
+		size_t n_ann = 0;
+
+		if (reg_list_annotations((const char *)data, size, &keys, &values, &n_ann) < 0)
+			abort();
+		ann = calloc(n_ann + 1, sizeof(*ann));
+		if (!ann)
+			abort();
+		for (size_t i = 0; i < n_ann; i++) {
+			ann[i].key = keys[i];
+			ann[i].value = values[i];
+		}
+		/* (by its own words: without a Content-Type to go by; and
+		 * non-string annotation values are not annotations: then no) */
+		if (!ct && !memmem(data, size, "\"annotations\"", 13) &&
+		    !reg_list_same_content((const char *)data, size, m->type, m->entries,
+					   m->n_entries, ann, n_ann))
+			abort();
+		free(ann);
+		reg_annotations_free(keys, values, n_ann);
 	}
 	if (reg_mtype_is_image(m->type)) {
 		struct reg_platform p = {(char *)"linux", (char *)"amd64", NULL, NULL, NULL, 0};
