@@ -11,12 +11,18 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 builddir=build
 cmake_args=(-DCMAKE_BUILD_TYPE=Release)
+reports=
 if [[ ${1:-} == --sanitize ]]; then
 	shift
 	builddir=build-asan
 	cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DREGFS_SANITIZE=ON)
-	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
-	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+	# Reports go to files that outlive the tests' scratch directories: a leak is only
+	# reported when regfs exits, after the test that made it has passed and cleaned up.
+	reports=$PWD/$builddir/sanitizer-reports
+	rm -rf "$reports"
+	mkdir -p "$reports"
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}:log_path=$reports/asan
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}:log_path=$reports/ubsan
 fi
 
 scripts/deps.sh
@@ -27,4 +33,12 @@ cmake --build "$builddir" -j "$jobs"
 
 rc=0
 ctest --test-dir "$builddir" --output-on-failure "$@" </dev/null || rc=$?
+if [[ -n $reports ]] && compgen -G "$reports/*" >/dev/null; then
+	echo "sanitizer reports (in $reports):" >&2
+	for f in "$reports"/*; do
+		echo "--- $f" >&2
+		head -n 60 "$f" >&2
+	done
+	rc=1
+fi
 exit "$rc"
