@@ -804,8 +804,10 @@ int tree_lookup_level(struct fs *fs, struct node *parent, const char *prefix, co
 	if (ret != -ENOENT)
 		return ret;
 
+	/* a catalog refused (credentials we lack for it) does not say which
+	 * names are there: look the name up by itself, as without one */
 	cret = catalog(fs, r, &cat);
-	if (cret < 0 && cret != -ENOTSUP)
+	if (cret < 0 && cret != -ENOTSUP && cret != -EACCES)
 		return cret;
 	has_catalog = cret == 0;
 	prefix_is_repo = prefix && (!has_catalog || strlist_has(&cat, prefix));
@@ -1092,8 +1094,10 @@ int tree_list_level(struct fs *fs, struct node *n, const char *prefix, struct tr
 		if (ret == -ENOMEM)
 			return ret;
 	}
+	/* a refused catalog is the registry's answer to `ls` of it; below,
+	 * the tags answer as without a catalog */
 	cret = catalog(fs, n->reg, &cat);
-	if (cret < 0 && cret != -ENOTSUP)
+	if (cret < 0 && cret != -ENOTSUP && (cret != -EACCES || !prefix))
 		return cret;
 	ret = 0;
 	for (size_t i = 0; ret == 0 && i < cat.n; i++) {

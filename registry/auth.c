@@ -257,10 +257,11 @@ static bool realm_may_have_credentials(const struct reg_registry *r, const char 
  * identity token an OAuth2 POST, else a GET with the Basic credentials (or
  * none).  Only the token server ever sees the credentials, and only where
  * realm_may_have_credentials() allows it; elsewhere the request goes
- * without them (an anonymous token) and the log says why.  *value is a
- * new secret, *ttl its lifetime.
+ * without them (an anonymous token), the log says why and *withheld is
+ * set.  *value is a new secret, *ttl its lifetime.
  */
-static int request_token(struct reg_registry *r, const char *scope, char **value, double *ttl)
+static int request_token(struct reg_registry *r, const char *scope, char **value, double *ttl,
+			 bool *withheld)
 {
 	struct http_call h = {0};
 	struct reg_creds cr = {0};
@@ -273,6 +274,7 @@ static int request_token(struct reg_registry *r, const char *scope, char **value
 	bool plain, send_creds;
 
 	*value = NULL;
+	*withheld = false;
 	pthread_mutex_lock(&r->lock);
 	realm = r->realm ? strdup(r->realm) : NULL;
 	service = r->service ? strdup(r->service) : NULL;
@@ -294,6 +296,7 @@ static int request_token(struct reg_registry *r, const char *scope, char **value
 			 "to a host other than the registry's; asking for an anonymous token",
 			 r->host, authority ? authority : "?");
 		reg_creds_release(&cr);
+		*withheld = true;
 	}
 	if (send_creds && cr.identitytoken)
 		form = refresh_form(cr.identitytoken, service, scope);
@@ -393,14 +396,17 @@ static bool token_is(const struct token *t, const char *authorization)
 	       strcmp(authorization + 7, t->value) == 0;
 }
 
-int auth_fetch_token(struct reg_registry *r, const char *scope, const char *rejected)
+int auth_fetch_token(struct reg_registry *r, const char *scope, const char *rejected,
+		     bool *withheld)
 {
 	struct token *t;
 	char *value = NULL;
 	double ttl = 0, early;
 	uint64_t seen;
+	bool anonymous = false;
 	int ret;
 
+	*withheld = false;
 	pthread_mutex_lock(&r->lock);
 	t = token_slot_locked(r, scope);
 	if (!t) {
@@ -417,13 +423,14 @@ int auth_fetch_token(struct reg_registry *r, const char *scope, const char *reje
 		return ret;
 	}
 	if (t->value && t->renew > http_now() && !token_is(t, rejected)) {
+		*withheld = t->withheld;
 		pthread_mutex_unlock(&r->lock);
 		return 0;
 	}
 	t->fetching = true;
 	pthread_mutex_unlock(&r->lock);
 
-	ret = request_token(r, scope, &value, &ttl);
+	ret = request_token(r, scope, &value, &ttl, &anonymous);
 
 	pthread_mutex_lock(&r->lock);
 	t->fetching = false;
@@ -438,6 +445,8 @@ int auth_fetch_token(struct reg_registry *r, const char *scope, const char *reje
 		t->value = value;
 		value = NULL;
 		t->renew = http_now() + ttl - early;
+		t->withheld = anonymous;
+		*withheld = anonymous;
 	}
 	pthread_cond_broadcast(&r->token_done);
 	pthread_mutex_unlock(&r->lock);

@@ -72,7 +72,10 @@ struct reg_strlist {
 void reg_strlist_release(struct reg_strlist *l);
 
 /* All repositories from _catalog, every page, invalid names skipped.
- * -ENOTSUP when the registry offers no catalog (as Docker Hub). */
+ * -ENOTSUP when the registry offers no catalog or keeps it from us (as
+ * Docker Hub: 404, 403, or a 401 for a token got with all our credentials);
+ * -EACCES when it wants credentials we lack (a 401 to none or wrong ones,
+ * a token server that refuses us, or one they may not go to). */
 int reg_catalog(struct reg_registry *r, struct reg_strlist *out);
 
 /* All tags of @repo, every page, invalid names skipped. */

@@ -47,6 +47,9 @@ teardown() {
 @test "a realm on another host over http gets no credentials; the read is EACCES" {
 	local R="$TESTDIR/mnt/$TOKEN"
 	assert_fails_with "Permission denied" fs cat "$R/onap/py-app-amd64/latest/digest"
+	# the catalog too: credentials withheld are credentials the registry lacks, not an
+	# empty registry
+	assert_fails_with "Permission denied" fs ls "$R"
 	# the token server was asked, never with an Authorization header
 	(($(token_requests "$TESTDIR/ts") >= 1))
 	[ "$(token_requests "$TESTDIR/ts" '.authorization or .creds != "none"')" -eq 0 ]
