@@ -44,6 +44,11 @@ struct reg_client_opts {
 	int retries;                 /* extra tries for transient failures; < 0 = 2 */
 };
 
+/* Whether @path is what -o cafile= needs: a readable regular file of at
+ * most 1 MiB holding PEM certificates that parse (as curl will parse them).
+ * 0, or -errno with the reason for people in @why (@n bytes). */
+int reg_cafile_check(const char *path, char *why, size_t n);
+
 /* New client (*out; free with reg_client_free).  0, -EINVAL for a mirror
  * that does not name hosts, -ENOMEM. */
 int reg_client_new(const struct reg_client_opts *opts, struct reg_client **out);
