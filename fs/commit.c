@@ -266,20 +266,65 @@ static int carry_attestations(struct fs *fs, struct child *c, const struct piece
 	return ret;
 }
 
+#define INDEX_NAMES_SHOWN 8 /* platform directories a refusal of an index names */
+
+/*
+ * Refuse @c, a link to index @m (@what: "an index", or the index one
+ * level up it is the one entry of): say how many entries it has, whether
+ * some are indexes themselves, and which platform directories to link to
+ * instead (@sub/NAME when @sub, the entry's name, is not NULL).
+ */
+static void refuse_index(struct plan *p, struct child *c, const char *what,
+			 const struct reg_manifest *m, const char *sub)
+{
+	struct buf names = BUF_INIT(4096);
+	size_t n = 0, nested = 0, shown = 0, len;
+	char *list;
+
+	for (size_t i = 0; i < m->n_entries; i++) {
+		const char *name = m->entry_names ? m->entry_names[i] : NULL;
+
+		if (reg_descriptor_is_attestation(&m->entries[i]))
+			continue;
+		n++;
+		if (reg_mtype_is_index(reg_mtype_from_string(m->entries[i].media_type)))
+			nested++;
+		if (!name || shown == INDEX_NAMES_SHOWN)
+			continue;
+		if ((shown++ && buf_append(&names, ", ", 2) < 0) ||
+		    (sub && (buf_append(&names, sub, strlen(sub)) < 0 ||
+			     buf_append(&names, "/", 1) < 0)) ||
+		    buf_append(&names, name, strlen(name)) < 0)
+			break;
+	}
+	if (shown < n)
+		buf_append(&names, ", ...", 5);
+	list = buf_detach(&names, &len);
+	if (n == 0)
+		child_error(p, c, "not an image: %s with no image in it", what);
+	else if (nested)
+		child_error(p, c, "not an image: %s of %zu entries, %zu of them an index; link to "
+			    "one of its platform directories (%s)", what, n, nested,
+			    list ? list : "");
+	else
+		child_error(p, c, "not an image: %s of %zu image%s; link to one of its platform "
+			    "directories (%s)", what, n, n == 1 ? "" : "s", list ? list : "");
+	free(list);
+	buf_release(&names, 0);
+}
+
 /* Take the one image of index @idx (in @repo of @reg) with its attestations. */
 static int pick_from_index(struct fs *fs, struct plan *p, struct child *c, struct piece *idx)
 {
 	size_t image, *att = NULL, n_att = 0, n_images = 0;
-	char *b = NULL;
+	const char *name;
+	char *b = NULL, *what = NULL;
 	size_t len;
 	int ret;
 
 	ret = reg_index_pick_image(idx->m, &image, &att, &n_att, &n_images);
 	if (ret == -EINVAL) {
-		child_error(p, c,
-			    "not an image: an index of %zu images; link to one platform directory "
-			    "inside it",
-			    n_images);
+		refuse_index(p, c, "an index", idx->m, NULL);
 		return 0;
 	}
 	if (ret < 0)
@@ -289,6 +334,21 @@ static int pick_from_index(struct fs *fs, struct plan *p, struct child *c, struc
 	if (ret == 0)
 		ret = piece_take(&c->image, idx->reg, idx->repo, b, len,
 				 idx->m->entries[image].media_type);
+	if (ret == 0 && !reg_mtype_is_image(c->image.m->type)) {
+		/* its one entry is no image either: say what it is, and where the
+		 * images are (an index), rather than fail on its config later */
+		name = idx->m->entry_names[image] ? idx->m->entry_names[image] : "?";
+		if (!reg_mtype_is_index(c->image.m->type))
+			child_error(p, c, "not an image: an index whose one entry, %s, is a "
+				    "schema 1 manifest", name);
+		else if (asprintf(&what, "an index whose one entry, %s, is an index", name) >= 0)
+			refuse_index(p, c, what, c->image.m, name);
+		else
+			ret = -ENOMEM;
+		free(what);
+		free(att);
+		return ret;
+	}
 	if (ret == 0)
 		ret = carry_attestations(fs, c, idx, c->image.desc.digest);
 	free(att);
