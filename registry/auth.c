@@ -234,7 +234,7 @@ static size_t host_name_len(const char *a, size_t len)
 static bool realm_may_have_credentials(const struct reg_registry *r, const char *realm,
 				       char **authority)
 {
-	const char *a = strstr(realm, "://");
+	const char *a = strstr(realm, "://"), *at;
 	size_t n, hn;
 
 	*authority = NULL;
@@ -244,9 +244,11 @@ static bool realm_may_have_credentials(const struct reg_registry *r, const char 
 		return false;
 	a += 3;
 	n = strcspn(a, "/?#");
-	*authority = strndup(a, n);
-	if (memchr(a, '@', n))
-		return false; /* user information: not a plain host to compare */
+	at = memrchr(a, '@', n);
+	/* the log names the host, never user information */
+	*authority = at ? strndup(at + 1, n - (size_t)(at + 1 - a)) : strndup(a, n);
+	if (at)
+		return false; /* not a plain host to compare */
 	hn = host_name_len(a, n);
 	return r->plain_ok && hn == host_name_len(r->api_host, strlen(r->api_host)) &&
 	       strncasecmp(a, r->api_host, hn) == 0;
