@@ -136,22 +136,55 @@ static void plan_release(struct plan *p)
 	memset(p, 0, sizeof(*p));
 }
 
+/*
+ * @s as .status and .last-commit show what the user wrote (link names and
+ * targets, annotation keys, .mediatype, draft names), so that it cannot
+ * start a line of its own or drive a terminal: printable ASCII as it is, a
+ * backslash as "\\", newline, CR and tab as "\n", "\r", "\t", every other
+ * byte (control characters, DEL, anything not ASCII) as "\xNN", as git
+ * quotes paths.  New string, or NULL without memory.
+ */
+static char *status_escape(const char *s)
+{
+	struct buf b = BUF_INIT(STATUS_MAX);
+	char esc[5];
+	size_t len;
+	int ret = 0;
+
+	for (const unsigned char *c = (const unsigned char *)s; *c && ret == 0; c++) {
+		if (*c >= 0x20 && *c < 0x7f && *c != '\\')
+			ret = buf_append(&b, c, 1);
+		else if (*c == '\\' || *c == '\n' || *c == '\r' || *c == '\t')
+			ret = buf_append(&b, *c == '\\' ? "\\\\" : *c == '\n' ? "\\n"
+					     : *c == '\r' ? "\\r" : "\\t", 2);
+		else
+			ret = buf_append(&b, esc, (size_t)snprintf(esc, sizeof(esc), "\\x%02x", *c));
+	}
+	if (ret < 0) {
+		buf_release(&b, 0);
+		return NULL;
+	}
+	return buf_detach(&b, &len);
+}
+
 static void draft_problem(struct plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void draft_problem(struct plan *p, const char *fmt, ...)
 {
 	va_list ap;
-	char *s = NULL;
+	char *s = NULL, *e;
 
 	va_start(ap, fmt);
 	if (vasprintf(&s, fmt, ap) < 0)
 		s = NULL;
 	va_end(ap);
 	p->errors++;
-	if (s) {
+	e = s ? status_escape(s) : NULL; /* it names what the user wrote */
+	if (e) {
 		buf_append(&p->problems, "  error: ", 9);
-		buf_append(&p->problems, s, strlen(s));
+		buf_append(&p->problems, e, strlen(e));
 		buf_append(&p->problems, "\n", 1);
 	}
+	free(e);
 	free(s);
 }
 
@@ -244,20 +277,65 @@ static int carry_attestations(struct fs *fs, struct child *c, const struct piece
 	return ret;
 }
 
+#define INDEX_NAMES_SHOWN 8 /* platform directories a refusal of an index names */
+
+/*
+ * Refuse @c, a link to index @m (@what: "an index", or the index one
+ * level up it is the one entry of): say how many entries it has, whether
+ * some are indexes themselves, and which platform directories to link to
+ * instead (@sub/NAME when @sub, the entry's name, is not NULL).
+ */
+static void refuse_index(struct plan *p, struct child *c, const char *what,
+			 const struct reg_manifest *m, const char *sub)
+{
+	struct buf names = BUF_INIT(4096);
+	size_t n = 0, nested = 0, shown = 0, len;
+	char *list;
+
+	for (size_t i = 0; i < m->n_entries; i++) {
+		const char *name = m->entry_names ? m->entry_names[i] : NULL;
+
+		if (reg_descriptor_is_attestation(&m->entries[i]))
+			continue;
+		n++;
+		if (reg_mtype_is_index(reg_mtype_from_string(m->entries[i].media_type)))
+			nested++;
+		if (!name || shown == INDEX_NAMES_SHOWN)
+			continue;
+		if ((shown++ && buf_append(&names, ", ", 2) < 0) ||
+		    (sub && (buf_append(&names, sub, strlen(sub)) < 0 ||
+			     buf_append(&names, "/", 1) < 0)) ||
+		    buf_append(&names, name, strlen(name)) < 0)
+			break;
+	}
+	if (shown < n)
+		buf_append(&names, ", ...", 5);
+	list = buf_detach(&names, &len);
+	if (n == 0)
+		child_error(p, c, "not an image: %s with no image in it", what);
+	else if (nested)
+		child_error(p, c, "not an image: %s of %zu entries, %zu of them an index; link to "
+			    "one of its platform directories (%s)", what, n, nested,
+			    list ? list : "");
+	else
+		child_error(p, c, "not an image: %s of %zu image%s; link to one of its platform "
+			    "directories (%s)", what, n, n == 1 ? "" : "s", list ? list : "");
+	free(list);
+	buf_release(&names, 0);
+}
+
 /* Take the one image of index @idx (in @repo of @reg) with its attestations. */
 static int pick_from_index(struct fs *fs, struct plan *p, struct child *c, struct piece *idx)
 {
 	size_t image, *att = NULL, n_att = 0, n_images = 0;
-	char *b = NULL;
+	const char *name;
+	char *b = NULL, *what = NULL;
 	size_t len;
 	int ret;
 
 	ret = reg_index_pick_image(idx->m, &image, &att, &n_att, &n_images);
 	if (ret == -EINVAL) {
-		child_error(p, c,
-			    "not an image: an index of %zu images; link to one platform directory "
-			    "inside it",
-			    n_images);
+		refuse_index(p, c, "an index", idx->m, NULL);
 		return 0;
 	}
 	if (ret < 0)
@@ -267,6 +345,21 @@ static int pick_from_index(struct fs *fs, struct plan *p, struct child *c, struc
 	if (ret == 0)
 		ret = piece_take(&c->image, idx->reg, idx->repo, b, len,
 				 idx->m->entries[image].media_type);
+	if (ret == 0 && !reg_mtype_is_image(c->image.m->type)) {
+		/* its one entry is no image either: say what it is, and where the
+		 * images are (an index), rather than fail on its config later */
+		name = idx->m->entry_names[image] ? idx->m->entry_names[image] : "?";
+		if (!reg_mtype_is_index(c->image.m->type))
+			child_error(p, c, "not an image: an index whose one entry, %s, is a "
+				    "schema 1 manifest", name);
+		else if (asprintf(&what, "an index whose one entry, %s, is an index", name) >= 0)
+			refuse_index(p, c, what, c->image.m, name);
+		else
+			ret = -ENOMEM;
+		free(what);
+		free(att);
+		return ret;
+	}
 	if (ret == 0)
 		ret = carry_attestations(fs, c, idx, c->image.desc.digest);
 	free(att);
@@ -803,21 +896,39 @@ static char *status_text(struct fs *fs, struct plan *p, int plan_ret, bool with_
 		}                                                                                  \
 	} while (0)
 
-	ADD("draft %s/%s:%s\n", p->reg ? reg_registry_host(p->reg) : "?",
-	    p->repo ? p->repo : "(none)", p->tag ? p->tag : "?");
+	/* what the user named (the draft, links, targets) is escaped: a name
+	 * holding a newline must not pass for a line of its own */
+	{
+		char *repo = p->repo ? status_escape(p->repo) : NULL;
+		char *tag = p->tag ? status_escape(p->tag) : NULL;
+
+		ADD("draft %s/%s:%s\n", p->reg ? reg_registry_host(p->reg) : "?",
+		    repo ? repo : "(none)", tag ? tag : "?");
+		free(repo);
+		free(tag);
+	}
 	for (size_t i = 0; i < p->n; i++) {
 		struct child *c = &p->v[i];
 		char *plat = c->error ? NULL : reg_platform_string(c->image.desc.platform);
+		char *name = status_escape(c->name), *target = NULL, *error = NULL, *warning = NULL;
 
+		target = c->target ? status_escape(c->target) : NULL;
+		error = c->error ? status_escape(c->error) : NULL;
+		warning = c->warning ? status_escape(c->warning) : NULL;
 		if (c->error)
-			ADD("  %s -> %s: error: %s\n", c->name, c->target ? c->target : "?", c->error);
+			ADD("  %s -> %s: error: %s\n", name ? name : "?", target ? target : "?",
+			    error ? error : "?");
 		else
-			ADD("  %s -> %s: %s %s@%s%s\n", c->name, c->target, plat ? plat : "?",
-			    c->source ? c->source : "?", c->image.desc.digest,
+			ADD("  %s -> %s: %s %s@%s%s\n", name ? name : "?", target ? target : "?",
+			    plat ? plat : "?", c->source ? c->source : "?", c->image.desc.digest,
 			    c->n_attest ? " (with attestations)" : "");
 		if (c->warning)
-			ADD("  %s: warning: %s\n", c->name, c->warning);
+			ADD("  %s: warning: %s\n", name ? name : "?", warning ? warning : "?");
 		free(plat);
+		free(name);
+		free(target);
+		free(error);
+		free(warning);
 	}
 	if (p->problems.len)
 		buf_append(&b, p->problems.data, p->problems.len);
@@ -1092,11 +1203,15 @@ int commit_run(struct fs *fs, struct node *draft, const struct fs_caller *who)
 			     p.errors == 1 ? "" : "s") >= 0)
 			buf_append(&why, status, strlen(status));
 		for (size_t i = 0; i < p.n; i++) {
+			char *name = p.v[i].error ? status_escape(p.v[i].name) : NULL;
+			char *error = p.v[i].error ? status_escape(p.v[i].error) : NULL;
+
 			free(status);
 			status = NULL;
-			if (p.v[i].error && asprintf(&status, "  %s: %s\n", p.v[i].name,
-						     p.v[i].error) >= 0)
+			if (name && error && asprintf(&status, "  %s: %s\n", name, error) >= 0)
 				buf_append(&why, status, strlen(status));
+			free(name);
+			free(error);
 		}
 		if (p.problems.len)
 			buf_append(&why, p.problems.data, p.problems.len);

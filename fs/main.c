@@ -8,6 +8,7 @@
 #include <fuse_lowlevel.h>
 #include <grp.h>
 #include <limits.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -23,9 +24,12 @@
 #include "fs/fs.h"
 #include "fs/ops.h"
 #include "registry/client.h"
+#include "registry/creds.h"
 #include "registry/names.h"
 
 #define DEFAULT_TTL 30.0
+#define TTL_MAX (86400.0 * 365)
+#define TIMEOUT_MAX 3600 /* seconds */
 #define DEFAULT_CACHE_MAX (10ull << 30) /* 10 GiB */
 #define MEM_CACHE_MAX (64u << 20)
 
@@ -45,7 +49,7 @@ struct options {
 	char *logfile;
 	char *auth_file;
 	char *write_group;
-	int timeout;
+	char *timeout;
 	int verbose;
 };
 
@@ -65,7 +69,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("logfile=%s", logfile),
 	OPT("auth_file=%s", auth_file),
 	OPT("write_group=%s", write_group),
-	OPT("timeout=%d", timeout),
+	OPT("timeout=%s", timeout),
 	OPT("verbose", verbose),
 	FUSE_OPT_END,
 };
@@ -176,27 +180,128 @@ static void usage(const char *prog)
 	fuse_lowlevel_help();
 }
 
+/* "500M": decimal digits, then an optional K, M, G or T (powers of 1024)
+ * and an optional B.  No sign, no blanks, nothing that overflows. */
 static int parse_size(const char *s, unsigned long long *out)
 {
 	char *end;
 	unsigned long long v;
+	unsigned shift = 0;
 
+	if (*s < '0' || *s > '9')
+		return -1; /* strtoull would take "-5" as a huge number */
 	errno = 0;
 	v = strtoull(s, &end, 10);
 	if (errno || end == s)
 		return -1;
 	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	case 't': case 'T': v <<= 40; end++; break;
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
 	default: break;
 	}
 	if (*end == 'B' || *end == 'b')
 		end++;
-	if (*end)
+	if (*end || v > (ULLONG_MAX >> shift))
+		return -1;
+	*out = v << shift;
+	return 0;
+}
+
+/* A whole number of seconds from @min to @max written in decimal digits
+ * only, into *out.  0 or -1. */
+static int parse_seconds(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < min || v > max)
 		return -1;
 	*out = v;
+	return 0;
+}
+
+/* An existing directory we may read (certs_dir=).  0, or -1 after saying
+ * why on stderr. */
+static int check_dir(const char *opt, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0 || (S_ISDIR(st.st_mode) && access(path, R_OK | X_OK) < 0)) {
+		fprintf(stderr, "regfs: %s '%s': %s\n", opt, path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "regfs: %s '%s': not a directory\n", opt, path);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Every option's value, checked before anything is created or mounted:
+ * numbers in their range, files and directories that must be there.  The
+ * numbers go to *ttl, *cache_max and *timeout (their defaults when not
+ * given; *timeout 0 = the client's default).  0, or -1 after one message
+ * on stderr.
+ */
+static int check_options(const struct options *o, double *ttl, unsigned long long *cache_max,
+			 long *timeout)
+{
+	const char *const paths[][2] = {
+		{"cache_dir", o->cache_dir}, {"state_dir", o->state_dir},
+		{"logfile", o->logfile},     {"cafile", o->cafile},
+		{"certs_dir", o->certs_dir}, {"auth_file", o->auth_file},
+	};
+	char why[256];
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		if (paths[i][1] && !*paths[i][1]) {
+			fprintf(stderr, "regfs: %s= needs a path\n", paths[i][0]);
+			return -1;
+		}
+	}
+	*ttl = DEFAULT_TTL;
+	if (o->ttl) {
+		char *end;
+
+		/* digits and at most one '.': no sign, exponent, hex, nan or inf */
+		*ttl = strtod(o->ttl, &end);
+		if (strspn(o->ttl, "0123456789.") != strlen(o->ttl) || end == o->ttl || *end ||
+		    !isfinite(*ttl) || *ttl <= 0 || *ttl > TTL_MAX) {
+			fprintf(stderr, "regfs: ttl '%s' is not a number of seconds above 0 and at "
+				"most %.0f (a year)\n", o->ttl, TTL_MAX);
+			return -1;
+		}
+	}
+	*cache_max = DEFAULT_CACHE_MAX;
+	if (o->cache_max && parse_size(o->cache_max, cache_max) < 0) {
+		fprintf(stderr, "regfs: cache_max '%s' is not a size: digits with an optional K, "
+			"M, G or T (500M, 10G), 0 for no cap\n", o->cache_max);
+		return -1;
+	}
+	*timeout = 0;
+	if (o->timeout && parse_seconds(o->timeout, 1, TIMEOUT_MAX, timeout) < 0) {
+		fprintf(stderr, "regfs: timeout '%s' is not a whole number of seconds from 1 to "
+			"%d\n", o->timeout, TIMEOUT_MAX);
+		return -1;
+	}
+	/* read when a registry is first used: a bad one would fail every request */
+	if (o->cafile && reg_cafile_check(o->cafile, why, sizeof(why)) < 0) {
+		fprintf(stderr, "regfs: cafile '%s': %s\n", o->cafile, why);
+		return -1;
+	}
+	if (o->certs_dir && check_dir("certs_dir", o->certs_dir) < 0)
+		return -1;
+	if (o->auth_file && reg_creds_file_check(o->auth_file, why, sizeof(why)) < 0) {
+		fprintf(stderr, "regfs: auth_file '%s': %s\n", o->auth_file, why);
+		return -1;
+	}
 	return 0;
 }
 
@@ -299,6 +404,7 @@ int main(int argc, char *argv[])
 	unsigned long long cache_max = DEFAULT_CACHE_MAX;
 	char *cache_dir = NULL, *cafile = NULL, *certs_dir = NULL;
 	FILE *logfp = NULL;
+	long timeout = 0;
 	int ret = 1, err;
 
 	memset(&o, 0, sizeof(o));
@@ -323,16 +429,8 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "usage: %s [options] MOUNTPOINT (see --help)\n", argv[0]);
 		goto out;
 	}
-	fs.cfg.ttl = DEFAULT_TTL;
-	if (o.ttl) {
-		char *end;
-
-		fs.cfg.ttl = strtod(o.ttl, &end);
-		if (*end || fs.cfg.ttl < 0 || fs.cfg.ttl > 86400 * 365) {
-			fprintf(stderr, "regfs: ttl '%s' is not a number of seconds\n", o.ttl);
-			goto out;
-		}
-	}
+	if (check_options(&o, &fs.cfg.ttl, &cache_max, &timeout) < 0)
+		goto out;
 	/* who may write: said by the modes (the kernel checks them) and
 	 * checked again for each write (ops.c) */
 	fs.cfg.uid = geteuid();
@@ -344,10 +442,6 @@ int main(int argc, char *argv[])
 	}
 	if (fuse_opt_add_arg(&args, "-odefault_permissions") < 0)
 		goto out;
-	if (o.cache_max && parse_size(o.cache_max, &cache_max) < 0) {
-		fprintf(stderr, "regfs: cache_max '%s' is not a size\n", o.cache_max);
-		goto out;
-	}
 	if (o.logfile) {
 		char *abs = absolute(o.logfile);
 
@@ -395,21 +489,8 @@ int main(int argc, char *argv[])
 	/* read when a registry is first used, after fuse_daemonize went to "/" */
 	if (o.cafile && !(cafile = absolute(o.cafile)))
 		goto out;
-	if (o.certs_dir) {
-		struct stat st;
-
-		certs_dir = absolute(o.certs_dir);
-		if (!certs_dir)
-			goto out;
-		if (stat(certs_dir, &st) < 0) {
-			fprintf(stderr, "regfs: certs_dir '%s': %s\n", o.certs_dir, strerror(errno));
-			goto out;
-		}
-		if (!S_ISDIR(st.st_mode)) {
-			fprintf(stderr, "regfs: certs_dir '%s': not a directory\n", o.certs_dir);
-			goto out;
-		}
-	}
+	if (o.certs_dir && !(certs_dir = absolute(o.certs_dir)))
+		goto out;
 	mem = cache_mem_new(MEM_CACHE_MAX);
 	memset(&copts, 0, sizeof(copts));
 	copts.cafile = cafile;
@@ -417,8 +498,8 @@ int main(int argc, char *argv[])
 	copts.mirrors = (const char *const *)o.mirrors;
 	copts.insecure = (const char *const *)o.insecure;
 	copts.auth_file = o.auth_file;
-	copts.connect_timeout = o.timeout;
-	copts.stall_timeout = o.timeout > 0 ? 3L * o.timeout : 0;
+	copts.connect_timeout = timeout;
+	copts.stall_timeout = 3 * timeout;
 	copts.retries = -1;
 	err = reg_client_new(&copts, &client);
 	if (!mem || err < 0) {
@@ -498,6 +579,7 @@ out:
 	free(o.logfile);
 	free(o.auth_file);
 	free(o.write_group);
+	free(o.timeout);
 	fuse_opt_free_args(&args);
 	if (logfp)
 		fclose(logfp);

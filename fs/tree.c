@@ -481,6 +481,59 @@ static char *reference_of(struct node *mn, const struct view *v)
 	return ref;
 }
 
+#define INSPECT_DEPTH_MAX 8 /* levels of indexes within indexes inspect.json goes down */
+
+/*
+ * The inspect.json elements of the entries of index @m (in @mn's
+ * repository), in order: an image as docker prints it, an index within
+ * it with its own entries (reg_inspect_index), INSPECT_DEPTH_MAX levels
+ * down at most (deeper, without them).  Each is named "@prefix@<its
+ * digest>"; an entry that is neither (schema 1, unreadable) is left out.
+ * *out is a new array.  0 or -errno.
+ */
+static int inspect_entries(struct fs *fs, struct node *mn, const char *prefix,
+			   const struct reg_manifest *m, int depth, json_t **out)
+{
+	json_t *doc = json_array();
+	int ret = doc ? 0 : -ENOMEM;
+
+	*out = NULL;
+	for (size_t i = 0; ret == 0 && i < m->n_entries; i++) {
+		const struct reg_descriptor *d = &m->entries[i];
+		struct reg_manifest *cm = NULL;
+		json_t *one = NULL, *kids = NULL;
+		char *cb = NULL, *cref = NULL;
+		size_t clen;
+
+		ret = tree_manifest_by_digest(fs, mn->reg, mn->repo, d->digest, &cb, &clen);
+		if (ret < 0)
+			break;
+		/* docker names a child "repo:tag@child" when the list was asked
+		 * for by tag, "repo@child" otherwise */
+		if (asprintf(&cref, "%s@%s", prefix, d->digest) < 0) {
+			cref = NULL;
+			ret = -ENOMEM;
+		} else if (reg_manifest_parse(cb, clen, d->media_type, &cm) == 0) {
+			if (reg_mtype_is_image(cm->type))
+				one = reg_inspect_image(cref, cb, clen, cm, d->platform);
+			else if (reg_mtype_is_index(cm->type) &&
+				 (depth >= INSPECT_DEPTH_MAX ||
+				  (ret = inspect_entries(fs, mn, prefix, cm, depth + 1, &kids)) == 0))
+				one = reg_inspect_index(cref, cb, clen, cm, d->platform, kids);
+		}
+		if (one)
+			json_array_append_new(doc, one);
+		reg_manifest_free(cm);
+		free(cref);
+		free(cb);
+	}
+	if (ret == 0)
+		*out = doc;
+	else
+		json_decref(doc);
+	return ret;
+}
+
 static int inspect_content(struct fs *fs, struct node *n, const struct view *v, char **out,
 			   size_t *len)
 {
@@ -505,35 +558,10 @@ static int inspect_content(struct fs *fs, struct node *n, const struct view *v, 
 
 		if (asprintf(&base, "%s/%s", reg_registry_host(mn->reg), mn->repo) < 0)
 			goto out;
-		doc = json_array();
-		for (size_t i = 0; doc && i < v->m->n_entries; i++) {
-			const struct reg_descriptor *d = &v->m->entries[i];
-			struct reg_manifest *cm = NULL;
-			char *cb = NULL, *cref = NULL;
-			size_t clen;
-			json_t *one;
-
-			ret = tree_manifest_by_digest(fs, mn->reg, mn->repo, d->digest, &cb, &clen);
-			if (ret < 0) {
-				json_decref(doc);
-				free(base);
-				doc = NULL;
-				goto out;
-			}
-			/* docker names a child "repo:tag@child" when the list was
-			 * asked for by tag, "repo@child" otherwise */
-			if (reg_manifest_parse(cb, clen, d->media_type, &cm) == 0 &&
-			    reg_mtype_is_image(cm->type) &&
-			    asprintf(&cref, "%s@%s", by_tag ? ref : base, d->digest) >= 0) {
-				one = reg_inspect_image(cref, cb, clen, cm, d->platform);
-				if (one)
-					json_array_append_new(doc, one);
-				free(cref);
-			}
-			reg_manifest_free(cm);
-			free(cb);
-		}
+		ret = inspect_entries(fs, mn, by_tag ? ref : base, v->m, 1, &doc);
 		free(base);
+		if (ret < 0)
+			goto out;
 	} else {
 		ret = -ENOENT;
 		goto out;
@@ -872,8 +900,10 @@ int tree_lookup_level(struct fs *fs, struct node *parent, const char *prefix, co
 	if (!path)
 		return -ENOMEM;
 
+	/* a catalog refused (credentials we lack for it) does not say which
+	 * names are there: look the name up by itself, as without one */
 	cret = catalog(fs, r, &cat);
-	if (cret < 0 && cret != -ENOTSUP) {
+	if (cret < 0 && cret != -ENOTSUP && cret != -EACCES) {
 		ret = cret;
 		goto out;
 	}
@@ -1200,8 +1230,10 @@ int tree_list_level(struct fs *fs, struct node *n, const char *prefix, struct tr
 		if (ret == -ENOMEM)
 			return ret;
 	}
+	/* a refused catalog is the registry's answer to `ls` of it; below,
+	 * the tags answer as without a catalog */
 	cret = catalog(fs, n->reg, &cat);
-	if (cret < 0 && cret != -ENOTSUP)
+	if (cret < 0 && cret != -ENOTSUP && (cret != -EACCES || !prefix))
 		return cret;
 	ret = 0;
 	for (size_t i = 0; ret == 0 && i < cat.n; i++) {

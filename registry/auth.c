@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "common/log.h"
@@ -206,25 +207,76 @@ static bool realm_on_registry_host(const struct reg_registry *r, const char *rea
 	       (p[3 + n] == '/' || p[3 + n] == '\0' || p[3 + n] == '?');
 }
 
+/* The length of the host name in authority @a ("host[:port]",
+ * "[v6][:port]", @len bytes), the port left out. */
+static size_t host_name_len(const char *a, size_t len)
+{
+	const char *end;
+
+	if (len && a[0] == '[') {
+		end = memchr(a, ']', len);
+		return end ? (size_t)(end - a) + 1 : len;
+	}
+	end = memchr(a, ':', len);
+	return end ? (size_t)(end - a) : len;
+}
+
+/*
+ * Whether the user's credentials for @r may go to token realm @realm.
+ * Over https they may (the realm's certificate is verified).  Over plain
+ * http only to the registry's own host name, any port (token servers
+ * often listen beside the registry), and only when that host is allowed
+ * plain HTTP (loopback, -o insecure=): the credentials would otherwise
+ * cross the network in cleartext to a host the user never allowed it for.
+ * *authority is a new string, the realm's "host[:port]" for the log, or
+ * NULL.
+ */
+static bool realm_may_have_credentials(const struct reg_registry *r, const char *realm,
+				       char **authority)
+{
+	const char *a = strstr(realm, "://"), *at;
+	size_t n, hn;
+
+	*authority = NULL;
+	if (strncmp(realm, "https://", 8) == 0)
+		return true;
+	if (!a)
+		return false;
+	a += 3;
+	n = strcspn(a, "/?#");
+	at = memrchr(a, '@', n);
+	/* the log names the host, never user information */
+	*authority = at ? strndup(at + 1, n - (size_t)(at + 1 - a)) : strndup(a, n);
+	if (at)
+		return false; /* not a plain host to compare */
+	hn = host_name_len(a, n);
+	return r->plain_ok && hn == host_name_len(r->api_host, strlen(r->api_host)) &&
+	       strncasecmp(a, r->api_host, hn) == 0;
+}
+
 /*
  * One request to the token server at @r's realm for @scope: with an
  * identity token an OAuth2 POST, else a GET with the Basic credentials (or
- * none).  Only the token server ever sees the credentials.  *value is a new
- * secret, *ttl its lifetime.
+ * none).  Only the token server ever sees the credentials, and only where
+ * realm_may_have_credentials() allows it; elsewhere the request goes
+ * without them (an anonymous token), the log says why and *withheld is
+ * set.  *value is a new secret, *ttl its lifetime.
  */
-static int request_token(struct reg_registry *r, const char *scope, char **value, double *ttl)
+static int request_token(struct reg_registry *r, const char *scope, char **value, double *ttl,
+			 bool *withheld)
 {
 	struct http_call h = {0};
 	struct reg_creds cr = {0};
 	char *realm = NULL, *service = NULL, *url = NULL, *basic = NULL, *form = NULL;
-	char *esc_scope = NULL, *esc_service = NULL, *repo = scope_repo(scope);
+	char *esc_scope = NULL, *esc_service = NULL, *repo = scope_repo(scope), *authority = NULL;
 	const struct http_tls *tls = NULL;
 	const char *tok;
 	json_t *root = NULL;
 	int ret = -EIO;
-	bool plain;
+	bool plain, send_creds;
 
 	*value = NULL;
+	*withheld = false;
 	pthread_mutex_lock(&r->lock);
 	realm = r->realm ? strdup(r->realm) : NULL;
 	service = r->service ? strdup(r->service) : NULL;
@@ -237,7 +289,18 @@ static int request_token(struct reg_registry *r, const char *scope, char **value
 		ret = -EACCES;
 		goto out;
 	}
-	if (reg_creds_get(r->client->creds, r->host, repo, &cr) == 0 && cr.identitytoken)
+	/* an https realm is never left for http (redirects included) */
+	plain = strncmp(realm, "http://", 7) == 0;
+	send_creds = realm_may_have_credentials(r, realm, &authority);
+	if (reg_creds_get(r->client->creds, r->host, repo, &cr) == 0 && !send_creds &&
+	    (cr.identitytoken || (cr.username && cr.password))) {
+		log_warn("registry '%s': not sending credentials to token realm '%s': plain HTTP "
+			 "to a host other than the registry's; asking for an anonymous token",
+			 r->host, authority ? authority : "?");
+		reg_creds_release(&cr);
+		*withheld = true;
+	}
+	if (send_creds && cr.identitytoken)
 		form = refresh_form(cr.identitytoken, service, scope);
 	if (form) {
 		h.method = "POST";
@@ -254,7 +317,7 @@ static int request_token(struct reg_registry *r, const char *scope, char **value
 		    asprintf(&url, "%s%s%s%s%s", realm, strchr(realm, '?') ? "&" : "?", esc_scope,
 			     esc_service ? "&service=" : "", esc_service ? esc_service : "") < 0)
 			url = NULL;
-		basic = basic_auth(r, scope);
+		basic = send_creds ? basic_auth(r, scope) : NULL;
 		h.auth = basic;
 	}
 	if (!url) {
@@ -306,6 +369,7 @@ out:
 	free(realm);
 	free(service);
 	free(repo);
+	free(authority);
 	http_free_secret(basic);
 	return ret;
 }
@@ -334,14 +398,17 @@ static bool token_is(const struct token *t, const char *authorization)
 	       strcmp(authorization + 7, t->value) == 0;
 }
 
-int auth_fetch_token(struct reg_registry *r, const char *scope, const char *rejected)
+int auth_fetch_token(struct reg_registry *r, const char *scope, const char *rejected,
+		     bool *withheld)
 {
 	struct token *t;
 	char *value = NULL;
 	double ttl = 0, early;
 	uint64_t seen;
+	bool anonymous = false;
 	int ret;
 
+	*withheld = false;
 	pthread_mutex_lock(&r->lock);
 	t = token_slot_locked(r, scope);
 	if (!t) {
@@ -358,13 +425,14 @@ int auth_fetch_token(struct reg_registry *r, const char *scope, const char *reje
 		return ret;
 	}
 	if (t->value && t->renew > http_now() && !token_is(t, rejected)) {
+		*withheld = t->withheld;
 		pthread_mutex_unlock(&r->lock);
 		return 0;
 	}
 	t->fetching = true;
 	pthread_mutex_unlock(&r->lock);
 
-	ret = request_token(r, scope, &value, &ttl);
+	ret = request_token(r, scope, &value, &ttl, &anonymous);
 
 	pthread_mutex_lock(&r->lock);
 	t->fetching = false;
@@ -379,6 +447,8 @@ int auth_fetch_token(struct reg_registry *r, const char *scope, const char *reje
 		t->value = value;
 		value = NULL;
 		t->renew = http_now() + ttl - early;
+		t->withheld = anonymous;
+		*withheld = anonymous;
 	}
 	pthread_cond_broadcast(&r->token_done);
 	pthread_mutex_unlock(&r->lock);

@@ -14,7 +14,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/bio.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -50,7 +54,8 @@ static int read_small_file(const char *path, size_t max, bool secret, char **out
 
 	*out = NULL;
 	*len = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO named as a certificate must not hang us */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0) {
@@ -261,6 +266,41 @@ int http_tls_load(const struct reg_client *c, const char *host, struct http_tls 
 	if (ret < 0)
 		http_tls_release(t);
 	return ret < 0 ? -EIO : 0;
+}
+
+int reg_cafile_check(const char *path, char *why, size_t n)
+{
+	STACK_OF(X509_INFO) *infos = NULL;
+	size_t len, certs = 0;
+	char *pem = NULL;
+	BIO *bio = NULL;
+	int ret = read_small_file(path, CERT_FILE_MAX, false, &pem, &len);
+
+	if (ret < 0) {
+		snprintf(why, n, "%s", ret == -EFBIG ? "larger than 1 MiB"
+				       : ret == -EINVAL ? "not a regular file" : strerror(-ret));
+		goto out;
+	}
+	/* parsed as curl parses the CAs it is given: one bad block spoils all */
+	bio = BIO_new_mem_buf(pem, (int)len);
+	infos = bio ? PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL) : NULL;
+	for (int i = 0; infos && i < sk_X509_INFO_num(infos); i++)
+		if (sk_X509_INFO_value(infos, i)->x509)
+			certs++;
+	ERR_clear_error();
+	if (!bio) {
+		snprintf(why, n, "%s", strerror(ENOMEM));
+		ret = -ENOMEM;
+	} else if (!certs) {
+		snprintf(why, n, "%s", infos ? "holds no PEM certificate"
+					   : "a PEM block in it does not parse");
+		ret = -EINVAL;
+	}
+out:
+	sk_X509_INFO_pop_free(infos, X509_INFO_free);
+	BIO_free(bio);
+	free(pem);
+	return ret;
 }
 
 void http_tls_find_system_cas(struct reg_client *c)

@@ -531,9 +531,11 @@ static int route_request(const struct route *rt, const char *path, const char *s
 	struct reg_registry *r = rt->r;
 	char *url = NULL, *auth = NULL, *code = NULL;
 	bool plain, challenged = false, foreign = false;
+	bool scope_refused = false; /* a token fetched with all our credentials was refused */
 	int ret, attempt = 0, retries = rt->origin ? 0 : r->client->retries;
 	const struct http_tls *tls;
 
+	h->creds_refused = false;
 	ret = ensure_scheme(rt);
 	if (ret < 0) {
 		mirror_set_down(rt);
@@ -588,13 +590,25 @@ static int route_request(const struct route *rt, const char *path, const char *s
 		if (pr == 0 && h->status == 401 && !challenged && !foreign) {
 			challenged = true;
 			if (auth_take_challenge(r, h->www_auth) == 0) {
-				bool bearer;
+				bool bearer, withheld;
+				int tr;
 
 				pthread_mutex_lock(&r->lock);
 				bearer = r->auth == AUTH_BEARER;
 				pthread_mutex_unlock(&r->lock);
-				if (!bearer || auth_fetch_token(r, scope, auth) == 0)
+				if (!bearer)
 					continue;
+				tr = auth_fetch_token(r, scope, auth, &withheld);
+				if (tr == 0) {
+					scope_refused = !withheld;
+					continue;
+				}
+				if (tr != -EACCES) {
+					/* the token server failed (logged): an outage,
+					 * not a refusal */
+					ret = tr;
+					goto out;
+				}
 			}
 		}
 		if (pr == 0 && h->status == 206 && h->range_from > 0) {
@@ -633,6 +647,7 @@ static int route_request(const struct route *rt, const char *path, const char *s
 		}
 		code = http_error_code(&h->body);
 		ret = reg_status_errno(h->status, code);
+		h->creds_refused = h->status == 401 && !scope_refused;
 		/* "not there" is an answer, not a failure: lookups probe for it */
 		route_log(rt, ret == -ENOENT ? LOG_LVL_DEBUG : LOG_LVL_ERR, "%s: HTTP %ld%s%s from '%s'",
 			  what, h->status, code ? " " : "", code ? code : "", r->host);
@@ -716,9 +731,12 @@ static char *next_page(const struct route *rt, const char *link, const char *wha
 	return NULL;
 }
 
+/* Every page of the listing @key (a JSON array) from @first on.  0 or
+ * -errno; *creds_refused (or NULL) says a final EACCES was about our
+ * credentials (struct http_call). */
 static int fetch_listing(const struct route *rt, const char *first, const char *scope,
 			 const char *key, const char *what, bool (*valid)(const char *),
-			 struct reg_strlist *out)
+			 struct reg_strlist *out, bool *creds_refused)
 {
 	struct reg_registry *r = rt->r;
 	struct http_call h = {0};
@@ -736,6 +754,8 @@ static int fetch_listing(const struct route *rt, const char *first, const char *
 		h.max = LISTING_MAX;
 		h.total_timeout = 120;
 		ret = route_request(rt, path, scope, what, &h);
+		if (creds_refused)
+			*creds_refused = ret == -EACCES && h.creds_refused;
 		if (ret < 0)
 			break;
 		root = json_loadb(h.body.data, h.body.len, 0, NULL);
@@ -783,17 +803,22 @@ static int fetch_listing(const struct route *rt, const char *first, const char *
 int reg_catalog(struct reg_registry *r, struct reg_strlist *out)
 {
 	struct route rt = {r, NULL, NULL}; /* the catalog is the registry's own, never a mirror's */
+	bool creds_refused = false;
 	int ret = fetch_listing(&rt, "/v2/_catalog?n=1000", "registry:catalog:*", "repositories",
-				"catalog", reg_name_is_repo, out);
+				"catalog", reg_name_is_repo, out, &creds_refused);
 
 	/* a registry whose page limit is below our n refuses the request
 	 * (distribution: 400 PAGINATION_NUMBER_INVALID); its own page size will do */
 	if (ret == -EIO)
 		ret = fetch_listing(&rt, "/v2/_catalog", "registry:catalog:*", "repositories",
-				    "catalog", reg_name_is_repo, out);
+				    "catalog", reg_name_is_repo, out, &creds_refused);
 
-	/* Docker Hub and others deny or lack _catalog: browsing by name still works */
-	if (ret == -ENOENT || ret == -EACCES)
+	/* Docker Hub and others lack _catalog (404) or keep it from whoever we
+	 * are (403, or a token got with all our credentials that does not
+	 * cover it): browsing by name still works.  A registry that wants
+	 * credentials we do not have, or may not send, refuses: EACCES (the
+	 * 401 is logged) */
+	if (ret == -ENOENT || (ret == -EACCES && !creds_refused))
 		ret = -ENOTSUP;
 	return ret;
 }
@@ -817,7 +842,8 @@ int reg_tags(struct reg_registry *r, const char *repo, struct reg_strlist *out)
 		size_t n = read_routes(r, NULL, rt);
 
 		for (size_t i = 0; i < n; i++) {
-			ret = fetch_listing(&rt[i], path, scope, "tags", what, reg_name_is_tag, out);
+			ret = fetch_listing(&rt[i], path, scope, "tags", what, reg_name_is_tag, out,
+					    NULL);
 			if (ret == 0 || !fall_back_on(ret))
 				break;
 		}

@@ -44,6 +44,11 @@ struct reg_client_opts {
 	int retries;                 /* extra tries for transient failures; < 0 = 2 */
 };
 
+/* Whether @path is what -o cafile= needs: a readable regular file of at
+ * most 1 MiB holding PEM certificates that parse (as curl will parse them).
+ * 0, or -errno with the reason for people in @why (@n bytes). */
+int reg_cafile_check(const char *path, char *why, size_t n);
+
 /* New client (*out; free with reg_client_free).  0, -EINVAL for a mirror
  * that does not name hosts, -ENOMEM. */
 int reg_client_new(const struct reg_client_opts *opts, struct reg_client **out);
@@ -72,7 +77,10 @@ struct reg_strlist {
 void reg_strlist_release(struct reg_strlist *l);
 
 /* All repositories from _catalog, every page, invalid names skipped.
- * -ENOTSUP when the registry offers no catalog (as Docker Hub). */
+ * -ENOTSUP when the registry offers no catalog or keeps it from us (as
+ * Docker Hub: 404, 403, or a 401 for a token got with all our credentials);
+ * -EACCES when it wants credentials we lack (a 401 to none or wrong ones,
+ * a token server that refuses us, or one they may not go to). */
 int reg_catalog(struct reg_registry *r, struct reg_strlist *out);
 
 /* All tags of @repo, every page, invalid names skipped. */

@@ -465,6 +465,54 @@ static int file_read_fd(int fd, const struct file_id *id, char **text, size_t *l
 	return 0;
 }
 
+int reg_creds_file_check(const char *path, char *why, size_t n)
+{
+	struct file_id id;
+	struct stat st;
+	json_error_t jerr;
+	json_t *root = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	int fd, ret = 0;
+
+	/* O_NONBLOCK: a FIFO must not hang the mount */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		ret = -errno;
+		snprintf(why, n, "%s", strerror(-ret));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ret = -EINVAL;
+		snprintf(why, n, "not a regular file");
+		goto out;
+	}
+	id_from_stat(&id, &st);
+	ret = file_read_fd(fd, &id, &text, &len);
+	if (ret < 0) {
+		snprintf(why, n, "%s", ret == -E2BIG ? "larger than 1 MiB" : strerror(-ret));
+		goto out;
+	}
+	/* jerr.text may quote the file (a secret): only say where */
+	root = json_loadb(text, len, 0, &jerr);
+	if (!root || !json_is_object(root)) {
+		ret = -EINVAL;
+		if (root)
+			snprintf(why, n, "not a JSON object");
+		else
+			snprintf(why, n, "not JSON (line %d, column %d)", jerr.line, jerr.column);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	json_wipe_free(root);
+	if (text) {
+		OPENSSL_cleanse(text, len);
+		free(text);
+	}
+	return ret;
+}
+
 /*
  * Make @f's parsed state that of the file's current version.  Returns
  * true when it changed since the last look (a new version, or the file

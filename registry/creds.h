@@ -31,6 +31,8 @@
 #ifndef REGFS_REGISTRY_CREDS_H
 #define REGFS_REGISTRY_CREDS_H
 
+#include <stddef.h>
+
 #define REG_CREDS_FILE_MAX (1u << 20)       /* a bigger credentials file is refused */
 #define REG_CREDS_HELPER_MAX (64u << 10)    /* a helper that prints more is refused */
 #define REG_CREDS_HELPER_TIMEOUT_MS 10000   /* then the helper is killed */
@@ -52,6 +54,12 @@ struct reg_creds {
  */
 struct reg_creds_store;
 int reg_creds_store_new(const char *auth_file, struct reg_creds_store **out);
+/* Whether @path is a credentials file regfs can read: a readable regular
+ * file of at most REG_CREDS_FILE_MAX bytes holding a JSON object (what is
+ * in it is looked at per lookup).  0, or -errno with the reason for people
+ * in @why (@n bytes; never quoting the file).  For -o auth_file= at mount. */
+int reg_creds_file_check(const char *path, char *why, size_t n);
+
 /* NULL is a no-op.  No reg_creds_get may be running. */
 void reg_creds_store_free(struct reg_creds_store *s);
 

@@ -43,6 +43,8 @@ struct token {
 	bool fetching;  /* one thread asks the token server; others wait */
 	uint64_t fetches; /* fetches finished */
 	int last_err;     /* how the last one ended: 0 or -errno */
+	bool withheld;    /* @value was fetched without the credentials we hold (a realm
+			   * they may not go to): anonymous */
 	struct token *next;
 };
 
@@ -157,6 +159,10 @@ struct http_call {
 	curl_off_t delivered; /* bytes handed to the sink */
 	char *content_type, *docker_digest, *www_auth, *link, *retry_after, *content_range;
 	char *location;
+	bool creds_refused;   /* set by route_request (client.c): the final 401 was about
+			       * our credentials (none or wrong for a Basic challenge, refused by
+			       * the token server, or withheld from its realm), not about the
+			       * scope of a token we got with all we have */
 };
 
 /* --- http.c --------------------------------------------------------------- */
@@ -207,9 +213,11 @@ char *auth_header_for(struct reg_registry *r, const char *scope);
 /* Make a fresh token for @scope of @r's realm ready: one request per
  * (realm, service, scope) however many threads ask at once.  @rejected is
  * the Authorization value the registry just refused (or NULL): a token
- * other than that one, still valid, is used as it is.  0 or -errno
- * (logged). */
-int auth_fetch_token(struct reg_registry *r, const char *scope, const char *rejected);
+ * other than that one, still valid, is used as it is.  *withheld says
+ * whether the token was fetched without the credentials we hold (the
+ * realm may not have them).  0 or -errno (logged). */
+int auth_fetch_token(struct reg_registry *r, const char *scope, const char *rejected,
+		     bool *withheld);
 /* Learn from a 401's WWW-Authenticate how @r wants to be spoken to.
  * 0, or -EACCES when the challenge is unusable. */
 int auth_take_challenge(struct reg_registry *r, const char *header);

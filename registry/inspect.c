@@ -17,6 +17,11 @@
  *
  * Descriptor.mediaType is the canonical media type of the manifest kind
  * (what distribution's Payload() returns), not the Content-Type header.
+ *
+ * An index inside an index has no place in docker's output (its inspect
+ * refuses one): regfs gives it an element of the same shape, its document
+ * under SchemaV2ManifestList or OCIIndex, plus Manifests, the inspection
+ * of its own entries.
  */
 #include "registry/inspect.h"
 
@@ -70,15 +75,19 @@ static json_t *base64_json(const char *bytes, size_t len)
 	return s;
 }
 
-json_t *reg_inspect_image(const char *ref, const char *bytes, size_t len,
-			  const struct reg_manifest *m, const struct reg_platform *platform)
+/* One element of inspect.json: Ref, Descriptor, Raw, then the document
+ * under @doc_key, then "Manifests": @children when not NULL (taken over,
+ * also on failure).  New reference, or NULL. */
+static json_t *inspect_element(const char *ref, const char *bytes, size_t len,
+			       const struct reg_manifest *m, const struct reg_platform *platform,
+			       const char *doc_key, json_t *children)
 {
 	json_t *root = NULL, *desc = NULL, *doc = NULL, *ret = NULL;
 	char digest[DIGEST_STR_LEN + 1];
 	json_error_t jerr;
 	int err = 0;
 
-	if (!ref || !bytes || !m || !reg_mtype_is_image(m->type) || len > REG_MANIFEST_MAX)
+	if (!ref || !bytes || len > REG_MANIFEST_MAX)
 		goto out;
 	doc = json_loadb(bytes, len, 0, &jerr);
 	if (!json_is_object(doc))
@@ -98,8 +107,9 @@ json_t *reg_inspect_image(const char *ref, const char *bytes, size_t len,
 	err |= json_object_set_new(root, "Ref", json_string(ref));
 	err |= json_object_set(root, "Descriptor", desc);
 	err |= json_object_set_new(root, "Raw", base64_json(bytes, len));
-	err |= json_object_set(root, m->type == REG_MT_DOCKER_V2 ? "SchemaV2Manifest" : "OCIManifest",
-			       doc);
+	err |= json_object_set(root, doc_key, doc);
+	if (children)
+		err |= json_object_set(root, "Manifests", children);
 	if (err)
 		goto out;
 	ret = root;
@@ -108,7 +118,30 @@ out:
 	json_decref(root);
 	json_decref(desc);
 	json_decref(doc);
+	json_decref(children);
 	return ret;
+}
+
+json_t *reg_inspect_image(const char *ref, const char *bytes, size_t len,
+			  const struct reg_manifest *m, const struct reg_platform *platform)
+{
+	if (!m || !reg_mtype_is_image(m->type))
+		return NULL;
+	return inspect_element(ref, bytes, len, m, platform,
+			       m->type == REG_MT_DOCKER_V2 ? "SchemaV2Manifest" : "OCIManifest", NULL);
+}
+
+json_t *reg_inspect_index(const char *ref, const char *bytes, size_t len,
+			  const struct reg_manifest *m, const struct reg_platform *platform,
+			  json_t *children)
+{
+	if (!m || !reg_mtype_is_index(m->type) || (children && !json_is_array(children))) {
+		json_decref(children);
+		return NULL;
+	}
+	return inspect_element(ref, bytes, len, m, platform,
+			       m->type == REG_MT_DOCKER_LIST ? "SchemaV2ManifestList" : "OCIIndex",
+			       children);
 }
 
 /*

@@ -1,6 +1,7 @@
 /*
  * The JSON `docker manifest inspect --verbose` prints, built from what the
- * registry served: one object per image, an array of them for a list.
+ * registry served: one object per image, an array of them for a list (an
+ * index inside a list: reg_inspect_index).
  * Keys and their order follow docker's ImageManifest: Ref, Descriptor
  * (mediaType, digest, size, platform), Raw (base64 of the manifest bytes),
  * then SchemaV2Manifest (Docker v2) or OCIManifest (OCI) holding the parsed
@@ -29,6 +30,22 @@
  */
 json_t *reg_inspect_image(const char *ref, const char *bytes, size_t len,
 			  const struct reg_manifest *m, const struct reg_platform *platform);
+
+/*
+ * One index nested in a list (docker prints none: its inspect refuses
+ * them).  The element has an image's shape, Ref, Descriptor (the index's
+ * canonical media type, digest, size and @platform, the list entry's) and
+ * Raw, then the document under "SchemaV2ManifestList" (a Docker list) or
+ * "OCIIndex", then "Manifests": @children, the inspection of its own
+ * entries (an array of elements like this function's and
+ * reg_inspect_image's), left out when NULL.  Takes over @children (also
+ * on failure).  Returns a new reference, or NULL when @m is not an index,
+ * @children not an array, @bytes not a JSON object, @ref not UTF-8, or on
+ * -ENOMEM.
+ */
+json_t *reg_inspect_index(const char *ref, const char *bytes, size_t len,
+			  const struct reg_manifest *m, const struct reg_platform *platform,
+			  json_t *children);
 
 /* Serialise the way regfs serves inspect.json: like Go's
  * json.MarshalIndent(v, "", "\t") (tab indentation, keys in insertion order,

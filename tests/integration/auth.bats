@@ -2,7 +2,7 @@
 # Credentials against real registries: docker-registry with htpasswd (Basic) and in token mode
 # (Bearer, tokens from tests/lib/token_server.py), each serving the seed fixtures, with one
 # regfs mount per set of credentials (good, none, wrong, a short-lived token user, a user
-# allowed one repository only).  Checks what shell tools see (works, or "Permission denied")
+# allowed one repository only, a user allowed to pull but not to see the catalog).  Checks what shell tools see (works, or "Permission denied")
 # and what the servers received (challenges, token requests per scope, renewals), then that
 # no password or token turns up in regfs' logs, stderr or extended attributes.
 
@@ -19,21 +19,24 @@ setup_file() {
 	[[ -z ${REGFS_SKIP_REASON:-} ]] || return 0
 
 	# every secret of the run, one a line, for the leak scan (tokens are added at the end)
-	local good short limited wrong
+	local good short limited wrong nocat
 	good=$(auth_secret) short=$(auth_secret) limited=$(auth_secret) wrong=$(auth_secret)
-	printf '%s\n' "$good" "$short" "$limited" "$wrong" \
+	nocat=$(auth_secret)
+	printf '%s\n' "$good" "$short" "$limited" "$wrong" "$nocat" \
 		"$(basic_header user "$good")" "$(basic_header short "$short")" \
-		"$(basic_header limited "$limited")" "$(basic_header user "$wrong")" >"$TESTDIR/passwords"
+		"$(basic_header limited "$limited")" "$(basic_header user "$wrong")" \
+		"$(basic_header nocat "$nocat")" >"$TESTDIR/passwords"
 
 	htpasswd_file "$TESTDIR/htpasswd" user "$good"
 	auth_registry_start "$TESTDIR/basic" "$TESTDIR/plain/storage" basic "$TESTDIR/htpasswd"
 	BASIC=$(auth_registry_host "$TESTDIR/basic")
 	export BASIC
 
-	jq -n --arg good "$good" --arg short "$short" --arg limited "$limited" '{
+	jq -n --arg good "$good" --arg short "$short" --arg limited "$limited" --arg nocat "$nocat" '{
 		user: {password: $good, pull: ["*"], catalog: true, expires_in: 300},
 		short: {password: $short, pull: ["*"], catalog: true, expires_in: 6},
-		limited: {password: $limited, pull: ["onap/py-app-amd64"], catalog: true}
+		limited: {password: $limited, pull: ["onap/py-app-amd64"], catalog: true},
+		nocat: {password: $nocat, pull: ["*"]}
 	}' >"$TESTDIR/users.json"
 	token_server_start "$TESTDIR/ts" "$TESTDIR/users.json" --service "$SERVICE" --issuer "$ISSUER"
 	auth_registry_start "$TESTDIR/token" "$TESTDIR/plain/storage" token "$TESTDIR/ts/root.pem" \
@@ -46,6 +49,7 @@ setup_file() {
 	docker_config "$TESTDIR/wrong.json" "$BASIC" user "$wrong" "https://$TOKEN/v1/" user "$wrong"
 	docker_config "$TESTDIR/short.json" "$TOKEN" short "$short"
 	docker_config "$TESTDIR/limited.json" "$TOKEN" limited "$limited"
+	docker_config "$TESTDIR/nocat.json" "$TOKEN" nocat "$nocat"
 
 	local m
 	for m in good none wrong; do
@@ -53,12 +57,13 @@ setup_file() {
 	done
 	auth_mount short "$TOKEN"
 	auth_mount limited "$TOKEN"
+	auth_mount nocat "$TOKEN"
 }
 
 teardown_file() {
 	local m
 	[[ -n ${TESTDIR:-} ]] || return 0
-	for m in good none wrong short limited; do
+	for m in good none wrong short limited nocat; do
 		regfs_unmount "$TESTDIR/mnt-$m" || true
 	done
 	registry_stop "$TESTDIR/basic" || true
@@ -178,10 +183,8 @@ denied_by_tag() {
 	denied "$R0"
 	assert_fails_with "Permission denied" fs sha256sum \
 		"$R0/onap/py-app-amd64/@$(sum '.refs["onap/py-app-amd64:latest"].digest')/config.json"
-	# a registry that refuses the catalog lists nothing, as one without a catalog does
-	run lsdir "$R0"
-	[ "$status" -eq 0 ]
-	[ -z "$output" ]
+	# the catalog too: a registry that wants credentials is no registry without a catalog
+	assert_fails_with "Permission denied" fs ls "$R0"
 	# it came from auth: 401s and nothing served, and regfs said why
 	[ "$(log_since "$TESTDIR/basic" | status_count 200)" -eq 0 ]
 	(($(log_since "$TESTDIR/basic" | status_count 401) >= 4))
@@ -309,7 +312,34 @@ denied_by_tag() {
 	[ "$(token_requests "$ts" '.creds == "none" and .status == 200 and .granted == []')" -ge 1 ]
 	[ "$(token_requests "$ts" '.creds == "none" and .granted != []')" -eq 0 ]
 	[ "$(token_requests "$ts" '.creds == "bad" and .user == "user" and .status == 401')" -ge 1 ]
-	grep -q "token for 'repository:onap/py-app-arm64v8:pull' on '$TOKEN': HTTP 401" "$TESTDIR/regfs-wrong.log"
+	# (the first token it asks for is the catalog's: refused, so is everything below it)
+	grep -q "token for '[^']*' on '$TOKEN': HTTP 401" "$TESTDIR/regfs-wrong.log"
+}
+
+@test "catalog: EACCES without the credentials it wants; kept from us, it lists nothing" {
+	local Rn
+	# credentials the registry wants and regfs lacks: no catalog would read as an empty registry
+	assert_fails_with "Permission denied" fs ls "$(at wrong "$BASIC")"
+	assert_fails_with "Permission denied" fs ls "$(at wrong "$TOKEN")"
+	# with them it lists
+	run lsdir "$(at good "$BASIC")"
+	[ "$status" -eq 0 ]
+	assert_lines onap "$output" "ls (catalog)"
+	# a token got with all we have that does not cover the catalog (Docker Hub's way, here a
+	# user allowed to pull but not to list): no catalog, and repositories are read by name
+	Rn=$(at nocat "$TOKEN")
+	run lsdir "$Rn"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	run lsdir "$Rn/onap/py-app-amd64"
+	[ "$status" -eq 0 ]
+	assert_lines latest "$output"
+	browse_image "$Rn" amd64
+	[ "$(token_requests "$TESTDIR/ts" '.user == "nocat" and .status == 200 and .scopes == ["registry:catalog:*"] and .granted == []')" -ge 1 ]
+	# anonymous (the token server grants nothing): the same, no catalog
+	run lsdir "$(at none "$TOKEN")"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
 }
 
 @test "tag paths of a denied repository are EACCES too (catalog granted, refused, absent)" {
@@ -334,7 +364,7 @@ denied_by_tag() {
 	awk -F. 'NF == 3 { print $3 }' "$TESTDIR/ts/token.issued" >>"$secrets"
 
 	# xattrs of a few nodes of every mount and registry
-	for m in good none wrong short limited; do
+	for m in good none wrong short limited nocat; do
 		for h in "$BASIC" "$TOKEN"; do
 			[ -d "$TESTDIR/mnt-$m/$h" ] || continue
 			for node in "" onap onap/py-app-amd64 onap/py-app-amd64/latest \
@@ -347,7 +377,7 @@ denied_by_tag() {
 	done
 	grep -q 'user.regfs.digest=' "$BATS_TEST_TMPDIR/xattrs"
 	files+=("$BATS_TEST_TMPDIR/xattrs" "$TESTDIR"/regfs-*.log)
-	[ "${#files[@]}" -eq 7 ]
+	[ "${#files[@]}" -eq 8 ]
 	grep -q 'token for' "$TESTDIR/regfs-wrong.log" # the logs do talk about tokens
 
 	# the scan can find things: the docker configs and the issued list hold secrets

@@ -190,6 +190,12 @@ denied() {
 	log_mark
 	works podns amd64
 	denied podns arm64v8
+	# the catalog is the host's: refused with the host's wrong credentials, while the
+	# repository the right ones are for still lists
+	assert_fails_with "Permission denied" fs ls "$(at podns)"
+	run lsdir "$(at podns)/onap/py-app-amd64"
+	[ "$status" -eq 0 ]
+	assert_lines latest "$output"
 	# the registry saw good credentials for one repository and wrong ones for the other
 	log_since | grep '/v2/onap/py-app-amd64/' | grep -q '" 200 '
 	log_since | grep -q 'authentication failure'

@@ -90,16 +90,18 @@ basic_header() {
 }
 
 # token_server_start DIR USERS_JSON [token_server.py flags...] — start the token server with
-# its files in DIR.  Exports TOKEN_SERVER=127.0.0.1:PORT.
+# its files in DIR, on 127.0.0.1 or on $TOKEN_SERVER_ADDR (another 127.x.y.z address).
+# Exports TOKEN_SERVER=ADDR:PORT.
 token_server_start() {
 	local dir=${1:?token_server_start DIR USERS_JSON [flags...]} users=${2:?users file} port
+	local addr=${TOKEN_SERVER_ADDR:-127.0.0.1}
 	shift 2
 	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd)
 	port=$(daemon_start "$dir" token 15 "$AUTH_PYTHON" "$REGFS_LIB_DIR/token_server.py" \
-		--root-out "$dir/root.pem" --users "$users" --log "$dir/token.log" \
+		--host "$addr" --root-out "$dir/root.pem" --users "$users" --log "$dir/token.log" \
 		--issued "$dir/token.issued" "$@") || return 1
-	export TOKEN_SERVER="127.0.0.1:$port"
+	export TOKEN_SERVER="$addr:$port"
 }
 
 # token_server_stop DIR

@@ -28,12 +28,14 @@ whose "refresh_token" matches (else 401); the answer then carries access_token o
 
 Logs: --log gets one JSON line per request:
   {"scopes": [...], "service": ..., "creds": "none"|"ok"|"bad", "user": NAME|null,
-   "status": 200|401|400, "granted": [...]}
+   "authorization": true|false (an Authorization header came), "status": 200|401|400,
+   "granted": [...]}
 never a password or a token.  --issued gets every token handed out, one a line, so a test
 can look for them where they must not be (regfs' logs, xattrs); nothing else reads it.
 
-Listens on 127.0.0.1 only; --port 0 picks a free port, written to --port-file once the root
-certificate is written and the socket is listening.
+Listens on loopback only: 127.0.0.1, or another 127.x.y.z address with --host (a realm on
+"another host" for the tests of where credentials may go); --port 0 picks a free port, written
+to --port-file once the root certificate is written and the socket is listening.
 
 Needs PyJWT and cryptography (Debian: python3-jwt, python3-cryptography).
 """
@@ -166,7 +168,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         scopes = q.get("scope", [])
         service = q.get("service", [None])[0]
         entry = {"scopes": scopes, "service": service, "creds": "none", "user": None,
-                 "method": "POST" if oauth else "GET"}
+                 "method": "POST" if oauth else "GET",
+                 "authorization": self.headers.get("Authorization") is not None}
 
         if url.path != "/token":
             entry["status"] = 404
@@ -244,6 +247,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--host", default="127.0.0.1", help="a 127.x.y.z address to listen on")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--root-out", required=True, help="write the CA certificate (PEM) here")
@@ -255,9 +259,11 @@ def main():
     ap.add_argument("--expires-in", type=int, default=300)
     ap.add_argument("--delay", type=float, default=0.0)
     opts = ap.parse_args()
+    if not opts.host.startswith("127."):
+        ap.error("--host must be a 127.x.y.z loopback address")
 
     key, chain = make_pki(opts.root_out)
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", opts.port), Handler)
+    srv = http.server.ThreadingHTTPServer((opts.host, opts.port), Handler)
     srv.daemon_threads = True
     srv.opts, srv.key, srv.chain = opts, key, chain
     for path in (opts.log, opts.issued):

@@ -204,6 +204,67 @@ static void test_array(void)
 	reg_manifest_free(m);
 }
 
+/* An index nested in a list: an image's shape, its document under
+ * OCIIndex (SchemaV2ManifestList for a Docker list), then Manifests. */
+static void test_nested_index(void)
+{
+	static const char oci_index[] =
+		"{\"schemaVersion\":2,\"mediaType\":\"" REG_MT_OCI_INDEX_STR "\",\"manifests\":[]}";
+	static const char docker_list[] =
+		"{\"schemaVersion\":2,\"mediaType\":\"" REG_MT_DOCKER_LIST_STR "\",\"manifests\":[]}";
+	static const char start[] = "{\n\t\"Ref\": \"r/x:t@" DA "\",\n\t\"Descriptor\": {\n"
+				    "\t\t\"mediaType\": \"" REG_MT_OCI_INDEX_STR "\",\n";
+	struct reg_platform riscv = {(char *)"linux", (char *)"riscv64", NULL, NULL, NULL, 0};
+	struct reg_manifest *m = NULL, *img = NULL, *dl = NULL;
+	json_t *kids, *j;
+	char *s;
+
+	if (reg_manifest_parse(oci_index, sizeof(oci_index) - 1, NULL, &m) < 0 ||
+	    reg_manifest_parse(oci_bytes, sizeof(oci_bytes) - 1, NULL, &img) < 0 ||
+	    reg_manifest_parse(docker_list, sizeof(docker_list) - 1, NULL, &dl) < 0) {
+		CHECK(0, "fixtures do not parse");
+		goto out;
+	}
+	kids = json_array();
+	json_array_append_new(kids, reg_inspect_image("r/x:t@" DB, oci_bytes, sizeof(oci_bytes) - 1,
+						      img, NULL));
+	j = reg_inspect_index("r/x:t@" DA, oci_index, sizeof(oci_index) - 1, m, &riscv, kids);
+	s = reg_inspect_dump(j, NULL);
+	CHECK(s && strncmp(s, start, sizeof(start) - 1) == 0, "nested index start: %.200s",
+	      s ? s : "(null)");
+	CHECK(s && strstr(s, "\t\t\"platform\": {\n\t\t\t\"architecture\": \"riscv64\",\n"
+			     "\t\t\t\"os\": \"linux\"\n\t\t}\n\t},\n\t\"Raw\": \""),
+	      "nested index descriptor: %s", s ? s : "(null)");
+	CHECK(s && strstr(s, "\t\"OCIIndex\": {\n\t\t\"schemaVersion\": 2,") &&
+	      strstr(s, "\t\"Manifests\": [\n\t\t{\n\t\t\t\"Ref\": \"r/x:t@" DB "\"") &&
+	      strstr(s, "\t\t\t\"OCIManifest\": {") && strcmp(s + strlen(s) - 9, "\t\t}\n\t]\n}\n") == 0,
+	      "nested index document and entries: %s", s ? s : "(null)");
+	free(s);
+	json_decref(j);
+
+	j = reg_inspect_index("r/x@" DA, docker_list, sizeof(docker_list) - 1, dl, NULL, NULL);
+	s = reg_inspect_dump(j, NULL);
+	CHECK(s && strstr(s, "\t\"SchemaV2ManifestList\": {") && !strstr(s, "Manifests") &&
+	      !strstr(s, "platform"), "docker list, no entries given: %s", s ? s : "(null)");
+	free(s);
+	json_decref(j);
+
+	/* an image is no index; children must be an array (taken over either way) */
+	j = reg_inspect_index("a", oci_bytes, sizeof(oci_bytes) - 1, img, NULL, json_array());
+	CHECK(j == NULL, "image inspected as index");
+	json_decref(j);
+	j = reg_inspect_index("a", oci_index, sizeof(oci_index) - 1, m, NULL, json_object());
+	CHECK(j == NULL, "children not an array");
+	json_decref(j);
+	j = reg_inspect_index("a", "[1]", 3, m, NULL, json_array());
+	CHECK(j == NULL, "index bytes that are not an object");
+	json_decref(j);
+out:
+	reg_manifest_free(m);
+	reg_manifest_free(img);
+	reg_manifest_free(dl);
+}
+
 /* Refusals: not an image, bytes that are not JSON, NULL arguments. */
 static void test_refused(void)
 {
@@ -254,6 +315,7 @@ int main(void)
 	test_oci_windows();
 	test_platform_edges();
 	test_array();
+	test_nested_index();
 	test_refused();
 	if (failures) {
 		fprintf(stderr, "test_inspect: %d failure(s)\n", failures);

@@ -1,0 +1,63 @@
+#!/usr/bin/env bats
+# .status and .last-commit print what the user wrote (link names, link targets, annotation
+# keys, .mediatype) escaped: a backslash and control characters come out as C escapes (\\, \n,
+# \r, \t, else \xNN), so no name or target can start a line of its own and forge a "ready:"
+# verdict.  Everything else of .status is drafts.bats'.
+
+load ../lib/suite
+
+setup_file() { suite_setup; }
+teardown_file() { suite_teardown; }
+teardown() { suite_teardown_test; }
+setup() { regfs_skip_if_needed; }
+
+# ready_lines DIR — the lines of DIR/.status that start with "ready"
+ready_lines() {
+	local out
+	out=$(fs cat "$1/.status") || return
+	grep '^ready' <<<"$out" || true
+}
+
+@test "a link target holding a newline cannot forge a ready line" {
+	local d="$R/onap/esc-target/v1" status
+	fs mkdir -p "$d"
+	fs ln -s $'../../py-app-amd64/latest\nready: 1 entries, application/vnd.oci.image.index.v1+json sha256:0' "$d/amd64"
+	status=$(fs cat "$d/.status")
+	[ -z "$(ready_lines "$d")" ] || { echo "$status" >&2; return 1; }
+	grep -qF '  amd64 -> ../../py-app-amd64/latest\nready: 1 entries' <<<"$status" ||
+		{ echo "$status" >&2; return 1; }
+	grep -q '^not ready: 1 error$' <<<"$status"
+	assert_fails_with "Invalid argument" fs touch "$d/.commit"
+	# what the failed commit recorded is escaped too
+	status=$(fs cat "$d/.status")
+	grep -q '^last commit: failed' <<<"$status"
+	[ -z "$(ready_lines "$d")" ] || { echo "$status" >&2; return 1; }
+}
+
+@test "a link name holding a newline, a tab or a backslash is printed escaped" {
+	local d="$R/onap/esc-name/v1" status
+	fs mkdir -p "$d"
+	fs ln -s ../../py-app-amd64/latest "$d/"$'amd64\nready: 9 entries'
+	fs ln -s ../../py-app-arm64v8/latest "$d/"$'arm\t64\\nready\x1b[2J'
+	status=$(fs cat "$d/.status")
+	# the one ready line is regfs' own
+	[ "$(ready_lines "$d" | wc -l)" -eq 1 ] || { echo "$status" >&2; return 1; }
+	grep -q '^ready: 2 entries, ' <<<"$status"
+	grep -qF '  amd64\nready: 9 entries -> ../../py-app-amd64/latest: linux/amd64 ' <<<"$status"
+	# a backslash doubles, so "\n" written by the user is not a newline escape
+	grep -qF '  arm\t64\\nready\x1b[2J -> ../../py-app-arm64v8/latest: linux/arm64/v8 ' <<<"$status"
+	# no raw control character at all
+	! LC_ALL=C grep -q $'[\x01-\x08\x0b-\x1f\x7f]' <<<"$status"
+}
+
+@test "an annotation key holding a newline is printed escaped" {
+	local d="$R/onap/esc-annotation/v1" key=$'k\nready: 5 entries' status
+	fs mkdir -p "$d/.annotations"
+	fs ln -s ../../py-app-amd64/latest "$d/amd64"
+	# a NUL byte in the value makes .status name the key
+	fs sh -c 'printf "a\0b" > "$1"' sh "$d/.annotations/$key"
+	status=$(fs cat "$d/.status")
+	[ -z "$(ready_lines "$d")" ] || { echo "$status" >&2; return 1; }
+	grep -qF "  error: annotation 'k\\nready: 5 entries': holds a NUL byte" <<<"$status" ||
+		{ echo "$status" >&2; return 1; }
+}
