@@ -778,9 +778,10 @@ int draft_symlink(struct fs *fs, struct node *parent, const char *name, const ch
 		goto out;
 	}
 	if (!valid_entry_name(name)) {
-		log_err("ln -s '%s/%s': an entry's name has no '/', no control character and no "
+		/* (the name is not printed: it may hold a newline that forges a line) */
+		log_err("ln -s in '%s': refused a name with a '/', a control character or a "
 			"leading '.'",
-			path, name);
+			path);
 		ret = -EINVAL;
 		goto out;
 	}
