@@ -22,17 +22,6 @@ teardown_file() {
 teardown() { suite_teardown_test; }
 setup() { regfs_skip_if_needed; }
 
-# push_list DIR LINK=TARGET... — make draft DIR with these links (in this order) and commit it
-push_list() {
-	local dir=$1 l
-	shift
-	fs mkdir -p "$dir" || return
-	for l in "$@"; do
-		fs ln -s "${l#*=}" "$dir/${l%%=*}" || return
-	done
-	fs touch "$dir/.commit"
-}
-
 # archs FILE — the architectures of a list's entries, in order, space-separated
 archs() {
 	jq -r '[.manifests[].platform.architecture] | join(" ")' "$1"
@@ -40,7 +29,7 @@ archs() {
 
 @test "a new list keeps the order its links were made in, not their names' order" {
 	local d="$R/onap/py-app/am-order"
-	push_list "$d" s390x=../../py-app-s390x/latest amd64=../../py-app-amd64/latest \
+	commit_list "$d" s390x=../../py-app-s390x/latest amd64=../../py-app-amd64/latest \
 		mips=../../py-app-mips/latest
 	fetch_manifest onap/py-app am-order "$BATS_TEST_TMPDIR/l.json"
 	[ "$(archs "$BATS_TEST_TMPDIR/l.json")" = "s390x amd64 mips" ]
@@ -48,7 +37,7 @@ archs() {
 
 @test "amend: new entries go last; adding and removing one changes nothing: the same bytes" {
 	local d="$R/onap/py-app/am-same" old mark
-	push_list "$d" s390x=../../py-app-s390x/latest amd64=../../py-app-amd64/latest \
+	commit_list "$d" s390x=../../py-app-s390x/latest amd64=../../py-app-amd64/latest \
 		mips=../../py-app-mips/latest
 	old=$(fs cat "$d/digest")
 	fs ln -s ../../py-app-ppc64le/latest "$d/ppc64le"
@@ -81,7 +70,7 @@ archs() {
 
 @test "rm -r of a live list's platform directory amends the list like rmdir, sending nothing" {
 	local d="$R/onap/py-app/am-rmr" mark
-	push_list "$d" amd64=../../py-app-amd64/latest mips=../../py-app-mips/latest \
+	commit_list "$d" amd64=../../py-app-amd64/latest mips=../../py-app-mips/latest \
 		s390x=../../py-app-s390x/latest
 	mark=$(registry_log_mark)
 	fs rm -r "$d/linux-mips"
@@ -102,7 +91,7 @@ archs() {
 
 @test "a crash while an amend seeds the draft leaves no half draft: the list stays whole" {
 	local mnt="$TESTDIR/mnt-crash" d out
-	push_list "$R/onap/py-app/am-crash" amd64=../../py-app-amd64/latest \
+	commit_list "$R/onap/py-app/am-crash" amd64=../../py-app-amd64/latest \
 		mips=../../py-app-mips/latest ppc64le=../../py-app-ppc64le/latest \
 		s390x=../../py-app-s390x/latest arm64v8=../../py-app-arm64v8/latest
 	# a second mount on the same state directory, killed (SIGKILL) after the 2nd of 5 links
@@ -125,7 +114,7 @@ archs() {
 
 @test "a tag moved by someone else since the amend began: .status says so, commit is EBUSY" {
 	local d="$R/onap/py-app/am-moved" theirs out mark
-	push_list "$d" amd64=../../py-app-amd64/latest mips=../../py-app-mips/latest
+	commit_list "$d" amd64=../../py-app-amd64/latest mips=../../py-app-mips/latest
 	fs ln -s ../../py-app-s390x/latest "$d/s390x"
 	# meanwhile another client pushes the tag
 	skopeo copy --quiet --all --src-tls-verify=false --dest-tls-verify=false \

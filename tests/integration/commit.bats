@@ -90,17 +90,6 @@ live_entries() {
 	lsdir "$1" | grep -vxF -e digest -e inspect.json -e manifest.json
 }
 
-# commit_list DIR LINK=TARGET... — make draft DIR with these links and commit it
-commit_list() {
-	local dir=$1 l
-	shift
-	fs mkdir -p "$dir" || return
-	for l in "$@"; do
-		fs ln -s "${l#*=}" "$dir/${l%%=*}" || return
-	done
-	fs touch "$dir/.commit"
-}
-
 @test "the guide's flow: five links, touch .commit pushes onap/py-app:latest as previewed" {
 	local d="$R/onap/py-app/latest" preview="$BATS_TEST_TMPDIR/preview.json" digest mark reqs
 	[ "$(manifest_status onap/py-app latest)" = 404 ]

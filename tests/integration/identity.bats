@@ -24,20 +24,9 @@ type_of() {
 	fs stat -c %F -- "$1"
 }
 
-# push_list DIR LINK=TARGET... — make draft DIR with these links and commit it
-push_list() {
-	local dir=$1 l
-	shift
-	fs mkdir -p "$dir" || return
-	for l in "$@"; do
-		fs ln -s "${l#*=}" "$dir/${l%%=*}" || return
-	done
-	fs touch "$dir/.commit"
-}
-
 @test "amend: the seeded entries are links at once, in the mount that listed them as directories" {
 	local d="$R/onap/py-app/id-amend"
-	push_list "$d" amd64=../../py-app-amd64/latest mips=../../py-app-mips/latest \
+	commit_list "$d" amd64=../../py-app-amd64/latest mips=../../py-app-mips/latest \
 		ppc64le=../../py-app-ppc64le/latest
 	# the README's example: look first, so the kernel knows the entries as directories
 	fs ls -l "$d" >/dev/null
@@ -80,7 +69,7 @@ time.sleep(30)' "$d/linux-amd64" "$BATS_TEST_TMPDIR/held" &
 
 @test "rmdir of a platform directory, then rm -r of another: each amends the same draft" {
 	local d="$R/onap/py-app/id-rmdir"
-	push_list "$d" amd64=../../py-app-amd64/latest mips=../../py-app-mips/latest \
+	commit_list "$d" amd64=../../py-app-amd64/latest mips=../../py-app-mips/latest \
 		ppc64le=../../py-app-ppc64le/latest s390x=../../py-app-s390x/latest
 	fs ls -l "$d" >/dev/null
 	fs rmdir "$d/linux-mips"

@@ -295,6 +295,18 @@ sys.stdout.write(json.dumps({"schemaVersion": 2, "mediaType": mt, "manifests": o
 PYEOF
 }
 
+# commit_list DIR LINK=TARGET... — make draft DIR (mkdir -p) with these links, made in this
+# order (the list's order), and commit it
+commit_list() {
+	local dir=$1 l
+	shift
+	fs mkdir -p "$dir" || return
+	for l in "$@"; do
+		fs ln -s "${l#*=}" "$dir/${l%%=*}" || return
+	done
+	fs touch "$dir/.commit"
+}
+
 # status_line DIR NAME — the line of DIR/.status about link NAME ("  NAME -> ...").
 status_line() {
 	local out
