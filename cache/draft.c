@@ -419,6 +419,27 @@ static int tmp_mkdir(int fd, char tmp[static TMP_LEN])
 	return -EEXIST;
 }
 
+/*
+ * Rename @from to @to in directory @dfd unless @to exists (-EEXIST).  A
+ * filesystem without RENAME_NOREPLACE gets a look first and a plain
+ * rename: a race with another mount making @to at that very moment could
+ * then replace an empty directory, never one with content (ENOTEMPTY).
+ */
+static int rename_noreplace(int dfd, const char *from, const char *to)
+{
+	struct stat st;
+
+	if (renameat2(dfd, from, dfd, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return errno == ENOTEMPTY ? -EEXIST : -errno;
+	if (fstatat(dfd, to, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return -EEXIST;
+	if (renameat(dfd, from, dfd, to) == 0)
+		return 0;
+	return errno == ENOTEMPTY ? -EEXIST : -errno;
+}
+
 /* Write all of @bytes to @fd.  0 or -errno. */
 static int write_all(int fd, const void *bytes, size_t len)
 {
@@ -759,7 +780,7 @@ int cache_draft_remove(struct cache_drafts *d, const char *path)
 	 * deletion below must not leave a draft with some of its links. */
 	for (int tries = 0; tries < 100; tries++) {
 		tmp_name(tmp, tries);
-		ret = renameat2(pfd, leaf, pfd, tmp, RENAME_NOREPLACE) < 0 ? -errno : 0;
+		ret = rename_noreplace(pfd, leaf, tmp);
 		if (ret != -EEXIST)
 			break;
 	}
@@ -1253,8 +1274,8 @@ int cache_draft_create(struct cache_drafts *d, const char *path, const struct ca
 	/* the entries reach the disk before the name does */
 	if (ret == 0 && fsync(tfd) < 0)
 		ret = -errno;
-	if (ret == 0 && renameat2(pfd, tmp, pfd, leaf, RENAME_NOREPLACE) < 0)
-		ret = errno == ENOTEMPTY ? -EEXIST : -errno;
+	if (ret == 0)
+		ret = rename_noreplace(pfd, tmp, leaf);
 	if (ret == 0)
 		tmp[0] = '\0';
 out:
