@@ -15,7 +15,11 @@ setup_file() {
 	suite_setup
 }
 
-teardown_file() { suite_teardown; }
+teardown_file() {
+	[[ -n ${TESTDIR:-} ]] || return 0
+	regfs_unmount "$TESTDIR/mnt-nocat" 2>/dev/null || true
+	suite_teardown # stops the proxies in $TESTDIR/proxy*/ too
+}
 teardown() { suite_teardown_test; }
 setup() { regfs_skip_if_needed; }
 
@@ -157,7 +161,7 @@ time.sleep(30)' "$d/linux-amd64" "$BATS_TEST_TMPDIR/held" &
 }
 
 @test "no catalog: a missing tag is ENOENT after one manifest HEAD, not a directory" {
-	local pdir="$TESTDIR/nocat" mnt="$TESTDIR/mnt-nocat" r
+	local pdir="$TESTDIR/proxy-nocat" mnt="$TESTDIR/mnt-nocat" r
 	proxy_start "$pdir" --no-catalog
 	regfs_mount "$mnt" "registry=$PROXY" "logfile=$TESTDIR/regfs-nocat.log"
 	r="$mnt/$PROXY"
