@@ -735,15 +735,7 @@ static int plan_against_base(struct fs *fs, struct plan *p, const struct reg_des
 	free(bytes);
 	digest_of(p->bytes, p->len, p->digest);
 
-	ret = reg_manifest_head(p->reg, p->repo, p->tag, p->current);
-	if (ret == -ENODATA) {
-		struct reg_fetched f;
-
-		ret = reg_manifest_get(p->reg, p->repo, p->tag, &f);
-		if (ret == 0)
-			memcpy(p->current, f.digest, DIGEST_STR_LEN + 1);
-		reg_fetched_release(&f);
-	}
+	ret = reg_manifest_digest(p->reg, p->repo, p->tag, p->current);
 	if (ret == -ENOENT) {
 		p->current[0] = '\0';
 		ret = 0;

@@ -280,16 +280,27 @@ int tree_manifest_by_digest(struct fs *fs, struct reg_registry *r, const char *r
 	return 0;
 }
 
+/* The memory cache's key for where @tag of @repo points (new string, or
+ * NULL without memory). */
+static char *tag_key(struct reg_registry *r, const char *repo, const char *tag)
+{
+	char *key = NULL;
+
+	if (asprintf(&key, "t:%s/%s:%s", reg_registry_host(r), repo, tag) < 0)
+		return NULL;
+	return key;
+}
+
 /* The digest @tag of @repo points at now (within the TTL). */
 static int tag_digest(struct fs *fs, struct reg_registry *r, const char *repo, const char *tag,
 		      char digest[DIGEST_STR_LEN + 1])
 {
 	struct reg_fetched f;
-	char *key = NULL, *val = NULL, mkey[DIGEST_STR_LEN + 3];
+	char *key = tag_key(r, repo, tag), *val = NULL, mkey[DIGEST_STR_LEN + 3];
 	size_t len;
 	int ret;
 
-	if (asprintf(&key, "t:%s/%s:%s", reg_registry_host(r), repo, tag) < 0)
+	if (!key)
 		return -ENOMEM;
 	if (cache_mem_get(fs->mem, key, &val, &len) == 0) {
 		ret = len == DIGEST_STR_LEN && digest_is_valid(val) ? 0 : -EIO;
@@ -838,28 +849,26 @@ static int lookup_draft_dir(struct fs *fs, struct node *parent, const char *pref
 	return ref_child(parent, NODE_DRAFT, prefix, name, out);
 }
 
-/* The digest tag @name of @prefix points at, or -ENOENT: the way to ask
- * without a listing (one manifest HEAD; GET where the registry sends no
- * digest).  Cached like tag_digest. */
+/* Whether tag @name of @prefix is there (0) or not (-ENOENT), asked the
+ * way that costs least without a listing: one manifest HEAD.  What it
+ * points at is cached as tag_digest caches it. */
 static int tag_exists(struct fs *fs, struct reg_registry *r, const char *prefix, const char *name)
 {
-	char digest[DIGEST_STR_LEN + 1], *key = NULL, *val = NULL;
+	char digest[DIGEST_STR_LEN + 1], *key = tag_key(r, prefix, name), *val = NULL;
 	size_t len;
 	int ret;
 
-	if (asprintf(&key, "t:%s/%s:%s", reg_registry_host(r), prefix, name) < 0)
+	if (!key)
 		return -ENOMEM;
 	if (cache_mem_get(fs->mem, key, &val, &len) == 0) {
 		free(val);
 		free(key);
 		return 0;
 	}
-	ret = reg_manifest_head(r, prefix, name, digest);
+	ret = reg_manifest_digest(r, prefix, name, digest);
 	if (ret == 0)
 		cache_mem_put(fs->mem, key, digest, DIGEST_STR_LEN, fs->cfg.ttl);
 	free(key);
-	if (ret == -ENODATA)
-		ret = tag_digest(fs, r, prefix, name, digest);
 	return ret;
 }
 
@@ -1170,8 +1179,8 @@ void tree_forget_pushed(struct fs *fs, struct reg_registry *r, const char *repo,
 	if (asprintf(&key, "l:%s/%s", reg_registry_host(r), repo) >= 0)
 		cache_mem_drop(fs->mem, key);
 	free(key);
-	key = NULL;
-	if (asprintf(&key, "t:%s/%s:%s", reg_registry_host(r), repo, tag) >= 0)
+	key = tag_key(r, repo, tag);
+	if (key)
 		cache_mem_drop(fs->mem, key);
 	free(key);
 }

@@ -1131,22 +1131,30 @@ static char *push_scope(const char *repo, const char *from)
 }
 
 /* HEAD /v2/<repo>/<kind>/<ref> with push scope: 0 there, -ENOENT not, -errno. */
+/* HEAD /v2/<repo>/<kind>/<ref>, with push scope (@push: the commit asks
+ * in the scope it pushes with) or pull scope; @digest (or NULL) receives
+ * the Docker-Content-Digest answered, "" when there was none. */
 static int head_object(struct reg_registry *r, const char *repo, const char *kind,
-		       const char *ref)
+		       const char *ref, bool push, char digest[DIGEST_STR_LEN + 1])
 {
 	struct http_call h = {0};
 	char *path, *scope, *what, *pscope = NULL;
 	int ret;
 
 	ret = object_names(repo, kind, ref, &path, &scope, &what);
-	if (ret == 0 && !(pscope = push_scope(repo, NULL)))
+	if (ret == 0 && push && !(pscope = push_scope(repo, NULL)))
 		ret = -ENOMEM;
 	if (ret == 0) {
 		h.method = "HEAD";
 		h.accept = strcmp(kind, "manifests") == 0 ? REG_MANIFEST_ACCEPT : NULL;
 		h.total_timeout = 60;
-		ret = reg_request(r, path, pscope, what, &h);
+		ret = reg_request(r, path, push ? pscope : scope, what, &h);
 	}
+	if (digest)
+		snprintf(digest, DIGEST_STR_LEN + 1, "%s",
+			 ret == 0 && h.docker_digest && digest_is_valid(h.docker_digest)
+				 ? h.docker_digest
+				 : "");
 	http_call_release(&h);
 	free(path);
 	free(scope);
@@ -1159,36 +1167,27 @@ int reg_blob_exists(struct reg_registry *r, const char *repo, const char *digest
 {
 	if (!digest_is_valid(digest))
 		return -EINVAL;
-	return head_object(r, repo, "blobs", digest);
+	return head_object(r, repo, "blobs", digest, true, NULL);
 }
 
 int reg_manifest_exists(struct reg_registry *r, const char *repo, const char *ref)
 {
-	return head_object(r, repo, "manifests", ref);
+	return head_object(r, repo, "manifests", ref, true, NULL);
 }
 
-int reg_manifest_head(struct reg_registry *r, const char *repo, const char *ref,
-		      char digest[DIGEST_STR_LEN + 1])
+int reg_manifest_digest(struct reg_registry *r, const char *repo, const char *ref,
+			char digest[DIGEST_STR_LEN + 1])
 {
-	struct http_call h = {0};
-	char *path, *scope, *what;
-	int ret;
+	struct reg_fetched f;
+	int ret = head_object(r, repo, "manifests", ref, false, digest);
 
-	ret = object_names(repo, "manifests", ref, &path, &scope, &what);
-	if (ret == 0) {
-		h.method = "HEAD";
-		h.accept = REG_MANIFEST_ACCEPT;
-		h.total_timeout = 60;
-		ret = reg_request(r, path, scope, what, &h);
-	}
-	if (ret == 0 && h.docker_digest && digest_is_valid(h.docker_digest))
-		memcpy(digest, h.docker_digest, DIGEST_STR_LEN + 1);
-	else if (ret == 0)
-		ret = -ENODATA; /* a HEAD without the header says only "there" */
-	http_call_release(&h);
-	free(path);
-	free(scope);
-	free(what);
+	if (ret < 0 || digest[0])
+		return ret;
+	/* a HEAD without the header says only "there": the bytes say what */
+	ret = reg_manifest_get(r, repo, ref, &f);
+	if (ret == 0)
+		memcpy(digest, f.digest, DIGEST_STR_LEN + 1);
+	reg_fetched_release(&f);
 	return ret;
 }
 

@@ -125,13 +125,12 @@ int reg_blob_stream(struct reg_registry *r, const char *repo, const char *digest
 int reg_blob_exists(struct reg_registry *r, const char *repo, const char *digest);
 int reg_manifest_exists(struct reg_registry *r, const char *repo, const char *ref);
 
-/* What tag (or digest) @ref of @repo points at, asked with a HEAD (pull
- * scope; Docker Hub does not count HEADs against its pull limit): 0 with
- * @digest set from Docker-Content-Digest, -ENODATA when the registry sent
- * none (ask with a GET), -ENOENT when there is no such manifest, else
- * -errno. */
-int reg_manifest_head(struct reg_registry *r, const char *repo, const char *ref,
-		      char digest[DIGEST_STR_LEN + 1]);
+/* What tag (or digest) @ref of @repo points at now, asked with a HEAD
+ * (pull scope; Docker Hub does not count HEADs against its pull limit),
+ * or a GET where the registry answers a HEAD without Docker-Content-Digest.
+ * 0 with @digest set, -ENOENT when there is no such manifest, else -errno. */
+int reg_manifest_digest(struct reg_registry *r, const char *repo, const char *ref,
+			char digest[DIGEST_STR_LEN + 1]);
 
 /* Where the bytes of a blob come from when they have to be sent: returns a
  * new fd open for reading (read with pread from offset 0; the client
