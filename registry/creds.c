@@ -46,12 +46,18 @@
 
 /* --- secrets ------------------------------------------------------------ */
 
-static void secret_free(char *s)
+/* Wipe and free @len bytes at @s (NULL is a no-op). */
+static void secret_free_n(char *s, size_t len)
 {
 	if (s) {
-		OPENSSL_cleanse(s, strlen(s));
+		OPENSSL_cleanse(s, len);
 		free(s);
 	}
+}
+
+static void secret_free(char *s)
+{
+	secret_free_n(s, s ? strlen(s) : 0);
 }
 
 void reg_creds_release(struct reg_creds *c)
@@ -506,10 +512,7 @@ out:
 	if (fd >= 0)
 		close(fd);
 	json_wipe_free(root);
-	if (text) {
-		OPENSSL_cleanse(text, len);
-		free(text);
-	}
+	secret_free_n(text, len);
 	return ret;
 }
 
@@ -600,10 +603,7 @@ out:
 	if (fd >= 0)
 		close(fd);
 	json_wipe_free(root);
-	if (text) {
-		OPENSSL_cleanse(text, len);
-		free(text);
-	}
+	secret_free_n(text, len);
 	return changed;
 }
 
