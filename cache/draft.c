@@ -86,6 +86,11 @@ static bool name_plain(const char *s, size_t len)
 	return true;
 }
 
+bool cache_draft_name_valid(const char *name)
+{
+	return name && name_plain(name, strnlen(name, NAME_MAX_LEN + 1));
+}
+
 static enum name_kind name_kind(const char *name)
 {
 	static const char ann[] = CACHE_DRAFT_ANNOTATIONS "/";

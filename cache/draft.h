@@ -50,6 +50,11 @@ struct cache_drafts;
 #define CACHE_DRAFT_BASE ".base"
 #define CACHE_DRAFT_ORDER ".order"
 
+/* Whether @name may name a link, an annotation or a path component here:
+ * non-empty, at most 255 bytes, no '/', no control character, no leading
+ * '.' (the rule every function below applies). */
+bool cache_draft_name_valid(const char *name);
+
 /* Open (creating <state_dir>/drafts, mode 0700, when missing) the draft
  * store.  *out is new (cache_drafts_close). */
 int cache_drafts_open(const char *state_dir, struct cache_drafts **out);

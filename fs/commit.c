@@ -872,6 +872,21 @@ out:
 	return ret;
 }
 
+/* What .status and .last-commit say of a tag that moved (p->moved): new
+ * string, or NULL without memory. */
+static char *moved_text(const struct plan *p)
+{
+	char *s = NULL;
+
+	if (asprintf(&s, "the tag moved since this draft began: it was %s, it is %s now; %s",
+		     p->base[0] ? p->base : "not there", p->current[0] ? p->current : "gone",
+		     p->forced ? ".force is set, so a commit replaces it"
+			       : "rm -r the draft to start again from what is there, or touch "
+				 ".force to replace it") < 0)
+		return NULL;
+	return s;
+}
+
 /* --- .status, .preview.json, .digest ------------------------------------- */
 
 static char *status_text(struct fs *fs, struct plan *p, int plan_ret, bool with_last)
@@ -924,13 +939,12 @@ static char *status_text(struct fs *fs, struct plan *p, int plan_ret, bool with_
 	}
 	if (p->problems.len)
 		buf_append(&b, p->problems.data, p->problems.len);
-	if (p->moved)
-		ADD("  %s: the tag moved since this draft began: it was %s, it is %s now; %s\n",
-		    p->forced ? "warning" : "error", p->base[0] ? p->base : "not there",
-		    p->current[0] ? p->current : "gone",
-		    p->forced ? ".force is set, so a commit replaces it"
-			      : "rm -r the draft to start again from what is there, or touch "
-				".force to replace it");
+	if (p->moved) {
+		char *moved = moved_text(p);
+
+		ADD("  %s: %s\n", p->forced ? "warning" : "error", moved ? moved : "the tag moved");
+		free(moved);
+	}
 	if (plan_ret < 0)
 		ADD("not ready: the draft could not be read: %s\n", strerror(-plan_ret));
 	else if (p->errors)
@@ -1210,9 +1224,8 @@ int commit_run(struct fs *fs, struct node *draft, const struct fs_caller *who)
 	} else if (ret == 0 && p.moved && !p.forced) {
 		/* someone else pushed the tag since: do not overwrite it */
 		ret = -EBUSY;
-		if (asprintf(&status, "the tag moved since this draft began: it was %s, it is %s "
-			     "now; rm -r the draft to start again, or touch .force to replace it",
-			     p.base[0] ? p.base : "not there", p.current[0] ? p.current : "gone") >= 0)
+		status = moved_text(&p);
+		if (status)
 			buf_append(&why, status, strlen(status));
 	} else if (ret == 0) {
 		log_info("commit %s by uid %u (pid %d): pushing %s (%zu entries) to %s/%s:%s%s", path,

@@ -105,15 +105,6 @@ static int new_draft_node(struct node *parent, const char *name, enum node_kind 
 	return *out ? 0 : -ENOMEM;
 }
 
-static bool valid_entry_name(const char *name)
-{
-	size_t n = strlen(name);
-
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f || name[i] == '/')
-			return false;
-	return n > 0 && n <= 255 && name[0] != '.';
-}
 
 /* --- reading ------------------------------------------------------------- */
 
@@ -125,7 +116,7 @@ int draft_lookup(struct fs *fs, struct node *n, const char *name, struct node **
 
 	*out = NULL;
 	if (n->kind == NODE_DRAFT_ANNOTATIONS) {
-		if (!valid_entry_name(name))
+		if (!cache_draft_name_valid(name))
 			return -ENOENT;
 		path = tree_path(n->parent);
 		if (!path || asprintf(&rel, "%s/%s", CACHE_DRAFT_ANNOTATIONS, name) < 0) {
@@ -371,23 +362,22 @@ static bool is_live_tag_dir(const struct node *a)
 	       a->parent->kind != NODE_MANIFEST;
 }
 
-/* Is @a an entry directory of a live tag's list, or inside one (its
- * layers/, a nested index's entries)?  There `rm -r` of the entry must
- * reach the rmdir that amends the list.  (The tag's directory may be the
- * node of a draft that was committed since.) */
-static bool below_live_entry(struct fs *fs, struct node *a)
+/*
+ * Removing @name from @parent, inside a live list's platform directory
+ * (tree_in_live_entry): nothing to do, so that `rm -r` of the platform
+ * directory reaches its own rmdir, which amends the list.  Still the
+ * answers a removal gives: -ENOENT for no such name, -EISDIR (unlink,
+ * @dir false) or -ENOTDIR (rmdir) for the wrong kind.
+ */
+static int removal_in_live_entry(struct fs *fs, struct node *parent, const char *name, bool dir)
 {
-	bool in_entry = false;
+	struct node *probe = NULL;
+	int ret = tree_lookup(fs, parent, name, &probe);
 
-	for (; a; a = a->parent) {
-		if (a->kind == NODE_MANIFEST && !a->ref)
-			in_entry = true;
-		else if (is_live_tag_dir(a) || (a->kind == NODE_DRAFT && !tree_is_draft(fs, a)))
-			return in_entry;
-		else if (a->kind != NODE_LAYERS)
-			return false;
-	}
-	return false;
+	if (ret == 0 && (tree_kind_type(probe->kind) == S_IFDIR) != dir)
+		ret = dir ? -ENOTDIR : -EISDIR;
+	node_free(probe);
+	return ret;
 }
 
 /* The links a live list's draft starts from, owned. */
@@ -582,15 +572,11 @@ static int check_new_dir(struct fs *fs, struct node *a, const char *path, const 
 				"'.', '_', '__' or '-')",
 				path, name, path, own);
 			ret = -EINVAL;
-		} else if (cache_draft_list(fs->drafts, path, &dl) == 0) {
-			for (size_t i = 0; ret == 0 && i < dl.n; i++) {
-				if (!S_ISLNK(dl.v[i].type))
-					continue;
-				log_err("mkdir '%s/%s': '%s' is a draft holding links; a list holds "
-					"no directories",
-					path, name, path);
-				ret = -EINVAL;
-			}
+		} else if (cache_draft_links(fs->drafts, path, &dl) == 0 && dl.n > 0) {
+			log_err("mkdir '%s/%s': '%s' is a draft holding links; a list holds no "
+				"directories",
+				path, name, path);
+			ret = -EINVAL;
 		}
 		cache_draft_listing_release(&dl);
 		repo = own;
@@ -723,15 +709,8 @@ int draft_rmdir(struct fs *fs, struct node *parent, const char *name)
 			ret = seed_from_live(fs, a, path, name, NULL, NULL);
 		goto out;
 	}
-	if (below_live_entry(fs, a)) {
-		/* layers/ or a nested entry inside an entry being removed with
-		 * `rm -r`: the entry's own rmdir does the work */
-		struct node *probe = NULL;
-
-		ret = tree_lookup(fs, parent, name, &probe);
-		if (ret == 0 && tree_kind_type(probe->kind) != S_IFDIR)
-			ret = -ENOTDIR;
-		node_free(probe);
+	if (tree_in_live_entry(a)) {
+		ret = removal_in_live_entry(fs, parent, name, true);
 		goto out;
 	}
 	if (!is_repo_level(a)) {
@@ -777,7 +756,7 @@ int draft_symlink(struct fs *fs, struct node *parent, const char *name, const ch
 		ret = -ENOMEM;
 		goto out;
 	}
-	if (!valid_entry_name(name)) {
+	if (!cache_draft_name_valid(name)) {
 		/* (the name is not printed: it may hold a newline that forges a line) */
 		log_err("ln -s in '%s': refused a name with a '/', a control character or a "
 			"leading '.'",
@@ -819,15 +798,8 @@ int draft_unlink(struct fs *fs, struct node *parent, const char *name)
 		ret = cache_draft_unlink(fs->drafts, path, rel);
 		goto out;
 	}
-	if (a->kind != NODE_DRAFT && below_live_entry(fs, a)) {
-		/* a file inside a list's entry: `rm -r` of the entry removes
-		 * them first, and the entry's own rmdir amends the list */
-		struct node *probe = NULL;
-
-		ret = tree_lookup(fs, parent, name, &probe);
-		if (ret == 0 && tree_kind_type(probe->kind) == S_IFDIR)
-			ret = -EISDIR;
-		node_free(probe);
+	if (tree_in_live_entry(a)) {
+		ret = removal_in_live_entry(fs, parent, name, false);
 		goto out;
 	}
 	if (a->kind != NODE_DRAFT) {
@@ -886,7 +858,7 @@ int draft_create(struct fs *fs, struct node *parent, const char *name, int flags
 		path = tree_path(a);
 		rel = strdup(name);
 		kind = (enum draft_file)user_file_kind(name);
-	} else if (a->kind == NODE_DRAFT_ANNOTATIONS && valid_entry_name(name)) {
+	} else if (a->kind == NODE_DRAFT_ANNOTATIONS && cache_draft_name_valid(name)) {
 		path = tree_path(a->parent);
 		if (asprintf(&rel, "%s/%s", CACHE_DRAFT_ANNOTATIONS, name) < 0)
 			rel = NULL;

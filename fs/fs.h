@@ -210,6 +210,10 @@ int tree_layer_open(struct fs *fs, struct node *n);
 int tree_effective(struct fs *fs, struct node *n, struct node **acting, struct node **tmp);
 /* Does @n's path hold a draft now? */
 bool tree_is_draft(struct fs *fs, struct node *n);
+/* Is @n a platform directory of a live tag's list, or inside one (its
+ * layers/, a nested index's entries)?  There `rm -r` removes files before
+ * the rmdir of the platform directory, which amends the list. */
+bool tree_in_live_entry(const struct node *n);
 /* "host/ns/repo/tag..." of @n (new string, NULL on -ENOMEM); "" for the root. */
 char *tree_path(const struct node *n);
 /* The repository path a child of repository-level node @n lives in, i.e.

@@ -1393,19 +1393,30 @@ int tree_stat(struct fs *fs, struct node *real, struct stat *st)
 	return ret;
 }
 
+bool tree_in_live_entry(const struct node *n)
+{
+	bool in_entry = false;
+
+	for (; n; n = n->parent) {
+		if (n->kind == NODE_MANIFEST && !n->ref)
+			in_entry = true;
+		else if (n->kind != NODE_LAYERS)
+			/* the tag's directory, maybe the node of a draft committed
+			 * since; an @sha256: directory is no live list */
+			return in_entry && (n->kind == NODE_DRAFT ||
+					    (n->kind == NODE_MANIFEST && !n->immutable));
+	}
+	return false;
+}
+
 /* A directory a write may start in: mkdir of a draft at registry and
  * repository level, ln -s and rmdir in a tag's directory (amend), and the
  * removals `rm -r` of a live list's platform directory makes inside it
  * before the rmdir that amends. */
 static bool takes_writes(const struct node *n)
 {
-	const struct node *entry = n->kind == NODE_LAYERS ? n->parent : n;
-
-	if (n->kind == NODE_REGISTRY || n->kind == NODE_REPO || is_tag_dir(n))
-		return true;
-	/* an entry of a list under a tag, or its layers/ */
-	return (n->kind == NODE_MANIFEST || n->kind == NODE_LAYERS) && !n->immutable && entry &&
-	       entry->kind == NODE_MANIFEST && !entry->ref;
+	return n->kind == NODE_REGISTRY || n->kind == NODE_REPO || is_tag_dir(n) ||
+	       tree_in_live_entry(n);
 }
 
 static int stat_acting(struct fs *fs, struct node *n, struct stat *st)
