@@ -177,8 +177,6 @@ void tree_listing_release(struct tree_listing *l);
 /* Add @name, which a lookup makes a node of @kind, unless the listing has
  * it already (first one wins).  0 or -ENOMEM. */
 int tree_listing_add(struct tree_listing *l, const char *name, enum node_kind kind);
-/* Add blob file @name, inode number @ino (node_ino_for_blob). */
-int tree_listing_add_blob(struct tree_listing *l, const char *name, uint64_t ino);
 /* The file type (S_IFDIR, S_IFREG, S_IFLNK) of nodes of @kind. */
 mode_t tree_kind_type(enum node_kind kind);
 /* Repository-level lookups and listings below repository path @prefix

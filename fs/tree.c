@@ -101,9 +101,17 @@ int tree_listing_add(struct tree_listing *l, const char *name, enum node_kind ki
 	return listing_add(l, name, kind, 0);
 }
 
-int tree_listing_add_blob(struct tree_listing *l, const char *name, uint64_t ino)
+/* A blob's one inode, wherever it shows (node.c). */
+static uint64_t blob_ino(const struct reg_registry *r, const char *digest)
 {
-	return listing_add(l, name, NODE_LAYER, ino);
+	return node_ino_for_blob(reg_registry_host(r), digest);
+}
+
+/* Add blob file @name: blob @digest of @r. */
+static int listing_add_blob(struct tree_listing *l, const char *name, const struct reg_registry *r,
+			    const char *digest)
+{
+	return listing_add(l, name, NODE_LAYER, blob_ino(r, digest));
 }
 
 /* --- listings with a lifetime -------------------------------------------- */
@@ -454,12 +462,6 @@ int tree_config_read(struct fs *fs, struct reg_registry *r, const char *repo,
 	return ret;
 }
 
-static int config_bytes(struct fs *fs, struct node *n, const struct view *v, char **bytes,
-			size_t *len)
-{
-	return tree_config_read(fs, n->reg, n->repo, v->m, bytes, len);
-}
-
 static int image_platform(struct fs *fs, struct node *n, const struct view *v,
 			  struct reg_platform *p)
 {
@@ -468,7 +470,7 @@ static int image_platform(struct fs *fs, struct node *n, const struct view *v,
 	int ret;
 
 	memset(p, 0, sizeof(*p));
-	ret = config_bytes(fs, n, v, &cfg, &len);
+	ret = tree_config_read(fs, n->reg, n->repo, v->m, &cfg, &len);
 	if (ret < 0)
 		return ret;
 	ret = reg_config_platform(cfg, len, p);
@@ -616,8 +618,7 @@ int tree_file_content(struct fs *fs, struct node *n, char **bytes, size_t *len)
 		ret = inspect_content(fs, n, &v, bytes, len);
 		break;
 	case FILE_CONFIG:
-		ret = config_bytes(fs, n, &v, bytes, len);
-		break;
+		BUG("config.json is a blob node (NODE_LAYER), read through the store");
 	case FILE_PLATFORM: {
 		struct reg_platform p;
 		char *s;
@@ -991,7 +992,7 @@ static int blob_child(struct node *parent, const char *name, const struct reg_de
 		return ret;
 	memcpy((*out)->layer_digest, d->digest, DIGEST_STR_LEN + 1);
 	(*out)->layer_size = d->size;
-	(*out)->ino = node_ino_for_blob(reg_registry_host(parent->reg), d->digest);
+	(*out)->ino = blob_ino(parent->reg, d->digest);
 	return 0;
 }
 
@@ -1286,9 +1287,8 @@ static int list_manifest(struct fs *fs, struct node *n, struct tree_listing *out
 		if (!manifest_file_applies(i, v.m->type))
 			continue;
 		if (manifest_files[i].kind == FILE_CONFIG)
-			ret = tree_listing_add_blob(out, manifest_files[i].name,
-						    node_ino_for_blob(reg_registry_host(n->reg),
-								      v.m->config.digest));
+			ret = listing_add_blob(out, manifest_files[i].name, n->reg,
+					       v.m->config.digest);
 		else
 			ret = tree_listing_add(out, manifest_files[i].name, NODE_FILE);
 	}
@@ -1312,10 +1312,7 @@ static int list_layers(struct fs *fs, struct node *n, struct tree_listing *out)
 	for (size_t i = 0; ret == 0 && i < v.m->n_layers; i++) {
 		char *ln = reg_layer_name(i, v.m->n_layers, v.m->layers[i].digest);
 
-		ret = ln ? tree_listing_add_blob(out, ln,
-						 node_ino_for_blob(reg_registry_host(n->reg),
-								   v.m->layers[i].digest))
-			 : -ENOMEM;
+		ret = ln ? listing_add_blob(out, ln, n->reg, v.m->layers[i].digest) : -ENOMEM;
 		free(ln);
 	}
 	view_release(&v);
@@ -1465,7 +1462,8 @@ static int stat_acting(struct fs *fs, struct node *n, struct stat *st)
 #define XA_MEDIA "user.regfs.media_type"
 #define XA_PLATFORM "user.regfs.platform"
 
-static int layer_media_type(const struct view *v, const char *digest, char **val)
+/* The media type of blob @digest (its config or a layer) in image @v. */
+static int blob_media_type(const struct view *v, const char *digest, char **val)
 {
 	if (reg_mtype_is_image(v->m->type) && strcmp(v->m->config.digest, digest) == 0 &&
 	    v->m->config.media_type) {
@@ -1518,7 +1516,7 @@ static int xattr_acting(struct fs *fs, struct node *n, const char *name, char **
 	if (ret < 0)
 		return ret;
 	if (n->kind == NODE_LAYER) {
-		ret = layer_media_type(&v, n->layer_digest, val);
+		ret = blob_media_type(&v, n->layer_digest, val);
 	} else if (strcmp(name, XA_DIGEST) == 0) {
 		*val = strdup(v.digest);
 		ret = *val ? 0 : -ENOMEM;
