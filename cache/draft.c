@@ -36,11 +36,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "cache/tmp.h"
 #include "common/buf.h"
 #include "common/log.h"
 
@@ -365,41 +365,7 @@ out:
 	return ret;
 }
 
-#define TMP_LEN (sizeof(TMP_PREFIX) + 16)
-
-/* A new random temporary name (".tmp-" and 16 hex digits) in @tmp. */
-static void tmp_name(char tmp[static TMP_LEN], int salt)
-{
-	static const char hex[] = "0123456789abcdef";
-	uint64_t r;
-
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r)) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		r = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 40) ^
-		    (uint64_t)salt;
-	}
-	memcpy(tmp, TMP_PREFIX, sizeof(TMP_PREFIX) - 1);
-	for (int i = 0; i < 16; i++)
-		tmp[sizeof(TMP_PREFIX) - 1 + i] = hex[(r >> (4 * i)) & 0xf];
-	tmp[sizeof(TMP_PREFIX) - 1 + 16] = '\0';
-}
-
-/* Create a new temporary file in directory @fd; its name goes to @tmp.
- * New fd or -errno. */
-static int tmp_create(int fd, char tmp[static TMP_LEN])
-{
-	for (int tries = 0; tries < 100; tries++) {
-		int tfd;
-
-		tmp_name(tmp, tries);
-		tfd = openat(fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (tfd >= 0 || errno != EEXIST)
-			return tfd < 0 ? -errno : tfd;
-	}
-	return -EEXIST;
-}
+#define TMP_LEN (sizeof(TMP_PREFIX) + CACHE_TMP_RANDOM_LEN)
 
 /* Create a new temporary directory in directory @fd and open it; its name
  * goes to @tmp.  New fd or -errno. */
@@ -408,7 +374,7 @@ static int tmp_mkdir(int fd, char tmp[static TMP_LEN])
 	for (int tries = 0; tries < 100; tries++) {
 		int tfd;
 
-		tmp_name(tmp, tries);
+		cache_tmp_name(tmp, TMP_LEN, TMP_PREFIX, tries);
 		if (mkdirat(fd, tmp, 0700) < 0) {
 			if (errno == EEXIST)
 				continue;
@@ -470,7 +436,7 @@ static int replace_file_at(int dfd, const char *leaf, const void *bytes, size_t 
 	char tmp[TMP_LEN] = "";
 	int fd, ret;
 
-	fd = tmp_create(dfd, tmp);
+	fd = cache_tmp_create(dfd, TMP_PREFIX, tmp, TMP_LEN, O_WRONLY);
 	if (fd < 0)
 		return fd;
 	ret = write_all(fd, bytes, len);
@@ -784,7 +750,7 @@ int cache_draft_remove(struct cache_drafts *d, const char *path)
 	/* Out of sight first, in one step: a crash half-way through the
 	 * deletion below must not leave a draft with some of its links. */
 	for (int tries = 0; tries < 100; tries++) {
-		tmp_name(tmp, tries);
+		cache_tmp_name(tmp, TMP_LEN, TMP_PREFIX, tries);
 		ret = rename_noreplace(pfd, leaf, tmp);
 		if (ret != -EEXIST)
 			break;

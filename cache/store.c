@@ -57,6 +57,7 @@
 #endif
 
 #include "cache/store.h"
+#include "cache/tmp.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -66,7 +67,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -76,7 +76,7 @@
 #include "common/log.h"
 
 #define TMP_PREFIX "blob."
-#define TMP_NAME_LEN (sizeof(TMP_PREFIX) - 1 + 16) /* blob.<16 hex> */
+#define TMP_NAME_LEN (sizeof(TMP_PREFIX) - 1 + CACHE_TMP_RANDOM_LEN) /* blob.<16 hex> */
 #define TMP_STALE_SECS 3600 /* writers write steadily; an hour idle is dead */
 #define TOUCH_SECS 60	    /* LRU resolution: bump mtime at most this often */
 #define HASH_CHUNK (256 * 1024)
@@ -864,40 +864,6 @@ int cache_store_put(struct cache_store *s, const char *digest, const void *bytes
 	return cache_writer_commit(w); /* verifies before anything is stored */
 }
 
-/*
- * Create a new temp file in tmp/, its name into @name.  It is made relative
- * to the directory opened with the store, never by path, and with O_EXCL:
- * a file or symlink planted under a name makes that name fail (never
- * followed) and another random one is tried.  New fd or -errno.
- */
-static int tmp_create(struct cache_store *s, char name[TMP_NAME_LEN + 1])
-{
-	static const char hex[] = "0123456789abcdef";
-	const size_t plen = sizeof(TMP_PREFIX) - 1;
-
-	for (int tries = 0; tries < 100; tries++) {
-		uint64_t r;
-		int fd;
-
-		if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r)) {
-			struct timespec ts;
-
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			r = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
-			    ((uint64_t)getpid() << 40) ^ (uint64_t)tries;
-		}
-		memcpy(name, TMP_PREFIX, plen);
-		for (size_t i = 0; i < 16; i++)
-			name[plen + i] = hex[(r >> (4 * i)) & 0xf];
-		name[TMP_NAME_LEN] = '\0';
-		fd = openat(s->tmp_dfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			    0600);
-		if (fd >= 0 || errno != EEXIST)
-			return fd < 0 ? -errno : fd;
-	}
-	return -EEXIST;
-}
-
 int cache_writer_begin(struct cache_store *s, const char *digest, int64_t expect_size,
 		       struct cache_writer **out)
 {
@@ -921,7 +887,10 @@ int cache_writer_begin(struct cache_store *s, const char *digest, int64_t expect
 	ret = digest_ctx_init(&w->md);
 	if (ret < 0)
 		goto out;
-	w->fd = tmp_create(s, w->tmp_name);
+	/* made relative to the directory opened with the store, never by
+	 * path, and O_EXCL: a planted name is skipped, never followed */
+	w->fd = cache_tmp_create(s->tmp_dfd, TMP_PREFIX, w->tmp_name, sizeof(w->tmp_name),
+				 O_RDWR);
 	if (w->fd < 0) {
 		ret = w->fd;
 		w->tmp_name[0] = '\0';
