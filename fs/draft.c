@@ -356,12 +356,6 @@ static bool is_repo_level(const struct node *a)
 	return a->kind == NODE_REGISTRY || a->kind == NODE_REPO || a->kind == NODE_DRAFT;
 }
 
-static bool is_live_tag_dir(const struct node *a)
-{
-	return a->kind == NODE_MANIFEST && a->ref && !digest_is_valid(a->ref) && a->parent &&
-	       a->parent->kind != NODE_MANIFEST;
-}
-
 /*
  * Removing @name from @parent, inside a live list's platform directory
  * (tree_in_live_entry): nothing to do, so that `rm -r` of the platform
@@ -697,7 +691,7 @@ int draft_rmdir(struct fs *fs, struct node *parent, const char *name)
 		ret = cache_draft_rmdir_annotations(fs->drafts, path);
 		goto out;
 	}
-	if (is_live_tag_dir(a)) {
+	if (tree_is_tag_dir(a)) {
 		/* amend: dropping an entry of a live list */
 		struct node *probe = NULL;
 
@@ -747,7 +741,7 @@ int draft_symlink(struct fs *fs, struct node *parent, const char *name, const ch
 	ret = tree_effective(fs, parent, &a, &tmp);
 	if (ret < 0)
 		return ret;
-	if (a->kind != NODE_DRAFT && !is_live_tag_dir(a)) {
+	if (a->kind != NODE_DRAFT && !tree_is_tag_dir(a)) {
 		ret = a->kind == NODE_DRAFT_ANNOTATIONS ? -EPERM : -EROFS;
 		goto out;
 	}
@@ -838,7 +832,7 @@ int draft_create(struct fs *fs, struct node *parent, const char *name, int flags
 	ret = tree_effective(fs, parent, &a, &tmp);
 	if (ret < 0)
 		return ret;
-	if (strcmp(name, ".commit") == 0 && is_live_tag_dir(a) && commit_was_just_done(fs, a)) {
+	if (strcmp(name, ".commit") == 0 && tree_is_tag_dir(a) && commit_was_just_done(fs, a)) {
 		/* a second touch that waited for the first: that one committed */
 		ret = new_draft_node(parent, name, NODE_DRAFT_FILE, out);
 		if (ret == 0)

@@ -208,6 +208,9 @@ int tree_layer_open(struct fs *fs, struct node *n);
 int tree_effective(struct fs *fs, struct node *n, struct node **acting, struct node **tmp);
 /* Does @n's path hold a draft now? */
 bool tree_is_draft(struct fs *fs, struct node *n);
+/* Is @n a tag's directory (a live tag, as looked up: not an @sha256:
+ * directory, not a list's entry)? */
+bool tree_is_tag_dir(const struct node *n);
 /* Is @n a platform directory of a live tag's list, or inside one (its
  * layers/, a nested index's entries)?  There `rm -r` removes files before
  * the rmdir of the platform directory, which amends the list. */

@@ -1136,7 +1136,7 @@ bool tree_is_draft(struct fs *fs, struct node *n)
 	return ret;
 }
 
-static bool is_tag_dir(const struct node *n)
+bool tree_is_tag_dir(const struct node *n)
 {
 	return n->kind == NODE_MANIFEST && n->ref && !digest_is_valid(n->ref) && n->parent &&
 	       n->parent->kind != NODE_MANIFEST;
@@ -1149,7 +1149,7 @@ int tree_effective(struct fs *fs, struct node *n, struct node **acting, struct n
 
 	*acting = n;
 	*tmp = NULL;
-	if (is_tag_dir(n) && tree_is_draft(fs, n)) {
+	if (tree_is_tag_dir(n) && tree_is_draft(fs, n)) {
 		/* amend: the tag's directory holds a draft */
 		ret = new_child(n->parent, n->name, NODE_DRAFT, n->repo, &t);
 		if (ret == 0 && !(t->ref = strdup(n->ref)))
@@ -1400,8 +1400,7 @@ bool tree_in_live_entry(const struct node *n)
 		else if (n->kind != NODE_LAYERS)
 			/* the tag's directory, maybe the node of a draft committed
 			 * since; an @sha256: directory is no live list */
-			return in_entry && (n->kind == NODE_DRAFT ||
-					    (n->kind == NODE_MANIFEST && !n->immutable));
+			return in_entry && (n->kind == NODE_DRAFT || tree_is_tag_dir(n));
 	}
 	return false;
 }
@@ -1412,7 +1411,7 @@ bool tree_in_live_entry(const struct node *n)
  * before the rmdir that amends. */
 static bool takes_writes(const struct node *n)
 {
-	return n->kind == NODE_REGISTRY || n->kind == NODE_REPO || is_tag_dir(n) ||
+	return n->kind == NODE_REGISTRY || n->kind == NODE_REPO || tree_is_tag_dir(n) ||
 	       tree_in_live_entry(n);
 }
 
