@@ -35,19 +35,18 @@
 #include "cache/mem.h"
 #include "cache/store.h"
 #include "common/buf.h"
+#include "common/limits.h"
 #include "common/log.h"
-#include "common/mountpath.h"
+#include "fs/mountpath.h"
+#include "fs/remote.h"
 #include "fs/fs.h"
+#include "fs/mountpath.h"
+#include "fs/remote.h"
 #include "registry/client.h"
 #include "registry/listbuild.h"
 #include "registry/manifest.h"
 #include "registry/names.h"
 
-#define STATUS_MAX (1u << 20)
-#define LAST_COMMIT_MAX (64u << 10)
-#define MEDIATYPE_MAX (4u << 10)
-#define ANNOTATION_MAX (64u << 10)
-#define BASE_MAX 256
 
 /* A manifest that goes into the list, and where it comes from. */
 struct piece {
@@ -146,7 +145,7 @@ static void plan_release(struct plan *p)
  */
 static char *status_escape(const char *s)
 {
-	struct buf b = BUF_INIT(STATUS_MAX);
+	struct buf b = BUF_INIT(DRAFT_STATUS_MAX);
 	char esc[5];
 	size_t len;
 	int ret = 0;
@@ -203,23 +202,6 @@ static void child_error(struct plan *p, struct child *c, const char *fmt, ...)
 	p->errors++;
 }
 
-static char *join_parts(char **v, size_t from, size_t to)
-{
-	struct buf b = BUF_INIT(4096);
-	size_t len;
-
-	for (size_t i = from; i < to; i++) {
-		if (i > from && buf_append(&b, "/", 1) < 0)
-			goto fail;
-		if (buf_append(&b, v[i], strlen(v[i])) < 0)
-			goto fail;
-	}
-	return buf_detach(&b, &len);
-fail:
-	buf_release(&b, 0);
-	return NULL;
-}
-
 /* Fill @pc from manifest bytes (@bytes taken over). */
 static int piece_take(struct piece *pc, struct reg_registry *reg, const char *repo, char *bytes,
 		      size_t len, const char *content_type)
@@ -264,7 +246,7 @@ static int carry_attestations(struct fs *fs, struct child *c, const struct piece
 		a = &c->attest[c->n_attest++];
 		memset(a, 0, sizeof(*a));
 		b = NULL;
-		ret = tree_manifest_by_digest(fs, idx->reg, idx->repo, d->digest, &b, &len);
+		ret = resolve_manifest_by_digest(fs, idx->reg, idx->repo, d->digest, &b, &len);
 		if (ret == 0)
 			ret = piece_take(a, idx->reg, idx->repo, b, len, d->media_type);
 		if (ret == 0) {
@@ -276,8 +258,6 @@ static int carry_attestations(struct fs *fs, struct child *c, const struct piece
 	}
 	return ret;
 }
-
-#define INDEX_NAMES_SHOWN 8 /* platform directories a refusal of an index names */
 
 /*
  * Refuse @c, a link to index @m (@what: "an index", or the index one
@@ -340,7 +320,7 @@ static int pick_from_index(struct fs *fs, struct plan *p, struct child *c, struc
 	}
 	if (ret < 0)
 		return ret;
-	ret = tree_manifest_by_digest(fs, idx->reg, idx->repo, idx->m->entries[image].digest, &b,
+	ret = resolve_manifest_by_digest(fs, idx->reg, idx->repo, idx->m->entries[image].digest, &b,
 				      &len);
 	if (ret == 0)
 		ret = piece_take(&c->image, idx->reg, idx->repo, b, len,
@@ -366,195 +346,113 @@ static int pick_from_index(struct fs *fs, struct plan *p, struct child *c, struc
 	return ret;
 }
 
-/* No tag at @rel: whether it names a repository or namespace (a
- * directory, but no image).  With @say, tell @c so, or that nothing is
- * there at all. */
-static bool dangling_or_directory(struct plan *p, struct child *c, struct reg_registry *reg,
-				  char **v, size_t n, const char *rel, bool say)
+/* Fill @pc with manifest @v (its bytes taken over) of @repo of @reg. */
+static int piece_from_view(struct piece *pc, struct reg_registry *reg, const char *repo,
+			   struct resolve_view *v)
 {
-	struct reg_strlist l = {0};
-	char *path = join_parts(v, 1, n);
-	bool dir = false;
+	int ret;
 
-	if (path && reg_name_is_repo(path)) {
-		size_t pl = strlen(path);
+	pc->reg = reg;
+	pc->bytes = v->bytes;
+	pc->len = v->len;
+	pc->m = v->m;
+	v->bytes = NULL;
+	v->m = NULL;
+	pc->repo = strdup(repo);
+	memcpy(pc->desc.digest, v->digest, DIGEST_STR_LEN + 1);
+	pc->desc.size = (int64_t)pc->len;
+	pc->desc.media_type =
+		strdup(pc->m->media_type ? pc->m->media_type : reg_mtype_string(pc->m->type));
+	ret = pc->repo && pc->desc.media_type ? 0 : -ENOMEM;
+	resolve_view_release(v);
+	return ret;
+}
 
-		if (reg_tags(reg, path, &l) == 0)
-			dir = true;
-		reg_strlist_release(&l);
-		if (!dir && reg_catalog(reg, &l) == 0)
-			for (size_t i = 0; !dir && i < l.n; i++)
-				dir = strncmp(l.v[i], path, pl) == 0 && l.v[i][pl] == '/';
-		reg_strlist_release(&l);
-	}
-	if (say && dir)
+/* Why link @c, resolved to @t (not a manifest), is no image: said to @c. */
+static void refuse_target(struct plan *p, struct child *c, const struct resolved *t,
+			  const char *rel)
+{
+	switch (t->kind) {
+	case RESOLVED_ROOT:
+		child_error(p, c, "not an image: the target is the mount's root");
+		break;
+	case RESOLVED_REGISTRY:
+		child_error(p, c, "not an image: '%s' is a registry", rel);
+		break;
+	case RESOLVED_REPO:
 		child_error(p, c, "not an image: '%s' is a repository or namespace; link to a tag",
 			    rel);
-	else if (say)
-		child_error(p, c, "dangling link: no image at '%s'", rel);
-	free(path);
-	return dir;
+		break;
+	case RESOLVED_DRAFT:
+		child_error(p, c, "not an image: '%s' is a draft, not pushed yet", rel);
+		break;
+	case RESOLVED_NOT_MANIFEST:
+		child_error(p, c, "not an image: '%s' is %s", rel, t->why);
+		break;
+	case RESOLVED_UNREADABLE:
+		child_error(p, c, "not an image: '%s' is a manifest regfs cannot read", rel);
+		break;
+	case RESOLVED_NONE:
+		if (t->why)
+			child_error(p, c, "not an image: '%s' is %s", rel, t->why);
+		else
+			child_error(p, c, "dangling link: no image at '%s'", rel);
+		break;
+	case RESOLVED_MANIFEST:
+		if (!reg_mtype_is_index(t->view.m->type) && !reg_mtype_is_image(t->view.m->type))
+			child_error(p, c, "not an image: '%s' is a schema 1 manifest", rel);
+		break;
+	}
 }
 
 /*
- * Resolve mount-relative path @rel to a manifest.  Lexically first: a
- * "@sha256:" component fixes the repository; otherwise the longest
- * repository/tag split the registry knows wins (a tag wins over a
- * namespace, as in the tree).  Components after it name index entries.
+ * Resolve link @c to mount-relative path @rel, as `ls` shows it
+ * (resolve_path), the tag fresh from the registry: an image, the one
+ * image of an index, or an entry of a list (which brings that list's
+ * attestations of it along).  What is wrong is said to @c; -errno only
+ * for what stops the whole plan.
  */
-static int resolve_target(struct fs *fs, struct plan *p, struct child *c, const char *rel)
+static int resolve_child(struct fs *fs, struct plan *p, struct child *c, const char *rel)
 {
-	char **v = NULL, *repo = NULL, *ref = NULL, *b = NULL;
-	size_t n = 0, rest = 0, len;
-	struct reg_registry *reg;
-	struct reg_fetched f = {0};
 	struct piece cur = {0}, parent = {0};
-	struct stat st;
-	int ret;
+	struct resolved t;
+	int ret = resolve_path(fs, rel, true, &t);
 
-	ret = mountpath_split(rel, &v, &n);
-	if (ret < 0)
+	if (ret == -ENOMEM)
 		return ret;
-	if (n == 0) {
-		child_error(p, c, "not an image: the target is the mount's root");
-		goto out;
-	}
-	if (n == 1 || reg_client_registry(fs->client, v[0], &reg) < 0) {
-		child_error(p, c, "not an image: '%s' is %s", rel,
-			    n == 1 ? "a registry" : "not below a registry");
-		goto out;
-	}
-	for (size_t i = 2; i < n && !repo; i++) {
-		if (v[i][0] != '@')
-			continue;
-		repo = join_parts(v, 1, i);
-		if (!repo) {
-			ret = -ENOMEM;
-			goto out;
-		}
-		if (!digest_is_valid(v[i] + 1) || !reg_name_is_repo(repo)) {
-			child_error(p, c, "dangling link: no image at '%s'", rel);
-			goto out;
-		}
-		ret = tree_manifest_by_digest(fs, reg, repo, v[i] + 1, &b, &len);
-		if (ret == 0)
-			ret = piece_take(&cur, reg, repo, b, len, NULL);
-		rest = i + 1;
-		if (ret < 0)
-			goto fetched;
-	}
-	/* Two passes: first the splits whose repository the (cached) catalog
-	 * lists, so a link into a list costs no request for "repository
-	 * onap/py-app/v1, tag linux-amd64"; then the others, for a repository
-	 * pushed since the catalog was read or a registry without one. */
-	for (int pass = 0; pass < 2 && !repo; pass++) {
-		for (size_t j = n - 1; !repo && j >= 2; j--) {
-			char *r = join_parts(v, 1, j);
-			int listed;
-
-			if (!r) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			listed = tree_catalog_lists(fs, reg, r);
-			if (!reg_name_is_repo(r) || !reg_name_is_tag(v[j]) ||
-			    (pass == 0 && listed == 0) || (pass == 1 && listed != 0)) {
-				free(r);
-				continue;
-			}
-			/* fresh: a commit pushes what the tag is now */
-			ret = reg_manifest_get(reg, r, v[j], &f);
-			if (ret == -ENOENT) {
-				free(r);
-				continue;
-			}
-			repo = r;
-			ref = v[j];
-			rest = j + 1;
-			if (ret == 0) {
-				cache_store_put(fs->store, f.digest, f.bytes, f.len);
-				ret = piece_take(&cur, reg, repo, f.bytes, f.len, f.media_type);
-				f.bytes = NULL;
-			}
-			goto fetched;
-		}
-	}
-	if (!repo) {
-		ret = 0;
-		if (cache_draft_stat(fs->drafts, rel, NULL, &st) == 0 && S_ISDIR(st.st_mode) &&
-		    !dangling_or_directory(p, c, reg, v, n, rel, false))
-			child_error(p, c, "not an image: '%s' is a draft, not pushed yet", rel);
-		else
-			dangling_or_directory(p, c, reg, v, n, rel, true);
-		goto out;
-	}
-fetched:
-	if (ret == -ENOENT) {
-		/* an @sha256: or index entry the registry does not have */
-		child_error(p, c, "dangling link: no image at '%s'", rel);
-		ret = 0;
-		goto out;
-	}
-	if (ret == -EINVAL) {
-		child_error(p, c, "not an image: '%s' is a manifest regfs cannot read", rel);
-		ret = 0;
-		goto out;
-	}
 	if (ret < 0) {
 		child_error(p, c, "cannot read '%s' from the registry: %s", rel, strerror(-ret));
 		p->fetch_err = p->fetch_err ? p->fetch_err : ret;
-		ret = 0;
+		return 0;
+	}
+	refuse_target(p, c, &t, rel);
+	if (c->error || t.kind != RESOLVED_MANIFEST)
 		goto out;
-	}
-	/* below the manifest: index entries by their directory names */
-	for (size_t i = rest; i < n; i++) {
-		int e = reg_mtype_is_index(cur.m->type) ? reg_manifest_find_entry(cur.m, v[i]) : -1;
-		struct piece next = {0};
-
-		if (e < 0) {
-			child_error(p, c, "not an image: '%s' is %s", rel,
-				    reg_mtype_is_index(cur.m->type)
-					    ? "not an entry of its index"
-					    : "inside an image's directory");
-			goto out;
-		}
-		b = NULL;
-		ret = tree_manifest_by_digest(fs, reg, repo, cur.m->entries[e].digest, &b, &len);
-		if (ret == 0)
-			ret = piece_take(&next, reg, repo, b, len, cur.m->entries[e].media_type);
-		piece_release(&parent);
-		parent = cur;
-		cur = next;
-		if (ret < 0)
-			goto fetched;
-	}
-	/* an entry of a list brings the list's attestations of it along */
-	if (parent.m && reg_mtype_is_image(cur.m->type)) {
-		ret = carry_attestations(fs, c, &parent, cur.desc.digest);
-		if (ret < 0)
-			goto out;
-	}
-	/* by tag: "host/repo:tag@<digest>" (what the tag holds now); by
-	 * digest: "host/repo@<digest>" */
-	if (asprintf(&c->source, "%s/%s%s%s", v[0], repo, ref ? ":" : "", ref ? ref : "") < 0) {
+	/* by tag: "host/repo:tag" (what the tag holds now); by digest: "host/repo" */
+	if (asprintf(&c->source, "%s/%s%s%s", reg_registry_host(t.reg), t.repo,
+		     t.by_tag ? ":" : "", t.by_tag ? t.ref : "") < 0) {
 		c->source = NULL;
 		ret = -ENOMEM;
 		goto out;
 	}
+	ret = piece_from_view(&cur, t.reg, t.repo, &t.view);
+	if (ret == 0 && t.parent.m)
+		ret = piece_from_view(&parent, t.reg, t.repo, &t.parent);
+	if (ret < 0)
+		goto out;
 	if (reg_mtype_is_image(cur.m->type)) {
+		/* an entry of a list brings the list's attestations of it along */
+		if (parent.m)
+			ret = carry_attestations(fs, c, &parent, cur.desc.digest);
 		c->image = cur;
 		memset(&cur, 0, sizeof(cur));
-	} else if (reg_mtype_is_index(cur.m->type)) {
-		ret = pick_from_index(fs, p, c, &cur);
 	} else {
-		child_error(p, c, "not an image: '%s' is a schema 1 manifest", rel);
+		ret = pick_from_index(fs, p, c, &cur);
 	}
 out:
 	piece_release(&cur);
 	piece_release(&parent);
-	reg_fetched_release(&f);
-	free(repo);
-	mountpath_free_parts(v, n);
+	resolved_release(&t);
 	return ret;
 }
 
@@ -620,27 +518,82 @@ static int child_platform(struct fs *fs, struct plan *p, struct child *c)
 	return 0;
 }
 
+/* Read user file @name of the draft (at most DRAFT_USER_FILE_MAX bytes,
+ * the cap its writes have): 0 with *bytes, -ENOENT when absent; a bigger
+ * one (put there by other means) is a problem of the draft, said in
+ * .status, and -EFBIG. */
+static int read_user_file(struct fs *fs, struct plan *p, const char *name, char **bytes,
+			  size_t *len)
+{
+	int ret = cache_draft_read_file(fs->drafts, p->path, name, DRAFT_USER_FILE_MAX, bytes, len);
+
+	if (ret == -EFBIG)
+		draft_problem(p, "%s: over %u bytes", name, DRAFT_USER_FILE_MAX);
+	return ret;
+}
+
+/* The list type .mediatype asks for (REG_LIST_AUTO without one). */
+static int read_mediatype(struct fs *fs, struct plan *p, enum reg_list_kind *kind)
+{
+	char *bytes = NULL;
+	size_t len;
+	int ret = read_user_file(fs, p, CACHE_DRAFT_MEDIATYPE, &bytes, &len);
+
+	*kind = REG_LIST_AUTO;
+	if (ret == 0 && reg_list_kind_parse(bytes, kind) < 0)
+		draft_problem(p, ".mediatype: '%.*s' is neither 'docker' nor 'oci'",
+			      (int)strcspn(bytes, "\r\n"), bytes);
+	free(bytes);
+	return ret == -ENOENT || ret == -EFBIG ? 0 : ret;
+}
+
+/* Annotation @key of the draft, added to @ann unless it is a problem. */
+static int read_annotation(struct fs *fs, struct plan *p, const char *key,
+			   struct reg_annotation *ann, size_t *n_ann)
+{
+	char *rel = NULL, *val = NULL;
+	size_t len;
+	int ret;
+
+	if (asprintf(&rel, "%s/%s", CACHE_DRAFT_ANNOTATIONS, key) < 0)
+		return -ENOMEM;
+	ret = read_user_file(fs, p, rel, &val, &len);
+	free(rel);
+	if (ret == -EFBIG)
+		return 0;
+	if (ret < 0)
+		return ret;
+	/* `echo value > key` leaves a newline the value does not have */
+	if (len && val[len - 1] == '\n')
+		val[--len] = '\0';
+	if (strlen(val) != len) {
+		draft_problem(p, "annotation '%s': holds a NUL byte", key);
+		free(val);
+		return 0;
+	}
+	ann[*n_ann].key = strdup(key);
+	ann[*n_ann].value = val;
+	if (!ann[*n_ann].key) {
+		free(val);
+		return -ENOMEM;
+	}
+	(*n_ann)++;
+	return 0;
+}
+
 /* Read .mediatype and .annotations of the draft. */
 static int read_options(struct fs *fs, struct plan *p, enum reg_list_kind *kind,
 			struct reg_annotation **ann, size_t *n_ann)
 {
 	struct cache_draft_listing dl = {0};
-	char *bytes = NULL, *dir = NULL;
-	size_t len;
+	char *dir = NULL;
 	int ret;
 
-	*kind = REG_LIST_AUTO;
 	*ann = NULL;
 	*n_ann = 0;
-	ret = cache_draft_read_file(fs->drafts, p->path, CACHE_DRAFT_MEDIATYPE, MEDIATYPE_MAX, &bytes,
-				    &len);
-	if (ret == 0 && reg_list_kind_parse(bytes, kind) < 0)
-		draft_problem(p, ".mediatype: '%.*s' is neither 'docker' nor 'oci'",
-			      (int)strcspn(bytes, "\r\n"), bytes);
-	free(bytes);
-	if (ret < 0 && ret != -ENOENT)
+	ret = read_mediatype(fs, p, kind);
+	if (ret < 0)
 		return ret;
-
 	if (asprintf(&dir, "%s/%s", p->path, CACHE_DRAFT_ANNOTATIONS) < 0)
 		return -ENOMEM;
 	ret = cache_draft_list(fs->drafts, dir, &dl);
@@ -650,39 +603,10 @@ static int read_options(struct fs *fs, struct plan *p, enum reg_list_kind *kind,
 	if (ret < 0)
 		return ret;
 	*ann = calloc(dl.n ? dl.n : 1, sizeof(**ann));
-	if (!*ann) {
+	if (!*ann)
 		ret = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; ret == 0 && i < dl.n; i++) {
-		char *rel = NULL, *val = NULL;
-
-		if (asprintf(&rel, "%s/%s", CACHE_DRAFT_ANNOTATIONS, dl.v[i].name) < 0) {
-			ret = -ENOMEM;
-			break;
-		}
-		ret = cache_draft_read_file(fs->drafts, p->path, rel, ANNOTATION_MAX, &val, &len);
-		free(rel);
-		if (ret < 0)
-			break;
-		/* `echo value > key` leaves a newline the value does not have */
-		if (len && val[len - 1] == '\n')
-			val[--len] = '\0';
-		if (strlen(val) != len) {
-			draft_problem(p, "annotation '%s': holds a NUL byte", dl.v[i].name);
-			free(val);
-			continue;
-		}
-		(*ann)[*n_ann].key = strdup(dl.v[i].name);
-		(*ann)[*n_ann].value = val;
-		if (!(*ann)[*n_ann].key) {
-			free(val);
-			ret = -ENOMEM;
-			break;
-		}
-		(*n_ann)++;
-	}
-out:
+	for (size_t i = 0; ret == 0 && i < dl.n; i++)
+		ret = read_annotation(fs, p, dl.v[i].name, *ann, n_ann);
 	cache_draft_listing_release(&dl);
 	return ret;
 }
@@ -710,7 +634,7 @@ static int plan_against_base(struct fs *fs, struct plan *p, const struct reg_des
 	size_t len;
 	int ret;
 
-	ret = cache_draft_read_file(fs->drafts, p->path, CACHE_DRAFT_BASE, BASE_MAX, &text, &len);
+	ret = cache_draft_read_file(fs->drafts, p->path, CACHE_DRAFT_BASE, DRAFT_BASE_MAX, &text, &len);
 	if (ret == 0) {
 		text[strcspn(text, "\r\n")] = '\0';
 		if (digest_is_valid(text))
@@ -723,7 +647,7 @@ static int plan_against_base(struct fs *fs, struct plan *p, const struct reg_des
 		return ret;
 	}
 	if (p->base[0] &&
-	    tree_manifest_by_digest(fs, p->reg, p->repo, p->base, &bytes, &len) == 0 &&
+	    resolve_manifest_by_digest(fs, p->reg, p->repo, p->base, &bytes, &len) == 0 &&
 	    reg_list_same_content(bytes, len, p->type, descs, n_desc, ann, n_ann)) {
 		/* nothing changed: the same bytes, whichever tool wrote them */
 		free(p->bytes);
@@ -735,7 +659,7 @@ static int plan_against_base(struct fs *fs, struct plan *p, const struct reg_des
 	free(bytes);
 	digest_of(p->bytes, p->len, p->digest);
 
-	ret = reg_manifest_digest(p->reg, p->repo, p->tag, p->current);
+	ret = fs->remote->manifest_digest(p->reg, p->repo, p->tag, p->current);
 	if (ret == -ENOENT) {
 		p->current[0] = '\0';
 		ret = 0;
@@ -752,30 +676,9 @@ static int plan_against_base(struct fs *fs, struct plan *p, const struct reg_des
 	return 0;
 }
 
-/* Build the plan for draft node @d.  0 (the plan says what is wrong, if
- * anything) or -errno when the draft could not be read at all. */
-static int plan_make(struct fs *fs, struct node *d, struct plan *p)
+/* The draft's own name: a tag of a valid repository. */
+static void plan_check_name(struct plan *p)
 {
-	struct cache_draft_listing dl = {0};
-	struct reg_annotation *ann = NULL;
-	struct reg_descriptor *descs = NULL;
-	enum reg_list_kind kind;
-	size_t n_ann = 0, n_desc = 0;
-	char *why = NULL;
-	int ret;
-
-	memset(p, 0, sizeof(*p));
-	buf_init(&p->problems, STATUS_MAX);
-	p->draft = d;
-	p->reg = d->reg;
-	p->repo = d->repo;
-	p->tag = d->ref;
-	p->path = tree_path(d);
-	if (!p->path)
-		return -ENOMEM;
-	ret = cache_draft_links(fs->drafts, p->path, &dl);
-	if (ret < 0)
-		return ret;
 	if (!p->repo)
 		draft_problem(p, "no repository: a draft right below the registry names a "
 			      "repository, not a tag; make the tag inside it");
@@ -783,44 +686,39 @@ static int plan_make(struct fs *fs, struct node *d, struct plan *p)
 		draft_problem(p, "'%s' is not a valid repository name", p->repo);
 	if (!reg_name_is_tag(p->tag))
 		draft_problem(p, "'%s' is not a valid tag name", p->tag);
+}
 
-	p->v = calloc(dl.n ? dl.n : 1, sizeof(*p->v));
-	if (!p->v) {
-		ret = -ENOMEM;
-		goto out;
+/* Link @name of the draft as a new child of @p: where it points, what
+ * that is, and its platform.  0 or -errno. */
+static int plan_link(struct fs *fs, struct plan *p, const char *name)
+{
+	struct child *c = &p->v[p->n++];
+	char *rel = NULL;
+	int ret;
+
+	c->name = strdup(name);
+	if (!c->name)
+		return -ENOMEM;
+	ret = cache_draft_readlink(fs->drafts, p->path, c->name, &c->target);
+	if (ret < 0)
+		return ret;
+	ret = mountpath_resolve(fs->cfg.mountpoint, p->path, c->target, &rel);
+	if (ret == -EXDEV || ret == -EINVAL) {
+		child_error(p, c, "target outside the mount: '%s'", c->target);
+		return 0;
 	}
-	for (size_t i = 0; i < dl.n; i++) {
-		struct child *c;
-		char *rel = NULL;
+	if (ret < 0)
+		return ret;
+	ret = resolve_child(fs, p, c, rel);
+	free(rel);
+	if (ret == 0 && !c->error)
+		ret = child_platform(fs, p, c);
+	return ret;
+}
 
-		c = &p->v[p->n++];
-		c->name = strdup(dl.v[i].name);
-		if (!c->name) {
-			ret = -ENOMEM;
-			goto out;
-		}
-		ret = cache_draft_readlink(fs->drafts, p->path, c->name, &c->target);
-		if (ret < 0)
-			goto out;
-		ret = mountpath_resolve(fs->cfg.mountpoint, p->path, c->target, &rel);
-		if (ret == -EXDEV || ret == -EINVAL) {
-			child_error(p, c, "target outside the mount: '%s'", c->target);
-			ret = 0;
-			continue;
-		}
-		if (ret < 0)
-			goto out;
-		ret = resolve_target(fs, p, c, rel);
-		free(rel);
-		if (ret < 0)
-			goto out;
-		if (!c->error && (ret = child_platform(fs, p, c)) < 0)
-			goto out;
-	}
-	if (p->n == 0)
-		draft_problem(p, "no entries: add one with ln -s TARGET %s/NAME", p->path);
-
-	/* one entry per platform: the runtime would pick one at random */
+/* One entry per platform: the runtime would pick one at random. */
+static void plan_check_platforms(struct plan *p)
+{
 	for (size_t i = 0; i < p->n; i++) {
 		char *pi;
 
@@ -840,6 +738,19 @@ static int plan_make(struct fs *fs, struct node *d, struct plan *p)
 		}
 		free(pi);
 	}
+}
+
+/* The list's bytes from a plan without errors: its entries (each image
+ * with its attestations), .mediatype and annotations; then how they
+ * compare with where the tag is.  0 or -errno. */
+static int plan_build(struct fs *fs, struct plan *p)
+{
+	struct reg_annotation *ann = NULL;
+	struct reg_descriptor *descs = NULL;
+	enum reg_list_kind kind;
+	size_t n_ann = 0, n_desc = 0;
+	char *why = NULL;
+	int ret;
 
 	ret = read_options(fs, p, &kind, &ann, &n_ann);
 	if (ret < 0 || p->errors)
@@ -868,8 +779,41 @@ out:
 	free(why);
 	free(descs); /* shallow copies */
 	annotations_free(ann, n_ann);
-	cache_draft_listing_release(&dl);
 	return ret;
+}
+
+/* Build the plan for draft node @d.  0 (the plan says what is wrong, if
+ * anything) or -errno when the draft could not be read at all. */
+static int plan_make(struct fs *fs, struct node *d, struct plan *p)
+{
+	struct cache_draft_listing dl = {0};
+	int ret;
+
+	memset(p, 0, sizeof(*p));
+	buf_init(&p->problems, DRAFT_STATUS_MAX);
+	p->draft = d;
+	p->reg = d->reg;
+	p->repo = d->repo;
+	p->tag = d->ref;
+	p->path = tree_path(d);
+	if (!p->path)
+		return -ENOMEM;
+	ret = cache_draft_links(fs->drafts, p->path, &dl);
+	if (ret < 0)
+		return ret;
+	plan_check_name(p);
+	p->v = calloc(dl.n ? dl.n : 1, sizeof(*p->v));
+	if (!p->v)
+		ret = -ENOMEM;
+	for (size_t i = 0; ret == 0 && i < dl.n; i++)
+		ret = plan_link(fs, p, dl.v[i].name);
+	cache_draft_listing_release(&dl);
+	if (ret < 0)
+		return ret;
+	if (p->n == 0)
+		draft_problem(p, "no entries: add one with ln -s TARGET %s/NAME", p->path);
+	plan_check_platforms(p);
+	return plan_build(fs, p);
 }
 
 /* What .status and .last-commit say of a tag that moved (p->moved): new
@@ -891,7 +835,7 @@ static char *moved_text(const struct plan *p)
 
 static char *status_text(struct fs *fs, struct plan *p, int plan_ret, bool with_last)
 {
-	struct buf b = BUF_INIT(STATUS_MAX);
+	struct buf b = BUF_INIT(DRAFT_STATUS_MAX);
 	char *line = NULL, *last = NULL;
 	size_t len;
 
@@ -956,7 +900,7 @@ static char *status_text(struct fs *fs, struct plan *p, int plan_ret, bool with_
 		    reg_mtype_string(p->type), p->digest,
 		    p->unchanged ? " (unchanged: the list as it is)" : "");
 	if (with_last && p->path && cache_draft_read_file(fs->drafts, p->path, CACHE_DRAFT_LAST_COMMIT,
-					     LAST_COMMIT_MAX, &last, &len) == 0) {
+					     DRAFT_LAST_COMMIT_MAX, &last, &len) == 0) {
 		buf_append(&b, "last commit: ", 13);
 		buf_append(&b, last, len);
 		if (len && last[len - 1] != '\n')
@@ -1107,22 +1051,13 @@ static int push_plan(struct fs *fs, struct plan *p, struct buf *why)
 
 #define COMMITTED_KEEP 60.0 /* seconds a commit answers a late `touch .commit` */
 
-/* The key under which the memory cache remembers that @path was just
- * committed: a second `touch .commit` the kernel queued behind the first
- * (creates in one directory are serialised) then finds the tag live, and
- * must succeed as the commit it waited for did. */
-static char *committed_key(const char *path)
-{
-	char *key = NULL;
-
-	if (asprintf(&key, "committed:%s", path) < 0)
-		return NULL;
-	return key;
-}
-
+/* The memory cache remembers for a while that a path was just committed
+ * (fs_key_committed): a second `touch .commit` the kernel queued behind
+ * the first (creates in one directory are serialised) then finds the tag
+ * live, and must succeed as the commit it waited for did. */
 static void commit_remember(struct fs *fs, const char *path, const char *digest)
 {
-	char *key = committed_key(path);
+	char *key = fs_key_committed(path);
 
 	if (key)
 		cache_mem_put(fs->mem, key, digest, strlen(digest), COMMITTED_KEEP);
@@ -1131,7 +1066,7 @@ static void commit_remember(struct fs *fs, const char *path, const char *digest)
 
 bool commit_was_just_done(struct fs *fs, struct node *tag)
 {
-	char *path = tree_path(tag), *key = path ? committed_key(path) : NULL, *val = NULL;
+	char *path = tree_path(tag), *key = path ? fs_key_committed(path) : NULL, *val = NULL;
 	size_t len;
 	bool ret = key && cache_mem_get(fs->mem, key, &val, &len) == 0;
 
@@ -1183,7 +1118,7 @@ static void commit_lock_drop(struct fs *fs, struct commit_lock *l)
 
 int commit_run(struct fs *fs, struct node *draft, const struct fs_caller *who)
 {
-	struct buf why = BUF_INIT(LAST_COMMIT_MAX);
+	struct buf why = BUF_INIT(DRAFT_LAST_COMMIT_MAX);
 	struct commit_lock *lock;
 	struct stat st;
 	struct plan p;
@@ -1234,7 +1169,7 @@ int commit_run(struct fs *fs, struct node *draft, const struct fs_caller *who)
 			 p.moved ? ", replacing what someone else pushed (.force)" : "");
 		ret = push_plan(fs, &p, &why);
 		if (ret == 0) {
-			tree_forget_pushed(fs, p.reg, p.repo, p.tag);
+			resolve_forget_pushed(fs, p.reg, p.repo, p.tag);
 			cache_store_put(fs->store, p.digest, p.bytes, p.len);
 			ret = cache_draft_remove(fs->drafts, path);
 			commit_remember(fs, path, p.digest);

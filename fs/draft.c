@@ -28,14 +28,15 @@
 #include <unistd.h>
 
 #include "cache/draft.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "fs/fs.h"
+#include "fs/remote.h"
 #include "registry/client.h"
 #include "registry/listbuild.h"
 #include "registry/manifest.h"
 #include "registry/names.h"
 
-#define USER_FILE_MAX (64u << 10) /* .mediatype and each annotation */
 
 static const struct {
 	const char *name;
@@ -322,7 +323,7 @@ int draft_file_content(struct fs *fs, struct node *n, char **bytes, size_t *len)
 	case DF_ANNOTATION:
 		ret = user_file_names(n, &path, &rel);
 		if (ret == 0)
-			ret = cache_draft_read_file(fs->drafts, path, rel, USER_FILE_MAX, bytes, len);
+			ret = cache_draft_read_file(fs->drafts, path, rel, DRAFT_USER_FILE_MAX, bytes, len);
 		free(path);
 		free(rel);
 		return ret;
@@ -358,7 +359,7 @@ static bool is_repo_level(const struct node *a)
 
 /*
  * Removing @name from @parent, inside a live list's platform directory
- * (tree_in_live_entry): nothing to do, so that `rm -r` of the platform
+ * (node_in_live_entry): nothing to do, so that `rm -r` of the platform
  * directory reaches its own rmdir, which amends the list.  Still the
  * answers a removal gives: -ENOENT for no such name, -EISDIR (unlink,
  * @dir false) or -ENOTDIR (rmdir) for the wrong kind.
@@ -368,7 +369,7 @@ static int removal_in_live_entry(struct fs *fs, struct node *parent, const char 
 	struct node *probe = NULL;
 	int ret = tree_lookup(fs, parent, name, &probe);
 
-	if (ret == 0 && (tree_kind_type(probe->kind) == S_IFDIR) != dir)
+	if (ret == 0 && (node_kind_type(probe->kind) == S_IFDIR) != dir)
 		ret = dir ? -ENOTDIR : -EISDIR;
 	node_free(probe);
 	return ret;
@@ -474,7 +475,7 @@ static int seed_from_live(struct fs *fs, struct node *a, const char *path, const
 	bool dropped = false;
 	int ret;
 
-	ret = reg_manifest_get(a->reg, a->repo, a->ref, &f);
+	ret = fs->remote->manifest_get(a->reg, a->repo, a->ref, &f);
 	if (ret < 0)
 		return ret;
 	ret = reg_manifest_parse(f.bytes, f.len, f.media_type, &m);
@@ -691,7 +692,7 @@ int draft_rmdir(struct fs *fs, struct node *parent, const char *name)
 		ret = cache_draft_rmdir_annotations(fs->drafts, path);
 		goto out;
 	}
-	if (tree_is_tag_dir(a)) {
+	if (node_is_tag_dir(a)) {
 		/* amend: dropping an entry of a live list */
 		struct node *probe = NULL;
 
@@ -703,7 +704,7 @@ int draft_rmdir(struct fs *fs, struct node *parent, const char *name)
 			ret = seed_from_live(fs, a, path, name, NULL, NULL);
 		goto out;
 	}
-	if (tree_in_live_entry(a)) {
+	if (node_in_live_entry(a)) {
 		ret = removal_in_live_entry(fs, parent, name, true);
 		goto out;
 	}
@@ -741,7 +742,7 @@ int draft_symlink(struct fs *fs, struct node *parent, const char *name, const ch
 	ret = tree_effective(fs, parent, &a, &tmp);
 	if (ret < 0)
 		return ret;
-	if (a->kind != NODE_DRAFT && !tree_is_tag_dir(a)) {
+	if (a->kind != NODE_DRAFT && !node_is_tag_dir(a)) {
 		ret = a->kind == NODE_DRAFT_ANNOTATIONS ? -EPERM : -EROFS;
 		goto out;
 	}
@@ -792,7 +793,7 @@ int draft_unlink(struct fs *fs, struct node *parent, const char *name)
 		ret = cache_draft_unlink(fs->drafts, path, rel);
 		goto out;
 	}
-	if (tree_in_live_entry(a)) {
+	if (node_in_live_entry(a)) {
 		ret = removal_in_live_entry(fs, parent, name, false);
 		goto out;
 	}
@@ -832,7 +833,7 @@ int draft_create(struct fs *fs, struct node *parent, const char *name, int flags
 	ret = tree_effective(fs, parent, &a, &tmp);
 	if (ret < 0)
 		return ret;
-	if (strcmp(name, ".commit") == 0 && tree_is_tag_dir(a) && commit_was_just_done(fs, a)) {
+	if (strcmp(name, ".commit") == 0 && node_is_tag_dir(a) && commit_was_just_done(fs, a)) {
 		/* a second touch that waited for the first: that one committed */
 		ret = new_draft_node(parent, name, NODE_DRAFT_FILE, out);
 		if (ret == 0)
@@ -907,7 +908,7 @@ int draft_truncate(struct fs *fs, struct node *n, off_t size)
 
 	if (n->kind == NODE_DRAFT_FILE && n->dfile == DF_COMMIT)
 		return 0;
-	if (size < 0 || size > (off_t)USER_FILE_MAX)
+	if (size < 0 || size > (off_t)DRAFT_USER_FILE_MAX)
 		return -EFBIG;
 	fd = draft_open_write(fs, n, O_WRONLY);
 	if (fd < 0)

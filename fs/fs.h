@@ -1,30 +1,36 @@
 /*
- * The filesystem room: nodes of the mounted tree and what each one shows.
+ * The filesystem room's core: nodes of the mounted tree and what each one
+ * shows, as a library with no FUSE in it.  The FUSE adapter (ops.c, the
+ * low-level operations; main.c, options and the session) is the only code
+ * that speaks to the kernel; the unit tests link the core directly.
  *
- *   node.c  the node table: stable inode numbers, lookup counts, lifetimes
- *   tree.c  what a node is and holds: children, file contents, attributes,
- *           resolved through the registry client and the caches
- *   ops.c   the FUSE low-level operations, each a thin wrapper that replies
- *           once around a helper returning 0 or -errno
- *   main.c  options, wiring of the rooms, the session loop
+ *   fs.c       one mount's state (fs_init), the memory-cache keys
+ *   node.c     the node table: stable inode numbers, lookup counts
+ *   resolve.c  what a name means: the one resolver, for lookups and links
+ *   tree.c     what a node holds: listings, file contents, attributes
+ *   draft.c    drafts in the tree: their files and every write
+ *   commit.c   a draft's plan (.status, .preview.json) and its push
+ *   remote.h   the door to registries for reading (a fake in unit tests)
+ *   mountpath.c  link targets as paths below the mount, lexically
  *
- * Where to find the code for a path of the tree:
- *   MOUNT/                          NODE_ROOT       tree_list_root
- *   MOUNT/host/                     NODE_REGISTRY   tree_lookup_registry
- *   MOUNT/host/ns/repo/             NODE_REPO       tree_lookup_repo
- *   MOUNT/host/ns/repo/tag/         NODE_MANIFEST   tree_lookup_manifest
- *   .../tag/linux-amd64/            NODE_MANIFEST   (an index entry)
- *   .../tag/@sha256:.../            NODE_MANIFEST   (by digest)
+ * Where to find the code for a path of the tree (lookups start in
+ * tree_lookup, listings in tree_list, attributes in tree_stat):
+ *   MOUNT/                          NODE_ROOT       tree_list (the configured registries)
+ *   MOUNT/host/                     NODE_REGISTRY   resolve_registry
+ *   MOUNT/host/ns/repo/             NODE_REPO       resolve_level, tree_list_level
+ *   MOUNT/host/ns/repo/tag/         NODE_MANIFEST   resolve_level (LEVEL_TAG), resolve_ref
+ *   .../tag/linux-amd64/            NODE_MANIFEST   resolve_entry (an index entry)
+ *   .../repo/@sha256:.../           NODE_MANIFEST   resolve_level (LEVEL_DIGEST)
  *   .../tag/manifest.json etc.      NODE_FILE       tree_file_content
- *   .../tag/config.json             NODE_LAYER      tree_layer_open (a blob too)
- *   .../tag/layers/                 NODE_LAYERS
+ *   .../tag/config.json             NODE_LAYER      tree_layer_open (a blob)
+ *   .../tag/layers/                 NODE_LAYERS     tree_list
  *   .../tag/layers/00-sha256:...    NODE_LAYER      tree_layer_open
  *
  * Drafts (manifest lists being written; draft.c, commit.c):
  *   MOUNT/host/ns/new/ (mkdir)      NODE_DRAFT      draft_mkdir, draft_lookup
- *   MOUNT/host/newns/ (mkdir -p)    NODE_REPO       a level holding drafts (tree_lookup_level)
+ *   MOUNT/host/newns/ (mkdir -p)    NODE_REPO       a level holding drafts (resolve_level)
  *   .../draft/amd64 (ln -s)         NODE_DRAFT_LINK draft_symlink, draft_readlink
- *   .../draft/.preview.json etc.    NODE_DRAFT_FILE draft_file_content
+ *   .../draft/.preview.json etc.    NODE_DRAFT_FILE draft_file_content -> commit_plan_text
  *   .../draft/.annotations/         NODE_DRAFT_ANNOTATIONS
  *   .../draft/.commit (touch)       NODE_DRAFT_FILE draft_create -> commit_run
  * A directory at tag level is a draft while the draft store holds one at
@@ -47,9 +53,13 @@
 struct reg_client;
 struct reg_registry;
 struct reg_manifest;
+struct reg_strlist;
 struct cache_store;
 struct cache_mem;
+struct cache_drafts;
+struct fs_remote;
 
+/* What a node is.  The order means nothing: ask the predicates below. */
 enum node_kind {
 	NODE_ROOT,
 	NODE_REGISTRY, /* a registry host */
@@ -97,6 +107,23 @@ struct node {
 	struct node *hash_next;
 };
 
+/* --- node kinds: every predicate on them (node.c) ------------------------- */
+
+/* Is @kind a draft's node (the draft, its links, files, .annotations/)? */
+bool node_kind_is_draft(enum node_kind kind);
+/* The file type (S_IFDIR, S_IFREG, S_IFLNK) of nodes of @kind. */
+mode_t node_kind_type(enum node_kind kind);
+/* Is @n a tag's directory (a live tag, as looked up: not an @sha256:
+ * directory, not a list's entry)? */
+bool node_is_tag_dir(const struct node *n);
+/* Is @n a platform directory of a live tag's list, or inside one (its
+ * layers/, a nested index's entries)?  There `rm -r` removes files before
+ * the rmdir of the platform directory, which amends the list. */
+bool node_in_live_entry(const struct node *n);
+/* Do the names in directory @d change with drafts (a draft, its
+ * .annotations/, or a tag's directory, which an amend turns into one)? */
+bool node_names_follow_drafts(const struct node *d);
+
 struct fs_config {
 	char **registries; /* NULL-terminated hosts shown at the root */
 	double ttl;        /* seconds tags and listings are trusted */
@@ -117,26 +144,49 @@ struct fs_caller {
 
 struct commit_lock; /* commit.c */
 
+/* One mount.  The caller fills cfg and the borrowed rooms, then fs_init. */
 struct fs {
 	struct fs_config cfg;
+	const struct fs_remote *remote; /* how registries are read (remote.h) */
 	struct reg_client *client;  /* borrowed */
 	struct cache_store *store;  /* borrowed */
 	struct cache_mem *mem;      /* borrowed */
 	struct cache_drafts *drafts; /* borrowed */
+	struct node_table *nodes;    /* owned: this mount's nodes */
+	time_t mount_time;           /* what live nodes show as their times */
 
 	pthread_mutex_t commit_mutex; /* protects commits; taken alone */
 	pthread_cond_t commit_done;
 	struct commit_lock *commits;  /* drafts being committed now */
 };
 
+/* Set up the mount's own state (node table, commit locks).  0 or -ENOMEM. */
+int fs_init(struct fs *fs);
+/* Take it down; the borrowed rooms stay.  A zeroed, never initialised
+ * struct fs is a no-op. */
+void fs_release(struct fs *fs);
+
+/* Memory-cache keys, every one of the room (fs.c says the formats): new
+ * strings, NULL without memory. */
+char *fs_key_catalog(const struct reg_registry *r);
+char *fs_key_tags(const struct reg_registry *r, const char *repo);
+char *fs_key_tag(const struct reg_registry *r, const char *repo, const char *tag);
+char *fs_key_manifest(const char *digest);
+char *fs_key_committed(const char *path);
+
 /* --- node.c -------------------------------------------------------------- */
 
-int node_table_init(void);
-void node_table_release(void);
-struct node *node_root(void);
+#define NODE_ROOT_INO 1 /* the root's inode number (FUSE_ROOT_ID) */
+
+/* One mount's table of nodes (node.c). */
+struct node_table;
+/* New table holding the root (*out; free with node_table_free).  0 or -ENOMEM. */
+int node_table_new(struct node_table **out);
+void node_table_free(struct node_table *t); /* frees every node; NULL is a no-op */
+struct node *node_root(struct node_table *t); /* borrowed, lives as long as @t */
 /* The node for @ino, borrowed (the kernel keeps it alive while it uses it),
  * or NULL. */
-struct node *node_get(uint64_t ino);
+struct node *node_get(struct node_table *t, uint64_t ino);
 /* The inode number a child called @name of @parent of @kind gets, when no
  * other node took it first: stable across mounts, and different for kinds
  * the kernel sees as different files (node.c says which). */
@@ -150,15 +200,95 @@ uint64_t node_ino_for_blob(const char *host, const char *digest);
  * and class, or for a blob the same registry and digest, whatever the
  * parent).  Counts one kernel lookup.  Returns the node, borrowed.
  */
-struct node *node_publish(struct node *proto);
+struct node *node_publish(struct node_table *t, struct node *proto);
 /* New unpublished node, or NULL. */
 struct node *node_new(struct node *parent, const char *name, enum node_kind kind);
 void node_free(struct node *n); /* only for unpublished nodes */
 /* Drop @nlookup kernel lookups. */
-void node_forget(struct node *n, uint64_t nlookup);
-/* Hold/put a node for an open handle. */
-void node_hold(struct node *n);
-void node_put(struct node *n);
+void node_forget(struct node_table *t, struct node *n, uint64_t nlookup);
+
+/* --- resolve.c: what a name means ------------------------------------------ */
+
+/* A manifest as resolved: its digest, exact bytes and parse. */
+struct resolve_view {
+	char digest[DIGEST_STR_LEN + 1];
+	char *bytes;            /* owned */
+	size_t len;
+	struct reg_manifest *m; /* owned */
+};
+void resolve_view_release(struct resolve_view *v);
+
+/* Listings through the memory cache (for the TTL; misses too): the
+ * catalog of @r (-ENOTSUP: none), the tags of @repo (-ENOENT: no such
+ * repository).  0 or -errno. */
+int resolve_catalog(struct fs *fs, struct reg_registry *r, struct reg_strlist *out);
+int resolve_tags(struct fs *fs, struct reg_registry *r, const char *repo, struct reg_strlist *out);
+/* Forget what is cached about @repo's tags, tag @tag and the catalog of
+ * @r, after a push. */
+void resolve_forget_pushed(struct fs *fs, struct reg_registry *r, const char *repo,
+			   const char *tag);
+/* Bytes of manifest @digest of @repo (new buffer): memory, store (checked
+ * again), then the registry.  0 or -errno. */
+int resolve_manifest_by_digest(struct fs *fs, struct reg_registry *r, const char *repo,
+			       const char *digest, char **bytes, size_t *len);
+
+/* Registry @name at the root (*out borrowed): one regfs was given, or one
+ * that answers.  -ENOENT for a name that is none. */
+int resolve_registry(struct fs *fs, const char *name, struct reg_registry **out);
+
+/* What a name below a registry or repository path is (resolve_level). */
+enum level_kind {
+	LEVEL_DRAFT,  /* a draft of the draft store (maybe over a tag: an amend) */
+	LEVEL_TAG,    /* a tag of the level's repository */
+	LEVEL_DIGEST, /* "@sha256:..." of the level's repository, which it has */
+	LEVEL_REPO,   /* a deeper repository path: a repository, a namespace, or both */
+};
+/* @name below repository path @prefix (NULL: the registry's top) of @r;
+ * @at is that level's path below the mount ("host/prefix").  Returns a
+ * level_kind (>= 0), -ENOENT when nothing is there, -EACCES when the
+ * registry refused to say, or another -errno. */
+int resolve_level(struct fs *fs, struct reg_registry *r, const char *prefix, const char *at,
+		  const char *name);
+/* The manifest tag or digest @ref of @repo names: a tag through the TTL
+ * cache, or with @fresh asked of the registry now.  -EINVAL when the bytes
+ * are no manifest regfs can read; else 0 or -errno. */
+int resolve_ref(struct fs *fs, struct reg_registry *r, const char *repo, const char *ref,
+		bool fresh, struct resolve_view *out);
+/* Entry @name (a platform directory's name) of index @idx in @repo.
+ * -ENOTDIR when @idx is no index, -ENOENT when it has no such entry,
+ * -EINVAL as resolve_ref. */
+int resolve_entry(struct fs *fs, struct reg_registry *r, const char *repo,
+		  const struct resolve_view *idx, const char *name, struct resolve_view *out);
+
+/* What a whole path names (resolve_path). */
+enum resolved_kind {
+	RESOLVED_ROOT,         /* the mount's root */
+	RESOLVED_REGISTRY,     /* a registry */
+	RESOLVED_REPO,         /* a repository path: a repository, a namespace, or both */
+	RESOLVED_DRAFT,        /* a draft, or something inside one */
+	RESOLVED_MANIFEST,     /* a manifest: view (and parent, for an index entry) */
+	RESOLVED_NONE,         /* nothing there (why says more, or NULL) */
+	RESOLVED_NOT_MANIFEST, /* inside a manifest's directory, no manifest (why) */
+	RESOLVED_UNREADABLE,   /* a manifest regfs cannot read */
+};
+struct resolved {
+	enum resolved_kind kind;
+	const char *why;          /* static, or NULL */
+	struct reg_registry *reg; /* borrowed; from RESOLVED_REGISTRY on */
+	char *repo;               /* owned: RESOLVED_REPO its path; MANIFEST the repository */
+	char *ref;                /* owned: MANIFEST the tag or digest the path names */
+	bool by_tag;              /* ref is a tag */
+	struct resolve_view view;   /* MANIFEST: the manifest named */
+	struct resolve_view parent; /* MANIFEST, an index entry: the index it is in */
+};
+void resolved_release(struct resolved *t);
+/* Resolve mount-relative path @rel (normalised: mountpath_resolve) by the
+ * same steps as lookups, component by component: so a link names what `ls`
+ * shows at its target.  With @fresh the tag's manifest is asked of the
+ * registry now (a commit pushes what the tag is now).  0 with *t set (what
+ * is there, or why nothing is), or -errno when the registry could not be
+ * asked. */
+int resolve_path(struct fs *fs, const char *rel, bool fresh, struct resolved *t);
 
 /* --- tree.c -------------------------------------------------------------- */
 
@@ -177,10 +307,9 @@ void tree_listing_release(struct tree_listing *l);
 /* Add @name, which a lookup makes a node of @kind, unless the listing has
  * it already (first one wins).  0 or -ENOMEM. */
 int tree_listing_add(struct tree_listing *l, const char *name, enum node_kind kind);
-/* The file type (S_IFDIR, S_IFREG, S_IFLNK) of nodes of @kind. */
-mode_t tree_kind_type(enum node_kind kind);
 /* Repository-level lookups and listings below repository path @prefix
- * (NULL: the registry's top level), as for NODE_REGISTRY / NODE_REPO. */
+ * (NULL: the registry's top level), as for NODE_REGISTRY / NODE_REPO:
+ * resolve_level's answer as a node. */
 int tree_lookup_level(struct fs *fs, struct node *parent, const char *prefix, const char *name,
 		      struct node **out);
 int tree_list_level(struct fs *fs, struct node *n, const char *prefix, struct tree_listing *out);
@@ -208,32 +337,19 @@ int tree_layer_open(struct fs *fs, struct node *n);
 int tree_effective(struct fs *fs, struct node *n, struct node **acting, struct node **tmp);
 /* Does @n's path hold a draft now? */
 bool tree_is_draft(struct fs *fs, struct node *n);
-/* Is @n a tag's directory (a live tag, as looked up: not an @sha256:
- * directory, not a list's entry)? */
-bool tree_is_tag_dir(const struct node *n);
-/* Is @n a platform directory of a live tag's list, or inside one (its
- * layers/, a nested index's entries)?  There `rm -r` removes files before
- * the rmdir of the platform directory, which amends the list. */
-bool tree_in_live_entry(const struct node *n);
 /* "host/ns/repo/tag..." of @n (new string, NULL on -ENOMEM); "" for the root. */
 char *tree_path(const struct node *n);
 /* The repository path a child of repository-level node @n lives in, i.e.
  * @n's own repository path (NULL for a registry).  Borrowed. */
 const char *tree_level_prefix(const struct node *n);
 
-/* Content shared with the commit path. */
-int tree_manifest_by_digest(struct fs *fs, struct reg_registry *r, const char *repo,
-			    const char *digest, char **bytes, size_t *len);
+/* Blob @digest of @size bytes from @repo of @r, present and verified in
+ * the store.  0 or -errno. */
 int tree_blob_ensure(struct fs *fs, struct reg_registry *r, const char *repo,
 		     const char *digest, int64_t size);
 /* The config of image @m (new buffer).  0 or -errno. */
 int tree_config_read(struct fs *fs, struct reg_registry *r, const char *repo,
 		     const struct reg_manifest *m, char **bytes, size_t *len);
-/* Does the catalog of @r (as cached for the TTL) list @repo?  1 yes,
- * 0 no, -errno when there is no catalog to ask. */
-int tree_catalog_lists(struct fs *fs, struct reg_registry *r, const char *repo);
-/* Forget what is cached about @repo's tags and the catalog of @r, after a push. */
-void tree_forget_pushed(struct fs *fs, struct reg_registry *r, const char *repo, const char *tag);
 
 /* Extended attribute @name of @n into a new string (*val), or -ENODATA. */
 int tree_xattr(struct fs *fs, struct node *n, const char *name, char **val, size_t *len);

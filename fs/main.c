@@ -22,6 +22,7 @@
 #include "cache/store.h"
 #include "common/log.h"
 #include "fs/fs.h"
+#include "fs/remote.h"
 #include "fs/ops.h"
 #include "registry/client.h"
 #include "registry/creds.h"
@@ -386,202 +387,256 @@ static void free_strv(char **v)
 	free(v);
 }
 
-int main(int argc, char *argv[])
-{
-	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+/* Everything main() opens, so that one function lets go of it all. */
+struct daemon {
+	struct fuse_args args;
 	struct fuse_cmdline_opts cmd;
-	struct fuse_loop_config *loop;
 	struct options o;
-	struct reg_client_opts copts;
-	struct reg_client *client = NULL;
-	struct cache_store *store = NULL;
-	struct cache_mem *mem = NULL;
-	struct cache_drafts *drafts = NULL;
-	bool commit_ready = false;
-	char *state_dir = NULL;
-	struct fuse_session *se = NULL;
 	struct fs fs;
-	unsigned long long cache_max = DEFAULT_CACHE_MAX;
-	char *cache_dir = NULL, *cafile = NULL, *certs_dir = NULL;
-	FILE *logfp = NULL;
-	long timeout = 0;
-	int ret = 1, err;
+	struct reg_client *client;
+	struct cache_store *store;
+	struct cache_mem *mem;
+	struct cache_drafts *drafts;
+	char *cache_dir, *state_dir; /* absolute */
+	char *cafile, *certs_dir;    /* absolute, or NULL */
+	FILE *logfp;
+	unsigned long long cache_max;
+	long timeout;
+};
 
-	memset(&o, 0, sizeof(o));
-	memset(&cmd, 0, sizeof(cmd));
-	memset(&fs, 0, sizeof(fs));
-	if (fuse_parse_cmdline(&args, &cmd) != 0)
+/* The command line into @d.  0 to go on, 1 when done (--help, --version),
+ * -1 on a bad one (said on stderr). */
+static int parse_args(struct daemon *d, const char *prog)
+{
+	if (fuse_parse_cmdline(&d->args, &d->cmd) != 0)
+		return -1;
+	if (d->cmd.show_help) {
+		usage(prog);
 		return 1;
-	if (cmd.show_help) {
-		usage(argv[0]);
-		ret = 0;
-		goto out;
 	}
-	if (cmd.show_version) {
+	if (d->cmd.show_version) {
 		printf("regfs version %s\n", REGFS_VERSION);
 		fuse_lowlevel_version();
-		ret = 0;
-		goto out;
+		return 1;
 	}
-	if (fuse_opt_parse(&args, &o, option_spec, opt_proc) == -1)
-		goto out;
-	if (!cmd.mountpoint) {
-		fprintf(stderr, "usage: %s [options] MOUNTPOINT (see --help)\n", argv[0]);
-		goto out;
+	if (fuse_opt_parse(&d->args, &d->o, option_spec, opt_proc) == -1)
+		return -1;
+	if (!d->cmd.mountpoint) {
+		fprintf(stderr, "usage: %s [options] MOUNTPOINT (see --help)\n", prog);
+		return -1;
 	}
-	if (check_options(&o, &fs.cfg.ttl, &cache_max, &timeout) < 0)
-		goto out;
+	if (check_options(&d->o, &d->fs.cfg.ttl, &d->cache_max, &d->timeout) < 0)
+		return -1;
 	/* who may write: said by the modes (the kernel checks them) and
 	 * checked again for each write (ops.c) */
-	fs.cfg.uid = geteuid();
-	fs.cfg.gid = getegid();
-	if (o.write_group) {
-		if (parse_group(o.write_group, &fs.cfg.gid) < 0)
-			goto out;
-		fs.cfg.group_writes = true;
+	d->fs.cfg.uid = geteuid();
+	d->fs.cfg.gid = getegid();
+	if (d->o.write_group) {
+		if (parse_group(d->o.write_group, &d->fs.cfg.gid) < 0)
+			return -1;
+		d->fs.cfg.group_writes = true;
 	}
-	if (fuse_opt_add_arg(&args, "-odefault_permissions") < 0)
-		goto out;
-	if (o.logfile) {
-		char *abs = absolute(o.logfile);
+	return fuse_opt_add_arg(&d->args, "-odefault_permissions") < 0 ? -1 : 0;
+}
 
-		logfp = abs ? fopen(abs, "ae") : NULL;
-		if (!logfp) {
-			fprintf(stderr, "regfs: cannot open log file '%s': %s\n", o.logfile,
+static int open_log(struct daemon *d)
+{
+	if (d->o.logfile) {
+		char *abs = absolute(d->o.logfile);
+
+		d->logfp = abs ? fopen(abs, "ae") : NULL;
+		if (!d->logfp) {
+			fprintf(stderr, "regfs: cannot open log file '%s': %s\n", d->o.logfile,
 				strerror(errno));
 			free(abs);
-			goto out;
+			return -1;
 		}
 		free(abs);
 	}
-	log_setup(logfp, (o.verbose || cmd.debug) ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	log_setup(d->logfp, (d->o.verbose || d->cmd.debug) ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	return 0;
+}
 
-	cache_dir = o.cache_dir ? absolute(o.cache_dir)
-				: default_dir("XDG_CACHE_HOME", ".cache", "/var/cache/regfs");
-	if (!cache_dir || mkdir_p(cache_dir) < 0) {
+/* The blob cache, and apart from it the drafts (the user's work, not a
+ * cache). */
+static int open_stores(struct daemon *d)
+{
+	int err;
+
+	d->cache_dir = d->o.cache_dir ? absolute(d->o.cache_dir)
+				      : default_dir("XDG_CACHE_HOME", ".cache", "/var/cache/regfs");
+	if (!d->cache_dir || mkdir_p(d->cache_dir) < 0) {
 		fprintf(stderr, "regfs: cannot create cache directory '%s'\n",
-			cache_dir ? cache_dir : "?");
-		goto out;
+			d->cache_dir ? d->cache_dir : "?");
+		return -1;
 	}
-	err = cache_store_open(cache_dir, cache_max, &store);
+	err = cache_store_open(d->cache_dir, d->cache_max, &d->store);
 	if (err < 0) {
-		fprintf(stderr, "regfs: cache '%s': %s\n", cache_dir, strerror(-err));
-		goto out;
+		fprintf(stderr, "regfs: cache '%s': %s\n", d->cache_dir, strerror(-err));
+		return -1;
 	}
-	/* drafts are the user's work, not a cache: they live apart from it */
-	state_dir = o.state_dir ? absolute(o.state_dir)
-				: default_dir("XDG_STATE_HOME", ".local/state", "/var/lib/regfs");
-	if (!state_dir || mkdir_p(state_dir) < 0) {
+	d->state_dir = d->o.state_dir ? absolute(d->o.state_dir)
+				      : default_dir("XDG_STATE_HOME", ".local/state", "/var/lib/regfs");
+	if (!d->state_dir || mkdir_p(d->state_dir) < 0) {
 		fprintf(stderr, "regfs: cannot create state directory '%s'\n",
-			state_dir ? state_dir : "?");
-		goto out;
+			d->state_dir ? d->state_dir : "?");
+		return -1;
 	}
-	err = cache_drafts_open(state_dir, &drafts);
+	err = cache_drafts_open(d->state_dir, &d->drafts);
 	if (err < 0) {
-		fprintf(stderr, "regfs: drafts in '%s': %s\n", state_dir, strerror(-err));
-		goto out;
+		fprintf(stderr, "regfs: drafts in '%s': %s\n", d->state_dir, strerror(-err));
+		return -1;
 	}
-	fs.cfg.mountpoint = realpath(cmd.mountpoint, NULL);
-	if (!fs.cfg.mountpoint) {
-		fprintf(stderr, "regfs: mountpoint '%s': %s\n", cmd.mountpoint, strerror(errno));
-		goto out;
-	}
+	return 0;
+}
+
+/* The memory cache and the registry client. */
+static int open_client(struct daemon *d)
+{
+	struct reg_client_opts copts;
+	int err;
+
 	/* read when a registry is first used, after fuse_daemonize went to "/" */
-	if (o.cafile && !(cafile = absolute(o.cafile)))
-		goto out;
-	if (o.certs_dir && !(certs_dir = absolute(o.certs_dir)))
-		goto out;
-	mem = cache_mem_new(MEM_CACHE_MAX);
+	if (d->o.cafile && !(d->cafile = absolute(d->o.cafile)))
+		return -1;
+	if (d->o.certs_dir && !(d->certs_dir = absolute(d->o.certs_dir)))
+		return -1;
+	d->mem = cache_mem_new(MEM_CACHE_MAX);
 	memset(&copts, 0, sizeof(copts));
-	copts.cafile = cafile;
-	copts.certs_dir = certs_dir;
-	copts.mirrors = (const char *const *)o.mirrors;
-	copts.insecure = (const char *const *)o.insecure;
-	copts.auth_file = o.auth_file;
-	copts.connect_timeout = timeout;
-	copts.stall_timeout = 3 * timeout;
+	copts.cafile = d->cafile;
+	copts.certs_dir = d->certs_dir;
+	copts.mirrors = (const char *const *)d->o.mirrors;
+	copts.insecure = (const char *const *)d->o.insecure;
+	copts.auth_file = d->o.auth_file;
+	copts.connect_timeout = d->timeout;
+	copts.stall_timeout = 3 * d->timeout;
 	copts.retries = -1;
-	err = reg_client_new(&copts, &client);
-	if (!mem || err < 0) {
+	err = reg_client_new(&copts, &d->client);
+	if (!d->mem || err < 0) {
 		fprintf(stderr, "regfs: %s\n", err == -EINVAL ? "invalid mirror" : "out of memory");
-		goto out;
+		return -1;
 	}
-	fs.client = client;
-	fs.store = store;
-	fs.mem = mem;
-	fs.drafts = drafts;
-	commit_init(&fs);
-	commit_ready = true;
-	fs.cfg.registries = o.registries;
-	for (char **p = o.registries; p && *p; p++) {
+	return 0;
+}
+
+/* The core on the rooms just opened. */
+static int open_fs(struct daemon *d)
+{
+	struct fs *fs = &d->fs;
+
+	fs->cfg.mountpoint = realpath(d->cmd.mountpoint, NULL);
+	if (!fs->cfg.mountpoint) {
+		fprintf(stderr, "regfs: mountpoint '%s': %s\n", d->cmd.mountpoint,
+			strerror(errno));
+		return -1;
+	}
+	fs->cfg.registries = d->o.registries;
+	fs->remote = &fs_remote_registry;
+	fs->client = d->client;
+	fs->store = d->store;
+	fs->mem = d->mem;
+	fs->drafts = d->drafts;
+	for (char **p = d->o.registries; p && *p; p++) {
 		struct reg_registry *r;
 
-		reg_client_registry(client, *p, &r);
+		reg_client_registry(d->client, *p, &r);
 	}
-	if (node_table_init() < 0)
-		goto out;
+	return fs_init(fs) < 0 ? -1 : 0;
+}
 
-	se = fuse_session_new(&args, &regfs_ops, sizeof(regfs_ops), &fs);
+/* Serve requests until unmounted or signalled.  0 or 1 (main's status). */
+static int session_loop(struct daemon *d, struct fuse_session *se)
+{
+	struct fuse_loop_config *loop;
+	int ret;
+
+	if (d->cmd.singlethread)
+		return fuse_session_loop(se) ? 1 : 0;
+	loop = fuse_loop_cfg_create();
+	if (!loop)
+		return 1;
+	fuse_loop_cfg_set_clone_fd(loop, d->cmd.clone_fd);
+	/* fuse_parse_cmdline leaves UINT_MAX for "not given" */
+	if (d->cmd.max_idle_threads != UINT_MAX)
+		fuse_loop_cfg_set_idle_threads(loop, d->cmd.max_idle_threads);
+	if (d->cmd.max_threads > 0 && d->cmd.max_threads <= 100000)
+		fuse_loop_cfg_set_max_threads(loop, d->cmd.max_threads);
+	ret = fuse_session_loop_mt(se, loop);
+	fuse_loop_cfg_destroy(loop);
+	return ret ? 1 : 0;
+}
+
+/* Mount, serve, unmount.  main()'s status. */
+static int run_session(struct daemon *d)
+{
+	struct fuse_session *se;
+	int ret = 1;
+
+	se = fuse_session_new(&d->args, &regfs_ops, sizeof(regfs_ops), &d->fs);
 	if (!se)
-		goto out;
+		return 1;
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out;
-	if (fuse_session_mount(se, cmd.mountpoint) != 0)
-		goto out_signals;
-	log_info("mounted at '%s' (cache '%s', ttl %.0fs)", cmd.mountpoint, cache_dir,
-		 fs.cfg.ttl);
-	fuse_daemonize(cmd.foreground);
-	if (cmd.singlethread) {
-		ret = fuse_session_loop(se);
-	} else {
-		loop = fuse_loop_cfg_create();
-		if (!loop)
-			goto out_unmount;
-		fuse_loop_cfg_set_clone_fd(loop, cmd.clone_fd);
-		/* fuse_parse_cmdline leaves UINT_MAX for "not given" */
-		if (cmd.max_idle_threads != UINT_MAX)
-			fuse_loop_cfg_set_idle_threads(loop, cmd.max_idle_threads);
-		if (cmd.max_threads > 0 && cmd.max_threads <= 100000)
-			fuse_loop_cfg_set_max_threads(loop, cmd.max_threads);
-		ret = fuse_session_loop_mt(se, loop);
-		fuse_loop_cfg_destroy(loop);
+	if (fuse_session_mount(se, d->cmd.mountpoint) == 0) {
+		log_info("mounted at '%s' (cache '%s', ttl %.0fs)", d->cmd.mountpoint,
+			 d->cache_dir, d->fs.cfg.ttl);
+		fuse_daemonize(d->cmd.foreground);
+		ret = session_loop(d, se);
+		fuse_session_unmount(se);
 	}
-	ret = ret ? 1 : 0;
-out_unmount:
-	fuse_session_unmount(se);
-out_signals:
 	fuse_remove_signal_handlers(se);
 out:
-	if (se)
-		fuse_session_destroy(se);
-	node_table_release();
-	if (commit_ready)
-		commit_release(&fs);
-	cache_drafts_close(drafts);
-	free(state_dir);
-	free(fs.cfg.mountpoint);
-	free(o.state_dir);
-	reg_client_free(client);
-	cache_mem_free(mem);
-	cache_store_free(store);
-	free(cache_dir);
-	free(cmd.mountpoint);
-	free_strv(o.registries);
-	free_strv(o.insecure);
-	free_strv(o.mirrors);
-	free(o.cache_dir);
-	free(o.cache_max);
-	free(o.ttl);
-	free(o.cafile);
-	free(o.certs_dir);
-	free(cafile);
-	free(certs_dir);
-	free(o.logfile);
-	free(o.auth_file);
-	free(o.write_group);
-	free(o.timeout);
-	fuse_opt_free_args(&args);
-	if (logfp)
-		fclose(logfp);
+	fuse_session_destroy(se);
+	return ret;
+}
+
+static void daemon_release(struct daemon *d)
+{
+	fs_release(&d->fs);
+	free(d->fs.cfg.mountpoint);
+	cache_drafts_close(d->drafts);
+	reg_client_free(d->client);
+	cache_mem_free(d->mem);
+	cache_store_free(d->store);
+	free(d->state_dir);
+	free(d->cache_dir);
+	free(d->cafile);
+	free(d->certs_dir);
+	free(d->cmd.mountpoint);
+	free_strv(d->o.registries);
+	free_strv(d->o.insecure);
+	free_strv(d->o.mirrors);
+	free(d->o.cache_dir);
+	free(d->o.state_dir);
+	free(d->o.cache_max);
+	free(d->o.ttl);
+	free(d->o.cafile);
+	free(d->o.certs_dir);
+	free(d->o.logfile);
+	free(d->o.auth_file);
+	free(d->o.write_group);
+	free(d->o.timeout);
+	fuse_opt_free_args(&d->args);
+	if (d->logfp)
+		fclose(d->logfp);
+}
+
+int main(int argc, char *argv[])
+{
+	struct daemon d;
+	int ret;
+
+	memset(&d, 0, sizeof(d));
+	d.args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
+	d.cache_max = DEFAULT_CACHE_MAX;
+	ret = parse_args(&d, argv[0]);
+	if (ret != 0)
+		ret = ret > 0 ? 0 : 1; /* --help and --version are done */
+	else if (open_log(&d) < 0 || open_stores(&d) < 0 || open_client(&d) < 0 ||
+		 open_fs(&d) < 0)
+		ret = 1;
+	else
+		ret = run_session(&d);
+	daemon_release(&d);
 	return ret;
 }

@@ -22,7 +22,6 @@
  * drops to zero the node leaves the table and lets go of its parent.
  */
 #include <errno.h>
-#include <fuse_lowlevel.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,35 +31,38 @@
 
 #define TABLE_BITS 16
 
-static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER; /* protects table, refs,
-								  nlookup, hash_next */
-static struct node *table[1u << TABLE_BITS];
-static struct node *root;
+/* One mount's nodes (struct fs holds it, as libfuse's passthrough_ll keeps
+ * its inodes in the session's userdata). */
+struct node_table {
+	pthread_mutex_t lock; /* protects slots, and every node's refs, nlookup, hash_next */
+	struct node *slots[1u << TABLE_BITS];
+	struct node *root;    /* never forgotten */
+};
 
 static size_t slot_of(uint64_t ino)
 {
 	return (size_t)((ino * 0x9E3779B97F4A7C15ull) >> (64 - TABLE_BITS));
 }
 
-static struct node *find_locked(uint64_t ino)
+static struct node *find_locked(struct node_table *t, uint64_t ino)
 {
-	for (struct node *n = table[slot_of(ino)]; n; n = n->hash_next)
+	for (struct node *n = t->slots[slot_of(ino)]; n; n = n->hash_next)
 		if (n->ino == ino)
 			return n;
 	return NULL;
 }
 
-static void insert_locked(struct node *n)
+static void insert_locked(struct node_table *t, struct node *n)
 {
 	size_t s = slot_of(n->ino);
 
-	n->hash_next = table[s];
-	table[s] = n;
+	n->hash_next = t->slots[s];
+	t->slots[s] = n;
 }
 
-static void remove_locked(struct node *n)
+static void remove_locked(struct node_table *t, struct node *n)
 {
-	struct node **pp = &table[slot_of(n->ino)];
+	struct node **pp = &t->slots[slot_of(n->ino)];
 
 	while (*pp && *pp != n)
 		pp = &(*pp)->hash_next;
@@ -111,7 +113,7 @@ static uint64_t fnv1a(uint64_t h, const void *p, size_t len)
 
 static uint64_t ino_fix(uint64_t h)
 {
-	return h <= FUSE_ROOT_ID ? h + 2 : h;
+	return h <= NODE_ROOT_INO ? h + 2 : h;
 }
 
 uint64_t node_ino_for(const struct node *parent, const char *name, enum node_kind kind)
@@ -181,63 +183,74 @@ void node_free(struct node *n)
 	free(n);
 }
 
-int node_table_init(void)
+int node_table_new(struct node_table **out)
 {
-	root = node_new(NULL, "", NODE_ROOT);
-	if (!root)
+	struct node_table *t = calloc(1, sizeof(*t));
+
+	*out = NULL;
+	if (!t)
 		return -ENOMEM;
-	root->ino = FUSE_ROOT_ID;
-	root->refs = 1; /* the root is never forgotten */
-	insert_locked(root);
+	t->root = node_new(NULL, "", NODE_ROOT);
+	if (!t->root) {
+		free(t);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&t->lock, NULL);
+	t->root->ino = NODE_ROOT_INO;
+	t->root->refs = 1;
+	insert_locked(t, t->root);
+	*out = t;
 	return 0;
 }
 
-void node_table_release(void)
+void node_table_free(struct node_table *t)
 {
+	if (!t)
+		return;
 	for (size_t i = 0; i < (1u << TABLE_BITS); i++) {
-		struct node *n = table[i], *next;
+		struct node *n = t->slots[i], *next;
 
 		for (; n; n = next) {
 			next = n->hash_next;
 			node_free(n);
 		}
-		table[i] = NULL;
 	}
-	root = NULL;
+	pthread_mutex_destroy(&t->lock);
+	free(t);
 }
 
-struct node *node_root(void)
+struct node *node_root(struct node_table *t)
 {
-	return root;
+	return t->root;
 }
 
-struct node *node_get(uint64_t ino)
+struct node *node_get(struct node_table *t, uint64_t ino)
 {
 	struct node *n;
 
-	pthread_mutex_lock(&table_lock);
-	n = find_locked(ino);
-	pthread_mutex_unlock(&table_lock);
+	pthread_mutex_lock(&t->lock);
+	n = find_locked(t, ino);
+	pthread_mutex_unlock(&t->lock);
 	return n;
 }
 
-struct node *node_publish(struct node *proto)
+struct node *node_publish(struct node_table *t, struct node *proto)
 {
 	struct node *parent = proto->parent, *n;
 	uint64_t ino = proto->kind == NODE_LAYER ? proto->ino
 						 : node_ino_for(parent, proto->name, proto->kind);
 
-	pthread_mutex_lock(&table_lock);
+	pthread_mutex_lock(&t->lock);
 	/* the same child may already be known, maybe at a probed number */
 	for (;;) {
-		n = find_locked(ino);
+		n = find_locked(t, ino);
 		if (!n)
 			break;
 		if (same_node(n, proto))
 			break;
 		ino++;
-		if (ino <= FUSE_ROOT_ID)
-			ino = FUSE_ROOT_ID + 1;
+		if (ino <= NODE_ROOT_INO)
+			ino = NODE_ROOT_INO + 1;
 	}
 	if (n) {
 		node_free(proto);
@@ -245,16 +258,17 @@ struct node *node_publish(struct node *proto)
 		n = proto;
 		n->ino = ino;
 		parent->refs++;
-		insert_locked(n);
+		insert_locked(t, n);
 	}
 	n->refs++;
 	n->nlookup++;
-	pthread_mutex_unlock(&table_lock);
+	pthread_mutex_unlock(&t->lock);
 	return n;
 }
 
 /* Drop @count references; frees nodes (and walks up parents) that reach 0. */
-static void unref_locked(struct node *n, uint64_t count, struct node **dead)
+static void unref_locked(struct node_table *t, struct node *n, uint64_t count,
+			 struct node **dead)
 {
 	while (n) {
 		struct node *parent = n->parent;
@@ -262,9 +276,9 @@ static void unref_locked(struct node *n, uint64_t count, struct node **dead)
 		if (n->refs < count)
 			BUG("node reference count underflow");
 		n->refs -= count;
-		if (n->refs > 0 || n == root)
+		if (n->refs > 0 || n == t->root)
 			return;
-		remove_locked(n);
+		remove_locked(t, n);
 		n->hash_next = *dead;
 		*dead = n;
 		n = parent;
@@ -282,32 +296,77 @@ static void free_dead(struct node *dead)
 	}
 }
 
-void node_forget(struct node *n, uint64_t nlookup)
+void node_forget(struct node_table *t, struct node *n, uint64_t nlookup)
 {
 	struct node *dead = NULL;
 
-	pthread_mutex_lock(&table_lock);
+	pthread_mutex_lock(&t->lock);
 	if (n->nlookup < nlookup)
 		nlookup = n->nlookup;
 	n->nlookup -= nlookup;
-	unref_locked(n, nlookup, &dead);
-	pthread_mutex_unlock(&table_lock);
+	unref_locked(t, n, nlookup, &dead);
+	pthread_mutex_unlock(&t->lock);
 	free_dead(dead);
 }
 
-void node_hold(struct node *n)
+/* --- predicates on kinds ------------------------------------------------- */
+
+bool node_kind_is_draft(enum node_kind kind)
 {
-	pthread_mutex_lock(&table_lock);
-	n->refs++;
-	pthread_mutex_unlock(&table_lock);
+	switch (kind) {
+	case NODE_DRAFT:
+	case NODE_DRAFT_LINK:
+	case NODE_DRAFT_FILE:
+	case NODE_DRAFT_ANNOTATIONS:
+		return true;
+	case NODE_ROOT:
+	case NODE_REGISTRY:
+	case NODE_REPO:
+	case NODE_MANIFEST:
+	case NODE_LAYERS:
+	case NODE_FILE:
+	case NODE_LAYER:
+		return false;
+	}
+	BUG("node of no kind");
 }
 
-void node_put(struct node *n)
+mode_t node_kind_type(enum node_kind kind)
 {
-	struct node *dead = NULL;
+	switch (kind) {
+	case NODE_FILE:
+	case NODE_LAYER:
+	case NODE_DRAFT_FILE:
+		return S_IFREG;
+	case NODE_DRAFT_LINK:
+		return S_IFLNK;
+	default:
+		return S_IFDIR;
+	}
+}
 
-	pthread_mutex_lock(&table_lock);
-	unref_locked(n, 1, &dead);
-	pthread_mutex_unlock(&table_lock);
-	free_dead(dead);
+bool node_is_tag_dir(const struct node *n)
+{
+	return n->kind == NODE_MANIFEST && n->ref && !digest_is_valid(n->ref) && n->parent &&
+	       n->parent->kind != NODE_MANIFEST;
+}
+
+bool node_in_live_entry(const struct node *n)
+{
+	bool in_entry = false;
+
+	for (; n; n = n->parent) {
+		if (n->kind == NODE_MANIFEST && !n->ref)
+			in_entry = true;
+		else if (n->kind != NODE_LAYERS)
+			/* the tag's directory, maybe the node of a draft committed
+			 * since; an @sha256: directory is no live list */
+			return in_entry && (n->kind == NODE_DRAFT || node_is_tag_dir(n));
+	}
+	return false;
+}
+
+bool node_names_follow_drafts(const struct node *d)
+{
+	return d->kind == NODE_DRAFT || d->kind == NODE_DRAFT_ANNOTATIONS || node_is_tag_dir(d);
 }

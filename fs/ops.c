@@ -23,6 +23,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "common/limits.h"
 #include "common/log.h"
 #include "fs/fs.h"
 #include "fs/ops.h"
@@ -30,9 +31,17 @@
 
 #define IMMUTABLE_TIMEOUT 86400.0
 
+_Static_assert(NODE_ROOT_INO == FUSE_ROOT_ID, "the root's inode number is the kernel's");
+
 static struct fs *fs_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
+}
+
+/* The node @ino of the mount @req is for (borrowed), or NULL. */
+static struct node *node_of(fuse_req_t req, fuse_ino_t ino)
+{
+	return node_get(fs_of(req)->nodes, ino);
 }
 
 /* Is @gid the group id of the caller of @req, or one of its supplementary
@@ -82,23 +91,15 @@ static int may_write(fuse_req_t req, const char *op, const struct node *n)
 
 static double timeout_for(struct fs *fs, const struct node *n)
 {
-	if (n->kind >= NODE_DRAFT)
+	if (node_kind_is_draft(n->kind))
 		return 0;
 	return n->immutable || n->kind == NODE_LAYER ? IMMUTABLE_TIMEOUT : fs->cfg.ttl;
-}
-
-/* A directory whose names change with drafts: a draft, or a tag's. */
-static bool names_change_with_drafts(const struct node *d)
-{
-	if (d->kind == NODE_DRAFT || d->kind == NODE_DRAFT_ANNOTATIONS)
-		return true;
-	return d->kind == NODE_MANIFEST && d->ref && !digest_is_valid(d->ref);
 }
 
 /* How long the kernel may keep the name @n in directory @parent. */
 static double entry_timeout_for(struct fs *fs, const struct node *parent, const struct node *n)
 {
-	if (names_change_with_drafts(parent))
+	if (node_names_follow_drafts(parent))
 		return 0;
 	/* the name -> node mapping changes with the tag even for immutable
 	 * layer files, so the entry follows the parent */
@@ -121,8 +122,6 @@ struct handle {
 	int refs;      /* atomic: the open, plus each read in flight */
 };
 
-#define USER_FILE_MAX (64u << 10) /* .mediatype, one annotation */
-
 static void handle_put(struct handle *h)
 {
 	if (__atomic_sub_fetch(&h->refs, 1, __ATOMIC_ACQ_REL) > 0)
@@ -142,13 +141,13 @@ struct dir_handle {
 static int entry_of(struct fs *fs, struct node *parent, struct node *proto,
 		    struct fuse_entry_param *e, struct node **out)
 {
-	struct node *n = node_publish(proto);
+	struct node *n = node_publish(fs->nodes, proto);
 	int ret;
 
 	memset(e, 0, sizeof(*e));
 	ret = tree_stat(fs, n, &e->attr);
 	if (ret < 0) {
-		node_forget(n, 1);
+		node_forget(fs->nodes, n, 1);
 		return ret;
 	}
 	e->ino = n->ino;
@@ -168,13 +167,13 @@ static void reply_new_entry(fuse_req_t req, struct fs *fs, struct node *parent, 
 	if (ret < 0)
 		fuse_reply_err(req, -ret);
 	else if (fuse_reply_entry(req, &e) == -ENOENT)
-		node_forget(n, 1); /* the request was interrupted: undo the lookup */
+		node_forget(fs->nodes, n, 1); /* the request was interrupted: undo the lookup */
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 {
 	struct fs *fs = fs_of(req);
-	struct node *parent = node_get(parent_ino), *proto = NULL;
+	struct node *parent = node_of(req, parent_ino), *proto = NULL;
 	struct fuse_entry_param e;
 	int ret;
 
@@ -202,20 +201,20 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	struct node *n = node_get(ino);
+	struct node *n = node_of(req, ino);
 
 	if (n)
-		node_forget(n, nlookup);
+		node_forget(fs_of(req)->nodes, n, nlookup);
 	fuse_reply_none(req);
 }
 
 static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
 	for (size_t i = 0; i < count; i++) {
-		struct node *n = node_get(forgets[i].ino);
+		struct node *n = node_of(req, forgets[i].ino);
 
 		if (n)
-			node_forget(n, forgets[i].nlookup);
+			node_forget(fs_of(req)->nodes, n, forgets[i].nlookup);
 	}
 	fuse_reply_none(req);
 }
@@ -223,7 +222,7 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
-	struct node *n = node_get(ino);
+	struct node *n = node_of(req, ino);
 	struct handle *h = fi ? (struct handle *)(uintptr_t)fi->fh : NULL;
 	struct stat st;
 	int ret;
@@ -244,7 +243,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
-	struct node *n = node_get(ino);
+	struct node *n = node_of(req, ino);
 	struct dir_handle *d;
 	int ret;
 
@@ -276,7 +275,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
 	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
-	struct node *n = node_get(ino);
+	struct node *n = node_of(req, ino);
 	char *buf = calloc(1, size);
 	size_t used = 0;
 
@@ -305,7 +304,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 			name = te->name;
 			st.st_ino = te->ino ? te->ino : node_ino_for(n, name, te->kind);
-			st.st_mode = tree_kind_type(te->kind);
+			st.st_mode = node_kind_type(te->kind);
 		}
 		need = fuse_add_direntry(req, buf + used, size - used, name, &st, i + 1);
 		if (need > size - used)
@@ -363,7 +362,7 @@ static void reply_open_fd(fuse_req_t req, int fd, struct fuse_file_info *fi)
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
-	struct node *n = node_get(ino);
+	struct node *n = node_of(req, ino);
 	struct handle *h;
 	int ret = 0;
 
@@ -467,7 +466,7 @@ static void reply_xattr_value(fuse_req_t req, const char *val, size_t len, size_
 
 static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
-	struct node *n = node_get(ino);
+	struct node *n = node_of(req, ino);
 	char *val = NULL;
 	size_t len = 0;
 	int ret;
@@ -486,7 +485,7 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 
 static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	struct node *n = node_get(ino);
+	struct node *n = node_of(req, ino);
 	char *names = NULL;
 	size_t len = 0;
 	int ret;
@@ -517,7 +516,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
-	struct node *n = node_get(ino);
+	struct node *n = node_of(req, ino);
 	char *target = NULL;
 	int ret;
 
@@ -543,7 +542,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		       struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
-	struct node *n = node_get(ino);
+	struct node *n = node_of(req, ino);
 	struct handle *h = fi ? (struct handle *)(uintptr_t)fi->fh : NULL;
 	struct stat st;
 	int ret = 0;
@@ -559,7 +558,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		if (h && h->writable)
-			ret = attr->st_size > (off_t)USER_FILE_MAX ? -EFBIG
+			ret = attr->st_size > (off_t)DRAFT_USER_FILE_MAX ? -EFBIG
 			      : ftruncate(h->fd, attr->st_size) < 0 ? -errno : 0;
 		else
 			ret = draft_truncate(fs, n, attr->st_size);
@@ -585,13 +584,13 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	(void)name;
 	(void)mode;
 	(void)rdev;
-	fuse_reply_err(req, may_write(req, "mknod in", node_get(parent)) < 0 ? EACCES : EROFS);
+	fuse_reply_err(req, may_write(req, "mknod in", node_of(req, parent)) < 0 ? EACCES : EROFS);
 }
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode)
 {
 	struct fs *fs = fs_of(req);
-	struct node *parent = node_get(parent_ino), *proto = NULL;
+	struct node *parent = node_of(req, parent_ino), *proto = NULL;
 	int ret;
 
 	(void)mode;
@@ -610,7 +609,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mo
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 {
-	struct node *parent = node_get(parent_ino);
+	struct node *parent = node_of(req, parent_ino);
 	int ret = parent ? may_write(req, "unlink in", parent) : -ESTALE;
 
 	if (ret == 0)
@@ -620,7 +619,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 {
-	struct node *parent = node_get(parent_ino);
+	struct node *parent = node_of(req, parent_ino);
 	int ret = parent ? may_write(req, "rmdir in", parent) : -ESTALE;
 
 	if (ret == 0)
@@ -631,7 +630,7 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent_ino, const char *name)
 {
 	struct fs *fs = fs_of(req);
-	struct node *parent = node_get(parent_ino), *proto = NULL;
+	struct node *parent = node_of(req, parent_ino), *proto = NULL;
 	int ret;
 
 	if (!parent) {
@@ -651,7 +650,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		      const char *newname, unsigned int flags)
 {
 	struct fs *fs = fs_of(req);
-	struct node *from = node_get(parent), *to = node_get(newparent);
+	struct node *from = node_of(req, parent), *to = node_of(req, newparent);
 
 	(void)name;
 	(void)newname;
@@ -670,14 +669,14 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 {
 	(void)ino;
 	(void)newname;
-	fuse_reply_err(req, may_write(req, "link in", node_get(newparent)) < 0 ? EACCES : EROFS);
+	fuse_reply_err(req, may_write(req, "link in", node_of(req, newparent)) < 0 ? EACCES : EROFS);
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode,
 		      struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
-	struct node *parent = node_get(parent_ino), *proto = NULL, *n = NULL;
+	struct node *parent = node_of(req, parent_ino), *proto = NULL, *n = NULL;
 	const struct fuse_ctx *c = fuse_req_ctx(req);
 	struct fs_caller who = {.uid = c->uid, .pid = c->pid};
 	struct fuse_entry_param e;
@@ -698,7 +697,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 		ret = entry_of(fs, parent, proto, &e, &n);
 	h = ret == 0 ? handle_for_fd(fd, fi) : NULL;
 	if (ret == 0 && !h) {
-		node_forget(n, 1);
+		node_forget(fs->nodes, n, 1);
 		ret = -ENOMEM;
 	}
 	if (ret < 0) {
@@ -708,7 +707,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 		return;
 	}
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
-		node_forget(n, 1);
+		node_forget(fs->nodes, n, 1);
 		handle_put(h);
 	}
 }
@@ -728,7 +727,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 			fuse_reply_err(req, EROFS);
 		return;
 	}
-	if (off < 0 || (size_t)off > USER_FILE_MAX || size > USER_FILE_MAX - (size_t)off) {
+	if (off < 0 || (size_t)off > DRAFT_USER_FILE_MAX || size > DRAFT_USER_FILE_MAX - (size_t)off) {
 		fuse_reply_err(req, EFBIG);
 		return;
 	}
@@ -746,13 +745,13 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 	(void)value;
 	(void)size;
 	(void)flags;
-	fuse_reply_err(req, may_write(req, "setxattr", node_get(ino)) < 0 ? EACCES : EROFS);
+	fuse_reply_err(req, may_write(req, "setxattr", node_of(req, ino)) < 0 ? EACCES : EROFS);
 }
 
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	(void)name;
-	fuse_reply_err(req, may_write(req, "removexattr", node_get(ino)) < 0 ? EACCES : EROFS);
+	fuse_reply_err(req, may_write(req, "removexattr", node_of(req, ino)) < 0 ? EACCES : EROFS);
 }
 
 const struct fuse_lowlevel_ops regfs_ops = {

@@ -19,8 +19,11 @@
 #include "cache/draft.h"
 #include "cache/mem.h"
 #include "cache/store.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "fs/fs.h"
+#include "fs/mountpath.h"
+#include "fs/remote.h"
 #include "registry/client.h"
 #include "registry/inspect.h"
 #include "registry/manifest.h"
@@ -57,20 +60,6 @@ void tree_listing_release(struct tree_listing *l)
 	free(l->v);
 	l->v = NULL;
 	l->n = 0;
-}
-
-mode_t tree_kind_type(enum node_kind kind)
-{
-	switch (kind) {
-	case NODE_FILE:
-	case NODE_LAYER:
-	case NODE_DRAFT_FILE:
-		return S_IFREG;
-	case NODE_DRAFT_LINK:
-		return S_IFLNK;
-	default:
-		return S_IFDIR;
-	}
 }
 
 static int listing_add(struct tree_listing *l, const char *name, enum node_kind kind,
@@ -114,237 +103,7 @@ static int listing_add_blob(struct tree_listing *l, const char *name, const stru
 	return listing_add(l, name, NODE_LAYER, blob_ino(r, digest));
 }
 
-/* --- listings with a lifetime -------------------------------------------- */
-
-/* Listings are cached as "Y" + NUL-separated names, or "N" for "there is no
- * such listing" (no catalog, not a repository) so misses are cached too. */
-static int strlist_encode(const struct reg_strlist *l, char **out, size_t *len)
-{
-	size_t n = 1;
-	char *p;
-
-	for (size_t i = 0; i < l->n; i++)
-		n += strlen(l->v[i]) + 1;
-	p = malloc(n);
-	if (!p)
-		return -ENOMEM;
-	*out = p;
-	*len = n;
-	*p++ = 'Y';
-	for (size_t i = 0; i < l->n; i++) {
-		size_t k = strlen(l->v[i]) + 1;
-
-		memcpy(p, l->v[i], k);
-		p += k;
-	}
-	return 0;
-}
-
-static int strlist_decode(const char *val, size_t len, struct reg_strlist *out)
-{
-	size_t count = 0;
-	const char *p, *end = val + len;
-
-	memset(out, 0, sizeof(*out));
-	for (p = val + 1; p < end; p += strlen(p) + 1)
-		count++;
-	out->v = calloc(count ? count : 1, sizeof(char *));
-	if (!out->v)
-		return -ENOMEM;
-	for (p = val + 1; p < end; p += strlen(p) + 1) {
-		out->v[out->n] = strdup(p);
-		if (!out->v[out->n]) {
-			reg_strlist_release(out);
-			return -ENOMEM;
-		}
-		out->n++;
-	}
-	return 0;
-}
-
-typedef int (*list_fetch_fn)(struct reg_registry *r, const char *repo, struct reg_strlist *out);
-
-static int fetch_catalog(struct reg_registry *r, const char *repo, struct reg_strlist *out)
-{
-	(void)repo;
-	return reg_catalog(r, out);
-}
-
-/* A listing through the memory cache.  @absent is the error that means
- * "no such listing" and is cached like a result. */
-static int cached_listing(struct fs *fs, const char *key, struct reg_registry *r,
-			  const char *repo, list_fetch_fn fetch, int absent,
-			  struct reg_strlist *out)
-{
-	char *val = NULL;
-	size_t len = 0;
-	int ret;
-
-	memset(out, 0, sizeof(*out));
-	if (cache_mem_get(fs->mem, key, &val, &len) == 0) {
-		ret = val[0] == 'Y' ? strlist_decode(val, len, out) : absent;
-		free(val);
-		return ret;
-	}
-	ret = fetch(r, repo, out);
-	if (ret == 0 && strlist_encode(out, &val, &len) == 0) {
-		cache_mem_put(fs->mem, key, val, len, fs->cfg.ttl);
-		free(val);
-	} else if (ret == absent) {
-		cache_mem_put(fs->mem, key, "N", 1, fs->cfg.ttl);
-	}
-	return ret;
-}
-
-static int catalog(struct fs *fs, struct reg_registry *r, struct reg_strlist *out)
-{
-	char *key = NULL;
-	int ret;
-
-	if (asprintf(&key, "c:%s", reg_registry_host(r)) < 0)
-		return -ENOMEM;
-	ret = cached_listing(fs, key, r, NULL, fetch_catalog, -ENOTSUP, out);
-	free(key);
-	return ret;
-}
-
-/* Tags of @repo; -ENOENT when it is not a repository. */
-static int tags(struct fs *fs, struct reg_registry *r, const char *repo, struct reg_strlist *out)
-{
-	char *key = NULL;
-	int ret;
-
-	if (asprintf(&key, "l:%s/%s", reg_registry_host(r), repo) < 0)
-		return -ENOMEM;
-	ret = cached_listing(fs, key, r, repo, reg_tags, -ENOENT, out);
-	free(key);
-	return ret;
-}
-
-static bool strlist_has(const struct reg_strlist *l, const char *s)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->v[i], s) == 0)
-			return true;
-	return false;
-}
-
-int tree_catalog_lists(struct fs *fs, struct reg_registry *r, const char *repo)
-{
-	struct reg_strlist cat = {0};
-	int ret = catalog(fs, r, &cat);
-
-	if (ret == 0)
-		ret = strlist_has(&cat, repo) ? 1 : 0;
-	reg_strlist_release(&cat);
-	return ret;
-}
-
-/* Does any catalog repository equal @path or live below it? */
-static bool catalog_has_prefix(const struct reg_strlist *l, const char *path)
-{
-	size_t pl = strlen(path);
-
-	for (size_t i = 0; i < l->n; i++)
-		if (strncmp(l->v[i], path, pl) == 0 && (l->v[i][pl] == '\0' || l->v[i][pl] == '/'))
-			return true;
-	return false;
-}
-
 /* --- manifests ----------------------------------------------------------- */
-
-/* Bytes of the manifest @digest of @repo: memory, store, then network. */
-int tree_manifest_by_digest(struct fs *fs, struct reg_registry *r, const char *repo,
-			      const char *digest, char **bytes, size_t *len)
-{
-	char key[DIGEST_STR_LEN + 3];
-	struct reg_fetched f;
-	int ret;
-
-	snprintf(key, sizeof(key), "m:%s", digest);
-	if (cache_mem_get(fs->mem, key, bytes, len) == 0)
-		return 0;
-	if (cache_store_read(fs->store, digest, REG_MANIFEST_MAX, bytes, len) == 0) {
-		char check[DIGEST_STR_LEN + 1];
-
-		/* the store verified it on the way in; a file changed behind our
-		 * back since then is refetched, never served */
-		digest_of(*bytes, *len, check);
-		if (strcmp(check, digest) == 0) {
-			cache_mem_put(fs->mem, key, *bytes, *len, CACHE_MEM_FOREVER);
-			return 0;
-		}
-		free(*bytes);
-	}
-	ret = reg_manifest_get(r, repo, digest, &f);
-	if (ret < 0)
-		return ret;
-	cache_store_put(fs->store, f.digest, f.bytes, f.len);
-	cache_mem_put(fs->mem, key, f.bytes, f.len, CACHE_MEM_FOREVER);
-	*bytes = f.bytes;
-	*len = f.len;
-	f.bytes = NULL;
-	reg_fetched_release(&f);
-	return 0;
-}
-
-/* The memory cache's key for where @tag of @repo points (new string, or
- * NULL without memory). */
-static char *tag_key(struct reg_registry *r, const char *repo, const char *tag)
-{
-	char *key = NULL;
-
-	if (asprintf(&key, "t:%s/%s:%s", reg_registry_host(r), repo, tag) < 0)
-		return NULL;
-	return key;
-}
-
-/* The digest @tag of @repo points at now (within the TTL). */
-static int tag_digest(struct fs *fs, struct reg_registry *r, const char *repo, const char *tag,
-		      char digest[DIGEST_STR_LEN + 1])
-{
-	struct reg_fetched f;
-	char *key = tag_key(r, repo, tag), *val = NULL, mkey[DIGEST_STR_LEN + 3];
-	size_t len;
-	int ret;
-
-	if (!key)
-		return -ENOMEM;
-	if (cache_mem_get(fs->mem, key, &val, &len) == 0) {
-		ret = len == DIGEST_STR_LEN && digest_is_valid(val) ? 0 : -EIO;
-		if (ret == 0)
-			memcpy(digest, val, DIGEST_STR_LEN + 1);
-		free(val);
-		free(key);
-		return ret;
-	}
-	ret = reg_manifest_get(r, repo, tag, &f);
-	if (ret == 0) {
-		memcpy(digest, f.digest, DIGEST_STR_LEN + 1);
-		snprintf(mkey, sizeof(mkey), "m:%s", f.digest);
-		cache_store_put(fs->store, f.digest, f.bytes, f.len);
-		cache_mem_put(fs->mem, mkey, f.bytes, f.len, CACHE_MEM_FOREVER);
-		cache_mem_put(fs->mem, key, f.digest, DIGEST_STR_LEN, fs->cfg.ttl);
-		reg_fetched_release(&f);
-	}
-	free(key);
-	return ret;
-}
-
-/* A manifest node's manifest, resolved now. */
-struct view {
-	char digest[DIGEST_STR_LEN + 1];
-	char *bytes; /* owned */
-	size_t len;
-	struct reg_manifest *m; /* owned */
-};
-
-static void view_release(struct view *v)
-{
-	free(v->bytes);
-	reg_manifest_free(v->m);
-	memset(v, 0, sizeof(*v));
-}
 
 static struct node *manifest_node_of(struct node *n)
 {
@@ -354,7 +113,9 @@ static struct node *manifest_node_of(struct node *n)
 	return n;
 }
 
-static int view_manifest(struct fs *fs, struct node *n, struct view *v)
+/* The manifest @n is in (the manifest of a manifest's directory, or of
+ * the directory a file or layers/ is in), resolved now. */
+static int view_manifest(struct fs *fs, struct node *n, struct resolve_view *v)
 {
 	int ret;
 
@@ -362,42 +123,31 @@ static int view_manifest(struct fs *fs, struct node *n, struct view *v)
 	n = manifest_node_of(n);
 	if (!n)
 		BUG("view of a node outside any manifest");
-	if (n->ref && digest_is_valid(n->ref)) {
-		memcpy(v->digest, n->ref, DIGEST_STR_LEN + 1);
-	} else if (n->ref) {
-		ret = tag_digest(fs, n->reg, n->repo, n->ref, v->digest);
-		if (ret < 0)
-			return ret;
+	if (n->ref) {
+		ret = resolve_ref(fs, n->reg, n->repo, n->ref, false, v);
 	} else {
-		struct view parent;
-		int i;
+		struct resolve_view parent;
 
 		ret = view_manifest(fs, n->parent, &parent);
 		if (ret < 0)
 			return ret;
-		i = reg_manifest_find_entry(parent.m, n->name);
-		if (i < 0) {
-			view_release(&parent);
-			return -ENOENT; /* the tag moved and the entry went with it */
-		}
-		memcpy(v->digest, parent.m->entries[i].digest, DIGEST_STR_LEN + 1);
-		view_release(&parent);
+		ret = resolve_entry(fs, n->reg, n->repo, &parent, n->name, v);
+		resolve_view_release(&parent);
+		if (ret == -ENOTDIR)
+			ret = -ENOENT; /* the tag moved and the entry went with it */
 	}
-	ret = tree_manifest_by_digest(fs, n->reg, n->repo, v->digest, &v->bytes, &v->len);
-	if (ret < 0)
-		return ret;
-	ret = reg_manifest_parse(v->bytes, v->len, NULL, &v->m);
-	if (ret < 0) {
-		log_err("manifest '%s@%s': not a manifest regfs can read", n->repo, v->digest);
-		view_release(v);
-		return -EIO;
+	if (ret == -EINVAL) {
+		log_err("manifest '%s' of '%s': not a manifest regfs can read",
+			n->ref ? n->ref : n->name, n->repo);
+		ret = -EIO;
 	}
-	return 0;
+	return ret;
 }
 
 /* --- blobs --------------------------------------------------------------- */
 
 struct fill_ctx {
+	const struct fs_remote *remote;
 	struct reg_registry *reg;
 	const char *repo;
 	const char *digest;
@@ -416,13 +166,13 @@ static int fill_from_registry(struct cache_writer *w, void *arg)
 	struct fill_ctx *f = arg;
 
 	f->w = w;
-	return reg_blob_stream(f->reg, f->repo, f->digest, fill_sink, f);
+	return f->remote->blob_stream(f->reg, f->repo, f->digest, fill_sink, f);
 }
 
 int tree_blob_ensure(struct fs *fs, struct reg_registry *r, const char *repo,
 		     const char *digest, int64_t size)
 {
-	struct fill_ctx f = {r, repo, digest, NULL};
+	struct fill_ctx f = {fs->remote, r, repo, digest, NULL};
 	int ret = cache_store_ensure(fs->store, digest, size, fill_from_registry, &f);
 
 	if (ret == -EFBIG)
@@ -462,7 +212,7 @@ int tree_config_read(struct fs *fs, struct reg_registry *r, const char *repo,
 	return ret;
 }
 
-static int image_platform(struct fs *fs, struct node *n, const struct view *v,
+static int image_platform(struct fs *fs, struct node *n, const struct resolve_view *v,
 			  struct reg_platform *p)
 {
 	char *cfg = NULL;
@@ -480,7 +230,7 @@ static int image_platform(struct fs *fs, struct node *n, const struct view *v,
 
 /* --- file contents ------------------------------------------------------- */
 
-static char *reference_of(struct node *mn, const struct view *v)
+static char *reference_of(struct node *mn, const struct resolve_view *v)
 {
 	char *ref = NULL;
 
@@ -494,7 +244,6 @@ static char *reference_of(struct node *mn, const struct view *v)
 	return ref;
 }
 
-#define INSPECT_DEPTH_MAX 8 /* levels of indexes within indexes inspect.json goes down */
 
 /*
  * The inspect.json elements of the entries of index @m (in @mn's
@@ -518,7 +267,7 @@ static int inspect_entries(struct fs *fs, struct node *mn, const char *prefix,
 		char *cb = NULL, *cref = NULL;
 		size_t clen;
 
-		ret = tree_manifest_by_digest(fs, mn->reg, mn->repo, d->digest, &cb, &clen);
+		ret = resolve_manifest_by_digest(fs, mn->reg, mn->repo, d->digest, &cb, &clen);
 		if (ret < 0)
 			break;
 		/* docker names a child "repo:tag@child" when the list was asked
@@ -547,7 +296,7 @@ static int inspect_entries(struct fs *fs, struct node *mn, const char *prefix,
 	return ret;
 }
 
-static int inspect_content(struct fs *fs, struct node *n, const struct view *v, char **out,
+static int inspect_content(struct fs *fs, struct node *n, const struct resolve_view *v, char **out,
 			   size_t *len)
 {
 	struct node *mn = manifest_node_of(n);
@@ -592,7 +341,7 @@ out:
 
 int tree_file_content(struct fs *fs, struct node *n, char **bytes, size_t *len)
 {
-	struct view v;
+	struct resolve_view v;
 	int ret;
 
 	*bytes = NULL;
@@ -637,7 +386,7 @@ int tree_file_content(struct fs *fs, struct node *n, char **bytes, size_t *len)
 		break;
 	}
 	}
-	view_release(&v);
+	resolve_view_release(&v);
 	return ret;
 }
 
@@ -652,14 +401,14 @@ static int fill_from_url(struct cache_writer *w, void *arg)
 	struct url_fill *u = arg;
 
 	u->sink.w = w;
-	return reg_blob_stream_url(u->fs->client, u->url, fill_sink, &u->sink);
+	return u->fs->remote->blob_stream_url(u->fs->client, u->url, fill_sink, &u->sink);
 }
 
 /* A foreign layer the registry does not hold: from its descriptor's URLs,
  * in order, with no credentials (registry/foreign.c). */
 static int ensure_foreign(struct fs *fs, struct node *n)
 {
-	struct view v;
+	struct resolve_view v;
 	int ret;
 
 	ret = view_manifest(fs, n, &v);
@@ -672,14 +421,14 @@ static int ensure_foreign(struct fs *fs, struct node *n)
 		if (strcmp(d->digest, n->layer_digest) != 0 || !reg_descriptor_is_foreign(d))
 			continue;
 		for (size_t k = 0; ret < 0 && k < d->n_urls; k++) {
-			struct url_fill u = {fs, d->urls[k], {NULL, NULL, n->layer_digest, NULL}};
+			struct url_fill u = {fs, d->urls[k], {fs->remote, NULL, NULL, n->layer_digest, NULL}};
 
 			ret = cache_store_ensure(fs->store, n->layer_digest, n->layer_size,
 						 fill_from_url, &u);
 		}
 		break;
 	}
-	view_release(&v);
+	resolve_view_release(&v);
 	return ret == -EFBIG ? -EIO : ret;
 }
 
@@ -702,23 +451,6 @@ int tree_layer_open(struct fs *fs, struct node *n)
 
 /* --- lookups ------------------------------------------------------------- */
 
-static bool is_configured(struct fs *fs, const char *host)
-{
-	for (char **p = fs->cfg.registries; p && *p; p++)
-		if (strcmp(*p, host) == 0)
-			return true;
-	return false;
-}
-
-static char *join_path(const char *a, const char *b)
-{
-	char *p = NULL;
-
-	if (asprintf(&p, "%s/%s", a, b) < 0)
-		return NULL;
-	return p;
-}
-
 /* A new unpublished child in *out, for repository @repo (NULL: the
  * parent's).  0 or -ENOMEM. */
 static int new_child(struct node *parent, const char *name, enum node_kind kind,
@@ -740,34 +472,22 @@ static int new_child(struct node *parent, const char *name, enum node_kind kind,
 static int lookup_root(struct fs *fs, struct node *parent, const char *name, struct node **out)
 {
 	struct reg_registry *r;
-	int ret;
+	int ret = resolve_registry(fs, name, &r);
 
-	if (!reg_name_is_host(name))
-		return -ENOENT;
-	ret = reg_client_registry(fs->client, name, &r);
 	if (ret < 0)
-		return ret == -EINVAL ? -ENOENT : ret;
-	if (!is_configured(fs, name)) {
-		/* a name that does not resolve is no registry: "no such file",
-		 * the way `ls` users expect for a typo */
-		ret = reg_ping(r);
-		if (ret == -ENXIO)
-			return -ENOENT;
-		if (ret < 0)
-			return ret;
-	}
+		return ret;
 	ret = new_child(parent, name, NODE_REGISTRY, NULL, out);
 	if (ret == 0)
 		(*out)->reg = r;
 	return ret;
 }
 
-/* A new unpublished @kind child @ref of @parent for repository @repo
+/* A new unpublished @kind child @name of @parent for repository @repo
  * (NULL: at the registry level) and tag or digest @ref. */
-static int ref_child(struct node *parent, enum node_kind kind, const char *repo, const char *ref,
-		     struct node **out)
+static int ref_child(struct node *parent, enum node_kind kind, const char *name,
+		     const char *repo, const char *ref, struct node **out)
 {
-	int ret = new_child(parent, ref, kind, repo, out);
+	int ret = new_child(parent, name, kind, repo, out);
 
 	if (ret < 0)
 		return ret;
@@ -781,204 +501,38 @@ static int ref_child(struct node *parent, enum node_kind kind, const char *repo,
 	return 0;
 }
 
-static int manifest_child(struct node *parent, const char *repo, const char *ref,
-			  struct node **out)
+static int repo_child(struct node *parent, const char *prefix, const char *name,
+		      struct node **out)
 {
-	return ref_child(parent, NODE_MANIFEST, repo, ref, out);
-}
+	char *path = prefix ? mountpath_join(prefix, name) : strdup(name);
+	int ret = path ? new_child(parent, name, NODE_REPO, path, out) : -ENOMEM;
 
-static int repo_child(struct node *parent, const char *path, struct node **out)
-{
-	const char *last = strrchr(path, '/');
-
-	return new_child(parent, last ? last + 1 : path, NODE_REPO, path, out);
-}
-
-/* @name of @prefix's repository is "@sha256:<hex>": a manifest by digest. */
-static int lookup_digest(struct fs *fs, struct node *parent, const char *prefix,
-			 const char *name, struct node **out)
-{
-	char *b = NULL;
-	size_t len;
-	int ret;
-
-	if (!digest_is_valid(name + 1))
-		return -ENOENT;
-	ret = tree_manifest_by_digest(fs, parent->reg, prefix, name + 1, &b, &len);
-	free(b);
-	if (ret < 0)
-		return ret;
-	ret = manifest_child(parent, prefix, name + 1, out);
-	if (ret == 0) {
-		free((*out)->name);
-		(*out)->name = strdup(name);
-		if (!(*out)->name) {
-			node_free(*out);
-			*out = NULL;
-			ret = -ENOMEM;
-		}
-	}
-	return ret;
-}
-
-/*
- * What the draft store holds at @name below @parent (whose children live
- * in repository path @prefix): a draft (*out, a NODE_DRAFT), a namespace
- * (*is_namespace: a level of repository paths with drafts below it), or
- * nothing (-ENOENT).
- */
-static int lookup_draft_dir(struct fs *fs, struct node *parent, const char *prefix,
-			    const char *name, struct node **out, bool *is_namespace)
-{
-	char *path = tree_path(parent), *full = NULL;
-	int kind;
-
-	*is_namespace = false;
-	if (!path || asprintf(&full, "%s/%s", path, name) < 0) {
-		free(path);
-		return -ENOMEM;
-	}
-	kind = cache_draft_kind(fs->drafts, full);
 	free(path);
-	free(full);
-	if (kind < 0)
-		return kind;
-	if (kind == CACHE_DRAFT_NAMESPACE)
-		*is_namespace = true;
-	if (kind != CACHE_DRAFT_LIST)
-		return -ENOENT;
-	return ref_child(parent, NODE_DRAFT, prefix, name, out);
-}
-
-/* Whether tag @name of @prefix is there (0) or not (-ENOENT), asked the
- * way that costs least without a listing: one manifest HEAD.  What it
- * points at is cached as tag_digest caches it. */
-static int tag_exists(struct fs *fs, struct reg_registry *r, const char *prefix, const char *name)
-{
-	char digest[DIGEST_STR_LEN + 1], *key = tag_key(r, prefix, name), *val = NULL;
-	size_t len;
-	int ret;
-
-	if (!key)
-		return -ENOMEM;
-	if (cache_mem_get(fs->mem, key, &val, &len) == 0) {
-		free(val);
-		free(key);
-		return 0;
-	}
-	ret = reg_manifest_digest(r, prefix, name, digest);
-	if (ret == 0)
-		cache_mem_put(fs->mem, key, digest, DIGEST_STR_LEN, fs->cfg.ttl);
-	free(key);
 	return ret;
 }
 
-/*
- * @name below the repository path @prefix (NULL at the registry level):
- * a draft, a tag or @digest of @prefix, or a deeper repository path.  A
- * tag wins over a namespace of the same name.
- *
- * With a catalog the listings answer (a repository pushed since shows up
- * within the TTL, like in `ls`), so a path costs no probing requests.
- * Without one (Docker Hub) the registry is asked for the thing itself: a
- * tag with one manifest HEAD, a repository with its tags list.  Below a
- * repository, a name that is neither is not there; below a namespace (or
- * at the top) it may still be a namespace above deeper repositories,
- * which no request can tell.  A refusal is reported as EACCES, never as
- * "not there".
- */
 int tree_lookup_level(struct fs *fs, struct node *parent, const char *prefix, const char *name,
 		      struct node **out)
 {
-	struct reg_registry *r = parent->reg;
-	struct reg_strlist cat = {0}, tl = {0};
-	char *path = NULL;
-	bool is_component = reg_name_is_component(name);
-	bool is_tag = prefix && reg_name_is_tag(name);
-	bool has_catalog, prefix_is_repo, in_store;
-	bool denied = false; /* the registry refused to tell us about @prefix */
-	int ret, cret;
+	char *at = tree_path(parent);
+	int level;
 
-	if (prefix && name[0] == '@')
-		return lookup_digest(fs, parent, prefix, name, out);
-	if (!is_component && !is_tag)
-		return -ENOENT;
-	ret = lookup_draft_dir(fs, parent, prefix, name, out, &in_store);
-	if (ret != -ENOENT)
-		return ret;
-	path = prefix ? join_path(prefix, name) : strdup(name);
-	if (!path)
+	if (!at)
 		return -ENOMEM;
-
-	/* a catalog refused (credentials we lack for it) does not say which
-	 * names are there: look the name up by itself, as without one */
-	cret = catalog(fs, r, &cat);
-	if (cret < 0 && cret != -ENOTSUP && cret != -EACCES) {
-		ret = cret;
-		goto out;
+	level = resolve_level(fs, parent->reg, prefix, at, name);
+	free(at);
+	switch (level) {
+	case LEVEL_DRAFT:
+		return ref_child(parent, NODE_DRAFT, name, prefix, name, out);
+	case LEVEL_TAG:
+		return ref_child(parent, NODE_MANIFEST, name, prefix, name, out);
+	case LEVEL_DIGEST:
+		return ref_child(parent, NODE_MANIFEST, name, prefix, name + 1, out);
+	case LEVEL_REPO:
+		return repo_child(parent, prefix, name, out);
+	default:
+		return level < 0 ? level : -EIO;
 	}
-	has_catalog = cret == 0;
-	prefix_is_repo = prefix && (!has_catalog || strlist_has(&cat, prefix));
-
-	if (is_tag && prefix_is_repo && has_catalog) {
-		ret = tags(fs, r, prefix, &tl);
-		if (ret < 0 && ret != -ENOENT && ret != -EACCES)
-			goto out;
-		denied = ret == -EACCES;
-		if (ret == 0 && strlist_has(&tl, name)) {
-			ret = manifest_child(parent, prefix, name, out);
-			goto out;
-		}
-	}
-	if (is_component && has_catalog && catalog_has_prefix(&cat, path)) {
-		ret = repo_child(parent, path, out);
-		goto out;
-	}
-	/* a tag pushed since the listing, one we may not list, or a registry
-	 * without listings */
-	if (is_tag && prefix_is_repo) {
-		ret = tag_exists(fs, r, prefix, name);
-		if (ret == 0) {
-			ret = manifest_child(parent, prefix, name, out);
-			goto out;
-		}
-		if (ret == -EACCES)
-			denied = true;
-		else if (ret != -ENOENT)
-			goto out;
-	}
-	ret = denied ? -EACCES : -ENOENT;
-	if (!is_component || has_catalog)
-		goto out;
-	if (!prefix) {
-		/* a top-level namespace cannot be checked without a catalog */
-		ret = repo_child(parent, path, out);
-		goto out;
-	}
-	reg_strlist_release(&tl);
-	ret = tags(fs, r, path, &tl);
-	if (ret == 0) {
-		ret = repo_child(parent, path, out);
-	} else if (ret == -ENOENT) {
-		/* is @prefix a repository?  Then @name, neither tag nor
-		 * repository, is not there; else it may be a namespace */
-		reg_strlist_release(&tl);
-		ret = tags(fs, r, prefix, &tl);
-		if (ret == -ENOENT)
-			ret = repo_child(parent, path, out);
-		else if (ret == 0)
-			ret = -ENOENT;
-	}
-out:
-	if (ret < 0 && ret != -ENOMEM && in_store) {
-		/* nothing in the registry, or no registry to ask: the level
-		 * holding drafts is there all the same */
-		ret = repo_child(parent, path, out);
-	}
-	reg_strlist_release(&tl);
-	reg_strlist_release(&cat);
-	free(path);
-	return ret;
 }
 
 /* A new unpublished file node for blob @d (a layer or a config): one
@@ -999,7 +553,7 @@ static int blob_child(struct node *parent, const char *name, const struct reg_de
 static int lookup_manifest(struct fs *fs, struct node *parent, const char *name,
 			   struct node **out)
 {
-	struct view v;
+	struct resolve_view v;
 	int ret;
 
 	ret = view_manifest(fs, parent, &v);
@@ -1027,13 +581,13 @@ static int lookup_manifest(struct fs *fs, struct node *parent, const char *name,
 	else if (reg_mtype_is_index(v.m->type) && reg_manifest_find_entry(v.m, name) >= 0)
 		ret = new_child(parent, name, NODE_MANIFEST, NULL, out);
 found:
-	view_release(&v);
+	resolve_view_release(&v);
 	return ret;
 }
 
 static int lookup_layer(struct fs *fs, struct node *parent, const char *name, struct node **out)
 {
-	struct view v;
+	struct resolve_view v;
 	int ret;
 
 	ret = view_manifest(fs, parent, &v);
@@ -1050,7 +604,7 @@ static int lookup_layer(struct fs *fs, struct node *parent, const char *name, st
 		ret = blob_child(parent, name, &v.m->layers[i], out);
 		break;
 	}
-	view_release(&v);
+	resolve_view_release(&v);
 	return ret;
 }
 
@@ -1136,12 +690,6 @@ bool tree_is_draft(struct fs *fs, struct node *n)
 	return ret;
 }
 
-bool tree_is_tag_dir(const struct node *n)
-{
-	return n->kind == NODE_MANIFEST && n->ref && !digest_is_valid(n->ref) && n->parent &&
-	       n->parent->kind != NODE_MANIFEST;
-}
-
 int tree_effective(struct fs *fs, struct node *n, struct node **acting, struct node **tmp)
 {
 	struct node *t = NULL;
@@ -1149,11 +697,9 @@ int tree_effective(struct fs *fs, struct node *n, struct node **acting, struct n
 
 	*acting = n;
 	*tmp = NULL;
-	if (tree_is_tag_dir(n) && tree_is_draft(fs, n)) {
+	if (node_is_tag_dir(n) && tree_is_draft(fs, n)) {
 		/* amend: the tag's directory holds a draft */
-		ret = new_child(n->parent, n->name, NODE_DRAFT, n->repo, &t);
-		if (ret == 0 && !(t->ref = strdup(n->ref)))
-			ret = -ENOMEM;
+		ret = ref_child(n->parent, NODE_DRAFT, n->name, n->repo, n->ref, &t);
 	} else if (n->kind == NODE_DRAFT && !tree_is_draft(fs, n)) {
 		/* committed (or removed behind our back): what is there now */
 		ret = tree_lookup_level(fs, n->parent, n->repo, n->ref, &t);
@@ -1167,23 +713,6 @@ int tree_effective(struct fs *fs, struct node *n, struct node **acting, struct n
 	t->ino = n->ino;
 	*acting = *tmp = t;
 	return 0;
-}
-
-void tree_forget_pushed(struct fs *fs, struct reg_registry *r, const char *repo, const char *tag)
-{
-	char *key = NULL;
-
-	if (asprintf(&key, "c:%s", reg_registry_host(r)) >= 0)
-		cache_mem_drop(fs->mem, key);
-	free(key);
-	key = NULL;
-	if (asprintf(&key, "l:%s/%s", reg_registry_host(r), repo) >= 0)
-		cache_mem_drop(fs->mem, key);
-	free(key);
-	key = tag_key(r, repo, tag);
-	if (key)
-		cache_mem_drop(fs->mem, key);
-	free(key);
 }
 
 /* --- listings ------------------------------------------------------------ */
@@ -1230,7 +759,7 @@ int tree_list_level(struct fs *fs, struct node *n, const char *prefix, struct tr
 	int ret = 0, cret;
 
 	if (prefix) {
-		ret = tags(fs, n->reg, prefix, &tl);
+		ret = resolve_tags(fs, n->reg, prefix, &tl);
 		if (ret < 0 && ret != -ENOENT && ret != -EACCES)
 			return ret;
 		denied = ret == -EACCES;
@@ -1242,7 +771,7 @@ int tree_list_level(struct fs *fs, struct node *n, const char *prefix, struct tr
 	}
 	/* a refused catalog is the registry's answer to `ls` of it; below,
 	 * the tags answer as without a catalog */
-	cret = catalog(fs, n->reg, &cat);
+	cret = resolve_catalog(fs, n->reg, &cat);
 	if (cret < 0 && cret != -ENOTSUP && (cret != -EACCES || !prefix))
 		return cret;
 	ret = 0;
@@ -1274,7 +803,7 @@ int tree_list_level(struct fs *fs, struct node *n, const char *prefix, struct tr
 
 static int list_manifest(struct fs *fs, struct node *n, struct tree_listing *out)
 {
-	struct view v;
+	struct resolve_view v;
 	bool image, index;
 	int ret;
 
@@ -1297,13 +826,13 @@ static int list_manifest(struct fs *fs, struct node *n, struct tree_listing *out
 	for (size_t i = 0; ret == 0 && index && i < v.m->n_entries; i++)
 		if (v.m->entry_names[i])
 			ret = tree_listing_add(out, v.m->entry_names[i], NODE_MANIFEST);
-	view_release(&v);
+	resolve_view_release(&v);
 	return ret;
 }
 
 static int list_layers(struct fs *fs, struct node *n, struct tree_listing *out)
 {
-	struct view v;
+	struct resolve_view v;
 	int ret;
 
 	ret = view_manifest(fs, n, &v);
@@ -1315,7 +844,7 @@ static int list_layers(struct fs *fs, struct node *n, struct tree_listing *out)
 		ret = ln ? listing_add_blob(out, ln, n->reg, v.m->layers[i].digest) : -ENOMEM;
 		free(ln);
 	}
-	view_release(&v);
+	resolve_view_release(&v);
 	return ret;
 }
 
@@ -1358,8 +887,6 @@ int tree_list(struct fs *fs, struct node *real, struct tree_listing *out)
 
 /* --- attributes ---------------------------------------------------------- */
 
-static time_t mount_time;
-
 static int stat_acting(struct fs *fs, struct node *n, struct stat *st);
 
 /*
@@ -1390,42 +917,25 @@ int tree_stat(struct fs *fs, struct node *real, struct stat *st)
 	return ret;
 }
 
-bool tree_in_live_entry(const struct node *n)
-{
-	bool in_entry = false;
-
-	for (; n; n = n->parent) {
-		if (n->kind == NODE_MANIFEST && !n->ref)
-			in_entry = true;
-		else if (n->kind != NODE_LAYERS)
-			/* the tag's directory, maybe the node of a draft committed
-			 * since; an @sha256: directory is no live list */
-			return in_entry && (n->kind == NODE_DRAFT || tree_is_tag_dir(n));
-	}
-	return false;
-}
-
 /* A directory a write may start in: mkdir of a draft at registry and
  * repository level, ln -s and rmdir in a tag's directory (amend), and the
  * removals `rm -r` of a live list's platform directory makes inside it
  * before the rmdir that amends. */
 static bool takes_writes(const struct node *n)
 {
-	return n->kind == NODE_REGISTRY || n->kind == NODE_REPO || tree_is_tag_dir(n) ||
-	       tree_in_live_entry(n);
+	return n->kind == NODE_REGISTRY || n->kind == NODE_REPO || node_is_tag_dir(n) ||
+	       node_in_live_entry(n);
 }
 
 static int stat_acting(struct fs *fs, struct node *n, struct stat *st)
 {
 	int ret = 0;
 
-	if (n->kind >= NODE_DRAFT)
+	if (node_kind_is_draft(n->kind))
 		return draft_stat(fs, n, st);
-	if (!mount_time)
-		mount_time = time(NULL);
 	memset(st, 0, sizeof(*st));
 	st->st_ino = n->ino;
-	st->st_atime = st->st_mtime = st->st_ctime = mount_time;
+	st->st_atime = st->st_mtime = st->st_ctime = fs->mount_time;
 	st->st_blksize = 65536;
 	switch (n->kind) {
 	case NODE_FILE: {
@@ -1462,7 +972,7 @@ static int stat_acting(struct fs *fs, struct node *n, struct stat *st)
 #define XA_PLATFORM "user.regfs.platform"
 
 /* The media type of blob @digest (its config or a layer) in image @v. */
-static int blob_media_type(const struct view *v, const char *digest, char **val)
+static int blob_media_type(const struct resolve_view *v, const char *digest, char **val)
 {
 	if (reg_mtype_is_image(v->m->type) && strcmp(v->m->config.digest, digest) == 0 &&
 	    v->m->config.media_type) {
@@ -1496,7 +1006,7 @@ int tree_xattr(struct fs *fs, struct node *real, const char *name, char **val, s
 
 static int xattr_acting(struct fs *fs, struct node *n, const char *name, char **val, size_t *len)
 {
-	struct view v;
+	struct resolve_view v;
 	int ret;
 
 	*val = NULL;
@@ -1536,7 +1046,7 @@ static int xattr_acting(struct fs *fs, struct node *n, const char *name, char **
 	} else {
 		ret = -ENODATA;
 	}
-	view_release(&v);
+	resolve_view_release(&v);
 done:
 	if (ret == 0)
 		*len = strlen(*val);
@@ -1559,7 +1069,7 @@ int tree_xattr_list(struct fs *fs, struct node *real, char **names, size_t *len)
 		src = manifest_names;
 		n_src = sizeof(manifest_names) - 1;
 	} else if (n->kind == NODE_MANIFEST) {
-		struct view v;
+		struct resolve_view v;
 		int ret = view_manifest(fs, n, &v);
 
 		if (ret < 0) {
@@ -1573,7 +1083,7 @@ int tree_xattr_list(struct fs *fs, struct node *real, char **names, size_t *len)
 			src = manifest_names;
 			n_src = sizeof(manifest_names) - 1;
 		}
-		view_release(&v);
+		resolve_view_release(&v);
 	}
 	node_free(tmp);
 	*names = malloc(n_src + 1);

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/mountpath.h"
+#include "fs/mountpath.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

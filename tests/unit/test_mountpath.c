@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/mountpath.h"
+#include "fs/mountpath.h"
 
 #include "check.h"
 

@@ -11,11 +11,12 @@
  * compared with the mountpoint component by component, so "/mnt/regfs2"
  * is not mistaken for a path below "/mnt/regfs".
  */
-#include "common/mountpath.h"
+#include "fs/mountpath.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -197,4 +198,13 @@ void mountpath_free_parts(char **v, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free(v[i]);
 	free(v);
+}
+
+char *mountpath_join(const char *a, const char *b)
+{
+	char *p = NULL;
+
+	if (asprintf(&p, "%s/%s", a, b) < 0)
+		return NULL;
+	return p;
 }

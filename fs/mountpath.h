@@ -4,8 +4,8 @@
  * that into a path relative to the mount root without ever looking at the
  * filesystem (the daemon must never call into its own mountpoint).
  */
-#ifndef REGFS_COMMON_MOUNTPATH_H
-#define REGFS_COMMON_MOUNTPATH_H
+#ifndef REGFS_FS_MOUNTPATH_H
+#define REGFS_FS_MOUNTPATH_H
 
 #include <stddef.h>
 
@@ -38,5 +38,8 @@ int mountpath_resolve(const char *mountpoint, const char *link_dir, const char *
  * "" gives n 0.  0 or -ENOMEM. */
 int mountpath_split(const char *path, char ***v, size_t *n);
 void mountpath_free_parts(char **v, size_t n);
+
+/* "@a/@b" (new string, NULL on -ENOMEM). */
+char *mountpath_join(const char *a, const char *b);
 
 #endif

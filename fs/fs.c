@@ -1,0 +1,92 @@
+/*
+ * One mount's state: what fs_init sets up and fs_release takes down, the
+ * registry door regfs uses, and the memory-cache keys of the whole room.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fs/fs.h"
+#include "fs/remote.h"
+#include "registry/client.h"
+
+const struct fs_remote fs_remote_registry = {
+	.ping = reg_ping,
+	.catalog = reg_catalog,
+	.tags = reg_tags,
+	.manifest_get = reg_manifest_get,
+	.manifest_digest = reg_manifest_digest,
+	.blob_stream = reg_blob_stream,
+	.blob_stream_url = reg_blob_stream_url,
+};
+
+int fs_init(struct fs *fs)
+{
+	int ret = node_table_new(&fs->nodes);
+
+	if (ret < 0)
+		return ret;
+	fs->mount_time = time(NULL);
+	commit_init(fs);
+	return 0;
+}
+
+void fs_release(struct fs *fs)
+{
+	if (!fs->nodes)
+		return; /* never initialised */
+	commit_release(fs);
+	node_table_free(fs->nodes);
+	fs->nodes = NULL;
+}
+
+/* --- memory-cache keys ------------------------------------------------------
+ * Every key the room puts in the memory cache, and so every format, is made
+ * here; the first letters keep the kinds apart:
+ *   c:HOST               the catalog of a registry (resolve.c)
+ *   l:HOST/REPO          the tags of a repository (resolve.c)
+ *   t:HOST/REPO:TAG      the digest a tag points at (resolve.c)
+ *   m:DIGEST             a manifest's bytes, for good (resolve.c)
+ *   committed:PATH       a draft this mount committed a moment ago (commit.c)
+ */
+
+static char *key_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *key_printf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	return s;
+}
+
+char *fs_key_catalog(const struct reg_registry *r)
+{
+	return key_printf("c:%s", reg_registry_host(r));
+}
+
+char *fs_key_tags(const struct reg_registry *r, const char *repo)
+{
+	return key_printf("l:%s/%s", reg_registry_host(r), repo);
+}
+
+char *fs_key_tag(const struct reg_registry *r, const char *repo, const char *tag)
+{
+	return key_printf("t:%s/%s:%s", reg_registry_host(r), repo, tag);
+}
+
+char *fs_key_manifest(const char *digest)
+{
+	return key_printf("m:%s", digest);
+}
+
+char *fs_key_committed(const char *path)
+{
+	return key_printf("committed:%s", path);
+}
