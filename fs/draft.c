@@ -21,7 +21,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,6 +351,26 @@ int draft_readlink(struct fs *fs, struct node *n, char **target)
 
 /* --- writing ------------------------------------------------------------- */
 
+/* What directory @parent acts as now (*a, with *tmp to free: see
+ * tree_effective) and that one's path (*path, new).  0 or -errno (nothing
+ * to free then). */
+static int acting_dir(struct fs *fs, struct node *parent, struct node **a, struct node **tmp,
+		      char **path)
+{
+	int ret = tree_effective(fs, parent, a, tmp);
+
+	*path = NULL;
+	if (ret < 0)
+		return ret;
+	*path = tree_path(*a);
+	if (!*path) {
+		node_free(*tmp);
+		*tmp = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 static bool is_repo_level(const struct node *a)
 {
 	return a->kind == NODE_REGISTRY || a->kind == NODE_REPO || a->kind == NODE_DRAFT;
@@ -416,19 +435,6 @@ static int seed_links_add(struct seed_links *l, char *name, char *target)
 	return 0;
 }
 
-static char *strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *strdup_printf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return s;
-}
-
 /* The links of image @m (digest @digest) of tag @a as an amend starts it:
  * one, named for its platform. */
 static int image_seed(struct fs *fs, struct node *a, const struct reg_manifest *m,
@@ -444,10 +450,10 @@ static int image_seed(struct fs *fs, struct node *a, const struct reg_manifest *
 		ret = -EIO;
 	if (ret == 0)
 		ret = seed_links_add(l,
-				     strdup_printf("%s-%s%s%s", p.os ? p.os : "unknown",
+				     fs_strdup_printf("%s-%s%s%s", p.os ? p.os : "unknown",
 						   p.architecture ? p.architecture : "unknown",
 						   p.variant ? "-" : "", p.variant ? p.variant : ""),
-				     strdup_printf("../@%s", digest));
+				     fs_strdup_printf("../@%s", digest));
 	reg_platform_release(&p);
 	free(cfg);
 	return ret;
@@ -496,7 +502,7 @@ static int seed_from_live(struct fs *fs, struct node *a, const char *path, const
 			/* an entry of the list by the list's digest, so the
 			 * list's attestations of it are carried along */
 			ret = seed_links_add(&l, strdup(m->entry_names[i]),
-					     strdup_printf("../@%s/%s", f.digest,
+					     fs_strdup_printf("../@%s/%s", f.digest,
 							   m->entry_names[i]));
 		}
 		if (ret == 0)
@@ -513,7 +519,7 @@ static int seed_from_live(struct fs *fs, struct node *a, const char *path, const
 			ret = -EEXIST;
 	if (ret == 0 && add_name)
 		ret = seed_links_add(&l, strdup(add_name), strdup(add_target));
-	if (ret == 0 && !(base = strdup_printf("%s\n", f.digest)))
+	if (ret == 0 && !(base = fs_strdup_printf("%s\n", f.digest)))
 		ret = -ENOMEM;
 	if (ret < 0)
 		goto out;
@@ -617,16 +623,11 @@ int draft_mkdir(struct fs *fs, struct node *parent, const char *name, struct nod
 	int ret;
 
 	*out = NULL;
-	ret = tree_effective(fs, parent, &a, &tmp);
+	ret = acting_dir(fs, parent, &a, &tmp, &path);
 	if (ret < 0)
 		return ret;
 	if (!is_repo_level(a)) {
 		ret = a->kind == NODE_DRAFT_ANNOTATIONS ? -EPERM : -EROFS;
-		goto out;
-	}
-	path = tree_path(a);
-	if (!path) {
-		ret = -ENOMEM;
 		goto out;
 	}
 	if (a->kind == NODE_DRAFT && strcmp(name, CACHE_DRAFT_ANNOTATIONS) == 0) {
@@ -680,14 +681,9 @@ int draft_rmdir(struct fs *fs, struct node *parent, const char *name)
 	struct stat st;
 	int ret;
 
-	ret = tree_effective(fs, parent, &a, &tmp);
+	ret = acting_dir(fs, parent, &a, &tmp, &path);
 	if (ret < 0)
 		return ret;
-	path = tree_path(a);
-	if (!path) {
-		ret = -ENOMEM;
-		goto out;
-	}
 	if (a->kind == NODE_DRAFT && strcmp(name, CACHE_DRAFT_ANNOTATIONS) == 0) {
 		ret = cache_draft_rmdir_annotations(fs->drafts, path);
 		goto out;
@@ -739,16 +735,11 @@ int draft_symlink(struct fs *fs, struct node *parent, const char *name, const ch
 	int ret;
 
 	*out = NULL;
-	ret = tree_effective(fs, parent, &a, &tmp);
+	ret = acting_dir(fs, parent, &a, &tmp, &path);
 	if (ret < 0)
 		return ret;
 	if (a->kind != NODE_DRAFT && !node_is_tag_dir(a)) {
 		ret = a->kind == NODE_DRAFT_ANNOTATIONS ? -EPERM : -EROFS;
-		goto out;
-	}
-	path = tree_path(a);
-	if (!path) {
-		ret = -ENOMEM;
 		goto out;
 	}
 	if (!cache_draft_name_valid(name)) {

@@ -53,8 +53,7 @@ void fs_release(struct fs *fs)
  *   committed:PATH       a draft this mount committed a moment ago (commit.c)
  */
 
-static char *key_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *key_printf(const char *fmt, ...)
+char *fs_strdup_printf(const char *fmt, ...)
 {
 	va_list ap;
 	char *s = NULL;
@@ -68,25 +67,25 @@ static char *key_printf(const char *fmt, ...)
 
 char *fs_key_catalog(const struct reg_registry *r)
 {
-	return key_printf("c:%s", reg_registry_host(r));
+	return fs_strdup_printf("c:%s", reg_registry_host(r));
 }
 
 char *fs_key_tags(const struct reg_registry *r, const char *repo)
 {
-	return key_printf("l:%s/%s", reg_registry_host(r), repo);
+	return fs_strdup_printf("l:%s/%s", reg_registry_host(r), repo);
 }
 
 char *fs_key_tag(const struct reg_registry *r, const char *repo, const char *tag)
 {
-	return key_printf("t:%s/%s:%s", reg_registry_host(r), repo, tag);
+	return fs_strdup_printf("t:%s/%s:%s", reg_registry_host(r), repo, tag);
 }
 
 char *fs_key_manifest(const char *digest)
 {
-	return key_printf("m:%s", digest);
+	return fs_strdup_printf("m:%s", digest);
 }
 
 char *fs_key_committed(const char *path)
 {
-	return key_printf("committed:%s", path);
+	return fs_strdup_printf("committed:%s", path);
 }

@@ -102,7 +102,7 @@ struct node {
 	int64_t layer_size;                    /* NODE_LAYER */
 
 	/* protected by the node table lock */
-	uint64_t refs;    /* kernel lookups + children + open handles */
+	uint64_t refs;    /* kernel lookups + children (an open handle holds a lookup) */
 	uint64_t nlookup; /* kernel lookups alone */
 	struct node *hash_next;
 };
@@ -165,6 +165,9 @@ int fs_init(struct fs *fs);
 /* Take it down; the borrowed rooms stay.  A zeroed, never initialised
  * struct fs is a no-op. */
 void fs_release(struct fs *fs);
+
+/* @fmt and its arguments as a new string (NULL without memory). */
+char *fs_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Memory-cache keys, every one of the room (fs.c says the formats): new
  * strings, NULL without memory. */

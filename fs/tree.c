@@ -1,13 +1,12 @@
 /*
- * What each node of the tree is and holds.  This is where a path becomes
- * registry requests: listings come from _catalog and tags/list, directories
- * of manifests from the manifest they name, files from manifest bytes,
- * configs and layers.
+ * What each node of the tree holds: a lookup's answer as a node (what a
+ * name means is resolve.c's to say), listings from _catalog and tags/list,
+ * directories of manifests from the manifest they name, files from
+ * manifest bytes, configs and layers, attributes and xattrs.
  *
- * Caching: tag -> digest and listings live in the memory cache for the TTL;
- * manifests by digest are immutable and kept in memory (LRU) and in the
- * store; configs and layers live in the store.  Everything from the store
- * was verified against its digest before it got there.
+ * Caching: listings, tag -> digest and manifests are resolve.c's; configs
+ * and layers live in the store, verified against their digest before they
+ * got there and again before they are served.
  */
 #include <errno.h>
 #include <stdio.h>
