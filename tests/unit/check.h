@@ -1,8 +1,9 @@
 /*
- * The one assertion the unit tests share: CHECK(cond[, fmt, args...])
- * counts a failure and says where and why, without stopping the test, so a
- * table-driven test reports every failing row at once.  check_run() runs a
- * list of test functions and gives main()'s exit status.
+ * The assertions the unit tests share: CHECK(cond[, fmt, args...]) counts a
+ * failure and says where and why, without stopping the test, so a
+ * table-driven test reports every failing row at once; CHECK_EQ(got, want)
+ * does so for two integers and shows both.  check_run() runs a list of test
+ * functions and gives main()'s exit status.
  */
 #ifndef REGFS_TESTS_CHECK_H
 #define REGFS_TESTS_CHECK_H
@@ -22,6 +23,17 @@ static int failures;
 			fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond);   \
 			fprintf(stderr, " " __VA_ARGS__);                                          \
 			fputc('\n', stderr);                                                       \
+		}                                                                                  \
+	} while (0)
+
+/* CHECK that two integers are equal, showing both when they are not. */
+#define CHECK_EQ(got, want)                                                                        \
+	do {                                                                                       \
+		long long g_ = (long long)(got), w_ = (long long)(want);                           \
+		if (g_ != w_) {                                                                    \
+			fprintf(stderr, "%s:%d: %s: %s is %lld, want %lld\n", __FILE__, __LINE__,  \
+				__func__, #got, g_, w_);                                           \
+			failures++;                                                                \
 		}                                                                                  \
 	} while (0)
 
