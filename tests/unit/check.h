@@ -3,15 +3,18 @@
  * failure and says where and why, without stopping the test, so a
  * table-driven test reports every failing row at once; CHECK_EQ(got, want)
  * does so for two integers and shows both.  check_run() runs a list of test
- * functions and gives main()'s exit status.
+ * functions and gives main()'s exit status; check_tmpdir_new(),
+ * check_count_entries() and check_tmpdir_free() are for tests on disk.
  */
 #ifndef REGFS_TESTS_CHECK_H
 #define REGFS_TESTS_CHECK_H
 
+#include <dirent.h>
 #include <ftw.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 static int failures;
@@ -77,6 +80,23 @@ static inline int check_rm_one(const char *path, const struct stat *st, int flag
 	(void)flag;
 	(void)ftw;
 	return remove(path);
+}
+
+/* Entries in directory @path, not counting . and .. (-1 if unreadable). */
+static inline int check_count_entries(const char *path)
+{
+	struct dirent *de;
+	int n = 0;
+	DIR *dir;
+
+	dir = opendir(path);
+	if (!dir)
+		return -1;
+	while ((de = readdir(dir)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			n++;
+	closedir(dir);
+	return n;
 }
 
 /* Remove directory @d with everything below it (links not followed), and

@@ -43,19 +43,9 @@ static void dir_free(char *d)
 static int count_entries(const char *dir, const char *sub)
 {
 	char path[4096];
-	struct dirent *de;
-	int n = 0;
-	DIR *d;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, sub);
-	d = opendir(path);
-	if (!d)
-		return -1;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
+	return check_count_entries(path);
 }
 
 static void blob_path(const char *dir, const char *digest, char *out, size_t n)
