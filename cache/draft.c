@@ -40,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache/disk.h"
 #include "cache/tmp.h"
 #include "common/buf.h"
 #include "common/log.h"
@@ -91,6 +92,19 @@ bool cache_draft_name_valid(const char *name)
 	return name && name_plain(name, strnlen(name, NAME_MAX_LEN + 1));
 }
 
+/* The dot names a draft may hold, by kind (".annotations/<key>" aside). */
+static const struct {
+	const char *name;
+	enum name_kind kind;
+} dot_names[] = {
+    {CACHE_DRAFT_MEDIATYPE, NAME_MEDIATYPE},
+    {CACHE_DRAFT_ANNOTATIONS, NAME_ANNOTATIONS},
+    {CACHE_DRAFT_LAST_COMMIT, NAME_LAST_COMMIT},
+    {CACHE_DRAFT_FORCE, NAME_FORCE},
+    {CACHE_DRAFT_BASE, NAME_BASE},
+    {CACHE_DRAFT_ORDER, NAME_ORDER},
+};
+
 static enum name_kind name_kind(const char *name)
 {
 	static const char ann[] = CACHE_DRAFT_ANNOTATIONS "/";
@@ -101,18 +115,9 @@ static enum name_kind name_kind(const char *name)
 	len = strnlen(name, PATH_MAX_LEN + 1);
 	if (name_plain(name, len))
 		return NAME_LINK;
-	if (strcmp(name, CACHE_DRAFT_MEDIATYPE) == 0)
-		return NAME_MEDIATYPE;
-	if (strcmp(name, CACHE_DRAFT_ANNOTATIONS) == 0)
-		return NAME_ANNOTATIONS;
-	if (strcmp(name, CACHE_DRAFT_LAST_COMMIT) == 0)
-		return NAME_LAST_COMMIT;
-	if (strcmp(name, CACHE_DRAFT_FORCE) == 0)
-		return NAME_FORCE;
-	if (strcmp(name, CACHE_DRAFT_BASE) == 0)
-		return NAME_BASE;
-	if (strcmp(name, CACHE_DRAFT_ORDER) == 0)
-		return NAME_ORDER;
+	for (size_t i = 0; i < sizeof(dot_names) / sizeof(dot_names[0]); i++)
+		if (strcmp(name, dot_names[i].name) == 0)
+			return dot_names[i].kind;
 	if (len > sizeof(ann) - 1 && strncmp(name, ann, sizeof(ann) - 1) == 0 &&
 	    name_plain(name + sizeof(ann) - 1, len - (sizeof(ann) - 1)))
 		return NAME_ANNOTATION;
@@ -164,6 +169,21 @@ static int open_errno(void)
 	return errno == ELOOP ? -ENOTDIR : -errno;
 }
 
+/* Open directory @name of directory @fd, never through a symlink; with
+ * @create, make it (mode 0700) when missing.  New fd or -errno: -ENOTDIR
+ * for a link or file under that name. */
+static int subdir_open(int fd, const char *name, bool create)
+{
+	int sfd = openat(fd, name, DIR_FLAGS);
+
+	if (sfd < 0 && errno == ENOENT && create) {
+		if (mkdirat(fd, name, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		sfd = openat(fd, name, DIR_FLAGS);
+	}
+	return sfd < 0 ? open_errno() : sfd;
+}
+
 /*
  * Open the directory at the first @len bytes of the checked @path (0: the
  * drafts directory itself), never following a symlink.  With @create,
@@ -191,16 +211,9 @@ static int dir_walk(struct cache_drafts *d, const char *path, size_t len, bool c
 			BUG("unchecked draft path");
 		memcpy(comp, path + i, end - i);
 		comp[end - i] = '\0';
-		nfd = openat(fd, comp, DIR_FLAGS);
-		if (nfd < 0 && errno == ENOENT && create) {
-			if (mkdirat(fd, comp, 0700) < 0 && errno != EEXIST) {
-				ret = -errno;
-				goto out;
-			}
-			nfd = openat(fd, comp, DIR_FLAGS);
-		}
+		nfd = subdir_open(fd, comp, create);
 		if (nfd < 0) {
-			ret = open_errno();
+			ret = nfd;
 			goto out;
 		}
 		close(fd);
@@ -226,6 +239,24 @@ static int draft_open(struct cache_drafts *d, const char *path)
 }
 
 /*
+ * Check @path and open the directory that holds its last component, *leaf
+ * (borrowed from @path); with @create, missing ancestors are made.  New fd
+ * or -errno.
+ */
+static int parent_open(struct cache_drafts *d, const char *path, bool create, const char **leaf)
+{
+	size_t plen;
+	int ret;
+
+	*leaf = NULL;
+	ret = path_check(path, false);
+	if (ret < 0)
+		return ret;
+	*leaf = path_leaf(path, &plen);
+	return dir_walk(d, path, plen, create);
+}
+
+/*
  * Open the directory that holds entry @name of draft @path: the draft
  * itself, or its .annotations directory for ".annotations/<key>" (made
  * first when @create_ann).  @allowed is the name kinds the caller accepts;
@@ -246,17 +277,9 @@ static int entry_dir(struct cache_drafts *d, const char *path, const char *name,
 		*leaf = name;
 		return fd;
 	}
-	if (create_ann && mkdirat(fd, CACHE_DRAFT_ANNOTATIONS, 0700) < 0 && errno != EEXIST) {
-		afd = -errno;
-		goto out;
-	}
-	afd = openat(fd, CACHE_DRAFT_ANNOTATIONS, DIR_FLAGS);
-	if (afd < 0) {
-		afd = open_errno();
-		goto out;
-	}
-	*leaf = name + sizeof(CACHE_DRAFT_ANNOTATIONS);
-out:
+	afd = subdir_open(fd, CACHE_DRAFT_ANNOTATIONS, create_ann);
+	if (afd >= 0)
+		*leaf = name + sizeof(CACHE_DRAFT_ANNOTATIONS);
 	close(fd);
 	return afd;
 }
@@ -316,9 +339,9 @@ static DIR *dir_adopt(int fd)
 static int dir_open_at(int parent, const char *name, DIR **dir, int *fd)
 {
 	*dir = NULL;
-	*fd = openat(parent, name, DIR_FLAGS);
+	*fd = subdir_open(parent, name, false);
 	if (*fd < 0)
-		return open_errno();
+		return *fd;
 	*dir = dir_adopt(*fd);
 	return *dir ? 0 : -errno;
 }
@@ -334,6 +357,24 @@ static int remove_entry_at(int fd, const struct dirent *de)
 	return unlinkat(fd, de->d_name, 0) < 0 ? -errno : 0;
 }
 
+/* Remove what is left to read of @dir (whose fd is @fd) as
+ * remove_entry_at() does; with @dot_only, only names starting with '.'.
+ * Entries that vanish meanwhile are fine.  0 or -errno. */
+static int remove_entries(DIR *dir, int fd, bool dot_only)
+{
+	struct dirent *de;
+	int ret;
+
+	while ((ret = dir_next(dir, &de)) > 0) {
+		if (dot_only && de->d_name[0] != '.')
+			continue;
+		ret = remove_entry_at(fd, de);
+		if (ret < 0 && ret != -ENOENT)
+			return ret;
+	}
+	return ret;
+}
+
 /*
  * Remove directory @name of @parent with everything below it.  Symlinks
  * are unlinked, never followed.  Holds one fd per level: depth is bounded
@@ -342,27 +383,17 @@ static int remove_entry_at(int fd, const struct dirent *de)
  */
 static int rm_tree_at(int parent, const char *name)
 {
-	struct dirent *de;
-	DIR *dir = NULL;
+	DIR *dir;
 	int fd, ret;
 
 	ret = dir_open_at(parent, name, &dir, &fd);
 	if (ret < 0)
-		goto out;
-	while ((ret = dir_next(dir, &de)) > 0) {
-		ret = remove_entry_at(fd, de);
-		if (ret < 0 && ret != -ENOENT)
-			goto out;
-	}
-	if (ret < 0)
-		goto out;
+		return ret;
+	ret = remove_entries(dir, fd, false);
 	closedir(dir);
-	dir = NULL;
-	ret = unlinkat(parent, name, AT_REMOVEDIR) < 0 ? -errno : 0;
-out:
-	if (dir)
-		closedir(dir);
-	return ret;
+	if (ret < 0)
+		return ret;
+	return unlinkat(parent, name, AT_REMOVEDIR) < 0 ? -errno : 0;
 }
 
 #define TMP_LEN (sizeof(TMP_PREFIX) + CACHE_TMP_RANDOM_LEN)
@@ -411,24 +442,6 @@ static int rename_noreplace(int dfd, const char *from, const char *to)
 	return errno == ENOTEMPTY ? -EEXIST : -errno;
 }
 
-/* Write all of @bytes to @fd.  0 or -errno. */
-static int write_all(int fd, const void *bytes, size_t len)
-{
-	const char *p = bytes;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Replace file @leaf of directory @dfd with @bytes: a temporary file,
  * fsync, rename.  0 or -errno. */
 static int replace_file_at(int dfd, const char *leaf, const void *bytes, size_t len)
@@ -439,7 +452,7 @@ static int replace_file_at(int dfd, const char *leaf, const void *bytes, size_t 
 	fd = cache_tmp_create(dfd, TMP_PREFIX, tmp, TMP_LEN, O_WRONLY);
 	if (fd < 0)
 		return fd;
-	ret = write_all(fd, bytes, len);
+	ret = cache_write_all(fd, bytes, len);
 	/* Without fsync a crash after the rename could leave an empty file
 	 * under the name (ext4 delalloc).  The directory is not synced: like
 	 * a symlink, the new file is whole or the old one stays. */
@@ -511,41 +524,20 @@ int cache_drafts_open(const char *state_dir, struct cache_drafts **out)
 	int ret;
 
 	*out = NULL;
-	if (!state_dir || !*state_dir) {
-		ret = -EINVAL;
-		goto out;
-	}
+	if (!state_dir || !*state_dir)
+		return -EINVAL;
 	d = calloc(1, sizeof(*d));
-	if (!d) {
-		ret = -ENOMEM;
-		goto out;
-	}
+	if (!d)
+		return -ENOMEM;
 	d->dfd = -1;
 	if (asprintf(&path, "%s/drafts", state_dir) < 0) {
 		path = NULL;
 		ret = -ENOMEM;
 		goto out;
 	}
-	/* mkdir -p: the state directory may be new as well. */
-	for (char *c = path + 1;; c++) {
-		char saved = *c;
-
-		if (saved != '/' && saved != '\0')
-			continue;
-		*c = '\0';
-		if (mkdir(path, 0700) < 0 && errno != EEXIST) {
-			ret = -errno;
-			log_err("cannot create '%s': %s", path, strerror(errno));
-			goto out;
-		}
-		*c = saved;
-		if (saved == '\0')
-			break;
-	}
-	d->dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d->dfd = cache_dir_make_open(path, 0); /* the state directory may be new too */
 	if (d->dfd < 0) {
-		ret = -errno;
-		log_err("cannot open '%s': %s", path, strerror(errno));
+		ret = d->dfd;
 		goto out;
 	}
 	d->dir = realpath(path, NULL);
@@ -574,28 +566,17 @@ void cache_drafts_close(struct cache_drafts *d)
 	free(d);
 }
 
-const char *cache_drafts_dir(const struct cache_drafts *d)
-{
-	return d->dir;
-}
-
 int cache_draft_stat(struct cache_drafts *d, const char *path, const char *name, struct stat *st)
 {
 	const char *leaf;
-	size_t plen;
 	int fd, ret;
 
 	memset(st, 0, sizeof(*st));
-	if (name) {
+	if (name)
 		fd = entry_dir(d, path, name, NAME_LINK | NAME_ANNOTATIONS | NAME_ANY_FILE, false,
 			       &leaf);
-	} else {
-		ret = path_check(path, false);
-		if (ret < 0)
-			return ret;
-		leaf = path_leaf(path, &plen);
-		fd = dir_walk(d, path, plen, false);
-	}
+	else
+		fd = parent_open(d, path, false, &leaf);
 	if (fd < 0)
 		return fd;
 	ret = fstatat(fd, leaf, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
@@ -607,11 +588,9 @@ int cache_draft_stat(struct cache_drafts *d, const char *path, const char *name,
 static int draft_mkdir_once(struct cache_drafts *d, const char *path)
 {
 	const char *leaf;
-	size_t plen;
 	int fd, ret;
 
-	leaf = path_leaf(path, &plen);
-	fd = dir_walk(d, path, plen, true);
+	fd = parent_open(d, path, true, &leaf);
 	if (fd < 0)
 		return fd;
 	ret = mkdirat(fd, leaf, 0700) < 0 ? -errno : 0;
@@ -642,18 +621,11 @@ int cache_draft_rmdir(struct cache_drafts *d, const char *path)
 	struct dirent *de;
 	DIR *dir = NULL;
 	const char *leaf;
-	int pfd = -1, fd, ret;
-	size_t plen;
+	int pfd, fd, ret;
 
-	ret = path_check(path, false);
-	if (ret < 0)
-		goto out;
-	leaf = path_leaf(path, &plen);
-	pfd = dir_walk(d, path, plen, false);
-	if (pfd < 0) {
-		ret = pfd;
-		goto out;
-	}
+	pfd = parent_open(d, path, false, &leaf);
+	if (pfd < 0)
+		return pfd;
 	ret = dir_open_at(pfd, leaf, &dir, &fd);
 	if (ret < 0)
 		goto out;
@@ -671,13 +643,7 @@ int cache_draft_rmdir(struct cache_drafts *d, const char *path)
 	 * files; none of them is content.  A link added meanwhile makes the
 	 * final rmdir fail, so no link is ever lost. */
 	rewinddir(dir);
-	while ((ret = dir_next(dir, &de)) > 0) {
-		if (de->d_name[0] != '.')
-			continue;
-		ret = remove_entry_at(fd, de);
-		if (ret < 0 && ret != -ENOENT)
-			goto out;
-	}
+	ret = remove_entries(dir, fd, true);
 	if (ret < 0)
 		goto out;
 	ret = unlinkat(pfd, leaf, AT_REMOVEDIR) < 0 ? -errno : 0;
@@ -727,18 +693,11 @@ int cache_draft_remove(struct cache_drafts *d, const char *path)
 	char tmp[TMP_LEN];
 	const char *leaf;
 	struct stat st;
-	int pfd = -1, ret;
-	size_t plen;
+	int pfd, ret;
 
-	ret = path_check(path, false);
-	if (ret < 0)
-		goto out;
-	leaf = path_leaf(path, &plen);
-	pfd = dir_walk(d, path, plen, false);
-	if (pfd < 0) {
-		ret = pfd;
-		goto out;
-	}
+	pfd = parent_open(d, path, false, &leaf);
+	if (pfd < 0)
+		return pfd;
 	if (fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		ret = -errno;
 		goto out;
@@ -759,8 +718,8 @@ int cache_draft_remove(struct cache_drafts *d, const char *path)
 		goto out;
 	ret = rm_tree_at(pfd, tmp);
 	if (ret < 0)
-		log_warn("draft '%s' is gone, but its files stay in '%s/%.*s/%s': %s", path, d->dir,
-			 (int)plen, path, tmp, strerror(-ret));
+		log_warn("draft '%s' is gone, but its files stay in '%s/%.*s%s': %s", path, d->dir,
+			 (int)(leaf - path), path, tmp, strerror(-ret));
 	ret = 0;
 	close(pfd);
 	pfd = -1;
@@ -916,6 +875,27 @@ void cache_draft_listing_release(struct cache_draft_listing *l)
 	l->n = 0;
 }
 
+/* Append a copy of @name, of @type, to @l, whose array has room for *cap
+ * entries (grown as needed).  0 or -ENOMEM. */
+static int listing_add(struct cache_draft_listing *l, size_t *cap, const char *name, mode_t type)
+{
+	if (l->n == *cap) {
+		size_t ncap = *cap ? 2 * *cap : 16;
+		struct cache_draft_entry *nv = reallocarray(l->v, ncap, sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		l->v = nv;
+		*cap = ncap;
+	}
+	l->v[l->n].name = strdup(name);
+	if (!l->v[l->n].name)
+		return -ENOMEM;
+	l->v[l->n].type = type;
+	l->n++;
+	return 0;
+}
+
 static int entry_cmp(const void *a, const void *b)
 {
 	const struct cache_draft_entry *x = a, *y = b;
@@ -967,13 +947,14 @@ int cache_draft_list(struct cache_drafts *d, const char *path, struct cache_draf
 		goto out;
 	}
 	if (ann) {
-		int afd = openat(fd, CACHE_DRAFT_ANNOTATIONS, DIR_FLAGS);
+		int afd = subdir_open(fd, CACHE_DRAFT_ANNOTATIONS, false);
 
-		ret = afd < 0 ? open_errno() : 0;
 		close(fd);
 		fd = afd;
-		if (ret < 0)
+		if (fd < 0) {
+			ret = fd;
 			goto out;
+		}
 	}
 	dir = dir_adopt(fd);
 	if (!dir) {
@@ -985,24 +966,9 @@ int cache_draft_list(struct cache_drafts *d, const char *path, struct cache_draf
 
 		if (!entry_listed(de->d_name, type, ann))
 			continue;
-		if (l.n == cap) {
-			size_t ncap = cap ? 2 * cap : 16;
-			struct cache_draft_entry *nv = reallocarray(l.v, ncap, sizeof(*nv));
-
-			if (!nv) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			l.v = nv;
-			cap = ncap;
-		}
-		l.v[l.n].name = strdup(de->d_name);
-		if (!l.v[l.n].name) {
-			ret = -ENOMEM;
+		ret = listing_add(&l, &cap, de->d_name, type);
+		if (ret < 0)
 			goto out;
-		}
-		l.v[l.n].type = type;
-		l.n++;
 	}
 	if (ret < 0)
 		goto out;
@@ -1191,11 +1157,9 @@ static int seed_fill(int fd, const struct cache_draft_seed *seed)
 		ret = replace_file_at(fd, CACHE_DRAFT_BASE, seed->base, strlen(seed->base));
 	if (ret < 0 || seed->n_ann == 0)
 		return ret;
-	if (mkdirat(fd, CACHE_DRAFT_ANNOTATIONS, 0700) < 0)
-		return -errno;
-	afd = openat(fd, CACHE_DRAFT_ANNOTATIONS, DIR_FLAGS);
+	afd = subdir_open(fd, CACHE_DRAFT_ANNOTATIONS, true);
 	if (afd < 0)
-		return -errno;
+		return afd;
 	for (size_t i = 0; ret == 0 && i < seed->n_ann; i++)
 		ret = replace_file_at(afd, seed->ann_keys[i], seed->ann_values[i],
 				      strlen(seed->ann_values[i]));
@@ -1210,7 +1174,6 @@ int cache_draft_create(struct cache_drafts *d, const char *path, const struct ca
 	char tmp[TMP_LEN] = "";
 	const char *leaf;
 	struct stat st;
-	size_t plen;
 	int pfd = -ENOENT, tfd = -1, ret;
 
 	ret = path_check(path, false);
@@ -1225,10 +1188,9 @@ int cache_draft_create(struct cache_drafts *d, const char *path, const struct ca
 	for (size_t i = 0; i < seed->n_ann; i++)
 		if (name_kind(seed->ann_keys[i]) != NAME_LINK)
 			return -EINVAL;
-	leaf = path_leaf(path, &plen);
 	/* -ENOENT: a concurrent remove pruned a level we had just made */
 	for (int i = 0; i < MKDIR_TRIES && pfd == -ENOENT; i++)
-		pfd = dir_walk(d, path, plen, true);
+		pfd = parent_open(d, path, true, &leaf);
 	if (pfd < 0)
 		return pfd;
 	if (fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0) {
@@ -1263,7 +1225,7 @@ int cache_draft_links(struct cache_drafts *d, const char *path, struct cache_dra
 	struct cache_draft_listing all = {0};
 	char *order = NULL, *p, *end;
 	bool *taken = NULL;
-	size_t len = 0;
+	size_t len = 0, cap = 0;
 	int fd, ret;
 
 	out->v = NULL;
@@ -1276,9 +1238,8 @@ int cache_draft_links(struct cache_drafts *d, const char *path, struct cache_dra
 		order = order_read(fd, &len);
 		close(fd);
 	}
-	out->v = calloc(all.n ? all.n : 1, sizeof(*out->v));
 	taken = calloc(all.n ? all.n : 1, sizeof(*taken));
-	if (!out->v || !taken) {
+	if (!taken) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -1294,22 +1255,16 @@ int cache_draft_links(struct cache_drafts *d, const char *path, struct cache_dra
 		if (!e || e->type != S_IFLNK || taken[e - all.v])
 			continue;
 		taken[e - all.v] = true;
-		out->v[out->n].type = S_IFLNK;
-		if (!(out->v[out->n].name = strdup(e->name))) {
-			ret = -ENOMEM;
+		ret = listing_add(out, &cap, e->name, S_IFLNK);
+		if (ret < 0)
 			goto out;
-		}
-		out->n++;
 	}
 	for (size_t i = 0; i < all.n; i++) {
 		if (taken[i] || all.v[i].type != S_IFLNK)
 			continue;
-		out->v[out->n].type = S_IFLNK;
-		if (!(out->v[out->n].name = strdup(all.v[i].name))) {
-			ret = -ENOMEM;
+		ret = listing_add(out, &cap, all.v[i].name, S_IFLNK);
+		if (ret < 0)
 			goto out;
-		}
-		out->n++;
 	}
 	ret = 0;
 out:

@@ -7,9 +7,10 @@
  * and is a real directory under <state>/drafts/ with the same path: its
  * symlinks are the list's entries, stored verbatim (symlink(2) is atomic,
  * so a crash leaves a link whole or absent).  A directory that holds a
- * subdirectory is no draft but a namespace: the levels of a new repository
- * path ("newns" and "app" above "newns/app/v1"), or of a live one that has
- * a draft below it (cache_draft_kind).  Besides links a draft may hold:
+ * subdirectory (other than its .annotations) is no draft but a namespace:
+ * the levels of a new repository path ("newns" and "app" above
+ * "newns/app/v1"), or of a live one that has a draft below it
+ * (cache_draft_kind).  Besides links a draft may hold:
  *   .mediatype           user's choice of list type ("docker" / "oci")
  *   .annotations/<key>   user's OCI index annotations, one file each
  *   .force               user's: commit even though the tag moved
@@ -24,15 +25,17 @@
  * is deleted (cache_draft_remove), so a crash never leaves half a draft.
  *
  * Paths are checked here: components must be non-empty, not "." or "..",
- * without '/' inside, at most 255 bytes; the whole at most 4095.  Anything
- * else is -EINVAL, so no path ever leaves the drafts directory.  Nor may a
- * component start with '.' (so "" and "/abs" are -EINVAL too; only
- * cache_draft_list takes a path ending in "/.annotations").  Links are
- * never followed: a path through one of the user's links, or naming one
- * where a draft is expected, is -ENOTDIR.
- * Every function returns 0 or -errno (errno of the failed syscall).
- * Thread-safe: no state beyond the directory path; the filesystem's own
- * atomicity is relied on (mkdir, symlink, unlink, rename).
+ * without '/' or a control character inside, at most 255 bytes; the whole
+ * at most 4095.  Anything else is -EINVAL, so no path ever leaves the
+ * drafts directory.  Nor may a component start with '.' (so "" and "/abs"
+ * are -EINVAL too; only cache_draft_list takes a path ending in
+ * "/.annotations").  Links are never followed: a path through one of the
+ * user's links, or naming one where a draft is expected, is -ENOTDIR.
+ * Every function returns 0 or -errno (errno of the failed syscall) unless
+ * it says otherwise.
+ * Thread-safe: no state beyond the drafts directory (an fd and its path);
+ * the filesystem's own atomicity is relied on (mkdir, symlink, unlink,
+ * rename).
  */
 #ifndef REGFS_CACHE_DRAFT_H
 #define REGFS_CACHE_DRAFT_H
@@ -55,14 +58,17 @@ struct cache_drafts;
  * '.' (the rule every function below applies). */
 bool cache_draft_name_valid(const char *name);
 
-/* Open (creating <state_dir>/drafts, mode 0700, when missing) the draft
- * store.  *out is new (cache_drafts_close). */
+/* Open (creating <state_dir>/drafts, and <state_dir> itself, mode 0700,
+ * when missing) the draft store.  *out is new (cache_drafts_close).  A
+ * temporary name over an hour old (a change a crash interrupted) is removed
+ * then, with any namespace it leaves holding nothing; -EINVAL for a NULL or
+ * empty @state_dir. */
 int cache_drafts_open(const char *state_dir, struct cache_drafts **out);
 void cache_drafts_close(struct cache_drafts *d); /* NULL is a no-op */
 
 /* lstat of the draft directory @path or of its entry @name (NULL: the
- * directory itself; else a link or subdirectory name, or one of the dot
- * names above).  -ENOENT when there is none. */
+ * directory itself; else a link or subdirectory name, one of the dot names
+ * above, or ".annotations/<key>").  -ENOENT when there is none. */
 int cache_draft_stat(struct cache_drafts *d, const char *path, const char *name, struct stat *st);
 
 enum cache_draft_kind {
@@ -70,8 +76,8 @@ enum cache_draft_kind {
 	CACHE_DRAFT_LIST,      /* a draft: holds links (or nothing yet) */
 	CACHE_DRAFT_NAMESPACE, /* holds a subdirectory: a level of repository paths */
 };
-/* What the directory at @path is (>= 0), or -errno.  A link or file there
- * is CACHE_DRAFT_NONE. */
+/* What the directory at @path is (>= 0), or -errno.  A link or file there,
+ * or an invalid @path, is CACHE_DRAFT_NONE. */
 int cache_draft_kind(struct cache_drafts *d, const char *path);
 
 /* Make draft directory @path; missing ancestors are made too.  -EEXIST
@@ -92,13 +98,15 @@ struct cache_draft_seed {
 /* Make draft @path holding @seed, whole or not at all: built under a
  * temporary name next to it, synced, then renamed into place.  Missing
  * ancestors are made.  -EEXIST when @path exists already (nothing
- * changes), -EINVAL for a bad name in @seed. */
+ * changes), -EINVAL for a bad name or link target in @seed (as for
+ * cache_draft_symlink). */
 int cache_draft_create(struct cache_drafts *d, const char *path, const struct cache_draft_seed *seed);
 
 /* Remove the empty draft directory @path (the dot files do not count as
  * content and go with it; nor does anything else whose name starts with
  * '.', such as a temporary file left by a crash).  -ENOTEMPTY when it
- * holds links or subdirectories; then nothing is removed.  Then every
+ * holds anything else (links, subdirectories); then nothing is removed.
+ * Then every
  * ancestor left holding nothing at all goes too (a namespace exists while
  * something is below it), deepest first. */
 int cache_draft_rmdir(struct cache_drafts *d, const char *path);
@@ -107,7 +115,7 @@ int cache_draft_rmdir(struct cache_drafts *d, const char *path);
  * ancestor directory left empty (holding nothing at all), deepest first;
  * the drafts directory itself stays.  The draft is renamed away first, so
  * a crash leaves it whole or gone.  Links inside are unlinked, never
- * followed.  -ENOENT when there is none. */
+ * followed.  -ENOENT when there is none, -ENOTDIR when @path is a link. */
 int cache_draft_remove(struct cache_drafts *d, const char *path);
 
 /* Add the link @name -> @target in draft @path, last in the draft's order
@@ -117,11 +125,12 @@ int cache_draft_remove(struct cache_drafts *d, const char *path);
 int cache_draft_symlink(struct cache_drafts *d, const char *path, const char *name,
 			const char *target);
 /* The target of link @name of draft @path (*target new).  -EINVAL when
- * @name is not a link. */
+ * @name is not a link, -ENAMETOOLONG for a target over 4095 bytes (not
+ * made by regfs). */
 int cache_draft_readlink(struct cache_drafts *d, const char *path, const char *name,
 			 char **target);
-/* Remove link or file @name of draft @path (also ".mediatype",
- * ".annotations/<key>" and ".last-commit").  -EISDIR for a directory. */
+/* Remove link or file @name of draft @path (also the dot files above and
+ * ".annotations/<key>").  -EISDIR for a directory. */
 int cache_draft_unlink(struct cache_drafts *d, const char *path, const char *name);
 
 struct cache_draft_entry {
@@ -144,14 +153,16 @@ void cache_draft_listing_release(struct cache_draft_listing *l);
 int cache_draft_list(struct cache_drafts *d, const char *path, struct cache_draft_listing *out);
 
 /* The links of draft @path in list order: those named in .order first,
- * as ordered there, then any others sorted by name.  *out is new. */
+ * as ordered there, then any others sorted by name.  *out is new (empty
+ * when this fails). */
 int cache_draft_links(struct cache_drafts *d, const char *path, struct cache_draft_listing *out);
 
 /* Open user file @name (".mediatype", ".force" or ".annotations/<key>",
- * key a valid file name) of draft @path with open(2) @flags (O_CREAT makes it,
- * and the .annotations directory, mode 0600); returns an fd (the caller
- * closes it) or -errno.  O_NOFOLLOW and O_CLOEXEC are added: -ELOOP for
- * a symlink under that name, -EISDIR for a directory. */
+ * key a valid file name) of draft @path with open(2) @flags (O_CREAT makes
+ * it, mode 0600, and the .annotations directory when missing); returns an
+ * fd (the caller closes it) or -errno.  O_NOFOLLOW and O_CLOEXEC are added:
+ * -ELOOP for a symlink under that name, -EISDIR for a directory, -EINVAL
+ * for anything else that is not a regular file. */
 int cache_draft_file_open(struct cache_drafts *d, const char *path, const char *name, int flags);
 
 /* Make the ".annotations" subdirectory of draft @path.  -EEXIST. */
@@ -173,8 +184,5 @@ int cache_draft_read_file(struct cache_drafts *d, const char *path, const char *
  * there is no such draft. */
 int cache_draft_write_file(struct cache_drafts *d, const char *path, const char *name,
 			   const void *bytes, size_t len);
-
-/* Real path of the drafts directory (borrowed), for messages and tests. */
-const char *cache_drafts_dir(const struct cache_drafts *d);
 
 #endif

@@ -179,9 +179,10 @@ int cache_mem_put(struct cache_mem *c, const char *key, const void *val, size_t 
 
 	/* A negative (or NaN) lifetime is already over, and an entry bigger
 	 * than the whole cap would only flush everything else: either way
-	 * the key ends up absent, never stale. */
+	 * the key ends up absent, never stale.  So it does when the new
+	 * entry cannot be made: the caller put it because the old value is
+	 * no longer true. */
 	if (!(ttl >= 0) || (c->max_bytes && (len > c->max_bytes || klen > c->max_bytes - len))) {
-		cache_mem_drop(c, key);
 		ret = 0;
 		goto out;
 	}
@@ -226,6 +227,8 @@ int cache_mem_put(struct cache_mem *c, const char *key, const void *val, size_t 
 	pthread_mutex_unlock(&c->lock);
 	ret = 0;
 out:
+	if (!e) /* not stored: the key is left absent (see above) */
+		cache_mem_drop(c, key);
 	return ret;
 }
 
@@ -275,19 +278,5 @@ void cache_mem_drop(struct cache_mem *c, const char *key)
 	e = mem_find_locked(c, key, klen, hash);
 	if (e)
 		mem_remove_locked(c, e);
-	pthread_mutex_unlock(&c->lock);
-}
-
-void cache_mem_drop_prefix(struct cache_mem *c, const char *prefix)
-{
-	size_t plen = strlen(prefix);
-	struct mem_entry *e, *next;
-
-	pthread_mutex_lock(&c->lock);
-	for (e = c->head; e; e = next) {
-		next = e->next;
-		if (e->klen >= plen && memcmp(e->key, prefix, plen) == 0)
-			mem_remove_locked(c, e);
-	}
 	pthread_mutex_unlock(&c->lock);
 }

@@ -19,10 +19,11 @@ struct cache_mem;
 struct cache_mem *cache_mem_new(size_t max_bytes);
 void cache_mem_free(struct cache_mem *c); /* NULL is a no-op */
 
-/* Store a copy of @val under @key, living @ttl seconds (CACHE_MEM_FOREVER:
- * until evicted).  Replaces an existing value.  0 or -ENOMEM.  A negative
- * @ttl, or an entry bigger than the whole cap, leaves @key absent (and
- * returns 0): a cache may always forget, but never serve the old value. */
+/* Store a copy of @val under @key, living @ttl seconds (CACHE_MEM_FOREVER,
+ * or more than 1e9: until evicted).  Replaces an existing value.  0 or
+ * -ENOMEM.  A negative or NaN @ttl, or an entry bigger than the whole cap,
+ * leaves @key absent (and returns 0), and so does -ENOMEM: a cache may
+ * always forget, but never serve the old value. */
 int cache_mem_put(struct cache_mem *c, const char *key, const void *val, size_t len, double ttl);
 
 /* Copy the live value for @key into a new NUL-terminated buffer (caller
@@ -30,8 +31,7 @@ int cache_mem_put(struct cache_mem *c, const char *key, const void *val, size_t 
  * copy cannot be made).  Marks the entry used. */
 int cache_mem_get(struct cache_mem *c, const char *key, char **val, size_t *len);
 
+/* Forget @key (nothing when it is absent). */
 void cache_mem_drop(struct cache_mem *c, const char *key);
-/* Drop every key starting with @prefix. */
-void cache_mem_drop_prefix(struct cache_mem *c, const char *prefix);
 
 #endif

@@ -57,6 +57,7 @@
 #endif
 
 #include "cache/store.h"
+#include "cache/disk.h"
 #include "cache/tmp.h"
 
 #include <dirent.h>
@@ -454,33 +455,6 @@ static void blob_touch(struct cache_store *s, const char *hex, int fd, const str
 		verified_add(s, hex, &now);
 }
 
-/* mkdir -p with mode 0700 for what it creates. */
-static int mkdir_p(const char *path)
-{
-	char *p = strdup(path);
-	int ret = 0;
-
-	if (!p)
-		return -ENOMEM;
-	for (char *c = p + 1;; c++) {
-		char saved = *c;
-
-		if (saved != '/' && saved != '\0')
-			continue;
-		*c = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-			ret = -errno;
-			log_err("cannot create '%s': %s", p, strerror(errno));
-			break;
-		}
-		*c = saved;
-		if (saved == '\0')
-			break;
-	}
-	free(p);
-	return ret;
-}
-
 /* Remove temp files left by writers that died (crash, kill -9). */
 static void store_clean_tmp(struct cache_store *s)
 {
@@ -658,15 +632,11 @@ int cache_store_open(const char *dir, uint64_t max_bytes, struct cache_store **o
 	int ret;
 
 	*out = NULL;
-	if (!dir || !*dir) {
-		ret = -EINVAL;
-		goto out;
-	}
+	if (!dir || !*dir)
+		return -EINVAL;
 	s = calloc(1, sizeof(*s));
-	if (!s) {
-		ret = -ENOMEM;
-		goto out;
-	}
+	if (!s)
+		return -ENOMEM;
 	s->blob_dfd = -1;
 	s->tmp_dfd = -1;
 	s->max_bytes = max_bytes;
@@ -691,24 +661,16 @@ int cache_store_open(const char *dir, uint64_t max_bytes, struct cache_store **o
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = mkdir_p(blobs);
-	if (ret < 0)
-		goto out;
-	ret = mkdir_p(s->tmp_path);
-	if (ret < 0)
-		goto out;
 	/* the last components are not followed: a link planted in a shared
 	 * directory must not send blobs or temp files elsewhere */
-	s->blob_dfd = open(blobs, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	s->blob_dfd = cache_dir_make_open(blobs, O_NOFOLLOW);
 	if (s->blob_dfd < 0) {
-		ret = -errno;
-		log_err("cannot open '%s': %s", blobs, strerror(errno));
+		ret = s->blob_dfd;
 		goto out;
 	}
-	s->tmp_dfd = open(s->tmp_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	s->tmp_dfd = cache_dir_make_open(s->tmp_path, O_NOFOLLOW);
 	if (s->tmp_dfd < 0) {
-		ret = -errno;
-		log_err("cannot open '%s': %s", s->tmp_path, strerror(errno));
+		ret = s->tmp_dfd;
 		goto out;
 	}
 	store_clean_tmp(s);
@@ -799,21 +761,6 @@ int cache_store_open_blob(struct cache_store *s, const char *digest)
 	return fd;
 }
 
-int cache_store_stat(struct cache_store *s, const char *digest, uint64_t *size)
-{
-	struct stat st;
-
-	*size = 0;
-	if (!digest_is_valid(digest))
-		return -EINVAL;
-	if (fstatat(s->blob_dfd, digest + 7, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return -ENOENT;
-	*size = (uint64_t)st.st_size;
-	return 0;
-}
-
 int cache_store_read(struct cache_store *s, const char *digest, size_t max, char **bytes,
 		     size_t *len)
 {
@@ -846,40 +793,32 @@ out:
 	return ret;
 }
 
-int cache_store_put(struct cache_store *s, const char *digest, const void *bytes, size_t len)
+/* Free @w, removing its temp file unless it was renamed into place.  NULL
+ * is a no-op. */
+static void writer_abort(struct cache_writer *w)
 {
-	struct cache_writer *w = NULL;
-	int ret;
-
-	if (!digest_is_valid(digest))
-		return -EINVAL;
-	ret = cache_writer_begin(s, digest, (int64_t)len, &w);
-	if (ret < 0)
-		return ret;
-	ret = cache_writer_write(w, bytes, len);
-	if (ret < 0) {
-		cache_writer_abort(w);
-		return ret;
-	}
-	return cache_writer_commit(w); /* verifies before anything is stored */
+	if (!w)
+		return;
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->tmp_name[0])
+		unlinkat(w->s->tmp_dfd, w->tmp_name, 0);
+	digest_ctx_release(&w->md);
+	free(w);
 }
 
-int cache_writer_begin(struct cache_store *s, const char *digest, int64_t expect_size,
-		       struct cache_writer **out)
+/* A new writer (*out) into a new temp file for the valid @digest; end it
+ * with writer_commit or writer_abort.  0 or -errno. */
+static int writer_begin(struct cache_store *s, const char *digest, int64_t expect_size,
+			struct cache_writer **out)
 {
-	struct cache_writer *w = NULL;
+	struct cache_writer *w;
 	int ret;
 
 	*out = NULL;
-	if (!digest_is_valid(digest)) {
-		ret = -EINVAL;
-		goto out;
-	}
 	w = calloc(1, sizeof(*w));
-	if (!w) {
-		ret = -ENOMEM;
-		goto out;
-	}
+	if (!w)
+		return -ENOMEM;
 	w->s = s;
 	w->fd = -1;
 	w->expect_size = expect_size;
@@ -901,14 +840,12 @@ int cache_writer_begin(struct cache_store *s, const char *digest, int64_t expect
 	w = NULL;
 	ret = 0;
 out:
-	if (w)
-		cache_writer_abort(w);
+	writer_abort(w);
 	return ret;
 }
 
 int cache_writer_write(struct cache_writer *w, const void *p, size_t len)
 {
-	const char *c = p;
 	int ret = w->err;
 
 	if (ret < 0)
@@ -918,20 +855,9 @@ int cache_writer_write(struct cache_writer *w, const void *p, size_t len)
 		goto out;
 	}
 	digest_ctx_update(&w->md, p, len);
-	while (len > 0) {
-		ssize_t n = write(w->fd, c, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			goto out;
-		}
-		c += n;
-		len -= (size_t)n;
-		w->written += (uint64_t)n;
-	}
-	ret = 0;
+	ret = cache_write_all(w->fd, p, len);
+	if (ret == 0)
+		w->written += len;
 out:
 	if (ret < 0)
 		w->err = ret;
@@ -982,7 +908,10 @@ replace:
 	return 0;
 }
 
-int cache_writer_commit(struct cache_writer *w)
+/* Verify what @w holds and store it under its digest; frees @w.  0, -EIO
+ * when the bytes are not the blob, the error of a write that failed, or
+ * -errno. */
+static int writer_commit(struct cache_writer *w)
 {
 	struct cache_store *s = w->s;
 	char got[DIGEST_STR_LEN + 1];
@@ -1033,22 +962,10 @@ int cache_writer_commit(struct cache_writer *w)
 			verified_add(s, hex, &st);
 	}
 out:
-	cache_writer_abort(w); /* frees; removes the temp file unless renamed */
+	writer_abort(w); /* frees; removes the temp file unless renamed */
 	if (added)
 		store_account(s, hex, size);
 	return ret;
-}
-
-void cache_writer_abort(struct cache_writer *w)
-{
-	if (!w)
-		return;
-	if (w->fd >= 0)
-		close(w->fd);
-	if (w->tmp_name[0])
-		unlinkat(w->s->tmp_dfd, w->tmp_name, 0);
-	digest_ctx_release(&w->md);
-	free(w);
 }
 
 static struct flight *flight_find_locked(struct cache_store *s, const char *digest)
@@ -1129,17 +1046,41 @@ static int store_fill(struct cache_store *s, const char *digest, int64_t expect_
 	struct cache_writer *w = NULL;
 	int ret;
 
-	ret = cache_writer_begin(s, digest, expect_size, &w);
+	ret = writer_begin(s, digest, expect_size, &w);
 	if (ret < 0)
 		return ret;
 	ret = fill(w, arg);
 	if (ret > 0)
 		BUG("cache fill returned a positive value");
 	if (ret < 0) {
-		cache_writer_abort(w);
+		writer_abort(w);
 		return ret;
 	}
-	return cache_writer_commit(w);
+	return writer_commit(w); /* verifies before anything is stored */
+}
+
+/* What cache_store_put() stores, for fill_from_memory(). */
+struct memory_blob {
+	const void *bytes;
+	size_t len;
+};
+
+static int fill_from_memory(struct cache_writer *w, void *arg)
+{
+	const struct memory_blob *b = arg;
+
+	return cache_writer_write(w, b->bytes, b->len);
+}
+
+int cache_store_put(struct cache_store *s, const char *digest, const void *bytes, size_t len)
+{
+	struct memory_blob b = {bytes, len};
+
+	if (!digest_is_valid(digest))
+		return -EINVAL;
+	/* a fill that cannot fail, so the bytes are verified (and a file
+	 * already under the name replaced) exactly as a download's are */
+	return store_fill(s, digest, (int64_t)len, fill_from_memory, &b);
 }
 
 int cache_store_ensure(struct cache_store *s, const char *digest, int64_t expect_size,

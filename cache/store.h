@@ -20,7 +20,8 @@
  * makes that blob -EIO.  A file it verified is remembered by device,
  * inode, size and ctime, and checked against that on each later open; a
  * changed file is hashed again.  Only one thread hashes a given blob at a
- * time; others wait for it.
+ * time; others wait for it (a few times at most: when the file keeps
+ * changing, each hashes it itself).
  *
  * Concurrent misses for the same digest share one fill: the first caller of
  * cache_store_ensure() runs the fill function, later callers wait for it and
@@ -56,48 +57,43 @@ void cache_store_free(struct cache_store *s); /* NULL is a no-op */
  * even if the blob is evicted meanwhile, so hold it rather than reopen. */
 int cache_store_open_blob(struct cache_store *s, const char *digest);
 
-/* Size of the regular file under a blob's name into *size, or -ENOENT
- * (-EINVAL for an invalid digest).  Does not mark the blob used, nor check
- * or verify the file (opening it does). */
-int cache_store_stat(struct cache_store *s, const char *digest, uint64_t *size);
-
 /* Read a whole stored blob of at most @max bytes into a new NUL-terminated
  * buffer (caller frees), opened as cache_store_open_blob does.  Returns 0,
- * -ENOENT, -E2BIG, -errno.  Marks the blob used. */
+ * -E2BIG for a bigger blob, what cache_store_open_blob returns, -EIO when
+ * the file changed size while read, -errno.  Marks the blob used. */
 int cache_store_read(struct cache_store *s, const char *digest, size_t max, char **bytes,
 		     size_t *len);
 
 /* Store bytes already in memory; verifies them against @digest first.
  * Returns 0 (also when already stored), -EIO on mismatch (nothing stored),
  * -EINVAL for an invalid digest, -errno.  A file already under the name is
- * kept only if it verifies; otherwise it is dropped and replaced. */
+ * kept only if it verifies; otherwise it is dropped and replaced.  Does not
+ * wait for, nor join, a cache_store_ensure() of the same digest. */
 int cache_store_put(struct cache_store *s, const char *digest, const void *bytes, size_t len);
 
-/* Streaming insert.  cache_writer_begin gives a new writer (*out); after
- * writes, exactly one of commit or abort frees it.  commit verifies the
- * sha256 (and, when @expect_size >= 0, the size) and renames into place:
- * 0, or -EIO on mismatch (temp removed, nothing stored).  A write fails
- * with -EFBIG past @expect_size when that is >= 0.  A failed write is
- * sticky: later writes and commit return the same error.  A writer is
- * used by one thread at a time. */
-int cache_writer_begin(struct cache_store *s, const char *digest, int64_t expect_size,
-		       struct cache_writer **out);
+/* Write @len bytes of a blob being filled (the writer a cache_fill_fn is
+ * given; used by that fill's thread only).  0 or -errno; -EFBIG when the
+ * bytes written would pass the size the fill was started with (when that is
+ * >= 0).  A failed write is sticky: later writes return the same error and
+ * the store refuses the blob with it, even if the fill then returns 0. */
 int cache_writer_write(struct cache_writer *w, const void *p, size_t len);
-int cache_writer_commit(struct cache_writer *w);
-void cache_writer_abort(struct cache_writer *w);
 
 /*
  * Make sure @digest is stored and verified.  If a file under its name
  * passes the checks above (with @expect_size when >= 0; a size that
  * differs is caught before hashing): 0.  Otherwise (absent, or dropped)
- * exactly one caller at a time runs @fill(w, arg) with a fresh writer;
- * fill writes the bytes and returns 0 or -errno, and must neither commit
- * nor abort (the store does that).  Callers that arrive while a fill or a
- * check for the same digest is running wait and get its result; a failure
- * is not remembered, so the next call runs a fill again.  Returns 0 or
+ * exactly one caller at a time runs @fill(w, arg) with a fresh writer
+ * (into a temporary file); fill writes the bytes with cache_writer_write
+ * and returns 0 or -errno.  The store then verifies the sha256 (and the
+ * size, when @expect_size >= 0) and renames the file into place, or
+ * removes it.  Callers that arrive while a fill for the same digest is
+ * running wait and get its result; those that arrive while a check runs
+ * (cache_store_open_blob hashing it) wait and look again.  A failure is
+ * not remembered, so the next call runs a fill again.  Returns 0 or
  * -errno (-EIO on digest mismatch, on a verified blob of another size than
- * @expect_size, or on a bad file that cannot be removed; -EINVAL for an
- * invalid digest; -EAGAIN if the file kept changing under it).
+ * @expect_size, or on a bad file that cannot be removed; -EFBIG when the
+ * fill wrote past @expect_size; -EINVAL for an invalid digest; -EAGAIN if
+ * the file kept changing under it).
  *
  * 0 means the blob was stored, not that it still is: an insert elsewhere
  * (this mount or another) may evict it before cache_store_open_blob, which
@@ -107,9 +103,11 @@ typedef int (*cache_fill_fn)(struct cache_writer *w, void *arg);
 int cache_store_ensure(struct cache_store *s, const char *digest, int64_t expect_size,
 		       cache_fill_fn fill, void *arg);
 
-/* Bytes currently stored (as the store counts them: exact after open and
- * each eviction, approximate in between when other mounts share the
- * directory). */
+/* Bytes currently stored, as the store counts them to decide when to evict:
+ * exact after open and each rescan, approximate in between when other
+ * mounts share the directory.  regfs itself does not call this; the unit
+ * tests do, because a count that drifts from the disk shows nowhere else
+ * until eviction comes too early or too late. */
 uint64_t cache_store_usage(struct cache_store *s);
 
 #endif

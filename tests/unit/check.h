@@ -1,16 +1,20 @@
 /*
- * The one assertion the unit tests share: CHECK(cond[, fmt, args...])
- * counts a failure and says where and why, without stopping the test, so a
- * table-driven test reports every failing row at once.  check_run() runs a
- * list of test functions and gives main()'s exit status.
+ * The assertions the unit tests share: CHECK(cond[, fmt, args...]) counts a
+ * failure and says where and why, without stopping the test, so a
+ * table-driven test reports every failing row at once; CHECK_EQ(got, want)
+ * does so for two integers and shows both.  check_run() runs a list of test
+ * functions and gives main()'s exit status; check_tmpdir_new(),
+ * check_count_entries() and check_tmpdir_free() are for tests on disk.
  */
 #ifndef REGFS_TESTS_CHECK_H
 #define REGFS_TESTS_CHECK_H
 
+#include <dirent.h>
 #include <ftw.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 static int failures;
@@ -22,6 +26,17 @@ static int failures;
 			fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond);   \
 			fprintf(stderr, " " __VA_ARGS__);                                          \
 			fputc('\n', stderr);                                                       \
+		}                                                                                  \
+	} while (0)
+
+/* CHECK that two integers are equal, showing both when they are not. */
+#define CHECK_EQ(got, want)                                                                        \
+	do {                                                                                       \
+		long long g_ = (long long)(got), w_ = (long long)(want);                           \
+		if (g_ != w_) {                                                                    \
+			fprintf(stderr, "%s:%d: %s: %s is %lld, want %lld\n", __FILE__, __LINE__,  \
+				__func__, #got, g_, w_);                                           \
+			failures++;                                                                \
 		}                                                                                  \
 	} while (0)
 
@@ -65,6 +80,23 @@ static inline int check_rm_one(const char *path, const struct stat *st, int flag
 	(void)flag;
 	(void)ftw;
 	return remove(path);
+}
+
+/* Entries in directory @path, not counting . and .. (-1 if unreadable). */
+static inline int check_count_entries(const char *path)
+{
+	struct dirent *de;
+	int n = 0;
+	DIR *dir;
+
+	dir = opendir(path);
+	if (!dir)
+		return -1;
+	while ((de = readdir(dir)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			n++;
+	closedir(dir);
+	return n;
 }
 
 /* Remove directory @d with everything below it (links not followed), and

@@ -27,16 +27,6 @@
 
 #include "check.h"
 
-#define CHECK_EQ(got, want)                                                                        \
-	do {                                                                                       \
-		long long g_ = (long long)(got), w_ = (long long)(want);                           \
-		if (g_ != w_) {                                                                    \
-			fprintf(stderr, "%s:%d: %s: %s is %lld, want %lld\n", __FILE__, __LINE__,  \
-				__func__, #got, g_, w_);                                           \
-			failures++;                                                                \
-		}                                                                                  \
-	} while (0)
-
 /* ---- helpers ---- */
 
 static char *dir_new(void)
@@ -53,19 +43,9 @@ static void dir_free(char *d)
 static int count_entries(const char *dir, const char *sub)
 {
 	char path[4096];
-	struct dirent *de;
-	int n = 0;
-	DIR *d;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, sub);
-	d = opendir(path);
-	if (!d)
-		return -1;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
+	return check_count_entries(path);
 }
 
 static void blob_path(const char *dir, const char *digest, char *out, size_t n)
@@ -79,6 +59,16 @@ static bool blob_on_disk(const char *dir, const char *digest)
 
 	blob_path(dir, digest, path, sizeof(path));
 	return access(path, F_OK) == 0;
+}
+
+/* Size of the file under a blob's name, or -1 when there is none. */
+static long long blob_size_on_disk(const char *dir, const char *digest)
+{
+	char path[4096];
+	struct stat st;
+
+	blob_path(dir, digest, path, sizeof(path));
+	return lstat(path, &st) == 0 ? (long long)st.st_size : -1;
 }
 
 /* Set a stored blob's mtime to @ago seconds in the past. */
@@ -139,7 +129,8 @@ static struct cache_store *store_open_or_die(const char *dir, uint64_t cap)
 struct fill_arg {
 	const char *bytes;
 	size_t len;
-	int ret; /* returned after writing */
+	size_t chunk; /* bytes per write; 0: all at once */
+	int ret;      /* returned after writing */
 	atomic_int calls;
 	atomic_int *entered; /* when set: wait for @want threads to enter */
 	int want;
@@ -148,6 +139,7 @@ struct fill_arg {
 static int fill_bytes(struct cache_writer *w, void *p)
 {
 	struct fill_arg *a = p;
+	size_t off = 0;
 	int ret;
 
 	atomic_fetch_add(&a->calls, 1);
@@ -158,9 +150,40 @@ static int fill_bytes(struct cache_writer *w, void *p)
 			usleep(1000);
 		usleep(200000);
 	}
-	ret = cache_writer_write(w, a->bytes, a->len);
-	if (ret < 0)
-		return ret;
+	do {
+		size_t n = a->len - off;
+
+		if (a->chunk && n > a->chunk)
+			n = a->chunk;
+		ret = cache_writer_write(w, a->bytes + off, n);
+		if (ret < 0)
+			return ret;
+		off += n;
+	} while (off < a->len);
+	return a->ret;
+}
+
+/*
+ * A fill that writes @chunks one by one, whatever each write returns, notes
+ * those returns in @wrote and the entries of @dir's tmp/ after the last
+ * write in @tmp_entries, and then returns @ret: the store must refuse the
+ * blob whenever a write failed, even if the fill says 0.
+ */
+struct fill_chunks {
+	const char *const *chunks; /* NULL-terminated */
+	int ret;
+	const char *dir;
+	int wrote[8];
+	int tmp_entries;
+};
+
+static int fill_chunks(struct cache_writer *w, void *p)
+{
+	struct fill_chunks *a = p;
+
+	for (size_t i = 0; a->chunks[i]; i++)
+		a->wrote[i] = cache_writer_write(w, a->chunks[i], strlen(a->chunks[i]));
+	a->tmp_entries = count_entries(a->dir, "tmp");
 	return a->ret;
 }
 
@@ -195,18 +218,13 @@ static void test_invalid_digests(void)
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int before = failures;
-		struct cache_writer *w = (struct cache_writer *)&fa; /* must be reset */
 		char *bytes = (char *)&fa;
-		uint64_t size = 7;
 		size_t len = 7;
 
 		CHECK_EQ(cache_store_open_blob(s, bad[i]), -EINVAL);
-		CHECK_EQ(cache_store_stat(s, bad[i], &size), -EINVAL);
 		CHECK_EQ(cache_store_read(s, bad[i], 100, &bytes, &len), -EINVAL);
 		CHECK(bytes == NULL && len == 0);
 		CHECK_EQ(cache_store_put(s, bad[i], "x", 1), -EINVAL);
-		CHECK_EQ(cache_writer_begin(s, bad[i], -1, &w), -EINVAL);
-		CHECK(w == NULL);
 		CHECK_EQ(cache_store_ensure(s, bad[i], -1, fill_bytes, &fa), -EINVAL);
 		if (failures != before)
 			fprintf(stderr, "  (digest \"%s\")\n", bad[i]);
@@ -222,7 +240,7 @@ static void test_invalid_digests(void)
 	dir_free(dir);
 }
 
-static void test_put_read_stat(void)
+static void test_put_read(void)
 {
 	char *dir = dir_new();
 	struct cache_store *s = store_open_or_die(dir, 0);
@@ -230,20 +248,17 @@ static void test_put_read_stat(void)
 	char digest[DIGEST_STR_LEN + 1], other[DIGEST_STR_LEN + 1];
 	char path[4096], got[64];
 	char *bytes = NULL;
-	uint64_t size = 0;
 	size_t len = 0;
 	struct stat st;
 	int fd;
 
 	digest_of(text, strlen(text), digest);
 	digest_of("other", 5, other);
-	CHECK_EQ(cache_store_stat(s, digest, &size), -ENOENT);
 	CHECK_EQ(cache_store_open_blob(s, digest), -ENOENT);
 	CHECK_EQ(cache_store_read(s, digest, 100, &bytes, &len), -ENOENT);
 
 	CHECK_EQ(cache_store_put(s, digest, text, strlen(text)), 0);
-	CHECK_EQ(cache_store_stat(s, digest, &size), 0);
-	CHECK_EQ(size, strlen(text));
+	CHECK_EQ(blob_size_on_disk(dir, digest), strlen(text));
 	CHECK_EQ(cache_store_usage(s), strlen(text));
 
 	CHECK_EQ(cache_store_read(s, digest, 100, &bytes, &len), 0);
@@ -285,10 +300,24 @@ static void test_put_read_stat(void)
 /* Every way of handing over wrong bytes: nothing under blobs/ or tmp/. */
 static void test_mismatch(void)
 {
+	struct streamed_case {
+		const char *what;
+		int64_t expect_size;
+		const char *const chunks[4];
+		int wrote[3]; /* what each write returns */
+		int fill_ret;
+		int want;
+	};
+	static const struct streamed_case streamed[] = {
+	    {"wrong content of the right size", 5, {"wr", "ong"}, {0, 0}, 0, -EIO},
+	    {"right prefix, too short", 5, {"righ"}, {0}, 0, -EIO},
+	    {"the right bytes, but a size that claims more", 6, {"right"}, {0}, 0, -EIO},
+	    {"past the size, for good", 5, {"rig", "ht!", ""}, {0, -EFBIG, -EFBIG}, 0, -EFBIG},
+	    {"the right bytes, then the fill fails", -1, {"right"}, {0}, -EPERM, -EPERM},
+	};
 	char *dir = dir_new();
 	struct cache_store *s = store_open_or_die(dir, 0);
 	char digest[DIGEST_STR_LEN + 1];
-	struct cache_writer *w;
 	struct fill_arg fa = {0};
 
 	digest_of("right", 5, digest);
@@ -296,35 +325,20 @@ static void test_mismatch(void)
 	CHECK_EQ(cache_store_put(s, digest, "righ", 4), -EIO);
 	CHECK_EQ(cache_store_put(s, digest, "right!", 6), -EIO);
 
-	/* Streamed: wrong content of the right size. */
-	CHECK_EQ(cache_writer_begin(s, digest, 5, &w), 0);
-	CHECK_EQ(cache_writer_write(w, "wr", 2), 0);
-	CHECK_EQ(cache_writer_write(w, "ong", 3), 0);
-	CHECK_EQ(cache_writer_commit(w), -EIO);
+	/* Streamed by a fill: every way of writing other bytes than the
+	 * digest's, or other than the size the fill was started with. */
+	for (size_t i = 0; i < sizeof(streamed) / sizeof(streamed[0]); i++) {
+		const struct streamed_case *c = &streamed[i];
+		struct fill_chunks fc = {.chunks = c->chunks, .ret = c->fill_ret, .dir = dir};
 
-	/* Streamed: right prefix, too short for expect_size. */
-	CHECK_EQ(cache_writer_begin(s, digest, 5, &w), 0);
-	CHECK_EQ(cache_writer_write(w, "righ", 4), 0);
-	CHECK_EQ(cache_writer_commit(w), -EIO);
-
-	/* Streamed: the right bytes, but a descriptor that claims more. */
-	CHECK_EQ(cache_writer_begin(s, digest, 6, &w), 0);
-	CHECK_EQ(cache_writer_write(w, "right", 5), 0);
-	CHECK_EQ(cache_writer_commit(w), -EIO);
-
-	/* Streamed: writes past expect_size fail and stay failed. */
-	CHECK_EQ(cache_writer_begin(s, digest, 5, &w), 0);
-	CHECK_EQ(cache_writer_write(w, "rig", 3), 0);
-	CHECK_EQ(cache_writer_write(w, "ht!", 3), -EFBIG);
-	CHECK_EQ(cache_writer_write(w, "", 0), -EFBIG);
-	CHECK_EQ(cache_writer_commit(w), -EFBIG);
-
-	/* Abort after writing right bytes. */
-	CHECK_EQ(cache_writer_begin(s, digest, -1, &w), 0);
-	CHECK_EQ(cache_writer_write(w, "right", 5), 0);
-	CHECK_EQ(count_entries(dir, "tmp"), 1);
-	cache_writer_abort(w);
-	cache_writer_abort(NULL);
+		CHECK_EQ(cache_store_ensure(s, digest, c->expect_size, fill_chunks, &fc), c->want);
+		for (size_t j = 0; c->chunks[j]; j++)
+			CHECK(fc.wrote[j] == c->wrote[j], "%s: write %zu gave %d, want %d", c->what,
+			      j, fc.wrote[j], c->wrote[j]);
+		CHECK(fc.tmp_entries == 1, "%s: %d temp files while filling", c->what,
+		      fc.tmp_entries);
+		CHECK(count_entries(dir, "tmp") == 0, "%s: temp file left", c->what);
+	}
 
 	/* Through ensure: the fill returns success but wrote other bytes. */
 	fa.bytes = "wrong";
@@ -355,16 +369,11 @@ static void test_streaming(void)
 	struct cache_store *s = store_open_or_die(dir, 0);
 	char digest[DIGEST_STR_LEN + 1];
 	char *b = blob_make(len, 1, digest), *got = NULL;
-	struct cache_writer *w;
+	struct fill_arg fa = {.bytes = b, .len = len, .chunk = 65536};
 	size_t glen = 0;
 
-	CHECK_EQ(cache_writer_begin(s, digest, -1, &w), 0);
-	for (size_t off = 0; off < len; off += 65536) {
-		size_t n = len - off < 65536 ? len - off : 65536;
-
-		CHECK_EQ(cache_writer_write(w, b + off, n), 0);
-	}
-	CHECK_EQ(cache_writer_commit(w), 0);
+	CHECK_EQ(cache_store_ensure(s, digest, -1, fill_bytes, &fa), 0);
+	CHECK_EQ(atomic_load(&fa.calls), 1);
 	CHECK_EQ(cache_store_read(s, digest, len, &got, &glen), 0);
 	CHECK(got && glen == len && memcmp(got, b, len) == 0);
 	CHECK_EQ(cache_store_usage(s), len);
@@ -559,7 +568,6 @@ static void test_two_mounts(void)
 	char x[DIGEST_STR_LEN + 1], y[DIGEST_STR_LEN + 1], z[DIGEST_STR_LEN + 1];
 	char *bx = blob_make(SZ, 20, x), *by = blob_make(SZ, 21, y), *bz = blob_make(SZ, 22, z);
 	struct fill_arg fa = {0};
-	uint64_t size = 0;
 	char *got = NULL;
 	size_t glen = 0;
 
@@ -568,15 +576,16 @@ static void test_two_mounts(void)
 	CHECK_EQ(cache_store_usage(s2), SZ); /* counted at open */
 
 	/* Each sees the other's blobs. */
-	CHECK_EQ(cache_store_stat(s2, x, &size), 0);
-	CHECK_EQ(size, SZ);
+	CHECK_EQ(cache_store_read(s2, x, SZ, &got, &glen), 0);
+	CHECK(got && glen == SZ && memcmp(got, bx, SZ) == 0);
+	free(got);
 	CHECK_EQ(cache_store_ensure(s2, x, SZ, fill_never, &fa), 0);
 	CHECK_EQ(atomic_load(&fa.calls), 0);
 	blob_age(dir, x, 100);
 	CHECK_EQ(cache_store_put(s2, z, bz, SZ), 0);
 	/* z pushed s2 over its cap: x (older) was evicted, by s2, from s1 too. */
 	CHECK(!blob_on_disk(dir, x));
-	CHECK_EQ(cache_store_stat(s1, x, &size), -ENOENT);
+	CHECK_EQ(cache_store_open_blob(s1, x), -ENOENT);
 	CHECK_EQ(cache_store_read(s1, z, SZ, &got, &glen), 0);
 	CHECK(got && glen == SZ && memcmp(got, bz, SZ) == 0);
 	free(got);
@@ -1097,7 +1106,7 @@ int main(void)
 {
 	static const struct check_test tests[] = {
 	    {"invalid_digests", test_invalid_digests},
-	    {"put_read_stat", test_put_read_stat},
+	    {"put_read", test_put_read},
 	    {"mismatch", test_mismatch},
 	    {"streaming", test_streaming},
 	    {"ensure_single_flight", test_ensure_single_flight},
