@@ -337,27 +337,6 @@ static char *absolute(const char *p)
 	return out;
 }
 
-static int mkdir_p(const char *path)
-{
-	char *p = strdup(path);
-	int ret = 0;
-
-	if (!p)
-		return -ENOMEM;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST)
-			ret = -errno;
-		*s = '/';
-	}
-	if (ret == 0 && mkdir(p, 0700) < 0 && errno != EEXIST)
-		ret = -errno;
-	free(p);
-	return ret;
-}
-
 /* The gid of group @s, a name or a number.  0 or -1 (said on stderr). */
 static int parse_group(const char *s, gid_t *out)
 {
@@ -465,11 +444,9 @@ static int open_stores(struct daemon *d)
 
 	d->cache_dir = d->o.cache_dir ? absolute(d->o.cache_dir)
 				      : default_dir("XDG_CACHE_HOME", ".cache", "/var/cache/regfs");
-	if (!d->cache_dir || mkdir_p(d->cache_dir) < 0) {
-		fprintf(stderr, "regfs: cannot create cache directory '%s'\n",
-			d->cache_dir ? d->cache_dir : "?");
+	if (!d->cache_dir)
 		return -1;
-	}
+	/* the stores make their directories, with the parents missing */
 	err = cache_store_open(d->cache_dir, d->cache_max, &d->store);
 	if (err < 0) {
 		fprintf(stderr, "regfs: cache '%s': %s\n", d->cache_dir, strerror(-err));
@@ -477,11 +454,8 @@ static int open_stores(struct daemon *d)
 	}
 	d->state_dir = d->o.state_dir ? absolute(d->o.state_dir)
 				      : default_dir("XDG_STATE_HOME", ".local/state", "/var/lib/regfs");
-	if (!d->state_dir || mkdir_p(d->state_dir) < 0) {
-		fprintf(stderr, "regfs: cannot create state directory '%s'\n",
-			d->state_dir ? d->state_dir : "?");
+	if (!d->state_dir)
 		return -1;
-	}
 	err = cache_drafts_open(d->state_dir, &d->drafts);
 	if (err < 0) {
 		fprintf(stderr, "regfs: drafts in '%s': %s\n", d->state_dir, strerror(-err));
