@@ -191,6 +191,7 @@ int resolve_manifest_by_digest(struct fs *fs, struct reg_registry *r, const char
 			return 0;
 		}
 		free(*bytes);
+		*bytes = NULL;
 	}
 	ret = fs->remote->manifest_get(r, repo, digest, &f);
 	if (ret < 0)
