@@ -15,7 +15,9 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "registry/creds.h"
 #include "registry/http.h"
 #include "registry/manifest.h"
@@ -33,7 +35,7 @@ static char *scope_repo(const char *scope)
 
 /* "Basic <base64 user:password>" for @r's host (and the repository of
  * @scope, for credentials kept per namespace), or NULL when there are
- * none.  New secret string (http_free_secret). */
+ * none.  New secret string (secret_free). */
 static char *basic_auth(struct reg_registry *r, const char *scope)
 {
 	struct reg_creds cr;
@@ -59,18 +61,18 @@ static char *basic_auth(struct reg_registry *r, const char *scope)
 	if (asprintf(&ret, "Basic %s", b64) < 0)
 		ret = NULL;
 out:
-	http_free_secret((char *)b64);
-	http_free_secret(plain);
+	secret_free((char *)b64);
+	secret_free(plain);
 	reg_creds_release(&cr);
 	return ret;
 }
 
 /* A copy of the Authorization value to send to the registry for @scope, or
- * NULL.  New secret string (http_free_secret). */
+ * NULL.  New secret string (secret_free). */
 char *auth_header_for(struct reg_registry *r, const char *scope)
 {
 	char *ret = NULL;
-	double now = http_now();
+	double now = mono_now();
 	enum auth_kind kind;
 
 	pthread_mutex_lock(&r->lock);
@@ -191,7 +193,7 @@ static char *refresh_form(const char *identitytoken, const char *service, const 
 	    asprintf(&form, "grant_type=refresh_token&client_id=regfs&refresh_token=%s%s%s%s%s",
 		     tok, svc ? "&service=" : "", svc ? svc : "", *scopes ? "&" : "", scopes) < 0)
 		form = NULL;
-	http_free_secret(tok);
+	secret_free(tok);
 	free(svc);
 	free(scopes);
 	return form;
@@ -358,11 +360,10 @@ static int request_token(struct reg_registry *r, const char *scope, char **value
 	ret = *value ? 0 : -ENOMEM;
 out:
 	token_answer_free(root);
-	if (h.body.data)
-		OPENSSL_cleanse(h.body.data, h.body.len);
+	buf_release(&h.body, 1); /* the token */
 	http_call_release(&h);
 	reg_creds_release(&cr);
-	http_free_secret(form);
+	secret_free(form);
 	free(url);
 	free(esc_scope);
 	free(esc_service);
@@ -370,7 +371,7 @@ out:
 	free(service);
 	free(repo);
 	free(authority);
-	http_free_secret(basic);
+	secret_free(basic);
 	return ret;
 }
 
@@ -424,7 +425,7 @@ int auth_fetch_token(struct reg_registry *r, const char *scope, const char *reje
 		pthread_mutex_unlock(&r->lock);
 		return ret;
 	}
-	if (t->value && t->renew > http_now() && !token_is(t, rejected)) {
+	if (t->value && t->renew > mono_now() && !token_is(t, rejected)) {
 		*withheld = t->withheld;
 		pthread_mutex_unlock(&r->lock);
 		return 0;
@@ -443,16 +444,16 @@ int auth_fetch_token(struct reg_registry *r, const char *scope, const char *reje
 		 * through its life when that is shorter (a token server may
 		 * hand out tokens of a few seconds) */
 		early = ttl > 2 * TOKEN_EARLY ? TOKEN_EARLY : ttl / 2;
-		http_free_secret(t->value);
+		secret_free(t->value);
 		t->value = value;
 		value = NULL;
-		t->renew = http_now() + ttl - early;
+		t->renew = mono_now() + ttl - early;
 		t->withheld = anonymous;
 		*withheld = anonymous;
 	}
 	pthread_cond_broadcast(&r->token_done);
 	pthread_mutex_unlock(&r->lock);
-	http_free_secret(value);
+	secret_free(value);
 	return ret;
 }
 

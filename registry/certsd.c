@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/bio.h>
-#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -28,6 +27,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/secret.h"
 #include "registry/http.h"
 
 #define CERT_FILE_MAX (1u << 20)  /* one file of a certs.d directory or -o cafile= */
@@ -89,9 +89,10 @@ static int read_small_file(const char *path, size_t max, bool secret, char **out
 	*len = got;
 	p = NULL;
 out:
-	if (p && secret)
-		OPENSSL_cleanse(p, (size_t)st.st_size + 1);
-	free(p);
+	if (secret)
+		secret_free_n(p, p ? (size_t)st.st_size + 1 : 0);
+	else
+		free(p);
 	close(fd);
 	return ret;
 }

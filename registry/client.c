@@ -32,7 +32,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "registry/http.h"
 #include "registry/link.h"
 #include "registry/manifest.h"
@@ -116,7 +118,7 @@ static void registry_free(struct reg_registry *r)
 	for (t = r->tokens; t; t = next) {
 		next = t->next;
 		free(t->scope);
-		http_free_secret(t->value);
+		secret_free(t->value);
 		free(t);
 	}
 	free(r->realm);
@@ -292,7 +294,7 @@ static void mirror_set_down(const struct route *rt)
 	if (!rt->origin)
 		return;
 	pthread_mutex_lock(&rt->r->lock);
-	rt->r->down_until = http_now() + MIRROR_RETRY;
+	rt->r->down_until = mono_now() + MIRROR_RETRY;
 	pthread_mutex_unlock(&rt->r->lock);
 }
 
@@ -349,7 +351,7 @@ static struct reg_registry *registry_mirror(struct reg_registry *r, size_t i)
  * then @r.  Returns how many. */
 static size_t read_routes(struct reg_registry *r, const char *digest, struct route *rt)
 {
-	double now = http_now();
+	double now = mono_now();
 	size_t n = 0;
 
 	for (size_t i = 0; i < r->n_mirrors && n + 1 < ROUTES_MAX; i++) {
@@ -563,7 +565,7 @@ static int route_request(const struct route *rt, const char *path, const char *s
 	for (;;) {
 		int pr;
 
-		http_free_secret(auth);
+		secret_free(auth);
 		auth = foreign ? NULL : auth_header_for(r, scope);
 		h->url = url;
 		h->auth = auth;
@@ -655,7 +657,7 @@ static int route_request(const struct route *rt, const char *path, const char *s
 	}
 out:
 	free(code);
-	http_free_secret(auth);
+	secret_free(auth);
 	free(url);
 	h->url = NULL;
 	h->auth = NULL;

@@ -32,10 +32,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/secret.h"
 
 #define HUB "docker.io"
 #define HUB_SERVER "https://index.docker.io/v1/" /* what docker sends helpers for the Hub */
@@ -45,20 +46,6 @@
 #define MAX_FILES 6
 
 /* --- secrets ------------------------------------------------------------ */
-
-/* Wipe and free @len bytes at @s (NULL is a no-op). */
-static void secret_free_n(char *s, size_t len)
-{
-	if (s) {
-		OPENSSL_cleanse(s, len);
-		free(s);
-	}
-}
-
-static void secret_free(char *s)
-{
-	secret_free_n(s, s ? strlen(s) : 0);
-}
 
 void reg_creds_release(struct reg_creds *c)
 {
@@ -302,8 +289,7 @@ static int decode_auth(const char *b64, struct reg_creds *out)
 	out->password = strdup(colon + 1);
 	ret = (out->username && out->password) ? 0 : -ENOMEM;
 out:
-	OPENSSL_cleanse(raw, cap);
-	free(raw);
+	secret_free_n(raw, cap);
 	return ret;
 }
 
@@ -452,8 +438,7 @@ static int file_read_fd(int fd, const struct file_id *id, char **text, size_t *l
 		if (r < 0) {
 			int err = -errno;
 
-			OPENSSL_cleanse(b, cap);
-			free(b);
+			secret_free_n(b, cap);
 			return err;
 		}
 		if (r == 0)
@@ -461,8 +446,7 @@ static int file_read_fd(int fd, const struct file_id *id, char **text, size_t *l
 		n += (size_t)r;
 	}
 	if (n != (size_t)id->size) { /* it grew or shrank under us */
-		OPENSSL_cleanse(b, cap);
-		free(b);
+		secret_free_n(b, cap);
 		return -EAGAIN;
 	}
 	b[n] = '\0';
@@ -651,14 +635,6 @@ static int file_lookup_locked(const struct creds_file *f, const char *host, cons
 }
 
 /* --- credential helpers ------------------------------------------------- */
-
-static double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* The answer of a helper: {"ServerURL", "Username", "Secret"}; Username
  * "<token>" means Secret is an identity token.  0, -ENOENT (no secret),
@@ -894,10 +870,7 @@ out:
 		posix_spawn_file_actions_destroy(&fa);
 	if (attr_ok)
 		posix_spawnattr_destroy(&attr);
-	if (text) {
-		OPENSSL_cleanse(text, REG_CREDS_HELPER_MAX + 1);
-		free(text);
-	}
+	secret_free_n(text, REG_CREDS_HELPER_MAX + 1);
 	free(prog);
 	return ret;
 }

@@ -10,35 +10,18 @@
  */
 #include <errno.h>
 #include <jansson.h>
-#include <openssl/crypto.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/secret.h"
 #include "registry/http.h"
 
 /* --- small helpers ------------------------------------------------------- */
-
-double http_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-void http_free_secret(char *s)
-{
-	if (s) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
-}
 
 /* The first error code in a registry error body, or NULL.  New string. */
 char *http_error_code(const struct buf *body)
@@ -320,10 +303,7 @@ void http_tls_release(struct http_tls *t)
 {
 	free(t->ca);
 	free(t->cert);
-	if (t->key) {
-		OPENSSL_cleanse(t->key, t->key_len);
-		free(t->key);
-	}
+	secret_free_n(t->key, t->key_len);
 	free(t->dir);
 	free(t->cert_name);
 	memset(t, 0, sizeof(*t));
@@ -458,7 +438,7 @@ int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 	}
 	if (h->auth && asprintf(&line, "Authorization: %s", h->auth) >= 0) {
 		hdrs = curl_slist_append(hdrs, line);
-		http_free_secret(line);
+		secret_free(line);
 	}
 	if (h->send_type && asprintf(&line, "Content-Type: %s", h->send_type) >= 0) {
 		hdrs = curl_slist_append(hdrs, line);

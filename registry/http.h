@@ -85,7 +85,7 @@ struct reg_registry {
 	struct http_tls tls;
 	struct reg_registry **mirrors; /* n_mirrors slots, each NULL until first used
 					* (borrowed from the client's list) */
-	double down_until;   /* as a mirror: unreachable, skipped until then (http_now) */
+	double down_until;   /* as a mirror: unreachable, skipped until then (mono_now) */
 	char (*distrust)[DIGEST_STR_LEN + 1]; /* as a mirror: digests it served wrong
 					       * (DISTRUST_KEEP, a ring) */
 	unsigned distrust_next;
@@ -167,8 +167,6 @@ struct http_call {
 
 /* --- http.c --------------------------------------------------------------- */
 
-double http_now(void);               /* monotonic seconds */
-void http_free_secret(char *s);      /* wipe and free; NULL is a no-op */
 /* The registry error code ("MANIFEST_UNKNOWN") of an error body: new
  * string or NULL. */
 char *http_error_code(const struct buf *body);
@@ -208,7 +206,7 @@ int registry_tls(struct reg_registry *r, const struct http_tls **out);
 /* --- auth.c --------------------------------------------------------------- */
 
 /* The Authorization value to send to @r for @scope, or NULL (new secret
- * string: http_free_secret). */
+ * string: secret_free). */
 char *auth_header_for(struct reg_registry *r, const char *scope);
 /* Make a fresh token for @scope of @r's realm ready: one request per
  * (realm, service, scope) however many threads ask at once.  @rejected is
