@@ -1,11 +1,16 @@
 /*
  * Inside the registry client (not for other rooms): the shared state of
- * client.c, http.c, certsd.c and auth.c.
+ * its files.
  *
- *   http.c    one HTTP exchange on a pooled curl easy handle
- *   certsd.c  a registry's TLS material from certs.d directories
- *   auth.c    credentials to send, Bearer tokens, challenges
- *   client.c  registries, the plain-HTTP rule, retries, the API calls
+ *   client.c   the client, its registries, the errno table
+ *   route.c    a request to a registry or a mirror: scheme, auth, retries
+ *              (registry/request.h)
+ *   pull.c     listings, manifests, blobs
+ *   push.c     the commit's calls
+ *   foreign.c  foreign layers, from URLs outside the registry
+ *   http.c     one HTTP exchange on a pooled curl easy handle
+ *   certsd.c   a registry's TLS material from certs.d directories
+ *   auth.c     credentials to send, Bearer tokens, challenges
  *
  * Locks: client->lock protects the registry list and the handle pool;
  * registry->lock protects that registry's scheme, auth state and tokens,
@@ -159,7 +164,7 @@ struct http_call {
 	curl_off_t delivered; /* bytes handed to the sink */
 	char *content_type, *docker_digest, *www_auth, *link, *retry_after, *content_range;
 	char *location;
-	bool creds_refused;   /* set by route_request (client.c): the final 401 was about
+	bool creds_refused;   /* set by route_request (route.c): the final 401 was about
 			       * our credentials (none or wrong for a Basic challenge, refused by
 			       * the token server, or withheld from its realm), not about the
 			       * scope of a token we got with all we have */
@@ -199,6 +204,9 @@ void http_tls_find_system_cas(struct reg_client *c);
 
 /* --- client.c ------------------------------------------------------------- */
 
+/* The plain-HTTP rule: whether @host ("host[:port]") may be spoken to over
+ * http://: a loopback host, or one named by -o insecure= (case-insensitive). */
+bool client_allows_plain(const struct reg_client *c, const char *host);
 /* @r's TLS material (*out, borrowed; immutable once read): read on first
  * use.  0 or -EIO (logged; the next request tries again). */
 int registry_tls(struct reg_registry *r, const struct http_tls **out);
