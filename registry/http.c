@@ -4,7 +4,7 @@
  * sent to a bounded buffer or a sink; a PUT body from memory or a file.
  *
  * TLS: the system store always, plus a registry's own CAs and client
- * certificate (struct http_tls, read by client.c).  A TLS failure is put
+ * certificate (struct http_tls, read by certsd.c).  A TLS failure is put
  * into words here (errbuf): which certificate problem, or which alert the
  * server sent, so every log line that quotes it says why.
  */
@@ -403,16 +403,11 @@ static void tls_explain(struct http_call *h)
 	}
 }
 
-/* One exchange.  Returns 0 when an HTTP status was received (whatever it
- * was), -EIO for a transport failure (h->cc and h->errbuf say why). */
-int http_perform(struct reg_client *c, bool plain, struct http_call *h)
-{
-	struct curl_slist *hdrs = NULL;
-	struct header_ctx hc;
-	char *line = NULL;
-	CURL *easy;
-	int ret = -EIO;
+/* --- one exchange ---------------------------------------------------------- */
 
+/* Forget what a previous exchange left in @h's answer. */
+static void call_reset(struct http_call *h)
+{
 	h->status = 0;
 	h->cc = CURLE_OK;
 	h->errbuf[0] = '\0';
@@ -425,12 +420,15 @@ int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 	call_reset_headers(h);
 	buf_release(&h->body, 0);
 	buf_init(&h->body, h->max ? h->max : ERROR_BODY_MAX);
+}
 
-	easy = pool_get(c);
-	if (!easy)
-		return -ENOMEM;
-	hc.h = h;
-	hc.easy = easy;
+/* The request headers @h asks for: Accept, Authorization, Content-Type,
+ * Range, and no Expect (no 100-continue round trip for a PUT).  A new list
+ * (curl_slist_free_all) holding the Authorization secret, or NULL. */
+static struct curl_slist *request_headers(const struct http_call *h)
+{
+	struct curl_slist *hdrs = NULL;
+	char *line = NULL;
 
 	if (h->accept && asprintf(&line, "Accept: %s", h->accept) >= 0) {
 		hdrs = curl_slist_append(hdrs, line);
@@ -445,13 +443,20 @@ int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 		free(line);
 	}
 	if (h->method && strcmp(h->method, "PUT") == 0)
-		hdrs = curl_slist_append(hdrs, "Expect:"); /* no 100-continue round trip */
+		hdrs = curl_slist_append(hdrs, "Expect:");
 	if (h->range_from > 0 &&
 	    asprintf(&line, "Range: bytes=%lld-", (long long)h->range_from) >= 0) {
 		hdrs = curl_slist_append(hdrs, line);
 		free(line);
 	}
+	return hdrs;
+}
 
+/* Where @h goes, with which headers (@hdrs), over which protocols (http
+ * as well when @plain), and how long it may take. */
+static void easy_set_transfer(CURL *easy, const struct reg_client *c, bool plain,
+			      const struct http_call *h, struct curl_slist *hdrs)
+{
 	curl_easy_setopt(easy, CURLOPT_URL, h->url);
 	curl_easy_setopt(easy, CURLOPT_SHARE, c->share);
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
@@ -470,9 +475,15 @@ int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 	curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, c->stall_timeout);
 	if (h->total_timeout)
 		curl_easy_setopt(easy, CURLOPT_TIMEOUT, h->total_timeout);
+}
+
+/* The CAs the peer of @h is verified with, the client certificate @h
+ * presents, and the watch on what TLS says (on_ssl_ctx). */
+static void easy_set_tls(CURL *easy, const struct reg_client *c, const struct http_call *h)
+{
 	if (h->tls && h->tls->ca) {
 		/* The blob replaces curl's CA bundle file but not its CA
-		 * directory, which keeps the system store (client.c adds the
+		 * directory, which keeps the system store (certsd.c adds the
 		 * bundle to the blob where curl has no directory). */
 		struct curl_blob ca = {h->tls->ca, h->tls->ca_len, CURL_BLOB_NOCOPY};
 
@@ -495,15 +506,22 @@ int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 	}
 	/* not OpenSSL: no callback, and TLS failures are told in curl's words */
 	curl_easy_setopt(easy, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
-	if (h->method && strcmp(h->method, "HEAD") == 0) {
+}
+
+/* @h's method (GET unless it says otherwise) and the body it sends. */
+static void easy_set_method(CURL *easy, struct http_call *h)
+{
+	if (!h->method)
+		return;
+	if (strcmp(h->method, "HEAD") == 0) {
 		curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
-	} else if (h->method && strcmp(h->method, "POST") == 0) {
+	} else if (strcmp(h->method, "POST") == 0) {
 		/* an upload session (empty) or an OAuth2 form (send_bytes) */
 		curl_easy_setopt(easy, CURLOPT_POST, 1L);
 		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
 				 (curl_off_t)(h->send_bytes ? h->send_len : 0));
 		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, h->send_bytes ? h->send_bytes : "");
-	} else if (h->method && strcmp(h->method, "PUT") == 0) {
+	} else if (strcmp(h->method, "PUT") == 0) {
 		h->send_pos = 0;
 		curl_easy_setopt(easy, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(easy, CURLOPT_READFUNCTION, on_send);
@@ -511,9 +529,28 @@ int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 		curl_easy_setopt(easy, CURLOPT_SEEKFUNCTION, on_send_seek);
 		curl_easy_setopt(easy, CURLOPT_SEEKDATA, h);
 		curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE, (curl_off_t)h->send_len);
-	} else if (h->method) {
+	} else {
 		BUG("unknown HTTP method");
 	}
+}
+
+int http_perform(struct reg_client *c, bool plain, struct http_call *h)
+{
+	struct curl_slist *hdrs;
+	struct header_ctx hc;
+	CURL *easy;
+	int ret = -EIO;
+
+	call_reset(h);
+	easy = pool_get(c);
+	if (!easy)
+		return -ENOMEM;
+	hc.h = h;
+	hc.easy = easy;
+	hdrs = request_headers(h);
+	easy_set_transfer(easy, c, plain, h, hdrs);
+	easy_set_tls(easy, c, h);
+	easy_set_method(easy, h);
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, h->errbuf);
 	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header_status);
 	curl_easy_setopt(easy, CURLOPT_HEADERDATA, &hc);
@@ -529,7 +566,7 @@ int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 	curl_easy_getinfo(easy, CURLINFO_SSL_VERIFYRESULT, &h->tls_verify);
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL);
-	curl_slist_free_all(hdrs); /* held the Authorization line: curl copies nothing */
+	curl_slist_free_all(hdrs); /* curl does not copy the list: freed only now */
 	pool_put(c, easy);
 
 	if (h->cc == CURLE_OK || h->too_big || h->sink_err)
@@ -540,4 +577,3 @@ int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 		snprintf(h->errbuf, sizeof(h->errbuf), "%s", curl_easy_strerror(h->cc));
 	return ret;
 }
-

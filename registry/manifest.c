@@ -583,12 +583,74 @@ static int content_type_dup(const char *content_type, char **out)
 	return 0;
 }
 
+/* Fill m->schema_version, m->media_type and m->type from the document
+ * @root: the type from its mediaType, else from @content_type, else from
+ * its shape (config+layers: OCI manifest, manifests: OCI index); schema 1
+ * whichever way it says so.  0, -EINVAL or -ENOMEM. */
+static int manifest_type(const json_t *root, const char *content_type, struct reg_manifest *m)
+{
+	json_t *v = json_object_get(root, "schemaVersion");
+	enum reg_mtype doc_type, ct_type;
+	bool has_config, has_manifests;
+	int ret;
+
+	if (v) {
+		if (!json_is_integer(v) ||
+		    (json_integer_value(v) != 1 && json_integer_value(v) != 2))
+			return -EINVAL;
+		m->schema_version = (int)json_integer_value(v);
+	}
+	ret = media_type_member(root, &m->media_type);
+	if (ret < 0)
+		return ret;
+	doc_type = reg_mtype_from_string(m->media_type);
+	ct_type = reg_mtype_from_string(content_type);
+	if (!m->media_type && (ret = content_type_dup(content_type, &m->media_type)) < 0)
+		return ret;
+
+	if (m->schema_version == 1 || doc_type == REG_MT_DOCKER_V1 ||
+	    (doc_type == REG_MT_UNKNOWN && ct_type == REG_MT_DOCKER_V1))
+		m->type = REG_MT_DOCKER_V1;
+	else if (doc_type != REG_MT_UNKNOWN)
+		m->type = doc_type;
+	else if (ct_type != REG_MT_UNKNOWN)
+		m->type = ct_type;
+	if (m->type != REG_MT_UNKNOWN)
+		return 0;
+	has_config = json_object_get(root, "config") != NULL;
+	has_manifests = json_object_get(root, "manifests") != NULL;
+	if (has_manifests && !has_config)
+		m->type = REG_MT_OCI_INDEX;
+	else if (has_config && !has_manifests)
+		m->type = REG_MT_OCI_MANIFEST;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* The descriptors of @root, an image or an index as m->type says, into @m.
+ * 0, -EINVAL or -ENOMEM. */
+static int manifest_descriptors(const json_t *root, struct reg_manifest *m)
+{
+	int ret;
+
+	if (reg_mtype_is_index(m->type)) {
+		ret = descriptors_parse(root, "manifests", &m->entries, &m->n_entries);
+		return ret < 0 ? ret : entry_names_assign(m);
+	}
+	ret = descriptor_parse(json_object_get(root, "config"), &m->config);
+	/* Layers may be absent (an artifact with only a config); present,
+	 * they must be a valid array. */
+	if (ret == 0 && json_object_get(root, "layers"))
+		ret = descriptors_parse(root, "layers", &m->layers, &m->n_layers);
+	return ret;
+}
+
 int reg_manifest_parse(const char *bytes, size_t len, const char *content_type,
 		       struct reg_manifest **out)
 {
 	struct reg_manifest *m = NULL;
-	json_t *root = NULL, *v;
-	enum reg_mtype doc_type, ct_type;
+	json_t *root = NULL;
 	int ret;
 
 	*out = NULL;
@@ -603,73 +665,11 @@ int reg_manifest_parse(const char *bytes, size_t len, const char *content_type,
 		ret = -ENOMEM;
 		goto out;
 	}
-
-	v = json_object_get(root, "schemaVersion");
-	if (v) {
-		if (!json_is_integer(v))
-			goto out;
-		if (json_integer_value(v) != 1 && json_integer_value(v) != 2)
-			goto out;
-		m->schema_version = (int)json_integer_value(v);
-	}
-
-	ret = media_type_member(root, &m->media_type);
-	if (ret < 0)
-		goto out;
-	doc_type = reg_mtype_from_string(m->media_type);
-	ct_type = reg_mtype_from_string(content_type);
-	if (!m->media_type) {
-		ret = content_type_dup(content_type, &m->media_type);
-		if (ret < 0)
-			goto out;
-	}
-	ret = -EINVAL;
-
-	if (m->schema_version == 1 || doc_type == REG_MT_DOCKER_V1 ||
-	    (doc_type == REG_MT_UNKNOWN && ct_type == REG_MT_DOCKER_V1)) {
-		/* Schema 1 is recognised so that callers can say so, but its
-		 * fsLayers/history are not parsed: no descriptors. */
-		m->type = REG_MT_DOCKER_V1;
-		ret = 0;
-		goto out;
-	}
-
-	if (doc_type != REG_MT_UNKNOWN) {
-		m->type = doc_type;
-	} else if (ct_type != REG_MT_UNKNOWN) {
-		m->type = ct_type;
-	} else {
-		bool has_config = json_object_get(root, "config") != NULL;
-		bool has_manifests = json_object_get(root, "manifests") != NULL;
-
-		if (has_manifests && !has_config)
-			m->type = REG_MT_OCI_INDEX;
-		else if (has_config && !has_manifests)
-			m->type = REG_MT_OCI_MANIFEST;
-		else
-			goto out;
-	}
-
-	if (reg_mtype_is_image(m->type)) {
-		ret = descriptor_parse(json_object_get(root, "config"), &m->config);
-		if (ret < 0)
-			goto out;
-		/* Layers may be absent (an artifact with only a config);
-		 * present, they must be a valid array. */
-		if (json_object_get(root, "layers")) {
-			ret = descriptors_parse(root, "layers", &m->layers, &m->n_layers);
-			if (ret < 0)
-				goto out;
-		}
-	} else {
-		ret = descriptors_parse(root, "manifests", &m->entries, &m->n_entries);
-		if (ret < 0)
-			goto out;
-		ret = entry_names_assign(m);
-		if (ret < 0)
-			goto out;
-	}
-	ret = 0;
+	ret = manifest_type(root, content_type, m);
+	/* Schema 1 is recognised so that callers can say so, but its
+	 * fsLayers/history are not parsed: no descriptors. */
+	if (ret == 0 && m->type != REG_MT_DOCKER_V1)
+		ret = manifest_descriptors(root, m);
 out:
 	if (ret == 0) {
 		*out = m;
