@@ -342,73 +342,97 @@ out:
 	return ret;
 }
 
+/* The object @key of @f's parsed document @root when it has members, else
+ * NULL (with a warning when it is there and no object).  Borrowed. */
+static json_t *file_section(const struct creds_file *f, json_t *root, const char *key)
+{
+	json_t *v = json_object_get(root, key);
+
+	if (v && !json_is_object(v))
+		log_warn("credentials file '%s': '%s' is not an object", f->path, key);
+	return json_is_object(v) && json_object_size(v) ? v : NULL;
+}
+
+/* @f's "auths" (@auths) into f->entries.  0 or -ENOMEM. */
+static int file_fill_auths(struct creds_file *f, json_t *auths)
+{
+	const char *key, *why;
+	json_t *v;
+	int ret;
+
+	f->entries = calloc(json_object_size(auths), sizeof(*f->entries));
+	if (!f->entries)
+		return -ENOMEM;
+	json_object_foreach(auths, key, v) {
+		struct creds_entry *e = &f->entries[f->n_entries];
+
+		why = NULL;
+		ret = entry_parse(v, &e->creds, &why);
+		if (ret == -ENOMEM)
+			return ret;
+		if (ret == -EINVAL)
+			log_warn("credentials file '%s': entry '%s': %s", f->path, key_for_log(key),
+				 why);
+		if (ret < 0)
+			continue;
+		e->key = key_canonical(key);
+		if (!e->key) {
+			reg_creds_release(&e->creds);
+			continue;
+		}
+		f->n_entries++;
+	}
+	return 0;
+}
+
+/* @f's "credHelpers" (@helpers) into f->helpers.  0 or -ENOMEM. */
+static int file_fill_helpers(struct creds_file *f, json_t *helpers)
+{
+	const char *key;
+	json_t *v;
+
+	f->helpers = calloc(json_object_size(helpers), sizeof(*f->helpers));
+	if (!f->helpers)
+		return -ENOMEM;
+	json_object_foreach(helpers, key, v) {
+		struct creds_helper *h = &f->helpers[f->n_helpers];
+		const char *name = json_string_value(v);
+
+		if (!name || !helper_name_ok(name)) {
+			log_warn("credentials file '%s': credHelpers '%s': not a helper name",
+				 f->path, key_for_log(key));
+			continue;
+		}
+		h->host = key_canonical(key);
+		if (!h->host || strchr(h->host, '/')) {
+			free(h->host);
+			h->host = NULL;
+			continue;
+		}
+		h->name = strdup(name);
+		if (!h->name) {
+			free(h->host);
+			h->host = NULL;
+			return -ENOMEM;
+		}
+		f->n_helpers++;
+	}
+	return 0;
+}
+
 /* Fill @f from the parsed document @root.  Problems with single entries
  * are logged and the entry skipped.  0 or -ENOMEM. */
 static int file_fill(struct creds_file *f, json_t *root)
 {
-	json_t *auths = json_object_get(root, "auths"), *helpers, *v;
-	const char *key, *store, *why;
-	int ret;
+	json_t *auths = file_section(f, root, "auths"), *helpers;
+	json_t *v = json_object_get(root, "credsStore");
+	const char *store = json_string_value(v);
 
-	if (auths && !json_is_object(auths))
-		log_warn("credentials file '%s': 'auths' is not an object", f->path);
-	if (json_is_object(auths) && json_object_size(auths)) {
-		f->entries = calloc(json_object_size(auths), sizeof(*f->entries));
-		if (!f->entries)
-			return -ENOMEM;
-		json_object_foreach(auths, key, v) {
-			struct creds_entry *e = &f->entries[f->n_entries];
-
-			why = NULL;
-			ret = entry_parse(v, &e->creds, &why);
-			if (ret == -ENOMEM)
-				return ret;
-			if (ret == -EINVAL)
-				log_warn("credentials file '%s': entry '%s': %s", f->path,
-					 key_for_log(key), why);
-			if (ret < 0)
-				continue;
-			e->key = key_canonical(key);
-			if (!e->key) {
-				reg_creds_release(&e->creds);
-				continue;
-			}
-			f->n_entries++;
-		}
-	}
-	helpers = json_object_get(root, "credHelpers");
-	if (helpers && !json_is_object(helpers))
-		log_warn("credentials file '%s': 'credHelpers' is not an object", f->path);
-	if (json_is_object(helpers) && json_object_size(helpers)) {
-		f->helpers = calloc(json_object_size(helpers), sizeof(*f->helpers));
-		if (!f->helpers)
-			return -ENOMEM;
-		json_object_foreach(helpers, key, v) {
-			struct creds_helper *h = &f->helpers[f->n_helpers];
-			const char *name = json_string_value(v);
-
-			if (!name || !helper_name_ok(name)) {
-				log_warn("credentials file '%s': credHelpers '%s': not a helper name",
-					 f->path, key_for_log(key));
-				continue;
-			}
-			h->host = key_canonical(key);
-			if (!h->host || strchr(h->host, '/')) {
-				free(h->host);
-				h->host = NULL;
-				continue;
-			}
-			h->name = strdup(name);
-			if (!h->name) {
-				free(h->host);
-				h->host = NULL;
-				return -ENOMEM;
-			}
-			f->n_helpers++;
-		}
-	}
-	v = json_object_get(root, "credsStore");
-	store = json_string_value(v);
+	if (auths && file_fill_auths(f, auths) < 0)
+		return -ENOMEM;
+	helpers = file_section(f, root, "credHelpers");
+	if (helpers && file_fill_helpers(f, helpers) < 0)
+		return -ENOMEM;
 	if (v && (!store || (*store && !helper_name_ok(store))))
 		log_warn("credentials file '%s': credsStore: not a helper name", f->path);
 	else if (store && *store && !(f->store = strdup(store)))

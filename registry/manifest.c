@@ -102,6 +102,17 @@ static bool str_is_clean(const char *s, size_t len)
 	return true;
 }
 
+/* A copy of @v (new string) when it is a clean string.  0, -EINVAL for
+ * anything else, -ENOMEM. */
+static int clean_string_dup(const json_t *v, char **out)
+{
+	*out = NULL;
+	if (!json_is_string(v) || !str_is_clean(json_string_value(v), json_string_length(v)))
+		return -EINVAL;
+	*out = strdup(json_string_value(v));
+	return *out ? 0 : -ENOMEM;
+}
+
 /*
  * Copy the string member @key of @obj into *out (new string), leaving NULL
  * when the key is absent.  Anything but a clean string is -EINVAL.
@@ -111,12 +122,7 @@ static int str_member(const json_t *obj, const char *key, char **out)
 	json_t *v = json_object_get(obj, key);
 
 	*out = NULL;
-	if (!v)
-		return 0;
-	if (!json_is_string(v) || !str_is_clean(json_string_value(v), json_string_length(v)))
-		return -EINVAL;
-	*out = strdup(json_string_value(v));
-	return *out ? 0 : -ENOMEM;
+	return v ? clean_string_dup(v, out) : 0;
 }
 
 bool reg_media_type_is_valid(const char *s)
@@ -190,13 +196,9 @@ static int platform_from_json(const json_t *obj, struct reg_platform *p)
 	if (!p->os_features)
 		return -ENOMEM;
 	for (size_t i = 0; i < json_array_size(features); i++) {
-		json_t *f = json_array_get(features, i);
-
-		if (!json_is_string(f) || !str_is_clean(json_string_value(f), json_string_length(f)))
-			return -EINVAL;
-		p->os_features[i] = strdup(json_string_value(f));
-		if (!p->os_features[i])
-			return -ENOMEM;
+		ret = clean_string_dup(json_array_get(features, i), &p->os_features[i]);
+		if (ret < 0)
+			return ret;
 		p->n_os_features = i + 1;
 	}
 	return 0;
@@ -381,11 +383,18 @@ void reg_manifest_free(struct reg_manifest *m)
 	free(m);
 }
 
+/* A platform field as entry names and platform strings print it:
+ * "unknown" when it is missing or empty. */
+static const char *field_or_unknown(const char *s)
+{
+	return s && *s ? s : "unknown";
+}
+
 bool reg_descriptor_is_attestation(const struct reg_descriptor *d)
 {
 	const struct reg_platform *p = d->platform;
-	const char *os = p && p->os && *p->os ? p->os : "unknown";
-	const char *arch = p && p->architecture && *p->architecture ? p->architecture : "unknown";
+	const char *os = field_or_unknown(p ? p->os : NULL);
+	const char *arch = field_or_unknown(p ? p->architecture : NULL);
 
 	return d->reference_type && strcmp(os, "unknown") == 0 && strcmp(arch, "unknown") == 0;
 }
@@ -400,8 +409,7 @@ static void field_append(char *dst, const char *field)
 {
 	size_t n = strlen(dst);
 
-	if (!field || !*field)
-		field = "unknown";
+	field = field_or_unknown(field);
 	for (size_t i = 0; field[i] && i < NAME_FIELD_MAX; i++) {
 		char c = field[i];
 		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -534,8 +542,8 @@ char *reg_layer_name(size_t index, size_t n_layers, const char *digest)
 
 char *reg_platform_string(const struct reg_platform *p)
 {
-	const char *os = p && p->os && *p->os ? p->os : "unknown";
-	const char *arch = p && p->architecture && *p->architecture ? p->architecture : "unknown";
+	const char *os = field_or_unknown(p ? p->os : NULL);
+	const char *arch = field_or_unknown(p ? p->architecture : NULL);
 	bool has_variant = p && p->variant && *p->variant;
 	bool has_version = p && p->os_version && *p->os_version;
 	char *s = NULL;
