@@ -5,22 +5,27 @@
  * (DNS, connections, TLS sessions), a pool of idle curl easy handles and
  * the known registries.  Each HTTP exchange takes a handle from the pool
  * (or a new one) and gives it back when done, so a handle belongs to one
- * thread at a time (curl's threading rule).  All calls are thread-safe;
- * no lock is ever held across an HTTP request.
+ * thread at a time (curl's threading rule).  Any number of threads may
+ * call in at once (reg_client_free only when none does); no lock is ever
+ * held across an HTTP request.
  *
  * Reads (manifests, blobs, tags lists) go to a registry's -o mirror=
  * mirrors first, then to the registry itself; the catalog and pushes go to
  * the registry only.  Content asked for by digest is verified whoever
  * served it.
  *
- * Every function returns 0 or -errno, by one table (reg_status_errno):
+ * Every call that asks a registry returns 0 or -errno, by one table
+ * (reg_status_errno):
  *   404 or NAME/MANIFEST/BLOB_UNKNOWN   -> -ENOENT
  *   401, 403, DENIED, UNAUTHORIZED      -> -EACCES
  *   429, 503, TOOMANYREQUESTS           -> -EAGAIN
+ *   UNSUPPORTED                         -> -ENOTSUP
  *   a digest that does not verify       -> -EIO
  *   anything else (5xx, timeouts, refused connections, bad TLS) -> -EIO
- * An outage is never -ENOENT.  Each failure is logged once, here, with its
- * reason (host, repository, status or curl error); callers do not log again.
+ * and -EINVAL for a repository, tag or digest that is not a valid name
+ * (nothing is asked then).  An outage is never -ENOENT.  Each failure of a
+ * request is logged once, here, with its reason (host, repository, status
+ * or curl error); callers do not log again.
  *
  * Nothing here knows about FUSE, inodes or the cache.
  */
@@ -150,7 +155,7 @@ typedef int (*reg_blob_source_fn)(void *arg);
  * registry), a cross-repository mount; when the registry declines the
  * mount, or without @from_repo, the bytes from @source in one PUT (the
  * registry checks the digest).  *how says which ("present", "mounted",
- * "uploaded"; static).  0 or -errno.
+ * "uploaded"; "failed" on an error; static).  0 or -errno.
  */
 int reg_blob_push(struct reg_registry *r, const char *repo, const char *digest, int64_t size,
 		  const char *from_repo, reg_blob_source_fn source, void *arg, const char **how);

@@ -177,11 +177,18 @@ struct http_call {
 char *http_error_code(const struct buf *body);
 /* Escaped for a URL query (new string or NULL). */
 char *http_url_escape(const char *s);
+/* The curl share's lock callbacks: c->share_locks, one per kind of data
+ * (@userp is the client). */
 void http_share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *userp);
 void http_share_unlock(CURL *h, curl_lock_data data, void *userp);
+/* Free what exchanges left in @h (the captured headers, the body); the
+ * inputs are the caller's.  @h may be used again. */
 void http_call_release(struct http_call *h);
-/* One exchange.  Returns 0 when an HTTP status was received (whatever it
- * was), -EIO for a transport failure (h->cc and h->errbuf say why). */
+/* One exchange of @h (its outputs reset first) on a pooled curl handle;
+ * http:// allowed as well when @plain.  Returns 0 when an HTTP status was
+ * received (whatever it was), also when the body cap (h->too_big) or the
+ * sink (h->sink_err) stopped the transfer; -EIO for a transport failure
+ * (h->cc and h->errbuf say why); -ENOMEM without a curl handle. */
 int http_perform(struct reg_client *c, bool plain, struct http_call *h);
 /* Whether the transport failure of @h was TLS refusing the peer or the
  * peer refusing us (certificate verification, a fatal alert, our own
@@ -194,8 +201,9 @@ void http_tls_release(struct http_tls *t);
 /* --- certsd.c ------------------------------------------------------------- */
 
 /* Read into @t (all new) the TLS material of registry @host: -o cafile=,
- * its certs.d directory, the system bundle where curl has no CA directory.
- * 0, or -EIO (logged, naming the file). */
+ * its certs.d directory, and, when that gives CAs and curl has no CA
+ * directory, the system bundle too.  0, or -EIO (logged, naming the
+ * file). */
 int http_tls_load(const struct reg_client *c, const char *host, struct http_tls *t);
 /* Where curl finds the system's CAs into c->sys_capath (its directory,
  * kept when a registry brings CAs of its own) and c->sys_cainfo (its bundle,
@@ -216,12 +224,13 @@ int registry_tls(struct reg_registry *r, const struct http_tls **out);
 /* The Authorization value to send to @r for @scope, or NULL (new secret
  * string: secret_free). */
 char *auth_header_for(struct reg_registry *r, const char *scope);
-/* Make a fresh token for @scope of @r's realm ready: one request per
- * (realm, service, scope) however many threads ask at once.  @rejected is
- * the Authorization value the registry just refused (or NULL): a token
- * other than that one, still valid, is used as it is.  *withheld says
- * whether the token was fetched without the credentials we hold (the
- * realm may not have them).  0 or -errno (logged). */
+/* Make a fresh token for @scope of @r's realm ready: one request to the
+ * token server per scope of @r however many threads ask at once (the
+ * others wait and share its outcome).  @rejected is the Authorization
+ * value the registry just refused (or NULL): a token other than that one,
+ * still valid, is used as it is.  *withheld says whether the token was
+ * fetched without the credentials we hold (the realm may not have them).
+ * 0, or -errno (the token server's failures logged; -ENOMEM not). */
 int auth_fetch_token(struct reg_registry *r, const char *scope, const char *rejected,
 		     bool *withheld);
 /* Learn from a 401's WWW-Authenticate how @r wants to be spoken to.

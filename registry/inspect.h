@@ -27,7 +27,8 @@
  * list as a JSON array of these objects, one per entry in index order, with
  * Ref "<name>[:tag]@<entry digest>" and the platform of the list entry.
  * Returns a new reference, or NULL when @m is not an image, @bytes is not
- * a JSON object, @ref is not UTF-8, or on -ENOMEM.
+ * a JSON object (or is over REG_MANIFEST_MAX bytes), @ref is not UTF-8,
+ * @ref or @bytes is NULL, or on -ENOMEM.
  */
 json_t *reg_inspect_image(const char *ref, const char *bytes, size_t len,
 			  const struct reg_manifest *m, const struct reg_platform *platform);

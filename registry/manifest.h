@@ -125,12 +125,14 @@ int reg_manifest_find_entry(const struct reg_manifest *m, const char *name);
  * [A-Za-z0-9._+] (other bytes become '_', empty or missing becomes
  * "unknown"; an empty variant or os.version is left out), cut to 48 bytes,
  * and a leading '.' becomes '_', so a name is never ".", "..", hidden, or
- * contains '/', and is at most 202 bytes.  Attestations (platform unknown/unknown carrying the
- * vnd.docker.reference.type annotation) get no name.  When a name repeats,
- * the first keeps it and each later one gets "~<position in the array>"
- * appended, so names are unique and stable for a given document.
- * Done by reg_manifest_parse; exposed for tests.
+ * contains '/', and is at most 202 bytes.  Attestations get no name.
+ * When a name repeats, the first keeps it and each later one gets
+ * "~<position in the array>" appended, so names are unique and stable for
+ * a given document.  Done by reg_manifest_parse (m->entry_names).
  */
+
+/* Whether @d is an attestation: platform unknown/unknown (or none)
+ * carrying the vnd.docker.reference.type annotation. */
 bool reg_descriptor_is_attestation(const struct reg_descriptor *d);
 
 /* Layer file name: "<index>-<digest>", index zero-padded to the width of

@@ -60,7 +60,7 @@ void route_log(const struct route *rt, enum log_level level, const char *fmt, ..
  * -errno (logged here; h->creds_refused says what a final 401 was about).
  * A streaming call resumes from h->delivered with a Range request, also
  * when the bytes so far came from another route.  h->url, h->auth and
- * h->tls are set here and cleared before returning.
+ * h->tls belong to this function: set for each exchange, NULL after.
  */
 int route_request(const struct route *rt, const char *path, const char *scope, const char *what,
 		  struct http_call *h);
