@@ -25,6 +25,7 @@
  * next level is made in it, and the walk is then retried.
  */
 #include "cache/draft.h"
+#include "common/limits.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -730,13 +731,12 @@ out:
 	return ret;
 }
 
-#define ORDER_MAX (1u << 20)
 
 /* The content of .order of draft directory @fd (new, NUL-terminated), or
  * NULL when there is none or it cannot be read. */
 static char *order_read(int fd, size_t *len)
 {
-	struct buf b = BUF_INIT(ORDER_MAX);
+	struct buf b = BUF_INIT(DRAFT_ORDER_MAX);
 	char *out = NULL;
 	int ofd;
 
@@ -756,7 +756,7 @@ static char *order_read(int fd, size_t *len)
  * preference: when it cannot be written the link stays, ordered by name. */
 static void order_append(int fd, const char *name)
 {
-	struct buf b = BUF_INIT(ORDER_MAX);
+	struct buf b = BUF_INIT(DRAFT_ORDER_MAX);
 	size_t len, nlen = strlen(name);
 	char *old = order_read(fd, &len), *p, *end;
 	int ret = 0;
@@ -1136,7 +1136,7 @@ static void crash_point(const char *where, size_t n)
 /* Fill the new draft directory @fd from @seed.  0 or -errno. */
 static int seed_fill(int fd, const struct cache_draft_seed *seed)
 {
-	struct buf order = BUF_INIT(ORDER_MAX);
+	struct buf order = BUF_INIT(DRAFT_ORDER_MAX);
 	int afd, ret = 0;
 
 	for (size_t i = 0; ret == 0 && i < seed->n; i++) {

@@ -17,7 +17,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "common/clock.h"
 
 #define MEM_MIN_BUCKETS 64
 #define MEM_MAX_TTL 1e9 /* seconds; longer is as good as forever */
@@ -47,14 +48,6 @@ struct cache_mem {
 	size_t max_bytes;	       /* 0: no cap */
 	struct mem_entry *head, *tail; /* most and least recently used */
 };
-
-static uint64_t mem_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static uint64_t mem_hash(const char *key, size_t len)
 {
@@ -201,7 +194,7 @@ int cache_mem_put(struct cache_mem *c, const char *key, const void *val, size_t 
 	if (ttl > MEM_MAX_TTL)
 		ttl = CACHE_MEM_FOREVER;
 	if (ttl > 0)
-		e->expires = mem_now() + (uint64_t)(ttl * 1e9);
+		e->expires = mono_now_ns() + (uint64_t)(ttl * 1e9);
 	e->klen = klen;
 	e->len = len;
 	memcpy(e->key, key, klen + 1);
@@ -236,7 +229,7 @@ int cache_mem_get(struct cache_mem *c, const char *key, char **val, size_t *len)
 {
 	size_t klen = strlen(key);
 	uint64_t hash = mem_hash(key, klen);
-	uint64_t now = mem_now();
+	uint64_t now = mono_now_ns();
 	struct mem_entry *e;
 	int ret;
 

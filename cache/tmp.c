@@ -7,8 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "common/clock.h"
 
 #define TRIES 100
 
@@ -18,13 +19,8 @@ void cache_tmp_name(char *name, size_t size, const char *prefix, int salt)
 	char digits[CACHE_TMP_RANDOM_LEN + 1];
 	uint64_t r;
 
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r)) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		r = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 40) ^
-		    (uint64_t)salt;
-	}
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+		r = mono_now_ns() ^ ((uint64_t)getpid() << 40) ^ (uint64_t)salt;
 	for (int i = 0; i < CACHE_TMP_RANDOM_LEN; i++)
 		digits[i] = hex[(r >> (4 * i)) & 0xf];
 	digits[CACHE_TMP_RANDOM_LEN] = '\0';

@@ -1,10 +1,11 @@
 #include "common/buf.h"
 
 #include <errno.h>
-#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "common/secret.h"
 
 void buf_init(struct buf *b, size_t max)
 {
@@ -58,9 +59,10 @@ char *buf_detach(struct buf *b, size_t *len)
 
 void buf_release(struct buf *b, int wipe)
 {
-	if (b->data && wipe)
-		OPENSSL_cleanse(b->data, b->cap);
-	free(b->data);
+	if (wipe)
+		secret_free_n(b->data, b->cap);
+	else
+		free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
 }

@@ -1,6 +1,7 @@
 /*
  * A growable byte buffer with a hard maximum fixed at creation, for
- * everything read from the network (manifests, configs, tokens, listings).
+ * everything read from the network (manifests, configs, tokens, listings)
+ * and for files read whole.
  * The contents are always NUL-terminated so text can be parsed in place.
  */
 #ifndef REGFS_COMMON_BUF_H

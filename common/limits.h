@@ -2,11 +2,61 @@
  * Every size cap and count limit of regfs, in one place (as curl keeps its
  * dynbuf limits in one header): what a peer, a file or a user can make the
  * daemon read or hold.  Each says what it bounds; code that enforces one
- * names it from here, so a write and the read of the same thing can never
- * disagree.
+ * names it from here, so a write and the read of the same thing, or two
+ * parsers of the same document, can never disagree.
+ *
+ * The lengths the name grammars allow (hosts, repositories, tags, media
+ * types, entry names) are rules of the formats, not caps, and stand with
+ * their grammar in registry/names.h and registry/manifest.c.
  */
 #ifndef REGFS_COMMON_LIMITS_H
 #define REGFS_COMMON_LIMITS_H
+
+/* --- what registries send (registry/) ------------------------------------ */
+
+/* A manifest, an image config or a token answer. */
+#define REG_MANIFEST_MAX (4u << 20)
+/* Descriptors in one manifest or list (layers, entries, os.features). */
+#define REG_ITEMS_MAX 100000
+/* URLs of one foreign layer's descriptor, and the length of each. */
+#define REG_URLS_MAX 16
+#define REG_URL_MAX 2048
+/* One page of _catalog or tags/list, and the pages followed before a
+ * listing is cut off. */
+#define REG_LISTING_PAGE_MAX (16u << 20)
+#define REG_LISTING_PAGES_MAX 10000
+/* A blob from a mirror is held back up to this size until it verifies
+ * (configs always are). */
+#define REG_MIRROR_HOLD_MAX (4u << 20)
+/* Mirrors tried for one registry's reads (more are refused). */
+#define REG_MIRRORS_MAX 8
+/* Levels of indexes within indexes inspect.json goes down. */
+#define REG_INSPECT_DEPTH_MAX 8
+
+/* An error body, read only for its error code. */
+#define HTTP_ERROR_BODY_MAX (64u << 10)
+/* One response header line. */
+#define HTTP_HEADER_MAX 8192
+/* A Link header (the next page of a listing): far above any real one, it
+ * bounds the work per call. */
+#define HTTP_LINK_HEADER_MAX 16384
+/* A WWW-Authenticate header, its challenges and each one's parameters. */
+#define WWWAUTH_HEADER_MAX 8192
+#define WWWAUTH_CHALLENGES_MAX 16
+#define WWWAUTH_PARAMS_MAX 32
+
+/* --- what local files hold (registry/) ----------------------------------- */
+
+/* One file of a certs.d directory, or -o cafile=. */
+#define TLS_CERT_FILE_MAX (1u << 20)
+/* All the CAs of one registry, the system bundle included. */
+#define TLS_CA_MAX (16u << 20)
+/* A credentials file (a bigger one is refused). */
+#define REG_CREDS_FILE_MAX (1u << 20)
+/* What a credential helper prints (more is refused). */
+#define REG_CREDS_HELPER_MAX (64u << 10)
+/* Credential helper answers kept at most. */
+#define CREDS_ANSWERS_MAX 64
 
 /* --- drafts (fs/draft.c, fs/commit.c, cache/draft.c) --------------------- */
 
@@ -23,10 +73,15 @@
 /* .order, written by regfs: the link names in the order added. */
 #define DRAFT_ORDER_MAX (1u << 20)
 
-/* --- the tree (fs/tree.c) ------------------------------------------------- */
+/* --- memory and disk (fs/main.c) ----------------------------------------- */
 
-/* Levels of indexes within indexes inspect.json goes down. */
-#define INSPECT_DEPTH_MAX 8
+/* The in-memory cache of listings, tags and manifests. */
+#define MEM_CACHE_MAX (64u << 20)
+/* The blob cache on disk when -o cache_max= is not given. */
+#define DEFAULT_CACHE_MAX (10ull << 30)
+
+/* --- the tree (fs/) -------------------------------------------------------- */
+
 /* Platform directories a refused link to an index names. */
 #define INDEX_NAMES_SHOWN 8
 

@@ -20,6 +20,7 @@
 #include "cache/draft.h"
 #include "cache/mem.h"
 #include "cache/store.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "fs/fs.h"
 #include "fs/remote.h"
@@ -31,8 +32,6 @@
 #define DEFAULT_TTL 30.0
 #define TTL_MAX (86400.0 * 365)
 #define TIMEOUT_MAX 3600 /* seconds */
-#define DEFAULT_CACHE_MAX (10ull << 30) /* 10 GiB */
-#define MEM_CACHE_MAX (64u << 20)
 
 struct options {
 	char **registries; /* NULL-terminated */

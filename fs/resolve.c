@@ -28,6 +28,7 @@
 #include "cache/draft.h"
 #include "cache/mem.h"
 #include "cache/store.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "fs/mountpath.h"
 #include "fs/fs.h"

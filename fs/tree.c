@@ -244,55 +244,19 @@ static char *reference_of(struct node *mn, const struct resolve_view *v)
 }
 
 
-/*
- * The inspect.json elements of the entries of index @m (in @mn's
- * repository), in order: an image as docker prints it, an index within
- * it with its own entries (reg_inspect_index), INSPECT_DEPTH_MAX levels
- * down at most (deeper, without them).  Each is named "@prefix@<its
- * digest>"; an entry that is neither (schema 1, unreadable) is left out.
- * *out is a new array.  0 or -errno.
- */
-static int inspect_entries(struct fs *fs, struct node *mn, const char *prefix,
-			   const struct reg_manifest *m, int depth, json_t **out)
+/* Where reg_inspect_entries gets an index's entries: the manifests of
+ * @mn's repository, by digest. */
+struct inspect_source {
+	struct fs *fs;
+	const struct node *mn;
+};
+
+static int inspect_fetch(void *arg, const char *digest, char **bytes, size_t *len)
 {
-	json_t *doc = json_array();
-	int ret = doc ? 0 : -ENOMEM;
+	const struct inspect_source *src = arg;
 
-	*out = NULL;
-	for (size_t i = 0; ret == 0 && i < m->n_entries; i++) {
-		const struct reg_descriptor *d = &m->entries[i];
-		struct reg_manifest *cm = NULL;
-		json_t *one = NULL, *kids = NULL;
-		char *cb = NULL, *cref = NULL;
-		size_t clen;
-
-		ret = resolve_manifest_by_digest(fs, mn->reg, mn->repo, d->digest, &cb, &clen);
-		if (ret < 0)
-			break;
-		/* docker names a child "repo:tag@child" when the list was asked
-		 * for by tag, "repo@child" otherwise */
-		if (asprintf(&cref, "%s@%s", prefix, d->digest) < 0) {
-			cref = NULL;
-			ret = -ENOMEM;
-		} else if (reg_manifest_parse(cb, clen, d->media_type, &cm) == 0) {
-			if (reg_mtype_is_image(cm->type))
-				one = reg_inspect_image(cref, cb, clen, cm, d->platform);
-			else if (reg_mtype_is_index(cm->type) &&
-				 (depth >= INSPECT_DEPTH_MAX ||
-				  (ret = inspect_entries(fs, mn, prefix, cm, depth + 1, &kids)) == 0))
-				one = reg_inspect_index(cref, cb, clen, cm, d->platform, kids);
-		}
-		if (one)
-			json_array_append_new(doc, one);
-		reg_manifest_free(cm);
-		free(cref);
-		free(cb);
-	}
-	if (ret == 0)
-		*out = doc;
-	else
-		json_decref(doc);
-	return ret;
+	return resolve_manifest_by_digest(src->fs, src->mn->reg, src->mn->repo, digest, bytes,
+					  len);
 }
 
 static int inspect_content(struct fs *fs, struct node *n, const struct resolve_view *v, char **out,
@@ -315,11 +279,14 @@ static int inspect_content(struct fs *fs, struct node *n, const struct resolve_v
 		reg_platform_release(&p);
 	} else if (reg_mtype_is_index(v->m->type)) {
 		bool by_tag = mn->ref && !digest_is_valid(mn->ref);
+		struct inspect_source src = {fs, mn};
 		char *base = NULL;
 
 		if (asprintf(&base, "%s/%s", reg_registry_host(mn->reg), mn->repo) < 0)
 			goto out;
-		ret = inspect_entries(fs, mn, by_tag ? ref : base, v->m, 1, &doc);
+		/* docker names a child "repo:tag@child" when the list was asked
+		 * for by tag, "repo@child" otherwise */
+		ret = reg_inspect_entries(by_tag ? ref : base, v->m, inspect_fetch, &src, &doc);
 		free(base);
 		if (ret < 0)
 			goto out;

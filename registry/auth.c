@@ -15,7 +15,10 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/clock.h"
+#include "common/limits.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "registry/creds.h"
 #include "registry/http.h"
 #include "registry/manifest.h"
@@ -33,7 +36,7 @@ static char *scope_repo(const char *scope)
 
 /* "Basic <base64 user:password>" for @r's host (and the repository of
  * @scope, for credentials kept per namespace), or NULL when there are
- * none.  New secret string (http_free_secret). */
+ * none.  New secret string (secret_free). */
 static char *basic_auth(struct reg_registry *r, const char *scope)
 {
 	struct reg_creds cr;
@@ -59,18 +62,18 @@ static char *basic_auth(struct reg_registry *r, const char *scope)
 	if (asprintf(&ret, "Basic %s", b64) < 0)
 		ret = NULL;
 out:
-	http_free_secret((char *)b64);
-	http_free_secret(plain);
+	secret_free((char *)b64);
+	secret_free(plain);
 	reg_creds_release(&cr);
 	return ret;
 }
 
 /* A copy of the Authorization value to send to the registry for @scope, or
- * NULL.  New secret string (http_free_secret). */
+ * NULL.  New secret string (secret_free). */
 char *auth_header_for(struct reg_registry *r, const char *scope)
 {
 	char *ret = NULL;
-	double now = http_now();
+	double now = mono_now();
 	enum auth_kind kind;
 
 	pthread_mutex_lock(&r->lock);
@@ -191,7 +194,7 @@ static char *refresh_form(const char *identitytoken, const char *service, const 
 	    asprintf(&form, "grant_type=refresh_token&client_id=regfs&refresh_token=%s%s%s%s%s",
 		     tok, svc ? "&service=" : "", svc ? svc : "", *scopes ? "&" : "", scopes) < 0)
 		form = NULL;
-	http_free_secret(tok);
+	secret_free(tok);
 	free(svc);
 	free(scopes);
 	return form;
@@ -254,6 +257,143 @@ static bool realm_may_have_credentials(const struct reg_registry *r, const char 
 	       strncasecmp(a, r->api_host, hn) == 0;
 }
 
+/* The realm and service of @r's last Bearer challenge (new strings), and
+ * whether the token server is spoken to over plain HTTP (*plain): only
+ * when the realm is http:// and so is the registry.  0, -EACCES for a
+ * realm that may not be used (logged), -EIO without one. */
+static int token_realm(struct reg_registry *r, char **realm, char **service, bool *plain)
+{
+	bool registry_plain;
+
+	pthread_mutex_lock(&r->lock);
+	*realm = r->realm ? strdup(r->realm) : NULL;
+	*service = r->service ? strdup(r->service) : NULL;
+	registry_plain = r->scheme == SCHEME_HTTP;
+	pthread_mutex_unlock(&r->lock);
+	if (!*realm)
+		return -EIO;
+	if (strncmp(*realm, "https://", 8) != 0 &&
+	    !(registry_plain && strncmp(*realm, "http://", 7) == 0)) {
+		log_err("registry '%s': token realm is not https, refusing it", r->host);
+		return -EACCES;
+	}
+	/* an https realm is never left for http (redirects included) */
+	*plain = strncmp(*realm, "http://", 7) == 0;
+	return 0;
+}
+
+/* The credentials for @r's token server at @realm, for repository @repo
+ * (or NULL), into @cr (new secrets, or empty): returns whether they may go
+ * there (realm_may_have_credentials).  When they may not, @cr is left
+ * empty, and when there were some *withheld is set (and the log says why). */
+static bool token_credentials(struct reg_registry *r, const char *realm, const char *repo,
+			      struct reg_creds *cr, bool *withheld)
+{
+	char *authority = NULL;
+	bool send = realm_may_have_credentials(r, realm, &authority);
+
+	if (reg_creds_get(r->client->creds, r->host, repo, cr) == 0 && !send &&
+	    (cr->identitytoken || (cr->username && cr->password))) {
+		log_warn("registry '%s': not sending credentials to token realm '%s': plain HTTP "
+			 "to a host other than the registry's; asking for an anonymous token",
+			 r->host, authority ? authority : "?");
+		reg_creds_release(cr);
+		*withheld = true;
+	}
+	free(authority);
+	return send;
+}
+
+/* What a token request owns while it is made. */
+struct token_request {
+	char *url;   /* owned */
+	char *form;  /* owned secret: the OAuth2 form, or NULL */
+	char *basic; /* owned secret: the Authorization value, or NULL */
+};
+
+static void token_request_release(struct token_request *q)
+{
+	free(q->url);
+	secret_free(q->form);
+	secret_free(q->basic);
+	memset(q, 0, sizeof(*q));
+}
+
+/*
+ * Make @h the request to the token server at @realm (@service, or NULL)
+ * for @scope, its strings in @q: with an identity token in @cr (and
+ * @send_creds) an OAuth2 POST, else a GET, with @r's Basic credentials
+ * when @send_creds.  Several scopes (a push that mounts from another
+ * repository) go as one scope= parameter each.  0 or -ENOMEM.
+ */
+static int token_request_make(struct reg_registry *r, const char *scope, const char *realm,
+			      const char *service, const struct reg_creds *cr, bool send_creds,
+			      struct http_call *h, struct token_request *q)
+{
+	char *esc_scope = NULL, *esc_service = NULL;
+
+	if (send_creds && cr->identitytoken)
+		q->form = refresh_form(cr->identitytoken, service, scope);
+	if (q->form) {
+		h->method = "POST";
+		h->send_type = "application/x-www-form-urlencoded";
+		h->send_bytes = q->form;
+		h->send_len = strlen(q->form);
+		q->url = strdup(realm);
+	} else {
+		esc_scope = scope_params(scope);
+		esc_service = service ? http_url_escape(service) : NULL;
+		if (esc_scope && (!service || esc_service) &&
+		    asprintf(&q->url, "%s%s%s%s%s", realm, strchr(realm, '?') ? "&" : "?",
+			     esc_scope, esc_service ? "&service=" : "",
+			     esc_service ? esc_service : "") < 0)
+			q->url = NULL;
+		q->basic = send_creds ? basic_auth(r, scope) : NULL;
+		h->auth = q->basic;
+	}
+	free(esc_scope);
+	free(esc_service);
+	if (!q->url)
+		return -ENOMEM;
+	h->url = q->url;
+	h->max = REG_MANIFEST_MAX;
+	h->total_timeout = 60;
+	return 0;
+}
+
+/* The token the token server answered @h with for @scope of @r: *value
+ * (new secret) and *ttl.  @identity: it was asked with an identity token
+ * (for the log).  0, -EACCES or another -errno for a refusal, -EIO
+ * without a token (logged), -ENOMEM. */
+static int token_answer(struct reg_registry *r, const char *scope, const struct http_call *h,
+			bool identity, char **value, double *ttl)
+{
+	const char *tok;
+	json_t *root;
+	int ret;
+
+	if (h->status != 200) {
+		log_err("token for '%s' on '%s': HTTP %ld from the token server%s", scope, r->host,
+			h->status, identity ? " (identity token)" : "");
+		ret = reg_status_errno(h->status, NULL);
+		return ret == -ENOENT ? -EACCES : ret; /* no token is a refusal, not a missing file */
+	}
+	root = json_loadb(h->body.data, h->body.len, 0, NULL);
+	tok = json_string_value(json_object_get(root, "token"));
+	if (!tok || !*tok)
+		tok = json_string_value(json_object_get(root, "access_token"));
+	if (!tok || !*tok) {
+		log_err("token for '%s' on '%s': the token server sent no token", scope, r->host);
+		ret = -EIO;
+	} else {
+		*value = strdup(tok);
+		*ttl = token_ttl(root);
+		ret = *value ? 0 : -ENOMEM;
+	}
+	token_answer_free(root);
+	return ret;
+}
+
 /*
  * One request to the token server at @r's realm for @scope: with an
  * identity token an OAuth2 POST, else a GET with the Basic credentials (or
@@ -267,66 +407,21 @@ static int request_token(struct reg_registry *r, const char *scope, char **value
 {
 	struct http_call h = {0};
 	struct reg_creds cr = {0};
-	char *realm = NULL, *service = NULL, *url = NULL, *basic = NULL, *form = NULL;
-	char *esc_scope = NULL, *esc_service = NULL, *repo = scope_repo(scope), *authority = NULL;
+	struct token_request q = {0};
+	char *realm = NULL, *service = NULL, *repo = scope_repo(scope);
 	const struct http_tls *tls = NULL;
-	const char *tok;
-	json_t *root = NULL;
-	int ret = -EIO;
-	bool plain, send_creds;
+	bool plain = false, send_creds;
+	int ret;
 
 	*value = NULL;
 	*withheld = false;
-	pthread_mutex_lock(&r->lock);
-	realm = r->realm ? strdup(r->realm) : NULL;
-	service = r->service ? strdup(r->service) : NULL;
-	plain = r->scheme == SCHEME_HTTP;
-	pthread_mutex_unlock(&r->lock);
-	if (!realm)
+	ret = token_realm(r, &realm, &service, &plain);
+	if (ret < 0)
 		goto out;
-	if (strncmp(realm, "https://", 8) != 0 && !(plain && strncmp(realm, "http://", 7) == 0)) {
-		log_err("registry '%s': token realm is not https, refusing it", r->host);
-		ret = -EACCES;
+	send_creds = token_credentials(r, realm, repo, &cr, withheld);
+	ret = token_request_make(r, scope, realm, service, &cr, send_creds, &h, &q);
+	if (ret < 0)
 		goto out;
-	}
-	/* an https realm is never left for http (redirects included) */
-	plain = strncmp(realm, "http://", 7) == 0;
-	send_creds = realm_may_have_credentials(r, realm, &authority);
-	if (reg_creds_get(r->client->creds, r->host, repo, &cr) == 0 && !send_creds &&
-	    (cr.identitytoken || (cr.username && cr.password))) {
-		log_warn("registry '%s': not sending credentials to token realm '%s': plain HTTP "
-			 "to a host other than the registry's; asking for an anonymous token",
-			 r->host, authority ? authority : "?");
-		reg_creds_release(&cr);
-		*withheld = true;
-	}
-	if (send_creds && cr.identitytoken)
-		form = refresh_form(cr.identitytoken, service, scope);
-	if (form) {
-		h.method = "POST";
-		h.send_type = "application/x-www-form-urlencoded";
-		h.send_bytes = form;
-		h.send_len = strlen(form);
-		url = strdup(realm);
-	} else {
-		/* several scopes (a push that mounts from another repository)
-		 * go as one scope= parameter each */
-		esc_scope = scope_params(scope);
-		esc_service = service ? http_url_escape(service) : NULL;
-		if (esc_scope && (!service || esc_service) &&
-		    asprintf(&url, "%s%s%s%s%s", realm, strchr(realm, '?') ? "&" : "?", esc_scope,
-			     esc_service ? "&service=" : "", esc_service ? esc_service : "") < 0)
-			url = NULL;
-		basic = send_creds ? basic_auth(r, scope) : NULL;
-		h.auth = basic;
-	}
-	if (!url) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	h.url = url;
-	h.max = REG_MANIFEST_MAX;
-	h.total_timeout = 60;
 	/* a token server on the registry's own host is trusted as the registry
 	 * is (its certs.d CA, its client certificate); another host gets the
 	 * system store and -o cafile only, and never the registry's client
@@ -335,42 +430,18 @@ static int request_token(struct reg_registry *r, const char *scope, char **value
 		h.tls = tls;
 	if (http_perform(r->client, plain, &h) < 0) {
 		log_err("token for '%s' from '%s': %s", scope, r->host, h.errbuf);
+		ret = -EIO;
 		goto out;
 	}
-	if (h.status != 200) {
-		log_err("token for '%s' on '%s': HTTP %ld from the token server%s", scope, r->host,
-			h.status, form ? " (identity token)" : "");
-		ret = reg_status_errno(h.status, NULL);
-		if (ret == -ENOENT)
-			ret = -EACCES; /* no token is a refusal, not a missing file */
-		goto out;
-	}
-	root = json_loadb(h.body.data, h.body.len, 0, NULL);
-	tok = json_string_value(json_object_get(root, "token"));
-	if (!tok || !*tok)
-		tok = json_string_value(json_object_get(root, "access_token"));
-	if (!tok || !*tok) {
-		log_err("token for '%s' on '%s': the token server sent no token", scope, r->host);
-		goto out;
-	}
-	*value = strdup(tok);
-	*ttl = token_ttl(root);
-	ret = *value ? 0 : -ENOMEM;
+	ret = token_answer(r, scope, &h, q.form != NULL, value, ttl);
 out:
-	token_answer_free(root);
-	if (h.body.data)
-		OPENSSL_cleanse(h.body.data, h.body.len);
+	buf_release(&h.body, 1); /* the token */
 	http_call_release(&h);
 	reg_creds_release(&cr);
-	http_free_secret(form);
-	free(url);
-	free(esc_scope);
-	free(esc_service);
+	token_request_release(&q);
 	free(realm);
 	free(service);
 	free(repo);
-	free(authority);
-	http_free_secret(basic);
 	return ret;
 }
 
@@ -424,7 +495,7 @@ int auth_fetch_token(struct reg_registry *r, const char *scope, const char *reje
 		pthread_mutex_unlock(&r->lock);
 		return ret;
 	}
-	if (t->value && t->renew > http_now() && !token_is(t, rejected)) {
+	if (t->value && t->renew > mono_now() && !token_is(t, rejected)) {
 		*withheld = t->withheld;
 		pthread_mutex_unlock(&r->lock);
 		return 0;
@@ -443,16 +514,16 @@ int auth_fetch_token(struct reg_registry *r, const char *scope, const char *reje
 		 * through its life when that is shorter (a token server may
 		 * hand out tokens of a few seconds) */
 		early = ttl > 2 * TOKEN_EARLY ? TOKEN_EARLY : ttl / 2;
-		http_free_secret(t->value);
+		secret_free(t->value);
 		t->value = value;
 		value = NULL;
-		t->renew = http_now() + ttl - early;
+		t->renew = mono_now() + ttl - early;
 		t->withheld = anonymous;
 		*withheld = anonymous;
 	}
 	pthread_cond_broadcast(&r->token_done);
 	pthread_mutex_unlock(&r->lock);
-	http_free_secret(value);
+	secret_free(value);
 	return ret;
 }
 

@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/bio.h>
-#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -27,11 +26,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/limits.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "registry/http.h"
-
-#define CERT_FILE_MAX (1u << 20)  /* one file of a certs.d directory or -o cafile= */
-#define CA_MAX (16u << 20)        /* all the CAs of one registry, system bundle included */
 
 static bool ends_with(const char *s, const char *suffix)
 {
@@ -89,9 +87,10 @@ static int read_small_file(const char *path, size_t max, bool secret, char **out
 	*len = got;
 	p = NULL;
 out:
-	if (p && secret)
-		OPENSSL_cleanse(p, (size_t)st.st_size + 1);
-	free(p);
+	if (secret)
+		secret_free_n(p, p ? (size_t)st.st_size + 1 : 0);
+	else
+		free(p);
 	close(fd);
 	return ret;
 }
@@ -103,7 +102,7 @@ static int ca_append_file(struct buf *ca, const char *path, const char *what)
 {
 	char *pem;
 	size_t len;
-	int ret = read_small_file(path, CERT_FILE_MAX, false, &pem, &len);
+	int ret = read_small_file(path, TLS_CERT_FILE_MAX, false, &pem, &len);
 
 	if (ret == 0) {
 		ret = buf_append(ca, pem, len);
@@ -148,12 +147,85 @@ static bool listed(struct dirent **names, int n, const char *name)
 	return false;
 }
 
-/* The CAs and client certificate of @dir into @t (the file names follow
- * docker's rule).  0 or -errno (logged). */
+/* The CA certificate @name of @dir appended to @ca.  0 or -errno (logged). */
+static int tls_add_ca(const char *dir, const char *name, struct buf *ca)
+{
+	char *path = NULL;
+	int ret;
+
+	if (asprintf(&path, "%s/%s", dir, name) < 0)
+		return -ENOMEM;
+	ret = ca_append_file(ca, path, "CA certificate");
+	free(path);
+	return ret;
+}
+
+/* Entry @name of @dir (an X.cert or an X.key; @names, @n: the listing):
+ * a warning when the other half of its pair is missing; a whole pair,
+ * counted in *pairs, becomes *chosen (its X, new) when it is the first or
+ * client.cert.  0 or -ENOMEM. */
+static int tls_note_pair(const char *dir, struct dirent **names, int n, const char *name,
+			 char **chosen, size_t *pairs)
+{
+	bool is_key = ends_with(name, ".key");
+	size_t base = strlen(name) - (is_key ? 4 : 5);
+	char *other = NULL;
+	int ret = 0;
+
+	if (asprintf(&other, "%.*s%s", (int)base, name, is_key ? ".cert" : ".key") < 0)
+		return -ENOMEM;
+	if (!listed(names, n, other)) {
+		log_warn("certs.d '%s': '%s' has no '%s', ignored%s", dir, name, other,
+			 is_key ? "" : " (a CA certificate's name ends in .crt)");
+	} else if (!is_key) {
+		(*pairs)++;
+		if (!*chosen || strcmp(name, "client.cert") == 0) {
+			free(*chosen);
+			*chosen = strndup(name, base);
+			if (!*chosen)
+				ret = -ENOMEM;
+		}
+	}
+	free(other);
+	return ret;
+}
+
+/* The client certificate @chosen.cert of @dir and its key @chosen.key
+ * into @t.  0 or -errno (logged). */
+static int tls_read_client_pair(const char *dir, const char *chosen, struct http_tls *t)
+{
+	char *cert_path = NULL, *key_path = NULL;
+	int ret;
+
+	if (asprintf(&cert_path, "%s/%s.cert", dir, chosen) < 0)
+		cert_path = NULL;
+	if (asprintf(&key_path, "%s/%s.key", dir, chosen) < 0)
+		key_path = NULL;
+	if (!cert_path || !key_path) {
+		ret = -ENOMEM;
+	} else {
+		ret = read_small_file(cert_path, TLS_CERT_FILE_MAX, false, &t->cert, &t->cert_len);
+		if (ret < 0)
+			log_err("client certificate '%s': %s", cert_path, strerror(-ret));
+		else if ((ret = read_small_file(key_path, TLS_CERT_FILE_MAX, true, &t->key,
+						&t->key_len)) < 0)
+			log_err("client key '%s': %s", key_path, strerror(-ret));
+	}
+	if (ret == 0 && asprintf(&t->cert_name, "%s.cert", chosen) < 0) {
+		t->cert_name = NULL;
+		ret = -ENOMEM;
+	}
+	free(cert_path);
+	free(key_path);
+	return ret;
+}
+
+/* The CAs (into @ca) and client certificate (into @t) of @dir, the file
+ * names following docker's rule.  0 or -errno (logged). */
 static int tls_read_certs_dir(const char *dir, struct buf *ca, struct http_tls *t)
 {
 	struct dirent **names = NULL;
-	char *path = NULL, *chosen = NULL;
+	char *chosen = NULL;
 	size_t pairs = 0;
 	int n, ret = 0;
 
@@ -165,84 +237,30 @@ static int tls_read_certs_dir(const char *dir, struct buf *ca, struct http_tls *
 	}
 	for (int i = 0; i < n && ret == 0; i++) {
 		const char *name = names[i]->d_name;
-		char *other = NULL;
-		size_t base;
 
 		if (name[0] == '.')
 			continue;
-		if (ends_with(name, ".crt")) {
-			free(path);
-			path = NULL;
-			if (asprintf(&path, "%s/%s", dir, name) < 0) {
-				path = NULL;
-				ret = -ENOMEM;
-			} else {
-				ret = ca_append_file(ca, path, "CA certificate");
-			}
-			continue;
-		}
-		if (!ends_with(name, ".cert") && !ends_with(name, ".key"))
-			continue;
-		base = strlen(name) - (ends_with(name, ".key") ? 4 : 5);
-		if (asprintf(&other, "%.*s%s", (int)base, name,
-			     ends_with(name, ".key") ? ".cert" : ".key") < 0) {
-			ret = -ENOMEM; /* ends the loop */
-			continue;
-		}
-		if (!listed(names, n, other)) {
-			log_warn("certs.d '%s': '%s' has no '%s', ignored%s", dir, name, other,
-				 ends_with(name, ".cert") ? " (a CA certificate's name ends in .crt)"
-							  : "");
-		} else if (ends_with(name, ".cert")) {
-			pairs++;
-			if (!chosen || strcmp(name, "client.cert") == 0) {
-				free(chosen);
-				chosen = strndup(name, base);
-				if (!chosen)
-					ret = -ENOMEM;
-			}
-		}
-		free(other);
+		if (ends_with(name, ".crt"))
+			ret = tls_add_ca(dir, name, ca);
+		else if (ends_with(name, ".cert") || ends_with(name, ".key"))
+			ret = tls_note_pair(dir, names, n, name, &chosen, &pairs);
 	}
 	if (ret == 0 && chosen) {
-		char *key_path = NULL;
-
 		if (pairs > 1)
 			log_warn("certs.d '%s': %zu client certificates, using '%s.cert'", dir, pairs,
 				 chosen);
-		free(path);
-		path = NULL;
-		if (asprintf(&path, "%s/%s.cert", dir, chosen) < 0)
-			path = NULL;
-		if (asprintf(&key_path, "%s/%s.key", dir, chosen) < 0)
-			key_path = NULL;
-		if (!path || !key_path) {
-			ret = -ENOMEM;
-		} else {
-			ret = read_small_file(path, CERT_FILE_MAX, false, &t->cert, &t->cert_len);
-			if (ret < 0)
-				log_err("client certificate '%s': %s", path, strerror(-ret));
-			else if ((ret = read_small_file(key_path, CERT_FILE_MAX, true, &t->key,
-							&t->key_len)) < 0)
-				log_err("client key '%s': %s", key_path, strerror(-ret));
-		}
-		free(key_path);
-		if (ret == 0 && asprintf(&t->cert_name, "%s.cert", chosen) < 0) {
-			t->cert_name = NULL;
-			ret = -ENOMEM;
-		}
+		ret = tls_read_client_pair(dir, chosen, t);
 	}
 	for (int i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
-	free(path);
 	free(chosen);
 	return ret;
 }
 
 int http_tls_load(const struct reg_client *c, const char *host, struct http_tls *t)
 {
-	struct buf ca = BUF_INIT(CA_MAX);
+	struct buf ca = BUF_INIT(TLS_CA_MAX);
 	int ret = 0;
 
 	memset(t, 0, sizeof(*t));
@@ -274,7 +292,7 @@ int reg_cafile_check(const char *path, char *why, size_t n)
 	size_t len, certs = 0;
 	char *pem = NULL;
 	BIO *bio = NULL;
-	int ret = read_small_file(path, CERT_FILE_MAX, false, &pem, &len);
+	int ret = read_small_file(path, TLS_CERT_FILE_MAX, false, &pem, &len);
 
 	if (ret < 0) {
 		snprintf(why, n, "%s", ret == -EFBIG ? "larger than 1 MiB"

@@ -2,18 +2,30 @@
  * The registry client: Distribution API v2 over libcurl.
  *
  * One struct reg_client per process holds the options, a curl share handle
- * (DNS, connections, TLS sessions) and the known registries.  Each worker
- * thread gets its own curl easy handle (curl's threading rule), created on
- * first use.  No lock is ever held across an HTTP request.
+ * (DNS, connections, TLS sessions), a pool of idle curl easy handles and
+ * the known registries.  Each HTTP exchange takes a handle from the pool
+ * (or a new one) and gives it back when done, so a handle belongs to one
+ * thread at a time (curl's threading rule).  Any number of threads may
+ * call in at once (reg_client_free only when none does); no lock is ever
+ * held across an HTTP request.
  *
- * Every function returns 0 or -errno, by one table (reg_status_errno):
+ * Reads (manifests, blobs, tags lists) go to a registry's -o mirror=
+ * mirrors first, then to the registry itself; the catalog and pushes go to
+ * the registry only.  Content asked for by digest is verified whoever
+ * served it.
+ *
+ * Every call that asks a registry returns 0 or -errno, by one table
+ * (reg_status_errno):
  *   404 or NAME/MANIFEST/BLOB_UNKNOWN   -> -ENOENT
  *   401, 403, DENIED, UNAUTHORIZED      -> -EACCES
  *   429, 503, TOOMANYREQUESTS           -> -EAGAIN
+ *   UNSUPPORTED                         -> -ENOTSUP
  *   a digest that does not verify       -> -EIO
  *   anything else (5xx, timeouts, refused connections, bad TLS) -> -EIO
- * An outage is never -ENOENT.  Each failure is logged once, here, with its
- * reason (host, repository, status or curl error); callers do not log again.
+ * and -EINVAL for a repository, tag or digest that is not a valid name
+ * (nothing is asked then).  An outage is never -ENOENT.  Each failure of a
+ * request is logged once, here, with its reason (host, repository, status
+ * or curl error); callers do not log again.
  *
  * Nothing here knows about FUSE, inodes or the cache.
  */
@@ -24,12 +36,10 @@
 #include <stdint.h>
 
 #include "common/digest.h"
+#include "common/limits.h"
 
 struct reg_client;
 struct reg_registry;
-
-/* Mirrors tried for one registry's reads, at most (more are ignored). */
-#define REG_MIRRORS_MAX 8
 
 struct reg_client_opts {
 	const char *cafile;          /* extra CA bundle (PEM) or NULL: system store */
@@ -66,8 +76,11 @@ int reg_client_registry(struct reg_client *c, const char *host, struct reg_regis
 const char *reg_registry_host(const struct reg_registry *r);
 
 /* Check that @r speaks the v2 API (200 or 401 on /v2/) and settle on
- * https, or on plain http where the plain-HTTP rule allows it.  Returns
- * -ENXIO when the host name does not resolve, else as the table says. */
+ * https, or on plain http where the plain-HTTP rule allows it (loopback
+ * hosts, -o insecure=).  When @r cannot be reached but one of its mirrors
+ * can, 0 (it is read through the mirror).  Returns -ENXIO when the host
+ * name does not resolve, -EIO for a host without /v2/, else as the table
+ * says. */
 int reg_ping(struct reg_registry *r);
 
 struct reg_strlist {
@@ -103,15 +116,13 @@ void reg_fetched_release(struct reg_fetched *f);
 int reg_manifest_get(struct reg_registry *r, const char *repo, const char *ref,
 		     struct reg_fetched *out);
 
-/* GET a small blob (a config) into memory, verified against @digest. */
-int reg_blob_get(struct reg_registry *r, const char *repo, const char *digest, size_t max,
-		 struct reg_fetched *out);
-
 /*
  * Stream a blob to @sink, which returns 0 or -errno (stops the transfer).
  * A transfer cut off part-way is resumed with a Range request, so @sink
  * sees every byte exactly once, in order.  The caller verifies the digest
- * (the cache writer does).
+ * (the cache writer does); a blob from a mirror is checked here as well,
+ * and one of at most 4 MiB that does not verify never reaches @sink (the
+ * next source is asked).
  */
 typedef int (*reg_sink_fn)(void *arg, const void *p, size_t len);
 int reg_blob_stream(struct reg_registry *r, const char *repo, const char *digest,
@@ -120,9 +131,8 @@ int reg_blob_stream(struct reg_registry *r, const char *repo, const char *digest
 /* --- pushing (the commit of a draft) ----------------------------------------
  * These ask for push scope ("repository:<repo>:pull,push"). */
 
-/* Whether blob @digest / manifest @ref is in @repo (HEAD): 0 when it is,
- * -ENOENT when not, else -errno. */
-int reg_blob_exists(struct reg_registry *r, const char *repo, const char *digest);
+/* Whether manifest @ref is in @repo (HEAD): 0 when it is, -ENOENT when
+ * not, else -errno. */
 int reg_manifest_exists(struct reg_registry *r, const char *repo, const char *ref);
 
 /* What tag (or digest) @ref of @repo points at now, asked with a HEAD
@@ -143,7 +153,7 @@ typedef int (*reg_blob_source_fn)(void *arg);
  * registry), a cross-repository mount; when the registry declines the
  * mount, or without @from_repo, the bytes from @source in one PUT (the
  * registry checks the digest).  *how says which ("present", "mounted",
- * "uploaded"; static).  0 or -errno.
+ * "uploaded"; "failed" on an error; static).  0 or -errno.
  */
 int reg_blob_push(struct reg_registry *r, const char *repo, const char *digest, int64_t size,
 		  const char *from_repo, reg_blob_source_fn source, void *arg, const char **how);

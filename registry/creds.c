@@ -32,33 +32,20 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
+#include "common/limits.h"
 #include "common/log.h"
+#include "common/secret.h"
 
 #define HUB "docker.io"
 #define HUB_SERVER "https://index.docker.io/v1/" /* what docker sends helpers for the Hub */
 #define HELPER_PREFIX "docker-credential-"
 #define HELPER_NAME_MAX 100
-#define ANSWERS_MAX 64 /* helper answers kept at most */
 #define MAX_FILES 6
 
 /* --- secrets ------------------------------------------------------------ */
-
-/* Wipe and free @len bytes at @s (NULL is a no-op). */
-static void secret_free_n(char *s, size_t len)
-{
-	if (s) {
-		OPENSSL_cleanse(s, len);
-		free(s);
-	}
-}
-
-static void secret_free(char *s)
-{
-	secret_free_n(s, s ? strlen(s) : 0);
-}
 
 void reg_creds_release(struct reg_creds *c)
 {
@@ -302,8 +289,7 @@ static int decode_auth(const char *b64, struct reg_creds *out)
 	out->password = strdup(colon + 1);
 	ret = (out->username && out->password) ? 0 : -ENOMEM;
 out:
-	OPENSSL_cleanse(raw, cap);
-	free(raw);
+	secret_free_n(raw, cap);
 	return ret;
 }
 
@@ -356,73 +342,97 @@ out:
 	return ret;
 }
 
+/* The object @key of @f's parsed document @root when it has members, else
+ * NULL (with a warning when it is there and no object).  Borrowed. */
+static json_t *file_section(const struct creds_file *f, json_t *root, const char *key)
+{
+	json_t *v = json_object_get(root, key);
+
+	if (v && !json_is_object(v))
+		log_warn("credentials file '%s': '%s' is not an object", f->path, key);
+	return json_is_object(v) && json_object_size(v) ? v : NULL;
+}
+
+/* @f's "auths" (@auths) into f->entries.  0 or -ENOMEM. */
+static int file_fill_auths(struct creds_file *f, json_t *auths)
+{
+	const char *key, *why;
+	json_t *v;
+	int ret;
+
+	f->entries = calloc(json_object_size(auths), sizeof(*f->entries));
+	if (!f->entries)
+		return -ENOMEM;
+	json_object_foreach(auths, key, v) {
+		struct creds_entry *e = &f->entries[f->n_entries];
+
+		why = NULL;
+		ret = entry_parse(v, &e->creds, &why);
+		if (ret == -ENOMEM)
+			return ret;
+		if (ret == -EINVAL)
+			log_warn("credentials file '%s': entry '%s': %s", f->path, key_for_log(key),
+				 why);
+		if (ret < 0)
+			continue;
+		e->key = key_canonical(key);
+		if (!e->key) {
+			reg_creds_release(&e->creds);
+			continue;
+		}
+		f->n_entries++;
+	}
+	return 0;
+}
+
+/* @f's "credHelpers" (@helpers) into f->helpers.  0 or -ENOMEM. */
+static int file_fill_helpers(struct creds_file *f, json_t *helpers)
+{
+	const char *key;
+	json_t *v;
+
+	f->helpers = calloc(json_object_size(helpers), sizeof(*f->helpers));
+	if (!f->helpers)
+		return -ENOMEM;
+	json_object_foreach(helpers, key, v) {
+		struct creds_helper *h = &f->helpers[f->n_helpers];
+		const char *name = json_string_value(v);
+
+		if (!name || !helper_name_ok(name)) {
+			log_warn("credentials file '%s': credHelpers '%s': not a helper name",
+				 f->path, key_for_log(key));
+			continue;
+		}
+		h->host = key_canonical(key);
+		if (!h->host || strchr(h->host, '/')) {
+			free(h->host);
+			h->host = NULL;
+			continue;
+		}
+		h->name = strdup(name);
+		if (!h->name) {
+			free(h->host);
+			h->host = NULL;
+			return -ENOMEM;
+		}
+		f->n_helpers++;
+	}
+	return 0;
+}
+
 /* Fill @f from the parsed document @root.  Problems with single entries
  * are logged and the entry skipped.  0 or -ENOMEM. */
 static int file_fill(struct creds_file *f, json_t *root)
 {
-	json_t *auths = json_object_get(root, "auths"), *helpers, *v;
-	const char *key, *store, *why;
-	int ret;
+	json_t *auths = file_section(f, root, "auths"), *helpers;
+	json_t *v = json_object_get(root, "credsStore");
+	const char *store = json_string_value(v);
 
-	if (auths && !json_is_object(auths))
-		log_warn("credentials file '%s': 'auths' is not an object", f->path);
-	if (json_is_object(auths) && json_object_size(auths)) {
-		f->entries = calloc(json_object_size(auths), sizeof(*f->entries));
-		if (!f->entries)
-			return -ENOMEM;
-		json_object_foreach(auths, key, v) {
-			struct creds_entry *e = &f->entries[f->n_entries];
-
-			why = NULL;
-			ret = entry_parse(v, &e->creds, &why);
-			if (ret == -ENOMEM)
-				return ret;
-			if (ret == -EINVAL)
-				log_warn("credentials file '%s': entry '%s': %s", f->path,
-					 key_for_log(key), why);
-			if (ret < 0)
-				continue;
-			e->key = key_canonical(key);
-			if (!e->key) {
-				reg_creds_release(&e->creds);
-				continue;
-			}
-			f->n_entries++;
-		}
-	}
-	helpers = json_object_get(root, "credHelpers");
-	if (helpers && !json_is_object(helpers))
-		log_warn("credentials file '%s': 'credHelpers' is not an object", f->path);
-	if (json_is_object(helpers) && json_object_size(helpers)) {
-		f->helpers = calloc(json_object_size(helpers), sizeof(*f->helpers));
-		if (!f->helpers)
-			return -ENOMEM;
-		json_object_foreach(helpers, key, v) {
-			struct creds_helper *h = &f->helpers[f->n_helpers];
-			const char *name = json_string_value(v);
-
-			if (!name || !helper_name_ok(name)) {
-				log_warn("credentials file '%s': credHelpers '%s': not a helper name",
-					 f->path, key_for_log(key));
-				continue;
-			}
-			h->host = key_canonical(key);
-			if (!h->host || strchr(h->host, '/')) {
-				free(h->host);
-				h->host = NULL;
-				continue;
-			}
-			h->name = strdup(name);
-			if (!h->name) {
-				free(h->host);
-				h->host = NULL;
-				return -ENOMEM;
-			}
-			f->n_helpers++;
-		}
-	}
-	v = json_object_get(root, "credsStore");
-	store = json_string_value(v);
+	if (auths && file_fill_auths(f, auths) < 0)
+		return -ENOMEM;
+	helpers = file_section(f, root, "credHelpers");
+	if (helpers && file_fill_helpers(f, helpers) < 0)
+		return -ENOMEM;
 	if (v && (!store || (*store && !helper_name_ok(store))))
 		log_warn("credentials file '%s': credsStore: not a helper name", f->path);
 	else if (store && *store && !(f->store = strdup(store)))
@@ -452,8 +462,7 @@ static int file_read_fd(int fd, const struct file_id *id, char **text, size_t *l
 		if (r < 0) {
 			int err = -errno;
 
-			OPENSSL_cleanse(b, cap);
-			free(b);
+			secret_free_n(b, cap);
 			return err;
 		}
 		if (r == 0)
@@ -461,8 +470,7 @@ static int file_read_fd(int fd, const struct file_id *id, char **text, size_t *l
 		n += (size_t)r;
 	}
 	if (n != (size_t)id->size) { /* it grew or shrank under us */
-		OPENSSL_cleanse(b, cap);
-		free(b);
+		secret_free_n(b, cap);
 		return -EAGAIN;
 	}
 	b[n] = '\0';
@@ -652,14 +660,6 @@ static int file_lookup_locked(const struct creds_file *f, const char *host, cons
 
 /* --- credential helpers ------------------------------------------------- */
 
-static double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* The answer of a helper: {"ServerURL", "Username", "Secret"}; Username
  * "<token>" means Secret is an identity token.  0, -ENOENT (no secret),
  * -EINVAL (not that JSON) or -ENOMEM. */
@@ -703,6 +703,165 @@ static int ms_left(double deadline)
 	return left <= 0 ? 0 : (int)(left * 1000) + 1;
 }
 
+/* Start `@prog get` (found on PATH, no shell) with stdin from @in_fd and
+ * stdout to @out_fd, stderr to /dev/null (it may hold secrets), in its
+ * own process group (killed as one on timeout) and with the signals FUSE
+ * set up put back to normal.  0 with *pid, or -errno (logged unless
+ * -ENOMEM). */
+static int helper_spawn(char *prog, int in_fd, int out_fd, pid_t *pid)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t mask, defs;
+	char *argv[] = {prog, (char *)"get", NULL};
+	int err;
+
+	*pid = -1;
+	if (posix_spawn_file_actions_init(&fa) != 0)
+		return -ENOMEM;
+	if (posix_spawnattr_init(&attr) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return -ENOMEM;
+	}
+	posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
+	posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+	/* FUSE's and curl's descriptors are the helper's business neither */
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+#endif
+	sigemptyset(&mask);
+	sigemptyset(&defs);
+	sigaddset(&defs, SIGPIPE);
+	sigaddset(&defs, SIGINT);
+	sigaddset(&defs, SIGTERM);
+	sigaddset(&defs, SIGHUP);
+	sigaddset(&defs, SIGQUIT);
+	posix_spawnattr_setsigmask(&attr, &mask);
+	posix_spawnattr_setsigdefault(&attr, &defs);
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+					    POSIX_SPAWN_SETSIGDEF);
+	err = posix_spawnp(pid, prog, &fa, &attr, argv, environ);
+	if (err) {
+		*pid = -1;
+		if (err == ENOENT)
+			log_warn("credential helper '%s' is not on PATH", prog);
+		else
+			log_warn("credential helper '%s': %s", prog, strerror(err));
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	return -err;
+}
+
+/* Read the helper's stdout @fd into @text (room for REG_CREDS_HELPER_MAX
+ * + 1 bytes; *len of them used) until the helper closes it, by @deadline.
+ * 0, -ETIMEDOUT, -E2BIG (more than REG_CREDS_HELPER_MAX), or -errno. */
+static int helper_read(int fd, double deadline, char *text, size_t *len)
+{
+	*len = 0;
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int left = ms_left(deadline), n;
+		ssize_t r;
+
+		if (left == 0)
+			return -ETIMEDOUT;
+		n = poll(&p, 1, left);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n <= 0)
+			continue;
+		r = read(fd, text + *len, REG_CREDS_HELPER_MAX + 1 - *len);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return 0;
+		*len += (size_t)r;
+		if (*len > REG_CREDS_HELPER_MAX)
+			return -E2BIG;
+	}
+}
+
+/* Wait for helper @prog (*pid), asked for @server, to exit, by @deadline.
+ * 0 with its *status; -ETIMEDOUT (still running); or -errno (logged).
+ * *pid is -1 once there is nothing left to reap. */
+static int helper_wait(pid_t *pid, double deadline, int *status, const char *prog,
+		       const char *server)
+{
+	for (;;) {
+		pid_t w = waitpid(*pid, status, WNOHANG);
+
+		if (w == *pid) {
+			*pid = -1;
+			return 0;
+		}
+		if (w < 0 && errno != EINTR) {
+			int ret = -errno;
+
+			*pid = -1;
+			log_warn("credential helper '%s' for '%s': %s", prog, server, strerror(-ret));
+			return ret;
+		}
+		if (ms_left(deadline) == 0)
+			return -ETIMEDOUT;
+		usleep(2000);
+	}
+}
+
+/* What helper @prog said for @server: its exit @status and its answer
+ * @text (@len bytes, NUL-terminated) into @out.  As helper_run (logged). */
+static int helper_answer(const char *prog, const char *server, int status, const char *text,
+			 size_t len, struct reg_creds *out)
+{
+	int ret;
+
+	if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+		log_info("credential helper '%s' for '%s': exit status %d, no credentials from it",
+			 prog, server, WEXITSTATUS(status));
+		return -ENOENT;
+	}
+	if (!WIFEXITED(status)) {
+		log_warn("credential helper '%s' for '%s': killed by signal %d", prog, server,
+			 WTERMSIG(status));
+		return -EIO;
+	}
+	ret = helper_parse(text, len, out);
+	if (ret == -EINVAL)
+		log_warn("credential helper '%s' for '%s': its answer is not the JSON docker "
+			 "expects, ignored",
+			 prog, server);
+	else if (ret == -ENOENT)
+		log_info("credential helper '%s' for '%s': no secret in its answer", prog, server);
+	else if (ret == 0)
+		log_debug("credential helper '%s' for '%s': credentials", prog, server);
+	return ret;
+}
+
+/* Kill helper @prog (@pid, and its process group), which failed with
+ * @ret, reap it, and say why. */
+static void helper_kill(pid_t pid, int ret, const char *prog, const char *server)
+{
+	int status;
+
+	kill(-pid, SIGKILL);
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (ret == -ETIMEDOUT)
+		log_warn("credential helper '%s' for '%s': no answer within %d s, killed", prog,
+			 server, REG_CREDS_HELPER_TIMEOUT_MS / 1000);
+	else if (ret == -E2BIG)
+		log_warn("credential helper '%s' for '%s': answer over %u bytes, killed", prog,
+			 server, REG_CREDS_HELPER_MAX);
+	else
+		log_warn("credential helper '%s' for '%s': %s, killed", prog, server,
+			 strerror(-ret));
+}
+
 /*
  * Run `docker-credential-@name get` (found on PATH, no shell) with @server
  * on stdin, as docker does.  Its stdout is read up to REG_CREDS_HELPER_MAX
@@ -714,15 +873,11 @@ static int ms_left(double deadline)
 static int helper_run(const char *name, const char *server, struct reg_creds *out)
 {
 	double deadline = mono_now() + REG_CREDS_HELPER_TIMEOUT_MS / 1000.0;
-	char *prog = NULL, *text = NULL, *argv[3];
+	char *prog = NULL, *text = NULL;
 	int in[2] = {-1, -1}, outp[2] = {-1, -1};
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	bool fa_ok = false, attr_ok = false;
-	sigset_t mask, defs;
 	size_t len = 0;
 	pid_t pid = -1;
-	int ret = -EIO, status = 0, err;
+	int ret, status = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (!helper_name_ok(name))
@@ -741,50 +896,9 @@ static int helper_run(const char *name, const char *server, struct reg_creds *ou
 		log_warn("credential helper '%s': %s", prog, strerror(errno));
 		goto out;
 	}
-	if (posix_spawn_file_actions_init(&fa) != 0) {
-		ret = -ENOMEM;
+	ret = helper_spawn(prog, in[1], outp[1], &pid);
+	if (ret < 0)
 		goto out;
-	}
-	fa_ok = true;
-	if (posix_spawnattr_init(&attr) != 0) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	attr_ok = true;
-	posix_spawn_file_actions_adddup2(&fa, in[1], 0);
-	posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-	/* FUSE's and curl's descriptors are the helper's business neither */
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-#endif
-	/* its own process group (killed as one on timeout), and the
-	 * signals FUSE set up put back to normal */
-	sigemptyset(&mask);
-	sigemptyset(&defs);
-	sigaddset(&defs, SIGPIPE);
-	sigaddset(&defs, SIGINT);
-	sigaddset(&defs, SIGTERM);
-	sigaddset(&defs, SIGHUP);
-	sigaddset(&defs, SIGQUIT);
-	posix_spawnattr_setsigmask(&attr, &mask);
-	posix_spawnattr_setsigdefault(&attr, &defs);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-					    POSIX_SPAWN_SETSIGDEF);
-	argv[0] = prog;
-	argv[1] = "get";
-	argv[2] = NULL;
-	err = posix_spawnp(&pid, prog, &fa, &attr, argv, environ);
-	if (err) {
-		pid = -1;
-		ret = -err;
-		if (err == ENOENT)
-			log_warn("credential helper '%s' is not on PATH", prog);
-		else
-			log_warn("credential helper '%s': %s", prog, strerror(err));
-		goto out;
-	}
 	close(in[1]);
 	close(outp[1]);
 	in[1] = outp[1] = -1;
@@ -793,111 +907,24 @@ static int helper_run(const char *name, const char *server, struct reg_creds *ou
 		log_debug("credential helper '%s': stdin: %s", prog, strerror(errno));
 	close(in[0]);
 	in[0] = -1;
-
-	for (;;) {
-		struct pollfd p = {.fd = outp[0], .events = POLLIN};
-		int left = ms_left(deadline), n;
-		ssize_t r;
-
-		if (left == 0) {
-			ret = -ETIMEDOUT;
-			goto out;
-		}
-		n = poll(&p, 1, left);
-		if (n < 0 && errno != EINTR) {
-			ret = -errno;
-			goto out;
-		}
-		if (n <= 0)
-			continue;
-		r = read(outp[0], text + len, REG_CREDS_HELPER_MAX + 1 - len);
-		if (r < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (r < 0) {
-			ret = -errno;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-		if (len > REG_CREDS_HELPER_MAX) {
-			ret = -E2BIG;
-			goto out;
-		}
-	}
+	ret = helper_read(outp[0], deadline, text, &len);
 	/* stdout closed: wait for the exit, within the same deadline */
-	for (;;) {
-		pid_t w = waitpid(pid, &status, WNOHANG);
-
-		if (w == pid) {
-			pid = -1;
-			break;
-		}
-		if (w < 0 && errno != EINTR) {
-			ret = -errno;
-			pid = -1;
-			log_warn("credential helper '%s' for '%s': %s", prog, server,
-				 strerror(-ret));
-			goto out;
-		}
-		if (ms_left(deadline) == 0) {
-			ret = -ETIMEDOUT;
-			goto out;
-		}
-		usleep(2000);
+	if (ret == 0)
+		ret = helper_wait(&pid, deadline, &status, prog, server);
+	if (ret == 0) {
+		text[len] = '\0';
+		ret = helper_answer(prog, server, status, text, len, out);
 	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
-		log_info("credential helper '%s' for '%s': exit status %d, no credentials from it",
-			 prog, server, WEXITSTATUS(status));
-		ret = -ENOENT;
-		goto out;
-	}
-	if (!WIFEXITED(status)) {
-		log_warn("credential helper '%s' for '%s': killed by signal %d", prog, server,
-			 WTERMSIG(status));
-		ret = -EIO;
-		goto out;
-	}
-	text[len] = '\0';
-	ret = helper_parse(text, len, out);
-	if (ret == -EINVAL)
-		log_warn("credential helper '%s' for '%s': its answer is not the JSON docker "
-			 "expects, ignored",
-			 prog, server);
-	else if (ret == -ENOENT)
-		log_info("credential helper '%s' for '%s': no secret in its answer", prog, server);
-	else if (ret == 0)
-		log_debug("credential helper '%s' for '%s': credentials", prog, server);
 out:
-	if (pid > 0) {
-		kill(-pid, SIGKILL);
-		kill(pid, SIGKILL);
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-		if (ret == -ETIMEDOUT)
-			log_warn("credential helper '%s' for '%s': no answer within %d s, killed",
-				 prog, server, REG_CREDS_HELPER_TIMEOUT_MS / 1000);
-		else if (ret == -E2BIG)
-			log_warn("credential helper '%s' for '%s': answer over %u bytes, killed",
-				 prog, server, REG_CREDS_HELPER_MAX);
-		else
-			log_warn("credential helper '%s' for '%s': %s, killed", prog, server,
-				 strerror(-ret));
-	}
+	if (pid > 0)
+		helper_kill(pid, ret, prog, server);
 	for (int i = 0; i < 2; i++) {
 		if (in[i] >= 0)
 			close(in[i]);
 		if (outp[i] >= 0)
 			close(outp[i]);
 	}
-	if (fa_ok)
-		posix_spawn_file_actions_destroy(&fa);
-	if (attr_ok)
-		posix_spawnattr_destroy(&attr);
-	if (text) {
-		OPENSSL_cleanse(text, REG_CREDS_HELPER_MAX + 1);
-		free(text);
-	}
+	secret_free_n(text, REG_CREDS_HELPER_MAX + 1);
 	free(prog);
 	return ret;
 }
@@ -937,7 +964,7 @@ static void answer_free(struct helper_answer *a)
 
 /* Drop the answers that are not running: all (@all, after a file changed:
  * `docker login` may have told the helper something new), else the
- * expired ones and those past ANSWERS_MAX. */
+ * expired ones and those past CREDS_ANSWERS_MAX. */
 static void answers_prune_locked(struct reg_creds_store *s, bool all)
 {
 	struct helper_answer **pp = &s->answers, *a;
@@ -945,7 +972,7 @@ static void answers_prune_locked(struct reg_creds_store *s, bool all)
 	size_t n = 0;
 
 	while ((a = *pp)) {
-		if (!a->running && (all || a->expires <= now || n >= ANSWERS_MAX)) {
+		if (!a->running && (all || a->expires <= now || n >= CREDS_ANSWERS_MAX)) {
 			*pp = a->next;
 			answer_free(a);
 			continue;

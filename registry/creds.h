@@ -33,8 +33,8 @@
 
 #include <stddef.h>
 
-#define REG_CREDS_FILE_MAX (1u << 20)       /* a bigger credentials file is refused */
-#define REG_CREDS_HELPER_MAX (64u << 10)    /* a helper that prints more is refused */
+#include "common/limits.h"
+
 #define REG_CREDS_HELPER_TIMEOUT_MS 10000   /* then the helper is killed */
 #define REG_CREDS_HELPER_TTL 30             /* seconds a helper's answer is kept */
 

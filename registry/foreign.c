@@ -14,7 +14,6 @@
 #include "common/log.h"
 #include "registry/client.h"
 #include "registry/http.h"
-#include "registry/names.h"
 
 /* "host[:port]" of @url (new string) or NULL when it is no http(s) URL. */
 static char *url_host(const char *url)
@@ -54,10 +53,8 @@ int reg_blob_stream_url(struct reg_client *c, const char *url, reg_sink_fn sink,
 		return -EINVAL;
 	}
 	if (strncmp(url, "http://", 7) == 0) {
-		/* the host part without brackets or port, as the rule wants */
-		plain = reg_host_is_loopback(host);
-		for (char **p = c->insecure; !plain && p && *p; p++)
-			plain = strcmp(*p, host) == 0;
+		/* "host[:port]", as -o insecure= names hosts */
+		plain = client_allows_plain(c, host);
 		if (!plain) {
 			log_err("foreign layer at '%s': plain HTTP is not allowed for this host; "
 				"see -o insecure",

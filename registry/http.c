@@ -4,41 +4,25 @@
  * sent to a bounded buffer or a sink; a PUT body from memory or a file.
  *
  * TLS: the system store always, plus a registry's own CAs and client
- * certificate (struct http_tls, read by client.c).  A TLS failure is put
+ * certificate (struct http_tls, read by certsd.c).  A TLS failure is put
  * into words here (errbuf): which certificate problem, or which alert the
  * server sent, so every log line that quotes it says why.
  */
 #include <errno.h>
 #include <jansson.h>
-#include <openssl/crypto.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common/limits.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "registry/http.h"
 
 /* --- small helpers ------------------------------------------------------- */
-
-double http_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-void http_free_secret(char *s)
-{
-	if (s) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
-}
 
 /* The first error code in a registry error body, or NULL.  New string. */
 char *http_error_code(const struct buf *body)
@@ -175,7 +159,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 		call_reset_headers(h);
 		return n;
 	}
-	if (n > HEADER_MAX)
+	if (n > HTTP_HEADER_MAX)
 		return n; /* ignore absurd headers rather than fail the request */
 	colon = memchr(data, ':', n);
 	if (!colon)
@@ -216,9 +200,9 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 	if (status >= 300 && status < 400)
 		return n; /* body of a redirect we follow */
 	if (status < 200 || status >= 300) {
-		if (h->body.len < ERROR_BODY_MAX)
+		if (h->body.len < HTTP_ERROR_BODY_MAX)
 			buf_append(&h->body, data,
-				   n < ERROR_BODY_MAX - h->body.len ? n : ERROR_BODY_MAX - h->body.len);
+				   n < HTTP_ERROR_BODY_MAX - h->body.len ? n : HTTP_ERROR_BODY_MAX - h->body.len);
 		return n;
 	}
 	if (h->sink) {
@@ -320,10 +304,7 @@ void http_tls_release(struct http_tls *t)
 {
 	free(t->ca);
 	free(t->cert);
-	if (t->key) {
-		OPENSSL_cleanse(t->key, t->key_len);
-		free(t->key);
-	}
+	secret_free_n(t->key, t->key_len);
 	free(t->dir);
 	free(t->cert_name);
 	memset(t, 0, sizeof(*t));
@@ -423,16 +404,11 @@ static void tls_explain(struct http_call *h)
 	}
 }
 
-/* One exchange.  Returns 0 when an HTTP status was received (whatever it
- * was), -EIO for a transport failure (h->cc and h->errbuf say why). */
-int http_perform(struct reg_client *c, bool plain, struct http_call *h)
-{
-	struct curl_slist *hdrs = NULL;
-	struct header_ctx hc;
-	char *line = NULL;
-	CURL *easy;
-	int ret = -EIO;
+/* --- one exchange ---------------------------------------------------------- */
 
+/* Forget what a previous exchange left in @h's answer. */
+static void call_reset(struct http_call *h)
+{
 	h->status = 0;
 	h->cc = CURLE_OK;
 	h->errbuf[0] = '\0';
@@ -444,13 +420,16 @@ int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 	h->sink_err = 0;
 	call_reset_headers(h);
 	buf_release(&h->body, 0);
-	buf_init(&h->body, h->max ? h->max : ERROR_BODY_MAX);
+	buf_init(&h->body, h->max ? h->max : HTTP_ERROR_BODY_MAX);
+}
 
-	easy = pool_get(c);
-	if (!easy)
-		return -ENOMEM;
-	hc.h = h;
-	hc.easy = easy;
+/* The request headers @h asks for: Accept, Authorization, Content-Type,
+ * Range, and no Expect (no 100-continue round trip for a PUT).  A new list
+ * (curl_slist_free_all) holding the Authorization secret, or NULL. */
+static struct curl_slist *request_headers(const struct http_call *h)
+{
+	struct curl_slist *hdrs = NULL;
+	char *line = NULL;
 
 	if (h->accept && asprintf(&line, "Accept: %s", h->accept) >= 0) {
 		hdrs = curl_slist_append(hdrs, line);
@@ -458,20 +437,27 @@ int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 	}
 	if (h->auth && asprintf(&line, "Authorization: %s", h->auth) >= 0) {
 		hdrs = curl_slist_append(hdrs, line);
-		http_free_secret(line);
+		secret_free(line);
 	}
 	if (h->send_type && asprintf(&line, "Content-Type: %s", h->send_type) >= 0) {
 		hdrs = curl_slist_append(hdrs, line);
 		free(line);
 	}
 	if (h->method && strcmp(h->method, "PUT") == 0)
-		hdrs = curl_slist_append(hdrs, "Expect:"); /* no 100-continue round trip */
+		hdrs = curl_slist_append(hdrs, "Expect:");
 	if (h->range_from > 0 &&
 	    asprintf(&line, "Range: bytes=%lld-", (long long)h->range_from) >= 0) {
 		hdrs = curl_slist_append(hdrs, line);
 		free(line);
 	}
+	return hdrs;
+}
 
+/* Where @h goes, with which headers (@hdrs), over which protocols (http
+ * as well when @plain), and how long it may take. */
+static void easy_set_transfer(CURL *easy, const struct reg_client *c, bool plain,
+			      const struct http_call *h, struct curl_slist *hdrs)
+{
 	curl_easy_setopt(easy, CURLOPT_URL, h->url);
 	curl_easy_setopt(easy, CURLOPT_SHARE, c->share);
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
@@ -490,9 +476,15 @@ int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 	curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, c->stall_timeout);
 	if (h->total_timeout)
 		curl_easy_setopt(easy, CURLOPT_TIMEOUT, h->total_timeout);
+}
+
+/* The CAs the peer of @h is verified with, the client certificate @h
+ * presents, and the watch on what TLS says (on_ssl_ctx). */
+static void easy_set_tls(CURL *easy, const struct reg_client *c, const struct http_call *h)
+{
 	if (h->tls && h->tls->ca) {
 		/* The blob replaces curl's CA bundle file but not its CA
-		 * directory, which keeps the system store (client.c adds the
+		 * directory, which keeps the system store (certsd.c adds the
 		 * bundle to the blob where curl has no directory). */
 		struct curl_blob ca = {h->tls->ca, h->tls->ca_len, CURL_BLOB_NOCOPY};
 
@@ -515,15 +507,22 @@ int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 	}
 	/* not OpenSSL: no callback, and TLS failures are told in curl's words */
 	curl_easy_setopt(easy, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
-	if (h->method && strcmp(h->method, "HEAD") == 0) {
+}
+
+/* @h's method (GET unless it says otherwise) and the body it sends. */
+static void easy_set_method(CURL *easy, struct http_call *h)
+{
+	if (!h->method)
+		return;
+	if (strcmp(h->method, "HEAD") == 0) {
 		curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
-	} else if (h->method && strcmp(h->method, "POST") == 0) {
+	} else if (strcmp(h->method, "POST") == 0) {
 		/* an upload session (empty) or an OAuth2 form (send_bytes) */
 		curl_easy_setopt(easy, CURLOPT_POST, 1L);
 		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
 				 (curl_off_t)(h->send_bytes ? h->send_len : 0));
 		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, h->send_bytes ? h->send_bytes : "");
-	} else if (h->method && strcmp(h->method, "PUT") == 0) {
+	} else if (strcmp(h->method, "PUT") == 0) {
 		h->send_pos = 0;
 		curl_easy_setopt(easy, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(easy, CURLOPT_READFUNCTION, on_send);
@@ -531,9 +530,28 @@ int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 		curl_easy_setopt(easy, CURLOPT_SEEKFUNCTION, on_send_seek);
 		curl_easy_setopt(easy, CURLOPT_SEEKDATA, h);
 		curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE, (curl_off_t)h->send_len);
-	} else if (h->method) {
+	} else {
 		BUG("unknown HTTP method");
 	}
+}
+
+int http_perform(struct reg_client *c, bool plain, struct http_call *h)
+{
+	struct curl_slist *hdrs;
+	struct header_ctx hc;
+	CURL *easy;
+	int ret = -EIO;
+
+	call_reset(h);
+	easy = pool_get(c);
+	if (!easy)
+		return -ENOMEM;
+	hc.h = h;
+	hc.easy = easy;
+	hdrs = request_headers(h);
+	easy_set_transfer(easy, c, plain, h, hdrs);
+	easy_set_tls(easy, c, h);
+	easy_set_method(easy, h);
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, h->errbuf);
 	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header_status);
 	curl_easy_setopt(easy, CURLOPT_HEADERDATA, &hc);
@@ -549,7 +567,7 @@ int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 	curl_easy_getinfo(easy, CURLINFO_SSL_VERIFYRESULT, &h->tls_verify);
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL);
-	curl_slist_free_all(hdrs); /* held the Authorization line: curl copies nothing */
+	curl_slist_free_all(hdrs); /* curl does not copy the list: freed only now */
 	pool_put(c, easy);
 
 	if (h->cc == CURLE_OK || h->too_big || h->sink_err)
@@ -560,4 +578,3 @@ int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 		snprintf(h->errbuf, sizeof(h->errbuf), "%s", curl_easy_strerror(h->cc));
 	return ret;
 }
-

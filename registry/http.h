@@ -1,11 +1,16 @@
 /*
  * Inside the registry client (not for other rooms): the shared state of
- * client.c, http.c, certsd.c and auth.c.
+ * its files.
  *
- *   http.c    one HTTP exchange on a pooled curl easy handle
- *   certsd.c  a registry's TLS material from certs.d directories
- *   auth.c    credentials to send, Bearer tokens, challenges
- *   client.c  registries, the plain-HTTP rule, retries, the API calls
+ *   client.c   the client, its registries, the errno table
+ *   route.c    a request to a registry or a mirror: scheme, auth, retries
+ *              (registry/request.h)
+ *   pull.c     listings, manifests, blobs
+ *   push.c     the commit's calls
+ *   foreign.c  foreign layers, from URLs outside the registry
+ *   http.c     one HTTP exchange on a pooled curl easy handle
+ *   certsd.c   a registry's TLS material from certs.d directories
+ *   auth.c     credentials to send, Bearer tokens, challenges
  *
  * Locks: client->lock protects the registry list and the handle pool;
  * registry->lock protects that registry's scheme, auth state and tokens,
@@ -27,8 +32,6 @@
 #include "registry/client.h"
 #include "registry/creds.h"
 
-#define ERROR_BODY_MAX (64u << 10) /* error bodies are only read for their code */
-#define HEADER_MAX 8192
 #define POOL_KEEP 16              /* idle curl handles kept */
 #define TOKEN_DEFAULT_TTL 60      /* seconds, when the token server omits expires_in */
 #define TOKEN_EARLY 10            /* renew this many seconds before expiry */
@@ -85,7 +88,7 @@ struct reg_registry {
 	struct http_tls tls;
 	struct reg_registry **mirrors; /* n_mirrors slots, each NULL until first used
 					* (borrowed from the client's list) */
-	double down_until;   /* as a mirror: unreachable, skipped until then (http_now) */
+	double down_until;   /* as a mirror: unreachable, skipped until then (mono_now) */
 	char (*distrust)[DIGEST_STR_LEN + 1]; /* as a mirror: digests it served wrong
 					       * (DISTRUST_KEEP, a ring) */
 	unsigned distrust_next;
@@ -159,7 +162,7 @@ struct http_call {
 	curl_off_t delivered; /* bytes handed to the sink */
 	char *content_type, *docker_digest, *www_auth, *link, *retry_after, *content_range;
 	char *location;
-	bool creds_refused;   /* set by route_request (client.c): the final 401 was about
+	bool creds_refused;   /* set by route_request (route.c): the final 401 was about
 			       * our credentials (none or wrong for a Basic challenge, refused by
 			       * the token server, or withheld from its realm), not about the
 			       * scope of a token we got with all we have */
@@ -167,18 +170,23 @@ struct http_call {
 
 /* --- http.c --------------------------------------------------------------- */
 
-double http_now(void);               /* monotonic seconds */
-void http_free_secret(char *s);      /* wipe and free; NULL is a no-op */
 /* The registry error code ("MANIFEST_UNKNOWN") of an error body: new
  * string or NULL. */
 char *http_error_code(const struct buf *body);
 /* Escaped for a URL query (new string or NULL). */
 char *http_url_escape(const char *s);
+/* The curl share's lock callbacks: c->share_locks, one per kind of data
+ * (@userp is the client). */
 void http_share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *userp);
 void http_share_unlock(CURL *h, curl_lock_data data, void *userp);
+/* Free what exchanges left in @h (the captured headers, the body); the
+ * inputs are the caller's.  @h may be used again. */
 void http_call_release(struct http_call *h);
-/* One exchange.  Returns 0 when an HTTP status was received (whatever it
- * was), -EIO for a transport failure (h->cc and h->errbuf say why). */
+/* One exchange of @h (its outputs reset first) on a pooled curl handle;
+ * http:// allowed as well when @plain.  Returns 0 when an HTTP status was
+ * received (whatever it was), also when the body cap (h->too_big) or the
+ * sink (h->sink_err) stopped the transfer; -EIO for a transport failure
+ * (h->cc and h->errbuf say why); -ENOMEM without a curl handle. */
 int http_perform(struct reg_client *c, bool plain, struct http_call *h);
 /* Whether the transport failure of @h was TLS refusing the peer or the
  * peer refusing us (certificate verification, a fatal alert, our own
@@ -191,8 +199,9 @@ void http_tls_release(struct http_tls *t);
 /* --- certsd.c ------------------------------------------------------------- */
 
 /* Read into @t (all new) the TLS material of registry @host: -o cafile=,
- * its certs.d directory, the system bundle where curl has no CA directory.
- * 0, or -EIO (logged, naming the file). */
+ * its certs.d directory, and, when that gives CAs and curl has no CA
+ * directory, the system bundle too.  0, or -EIO (logged, naming the
+ * file). */
 int http_tls_load(const struct reg_client *c, const char *host, struct http_tls *t);
 /* Where curl finds the system's CAs into c->sys_capath (its directory,
  * kept when a registry brings CAs of its own) and c->sys_cainfo (its bundle,
@@ -201,6 +210,9 @@ void http_tls_find_system_cas(struct reg_client *c);
 
 /* --- client.c ------------------------------------------------------------- */
 
+/* The plain-HTTP rule: whether @host ("host[:port]") may be spoken to over
+ * http://: a loopback host, or one named by -o insecure= (case-insensitive). */
+bool client_allows_plain(const struct reg_client *c, const char *host);
 /* @r's TLS material (*out, borrowed; immutable once read): read on first
  * use.  0 or -EIO (logged; the next request tries again). */
 int registry_tls(struct reg_registry *r, const struct http_tls **out);
@@ -208,14 +220,15 @@ int registry_tls(struct reg_registry *r, const struct http_tls **out);
 /* --- auth.c --------------------------------------------------------------- */
 
 /* The Authorization value to send to @r for @scope, or NULL (new secret
- * string: http_free_secret). */
+ * string: secret_free). */
 char *auth_header_for(struct reg_registry *r, const char *scope);
-/* Make a fresh token for @scope of @r's realm ready: one request per
- * (realm, service, scope) however many threads ask at once.  @rejected is
- * the Authorization value the registry just refused (or NULL): a token
- * other than that one, still valid, is used as it is.  *withheld says
- * whether the token was fetched without the credentials we hold (the
- * realm may not have them).  0 or -errno (logged). */
+/* Make a fresh token for @scope of @r's realm ready: one request to the
+ * token server per scope of @r however many threads ask at once (the
+ * others wait and share its outcome).  @rejected is the Authorization
+ * value the registry just refused (or NULL): a token other than that one,
+ * still valid, is used as it is.  *withheld says whether the token was
+ * fetched without the credentials we hold (the realm may not have them).
+ * 0, or -errno (the token server's failures logged; -ENOMEM not). */
 int auth_fetch_token(struct reg_registry *r, const char *scope, const char *rejected,
 		     bool *withheld);
 /* Learn from a 401's WWW-Authenticate how @r wants to be spoken to.

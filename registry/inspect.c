@@ -25,11 +25,14 @@
  */
 #include "registry/inspect.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/limits.h"
 static json_t *platform_json(const struct reg_platform *p)
 {
 	json_t *o = json_object(), *features = NULL;
@@ -142,6 +145,77 @@ json_t *reg_inspect_index(const char *ref, const char *bytes, size_t len,
 	return inspect_element(ref, bytes, len, m, platform,
 			       m->type == REG_MT_DOCKER_LIST ? "SchemaV2ManifestList" : "OCIIndex",
 			       children);
+}
+
+/* The elements of the entries of @m, @depth levels down (reg_inspect_entries). */
+static int entries_at(const char *prefix, const struct reg_manifest *m, int depth,
+		      reg_inspect_fetch_fn fetch, void *arg, json_t **out);
+
+/*
+ * The element of entry @d (of an index @depth levels down) into *one, or
+ * NULL when it is left out (unreadable, refused).  0 or -errno.
+ */
+static int entry_element(const char *prefix, const struct reg_descriptor *d, int depth,
+			 reg_inspect_fetch_fn fetch, void *arg, json_t **one)
+{
+	struct reg_manifest *cm = NULL;
+	json_t *kids = NULL;
+	char *bytes = NULL, *ref = NULL;
+	size_t len = 0;
+	int ret;
+
+	*one = NULL;
+	ret = fetch(arg, d->digest, &bytes, &len);
+	if (ret < 0)
+		return ret;
+	if (asprintf(&ref, "%s@%s", prefix, d->digest) < 0) {
+		ref = NULL;
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (reg_manifest_parse(bytes, len, d->media_type, &cm) < 0)
+		goto out; /* schema 1 or not a manifest: left out */
+	if (reg_mtype_is_image(cm->type)) {
+		*one = reg_inspect_image(ref, bytes, len, cm, d->platform);
+	} else if (reg_mtype_is_index(cm->type)) {
+		if (depth < REG_INSPECT_DEPTH_MAX)
+			ret = entries_at(prefix, cm, depth + 1, fetch, arg, &kids);
+		if (ret == 0)
+			*one = reg_inspect_index(ref, bytes, len, cm, d->platform, kids);
+	}
+out:
+	reg_manifest_free(cm);
+	free(ref);
+	free(bytes);
+	return ret;
+}
+
+static int entries_at(const char *prefix, const struct reg_manifest *m, int depth,
+		      reg_inspect_fetch_fn fetch, void *arg, json_t **out)
+{
+	json_t *doc = json_array();
+	int ret = doc ? 0 : -ENOMEM;
+
+	*out = NULL;
+	for (size_t i = 0; ret == 0 && i < m->n_entries; i++) {
+		json_t *one;
+
+		ret = entry_element(prefix, &m->entries[i], depth, fetch, arg, &one);
+		if (one)
+			json_array_append_new(doc, one);
+	}
+	if (ret < 0) {
+		json_decref(doc);
+		return ret;
+	}
+	*out = doc;
+	return 0;
+}
+
+int reg_inspect_entries(const char *prefix, const struct reg_manifest *m,
+			reg_inspect_fetch_fn fetch, void *arg, json_t **out)
+{
+	return entries_at(prefix, m, 1, fetch, arg, out);
 }
 
 /*

@@ -16,8 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
-/* Far above any real pagination header; bounds the work per call. */
-#define LINK_HEADER_MAX 16384
+#include "common/limits.h"
 
 static bool is_ows(char c)
 {
@@ -109,7 +108,7 @@ int reg_link_next(const char *header, char **next)
 	int ret = -EINVAL;
 
 	*next = NULL;
-	if (!header || strnlen(header, LINK_HEADER_MAX + 1) > LINK_HEADER_MAX)
+	if (!header || strnlen(header, HTTP_LINK_HEADER_MAX + 1) > HTTP_LINK_HEADER_MAX)
 		goto out;
 	for (;;) {
 		const char *uri;

@@ -20,8 +20,7 @@
 #include <strings.h>
 
 #include "common/digest.h"
-
-#define LIST_ITEMS_MAX 100000 /* manifests and os.features, as reg_manifest_parse */
+#include "common/limits.h"
 
 #define ANN_REF_DIGEST "vnd.docker.reference.digest"
 #define ANN_REF_TYPE "vnd.docker.reference.type"
@@ -149,7 +148,7 @@ static bool platform_is_clean(const struct reg_platform *p)
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		if (fields[i] && !text_is_clean(fields[i], false))
 			return false;
-	if (p->n_os_features > LIST_ITEMS_MAX || (p->n_os_features > 0 && !p->os_features))
+	if (p->n_os_features > REG_ITEMS_MAX || (p->n_os_features > 0 && !p->os_features))
 		return false;
 	for (size_t i = 0; i < p->n_os_features; i++)
 		if (!p->os_features[i] || !text_is_clean(p->os_features[i], false))
@@ -407,8 +406,8 @@ int reg_list_build(const struct reg_descriptor *children, size_t n, enum reg_lis
 		ret = fail(why, "no children or annotations given");
 		goto out;
 	}
-	if (n > LIST_ITEMS_MAX) {
-		ret = fail(why, "%zu manifests, more than %d", n, LIST_ITEMS_MAX);
+	if (n > REG_ITEMS_MAX) {
+		ret = fail(why, "%zu manifests, more than %d", n, REG_ITEMS_MAX);
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/limits.h"
 #include "registry/manifest.h"
 
 enum reg_list_kind {
@@ -48,8 +49,9 @@ struct reg_annotation {
  * annotations or attestations: asking for one with them is -EINVAL; a
  * forced Docker list may hold OCI-typed children, as
  * `docker manifest create` makes.  A document over REG_MANIFEST_MAX
- * bytes, an empty or repeated annotation key are -EINVAL too.
- * Output: compact-free, indented (3 spaces, like docker) JSON, keys in a
+ * bytes, more than 100000 children, an empty or repeated annotation key
+ * are -EINVAL too.
+ * Output: indented (3 spaces, like docker) JSON, keys in a
  * fixed order (schemaVersion, mediaType, manifests, annotations; in a
  * descriptor mediaType, digest, size, platform, annotations; in a platform
  * architecture, os, os.version, os.features, variant), no trailing

@@ -22,7 +22,8 @@
 #include <string.h>
 #include <strings.h>
 
-#define MANIFEST_ITEMS_MAX 100000 /* layers, entries, os.features */
+#include "common/limits.h"
+
 #define MEDIA_TYPE_MAX 255	  /* RFC 6838: 127 + '/' + 127 */
 #define NAME_FIELD_MAX 48	  /* per field of an entry name: 4 fields fit NAME_MAX */
 
@@ -102,6 +103,17 @@ static bool str_is_clean(const char *s, size_t len)
 	return true;
 }
 
+/* A copy of @v (new string) when it is a clean string.  0, -EINVAL for
+ * anything else, -ENOMEM. */
+static int clean_string_dup(const json_t *v, char **out)
+{
+	*out = NULL;
+	if (!json_is_string(v) || !str_is_clean(json_string_value(v), json_string_length(v)))
+		return -EINVAL;
+	*out = strdup(json_string_value(v));
+	return *out ? 0 : -ENOMEM;
+}
+
 /*
  * Copy the string member @key of @obj into *out (new string), leaving NULL
  * when the key is absent.  Anything but a clean string is -EINVAL.
@@ -111,12 +123,7 @@ static int str_member(const json_t *obj, const char *key, char **out)
 	json_t *v = json_object_get(obj, key);
 
 	*out = NULL;
-	if (!v)
-		return 0;
-	if (!json_is_string(v) || !str_is_clean(json_string_value(v), json_string_length(v)))
-		return -EINVAL;
-	*out = strdup(json_string_value(v));
-	return *out ? 0 : -ENOMEM;
+	return v ? clean_string_dup(v, out) : 0;
 }
 
 bool reg_media_type_is_valid(const char *s)
@@ -182,7 +189,7 @@ static int platform_from_json(const json_t *obj, struct reg_platform *p)
 	features = json_object_get(obj, "os.features");
 	if (!features)
 		return 0;
-	if (!json_is_array(features) || json_array_size(features) > MANIFEST_ITEMS_MAX)
+	if (!json_is_array(features) || json_array_size(features) > REG_ITEMS_MAX)
 		return -EINVAL;
 	if (json_array_size(features) == 0)
 		return 0;
@@ -190,13 +197,9 @@ static int platform_from_json(const json_t *obj, struct reg_platform *p)
 	if (!p->os_features)
 		return -ENOMEM;
 	for (size_t i = 0; i < json_array_size(features); i++) {
-		json_t *f = json_array_get(features, i);
-
-		if (!json_is_string(f) || !str_is_clean(json_string_value(f), json_string_length(f)))
-			return -EINVAL;
-		p->os_features[i] = strdup(json_string_value(f));
-		if (!p->os_features[i])
-			return -ENOMEM;
+		ret = clean_string_dup(json_array_get(features, i), &p->os_features[i]);
+		if (ret < 0)
+			return ret;
 		p->n_os_features = i + 1;
 	}
 	return 0;
@@ -333,7 +336,7 @@ static int descriptors_parse(const json_t *root, const char *key, struct reg_des
 	size_t n = 0;
 	int ret = -EINVAL;
 
-	if (!json_is_array(arr) || json_array_size(arr) > MANIFEST_ITEMS_MAX)
+	if (!json_is_array(arr) || json_array_size(arr) > REG_ITEMS_MAX)
 		goto out;
 	n = json_array_size(arr);
 	if (n > 0) {
@@ -381,11 +384,18 @@ void reg_manifest_free(struct reg_manifest *m)
 	free(m);
 }
 
+/* A platform field as entry names and platform strings print it:
+ * "unknown" when it is missing or empty. */
+static const char *field_or_unknown(const char *s)
+{
+	return s && *s ? s : "unknown";
+}
+
 bool reg_descriptor_is_attestation(const struct reg_descriptor *d)
 {
 	const struct reg_platform *p = d->platform;
-	const char *os = p && p->os && *p->os ? p->os : "unknown";
-	const char *arch = p && p->architecture && *p->architecture ? p->architecture : "unknown";
+	const char *os = field_or_unknown(p ? p->os : NULL);
+	const char *arch = field_or_unknown(p ? p->architecture : NULL);
 
 	return d->reference_type && strcmp(os, "unknown") == 0 && strcmp(arch, "unknown") == 0;
 }
@@ -400,8 +410,7 @@ static void field_append(char *dst, const char *field)
 {
 	size_t n = strlen(dst);
 
-	if (!field || !*field)
-		field = "unknown";
+	field = field_or_unknown(field);
 	for (size_t i = 0; field[i] && i < NAME_FIELD_MAX; i++) {
 		char c = field[i];
 		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -534,8 +543,8 @@ char *reg_layer_name(size_t index, size_t n_layers, const char *digest)
 
 char *reg_platform_string(const struct reg_platform *p)
 {
-	const char *os = p && p->os && *p->os ? p->os : "unknown";
-	const char *arch = p && p->architecture && *p->architecture ? p->architecture : "unknown";
+	const char *os = field_or_unknown(p ? p->os : NULL);
+	const char *arch = field_or_unknown(p ? p->architecture : NULL);
 	bool has_variant = p && p->variant && *p->variant;
 	bool has_version = p && p->os_version && *p->os_version;
 	char *s = NULL;
@@ -583,12 +592,74 @@ static int content_type_dup(const char *content_type, char **out)
 	return 0;
 }
 
+/* Fill m->schema_version, m->media_type and m->type from the document
+ * @root: the type from its mediaType, else from @content_type, else from
+ * its shape (config+layers: OCI manifest, manifests: OCI index); schema 1
+ * whichever way it says so.  0, -EINVAL or -ENOMEM. */
+static int manifest_type(const json_t *root, const char *content_type, struct reg_manifest *m)
+{
+	json_t *v = json_object_get(root, "schemaVersion");
+	enum reg_mtype doc_type, ct_type;
+	bool has_config, has_manifests;
+	int ret;
+
+	if (v) {
+		if (!json_is_integer(v) ||
+		    (json_integer_value(v) != 1 && json_integer_value(v) != 2))
+			return -EINVAL;
+		m->schema_version = (int)json_integer_value(v);
+	}
+	ret = media_type_member(root, &m->media_type);
+	if (ret < 0)
+		return ret;
+	doc_type = reg_mtype_from_string(m->media_type);
+	ct_type = reg_mtype_from_string(content_type);
+	if (!m->media_type && (ret = content_type_dup(content_type, &m->media_type)) < 0)
+		return ret;
+
+	if (m->schema_version == 1 || doc_type == REG_MT_DOCKER_V1 ||
+	    (doc_type == REG_MT_UNKNOWN && ct_type == REG_MT_DOCKER_V1))
+		m->type = REG_MT_DOCKER_V1;
+	else if (doc_type != REG_MT_UNKNOWN)
+		m->type = doc_type;
+	else if (ct_type != REG_MT_UNKNOWN)
+		m->type = ct_type;
+	if (m->type != REG_MT_UNKNOWN)
+		return 0;
+	has_config = json_object_get(root, "config") != NULL;
+	has_manifests = json_object_get(root, "manifests") != NULL;
+	if (has_manifests && !has_config)
+		m->type = REG_MT_OCI_INDEX;
+	else if (has_config && !has_manifests)
+		m->type = REG_MT_OCI_MANIFEST;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* The descriptors of @root, an image or an index as m->type says, into @m.
+ * 0, -EINVAL or -ENOMEM. */
+static int manifest_descriptors(const json_t *root, struct reg_manifest *m)
+{
+	int ret;
+
+	if (reg_mtype_is_index(m->type)) {
+		ret = descriptors_parse(root, "manifests", &m->entries, &m->n_entries);
+		return ret < 0 ? ret : entry_names_assign(m);
+	}
+	ret = descriptor_parse(json_object_get(root, "config"), &m->config);
+	/* Layers may be absent (an artifact with only a config); present,
+	 * they must be a valid array. */
+	if (ret == 0 && json_object_get(root, "layers"))
+		ret = descriptors_parse(root, "layers", &m->layers, &m->n_layers);
+	return ret;
+}
+
 int reg_manifest_parse(const char *bytes, size_t len, const char *content_type,
 		       struct reg_manifest **out)
 {
 	struct reg_manifest *m = NULL;
-	json_t *root = NULL, *v;
-	enum reg_mtype doc_type, ct_type;
+	json_t *root = NULL;
 	int ret;
 
 	*out = NULL;
@@ -603,73 +674,11 @@ int reg_manifest_parse(const char *bytes, size_t len, const char *content_type,
 		ret = -ENOMEM;
 		goto out;
 	}
-
-	v = json_object_get(root, "schemaVersion");
-	if (v) {
-		if (!json_is_integer(v))
-			goto out;
-		if (json_integer_value(v) != 1 && json_integer_value(v) != 2)
-			goto out;
-		m->schema_version = (int)json_integer_value(v);
-	}
-
-	ret = media_type_member(root, &m->media_type);
-	if (ret < 0)
-		goto out;
-	doc_type = reg_mtype_from_string(m->media_type);
-	ct_type = reg_mtype_from_string(content_type);
-	if (!m->media_type) {
-		ret = content_type_dup(content_type, &m->media_type);
-		if (ret < 0)
-			goto out;
-	}
-	ret = -EINVAL;
-
-	if (m->schema_version == 1 || doc_type == REG_MT_DOCKER_V1 ||
-	    (doc_type == REG_MT_UNKNOWN && ct_type == REG_MT_DOCKER_V1)) {
-		/* Schema 1 is recognised so that callers can say so, but its
-		 * fsLayers/history are not parsed: no descriptors. */
-		m->type = REG_MT_DOCKER_V1;
-		ret = 0;
-		goto out;
-	}
-
-	if (doc_type != REG_MT_UNKNOWN) {
-		m->type = doc_type;
-	} else if (ct_type != REG_MT_UNKNOWN) {
-		m->type = ct_type;
-	} else {
-		bool has_config = json_object_get(root, "config") != NULL;
-		bool has_manifests = json_object_get(root, "manifests") != NULL;
-
-		if (has_manifests && !has_config)
-			m->type = REG_MT_OCI_INDEX;
-		else if (has_config && !has_manifests)
-			m->type = REG_MT_OCI_MANIFEST;
-		else
-			goto out;
-	}
-
-	if (reg_mtype_is_image(m->type)) {
-		ret = descriptor_parse(json_object_get(root, "config"), &m->config);
-		if (ret < 0)
-			goto out;
-		/* Layers may be absent (an artifact with only a config);
-		 * present, they must be a valid array. */
-		if (json_object_get(root, "layers")) {
-			ret = descriptors_parse(root, "layers", &m->layers, &m->n_layers);
-			if (ret < 0)
-				goto out;
-		}
-	} else {
-		ret = descriptors_parse(root, "manifests", &m->entries, &m->n_entries);
-		if (ret < 0)
-			goto out;
-		ret = entry_names_assign(m);
-		if (ret < 0)
-			goto out;
-	}
-	ret = 0;
+	ret = manifest_type(root, content_type, m);
+	/* Schema 1 is recognised so that callers can say so, but its
+	 * fsLayers/history are not parsed: no descriptors. */
+	if (ret == 0 && m->type != REG_MT_DOCKER_V1)
+		ret = manifest_descriptors(root, m);
 out:
 	if (ret == 0) {
 		*out = m;

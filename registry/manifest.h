@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "common/digest.h"
+#include "common/limits.h"
 
 #define REG_MT_DOCKER_V2_STR "application/vnd.docker.distribution.manifest.v2+json"
 #define REG_MT_DOCKER_LIST_STR "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -24,8 +25,6 @@
 #define REG_MANIFEST_ACCEPT                                                                        \
 	REG_MT_DOCKER_V2_STR ", " REG_MT_DOCKER_LIST_STR ", " REG_MT_OCI_MANIFEST_STR             \
 			     ", " REG_MT_OCI_INDEX_STR
-
-#define REG_MANIFEST_MAX (4u << 20) /* manifests, configs and tokens: 4 MiB */
 
 enum reg_mtype {
 	REG_MT_UNKNOWN = 0,
@@ -69,9 +68,6 @@ struct reg_descriptor {
 	char **urls;
 	size_t n_urls;
 };
-
-#define REG_URLS_MAX 16
-#define REG_URL_MAX 2048
 
 /* A layer that lives outside the registry by design (Windows base layers:
  * the "foreign" and "nondistributable" media types). */
@@ -125,12 +121,14 @@ int reg_manifest_find_entry(const struct reg_manifest *m, const char *name);
  * [A-Za-z0-9._+] (other bytes become '_', empty or missing becomes
  * "unknown"; an empty variant or os.version is left out), cut to 48 bytes,
  * and a leading '.' becomes '_', so a name is never ".", "..", hidden, or
- * contains '/', and is at most 202 bytes.  Attestations (platform unknown/unknown carrying the
- * vnd.docker.reference.type annotation) get no name.  When a name repeats,
- * the first keeps it and each later one gets "~<position in the array>"
- * appended, so names are unique and stable for a given document.
- * Done by reg_manifest_parse; exposed for tests.
+ * contains '/', and is at most 202 bytes.  Attestations get no name.
+ * When a name repeats, the first keeps it and each later one gets
+ * "~<position in the array>" appended, so names are unique and stable for
+ * a given document.  Done by reg_manifest_parse (m->entry_names).
  */
+
+/* Whether @d is an attestation: platform unknown/unknown (or none)
+ * carrying the vnd.docker.reference.type annotation. */
 bool reg_descriptor_is_attestation(const struct reg_descriptor *d);
 
 /* Layer file name: "<index>-<digest>", index zero-padded to the width of

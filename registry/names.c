@@ -61,25 +61,40 @@ static bool domain_component_is_valid(const char *s, size_t len)
 	return true;
 }
 
+/* Whether each part of the @len bytes at @s between the separators @sep
+ * passes @valid (an empty part is handed to it too); *parts (or NULL)
+ * counts them as far as they are valid. */
+static bool parts_are_valid(const char *s, size_t len, char sep,
+			    bool (*valid)(const char *, size_t), size_t *parts)
+{
+	size_t start = 0, n = 0;
+
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && s[i] != sep)
+			continue;
+		if (!valid(s + start, i - start))
+			return false;
+		n++;
+		if (parts)
+			*parts = n;
+		start = i + 1;
+	}
+	return true;
+}
+
 /* domain-name: domain-component ('.' domain-component)*.  Sets *dotted when
  * there is more than one component. */
 static bool domain_name_is_valid(const char *s, size_t len, bool *dotted)
 {
-	size_t start = 0;
+	size_t parts = 0;
+	bool ok;
 
 	*dotted = false;
 	if (len == 0 || len > 253)
 		return false;
-	for (size_t i = 0; i <= len; i++) {
-		if (i < len && s[i] != '.')
-			continue;
-		if (!domain_component_is_valid(s + start, i - start))
-			return false;
-		if (i < len)
-			*dotted = true;
-		start = i + 1;
-	}
-	return true;
+	ok = parts_are_valid(s, len, '.', domain_component_is_valid, &parts);
+	*dotted = parts > 1;
+	return ok;
 }
 
 /* Split "[v6]:port", "[v6]", "name:port", "name" into the host part and the
@@ -124,7 +139,9 @@ static bool host_split(const char *s, const char **host, size_t *host_len, bool 
 	return port_is_valid(colon + 1, len - *host_len - 1);
 }
 
-static bool ipv6_parse(const char *s, size_t len, struct in6_addr *a)
+/* An address of family @af (AF_INET: dotted quad only; AF_INET6) in
+ * exactly the @len bytes at @s, into @a. */
+static bool inet_parse(int af, const char *s, size_t len, void *a)
 {
 	char tmp[INET6_ADDRSTRLEN + 1];
 
@@ -132,18 +149,7 @@ static bool ipv6_parse(const char *s, size_t len, struct in6_addr *a)
 		return false;
 	memcpy(tmp, s, len);
 	tmp[len] = '\0';
-	return inet_pton(AF_INET6, tmp, a) == 1;
-}
-
-static bool ipv4_parse(const char *s, size_t len, struct in_addr *a)
-{
-	char tmp[INET_ADDRSTRLEN + 1];
-
-	if (len == 0 || len >= sizeof(tmp))
-		return false;
-	memcpy(tmp, s, len);
-	tmp[len] = '\0';
-	return inet_pton(AF_INET, tmp, a) == 1;
+	return inet_pton(af, tmp, a) == 1;
 }
 
 bool reg_name_is_host(const char *s)
@@ -157,7 +163,7 @@ bool reg_name_is_host(const char *s)
 	if (bracketed) {
 		struct in6_addr a6;
 
-		return ipv6_parse(host, host_len, &a6);
+		return inet_parse(AF_INET6, host, host_len, &a6);
 	}
 	if (!domain_name_is_valid(host, host_len, &dotted))
 		return false;
@@ -181,19 +187,19 @@ bool reg_host_is_loopback(const char *host)
 		return false;
 	/* Bare "::1" is how some tools print the address; it cannot carry a
 	 * port, so it is matched whole before splitting on ':'. */
-	if (strchr(host, ':') && host[0] != '[' && ipv6_parse(host, strlen(host), &a6))
+	if (strchr(host, ':') && host[0] != '[' && inet_parse(AF_INET6, host, strlen(host), &a6))
 		return IN6_IS_ADDR_LOOPBACK(&a6);
 	if (!reg_name_is_host(host))
 		return false;
 	if (!host_split(host, &h, &h_len, &bracketed, &has_port))
 		return false;
 	if (bracketed)
-		return ipv6_parse(h, h_len, &a6) && IN6_IS_ADDR_LOOPBACK(&a6);
+		return inet_parse(AF_INET6, h, h_len, &a6) && IN6_IS_ADDR_LOOPBACK(&a6);
 	if (h_len == 9 && strncasecmp(h, "localhost", 9) == 0)
 		return true;
 	/* inet_pton only takes the dotted-quad form, so "127.1" and
 	 * "127.0.0.1.example.com" are not mistaken for loopback. */
-	if (ipv4_parse(h, h_len, &a4))
+	if (inet_parse(AF_INET, h, h_len, &a4))
 		return (ntohl(a4.s_addr) >> 24) == 127;
 	return false;
 }
@@ -235,45 +241,34 @@ bool reg_name_is_component_n(const char *s, size_t len)
 	return true;
 }
 
+/* The length of @s when it is 1 to @max bytes long, else 0 (NULL, empty,
+ * longer).  Reads at most @max + 1 bytes. */
+static size_t len_within(const char *s, size_t max)
+{
+	size_t len = s ? strnlen(s, max + 1) : 0;
+
+	return len <= max ? len : 0;
+}
+
 bool reg_name_is_component(const char *s)
 {
-	size_t len;
+	size_t len = len_within(s, REG_REPO_MAX);
 
-	if (!s)
-		return false;
-	len = strnlen(s, REG_REPO_MAX + 1);
-	return len <= REG_REPO_MAX && reg_name_is_component_n(s, len);
+	return len && reg_name_is_component_n(s, len);
 }
 
 bool reg_name_is_repo(const char *s)
 {
-	size_t len, start = 0;
+	size_t len = len_within(s, REG_REPO_MAX);
 
-	if (!s)
-		return false;
-	len = strnlen(s, REG_REPO_MAX + 1);
-	if (len == 0 || len > REG_REPO_MAX)
-		return false;
-	for (size_t i = 0; i <= len; i++) {
-		if (i < len && s[i] != '/')
-			continue;
-		if (!reg_name_is_component_n(s + start, i - start))
-			return false;
-		start = i + 1;
-	}
-	return true;
+	return len && parts_are_valid(s, len, '/', reg_name_is_component_n, NULL);
 }
 
 bool reg_name_is_tag(const char *s)
 {
-	size_t len;
+	size_t len = len_within(s, REG_TAG_MAX);
 
-	if (!s)
-		return false;
-	len = strnlen(s, REG_TAG_MAX + 1);
-	if (len == 0 || len > REG_TAG_MAX)
-		return false;
-	if (!is_alnum(s[0]) && s[0] != '_')
+	if (!len || (!is_alnum(s[0]) && s[0] != '_'))
 		return false;
 	for (size_t i = 1; i < len; i++)
 		if (!is_alnum(s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-')

@@ -23,9 +23,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define WWWAUTH_HEADER_MAX 8192
-#define WWWAUTH_CHALLENGES_MAX 16
-#define WWWAUTH_PARAMS_MAX 32
+#include "common/limits.h"
 
 static bool is_ows(char c)
 {
@@ -143,24 +141,39 @@ static size_t token68_len(const char *p)
 	return (*end == ',' || *end == '\0') ? n : 0;
 }
 
+/* Add parameter @name = @value to @ch, taking over both (freed on
+ * failure; NULL for either is -ENOMEM).  0, -EINVAL (too many, or named
+ * twice), -ENOMEM. */
 static int param_add(struct reg_challenge *ch, char *name, char *value)
 {
+	int ret = -EINVAL;
+
+	if (!name || !value) {
+		ret = -ENOMEM;
+		goto out;
+	}
 	if (ch->n_params == WWWAUTH_PARAMS_MAX)
-		return -EINVAL;
+		goto out;
 	/* RFC 7235 2.1: each parameter name occurs once per challenge.  Two
 	 * realms would leave us guessing which one the server meant. */
 	for (size_t i = 0; i < ch->n_params; i++)
 		if (strcmp(ch->params[i].name, name) == 0)
-			return -EINVAL;
+			goto out;
 	if (!ch->params) {
 		ch->params = calloc(WWWAUTH_PARAMS_MAX, sizeof(*ch->params));
-		if (!ch->params)
-			return -ENOMEM;
+		if (!ch->params) {
+			ret = -ENOMEM;
+			goto out;
+		}
 	}
 	ch->params[ch->n_params].name = name;
 	ch->params[ch->n_params].value = value;
 	ch->n_params++;
 	return 0;
+out:
+	free(name);
+	free(value);
+	return ret;
 }
 
 /* Parse the #auth-param list of @ch starting at *pp; stops at the end of
@@ -168,51 +181,40 @@ static int param_add(struct reg_challenge *ch, char *name, char *value)
 static int params_parse(const char **pp, struct reg_challenge *ch)
 {
 	const char *p = *pp;
-	char *name = NULL, *value = NULL;
-	int ret = -EINVAL;
 
 	for (;;) {
 		size_t n = token_len(p);
-		const char *q;
+		const char *name = p, *q;
+		char *value = NULL;
+		int ret;
 
 		if (n == 0)
-			goto out;
-		name = lower_dup(p, n);
-		if (!name) {
-			ret = -ENOMEM;
-			goto out;
-		}
+			return -EINVAL;
 		p = skip_ows(p + n);
 		if (*p != '=')
-			goto out;
+			return -EINVAL;
 		p = skip_ows(p + 1);
 		if (*p == '"') {
 			ret = quoted_parse(&p, &value);
 			if (ret < 0)
-				goto out;
-			ret = -EINVAL;
+				return ret;
 		} else {
-			n = token_len(p);
-			if (n == 0)
-				goto out;
-			value = strndup(p, n);
-			if (!value) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			p += n;
+			size_t vn = token_len(p);
+
+			if (vn == 0)
+				return -EINVAL;
+			value = strndup(p, vn);
+			p += vn;
 		}
-		ret = param_add(ch, name, value);
+		ret = param_add(ch, lower_dup(name, n), value);
 		if (ret < 0)
-			goto out;
-		ret = -EINVAL;
-		name = value = NULL;
+			return ret;
 
 		p = skip_ows(p);
 		if (*p == '\0')
 			break;
 		if (*p != ',')
-			goto out;
+			return -EINVAL;
 		q = p;
 		while (is_ows(*q) || *q == ',')
 			q++;
@@ -223,11 +225,7 @@ static int params_parse(const char **pp, struct reg_challenge *ch)
 		p = q;
 	}
 	*pp = p;
-	ret = 0;
-out:
-	free(name);
-	free(value);
-	return ret;
+	return 0;
 }
 
 int reg_wwwauth_parse(const char *header, struct reg_challenges *out)
@@ -272,20 +270,9 @@ int reg_wwwauth_parse(const char *header, struct reg_challenges *out)
 		if (n > 0) {
 			/* token68 credentials-style challenge: kept as one
 			 * parameter with an empty name. */
-			char *name = strdup(""), *value = strndup(p, n);
-
-			if (!name || !value) {
-				free(name);
-				free(value);
-				ret = -ENOMEM;
+			ret = param_add(ch, strdup(""), strndup(p, n));
+			if (ret < 0)
 				goto out;
-			}
-			ret = param_add(ch, name, value);
-			if (ret < 0) {
-				free(name);
-				free(value);
-				goto out;
-			}
 			ret = -EINVAL;
 			p += n;
 			continue;

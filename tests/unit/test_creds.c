@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/limits.h"
 #include "common/log.h"
 #include "registry/client.h"
 #include "registry/creds.h"

@@ -309,6 +309,276 @@ static void test_refused(void)
 	CHECK(reg_inspect_dump(NULL, &len) == NULL && len == 0, "dump NULL");
 }
 
+/* --- reg_inspect_entries ---------------------------------------------------
+ * A fake repository: manifests by name, each served by digest through
+ * fake_fetch (or failing with its err), and indexes built from them. */
+
+#define FAKES_MAX 32
+
+struct fake {
+	const char *name;
+	char *bytes; /* owned */
+	size_t len;
+	char digest[DIGEST_STR_LEN + 1];
+	int err; /* what fetching it returns, or 0 */
+	int fetched;
+};
+
+static struct fake fakes[FAKES_MAX];
+static size_t n_fakes;
+
+static void fakes_reset(void)
+{
+	for (size_t i = 0; i < n_fakes; i++)
+		free(fakes[i].bytes);
+	memset(fakes, 0, sizeof(fakes));
+	n_fakes = 0;
+}
+
+static struct fake *fake_named(const char *name)
+{
+	for (size_t i = 0; i < n_fakes; i++)
+		if (strcmp(fakes[i].name, name) == 0)
+			return &fakes[i];
+	return NULL;
+}
+
+static struct fake *fake_add(const char *name, const char *bytes, int err)
+{
+	struct fake *f = &fakes[n_fakes++];
+
+	if (n_fakes > FAKES_MAX)
+		abort();
+	f->name = name;
+	f->bytes = strdup(bytes);
+	f->len = strlen(bytes);
+	f->err = err;
+	digest_of(name, strlen(name), f->digest); /* a failing one has no bytes to hash */
+	if (!err)
+		digest_of(f->bytes, f->len, f->digest);
+	return f;
+}
+
+/* An OCI index named @name whose entries are the fakes named in @kids
+ * (space-separated), each with platform linux/amd64 and the media type of
+ * an index when its name starts with "idx". */
+static struct fake *fake_index(const char *name, const char *kids)
+{
+	char *doc = strdup("{\"schemaVersion\":2,\"mediaType\":\"" REG_MT_OCI_INDEX_STR
+			   "\",\"manifests\":["), *list = strdup(kids), *save = NULL;
+	const char *sep = "";
+	struct fake *f;
+
+	for (char *k = strtok_r(list, " ", &save); k; k = strtok_r(NULL, " ", &save)) {
+		struct fake *c = fake_named(k);
+		char *more = NULL;
+
+		if (!c)
+			abort();
+		if (asprintf(&more, "%s%s{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu,"
+			     "\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"}}", doc, sep,
+			     strncmp(k, "idx", 3) == 0 ? REG_MT_OCI_INDEX_STR : REG_MT_OCI_MANIFEST_STR,
+			     c->digest, c->len) < 0)
+			abort();
+		free(doc);
+		doc = more;
+		sep = ",";
+	}
+	doc = realloc(doc, strlen(doc) + 3);
+	strcat(doc, "]}");
+	f = fake_add(name, doc, 0);
+	free(doc);
+	free(list);
+	return f;
+}
+
+static int fake_fetch(void *arg, const char *digest, char **bytes, size_t *len)
+{
+	(void)arg;
+	for (size_t i = 0; i < n_fakes; i++) {
+		struct fake *f = &fakes[i];
+
+		if (strcmp(f->digest, digest) != 0)
+			continue;
+		f->fetched++;
+		if (f->err)
+			return f->err;
+		*bytes = malloc(f->len + 1);
+		memcpy(*bytes, f->bytes, f->len + 1);
+		*len = f->len;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* The shape of an inspect.json array: each element's fake name (its Ref
+ * is "p@<digest>"), with its Manifests in parentheses: "a idx(b c)". */
+static void shape_of(const json_t *arr, char *out, size_t n)
+{
+	const json_t *el;
+	size_t i, o = strlen(out);
+
+	json_array_foreach(arr, i, el) {
+		const char *ref = json_string_value(json_object_get(el, "Ref"));
+		const json_t *kids = json_object_get(el, "Manifests");
+		const char *name = "?";
+
+		for (size_t k = 0; ref && k < n_fakes; k++)
+			if (strncmp(ref, "p@", 2) == 0 && strcmp(ref + 2, fakes[k].digest) == 0)
+				name = fakes[k].name;
+		o += (size_t)snprintf(out + o, n - o, "%s%s", i ? " " : "", name);
+		if (kids) {
+			o += (size_t)snprintf(out + o, n - o, "(");
+			shape_of(kids, out, n);
+			o = strlen(out);
+			o += (size_t)snprintf(out + o, n - o, ")");
+		}
+	}
+}
+
+/* A chain of indexes idx1 -> idx2 -> ... -> idx10 -> img (fixtures for the
+ * depth cap). */
+static void fakes_chain(void)
+{
+	static const char *const names[] = {"idx10", "idx9", "idx8", "idx7", "idx6",
+					    "idx5",  "idx4", "idx3", "idx2", "idx1"};
+	const char *below = "img";
+
+	fake_add("img", oci_bytes, 0);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		fake_index(names[i], below);
+		below = names[i];
+	}
+}
+
+static void fakes_mixed(void)
+{
+	fake_add("img", oci_bytes, 0);
+	fake_add("v2", v2_bytes, 0);
+	fake_add("v1", "{\"schemaVersion\":1,\"name\":\"a\"}", 0);
+	fake_add("junk", "not a manifest", 0);
+	fake_add("arr", "[1]", 0);
+	fake_add("gone", "", -ENOENT);
+	fake_add("busy", "", -EAGAIN);
+	fake_index("idxleaf", "v2");
+	fake_index("idxempty", "");
+	fake_index("idxbusy", "img busy");
+	fake_index("idxmid", "idxleaf img");
+}
+
+static void test_entries_table(void)
+{
+	static const struct {
+		const char *what;
+		void (*fixtures)(void);
+		const char *top;     /* the entries of the index given */
+		int ret;
+		const char *shape;   /* of the output (see shape_of); NULL on error */
+		const char *unasked; /* a fake that must not be fetched, or NULL */
+	} rows[] = {
+		{"images in order", fakes_mixed, "img v2 img", 0, "img v2 img", NULL},
+		{"nested index with its own entries", fakes_mixed, "img idxleaf", 0,
+		 "img idxleaf(v2)", NULL},
+		{"index in an index in an index", fakes_mixed, "idxmid v2", 0,
+		 "idxmid(idxleaf(v2) img) v2", NULL},
+		{"nested index without entries", fakes_mixed, "idxempty", 0, "idxempty()", NULL},
+		{"no entries", fakes_mixed, "", 0, "", NULL},
+		{"schema 1 left out", fakes_mixed, "v1 img", 0, "img", NULL},
+		{"bytes that are no manifest left out", fakes_mixed, "junk img arr", 0, "img", NULL},
+		{"missing entry is an error", fakes_mixed, "img gone v2", -ENOENT, NULL, "v2"},
+		{"fetch error propagated", fakes_mixed, "busy img", -EAGAIN, NULL, "img"},
+		{"fetch error in a nested index propagated", fakes_mixed, "idxbusy v2", -EAGAIN, NULL,
+		 "v2"},
+		{"depth cap: 8 levels listed, an index on the eighth without Manifests", fakes_chain,
+		 "idx1", 0, "idx1(idx2(idx3(idx4(idx5(idx6(idx7(idx8)))))))", "idx9"},
+	};
+
+	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+		struct reg_manifest *m = NULL;
+		struct fake *top;
+		json_t *out = (json_t *)&out;
+		char shape[1024] = "";
+		int ret;
+
+		fakes_reset();
+		rows[r].fixtures();
+		top = fake_index("top", rows[r].top);
+		if (reg_manifest_parse(top->bytes, top->len, NULL, &m) < 0) {
+			CHECK(0, "%s: fixture does not parse", rows[r].what);
+			continue;
+		}
+		ret = reg_inspect_entries("p", m, fake_fetch, NULL, &out);
+		CHECK(ret == rows[r].ret, "%s: returned %d, want %d", rows[r].what, ret, rows[r].ret);
+		if (rows[r].shape) {
+			CHECK(json_is_array(out), "%s: no array", rows[r].what);
+			shape_of(out, shape, sizeof(shape));
+			CHECK(strcmp(shape, rows[r].shape) == 0, "%s: got '%s', want '%s'",
+			      rows[r].what, shape, rows[r].shape);
+		} else {
+			CHECK(out == NULL, "%s: output on error", rows[r].what);
+		}
+		CHECK(!rows[r].unasked || fake_named(rows[r].unasked)->fetched == 0,
+		      "%s: '%s' fetched", rows[r].what, rows[r].unasked);
+		json_decref(out);
+		reg_manifest_free(m);
+	}
+	fakes_reset();
+}
+
+/* Byte for byte what the elements are when composed by hand from
+ * reg_inspect_image and reg_inspect_index (what inspect.json served before
+ * reg_inspect_entries existed): Ref, the entry's platform, Manifests. */
+static void test_entries_bytes(void)
+{
+	struct reg_platform amd64 = {(char *)"linux", (char *)"amd64", NULL, NULL, NULL, 0};
+	struct reg_manifest *top = NULL, *img = NULL, *leaf = NULL, *v2 = NULL;
+	struct fake *fi, *fl, *fv, *ft;
+	json_t *got = NULL, *want = NULL, *kids;
+	char *gs = NULL, *ws = NULL, *ref = NULL;
+
+	fakes_reset();
+	fakes_mixed();
+	fi = fake_named("img");
+	fl = fake_named("idxleaf");
+	fv = fake_named("v2");
+	ft = fake_index("top", "img idxleaf");
+	if (reg_manifest_parse(ft->bytes, ft->len, NULL, &top) < 0 ||
+	    reg_manifest_parse(fi->bytes, fi->len, NULL, &img) < 0 ||
+	    reg_manifest_parse(fl->bytes, fl->len, NULL, &leaf) < 0 ||
+	    reg_manifest_parse(fv->bytes, fv->len, NULL, &v2) < 0) {
+		CHECK(0, "fixtures do not parse");
+		goto out;
+	}
+	CHECK(reg_inspect_entries("localhost:5000/a/b:t", top, fake_fetch, NULL, &got) == 0,
+	      "entries");
+	want = json_array();
+	kids = json_array();
+	if (asprintf(&ref, "localhost:5000/a/b:t@%s", fv->digest) > 0)
+		json_array_append_new(kids, reg_inspect_image(ref, fv->bytes, fv->len, v2, &amd64));
+	free(ref);
+	if (asprintf(&ref, "localhost:5000/a/b:t@%s", fi->digest) > 0)
+		json_array_append_new(want, reg_inspect_image(ref, fi->bytes, fi->len, img, &amd64));
+	free(ref);
+	if (asprintf(&ref, "localhost:5000/a/b:t@%s", fl->digest) > 0)
+		json_array_append_new(want, reg_inspect_index(ref, fl->bytes, fl->len, leaf, &amd64,
+							      kids));
+	free(ref);
+	gs = reg_inspect_dump(got, NULL);
+	ws = reg_inspect_dump(want, NULL);
+	CHECK(gs && ws && strcmp(gs, ws) == 0, "entries differ:\n--- got\n%s--- want\n%s",
+	      gs ? gs : "(null)\n", ws ? ws : "(null)\n");
+out:
+	free(gs);
+	free(ws);
+	json_decref(got);
+	json_decref(want);
+	reg_manifest_free(top);
+	reg_manifest_free(img);
+	reg_manifest_free(leaf);
+	reg_manifest_free(v2);
+	fakes_reset();
+}
+
 int main(void)
 {
 	test_docker_v2();
@@ -317,6 +587,8 @@ int main(void)
 	test_array();
 	test_nested_index();
 	test_refused();
+	test_entries_table();
+	test_entries_bytes();
 	if (failures) {
 		fprintf(stderr, "test_inspect: %d failure(s)\n", failures);
 		return 1;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/limits.h"
 #include "registry/manifest.h"
 
 #include "check.h"

@@ -1,0 +1,475 @@
+/*
+ * Pulls: the API calls that read a registry.  Listings (_catalog and
+ * tags/list, every page, invalid names skipped), manifests by tag or
+ * digest, and blobs streamed to the caller's sink.
+ *
+ * Reads of manifests, blobs and tags lists go to the registry's mirrors
+ * first (read_routes, route.c); the catalog is the registry's own.
+ * Content by digest is verified whoever served it: a manifest in memory
+ * before it is returned, a blob from a mirror through a tee that holds it
+ * back while it is small.  A blob from the registry itself is verified by
+ * the caller (the cache writer).
+ */
+#include "registry/client.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/limits.h"
+#include "common/log.h"
+#include "registry/link.h"
+#include "registry/manifest.h"
+#include "registry/names.h"
+#include "registry/request.h"
+
+/* --- listings ------------------------------------------------------------ */
+
+void reg_strlist_release(struct reg_strlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static int strlist_add(struct reg_strlist *l, const char *s)
+{
+	char **nv;
+
+	if ((l->n & (l->n - 1)) == 0) {
+		nv = realloc(l->v, (l->n ? l->n * 2 : 16) * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		l->v = nv;
+	}
+	l->v[l->n] = strdup(s);
+	if (!l->v[l->n])
+		return -ENOMEM;
+	l->n++;
+	return 0;
+}
+
+/* Follow a Link: next to the same registry only.  Returns a new path or
+ * absolute URL, NULL when there is none or it points elsewhere. */
+static char *next_page(const struct route *rt, const char *link, const char *what)
+{
+	struct reg_registry *r = rt->r;
+	char *next = NULL, *host_part = NULL;
+
+	if (!link || reg_link_next(link, &next) < 0 || !next)
+		return NULL;
+	if (next[0] == '/' && next[1] != '/')
+		return next;
+	if (strncmp(next, "http://", 7) == 0 || strncmp(next, "https://", 8) == 0) {
+		const char *h = strstr(next, "://") + 3;
+		size_t hl = strcspn(h, "/?#");
+
+		host_part = strndup(h, hl);
+		if (host_part && strcasecmp(host_part, r->api_host) == 0) {
+			char *path = strdup(h + hl);
+
+			free(host_part);
+			free(next);
+			return path;
+		}
+	}
+	route_log(rt, LOG_LVL_WARN, "%s on '%s': ignoring a next page link that leaves the registry",
+		  what, r->host);
+	free(host_part);
+	free(next);
+	return NULL;
+}
+
+/* The names of the JSON array @key of one listing page (@body) into @out,
+ * invalid ones counted in *skipped.  0, -EIO for a page that is no
+ * listing (logged), -ENOMEM. */
+static int listing_page(const struct route *rt, const struct buf *body, const char *key,
+			const char *what, bool (*valid)(const char *), struct reg_strlist *out,
+			size_t *skipped)
+{
+	json_t *root = json_loadb(body->data, body->len, 0, NULL);
+	json_t *arr = json_object_get(root, key), *v;
+	size_t i;
+	int ret = 0;
+
+	if (!root || (!json_is_array(arr) && !json_is_null(arr) && arr)) {
+		route_log(rt, LOG_LVL_ERR, "%s on '%s': malformed listing", what, rt->r->host);
+		json_decref(root);
+		return -EIO;
+	}
+	json_array_foreach(arr, i, v) {
+		const char *s = json_string_value(v);
+
+		if (!s || json_string_length(v) != strlen(s) || !valid(s)) {
+			(*skipped)++;
+			continue;
+		}
+		ret = strlist_add(out, s);
+		if (ret < 0)
+			break;
+	}
+	json_decref(root);
+	return ret;
+}
+
+/* Every page of the listing @key (a JSON array) from @first on.  0 or
+ * -errno; *creds_refused (or NULL) says a final EACCES was about our
+ * credentials (struct http_call). */
+static int fetch_listing(const struct route *rt, const char *first, const char *scope,
+			 const char *key, const char *what, bool (*valid)(const char *),
+			 struct reg_strlist *out, bool *creds_refused)
+{
+	struct reg_registry *r = rt->r;
+	struct http_call h = {0};
+	char *path = strdup(first), *prev = NULL;
+	size_t skipped = 0;
+	int ret = 0, pages = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!path)
+		return -ENOMEM;
+	while (path) {
+		h.max = REG_LISTING_PAGE_MAX;
+		h.total_timeout = 120;
+		ret = route_request(rt, path, scope, what, &h);
+		if (creds_refused)
+			*creds_refused = ret == -EACCES && h.creds_refused;
+		if (ret == 0)
+			ret = listing_page(rt, &h.body, key, what, valid, out, &skipped);
+		if (ret < 0)
+			break;
+		free(prev);
+		prev = path;
+		path = next_page(rt, h.link, what);
+		if (path && (strcmp(path, prev) == 0 || ++pages >= REG_LISTING_PAGES_MAX)) {
+			route_log(rt, LOG_LVL_WARN, "%s on '%s': pagination does not advance, stopping",
+				  what, r->host);
+			free(path);
+			path = NULL;
+		}
+	}
+	if (skipped)
+		log_warn("%s on '%s': skipped %zu invalid names", what, r->host, skipped);
+	if (ret < 0)
+		reg_strlist_release(out);
+	http_call_release(&h);
+	free(prev);
+	free(path);
+	return ret;
+}
+
+int reg_catalog(struct reg_registry *r, struct reg_strlist *out)
+{
+	struct route rt = {r, NULL, NULL}; /* the catalog is the registry's own, never a mirror's */
+	bool creds_refused = false;
+	int ret = fetch_listing(&rt, "/v2/_catalog?n=1000", "registry:catalog:*", "repositories",
+				"catalog", reg_name_is_repo, out, &creds_refused);
+
+	/* a registry whose page limit is below our n refuses the request
+	 * (distribution: 400 PAGINATION_NUMBER_INVALID); its own page size will do */
+	if (ret == -EIO)
+		ret = fetch_listing(&rt, "/v2/_catalog", "registry:catalog:*", "repositories",
+				    "catalog", reg_name_is_repo, out, &creds_refused);
+
+	/* Docker Hub and others lack _catalog (404) or keep it from whoever we
+	 * are (403, or a token got with all our credentials that does not
+	 * cover it): browsing by name still works.  A registry that wants
+	 * credentials we do not have, or may not send, refuses: EACCES (the
+	 * 401 is logged) */
+	if (ret == -ENOENT || (ret == -EACCES && !creds_refused))
+		ret = -ENOTSUP;
+	return ret;
+}
+
+int reg_tags(struct reg_registry *r, const char *repo, struct reg_strlist *out)
+{
+	char *path = NULL, *scope = NULL, *what = NULL;
+	int ret = -ENOMEM;
+
+	memset(out, 0, sizeof(*out));
+	if (!reg_name_is_repo(repo))
+		return -EINVAL;
+	if (asprintf(&path, "/v2/%s/tags/list?n=1000", repo) < 0)
+		path = NULL;
+	if (asprintf(&scope, "repository:%s:pull", repo) < 0)
+		scope = NULL;
+	if (asprintf(&what, "tags of '%s'", repo) < 0)
+		what = NULL;
+	if (path && scope && what) {
+		struct route rt[ROUTES_MAX];
+		size_t n = read_routes(r, NULL, rt);
+
+		for (size_t i = 0; i < n; i++) {
+			ret = fetch_listing(&rt[i], path, scope, "tags", what, reg_name_is_tag, out,
+					    NULL);
+			if (ret == 0 || !route_fall_back_on(ret))
+				break;
+		}
+	}
+	free(path);
+	free(scope);
+	free(what);
+	return ret;
+}
+
+/* --- manifests ----------------------------------------------------------- */
+
+void reg_fetched_release(struct reg_fetched *f)
+{
+	free(f->bytes);
+	free(f->media_type);
+	memset(f, 0, sizeof(*f));
+}
+
+static char *media_type_of(const char *content_type)
+{
+	size_t n;
+
+	if (!content_type)
+		return NULL;
+	n = strcspn(content_type, "; ");
+	return n ? strndup(content_type, n) : NULL;
+}
+
+int object_names(const char *repo, const char *kind, const char *ref, char **path,
+		 char **scope, char **what)
+{
+	bool by_digest = digest_is_valid(ref);
+
+	*path = *scope = *what = NULL;
+	if (!reg_name_is_repo(repo) || (!by_digest && !reg_name_is_tag(ref)))
+		return -EINVAL;
+	if (asprintf(path, "/v2/%s/%s/%s", repo, kind, ref) < 0)
+		*path = NULL;
+	if (asprintf(scope, "repository:%s:pull", repo) < 0)
+		*scope = NULL;
+	if (asprintf(what, "%s '%s%s%s'", strcmp(kind, "blobs") ? "manifest" : "blob", repo,
+		     by_digest ? "@" : ":", ref) < 0)
+		*what = NULL;
+	return *path && *scope && *what ? 0 : -ENOMEM;
+}
+
+/* Whether the bytes @rt served in @h are what was asked for: @by_digest
+ * (or NULL: a tag), else the Docker-Content-Digest the registry sent, if
+ * any.  @digest gets their digest.  0, or -EIO (logged; a mirror that
+ * served a digest wrong is not asked for it again). */
+static int manifest_verify(const struct route *rt, const char *what, const char *by_digest,
+			   const struct http_call *h, char digest[DIGEST_STR_LEN + 1])
+{
+	const char *want = by_digest;
+
+	digest_of(h->body.data ? h->body.data : "", h->body.len, digest);
+	if (!want && h->docker_digest && digest_is_valid(h->docker_digest))
+		want = h->docker_digest;
+	if (!want || strcmp(digest, want) == 0)
+		return 0;
+	route_log(rt, LOG_LVL_ERR, "%s on '%s': content has digest %s, expected %s: refused", what,
+		  rt->r->host, digest, want);
+	if (rt->origin && by_digest)
+		mirror_distrust(rt->r, by_digest);
+	return -EIO;
+}
+
+int reg_manifest_get(struct reg_registry *r, const char *repo, const char *ref,
+		     struct reg_fetched *out)
+{
+	struct http_call h = {0};
+	struct route rt[ROUTES_MAX];
+	char *path, *scope, *what;
+	const char *by_digest = digest_is_valid(ref) ? ref : NULL;
+	size_t n;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	h.accept = REG_MANIFEST_ACCEPT;
+	h.max = REG_MANIFEST_MAX;
+	h.total_timeout = 120;
+	ret = object_names(repo, "manifests", ref, &path, &scope, &what);
+	if (ret < 0)
+		goto out;
+	n = read_routes(r, by_digest, rt);
+	for (size_t i = 0; i < n; i++) {
+		ret = route_request(&rt[i], path, scope, what, &h);
+		if (ret == 0)
+			ret = manifest_verify(&rt[i], what, by_digest, &h, out->digest);
+		if (ret == 0 || !rt[i].origin || !route_fall_back_on(ret))
+			break;
+	}
+	if (ret < 0)
+		goto out;
+	out->media_type = media_type_of(h.content_type);
+	out->bytes = buf_detach(&h.body, &out->len);
+	ret = out->bytes ? 0 : -ENOMEM;
+out:
+	if (ret < 0)
+		reg_fetched_release(out);
+	http_call_release(&h);
+	free(path);
+	free(scope);
+	free(what);
+	return ret;
+}
+
+int reg_manifest_digest(struct reg_registry *r, const char *repo, const char *ref,
+			char digest[DIGEST_STR_LEN + 1])
+{
+	struct reg_fetched f;
+	int ret = object_head(r, repo, "manifests", ref, false, digest);
+
+	if (ret < 0 || digest[0])
+		return ret;
+	/* a HEAD without the header says only "there": the bytes say what */
+	ret = reg_manifest_get(r, repo, ref, &f);
+	if (ret == 0)
+		memcpy(digest, f.digest, DIGEST_STR_LEN + 1);
+	reg_fetched_release(&f);
+	return ret;
+}
+
+/* --- blobs --------------------------------------------------------------- */
+
+/*
+ * A blob read through a mirror goes through a tee: hashed, and held back
+ * while it is small (REG_MIRROR_HOLD_MAX), so that when the mirror's bytes do
+ * not verify nothing has reached the caller's sink and the next source can
+ * start over.  A bigger blob streams on once it passes the limit; if the
+ * mirror's then turns out wrong, the caller's writer refuses it, this read
+ * fails, and the mirror is not asked for that digest again.
+ */
+struct tee {
+	reg_sink_fn sink;
+	void *arg;
+	struct digest_ctx d;
+	struct buf held;             /* bytes not handed on yet, while @holding */
+	bool holding;
+	struct reg_registry *mirror; /* the last mirror that handed over bytes, or NULL */
+};
+
+/* Hand what is held on and stream from now on.  0 or the sink's -errno. */
+static int tee_flush(struct tee *t)
+{
+	int ret = t->held.len ? t->sink(t->arg, t->held.data, t->held.len) : 0;
+
+	buf_release(&t->held, 0);
+	t->holding = false;
+	return ret;
+}
+
+/* Forget what a mirror handed over (nothing of it reached the sink). */
+static int tee_reset(struct tee *t, struct http_call *h)
+{
+	buf_release(&t->held, 0);
+	digest_ctx_release(&t->d);
+	t->mirror = NULL;
+	h->delivered = 0;
+	h->range_from = 0;
+	h->skip = 0;
+	return digest_ctx_init(&t->d);
+}
+
+static int tee_sink(void *arg, const void *p, size_t len)
+{
+	struct tee *t = arg;
+
+	digest_ctx_update(&t->d, p, len);
+	if (t->holding) {
+		int ret = buf_append(&t->held, p, len);
+
+		if (ret == 0)
+			return 0;
+		if (ret != -E2BIG)
+			return ret;
+		ret = tee_flush(t); /* too big to hold back: stream it */
+		if (ret < 0)
+			return ret;
+	}
+	return t->sink(t->arg, p, len);
+}
+
+/* The sha256 of everything the tee saw; the hashing starts over. */
+static int tee_digest(struct tee *t, char out[DIGEST_STR_LEN + 1])
+{
+	digest_ctx_final(&t->d, out);
+	return digest_ctx_init(&t->d);
+}
+
+int reg_blob_stream(struct reg_registry *r, const char *repo, const char *digest,
+		    reg_sink_fn sink, void *arg)
+{
+	struct http_call h = {0};
+	struct route rt[ROUTES_MAX];
+	struct tee tee = {sink, arg, {NULL}, BUF_INIT(REG_MIRROR_HOLD_MAX), false, NULL};
+	char *path, *scope, *what, got[DIGEST_STR_LEN + 1];
+	bool verified = false;
+	size_t n = 0;
+	int ret;
+
+	if (!digest_is_valid(digest))
+		return -EINVAL;
+	ret = object_names(repo, "blobs", digest, &path, &scope, &what);
+	if (ret == 0) {
+		n = read_routes(r, digest, rt);
+		if (n > 1)
+			ret = digest_ctx_init(&tee.d);
+	}
+	tee.holding = n > 1;
+	h.sink = n > 1 ? tee_sink : sink;
+	h.sink_arg = n > 1 ? (void *)&tee : arg;
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		const struct route *x = &rt[i];
+		curl_off_t before = h.delivered;
+
+		if (!x->origin && tee.holding && (ret = tee_flush(&tee)) < 0)
+			break; /* the registry itself: no need to hold back */
+		ret = route_request(x, path, scope, what, &h);
+		if (x->origin && h.delivered > before)
+			tee.mirror = x->r;
+		if (ret == 0 && x->origin && tee.holding) {
+			/* all of it is held: check it before anything goes on */
+			ret = tee_digest(&tee, got);
+			if (ret == 0 && strcmp(got, digest) == 0) {
+				ret = tee_flush(&tee);
+				verified = true;
+				break;
+			}
+			if (ret == 0) {
+				route_log(x, LOG_LVL_WARN, "%s on '%s': content has digest %s: refused",
+					  what, x->r->host, got);
+				mirror_distrust(x->r, digest);
+				ret = -EIO;
+			}
+		}
+		if (ret == 0 || !x->origin || h.sink_err || !route_fall_back_on(ret))
+			break;
+		/* the next source starts over, or resumes after what was handed on */
+		ret = tee.holding ? tee_reset(&tee, &h) : 0;
+		if (ret == 0 && i + 1 == n)
+			BUG("the last route of a read is not the registry");
+	}
+	if (n > 1 && !verified && tee.mirror && (ret == 0 || h.sink_err == -EFBIG)) {
+		/* a big blob that passed through from a mirror: the caller's
+		 * writer refuses it if it is wrong; make sure the mirror is not
+		 * asked for it again */
+		if (tee_digest(&tee, got) == 0 && (h.sink_err == -EFBIG || strcmp(got, digest) != 0)) {
+			log_warn("mirror '%s' for '%s': %s does not verify (%s): not asked for it "
+				 "again", tee.mirror->host, r->host, what,
+				 h.sink_err ? "too long" : got);
+			mirror_distrust(tee.mirror, digest);
+			ret = -EIO;
+		}
+	}
+	if (n > 1)
+		digest_ctx_release(&tee.d);
+	buf_release(&tee.held, 0);
+	http_call_release(&h);
+	free(path);
+	free(scope);
+	free(what);
+	return ret;
+}

@@ -1,0 +1,555 @@
+/*
+ * Routes: how one API request of the registry client reaches a registry.
+ *
+ * A request goes through three layers:
+ *   http_perform()   (http.c) one HTTP exchange on a pooled curl handle;
+ *   route_request()  here: the scheme settled by the first /v2/ answer
+ *                    (https, or http by the plain-HTTP rule), auth (auth.c:
+ *                    Basic, Bearer tokens per scope, fetched on a 401
+ *                    challenge), bounded retries with backoff for transient
+ *                    failures, a cut-off stream resumed with a Range request;
+ *   the API calls    pull.c and push.c.
+ *
+ * Mirrors (-o mirror=): reads (manifests, blobs, tags lists) of a registry
+ * go to its mirrors first (read_routes), each a registry of its own
+ * (scheme, credentials, TLS); any failure of a mirror is a warning and the
+ * next source is tried, ending with the registry itself.  A mirror that
+ * cannot be reached is skipped for MIRROR_RETRY seconds; one that served a
+ * digest wrong is not asked for it again.  See registry/request.h.
+ */
+#include "registry/request.h"
+
+#include <errno.h>
+#include <openssl/x509_vfy.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "common/clock.h"
+#include "common/limits.h"
+#include "common/log.h"
+#include "common/secret.h"
+#include "registry/names.h"
+
+#define MIRROR_RETRY 30           /* seconds an unreachable mirror is skipped */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define DISTRUST_KEEP 16          /* digests remembered per mirror that served them wrong */
+
+static void sleep_seconds(double s)
+{
+	struct timespec ts;
+
+	if (s <= 0)
+		return;
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+	nanosleep(&ts, NULL);
+}
+
+/* --- routes: a registry, or a mirror of one ------------------------------ */
+
+void route_log(const struct route *rt, enum log_level level, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (level == LOG_LVL_DEBUG && log_get_level() < LOG_LVL_DEBUG)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!rt->origin) {
+		log_msg(level, "%s", msg);
+		return;
+	}
+	log_msg(level == LOG_LVL_DEBUG ? LOG_LVL_DEBUG : LOG_LVL_WARN,
+		"mirror '%s' for '%s': %s; falling back to '%s'", rt->r->host, rt->origin->host, msg,
+		rt->next ? rt->next : rt->origin->host);
+}
+
+/* A mirror that cannot be reached is left alone for MIRROR_RETRY seconds
+ * (the failure's log line says so: down_note). */
+static void mirror_set_down(const struct route *rt)
+{
+	if (!rt->origin)
+		return;
+	pthread_mutex_lock(&rt->r->lock);
+	rt->r->down_until = mono_now() + MIRROR_RETRY;
+	pthread_mutex_unlock(&rt->r->lock);
+}
+
+static const char *down_note(const struct route *rt)
+{
+	return rt->origin ? " (mirror skipped for the next " STR(MIRROR_RETRY) " s)" : "";
+}
+
+void mirror_distrust(struct reg_registry *m, const char *digest)
+{
+	pthread_mutex_lock(&m->lock);
+	if (!m->distrust)
+		m->distrust = calloc(DISTRUST_KEEP, sizeof(*m->distrust));
+	if (m->distrust) {
+		snprintf(m->distrust[m->distrust_next % DISTRUST_KEEP], DIGEST_STR_LEN + 1, "%s",
+			 digest);
+		m->distrust_next++;
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+static bool mirror_usable_locked(const struct reg_registry *m, const char *digest, double now)
+{
+	if (m->down_until > now)
+		return false;
+	for (size_t i = 0; digest && m->distrust && i < DISTRUST_KEEP; i++)
+		if (strcmp(m->distrust[i], digest) == 0)
+			return false;
+	return true;
+}
+
+/* Mirror @i of @r (borrowed: registries live as long as the client), or
+ * NULL without memory. */
+static struct reg_registry *registry_mirror(struct reg_registry *r, size_t i)
+{
+	struct reg_registry *m;
+
+	pthread_mutex_lock(&r->lock);
+	m = r->mirrors[i];
+	pthread_mutex_unlock(&r->lock);
+	if (m || reg_client_registry(r->client, r->mirror_hosts[i], &m) < 0)
+		return m;
+	pthread_mutex_lock(&r->lock);
+	if (!r->mirrors[i])
+		r->mirrors[i] = m;
+	pthread_mutex_unlock(&r->lock);
+	return m;
+}
+
+size_t read_routes(struct reg_registry *r, const char *digest, struct route *rt)
+{
+	double now = mono_now();
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->n_mirrors && n + 1 < ROUTES_MAX; i++) {
+		struct reg_registry *m = registry_mirror(r, i);
+		bool usable;
+
+		if (!m)
+			continue;
+		pthread_mutex_lock(&m->lock);
+		usable = mirror_usable_locked(m, digest, now);
+		pthread_mutex_unlock(&m->lock);
+		if (!usable) {
+			log_debug("mirror '%s' for '%s': skipped (down, or served this digest "
+				  "wrong)", m->host, r->host);
+			continue;
+		}
+		rt[n++] = (struct route){m, r, NULL};
+	}
+	rt[n++] = (struct route){r, NULL, NULL};
+	for (size_t i = 0; i + 1 < n; i++)
+		rt[i].next = rt[i + 1].r->host;
+	return n;
+}
+
+bool route_fall_back_on(int err)
+{
+	return err != -EINVAL && err != -ENOMEM;
+}
+
+/* --- the scheme ------------------------------------------------------------ */
+
+/* What to add to a TLS failure of @h on @r for the log: where the CAs came
+ * from when the issuer is unknown, which certificate was sent when the
+ * server refused it.  Static or @buf. */
+static const char *tls_hint(const struct reg_registry *r, const struct http_call *h,
+			    char *buf, size_t n)
+{
+	const struct http_tls *t = h->tls;
+	long v = h->tls_verify;
+
+	if (v == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+	    v == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT || v == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
+	    v == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT) {
+		snprintf(buf, n, " (trusted: the system CAs%s%s%s%s; a registry's CA goes in "
+			 "<certs.d>/%s/ca.crt)", r->client->cafile ? ", cafile " : "",
+			 r->client->cafile ? r->client->cafile : "", t && t->dir ? ", " : "",
+			 t && t->dir ? t->dir : "", r->host);
+		return buf;
+	}
+	if (h->tls_alert >= 0 && t && t->cert) {
+		snprintf(buf, n, " (sent client certificate '%s/%s')", t->dir, t->cert_name);
+		return buf;
+	}
+	return "";
+}
+
+/* GET /v2/ of @r over @s into @h; *url is the URL asked (new, replacing
+ * the one there).  0 when an HTTP status came back (whatever it was), -EIO
+ * for a transport failure (@h says why), -ENOMEM. */
+static int v2_probe(struct reg_registry *r, enum scheme s, const struct http_tls *tls,
+		    struct http_call *h, char **url)
+{
+	free(*url);
+	if (asprintf(url, "%s://%s/v2/", s == SCHEME_HTTPS ? "https" : "http", r->api_host) < 0) {
+		*url = NULL;
+		return -ENOMEM;
+	}
+	h->url = *url;
+	h->max = HTTP_ERROR_BODY_MAX;
+	h->total_timeout = 30;
+	h->tls = tls;
+	return http_perform(r->client, s == SCHEME_HTTP, h) < 0 ? -EIO : 0;
+}
+
+/* @r answered /v2/ over @s (@h: 200 or 401): that is its scheme from now
+ * on, and the answer says whether it wants credentials. */
+static void scheme_settle(struct reg_registry *r, enum scheme s, const struct http_call *h)
+{
+	pthread_mutex_lock(&r->lock);
+	r->scheme = s;
+	if (r->auth == AUTH_UNKNOWN && h->status == 200)
+		r->auth = AUTH_NONE;
+	pthread_mutex_unlock(&r->lock);
+	if (s == SCHEME_HTTP)
+		log_info("registry '%s': plain HTTP, it does not speak TLS (%s)", r->host,
+			 reg_host_is_loopback(r->host) ? "a loopback host" : "-o insecure");
+	if (h->status == 401)
+		auth_take_challenge(r, h->www_auth);
+}
+
+/* Log why @rt's registry could not be reached: @h is the last try,
+ * @https_err why https failed (or ""), @tls_failed whether TLS refused
+ * the peer or the peer refused us.  -ENXIO when the host name does not
+ * resolve, else -EIO. */
+static int scheme_unreachable(const struct route *rt, const struct http_call *h,
+			      const char *https_err, bool tls_failed)
+{
+	struct reg_registry *r = rt->r;
+	char hint[512];
+
+	if (tls_failed)
+		route_log(rt, LOG_LVL_ERR, "registry '%s': %s%s%s", r->host, h->errbuf,
+			  tls_hint(r, h, hint, sizeof(hint)), down_note(rt));
+	else if (r->plain_ok)
+		route_log(rt, LOG_LVL_ERR, "registry '%s': unreachable: %s%s%s", r->host, h->errbuf,
+			  strstr(https_err, h->errbuf) ? "" : https_err, down_note(rt));
+	else
+		route_log(rt, LOG_LVL_ERR,
+			  "registry '%s': unreachable: %s (plain HTTP is not allowed for this "
+			  "host; see -o insecure)%s", r->host, h->errbuf, down_note(rt));
+	/* reg_ping tells this apart; requests see -EIO */
+	return h->cc == CURLE_COULDNT_RESOLVE_HOST ? -ENXIO : -EIO;
+}
+
+/* Settle on https, or http by the plain-HTTP rule.  The first /v2/ answer
+ * decides; until one comes, every request tries again.  A host that
+ * answers in TLS and fails it (a certificate that does not verify, an alert)
+ * is never asked over plain HTTP: it is a TLS server with a problem. */
+static int ensure_scheme(const struct route *rt)
+{
+	static const enum scheme order[] = {SCHEME_HTTPS, SCHEME_HTTP};
+	struct reg_registry *r = rt->r;
+	struct http_call h = {0};
+	char https_err[CURL_ERROR_SIZE + 16] = ""; /* why https failed, for the log */
+	const struct http_tls *tls;
+	char *url = NULL;
+	enum scheme s;
+	bool tls_failed = false;
+	int ret = -EIO;
+
+	pthread_mutex_lock(&r->lock);
+	s = r->scheme;
+	pthread_mutex_unlock(&r->lock);
+	if (s != SCHEME_UNKNOWN)
+		return 0;
+	if (registry_tls(r, &tls) < 0) {
+		route_log(rt, LOG_LVL_ERR, "registry '%s': its TLS certificates cannot be read%s",
+			  r->host, down_note(rt));
+		return -EIO;
+	}
+
+	for (size_t i = 0; i < 2; i++) {
+		if (order[i] == SCHEME_HTTP && !r->plain_ok)
+			break;
+		ret = v2_probe(r, order[i], tls, &h, &url);
+		if (ret == -ENOMEM)
+			goto out;
+		if (ret < 0) {
+			log_debug("registry '%s': %s: %s", r->host, url, h.errbuf);
+			if (order[i] == SCHEME_HTTPS) {
+				snprintf(https_err, sizeof(https_err), " (https: %s)", h.errbuf);
+				if (http_tls_refused(&h) || h.tls_spoken) {
+					tls_failed = true;
+					break;
+				}
+			}
+			continue;
+		}
+		if (h.status == 200 || h.status == 401) {
+			scheme_settle(r, order[i], &h);
+			goto out;
+		}
+		route_log(rt, LOG_LVL_ERR, "registry '%s': HTTP %ld on %s, not a v2 registry%s%s",
+			  r->host, h.status, url, https_err, down_note(rt));
+		ret = reg_status_errno(h.status, NULL);
+		if (ret == -ENOENT)
+			ret = -EIO; /* no /v2/ is an unusable registry, not a missing file */
+		goto out;
+	}
+	ret = scheme_unreachable(rt, &h, https_err, tls_failed);
+out:
+	http_call_release(&h);
+	free(url);
+	return ret;
+}
+
+int reg_ping(struct reg_registry *r)
+{
+	struct route rts[ROUTES_MAX], origin = {r, NULL, NULL};
+	size_t n;
+	int ret = ensure_scheme(&origin);
+
+	if (ret == 0 || !r->n_mirrors)
+		return ret;
+	/* the registry cannot be reached, but it can still be read through a
+	 * mirror (the last route is the registry itself, tried above) */
+	n = read_routes(r, NULL, rts);
+	for (size_t i = 0; i + 1 < n; i++) {
+		if (ensure_scheme(&rts[i]) == 0) {
+			log_warn("registry '%s': read through mirror '%s' only", r->host,
+				 rts[i].r->host);
+			return 0;
+		}
+		mirror_set_down(&rts[i]);
+	}
+	return ret;
+}
+
+/* --- one request: auth, retries, resumption ------------------------------ */
+
+static bool transient(const struct http_call *h, int perform_ret)
+{
+	if (perform_ret < 0)
+		return !http_tls_refused(h) && h->cc != CURLE_UNSUPPORTED_PROTOCOL &&
+		       h->cc != CURLE_URL_MALFORMAT;
+	return h->status == 429 || h->status == 502 || h->status == 503 || h->status == 504;
+}
+
+static double backoff(const struct http_call *h, int attempt)
+{
+	double wait = 0.2 * (1 << attempt);
+
+	if (h->retry_after) {
+		char *end;
+		long s = strtol(h->retry_after, &end, 10);
+
+		if (end != h->retry_after && s >= 0)
+			wait = (double)s;
+	}
+	return wait > 5.0 ? 5.0 : wait; /* never let a server park a reader for long */
+}
+
+/* The URL of @path on @r (*url, new) over http (@plain) or https: @path
+ * itself when it is absolute (an upload's Location), *foreign then saying
+ * whether it leaves the registry (credentials go only to the registry
+ * itself).  0 or -ENOMEM. */
+static int route_url(const struct reg_registry *r, bool plain, const char *path, char **url,
+		     bool *foreign)
+{
+	const char *scheme = plain ? "http" : "https";
+
+	*url = NULL;
+	*foreign = false;
+	if (strncmp(path, "http://", 7) == 0 || strncmp(path, "https://", 8) == 0) {
+		char *own = NULL;
+
+		if (asprintf(&own, "%s://%s/", scheme, r->api_host) < 0)
+			return -ENOMEM;
+		*foreign = strncmp(path, own, strlen(own)) != 0;
+		free(own);
+		*url = strdup(path);
+	} else if (asprintf(url, "%s://%s%s", scheme, r->api_host, path) < 0) {
+		*url = NULL;
+	}
+	return *url ? 0 : -ENOMEM;
+}
+
+/* One exchange of @h with @url, @auth and @tls (all borrowed, kept in @h
+ * until route_request returns); a stream asks for the rest of what it was
+ * getting.  As http_perform. */
+static int route_send(struct reg_client *c, bool plain, char *url, const char *auth,
+		      const struct http_tls *tls, struct http_call *h)
+{
+	h->url = url;
+	h->auth = auth;
+	h->tls = tls;
+	if (h->sink && h->delivered > 0) {
+		/* resume: ask for the rest; if the server ignores Range and
+		 * sends it all again, the first bytes are dropped */
+		h->range_from = h->delivered;
+		h->skip = h->delivered;
+	}
+	return http_perform(c, plain, h);
+}
+
+/* How an exchange (@pr: what http_perform returned) ends whatever its
+ * status said: 0 done (2xx; a resumed range that starts where asked), or
+ * -errno (the caller's sink refused the bytes, a body over the cap, a
+ * bad resumed range; logged).  1: the status decides (an error to answer,
+ * retry or report). */
+static int route_settled(const struct route *rt, const char *what, const struct http_call *h,
+			 int pr)
+{
+	struct reg_registry *r = rt->r;
+
+	if (pr < 0)
+		return 1;
+	if (h->sink_err) {
+		/* the caller's sink refused the bytes: not this source's failure */
+		log_err("%s on '%s': %s", what, r->host, strerror(-h->sink_err));
+		return h->sink_err;
+	}
+	if (h->too_big) {
+		route_log(rt, LOG_LVL_ERR, "%s on '%s': response larger than %zu bytes, refused",
+			  what, r->host, h->max);
+		return -EIO;
+	}
+	if (h->status == 206 && h->range_from > 0) {
+		long long start = -1;
+
+		if (!h->content_range || sscanf(h->content_range, "bytes %lld-", &start) != 1 ||
+		    start != (long long)h->range_from) {
+			route_log(rt, LOG_LVL_ERR, "%s on '%s': bad resumed range", what, r->host);
+			return -EIO;
+		}
+		return 0;
+	}
+	return h->status >= 200 && h->status < 300 ? 0 : 1;
+}
+
+/*
+ * A 401 from @r for @scope to @auth (@h): learn from its challenge what it
+ * wants.  1: ask again (with Basic credentials, or a fresh token; then
+ * *scope_refused says whether that token was got with all our credentials,
+ * so that another 401 is about its scope); 0: nothing to be done, the 401
+ * stands; -errno: the token server failed (logged), an outage rather than
+ * a refusal.
+ */
+static int route_challenge(struct reg_registry *r, const char *scope, const char *auth,
+			   const struct http_call *h, bool *scope_refused)
+{
+	bool bearer, withheld;
+	int ret;
+
+	if (auth_take_challenge(r, h->www_auth) < 0)
+		return 0;
+	pthread_mutex_lock(&r->lock);
+	bearer = r->auth == AUTH_BEARER;
+	pthread_mutex_unlock(&r->lock);
+	if (!bearer)
+		return 1;
+	ret = auth_fetch_token(r, scope, auth, &withheld);
+	if (ret == 0) {
+		*scope_refused = !withheld;
+		return 1;
+	}
+	return ret == -EACCES ? 0 : ret;
+}
+
+/* Log the failure of @h (@pr: what http_perform returned) on @rt and
+ * return its errno (the table's, for an HTTP status). */
+static int route_failed(const struct route *rt, const char *what, struct http_call *h, int pr,
+			bool scope_refused)
+{
+	struct reg_registry *r = rt->r;
+	char *code;
+	int ret;
+
+	if (pr < 0) {
+		route_log(rt, LOG_LVL_ERR, "%s on '%s': %s%s", what, r->host, h->errbuf,
+			  down_note(rt));
+		mirror_set_down(rt);
+		return -EIO;
+	}
+	code = http_error_code(&h->body);
+	ret = reg_status_errno(h->status, code);
+	h->creds_refused = h->status == 401 && !scope_refused;
+	/* "not there" is an answer, not a failure: lookups probe for it */
+	route_log(rt, ret == -ENOENT ? LOG_LVL_DEBUG : LOG_LVL_ERR, "%s: HTTP %ld%s%s from '%s'",
+		  what, h->status, code ? " " : "", code ? code : "", r->host);
+	free(code);
+	return ret;
+}
+
+int route_request(const struct route *rt, const char *path, const char *scope, const char *what,
+		  struct http_call *h)
+{
+	struct reg_registry *r = rt->r;
+	const struct http_tls *tls;
+	char *url = NULL, *auth = NULL;
+	bool plain, foreign, challenged = false;
+	bool scope_refused = false; /* a token fetched with all our credentials was refused */
+	int ret, pr, attempt = 0, retries = rt->origin ? 0 : r->client->retries;
+
+	h->creds_refused = false;
+	ret = ensure_scheme(rt);
+	if (ret < 0) {
+		mirror_set_down(rt);
+		return ret == -ENXIO ? -EIO : ret;
+	}
+	if (registry_tls(r, &tls) < 0)
+		return -EIO;
+	pthread_mutex_lock(&r->lock);
+	plain = r->scheme == SCHEME_HTTP;
+	pthread_mutex_unlock(&r->lock);
+	ret = route_url(r, plain, path, &url, &foreign);
+	if (ret < 0)
+		return ret;
+
+	for (;;) {
+		secret_free(auth);
+		auth = foreign ? NULL : auth_header_for(r, scope);
+		pr = route_send(r->client, plain, url, auth, foreign ? NULL : tls, h);
+		ret = route_settled(rt, what, h, pr);
+		if (ret <= 0)
+			break;
+		if (pr == 0 && h->status == 401 && !challenged && !foreign) {
+			challenged = true;
+			ret = route_challenge(r, scope, auth, h, &scope_refused);
+			if (ret < 0)
+				break;
+			if (ret > 0)
+				continue;
+		}
+		if (attempt < retries && transient(h, pr)) {
+			double wait = backoff(h, attempt);
+
+			log_debug("%s on '%s': %s, retrying in %.1fs", what, r->host,
+				  pr < 0 ? h->errbuf : "busy", wait);
+			attempt++;
+			sleep_seconds(wait);
+			continue;
+		}
+		ret = route_failed(rt, what, h, pr, scope_refused);
+		break;
+	}
+	secret_free(auth);
+	free(url);
+	h->url = NULL;
+	h->auth = NULL;
+	h->tls = NULL;
+	return ret;
+}
+
+int registry_request(struct reg_registry *r, const char *path, const char *scope,
+		     const char *what, struct http_call *h)
+{
+	struct route rt = {r, NULL, NULL};
+
+	return route_request(&rt, path, scope, what, h);
+}
