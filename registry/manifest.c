@@ -556,9 +556,10 @@ char *reg_platform_string(const struct reg_platform *p)
 	return s;
 }
 
-/* Load untrusted JSON: bounded size, duplicate keys refused (two "digest"
- * keys would let different readers see different documents). */
-static int json_load_untrusted(const char *bytes, size_t len, json_t **out)
+/* Load untrusted JSON that must be an object: bounded size, duplicate keys
+ * refused (two "digest" keys would let different readers see different
+ * documents).  0, -EINVAL (not JSON, not an object), -ENOMEM. */
+static int json_load_object(const char *bytes, size_t len, json_t **out)
 {
 	json_error_t err;
 
@@ -568,6 +569,11 @@ static int json_load_untrusted(const char *bytes, size_t len, json_t **out)
 	*out = json_loadb(bytes, len, JSON_REJECT_DUPLICATES, &err);
 	if (!*out)
 		return json_error_code(&err) == json_error_out_of_memory ? -ENOMEM : -EINVAL;
+	if (!json_is_object(*out)) {
+		json_decref(*out);
+		*out = NULL;
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -663,11 +669,8 @@ int reg_manifest_parse(const char *bytes, size_t len, const char *content_type,
 	int ret;
 
 	*out = NULL;
-	ret = json_load_untrusted(bytes, len, &root);
+	ret = json_load_object(bytes, len, &root);
 	if (ret < 0)
-		goto out;
-	ret = -EINVAL;
-	if (!json_is_object(root))
 		goto out;
 	m = calloc(1, sizeof(*m));
 	if (!m) {
@@ -695,11 +698,8 @@ int reg_config_platform(const char *bytes, size_t len, struct reg_platform *out)
 	int ret;
 
 	memset(out, 0, sizeof(*out));
-	ret = json_load_untrusted(bytes, len, &root);
+	ret = json_load_object(bytes, len, &root);
 	if (ret < 0)
-		goto out;
-	ret = -EINVAL;
-	if (!json_is_object(root))
 		goto out;
 	ret = platform_from_json(root, out);
 out:
