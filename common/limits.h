@@ -82,6 +82,12 @@
 
 /* --- the tree (fs/) -------------------------------------------------------- */
 
+/* .downloads as generated (one line per download in flight). */
+#define DOWNLOADS_TEXT_MAX (1u << 20)
+/* Downloads of this many bytes or more log their start and end (smaller
+ * ones only with -o verbose): a threshold, not a cap. */
+#define DOWNLOAD_LOG_MIN (16ull << 20)
+
 /* Platform directories a refused link to an index names. */
 #define INDEX_NAMES_SHOWN 8
 

@@ -30,6 +30,8 @@ int fs_init(struct fs *fs)
 	if (ret < 0)
 		return ret;
 	fs->mount_time = time(NULL);
+	pthread_mutex_init(&fs->downloads_lock, NULL);
+	fs->downloads = NULL;
 	commit_init(fs);
 	return 0;
 }
@@ -39,6 +41,7 @@ void fs_release(struct fs *fs)
 	if (!fs->nodes)
 		return; /* never initialised */
 	commit_release(fs);
+	pthread_mutex_destroy(&fs->downloads_lock);
 	node_table_free(fs->nodes);
 	fs->nodes = NULL;
 }

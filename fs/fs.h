@@ -5,6 +5,7 @@
  * that speaks to the kernel; the unit tests link the core directly.
  *
  *   fs.c       one mount's state (fs_init), the memory-cache keys
+ *   downloads.c  the blob downloads in flight (.downloads, the log)
  *   node.c     the node table: stable inode numbers, lookup counts
  *   resolve.c  what a name means: the one resolver, for lookups and links
  *   tree.c     what a node holds: listings, file contents, attributes
@@ -16,6 +17,7 @@
  * Where to find the code for a path of the tree (lookups start in
  * tree_lookup, listings in tree_list, attributes in tree_stat):
  *   MOUNT/                          NODE_ROOT       tree_list (the configured registries)
+ *   MOUNT/.downloads                NODE_FILE       downloads_text (downloads.c)
  *   MOUNT/host/                     NODE_REGISTRY   resolve_registry
  *   MOUNT/host/ns/repo/             NODE_REPO       resolve_level, tree_list_level
  *   MOUNT/host/ns/repo/tag/         NODE_MANIFEST   resolve_level (LEVEL_TAG), resolve_ref
@@ -74,7 +76,10 @@ enum node_kind {
 	NODE_DRAFT_ANNOTATIONS, /* .annotations/ of a draft */
 };
 
-enum file_kind { FILE_MANIFEST, FILE_DIGEST, FILE_INSPECT, FILE_CONFIG, FILE_PLATFORM };
+enum file_kind {
+	FILE_MANIFEST, FILE_DIGEST, FILE_INSPECT, FILE_CONFIG, FILE_PLATFORM,
+	FILE_DOWNLOADS, /* MOUNT/.downloads */
+};
 
 enum draft_file {
 	DF_PREVIEW,    /* .preview.json: the bytes a commit would push */
@@ -143,6 +148,7 @@ struct fs_caller {
 };
 
 struct commit_lock; /* commit.c */
+struct fs_download; /* downloads.c */
 
 /* One mount.  The caller fills cfg and the borrowed rooms, then fs_init. */
 struct fs {
@@ -154,6 +160,9 @@ struct fs {
 	struct cache_drafts *drafts; /* borrowed */
 	struct node_table *nodes;    /* owned: this mount's nodes */
 	time_t mount_time;           /* what live nodes show as their times */
+
+	pthread_mutex_t downloads_lock; /* protects the links of downloads; taken alone */
+	struct fs_download *downloads;  /* blob downloads in flight (downloads.c) */
 
 	pthread_mutex_t commit_mutex; /* protects commits; taken alone */
 	pthread_cond_t commit_done;
@@ -209,6 +218,22 @@ struct node *node_new(struct node *parent, const char *name, enum node_kind kind
 void node_free(struct node *n); /* only for unpublished nodes */
 /* Drop @nlookup kernel lookups. */
 void node_forget(struct node_table *t, struct node *n, uint64_t nlookup);
+
+/* --- downloads.c: blob downloads in flight ---------------------------------- */
+
+/* A download of blob @digest (@total bytes, < 0 unknown) from @where
+ * ("host/repository", or a URL without its query) begins: it shows in
+ * .downloads until download_end.  NULL without memory (then it is just
+ * not shown; the other calls take NULL). */
+struct fs_download *download_begin(struct fs *fs, const char *where, const char *digest,
+				   int64_t total);
+/* @n more bytes of @d are stored.  Only the filling thread calls this. */
+void download_add(struct fs_download *d, size_t n);
+/* @d ended with @ret (0 or -errno): it leaves the table (and is freed). */
+void download_end(struct fs *fs, struct fs_download *d, int ret);
+/* What MOUNT/.downloads shows now (new buffer): one line per download,
+ * "DIGEST WHERE DONE/TOTAL PERCENT RATE/s ELAPSEDs".  0 or -ENOMEM. */
+int downloads_text(struct fs *fs, char **bytes, size_t *len);
 
 /* --- resolve.c: what a name means ------------------------------------------ */
 

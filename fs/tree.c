@@ -145,34 +145,61 @@ static int view_manifest(struct fs *fs, struct node *n, struct resolve_view *v)
 
 /* --- blobs --------------------------------------------------------------- */
 
+/* One fill of the store with a blob: from the registry, or from a
+ * foreign layer's URL. */
 struct fill_ctx {
-	const struct fs_remote *remote;
+	struct fs *fs;
 	struct reg_registry *reg;
 	const char *repo;
 	const char *digest;
+	int64_t size;
+	const char *url; /* a foreign layer's URL, or NULL: the registry */
 	struct cache_writer *w;
+	struct fs_download *dl;
 };
 
 static int fill_sink(void *arg, const void *p, size_t len)
 {
 	struct fill_ctx *f = arg;
+	int ret = cache_writer_write(f->w, p, len);
 
-	return cache_writer_write(f->w, p, len);
+	if (ret == 0)
+		download_add(f->dl, len);
+	return ret;
 }
 
-static int fill_from_registry(struct cache_writer *w, void *arg)
+/* Where a fill comes from, as .downloads and the log say it: never a
+ * URL's query (signed URLs carry credentials there).  New string. */
+static char *fill_where(const struct fill_ctx *f)
+{
+	if (f->url)
+		return fs_strdup_printf("%.*s", (int)strcspn(f->url, "?#"), f->url);
+	return fs_strdup_printf("%s/%s", reg_registry_host(f->reg), f->repo);
+}
+
+/* The cache_store_ensure fill: the bytes, counted in .downloads. */
+static int fill(struct cache_writer *w, void *arg)
 {
 	struct fill_ctx *f = arg;
+	char *where = fill_where(f);
+	int ret;
 
 	f->w = w;
-	return f->remote->blob_stream(f->reg, f->repo, f->digest, fill_sink, f);
+	f->dl = where ? download_begin(f->fs, where, f->digest, f->size) : NULL;
+	free(where);
+	if (f->url)
+		ret = f->fs->remote->blob_stream_url(f->fs->client, f->url, fill_sink, f);
+	else
+		ret = f->fs->remote->blob_stream(f->reg, f->repo, f->digest, fill_sink, f);
+	download_end(f->fs, f->dl, ret);
+	return ret;
 }
 
 int tree_blob_ensure(struct fs *fs, struct reg_registry *r, const char *repo,
 		     const char *digest, int64_t size)
 {
-	struct fill_ctx f = {fs->remote, r, repo, digest, NULL};
-	int ret = cache_store_ensure(fs->store, digest, size, fill_from_registry, &f);
+	struct fill_ctx f = {.fs = fs, .reg = r, .repo = repo, .digest = digest, .size = size};
+	int ret = cache_store_ensure(fs->store, digest, size, fill, &f);
 
 	if (ret == -EFBIG)
 		ret = -EIO; /* more bytes than the descriptor says: content is wrong */
@@ -314,6 +341,8 @@ int tree_file_content(struct fs *fs, struct node *n, char **bytes, size_t *len)
 	*len = 0;
 	if (n->kind == NODE_DRAFT_FILE)
 		return draft_file_content(fs, n, bytes, len);
+	if (n->file == FILE_DOWNLOADS)
+		return downloads_text(fs, bytes, len);
 	ret = view_manifest(fs, n, &v);
 	if (ret < 0)
 		return ret;
@@ -334,6 +363,8 @@ int tree_file_content(struct fs *fs, struct node *n, char **bytes, size_t *len)
 		break;
 	case FILE_CONFIG:
 		BUG("config.json is a blob node (NODE_LAYER), read through the store");
+	case FILE_DOWNLOADS:
+		BUG(".downloads holds no manifest");
 	case FILE_PLATFORM: {
 		struct reg_platform p;
 		char *s;
@@ -356,20 +387,6 @@ int tree_file_content(struct fs *fs, struct node *n, char **bytes, size_t *len)
 	return ret;
 }
 
-struct url_fill {
-	struct fs *fs;
-	const char *url;
-	struct fill_ctx sink;
-};
-
-static int fill_from_url(struct cache_writer *w, void *arg)
-{
-	struct url_fill *u = arg;
-
-	u->sink.w = w;
-	return u->fs->remote->blob_stream_url(u->fs->client, u->url, fill_sink, &u->sink);
-}
-
 /* A foreign layer the registry does not hold: from its descriptor's URLs,
  * in order, with no credentials (registry/foreign.c). */
 static int ensure_foreign(struct fs *fs, struct node *n)
@@ -387,10 +404,10 @@ static int ensure_foreign(struct fs *fs, struct node *n)
 		if (strcmp(d->digest, n->layer_digest) != 0 || !reg_descriptor_is_foreign(d))
 			continue;
 		for (size_t k = 0; ret < 0 && k < d->n_urls; k++) {
-			struct url_fill u = {fs, d->urls[k], {fs->remote, NULL, NULL, n->layer_digest, NULL}};
+			struct fill_ctx f = {.fs = fs, .digest = n->layer_digest,
+					     .size = n->layer_size, .url = d->urls[k]};
 
-			ret = cache_store_ensure(fs->store, n->layer_digest, n->layer_size,
-						 fill_from_url, &u);
+			ret = cache_store_ensure(fs->store, n->layer_digest, n->layer_size, fill, &f);
 		}
 		break;
 	}
@@ -574,12 +591,26 @@ static int lookup_layer(struct fs *fs, struct node *parent, const char *name, st
 	return ret;
 }
 
+#define DOWNLOADS_NAME ".downloads"
+
+/* MOUNT/.downloads: the downloads in flight (downloads.c). */
+static int downloads_child(struct node *parent, struct node **out)
+{
+	int ret = new_child(parent, DOWNLOADS_NAME, NODE_FILE, NULL, out);
+
+	if (ret == 0)
+		(*out)->file = FILE_DOWNLOADS;
+	return ret;
+}
+
 static int lookup_acting(struct fs *fs, struct node *parent, const char *name, struct node **out)
 {
 	if (parent->kind == NODE_DRAFT || parent->kind == NODE_DRAFT_ANNOTATIONS)
 		return draft_lookup(fs, parent, name, out);
-	/* outside drafts no name starts with '.', so such names (shells and
-	 * editors probe for many) never reach the network */
+	if (parent->kind == NODE_ROOT && strcmp(name, DOWNLOADS_NAME) == 0)
+		return downloads_child(parent, out);
+	/* outside drafts no other name starts with '.', so such names (shells
+	 * and editors probe for many) never reach the network */
 	if (name[0] == '.')
 		return -ENOENT;
 	switch (parent->kind) {
@@ -825,6 +856,7 @@ int tree_list(struct fs *fs, struct node *real, struct tree_listing *out)
 		return ret;
 	switch (n->kind) {
 	case NODE_ROOT:
+		ret = tree_listing_add(out, DOWNLOADS_NAME, NODE_FILE);
 		for (char **p = fs->cfg.registries; ret == 0 && p && *p; p++)
 			ret = tree_listing_add(out, *p, NODE_REGISTRY);
 		break;
@@ -910,6 +942,10 @@ static int stat_acting(struct fs *fs, struct node *n, struct stat *st)
 
 		st->st_mode = S_IFREG | 0444;
 		st->st_nlink = 1;
+		/* .downloads changes all the time: generated on every open and
+		 * served with direct I/O, its size is not promised here */
+		if (n->file == FILE_DOWNLOADS)
+			break;
 		ret = tree_file_content(fs, n, &bytes, &len);
 		free(bytes);
 		st->st_size = (off_t)len;

@@ -26,10 +26,10 @@ tag_dir() {
 	echo "$R/${1%:*}/${1##*:}"
 }
 
-@test "root lists the configured registry" {
+@test "root lists the configured registry (and .downloads)" {
 	run lsdir "$MNT"
 	[ "$status" -eq 0 ]
-	assert_lines "$REGISTRY" "$output" "ls $MNT"
+	assert_lines $'.downloads\n'"$REGISTRY" "$output" "ls $MNT"
 }
 
 @test "registry level lists the top-level namespaces" {

@@ -23,7 +23,7 @@ setup() { regfs_skip_if_needed; }
 @test "root lists all configured registries" {
 	run lsdir "$MNT"
 	[ "$status" -eq 0 ]
-	assert_lines "$(printf '%s\n' "$REGISTRY" "$PAGING" "$BAD" | LC_ALL=C sort)" "$output"
+	assert_lines "$(printf '%s\n' .downloads "$REGISTRY" "$PAGING" "$BAD" | LC_ALL=C sort)" "$output"
 }
 
 @test "all 120 repositories of test/many are listed (catalog pages)" {

@@ -18,6 +18,9 @@ never be exercised.  Everything else is forwarded unchanged to the upstream regi
   --refuse-tag-puts-while F  while file F exists, a PUT of a manifest by tag (not by digest)
                              is answered 500 without reaching the registry: a push that fails
                              half-way, after the children went in.
+  --blob-rate N              the bodies of blob GETs go out at about N bytes a second (a slow
+                             link, which loopback cannot be); with --slow-blob DIGEST (repeatable)
+                             only those blobs.
 
 Listens on 127.0.0.1 only (port 0 = any free port); the port is printed on stdout and written
 to --port-file.  Each request is logged to --log as "METHOD PATH STATUS".
@@ -32,6 +35,7 @@ import re
 import socketserver
 import sys
 import threading
+import time
 import urllib.parse
 
 # not copied from upstream responses (Date and Server are sent by http.server itself)
@@ -44,6 +48,7 @@ BAD_REPOS = ["../evil", "UPPER/case", ".hidden/repo", "a//b", "trailing/", "/lea
              "bad\nname/x", "test/../../etc", "sp ace/x", "y" * 300, "", "ok/.."]
 
 TAGS_RE = re.compile(r"^/v2/(.+)/tags/list$")
+BLOB_RE = re.compile(r"^/v2/(.+)/blobs/(sha256:[0-9a-f]{64})$")
 MANIFEST_RE = re.compile(r"^/v2/(.+)/manifests/([^/]+)$")
 
 
@@ -113,13 +118,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return
             self.send_header("Content-Length", length)
             self.end_headers()
+            rate = self.slow_rate()
             while True:
-                chunk = resp.read(65536)
+                chunk = resp.read(max(1, rate // 10) if rate else 65536)
                 if not chunk:
                     break
                 self.wfile.write(chunk)
+                if rate:
+                    self.wfile.flush()
+                    time.sleep(len(chunk) / rate)
         finally:
             conn.close()
+
+    def slow_rate(self):
+        """Bytes a second this response's body may go at (0: as fast as it can)."""
+        m = BLOB_RE.match(urllib.parse.urlsplit(self.path).path)
+        if self.command != "GET" or not m or not self.server.blob_rate:
+            return 0
+        if self.server.slow_blobs and m.group(2) not in self.server.slow_blobs:
+            return 0
+        return self.server.blob_rate
 
     def catalog(self, resp):
         data = json.loads(resp.read())
@@ -217,6 +235,8 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.inject = args.inject_bad_names
         self.refuse_while = args.refuse_tag_puts_while
         self.no_catalog = args.no_catalog
+        self.blob_rate = args.blob_rate
+        self.slow_blobs = set(args.slow_blob or [])
         self.me = "127.0.0.1:%d" % self.server_address[1]
         self._log = open(args.log, "a", buffering=1) if args.log else None
         self._lock = threading.Lock()
@@ -239,6 +259,10 @@ def main():
     ap.add_argument("--no-catalog", action="store_true", help="answer GET /v2/_catalog with 404")
     ap.add_argument("--refuse-tag-puts-while", metavar="FILE",
                     help="answer 500 to manifest PUTs by tag while FILE exists")
+    ap.add_argument("--blob-rate", type=int, default=0, metavar="N",
+                    help="send blob bodies at about N bytes a second")
+    ap.add_argument("--slow-blob", action="append", metavar="DIGEST",
+                    help="with --blob-rate: only this blob (repeatable)")
     args = ap.parse_args()
     if args.page_size < 1:
         ap.error("--page-size must be at least 1")
