@@ -22,7 +22,8 @@ if ! grep -qx '# regfs-requires: no-mount' "$file" && ! reason=$(regfs_prereqs);
 	echo "skipped: $reason"
 	exit 77
 fi
-for tool in $(sed -n 's/^# regfs-tools: //p' "$file"); do
+read -ra tools <<<"$(sed -n 's/^# regfs-tools: //p' "$file")"
+for tool in "${tools[@]}"; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
 		echo "skipped: '$tool' is not installed"
 		exit 77
