@@ -17,6 +17,9 @@ PACKAGES=(
 	passwd
 	# auth tests (tests/lib/auth.bash: htpasswd; tests/lib/token_server.py)
 	apache2-utils python3-jwt python3-cryptography
+	# man page and package tests (manpage.bats: groff, man; package.bats: cpack -G DEB runs
+	# dpkg-shlibdeps from dpkg-dev; readelf is binutils, part of build-essential)
+	groff-base man-db dpkg-dev
 	# benchmarks (scripts/bench.sh)
 	time hyperfine
 )

@@ -16,10 +16,19 @@ if ! command -v bats >/dev/null 2>&1; then
 	echo "skipped: 'bats' is not installed"
 	exit 77
 fi
-if ! reason=$(regfs_prereqs); then
+# a file that mounts nothing and needs no registry (the man page, the package) says so with a
+# "# regfs-requires: no-mount" line, and lists the commands it needs on a "# regfs-tools:" line
+if ! grep -qx '# regfs-requires: no-mount' "$file" && ! reason=$(regfs_prereqs); then
 	echo "skipped: $reason"
 	exit 77
 fi
+read -ra tools <<<"$(sed -n 's/^# regfs-tools: //p' "$file")"
+for tool in "${tools[@]}"; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		echo "skipped: '$tool' is not installed"
+		exit 77
+	fi
+done
 # a file that adds users or groups of its own says so with a "# regfs-requires: root" line
 if grep -qx '# regfs-requires: root' "$file" && ((EUID != 0)); then
 	echo "skipped: $(basename "$file") needs root (it adds a test user)"
