@@ -552,48 +552,42 @@ void resolved_release(struct resolved *t)
  * the first component after it).  0 or -errno. */
 static int resolve_levels(struct fs *fs, char **v, size_t n, struct resolved *t, size_t *rest)
 {
-	char *at = strdup(v[0]);
-	int ret = 0;
+	char *at = strdup(v[0]); /* the level's path below the mount */
+	int level = 0;
 
 	t->kind = RESOLVED_REGISTRY;
 	for (size_t i = 1; at && i < n; i++) {
-		char *next;
-
-		ret = resolve_level(fs, t->reg, t->repo, at, v[i]);
-		if (ret == -ENOENT) {
+		level = resolve_level(fs, t->reg, t->repo, at, v[i]);
+		if (level == -ENOENT) {
 			t->kind = RESOLVED_NONE;
-			ret = 0;
-			break;
-		}
-		if (ret < 0)
-			break;
-		if (ret == LEVEL_DRAFT) {
+		} else if (level == LEVEL_DRAFT) {
 			t->kind = RESOLVED_DRAFT;
-			break;
-		}
-		if (ret == LEVEL_TAG || ret == LEVEL_DIGEST) {
+		} else if (level == LEVEL_TAG || level == LEVEL_DIGEST) {
 			t->kind = RESOLVED_MANIFEST;
-			t->ref = strdup(ret == LEVEL_DIGEST ? v[i] + 1 : v[i]);
-			t->by_tag = ret == LEVEL_TAG;
+			t->by_tag = level == LEVEL_TAG;
+			t->ref = strdup(t->by_tag ? v[i] : v[i] + 1);
 			*rest = i + 1;
-			ret = t->ref ? 0 : -ENOMEM;
-			break;
+			if (!t->ref)
+				level = -ENOMEM;
+		} else if (level == LEVEL_REPO) {
+			char *repo = t->repo ? mountpath_join(t->repo, v[i]) : strdup(v[i]);
+			char *next = mountpath_join(at, v[i]);
+
+			free(t->repo);
+			free(at);
+			t->repo = repo;
+			at = next;
+			t->kind = RESOLVED_REPO;
+			if (!repo)
+				break;
+			continue;
 		}
-		next = t->repo ? mountpath_join(t->repo, v[i]) : strdup(v[i]);
-		free(t->repo);
-		t->repo = next;
-		next = mountpath_join(at, v[i]);
-		free(at);
-		at = next;
-		t->kind = RESOLVED_REPO;
-		ret = 0;
-		if (!t->repo)
-			break;
+		break;
 	}
 	if (!at || (t->kind == RESOLVED_REPO && !t->repo))
-		ret = -ENOMEM;
+		level = -ENOMEM;
 	free(at);
-	return ret;
+	return level < 0 && level != -ENOENT ? level : 0;
 }
 
 /* Down the index entries @v[rest..n) from t->view.  0 or -errno. */
