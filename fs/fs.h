@@ -314,8 +314,8 @@ void resolved_release(struct resolved *t);
  * same steps as lookups, component by component: so a link names what `ls`
  * shows at its target.  With @fresh the tag's manifest is asked of the
  * registry now (a commit pushes what the tag is now).  0 with *t set (what
- * is there, or why nothing is), or -errno when the registry could not be
- * asked. */
+ * is there, or why nothing is; release it with resolved_release), or
+ * -errno when the registry could not be asked (nothing to release). */
 int resolve_path(struct fs *fs, const char *rel, bool fresh, struct resolved *t);
 
 /* --- tree.c -------------------------------------------------------------- */

@@ -654,6 +654,8 @@ int resolve_path(struct fs *fs, const char *rel, bool fresh, struct resolved *t)
 		}
 	}
 out:
+	if (ret < 0)
+		resolved_release(t); /* nothing for the caller to free */
 	mountpath_free_parts(v, n);
 	return ret;
 }

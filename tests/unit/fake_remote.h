@@ -48,6 +48,7 @@ static struct {
 	struct fake_object v[FAKE_MAX];
 	size_t n;
 	bool no_catalog; /* the registry keeps its catalog (-ENOTSUP), as Docker Hub */
+	int fail_tags, fail_gets; /* -errno every tags list / manifest GET answers, or 0 */
 	/* requests made, by kind */
 	int catalogs, tag_lists, gets, heads, blobs, pings;
 } fake;
@@ -212,6 +213,8 @@ static int fake_tags(struct reg_registry *r, const char *repo, struct reg_strlis
 {
 	memset(out, 0, sizeof(*out));
 	fake.tag_lists++;
+	if (fake.fail_tags)
+		return fake.fail_tags;
 	for (size_t i = 0; i < fake.n; i++)
 		if (strcmp(fake.v[i].host, reg_registry_host(r)) == 0 &&
 		    strcmp(fake.v[i].repo, repo) == 0 && fake.v[i].tag[0] &&
@@ -242,6 +245,8 @@ static int fake_manifest_get(struct reg_registry *r, const char *repo, const cha
 
 	memset(out, 0, sizeof(*out));
 	fake.gets++;
+	if (fake.fail_gets)
+		return fake.fail_gets;
 	if (!o)
 		return -ENOENT;
 	out->bytes = strdup(o->bytes);

@@ -285,6 +285,43 @@ static void test_resolve_cost(void)
 	fake_reset();
 }
 
+/* A registry that fails is an error, never "not there", and leaves the
+ * caller nothing to free (the sanitizer build checks the leaks). */
+static void test_resolve_errors(void)
+{
+	static const struct {
+		const char *path;
+		int fail_tags, fail_gets, want;
+	} cases[] = {
+		{H "/onap/py-app/v1", 0, -EIO, -EIO},            /* the tag, asked fresh */
+		{H "/onap/py-app/v1/linux-amd64", 0, -EIO, -EIO}, /* so with an entry below */
+		{H "/onap/py-app/v1", -EIO, 0, -EIO},            /* the tags listing */
+		{H "/onap/py-app/v1", -EACCES, 0, 0},            /* refused: asked by name */
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct fake_fs f;
+		struct resolved t;
+		int ret;
+
+		world_build(false);
+		fake_fs_open(&f, registries);
+		fake.fail_tags = cases[i].fail_tags;
+		fake.fail_gets = cases[i].fail_gets;
+		ret = resolve_path(&f.fs, cases[i].path, true, &t);
+		CHECK(ret == cases[i].want, "%s: %s, want %s", cases[i].path, strerror(-ret),
+		      strerror(-cases[i].want));
+		if (ret < 0)
+			CHECK(!t.repo && !t.ref && !t.view.bytes, "%s: a failed resolve left memory",
+			      cases[i].path);
+		if (ret == 0)
+			CHECK(t.kind == RESOLVED_MANIFEST, "%s: kind %d", cases[i].path, t.kind);
+		resolved_release(&t);
+		fake_fs_close(&f);
+		fake_reset();
+	}
+}
+
 int main(void)
 {
 	static const struct check_test tests[] = {
@@ -292,6 +329,7 @@ int main(void)
 		{"resolve_without_catalog", test_resolve_without_catalog},
 		{"lookup_agrees", test_lookup_agrees},
 		{"resolve_cost", test_resolve_cost},
+		{"resolve_errors", test_resolve_errors},
 	};
 
 	log_setup(stderr, LOG_LVL_ERR);
