@@ -879,15 +879,8 @@ void cache_draft_listing_release(struct cache_draft_listing *l)
  * entries (grown as needed).  0 or -ENOMEM. */
 static int listing_add(struct cache_draft_listing *l, size_t *cap, const char *name, mode_t type)
 {
-	if (l->n == *cap) {
-		size_t ncap = *cap ? 2 * *cap : 16;
-		struct cache_draft_entry *nv = reallocarray(l->v, ncap, sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		l->v = nv;
-		*cap = ncap;
-	}
+	if (array_reserve(&l->v, cap, l->n + 1, sizeof(*l->v)) < 0)
+		return -ENOMEM;
 	l->v[l->n].name = strdup(name);
 	if (!l->v[l->n].name)
 		return -ENOMEM;

@@ -86,3 +86,20 @@ int buf_read_fd(struct buf *b, int fd)
 			return ret;
 	}
 }
+
+int array_reserve(void *v, size_t *cap, size_t need, size_t elem)
+{
+	void **vp = v, *nv;
+	size_t ncap = *cap ? *cap : 8;
+
+	if (need <= *cap)
+		return 0;
+	while (ncap < need)
+		ncap *= 2;
+	nv = reallocarray(*vp, ncap, elem);
+	if (!nv)
+		return -ENOMEM;
+	*vp = nv;
+	*cap = ncap;
+	return 0;
+}

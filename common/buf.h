@@ -30,4 +30,9 @@ char *buf_detach(struct buf *b, size_t *len);
 /* Free the contents.  With @wipe the bytes are cleansed first (secrets). */
 void buf_release(struct buf *b, int wipe);
 
+/* Room in array *@v (of @elem-byte elements, *@cap of them allocated) for
+ * at least @need: grows it by doubling (from 8), keeping what it holds.
+ * 0 or -ENOMEM (the array is left as it was). */
+int array_reserve(void *v, size_t *cap, size_t need, size_t elem);
+
 #endif

@@ -328,7 +328,7 @@ struct tree_entry {
 
 struct tree_listing {
 	struct tree_entry *v; /* owned array */
-	size_t n;
+	size_t n, cap;
 };
 void tree_listing_release(struct tree_listing *l);
 

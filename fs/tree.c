@@ -18,6 +18,7 @@
 #include "cache/draft.h"
 #include "cache/mem.h"
 #include "cache/store.h"
+#include "common/buf.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "fs/fs.h"
@@ -58,23 +59,17 @@ void tree_listing_release(struct tree_listing *l)
 		free(l->v[i].name);
 	free(l->v);
 	l->v = NULL;
-	l->n = 0;
+	l->n = l->cap = 0;
 }
 
 static int listing_add(struct tree_listing *l, const char *name, enum node_kind kind,
 		       uint64_t ino)
 {
-	struct tree_entry *nv;
-
 	for (size_t i = 0; i < l->n; i++)
 		if (strcmp(l->v[i].name, name) == 0)
 			return 0; /* first one wins: a tag shadows a namespace */
-	if ((l->n & (l->n - 1)) == 0) {
-		nv = realloc(l->v, (l->n ? l->n * 2 : 8) * sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		l->v = nv;
-	}
+	if (array_reserve(&l->v, &l->cap, l->n + 1, sizeof(*l->v)) < 0)
+		return -ENOMEM;
 	l->v[l->n].name = strdup(name);
 	if (!l->v[l->n].name)
 		return -ENOMEM;
