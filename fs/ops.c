@@ -26,6 +26,7 @@
 #include "common/limits.h"
 #include "common/log.h"
 #include "fs/fs.h"
+#include "fs/notify.h"
 #include "fs/ops.h"
 #include "registry/names.h"
 
@@ -168,6 +169,20 @@ static void reply_new_entry(fuse_req_t req, struct fs *fs, struct node *parent, 
 		fuse_reply_err(req, -ret);
 	else if (fuse_reply_entry(req, &e) == -ENOENT)
 		node_forget(fs->nodes, n, 1); /* the request was interrupted: undo the lookup */
+}
+
+/*
+ * The kernel's INIT, the first request of a mount.  Its reply is sent as
+ * this returns, and the kernel holds every other request on the mount until
+ * it has it: whoever acts on READY=1 is answered.  The connection keeps
+ * libfuse's defaults.
+ */
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct fs *fs = userdata;
+
+	(void)conn;
+	notify_ready(fs->cfg.mountpoint);
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
@@ -502,16 +517,18 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	free(names);
 }
 
+/* df shows the blob cache (fs_statfs): a true size, and not the 0 blocks
+ * that make df leave a filesystem out. */
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct statvfs sv;
+	int ret = fs_statfs(fs_of(req), &sv);
 
 	(void)ino;
-	memset(&sv, 0, sizeof(sv));
-	sv.f_bsize = 4096;
-	sv.f_frsize = 4096;
-	sv.f_namemax = 255;
-	fuse_reply_statfs(req, &sv);
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_statfs(req, &sv);
 }
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -755,6 +772,7 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 }
 
 const struct fuse_lowlevel_ops regfs_ops = {
+	.init = op_init,
 	.lookup = op_lookup,
 	.forget = op_forget,
 	.forget_multi = op_forget_multi,
