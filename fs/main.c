@@ -9,6 +9,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -526,6 +527,8 @@ struct daemon {
 	FILE *logfp;
 	unsigned long long cache_max;
 	long timeout;
+	pthread_t ready_watch; /* with ready_watching: says READY=1 (serve) */
+	bool ready_watching;
 };
 
 /* -o fsname=@name: a backslash keeps each comma in the value, where -o
@@ -770,6 +773,23 @@ static void log_from_fuse(enum fuse_log_level level, const char *fmt, va_list ap
 	free(line);
 }
 
+/*
+ * Tell the service manager the mount is up once it answers.  The kernel
+ * holds every request on a mount until libfuse has answered its INIT, and
+ * this stat goes through the session loop like any user's: when it
+ * returns, whoever acts on READY=1 is served.  run_session joins it after
+ * the unmount, which ends the stat if the mount never answered.
+ */
+static void *ready_watch(void *arg)
+{
+	const char *mountpoint = arg;
+	struct stat st;
+
+	if (stat(mountpoint, &st) == 0)
+		notify_ready(mountpoint);
+	return NULL;
+}
+
 /* Leave the terminal unless -f, then serve the mount until it is unmounted
  * or regfs is signalled.  0 or 1 (main's status). */
 static int serve(struct daemon *d, struct fuse_session *se)
@@ -790,6 +810,10 @@ static int serve(struct daemon *d, struct fuse_session *se)
 	/* logged in the daemon, so syslog shows its pid */
 	log_info("mounted at '%s' (cache '%s', ttl %.0fs)", d->cmd.mountpoint, d->cache_dir,
 		 d->fs.cfg.ttl);
+	/* a thread of the daemon: threads do not outlive fuse_daemonize's fork */
+	if (getenv("NOTIFY_SOCKET"))
+		d->ready_watching = pthread_create(&d->ready_watch, NULL, ready_watch,
+						   d->fs.cfg.mountpoint) == 0;
 	ret = session_loop(d, se);
 	notify_stopping();
 	return ret;
@@ -809,6 +833,8 @@ static int run_session(struct daemon *d)
 	if (fuse_session_mount(se, d->cmd.mountpoint) == 0) {
 		ret = serve(d, se);
 		fuse_session_unmount(se);
+		if (d->ready_watching)
+			pthread_join(d->ready_watch, NULL);
 	}
 	fuse_remove_signal_handlers(se);
 out:

@@ -2,7 +2,7 @@
  * Telling a service manager how the daemon is doing: systemd's readiness
  * protocol (sd_notify), for a unit of Type=notify.  Without NOTIFY_SOCKET
  * in the environment every call does nothing.  Part of the FUSE adapter:
- * ops.c says when the mount is up, main.c when it goes.
+ * main.c says when the mount is up and when it goes.
  */
 #ifndef REGFS_FS_NOTIFY_H
 #define REGFS_FS_NOTIFY_H

@@ -26,7 +26,6 @@
 #include "common/limits.h"
 #include "common/log.h"
 #include "fs/fs.h"
-#include "fs/notify.h"
 #include "fs/ops.h"
 #include "registry/names.h"
 
@@ -169,20 +168,6 @@ static void reply_new_entry(fuse_req_t req, struct fs *fs, struct node *parent, 
 		fuse_reply_err(req, -ret);
 	else if (fuse_reply_entry(req, &e) == -ENOENT)
 		node_forget(fs->nodes, n, 1); /* the request was interrupted: undo the lookup */
-}
-
-/*
- * The kernel's INIT, the first request of a mount.  Its reply is sent as
- * this returns, and the kernel holds every other request on the mount until
- * it has it: whoever acts on READY=1 is answered.  The connection keeps
- * libfuse's defaults.
- */
-static void op_init(void *userdata, struct fuse_conn_info *conn)
-{
-	struct fs *fs = userdata;
-
-	(void)conn;
-	notify_ready(fs->cfg.mountpoint);
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
@@ -772,7 +757,6 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 }
 
 const struct fuse_lowlevel_ops regfs_ops = {
-	.init = op_init,
 	.lookup = op_lookup,
 	.forget = op_forget,
 	.forget_multi = op_forget_multi,
