@@ -10,9 +10,10 @@ load ../lib/suite
 
 setup_file() { suite_start_registry; }
 teardown_file() {
+	[[ -n ${TESTDIR:-} ]] || return 0
+	regfs_unmount "$TESTDIR/mnt" || true # mounted by the test, so MNT is not set here
+	_stop_pidfile "$TESTDIR/listener.pid" 2
 	suite_teardown
-	[[ -n ${TESTDIR:-} ]] && _stop_pidfile "$TESTDIR/listener.pid" 2
-	return 0
 }
 teardown() { suite_teardown_test; }
 setup() { regfs_skip_if_needed; }
