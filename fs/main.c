@@ -595,9 +595,13 @@ out:
 static int parse_args(struct daemon *d, const char *prog)
 {
 	/* regfs' options and positional arguments first: libfuse's parser
-	 * would take a SOURCE for the mount point */
+	 * would take a SOURCE for the mount point.  "fuse.regfs" in the mount
+	 * table, as mount -t fuse.regfs names it: libfuse would name it after
+	 * argv[0], and not at all once fsname= is given. */
 	if (fuse_opt_parse(&d->args, &d->o, option_spec, opt_proc) == -1 ||
-	    take_positional(d) < 0 || fuse_parse_cmdline(&d->args, &d->cmd) != 0)
+	    take_positional(d) < 0 ||
+	    (!d->o.subtype_given && fuse_opt_add_arg(&d->args, "-osubtype=regfs") < 0) ||
+	    fuse_parse_cmdline(&d->args, &d->cmd) != 0)
 		return -1;
 	if (d->cmd.show_help) {
 		usage(prog);
@@ -616,9 +620,6 @@ static int parse_args(struct daemon *d, const char *prog)
 	 * checked again for each write (ops.c) */
 	if (check_options(&d->o, &d->fs.cfg.ttl, &d->cache_max, &d->timeout) < 0 ||
 	    set_owner(&d->o, &d->fs.cfg) < 0)
-		return -1;
-	/* "fuse.regfs" in the mount table, as mount -t fuse.regfs names it */
-	if (!d->o.subtype_given && fuse_opt_add_arg(&d->args, "-osubtype=regfs") < 0)
 		return -1;
 	return fuse_opt_add_arg(&d->args, "-odefault_permissions") < 0 ? -1 : 0;
 }

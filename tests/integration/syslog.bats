@@ -48,7 +48,7 @@ run_case() {
 		--ready-file "$t/listener.ready" --seconds 90 </dev/null >"$t/listener.err" 2>&1 3>&- &
 	echo $! >"$TESTDIR/listener.pid"
 	_wait_until 10 test -e "$t/listener.ready"
-	in_mount_ns 60 mount_case "$t" "$@" >"$t/case.log" 2>&1
+	in_mount_ns 60 mount_case -- "$t" "$@" >"$t/case.log" 2>&1
 }
 
 # mount_case DIR HOW [OPTION...] — run_case's part inside the namespace

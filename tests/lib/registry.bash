@@ -329,15 +329,22 @@ regfs_pids_of() {
 	done
 }
 
-# in_mount_ns SECONDS FUNCTION [ARG...] — run the shell function FUNCTION (the caller's; it may
-# use this file's helpers) with `set -euo pipefail` in a private mount namespace (unshare, as
-# root): what it mounts, over /dev or /usr/local/sbin say, only it and its children see, and
-# it all goes with the namespace's last process.  Bounded by SECONDS.
+# in_mount_ns SECONDS FUNCTION [HELPER...] -- [ARG...] — run the shell function FUNCTION ARG...
+# (the caller's, as are the functions HELPER it calls; this file's are there too) with `set
+# -euo pipefail` in a private mount namespace (unshare, as root): what it mounts, over /dev or
+# /usr/local/sbin say, only it and its children see, and it all goes with the namespace's last
+# process.  Bounded by SECONDS.
 in_mount_ns() {
 	local secs=$1 fn=$2
-	shift 2
+	local -a fns=()
+	shift
+	while (($# > 0)) && [[ $1 != -- ]]; do
+		fns+=("$1")
+		shift
+	done
+	shift
 	timeout -k 5 "$secs" unshare --mount --propagation private -- bash -c \
-		"set -euo pipefail; source '$REGFS_LIB_DIR/registry.bash'; $(declare -f "$fn"); $fn \"\$@\"" \
+		"set -euo pipefail; source '$REGFS_LIB_DIR/registry.bash'; $(declare -f "${fns[@]}"); $fn \"\$@\"" \
 		"$fn" "$@"
 }
 
