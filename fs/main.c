@@ -493,9 +493,10 @@ static int set_owner(const struct options *o, struct fs_config *cfg)
 		cfg->group_writes = true;
 	}
 	if (o->umask) {
-		mask = strtoul(o->umask, NULL, 8);
-		if (!*o->umask || strspn(o->umask, "01234567") != strlen(o->umask) ||
-		    mask > 0777) {
+		/* octal digits only: no sign, no blanks, no 0x */
+		mask = strspn(o->umask, "01234567") == strlen(o->umask) ? strtoul(o->umask, NULL, 8)
+									  : ULONG_MAX;
+		if (!*o->umask || mask > 0777) {
 			fprintf(stderr, "regfs: umask '%s' is not an octal mode from 0 to 0777\n",
 				o->umask);
 			return -1;

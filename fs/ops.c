@@ -10,8 +10,8 @@
  * draft and a commit turns it back, and the kernel must see that at once.
  *
  * Writes are drafts' (draft.c); everywhere else they answer EROFS.  Only
- * the mounting user and the write group (-o write_group=) may write at
- * all: may_write() is the first thing every writing operation asks, and
+ * the writing user (the mounting user, or -o uid=) and the write group
+ * (-o write_group=) may write at all: may_write() is the first thing every writing operation asks, and
  * the modes tree_stat gives say the same to the kernel (default_permissions).
  */
 #include <errno.h>
@@ -20,7 +20,6 @@
 #include <fuse_lowlevel.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "common/limits.h"
@@ -68,8 +67,8 @@ static bool caller_in_group(fuse_req_t req, gid_t gid)
 
 /*
  * May the caller of @req write (@op, on @n or in it, for the log)?  The
- * mounting user may, and with -o write_group= the group's members; nobody
- * else, root included: the kernel lets root past the modes, this does not.
+ * writing user (cfg.uid) may, and with -o write_group= the group's members;
+ * nobody else, root included: the kernel lets root past the modes, this does not.
  * Every writing operation asks this first, so a refusal is EACCES
  * wherever it is tried.  0 or -EACCES (logged).
  */
