@@ -11,6 +11,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -732,26 +733,35 @@ static int open_fs(struct daemon *d)
 	return fs_init(fs) < 0 ? -1 : 0;
 }
 
-/* Serve requests until unmounted or signalled.  0 or 1 (main's status). */
+/* Serve requests until unmounted or signalled.  0 (unmounted, or stopped by
+ * SIGTERM, SIGINT or SIGHUP, as a service manager stops a daemon) or 1
+ * (main's status). */
 static int session_loop(struct daemon *d, struct fuse_session *se)
 {
-	struct fuse_loop_config *loop;
+	struct fuse_loop_config *loop = NULL;
 	int ret;
 
-	if (d->cmd.singlethread)
-		return fuse_session_loop(se) ? 1 : 0;
-	loop = fuse_loop_cfg_create();
-	if (!loop)
-		return 1;
-	fuse_loop_cfg_set_clone_fd(loop, d->cmd.clone_fd);
-	/* fuse_parse_cmdline leaves UINT_MAX for "not given" */
-	if (d->cmd.max_idle_threads != UINT_MAX)
-		fuse_loop_cfg_set_idle_threads(loop, d->cmd.max_idle_threads);
-	if (d->cmd.max_threads > 0 && d->cmd.max_threads <= 100000)
-		fuse_loop_cfg_set_max_threads(loop, d->cmd.max_threads);
-	ret = fuse_session_loop_mt(se, loop);
-	fuse_loop_cfg_destroy(loop);
-	return ret ? 1 : 0;
+	if (d->cmd.singlethread) {
+		ret = fuse_session_loop(se);
+	} else {
+		loop = fuse_loop_cfg_create();
+		if (!loop)
+			return 1;
+		fuse_loop_cfg_set_clone_fd(loop, d->cmd.clone_fd);
+		/* fuse_parse_cmdline leaves UINT_MAX for "not given" */
+		if (d->cmd.max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(loop, d->cmd.max_idle_threads);
+		if (d->cmd.max_threads > 0 && d->cmd.max_threads <= 100000)
+			fuse_loop_cfg_set_max_threads(loop, d->cmd.max_threads);
+		ret = fuse_session_loop_mt(se, loop);
+		fuse_loop_cfg_destroy(loop);
+	}
+	/* 0, -errno, or the signal libfuse's handlers caught */
+	if (ret > 0)
+		log_info("stopping: %s", strsignal(ret));
+	else if (ret < 0)
+		log_err("session ended: %s", strerror(-ret));
+	return ret < 0 ? 1 : 0;
 }
 
 /* A line from libfuse (ending in a newline) into regfs' log, once stderr
@@ -792,6 +802,24 @@ static void *ready_watch(void *arg)
 	return NULL;
 }
 
+/* Start ready_watch, in the daemon (threads do not outlive fuse_daemonize's
+ * fork).  It blocks the signals that end the session, as libfuse's workers
+ * do: the session loop's thread must get them. */
+static void start_ready_watch(struct daemon *d)
+{
+	sigset_t ending, old;
+
+	sigemptyset(&ending);
+	sigaddset(&ending, SIGTERM);
+	sigaddset(&ending, SIGINT);
+	sigaddset(&ending, SIGHUP);
+	sigaddset(&ending, SIGQUIT);
+	pthread_sigmask(SIG_BLOCK, &ending, &old);
+	d->ready_watching = pthread_create(&d->ready_watch, NULL, ready_watch,
+					   d->fs.cfg.mountpoint) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 /* Leave the terminal unless -f, then serve the mount until it is unmounted
  * or regfs is signalled.  0 or 1 (main's status). */
 static int serve(struct daemon *d, struct fuse_session *se)
@@ -812,10 +840,8 @@ static int serve(struct daemon *d, struct fuse_session *se)
 	/* logged in the daemon, so syslog shows its pid */
 	log_info("mounted at '%s' (cache '%s', ttl %.0fs)", d->cmd.mountpoint, d->cache_dir,
 		 d->fs.cfg.ttl);
-	/* a thread of the daemon: threads do not outlive fuse_daemonize's fork */
 	if (getenv("NOTIFY_SOCKET"))
-		d->ready_watching = pthread_create(&d->ready_watch, NULL, ready_watch,
-						   d->fs.cfg.mountpoint) == 0;
+		start_ready_watch(d);
 	ret = session_loop(d, se);
 	notify_stopping();
 	return ret;

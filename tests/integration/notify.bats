@@ -58,3 +58,22 @@ listen() {
 	_wait_until 10 grep -q 'STOPPING=1' "$out" || { cat "$out" >&2; return 1; }
 	[ "$(jq -r 'select(.data | split("\n") | index("STOPPING=1")) | .pid' "$out")" = "$pid" ]
 }
+
+@test "SIGTERM, as systemctl stop sends it: STOPPING=1, regfs unmounts and exits 0" {
+	local sock="$TESTDIR/notify-term.sock" out="$TESTDIR/notify-term.jsonl" mnt pid rc=0
+	mnt=$(realpath -m -- "$TESTDIR/mnt")
+	listen "$sock" "$out" --until-stopping
+	mkdir -p "$mnt" "$TESTDIR/home"
+	NOTIFY_SOCKET=$sock HOME="$TESTDIR/home" "$REGFS_BIN" -f \
+		-o "registry=$REGISTRY,cache_dir=$TESTDIR/cache,state_dir=$TESTDIR/state" "$mnt" \
+		>"$BATS_TEST_TMPDIR/regfs.out" 2>&1 </dev/null 3>&- &
+	pid=$!
+	echo "$pid" >"$(regfs_pidfile "$mnt")"
+	_wait_until 10 grep -q 'READY=1' "$out" || { cat "$out" "$BATS_TEST_TMPDIR/regfs.out" >&2; return 1; }
+	kill -TERM "$pid"
+	_wait_until 10 _pid_gone "$pid"
+	wait "$pid" || rc=$?
+	[ "$rc" -eq 0 ]
+	! _is_mounted "$mnt"
+	[ "$(jq -r 'select(.data | split("\n") | index("STOPPING=1")) | .pid' "$out")" = "$pid" ]
+}
