@@ -69,6 +69,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -713,6 +714,27 @@ uint64_t cache_store_usage(struct cache_store *s)
 	u = s->usage;
 	pthread_mutex_unlock(&s->usage_lock);
 	return u;
+}
+
+int cache_store_space(struct cache_store *s, struct cache_store_space *out)
+{
+	struct statvfs sv;
+
+	memset(out, 0, sizeof(*out));
+	if (fstatvfs(s->blob_dfd, &sv) < 0)
+		return -errno;
+	out->cap = s->max_bytes; /* set at open, never changed */
+	out->used = cache_store_usage(s);
+	out->disk_free = (uint64_t)sv.f_bavail * sv.f_frsize;
+	out->avail = out->disk_free;
+	if (out->cap) {
+		/* the cap is soft: one blob bigger than it is stored alone */
+		uint64_t room = out->used < out->cap ? out->cap - out->used : 0;
+
+		if (room < out->avail)
+			out->avail = room;
+	}
+	return 0;
 }
 
 static int flight_enter(struct cache_store *s, const char *digest, struct flight **out, int *ret,

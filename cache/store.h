@@ -105,9 +105,20 @@ int cache_store_ensure(struct cache_store *s, const char *digest, int64_t expect
 
 /* Bytes currently stored, as the store counts them to decide when to evict:
  * exact after open and each rescan, approximate in between when other
- * mounts share the directory.  regfs itself does not call this; the unit
- * tests do, because a count that drifts from the disk shows nowhere else
- * until eviction comes too early or too late. */
+ * mounts share the directory.  Thread-safe.  The unit tests check it
+ * against the disk, because a count that drifts shows nowhere else until
+ * eviction comes too early or too late. */
 uint64_t cache_store_usage(struct cache_store *s);
+
+/* How full the store is, for statfs (df). */
+struct cache_store_space {
+	uint64_t cap;       /* the cap it was opened with; 0 = none */
+	uint64_t used;      /* bytes stored, as cache_store_usage */
+	uint64_t disk_free; /* what its filesystem has free for this user */
+	uint64_t avail;     /* what it may still take: disk_free, and with a cap
+			     * no more than the cap minus used (0 past it) */
+};
+/* Fill *out.  Thread-safe.  0 or -errno (from fstatvfs). */
+int cache_store_space(struct cache_store *s, struct cache_store_space *out);
 
 #endif

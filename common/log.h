@@ -13,8 +13,12 @@
 
 enum log_level { LOG_LVL_ERR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
-/* Send log lines to @fp (borrowed; stderr when NULL) at or below @level. */
+/* Send log lines to @fp (borrowed; stderr when NULL) at or below @level.
+ * Not thread-safe: call before the threads that log start. */
 void log_setup(FILE *fp, enum log_level level);
+/* Send them to syslog instead (facility daemon, ident "regfs", with the
+ * pid; the level as its priority), for a daemon whose stderr is closed. */
+void log_setup_syslog(enum log_level level);
 enum log_level log_get_level(void);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cache/store.h"
 #include "fs/fs.h"
 #include "fs/remote.h"
 #include "registry/client.h"
@@ -44,6 +45,34 @@ void fs_release(struct fs *fs)
 	pthread_mutex_destroy(&fs->downloads_lock);
 	node_table_free(fs->nodes);
 	fs->nodes = NULL;
+}
+
+#define STATFS_BLOCK 4096
+#define STATFS_FREE_INODES 1000000
+
+int fs_statfs(struct fs *fs, struct statvfs *sv)
+{
+	struct cache_store_space sp;
+	uint64_t size, used_blocks;
+	int ret = cache_store_space(fs->store, &sp);
+
+	if (ret < 0)
+		return ret;
+	/* a soft cap: one blob bigger than it is stored, alone */
+	size = sp.cap ? (sp.used > sp.cap ? sp.used : sp.cap) : sp.used + sp.disk_free;
+	used_blocks = (sp.used + STATFS_BLOCK - 1) / STATFS_BLOCK;
+	memset(sv, 0, sizeof(*sv));
+	sv->f_bsize = STATFS_BLOCK;
+	sv->f_frsize = STATFS_BLOCK;
+	sv->f_blocks = (size + STATFS_BLOCK - 1) / STATFS_BLOCK;
+	sv->f_bfree = sv->f_blocks - used_blocks;
+	sv->f_bavail = sp.avail / STATFS_BLOCK < sv->f_bfree ? sp.avail / STATFS_BLOCK
+							     : sv->f_bfree;
+	sv->f_ffree = STATFS_FREE_INODES;
+	sv->f_favail = STATFS_FREE_INODES;
+	sv->f_files = STATFS_FREE_INODES + node_table_count(fs->nodes);
+	sv->f_namemax = 255;
+	return 0;
 }
 
 /* --- memory-cache keys ------------------------------------------------------

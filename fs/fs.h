@@ -48,6 +48,7 @@
 #include <stdint.h>
 #include <pthread.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 
 #include "common/digest.h"
@@ -133,12 +134,13 @@ struct fs_config {
 	char **registries; /* NULL-terminated hosts shown at the root */
 	double ttl;        /* seconds tags and listings are trusted */
 	char *mountpoint;  /* absolute, for link targets written absolutely */
-	/* Who may write (make drafts, link, commit): the mounting user, uid
-	 * (the daemon's euid), and with group_writes the members of gid (-o
+	/* Who may write (make drafts, link, commit): uid (-o uid=, else the
+	 * daemon's euid), and with group_writes the members of gid (-o
 	 * write_group=).  Every node is shown owned by uid:gid. */
 	uid_t uid;
-	gid_t gid;         /* the write group, else the daemon's egid */
+	gid_t gid;         /* -o write_group= or gid=, else the daemon's egid */
 	bool group_writes; /* members of gid may write too */
+	mode_t umask;      /* bits no mode shows (-o umask=) */
 };
 
 /* Who asked for a write (the FUSE request's uid and pid), for the log. */
@@ -175,6 +177,12 @@ int fs_init(struct fs *fs);
  * struct fs is a no-op. */
 void fs_release(struct fs *fs);
 
+/* What statfs shows (df): the blob cache, its cap as the size (or, with no
+ * cap, what it holds plus what its disk has free) and what it holds as
+ * used, in 4 KiB blocks; inodes are not limited, so a round number of them
+ * is free.  0 or -errno. */
+int fs_statfs(struct fs *fs, struct statvfs *sv);
+
 /* @fmt and its arguments as a new string (NULL without memory). */
 char *fs_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -196,6 +204,8 @@ struct node_table;
 int node_table_new(struct node_table **out);
 void node_table_free(struct node_table *t); /* frees every node; NULL is a no-op */
 struct node *node_root(struct node_table *t); /* borrowed, lives as long as @t */
+/* How many nodes @t holds now (the root and every node the kernel knows). */
+size_t node_table_count(struct node_table *t);
 /* The node for @ino, borrowed (the kernel keeps it alive while it uses it),
  * or NULL. */
 struct node *node_get(struct node_table *t, uint64_t ino);
@@ -346,10 +356,10 @@ int tree_list_level(struct fs *fs, struct node *n, const char *prefix, struct tr
 int tree_lookup(struct fs *fs, struct node *parent, const char *name, struct node **out);
 /* The children of a directory node.  0 or -errno. */
 int tree_list(struct fs *fs, struct node *n, struct tree_listing *out);
-/* Attributes of @n: owned by the mounting user (fs_config), directories
+/* Attributes of @n: owned by cfg.uid:cfg.gid (fs_config), directories
  * that take writes (registries, repositories, tags, drafts) 0755, files
  * that can be written 0644, the rest 0555/0444; group-writable with
- * group_writes.  0 or -errno. */
+ * group_writes; less cfg.umask (symlinks stay 0777).  0 or -errno. */
 int tree_stat(struct fs *fs, struct node *n, struct stat *st);
 /* The whole content of a NODE_FILE (new buffer, caller frees).  0 or -errno. */
 int tree_file_content(struct fs *fs, struct node *n, char **bytes, size_t *len);

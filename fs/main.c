@@ -9,6 +9,10 @@
 #include <grp.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -24,6 +28,7 @@
 #include "common/log.h"
 #include "fs/fs.h"
 #include "fs/remote.h"
+#include "fs/notify.h"
 #include "fs/ops.h"
 #include "registry/client.h"
 #include "registry/creds.h"
@@ -34,6 +39,8 @@
 #define TIMEOUT_MAX 3600 /* seconds */
 
 struct options {
+	char **positional; /* NULL-terminated: [SOURCE] MOUNTPOINT */
+	size_t n_positional;
 	char **registries; /* NULL-terminated */
 	size_t n_registries;
 	char **insecure; /* NULL-terminated */
@@ -49,8 +56,13 @@ struct options {
 	char *logfile;
 	char *auth_file;
 	char *write_group;
+	char *uid;
+	char *gid;
+	char *umask;
 	char *timeout;
 	int verbose;
+	bool fsname_given;  /* -o fsname=, a FUSE option */
+	bool subtype_given; /* -o subtype=, a FUSE option */
 };
 
 enum { KEY_REGISTRY, KEY_INSECURE, KEY_MIRROR };
@@ -69,8 +81,32 @@ static const struct fuse_opt option_spec[] = {
 	OPT("logfile=%s", logfile),
 	OPT("auth_file=%s", auth_file),
 	OPT("write_group=%s", write_group),
+	OPT("uid=%s", uid),
+	OPT("gid=%s", gid),
+	OPT("umask=%s", umask),
 	OPT("timeout=%s", timeout),
 	OPT("verbose", verbose),
+	/* mount(8)'s and fstab's own, which mount.fuse3 and a plain
+	 * `regfs -o` pass on (x-* are in opt_proc); ro and rw, dev, suid,
+	 * exec, their no- forms, async, sync, atime and noatime are libfuse's.
+	 * The other access-time flags change nothing: regfs keeps no times. */
+	FUSE_OPT_KEY("defaults", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("auto", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("noauto", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nofail", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("_netdev", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("user", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("users", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nouser", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("comment=", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("relatime", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("norelatime", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("strictatime", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nostrictatime", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("lazytime", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nolazytime", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("diratime", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nodiratime", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_END,
 };
 
@@ -129,6 +165,25 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	const char *val = strchr(arg, '=');
 
 	(void)outargs;
+	if (key == FUSE_OPT_KEY_NONOPT) {
+		/* "SOURCE MOUNTPOINT", as mount(8) runs a helper, or "MOUNTPOINT" */
+		if (o->n_positional == 2) {
+			fprintf(stderr, "regfs: '%s': one argument too many (SOURCE and "
+				"MOUNTPOINT at most)\n", arg);
+			return -1;
+		}
+		return push(&o->positional, &o->n_positional, arg);
+	}
+	/* mount(8)'s rule: "x-*" options (x-systemd.automount) are for user
+	 * space tools, never the filesystem; checked before the host rule
+	 * below, which would take "x-systemd.automount" for a host */
+	if (key == FUSE_OPT_KEY_OPT && strncmp(arg, "x-", 2) == 0)
+		return 0;
+	/* kept for FUSE; regfs gives its own when they are not */
+	if (key == FUSE_OPT_KEY_OPT && strncmp(arg, "fsname=", 7) == 0)
+		o->fsname_given = true;
+	if (key == FUSE_OPT_KEY_OPT && strncmp(arg, "subtype=", 8) == 0)
+		o->subtype_given = true;
 	/* "-o registry=a:5000,b.example": -o splits at commas, so a bare host
 	 * name (never a FUSE option: those have no '.' or ':') is one more */
 	if (key == FUSE_OPT_KEY_OPT && !val && (strchr(arg, '.') || strchr(arg, ':')) &&
@@ -151,14 +206,17 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 
 static void usage(const char *prog)
 {
-	printf("usage: %s [options] MOUNTPOINT\n\n"
-	       "Mount container registries as a directory tree.\n\n"
+	printf("usage: %s [options] [SOURCE] MOUNTPOINT\n\n"
+	       "Mount container registries as a directory tree.  SOURCE is a registry\n"
+	       "host or a comma-separated list of them, as -o registry= (both add up), so\n"
+	       "mount -t fuse.regfs SOURCE MOUNTPOINT and fstab lines work.\n\n"
 	       "regfs options:\n"
 	       "    -o registry=HOST[,HOST] show these registries at the root (repeatable)\n"
 	       "    -o insecure=HOST       allow plain HTTP to HOST (loopback hosts always may)\n"
 	       "    -o cache_dir=DIR       blob cache (default $XDG_CACHE_HOME/regfs)\n"
 	       "    -o state_dir=DIR       drafts of lists (default $XDG_STATE_HOME/regfs)\n"
-	       "    -o cache_max=SIZE      cache cap, e.g. 500M, 10G (default 10G; 0 = none)\n"
+	       "    -o cache_max=SIZE      cache cap, e.g. 500M, 10G (default 10G; 0 = none);\n"
+	       "                           df shows it as the size, the cache as used\n"
 	       "    -o ttl=SECONDS         how long tags and listings are trusted (default 30)\n"
 	       "    -o cafile=FILE         extra CA certificates (PEM) for every registry\n"
 	       "    -o certs_dir=DIR       per-registry TLS, DIR/HOST/{*.crt,client.cert,client.key};\n"
@@ -167,13 +225,26 @@ static void usage(const char *prog)
 	       "                           first (repeatable)\n"
 	       "    -o auth_file=FILE      credentials file (docker config.json or podman auth.json)\n"
 	       "                           read before all the others (see README)\n"
-	       "    -o write_group=GROUP   members of GROUP (name or gid) may write (make drafts,\n"
-	       "                           commit) too; otherwise only the mounting user may\n"
+	       "    -o uid=USER            every node is USER's (a name or a number), and USER\n"
+	       "                           writes (makes drafts, commits) instead of the\n"
+	       "                           mounting user (default: the mounting user)\n"
+	       "    -o gid=GROUP           every node's group (a name or a number; default the\n"
+	       "                           mounting user's); its members do not write\n"
+	       "    -o write_group=GROUP   every node's group, and its members may write too\n"
 	       "                           (with -o allow_other every local user reads with\n"
 	       "                           the mounting user's credentials: see README)\n"
+	       "    -o umask=MODE          octal bits taken from every mode shown, e.g. 022,\n"
+	       "                           077 (default 0); the kernel enforces the modes\n"
 	       "    -o timeout=SECONDS     connect timeout and stall limit (default 10)\n"
-	       "    -o logfile=FILE        log here instead of stderr\n"
-	       "    -o verbose             log every request decision (debug level)\n\n",
+	       "    -o logfile=FILE        log here; otherwise stderr with -f, syslog (daemon\n"
+	       "                           facility) in the background\n"
+	       "    -o verbose             log every request decision (debug level)\n"
+	       "    -o ro                  mount read-only: every write is EROFS (rw: the default)\n\n"
+	       "Accepted and ignored, for fstab and mount(8): defaults, auto, noauto, nofail,\n"
+	       "_netdev, user, users, nouser, comment=..., x-* (x-systemd.automount, ...) and\n"
+	       "the access-time flags (regfs keeps no access times).\n\n"
+	       "With NOTIFY_SOCKET set (systemd Type=notify; run with -f there) regfs sends\n"
+	       "READY=1 once the mount answers, and STOPPING=1 when it is unmounted.\n\n",
 	       prog);
 	printf("FUSE options:\n");
 	fuse_cmdline_help();
@@ -336,25 +407,103 @@ static char *absolute(const char *p)
 	return out;
 }
 
-/* The gid of group @s, a name or a number.  0 or -1 (said on stderr). */
-static int parse_group(const char *s, gid_t *out)
+/* @s as a user or group id: decimal digits only, below (uid_t)-1 (which
+ * means "no id" to chown).  0 or -1. */
+static int parse_id(const char *s, unsigned long *out)
 {
-	struct group *g;
 	char *end;
 	unsigned long v;
 
+	if (*s < '0' || *s > '9')
+		return -1; /* strtoul would take " 5", "+5" and "-5" */
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (*s && !*end && !errno && *s != '-' && v < (gid_t)-1) {
+	if (errno || *end || v >= (unsigned long)(uid_t)-1)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* The uid of user @s (-o uid=), a name or a number.  0 or -1 (said on
+ * stderr). */
+static int parse_user(const char *s, uid_t *out)
+{
+	struct passwd *pw;
+	unsigned long v;
+
+	if (parse_id(s, &v) == 0) {
+		*out = (uid_t)v;
+		return 0;
+	}
+	pw = *s ? getpwnam(s) : NULL;
+	if (!pw) {
+		fprintf(stderr, "regfs: uid '%s' is not a user (a name or a number)\n", s);
+		return -1;
+	}
+	*out = pw->pw_uid;
+	return 0;
+}
+
+/* The gid of group @s, a name or a number, given as option @opt.  0 or -1
+ * (said on stderr). */
+static int parse_group(const char *opt, const char *s, gid_t *out)
+{
+	struct group *g;
+	unsigned long v;
+
+	if (parse_id(s, &v) == 0) {
 		*out = (gid_t)v;
 		return 0;
 	}
 	g = *s ? getgrnam(s) : NULL;
 	if (!g) {
-		fprintf(stderr, "regfs: write_group '%s' is not a group\n", s);
+		fprintf(stderr, "regfs: %s '%s' is not a group\n", opt, s);
 		return -1;
 	}
 	*out = g->gr_gid;
+	return 0;
+}
+
+/*
+ * Who the nodes belong to and who may write (fs_config): the user of -o
+ * uid= (else the daemon's euid) writes; the group shown is -o write_group=
+ * (whose members write too) or -o gid= (else the daemon's egid), and two
+ * different groups are refused; -o umask= is taken from every mode.  0, or
+ * -1 after one line on stderr.
+ */
+static int set_owner(const struct options *o, struct fs_config *cfg)
+{
+	gid_t wg;
+	unsigned long mask;
+
+	cfg->uid = geteuid();
+	cfg->gid = getegid();
+	if (o->uid && parse_user(o->uid, &cfg->uid) < 0)
+		return -1;
+	if (o->gid && parse_group("gid", o->gid, &cfg->gid) < 0)
+		return -1;
+	if (o->write_group) {
+		if (parse_group("write_group", o->write_group, &wg) < 0)
+			return -1;
+		if (o->gid && wg != cfg->gid) {
+			fprintf(stderr, "regfs: gid '%s' and write_group '%s' are different groups "
+				"(write_group= is the group shown as well)\n", o->gid, o->write_group);
+			return -1;
+		}
+		cfg->gid = wg;
+		cfg->group_writes = true;
+	}
+	if (o->umask) {
+		/* octal digits only: no sign, no blanks, no 0x */
+		mask = strspn(o->umask, "01234567") == strlen(o->umask) ? strtoul(o->umask, NULL, 8)
+									  : ULONG_MAX;
+		if (!*o->umask || mask > 0777) {
+			fprintf(stderr, "regfs: umask '%s' is not an octal mode from 0 to 0777\n",
+				o->umask);
+			return -1;
+		}
+		cfg->umask = (mode_t)mask;
+	}
 	return 0;
 }
 
@@ -380,13 +529,81 @@ struct daemon {
 	FILE *logfp;
 	unsigned long long cache_max;
 	long timeout;
+	pthread_t ready_watch; /* with ready_watching: says READY=1 (serve) */
+	bool ready_watching;
 };
+
+/* -o fsname=@name: a backslash keeps each comma in the value, where -o
+ * would split.  0 or -1. */
+static int add_fsname(struct fuse_args *args, const char *name)
+{
+	char *arg = malloc(strlen("-ofsname=") + 2 * strlen(name) + 1), *p;
+	int ret;
+
+	if (!arg)
+		return -1;
+	p = stpcpy(arg, "-ofsname=");
+	for (; *name; name++) {
+		if (*name == ',' || *name == '\\')
+			*p++ = '\\';
+		*p++ = *name;
+	}
+	*p = '\0';
+	ret = fuse_opt_add_arg(args, arg);
+	free(arg);
+	return ret;
+}
+
+/*
+ * The arguments that are no options: "MOUNTPOINT", or "SOURCE MOUNTPOINT"
+ * as mount(8) and mount.fuse3 run a filesystem.  SOURCE's hosts join those
+ * of -o registry= and name the mount (fsname=, what df and findmnt show);
+ * the mount point goes back for fuse_parse_cmdline.  0, or -1 after one
+ * line on stderr.
+ */
+static int take_positional(struct daemon *d)
+{
+	struct options *o = &d->o;
+	const char *source = o->n_positional == 2 ? o->positional[0] : NULL;
+	char *list = NULL, *rest, *host;
+	int ret = -1;
+
+	if (source) {
+		list = strdup(source);
+		if (!list)
+			goto out;
+		for (rest = list; (host = strsep(&rest, ","));) {
+			if (!reg_name_is_host(host)) {
+				fprintf(stderr, "regfs: source '%s' is not a registry host name or a "
+					"comma-separated list of them\n", source);
+				goto out;
+			}
+			if (push(&o->registries, &o->n_registries, host) < 0)
+				goto out;
+		}
+		if (!o->fsname_given && add_fsname(&d->args, source) < 0)
+			goto out;
+	}
+	ret = 0;
+	if (o->n_positional > 0)
+		ret = fuse_opt_add_arg(&d->args, o->positional[o->n_positional - 1]);
+out:
+	free(list);
+	return ret;
+}
 
 /* The command line into @d.  0 to go on, 1 when done (--help, --version),
  * -1 on a bad one (said on stderr). */
 static int parse_args(struct daemon *d, const char *prog)
 {
-	if (fuse_parse_cmdline(&d->args, &d->cmd) != 0)
+	/* regfs' options and positional arguments first: libfuse's parser
+	 * would take a SOURCE for the mount point.  "fuse.regfs" in the mount
+	 * table, as mount -t fuse.regfs names it: libfuse would name it after
+	 * argv[0], and not at all once fsname= is given. */
+	if (fuse_opt_parse(&d->args, &d->o, option_spec, opt_proc) == -1 ||
+	    take_positional(d) < 0 ||
+	    (!d->o.subtype_given && fuse_opt_add_arg(&d->args, "-osubtype=regfs") < 0) ||
+	    fuse_parse_cmdline(&d->args, &d->cmd) != 0)
 		return -1;
 	if (d->cmd.show_help) {
 		usage(prog);
@@ -397,26 +614,25 @@ static int parse_args(struct daemon *d, const char *prog)
 		fuse_lowlevel_version();
 		return 1;
 	}
-	if (fuse_opt_parse(&d->args, &d->o, option_spec, opt_proc) == -1)
-		return -1;
 	if (!d->cmd.mountpoint) {
-		fprintf(stderr, "usage: %s [options] MOUNTPOINT (see --help)\n", prog);
+		fprintf(stderr, "usage: %s [options] [SOURCE] MOUNTPOINT (see --help)\n", prog);
 		return -1;
 	}
-	if (check_options(&d->o, &d->fs.cfg.ttl, &d->cache_max, &d->timeout) < 0)
-		return -1;
 	/* who may write: said by the modes (the kernel checks them) and
 	 * checked again for each write (ops.c) */
-	d->fs.cfg.uid = geteuid();
-	d->fs.cfg.gid = getegid();
-	if (d->o.write_group) {
-		if (parse_group(d->o.write_group, &d->fs.cfg.gid) < 0)
-			return -1;
-		d->fs.cfg.group_writes = true;
-	}
+	if (check_options(&d->o, &d->fs.cfg.ttl, &d->cache_max, &d->timeout) < 0 ||
+	    set_owner(&d->o, &d->fs.cfg) < 0)
+		return -1;
 	return fuse_opt_add_arg(&d->args, "-odefault_permissions") < 0 ? -1 : 0;
 }
 
+static enum log_level log_level_of(const struct daemon *d)
+{
+	return (d->o.verbose || d->cmd.debug) ? LOG_LVL_DEBUG : LOG_LVL_INFO;
+}
+
+/* Until regfs leaves the terminal, its log goes to stderr or -o logfile=
+ * (serve() moves it to syslog then). */
 static int open_log(struct daemon *d)
 {
 	if (d->o.logfile) {
@@ -431,7 +647,7 @@ static int open_log(struct daemon *d)
 		}
 		free(abs);
 	}
-	log_setup(d->logfp, (d->o.verbose || d->cmd.debug) ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	log_setup(d->logfp, log_level_of(d));
 	return 0;
 }
 
@@ -517,26 +733,118 @@ static int open_fs(struct daemon *d)
 	return fs_init(fs) < 0 ? -1 : 0;
 }
 
-/* Serve requests until unmounted or signalled.  0 or 1 (main's status). */
+/* Serve requests until unmounted or signalled.  0 (unmounted, or stopped by
+ * SIGTERM, SIGINT or SIGHUP, as a service manager stops a daemon) or 1
+ * (main's status). */
 static int session_loop(struct daemon *d, struct fuse_session *se)
 {
-	struct fuse_loop_config *loop;
+	struct fuse_loop_config *loop = NULL;
 	int ret;
 
-	if (d->cmd.singlethread)
-		return fuse_session_loop(se) ? 1 : 0;
-	loop = fuse_loop_cfg_create();
-	if (!loop)
+	if (d->cmd.singlethread) {
+		ret = fuse_session_loop(se);
+	} else {
+		loop = fuse_loop_cfg_create();
+		if (!loop)
+			return 1;
+		fuse_loop_cfg_set_clone_fd(loop, d->cmd.clone_fd);
+		/* fuse_parse_cmdline leaves UINT_MAX for "not given" */
+		if (d->cmd.max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(loop, d->cmd.max_idle_threads);
+		if (d->cmd.max_threads > 0 && d->cmd.max_threads <= 100000)
+			fuse_loop_cfg_set_max_threads(loop, d->cmd.max_threads);
+		ret = fuse_session_loop_mt(se, loop);
+		fuse_loop_cfg_destroy(loop);
+	}
+	/* 0, -errno, or the signal libfuse's handlers caught */
+	if (ret > 0)
+		log_info("stopping: %s", strsignal(ret));
+	else if (ret < 0)
+		log_err("session ended: %s", strerror(-ret));
+	return ret < 0 ? 1 : 0;
+}
+
+/* A line from libfuse (ending in a newline) into regfs' log, once stderr
+ * is gone. */
+__attribute__((format(printf, 2, 0)))
+static void log_from_fuse(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	char *line = NULL;
+	size_t len;
+
+	if (vasprintf(&line, fmt, ap) < 0)
+		return;
+	len = strlen(line);
+	while (len > 0 && line[len - 1] == '\n')
+		line[--len] = '\0';
+	log_msg(level <= FUSE_LOG_ERR	    ? LOG_LVL_ERR
+		: level == FUSE_LOG_WARNING ? LOG_LVL_WARN
+		: level <= FUSE_LOG_INFO    ? LOG_LVL_INFO
+					    : LOG_LVL_DEBUG,
+		"%s", line);
+	free(line);
+}
+
+/*
+ * Tell the service manager the mount is up once it answers.  The kernel
+ * holds every request on a mount until libfuse has answered its INIT, and
+ * this stat goes through the session loop like any user's: when it
+ * returns, whoever acts on READY=1 is served.  run_session joins it after
+ * the unmount, which ends the stat if the mount never answered.
+ */
+static void *ready_watch(void *arg)
+{
+	const char *mountpoint = arg;
+	struct stat st;
+
+	if (stat(mountpoint, &st) == 0)
+		notify_ready(mountpoint);
+	return NULL;
+}
+
+/* Start ready_watch, in the daemon (threads do not outlive fuse_daemonize's
+ * fork).  It blocks the signals that end the session, as libfuse's workers
+ * do: the session loop's thread must get them. */
+static void start_ready_watch(struct daemon *d)
+{
+	sigset_t ending, old;
+
+	sigemptyset(&ending);
+	sigaddset(&ending, SIGTERM);
+	sigaddset(&ending, SIGINT);
+	sigaddset(&ending, SIGHUP);
+	sigaddset(&ending, SIGQUIT);
+	pthread_sigmask(SIG_BLOCK, &ending, &old);
+	d->ready_watching = pthread_create(&d->ready_watch, NULL, ready_watch,
+					   d->fs.cfg.mountpoint) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* Leave the terminal unless -f, then serve the mount until it is unmounted
+ * or regfs is signalled.  0 or 1 (main's status). */
+static int serve(struct daemon *d, struct fuse_session *se)
+{
+	int ret;
+
+	if (!d->cmd.foreground) {
+		/* stderr is /dev/null from fuse_daemonize on: the log goes to
+		 * syslog unless it has a file, and libfuse's lines with it */
+		if (!d->logfp)
+			log_setup_syslog(log_level_of(d));
+		fuse_set_log_func(log_from_fuse);
+	}
+	if (fuse_daemonize(d->cmd.foreground) != 0) {
+		log_err("cannot go to the background");
 		return 1;
-	fuse_loop_cfg_set_clone_fd(loop, d->cmd.clone_fd);
-	/* fuse_parse_cmdline leaves UINT_MAX for "not given" */
-	if (d->cmd.max_idle_threads != UINT_MAX)
-		fuse_loop_cfg_set_idle_threads(loop, d->cmd.max_idle_threads);
-	if (d->cmd.max_threads > 0 && d->cmd.max_threads <= 100000)
-		fuse_loop_cfg_set_max_threads(loop, d->cmd.max_threads);
-	ret = fuse_session_loop_mt(se, loop);
-	fuse_loop_cfg_destroy(loop);
-	return ret ? 1 : 0;
+	}
+	/* logged in the daemon, so syslog shows its pid */
+	log_info("mounted at '%s' (cache '%s', ttl %.0fs)", d->cmd.mountpoint, d->cache_dir,
+		 d->fs.cfg.ttl);
+	if (getenv("NOTIFY_SOCKET"))
+		start_ready_watch(d);
+	ret = session_loop(d, se);
+	notify_stopping();
+	return ret;
 }
 
 /* Mount, serve, unmount.  main()'s status. */
@@ -551,11 +859,10 @@ static int run_session(struct daemon *d)
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out;
 	if (fuse_session_mount(se, d->cmd.mountpoint) == 0) {
-		log_info("mounted at '%s' (cache '%s', ttl %.0fs)", d->cmd.mountpoint,
-			 d->cache_dir, d->fs.cfg.ttl);
-		fuse_daemonize(d->cmd.foreground);
-		ret = session_loop(d, se);
+		ret = serve(d, se);
 		fuse_session_unmount(se);
+		if (d->ready_watching)
+			pthread_join(d->ready_watch, NULL);
 	}
 	fuse_remove_signal_handlers(se);
 out:
@@ -576,6 +883,7 @@ static void daemon_release(struct daemon *d)
 	free(d->cafile);
 	free(d->certs_dir);
 	free(d->cmd.mountpoint);
+	free_strv(d->o.positional);
 	free_strv(d->o.registries);
 	free_strv(d->o.insecure);
 	free_strv(d->o.mirrors);
@@ -588,6 +896,9 @@ static void daemon_release(struct daemon *d)
 	free(d->o.logfile);
 	free(d->o.auth_file);
 	free(d->o.write_group);
+	free(d->o.uid);
+	free(d->o.gid);
+	free(d->o.umask);
 	free(d->o.timeout);
 	fuse_opt_free_args(&d->args);
 	if (d->logfp)

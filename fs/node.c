@@ -34,8 +34,9 @@
 /* One mount's nodes (struct fs holds it, as libfuse's passthrough_ll keeps
  * its inodes in the session's userdata). */
 struct node_table {
-	pthread_mutex_t lock; /* protects slots, and every node's refs, nlookup, hash_next */
+	pthread_mutex_t lock; /* protects slots, count, and every node's refs, nlookup, hash_next */
 	struct node *slots[1u << TABLE_BITS];
+	size_t count;         /* nodes in slots */
 	struct node *root;    /* never forgotten */
 };
 
@@ -58,6 +59,7 @@ static void insert_locked(struct node_table *t, struct node *n)
 
 	n->hash_next = t->slots[s];
 	t->slots[s] = n;
+	t->count++;
 }
 
 static void remove_locked(struct node_table *t, struct node *n)
@@ -69,6 +71,7 @@ static void remove_locked(struct node_table *t, struct node *n)
 	if (!*pp)
 		BUG("node not in table");
 	*pp = n->hash_next;
+	t->count--;
 }
 
 /* What the kernel may take a node for; nodes of different classes never
@@ -222,6 +225,16 @@ void node_table_free(struct node_table *t)
 struct node *node_root(struct node_table *t)
 {
 	return t->root;
+}
+
+size_t node_table_count(struct node_table *t)
+{
+	size_t n;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->count;
+	pthread_mutex_unlock(&t->lock);
+	return n;
 }
 
 struct node *node_get(struct node_table *t, uint64_t ino)

@@ -10,8 +10,8 @@
  * draft and a commit turns it back, and the kernel must see that at once.
  *
  * Writes are drafts' (draft.c); everywhere else they answer EROFS.  Only
- * the mounting user and the write group (-o write_group=) may write at
- * all: may_write() is the first thing every writing operation asks, and
+ * the writing user (the mounting user, or -o uid=) and the write group
+ * (-o write_group=) may write at all: may_write() is the first thing every writing operation asks, and
  * the modes tree_stat gives say the same to the kernel (default_permissions).
  */
 #include <errno.h>
@@ -20,7 +20,6 @@
 #include <fuse_lowlevel.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "common/limits.h"
@@ -68,8 +67,8 @@ static bool caller_in_group(fuse_req_t req, gid_t gid)
 
 /*
  * May the caller of @req write (@op, on @n or in it, for the log)?  The
- * mounting user may, and with -o write_group= the group's members; nobody
- * else, root included: the kernel lets root past the modes, this does not.
+ * writing user (cfg.uid) may, and with -o write_group= the group's members;
+ * nobody else, root included: the kernel lets root past the modes, this does not.
  * Every writing operation asks this first, so a refusal is EACCES
  * wherever it is tried.  0 or -EACCES (logged).
  */
@@ -502,16 +501,18 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	free(names);
 }
 
+/* df shows the blob cache (fs_statfs): a true size, and not the 0 blocks
+ * that make df leave a filesystem out. */
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct statvfs sv;
+	int ret = fs_statfs(fs_of(req), &sv);
 
 	(void)ino;
-	memset(&sv, 0, sizeof(sv));
-	sv.f_bsize = 4096;
-	sv.f_frsize = 4096;
-	sv.f_namemax = 255;
-	fuse_reply_statfs(req, &sv);
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_statfs(req, &sv);
 }
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)

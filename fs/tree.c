@@ -884,15 +884,21 @@ static int stat_acting(struct fs *fs, struct node *n, struct stat *st);
 
 /*
  * Who may write, said by owner and modes, for the kernel to enforce
- * (default_permissions; ops.c checks the same): the mounting user owns
- * every node, and what the owner may write the write group may too.
+ * (default_permissions; ops.c checks the same): the writing user (-o uid=)
+ * owns every node, and what the owner may write the write group may too.
+ * The umask then takes its bits away, so the kernel refuses what it hides.
+ * A symlink keeps 0777: its mode is never checked, and every filesystem
+ * shows it so.
  */
 static void stat_owner(const struct fs *fs, struct stat *st)
 {
 	st->st_uid = fs->cfg.uid;
 	st->st_gid = fs->cfg.gid;
-	if (fs->cfg.group_writes && (st->st_mode & S_IWUSR) && !S_ISLNK(st->st_mode))
+	if (S_ISLNK(st->st_mode))
+		return;
+	if (fs->cfg.group_writes && (st->st_mode & S_IWUSR))
 		st->st_mode |= S_IWGRP;
+	st->st_mode &= ~fs->cfg.umask;
 }
 
 int tree_stat(struct fs *fs, struct node *real, struct stat *st)

@@ -8,7 +8,7 @@ set -euo pipefail
 PACKAGES=(
 	# build
 	build-essential cmake pkg-config
-	libfuse3-dev libcurl4-openssl-dev libjansson-dev libssl-dev
+	libfuse3-dev libcurl4-openssl-dev libjansson-dev libssl-dev libsystemd-dev
 	# run
 	fuse3 ca-certificates
 	# integration tests

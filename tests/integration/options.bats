@@ -135,6 +135,20 @@ refused() {
 	refused "state_dir=" "state_dir= needs a path"
 }
 
+@test "uid, gid, umask: no such user or group, not an octal mode up to 0777; gid and write_group apart: refused" {
+	local v
+	refused "uid=regfs-no-such-user-$$" "uid 'regfs-no-such-user-$$' is not a user"
+	refused "uid=" "uid '' is not a user"
+	refused "uid=-1" "uid '-1' is not a user"
+	refused "uid=4294967295" "uid '4294967295' is not a user"
+	refused "gid=regfs-no-such-group-$$" "gid 'regfs-no-such-group-$$' is not a group"
+	refused "gid=+5" "gid '+5' is not a group"
+	for v in 8 0999 1000 0x1 "" -1 " 7" 022a; do
+		refused "umask=$v" "umask '$v' is not an octal mode from 0 to 0777"
+	done
+	refused "gid=0,write_group=1" "gid '0' and write_group '1' are different groups"
+}
+
 @test "unknown options and values: refused" {
 	FUSE_OPTION=1 refused "no_such_option" "unknown option"
 	FUSE_OPTION=1 refused "verbose=yes" "unknown option"
@@ -144,7 +158,7 @@ refused() {
 
 @test "good values mount, and a good cafile leaves plain-HTTP loopback readable" {
 	local i
-	run_regfs "cafile=$TESTDIR/files/ca.pem,auth_file=$TESTDIR/files/auth.json,ttl=0.5,cache_max=500M,timeout=1,certs_dir=$TESTDIR/files"
+	run_regfs "cafile=$TESTDIR/files/ca.pem,auth_file=$TESTDIR/files/auth.json,ttl=0.5,cache_max=500M,timeout=1,certs_dir=$TESTDIR/files,uid=0,gid=0,umask=022,defaults,_netdev,nofail,x-systemd.automount,comment=x,relatime"
 	for ((i = 0; i < 100; i++)); do
 		mountpoint -q "$TESTDIR/mnt" && break
 		kill -0 "$REGFS_PID" 2>/dev/null || break

@@ -318,6 +318,36 @@ regfs_pidfile() {
 	echo "$(realpath -m -- "$1").regfs.pid"
 }
 
+# regfs_pids_of MOUNTDIR — the pids of the regfs processes ($REGFS_BIN) with MOUNTDIR among
+# their arguments: regfs started by mount(8), or in the background, writes no pidfile.
+regfs_pids_of() {
+	local mnt=$1 p
+	for p in /proc/[0-9]*; do
+		[[ $p/exe -ef $REGFS_BIN ]] || continue # the same file, without a fork per process
+		tr '\0' '\n' <"$p/cmdline" 2>/dev/null | grep -qxF -- "$mnt" || continue
+		echo "${p#/proc/}"
+	done
+}
+
+# in_mount_ns SECONDS FUNCTION [HELPER...] -- [ARG...] — run the shell function FUNCTION ARG...
+# (the caller's, as are the functions HELPER it calls; this file's are there too) with `set
+# -euo pipefail` in a private mount namespace (unshare, as root): what it mounts, over /dev or
+# /usr/local/sbin say, only it and its children see, and it all goes with the namespace's last
+# process.  Bounded by SECONDS.
+in_mount_ns() {
+	local secs=$1 fn=$2
+	local -a fns=()
+	shift
+	while (($# > 0)) && [[ $1 != -- ]]; do
+		fns+=("$1")
+		shift
+	done
+	shift
+	timeout -k 5 "$secs" unshare --mount --propagation private -- bash -c \
+		"set -euo pipefail; source '$REGFS_LIB_DIR/registry.bash'; $(declare -f "${fns[@]}"); $fn \"\$@\"" \
+		"$fn" "$@"
+}
+
 # regfs_unmount MOUNTDIR — unmount (lazily if busy or dead) and wait, bounded, for regfs to exit.
 regfs_unmount() {
 	local mnt=${1:?regfs_unmount MOUNTDIR} pidfile

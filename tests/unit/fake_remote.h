@@ -88,6 +88,7 @@ static char *fake_printf(const char *fmt, ...)
 
 /* An image of platform @os/@arch[/@variant] in @repo (tagged @tag unless
  * NULL), Docker or OCI types; returns its manifest's object. */
+__attribute__((unused)) /* not every test builds every kind */
 static struct fake_object *fake_image(const char *host, const char *repo, const char *tag,
 				      bool oci, const char *os, const char *arch,
 				      const char *variant)
@@ -110,6 +111,7 @@ static struct fake_object *fake_image(const char *host, const char *repo, const 
 }
 
 /* A BuildKit attestation manifest for image @of, in @repo. */
+__attribute__((unused)) /* not every test builds every kind */
 static struct fake_object *fake_attestation(const char *host, const char *repo)
 {
 	struct fake_object *cfg = fake_add(host, repo, NULL, NULL,
@@ -132,6 +134,7 @@ struct fake_entry {
 };
 
 /* An index (OCI, or a Docker list) of @n entries in @repo, tagged @tag. */
+__attribute__((unused)) /* not every test builds every kind */
 static struct fake_object *fake_index(const char *host, const char *repo, const char *tag,
 				      bool oci, const struct fake_entry *e, size_t n)
 {

@@ -559,6 +559,47 @@ static void test_evict_lru(void)
 	dir_free(dir);
 }
 
+/* What df is told: the cap, what is stored, and the room left, which is
+ * never more than the disk has free nor than the cap leaves. */
+static void test_space(void)
+{
+	enum { CAP = 10000, SZ = 3000 };
+	char *dir = dir_new();
+	struct cache_store *s = store_open_or_die(dir, CAP);
+	struct cache_store *nocap = store_open_or_die(dir, 0);
+	struct cache_store_space sp;
+	char a[DIGEST_STR_LEN + 1], big[DIGEST_STR_LEN + 1];
+	char *ba = blob_make(SZ, 20, a), *bbig = blob_make(CAP + 100, 21, big);
+
+	CHECK_EQ(cache_store_space(s, &sp), 0);
+	CHECK_EQ(sp.cap, CAP);
+	CHECK_EQ(sp.used, 0);
+	CHECK(sp.disk_free > 0);
+	CHECK_EQ(sp.avail, sp.disk_free < CAP ? sp.disk_free : CAP);
+
+	CHECK_EQ(cache_store_put(s, a, ba, SZ), 0);
+	CHECK_EQ(cache_store_space(s, &sp), 0);
+	CHECK_EQ(sp.cap, CAP);
+	CHECK_EQ(sp.used, SZ);
+	CHECK_EQ(sp.avail, sp.disk_free < CAP - SZ ? sp.disk_free : CAP - SZ);
+
+	/* past the (soft) cap: no room, and no wrap-around */
+	CHECK_EQ(cache_store_put(s, big, bbig, CAP + 100), 0);
+	CHECK_EQ(cache_store_space(s, &sp), 0);
+	CHECK_EQ(sp.used, CAP + 100);
+	CHECK_EQ(sp.avail, 0);
+
+	/* no cap: the disk's free space is the room */
+	CHECK_EQ(cache_store_space(nocap, &sp), 0);
+	CHECK_EQ(sp.cap, 0);
+	CHECK_EQ(sp.avail, sp.disk_free);
+
+	cache_store_free(nocap);
+	cache_store_free(s);
+	free(ba), free(bbig);
+	dir_free(dir);
+}
+
 /* Two stores on one directory, as two mounts sharing a cache. */
 static void test_two_mounts(void)
 {
@@ -1112,6 +1153,7 @@ int main(void)
 	    {"ensure_single_flight", test_ensure_single_flight},
 	    {"ensure_error", test_ensure_error},
 	    {"evict_lru", test_evict_lru},
+	    {"space", test_space},
 	    {"two_mounts", test_two_mounts},
 	    {"open", test_open},
 	    {"planted", test_planted},
