@@ -1,8 +1,9 @@
 /*
  * The filesystem room's core: nodes of the mounted tree and what each one
  * shows, as a library with no FUSE in it.  The FUSE adapter (ops.c, the
- * low-level operations; main.c, options and the session) is the only code
- * that speaks to the kernel; the unit tests link the core directly.
+ * low-level operations; main.c, options and the session; notify.c, systemd
+ * readiness) is the only code that speaks to the kernel; the unit tests
+ * link the core directly.
  *
  *   fs.c       one mount's state (fs_init), the memory-cache keys
  *   downloads.c  the blob downloads in flight (.downloads, the log)
