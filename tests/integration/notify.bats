@@ -43,11 +43,12 @@ listen() {
 	ready=$(jq -c 'select(.data | split("\n") | index("READY=1"))' "$out" | head -n 1)
 	[ "$(jq -r .pid <<<"$ready")" = "$pid" ]
 	jq -e --arg s "STATUS=mounted at '$mnt'" '.data | split("\n") | index($s)' <<<"$ready" >/dev/null
-	# what the listener saw at that moment: a mount point of type fuse.regfs that lists the
-	# registry (an unmounted directory would be empty, a mount not yet answering would hang)
+	# what the listener saw at that moment: a mount point of type fuse.regfs that lists
+	# .downloads and the registry (an unmounted directory would be empty, a mount not yet
+	# answering would hang)
 	jq -e '.mount.mountpoint == true' <<<"$ready" >/dev/null || { echo "$ready" >&2; return 1; }
 	jq -e '.mount.fstype == "fuse.regfs"' <<<"$ready" >/dev/null || { echo "$ready" >&2; return 1; }
-	jq -e --arg r "$REGISTRY" '.mount.entries == [$r]' <<<"$ready" >/dev/null ||
+	jq -e --arg r "$REGISTRY" '.mount.entries == [".downloads", $r]' <<<"$ready" >/dev/null ||
 		{ echo "$ready" >&2; return 1; }
 	# and the only one
 	[ "$(jq -s '[.[] | select(.data | split("\n") | index("READY=1"))] | length' "$out")" -eq 1 ]
