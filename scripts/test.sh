@@ -8,10 +8,11 @@
 #
 # --tsan builds build-tsan/ with -DREGFS_TSAN=ON (ThreadSanitizer) and runs the tests that
 # exercise regfs's threads: the cache (unit.test_store, unit.test_mem, unit.test_draft,
-# integration.cache, integration.cacheverify), tokens (integration.tokens) and commits
-# (integration.commit, integration.amend).  ctest args given after --tsan choose the tests
-# instead (`--tsan -R .` runs them all).  Races found in libfuse, libcurl and OpenSSL, which
-# are not instrumented, are suppressed by tests/tsan.supp, each entry with its reason.
+# integration.cache, integration.cacheverify), tokens (integration.tokens), commits
+# (integration.commit, integration.amend) and the table of downloads in flight
+# (integration.downloads).  ctest args given after --tsan choose the tests instead
+# (`--tsan -R .` runs them all).  Races found in libfuse, libcurl and OpenSSL, which are not
+# instrumented, are suppressed by tests/tsan.supp, each entry with its reason.
 #
 # With either sanitizer every report, from a test program or from a regfs that a test
 # mounted, goes to a file under the build directory (sanitizer-reports/, tsan-reports/);
@@ -45,7 +46,7 @@ elif [[ ${1:-} == --tsan ]]; then
 	mkdir -p "$reports"
 	export TSAN_OPTIONS=${TSAN_OPTIONS:-second_deadlock_stack=1:halt_on_error=0}:suppressions=$PWD/tests/tsan.supp:log_path=$reports/tsan
 	if (($# == 0)); then
-		set -- -R '^unit\.test_(store|mem|draft)$|^integration\.(cache|cacheverify|tokens|commit|amend)$'
+		set -- -R '^unit\.test_(store|mem|draft)$|^integration\.(cache|cacheverify|tokens|commit|amend|downloads)$'
 	fi
 fi
 
