@@ -34,19 +34,8 @@ setup_file() {
 		export REGFS_SKIP_REASON="adding a test user needs root"
 		return 0
 	fi
-	# bats' temporary directories are 0700: the mount must be reachable by the test user
-	TESTDIR=$(mktemp -d /tmp/regfs-multiuser.XXXXXX)
-	chmod 0711 "$TESTDIR"
-	export TESTDIR
 	export MU_USER="regfs-t-$$" MU_GROUP="regfs-tg-$$"
-	if getent passwd "$MU_USER" >/dev/null || getent group "$MU_GROUP" >/dev/null; then
-		echo "user '$MU_USER' or group '$MU_GROUP' exists already" >&2
-		return 1
-	fi
-	groupadd "$MU_GROUP"
-	: >"$TESTDIR/group-added"
-	useradd -M -d /nonexistent -s /usr/sbin/nologin -U -G "$MU_GROUP" "$MU_USER"
-	: >"$TESTDIR/user-added"
+	scratch_users_add multiuser "$MU_USER" "$MU_GROUP" -G "$MU_GROUP"
 	MU_UID=$(id -u "$MU_USER")
 	MU_GID=$(id -g "$MU_USER")
 	MU_GROUP_GID=$(getent group "$MU_GROUP" | cut -d: -f3)
@@ -56,19 +45,7 @@ setup_file() {
 
 teardown_file() {
 	suite_teardown
-	[[ -n ${TESTDIR:-} && $TESTDIR == /tmp/regfs-multiuser.* ]] || return 0
-	if [[ -e $TESTDIR/user-added ]]; then
-		userdel "$MU_USER" 2>/dev/null || echo "could not remove test user '$MU_USER'" >&2
-	fi
-	if [[ -e $TESTDIR/group-added ]]; then
-		groupdel "$MU_GROUP" 2>/dev/null || echo "could not remove test group '$MU_GROUP'" >&2
-	fi
-	# never through a mount that is still there
-	if [[ -n ${MNT:-} ]] && _is_mounted "$(realpath -m -- "$MNT")"; then
-		echo "'$MNT' is still mounted: leaving '$TESTDIR'" >&2
-		return 0
-	fi
-	rm -rf --one-file-system -- "$TESTDIR"
+	scratch_users_remove multiuser "${MU_USER:-}" "${MU_GROUP:-}"
 }
 
 teardown() { suite_teardown_test; }

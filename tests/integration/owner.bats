@@ -28,19 +28,8 @@ setup_file() {
 		export REGFS_SKIP_REASON="adding a test user needs root"
 		return 0
 	fi
-	# bats' temporary directories are 0700: the mount must be reachable by the test user
-	TESTDIR=$(mktemp -d /tmp/regfs-owner.XXXXXX)
-	chmod 0711 "$TESTDIR"
-	export TESTDIR
 	export OW_USER="regfs-o-$$" OW_GROUP="regfs-og-$$"
-	if getent passwd "$OW_USER" >/dev/null || getent group "$OW_GROUP" >/dev/null; then
-		echo "user '$OW_USER' or group '$OW_GROUP' exists already" >&2
-		return 1
-	fi
-	groupadd "$OW_GROUP"
-	: >"$TESTDIR/group-added"
-	useradd -M -d /nonexistent -s /usr/sbin/nologin -U "$OW_USER"
-	: >"$TESTDIR/user-added"
+	scratch_users_add owner "$OW_USER" "$OW_GROUP"
 	OW_UID=$(id -u "$OW_USER")
 	OW_GID=$(id -g "$OW_USER")
 	OW_GROUP_GID=$(getent group "$OW_GROUP" | cut -d: -f3)
@@ -50,21 +39,7 @@ setup_file() {
 
 teardown_file() {
 	suite_teardown
-	[[ -n ${TESTDIR:-} && $TESTDIR == /tmp/regfs-owner.* ]] || return 0
-	if [[ -e $TESTDIR/user-added ]]; then
-		userdel "$OW_USER" 2>/dev/null || echo "could not remove test user '$OW_USER'" >&2
-		# useradd -U made a group of the user's name; userdel removes it with the user
-		! getent group "$OW_USER" >/dev/null || groupdel "$OW_USER" 2>/dev/null || true
-	fi
-	if [[ -e $TESTDIR/group-added ]]; then
-		groupdel "$OW_GROUP" 2>/dev/null || echo "could not remove test group '$OW_GROUP'" >&2
-	fi
-	# never through a mount that is still there
-	if _is_mounted "$(realpath -m -- "$TESTDIR/mnt")"; then
-		echo "'$TESTDIR/mnt' is still mounted: leaving '$TESTDIR'" >&2
-		return 0
-	fi
-	rm -rf --one-file-system -- "$TESTDIR"
+	scratch_users_remove owner "${OW_USER:-}" "${OW_GROUP:-}"
 }
 
 setup() { regfs_skip_if_needed; }

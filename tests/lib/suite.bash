@@ -313,3 +313,45 @@ status_line() {
 	out=$(fs cat "$1/.status") || return
 	grep -F -- "  $2 -> " <<<"$out"
 }
+
+# scratch_users_add NAME USER GROUP [USERADD-ARG...] — (root) for a test that runs commands as
+# another user: a TESTDIR under /tmp that user can reach (bats' own are 0700), then group GROUP
+# and user USER (with a group of its own name), each marked in TESTDIR once added so that
+# scratch_users_remove takes away exactly what was made.  Names that exist already are refused.
+scratch_users_add() {
+	local name=$1 user=$2 group=$3
+	shift 3
+	TESTDIR=$(mktemp -d "/tmp/regfs-$name.XXXXXX")
+	chmod 0711 "$TESTDIR"
+	export TESTDIR
+	if getent passwd "$user" >/dev/null || getent group "$group" >/dev/null; then
+		echo "user '$user' or group '$group' exists already" >&2
+		return 1
+	fi
+	groupadd "$group"
+	: >"$TESTDIR/group-added"
+	useradd -M -d /nonexistent -s /usr/sbin/nologin -U "$@" "$user"
+	: >"$TESTDIR/user-added"
+}
+
+# scratch_users_remove NAME USER GROUP — undo scratch_users_add (after suite_teardown): the user,
+# its own group, GROUP, and TESTDIR, unless the test's mount point ($MNT, else $TESTDIR/mnt) is
+# still mounted.
+scratch_users_remove() {
+	local name=$1 user=$2 group=$3 mnt=${MNT:-${TESTDIR:-}/mnt}
+	[[ -n ${TESTDIR:-} && $TESTDIR == /tmp/regfs-$name.* ]] || return 0
+	if [[ -e $TESTDIR/user-added ]]; then
+		userdel "$user" 2>/dev/null || echo "could not remove test user '$user'" >&2
+		# useradd -U made a group of the user's name; userdel removes it with the user
+		! getent group "$user" >/dev/null || groupdel "$user" 2>/dev/null || true
+	fi
+	if [[ -e $TESTDIR/group-added ]]; then
+		groupdel "$group" 2>/dev/null || echo "could not remove test group '$group'" >&2
+	fi
+	# never through a mount that is still there
+	if _is_mounted "$(realpath -m -- "$mnt")"; then
+		echo "'$mnt' is still mounted: leaving '$TESTDIR'" >&2
+		return 0
+	fi
+	rm -rf --one-file-system -- "$TESTDIR"
+}
