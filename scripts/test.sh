@@ -24,26 +24,30 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 builddir=build
 cmake_args=(-DCMAKE_BUILD_TYPE=Release)
 reports=
+
+# fresh_reports NAME — an empty $builddir/NAME for a sanitizer's report files, in $reports.
+# Reports go to files that outlive the tests' scratch directories: a regfs daemon's stderr is
+# in a test's scratch directory, and a leak is only reported when regfs exits, after the test
+# that made it has passed and cleaned up.
+fresh_reports() {
+	reports=$PWD/$builddir/$1
+	rm -rf "$reports"
+	mkdir -p "$reports"
+}
+
 if [[ ${1:-} == --sanitize ]]; then
 	shift
 	builddir=build-asan
 	cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DREGFS_SANITIZE=ON)
-	# Reports go to files that outlive the tests' scratch directories: a leak is only
-	# reported when regfs exits, after the test that made it has passed and cleaned up.
-	reports=$PWD/$builddir/sanitizer-reports
-	rm -rf "$reports"
-	mkdir -p "$reports"
+	fresh_reports sanitizer-reports
 	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}:log_path=$reports/asan
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}:log_path=$reports/ubsan
 elif [[ ${1:-} == --tsan ]]; then
 	shift
 	builddir=build-tsan
 	cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DREGFS_TSAN=ON)
-	# to files, as for --sanitize: a regfs daemon's stderr is in a test's scratch directory,
-	# gone when the test ends; halt_on_error=0 so one run shows every race, not the first
-	reports=$PWD/$builddir/tsan-reports
-	rm -rf "$reports"
-	mkdir -p "$reports"
+	fresh_reports tsan-reports
+	# halt_on_error=0: one run shows every race, not the first
 	export TSAN_OPTIONS=${TSAN_OPTIONS:-second_deadlock_stack=1:halt_on_error=0}:suppressions=$PWD/tests/tsan.supp:log_path=$reports/tsan
 	if (($# == 0)); then
 		set -- -R '^unit\.test_(store|mem|draft)$|^integration\.(cache|cacheverify|tokens|commit|amend|downloads)$'
