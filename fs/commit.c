@@ -202,23 +202,40 @@ static void child_error(struct plan *p, struct child *c, const char *fmt, ...)
 	p->errors++;
 }
 
-/* Fill @pc from manifest bytes (@bytes taken over). */
+/* Fill @pc with manifest @v (its bytes taken over) of @repo of @reg. */
+static int piece_from_view(struct piece *pc, struct reg_registry *reg, const char *repo,
+			   struct resolve_view *v)
+{
+	int ret;
+
+	pc->reg = reg;
+	pc->bytes = v->bytes;
+	pc->len = v->len;
+	pc->m = v->m;
+	v->bytes = NULL;
+	v->m = NULL;
+	pc->repo = strdup(repo);
+	memcpy(pc->desc.digest, v->digest, DIGEST_STR_LEN + 1);
+	pc->desc.size = (int64_t)pc->len;
+	pc->desc.media_type =
+		strdup(pc->m->media_type ? pc->m->media_type : reg_mtype_string(pc->m->type));
+	ret = pc->repo && pc->desc.media_type ? 0 : -ENOMEM;
+	resolve_view_release(v);
+	return ret;
+}
+
+/* Fill @pc from manifest @bytes (taken over), read as @content_type says.
+ * -EINVAL for bytes that are no manifest. */
 static int piece_take(struct piece *pc, struct reg_registry *reg, const char *repo, char *bytes,
 		      size_t len, const char *content_type)
 {
-	pc->reg = reg;
-	pc->bytes = bytes;
-	pc->len = len;
-	pc->repo = strdup(repo);
-	if (!pc->repo)
-		return -ENOMEM;
-	if (reg_manifest_parse(bytes, len, content_type, &pc->m) < 0)
-		return -EINVAL;
-	digest_of(bytes, len, pc->desc.digest);
-	pc->desc.size = (int64_t)len;
-	pc->desc.media_type =
-		strdup(pc->m->media_type ? pc->m->media_type : reg_mtype_string(pc->m->type));
-	return pc->desc.media_type ? 0 : -ENOMEM;
+	struct resolve_view v;
+	char digest[DIGEST_STR_LEN + 1];
+	int ret;
+
+	digest_of(bytes, len, digest);
+	ret = resolve_view_take(&v, digest, bytes, len, content_type);
+	return ret < 0 ? ret : piece_from_view(pc, reg, repo, &v);
 }
 
 /* --- resolving one link -------------------------------------------------- */
@@ -343,28 +360,6 @@ static int pick_from_index(struct fs *fs, struct plan *p, struct child *c, struc
 	if (ret == 0)
 		ret = carry_attestations(fs, c, idx, c->image.desc.digest);
 	free(att);
-	return ret;
-}
-
-/* Fill @pc with manifest @v (its bytes taken over) of @repo of @reg. */
-static int piece_from_view(struct piece *pc, struct reg_registry *reg, const char *repo,
-			   struct resolve_view *v)
-{
-	int ret;
-
-	pc->reg = reg;
-	pc->bytes = v->bytes;
-	pc->len = v->len;
-	pc->m = v->m;
-	v->bytes = NULL;
-	v->m = NULL;
-	pc->repo = strdup(repo);
-	memcpy(pc->desc.digest, v->digest, DIGEST_STR_LEN + 1);
-	pc->desc.size = (int64_t)pc->len;
-	pc->desc.media_type =
-		strdup(pc->m->media_type ? pc->m->media_type : reg_mtype_string(pc->m->type));
-	ret = pc->repo && pc->desc.media_type ? 0 : -ENOMEM;
-	resolve_view_release(v);
 	return ret;
 }
 

@@ -256,6 +256,11 @@ struct resolve_view {
 	struct reg_manifest *m; /* owned */
 };
 void resolve_view_release(struct resolve_view *v);
+/* Fill @v from manifest @bytes (taken over; their digest is @digest), read
+ * as @content_type says (NULL: from the document alone).  -EINVAL (@v
+ * empty, @bytes freed) for bytes that are no manifest regfs can read. */
+int resolve_view_take(struct resolve_view *v, const char *digest, char *bytes, size_t len,
+		      const char *content_type);
 
 /* Listings through the memory cache (for the TTL; misses too): the
  * catalog of @r (-ENOTSUP: none), the tags of @repo (-ENOENT: no such

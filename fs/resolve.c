@@ -266,10 +266,7 @@ void resolve_view_release(struct resolve_view *v)
 	memset(v, 0, sizeof(*v));
 }
 
-/* Fill @v from manifest @bytes (taken over) of @digest, read as
- * @content_type says (NULL: from the document alone).  -EINVAL (and @v
- * empty) for bytes that are no manifest regfs can read. */
-static int view_take(struct resolve_view *v, const char *digest, char *bytes, size_t len,
+int resolve_view_take(struct resolve_view *v, const char *digest, char *bytes, size_t len,
 		     const char *content_type)
 {
 	memset(v, 0, sizeof(*v));
@@ -297,7 +294,7 @@ int resolve_ref(struct fs *fs, struct reg_registry *r, const char *repo, const c
 		if (ret < 0)
 			return ret;
 		cache_store_put(fs->store, f.digest, f.bytes, f.len);
-		ret = view_take(out, f.digest, f.bytes, f.len, f.media_type);
+		ret = resolve_view_take(out, f.digest, f.bytes, f.len, f.media_type);
 		f.bytes = NULL;
 		reg_fetched_release(&f);
 		return ret;
@@ -309,7 +306,7 @@ int resolve_ref(struct fs *fs, struct reg_registry *r, const char *repo, const c
 	ret = resolve_manifest_by_digest(fs, r, repo, digest, &bytes, &len);
 	if (ret < 0)
 		return ret;
-	return view_take(out, digest, bytes, len, NULL);
+	return resolve_view_take(out, digest, bytes, len, NULL);
 }
 
 int resolve_entry(struct fs *fs, struct reg_registry *r, const char *repo,
@@ -330,7 +327,7 @@ int resolve_entry(struct fs *fs, struct reg_registry *r, const char *repo,
 	ret = resolve_manifest_by_digest(fs, r, repo, d->digest, &bytes, &len);
 	if (ret < 0)
 		return ret;
-	return view_take(out, d->digest, bytes, len, d->media_type);
+	return resolve_view_take(out, d->digest, bytes, len, d->media_type);
 }
 
 /* --- names at the root and at repository levels ---------------------------- */
