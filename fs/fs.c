@@ -75,16 +75,6 @@ int fs_statfs(struct fs *fs, struct statvfs *sv)
 	return 0;
 }
 
-/* --- memory-cache keys ------------------------------------------------------
- * Every key the room puts in the memory cache, and so every format, is made
- * here; the first letters keep the kinds apart:
- *   c:HOST               the catalog of a registry (resolve.c)
- *   l:HOST/REPO          the tags of a repository (resolve.c)
- *   t:HOST/REPO:TAG      the digest a tag points at (resolve.c)
- *   m:DIGEST             a manifest's bytes, for good (resolve.c)
- *   committed:PATH       a draft this mount committed a moment ago (commit.c)
- */
-
 char *fs_strdup_printf(const char *fmt, ...)
 {
 	va_list ap;
@@ -96,6 +86,16 @@ char *fs_strdup_printf(const char *fmt, ...)
 	va_end(ap);
 	return s;
 }
+
+/* --- memory-cache keys ------------------------------------------------------
+ * Every key the room puts in the memory cache, and so every format, is made
+ * here; the first letters keep the kinds apart:
+ *   c:HOST               the catalog of a registry (resolve.c)
+ *   l:HOST/REPO          the tags of a repository (resolve.c)
+ *   t:HOST/REPO:TAG      the digest a tag points at (resolve.c)
+ *   m:DIGEST             a manifest's bytes, for good (resolve.c)
+ *   committed:PATH       a draft this mount committed a moment ago (commit.c)
+ */
 
 char *fs_key_catalog(const struct reg_registry *r)
 {

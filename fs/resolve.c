@@ -267,7 +267,7 @@ void resolve_view_release(struct resolve_view *v)
 }
 
 int resolve_view_take(struct resolve_view *v, const char *digest, char *bytes, size_t len,
-		     const char *content_type)
+		      const char *content_type)
 {
 	memset(v, 0, sizeof(*v));
 	memcpy(v->digest, digest, DIGEST_STR_LEN + 1);
