@@ -1,0 +1,35 @@
+/* Calling off a wait: see cancel.h. */
+#include "common/cancel.h"
+
+static __thread struct cancel_scope thread_scope;
+static bool all_cancelled; /* atomic */
+
+struct cancel_scope cancel_scope_set(struct cancel_scope scope)
+{
+	struct cancel_scope old = thread_scope;
+
+	thread_scope = scope;
+	return old;
+}
+
+struct cancel_scope cancel_scope_get(void)
+{
+	return thread_scope;
+}
+
+bool cancel_all_requested(void)
+{
+	return __atomic_load_n(&all_cancelled, __ATOMIC_ACQUIRE);
+}
+
+bool cancel_requested(void)
+{
+	if (cancel_all_requested())
+		return true;
+	return thread_scope.check && thread_scope.check(thread_scope.arg);
+}
+
+void cancel_all(void)
+{
+	__atomic_store_n(&all_cancelled, true, __ATOMIC_RELEASE);
+}

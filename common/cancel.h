@@ -1,0 +1,48 @@
+/*
+ * Calling off a wait.  A thread that waits on the network or on another
+ * thread's download does so on behalf of someone (a FUSE request, a
+ * prefetch), and that someone may go away: the reader pressed Ctrl-C, or
+ * the daemon is shutting down.  Every long wait in registry/ and cache/
+ * asks cancel_requested() at least every CANCEL_POLL_MS and then ends with
+ * -EINTR, so no wait outlives the reason for it by much.
+ *
+ * The question is per thread: whoever runs work on a thread sets the scope
+ * (a check function and its argument) before and clears it after.  The
+ * process-wide cancel_all() answers yes on every thread, for shutdown.
+ * A thread with no scope is cancelled only by cancel_all().
+ */
+#ifndef REGFS_COMMON_CANCEL_H
+#define REGFS_COMMON_CANCEL_H
+
+#include <stdbool.h>
+
+/* How often, at most, a wait asks whether it is called off. */
+#define CANCEL_POLL_MS 100
+
+/* Should the thread's work stop?  Called from any thread, with no lock of
+ * the caller's held; it must be quick and must not block. */
+typedef bool (*cancel_check_fn)(void *arg);
+
+struct cancel_scope {
+	cancel_check_fn check; /* NULL: nobody calls this thread's work off */
+	void *arg;
+};
+
+/* Set this thread's scope, returning the one it replaces (to put back
+ * with another cancel_scope_set when the work is done). */
+struct cancel_scope cancel_scope_set(struct cancel_scope scope);
+
+/* This thread's scope, as set. */
+struct cancel_scope cancel_scope_get(void);
+
+/* Has this thread's work been called off (its scope says so, or
+ * cancel_all() was called)? */
+bool cancel_requested(void);
+
+/* Call off every wait in the process, now and from now on (shutdown). */
+void cancel_all(void);
+
+/* Was cancel_all() called? */
+bool cancel_all_requested(void);
+
+#endif
