@@ -29,6 +29,11 @@ bool cancel_requested(void)
 	return thread_scope.check && thread_scope.check(thread_scope.arg);
 }
 
+bool cancel_may_wait(void)
+{
+	return !thread_scope.no_wait;
+}
+
 void cancel_all(void)
 {
 	__atomic_store_n(&all_cancelled, true, __ATOMIC_RELEASE);

@@ -10,14 +10,29 @@
  * (a check function and its argument) before and clears it after.  The
  * process-wide cancel_all() answers yes on every thread, for shutdown.
  * A thread with no scope is cancelled only by cancel_all().
+ *
+ * A scope may also say that the thread must not wait at all (no_wait):
+ * the FUSE adapter first tries each request on the thread that received
+ * it, where only answers at hand may be given, and moves the request to a
+ * thread that may wait when something answers CANCEL_WOULD_WAIT.  Every
+ * place that would wait (an HTTP request, a token fetch, another thread's
+ * download, hashing a big file) asks cancel_may_wait() first.  A
+ * CANCEL_WOULD_WAIT is no failure: never log it, cache it, count it
+ * against a host, or fall back to a mirror for it.
  */
 #ifndef REGFS_COMMON_CANCEL_H
 #define REGFS_COMMON_CANCEL_H
 
+#include <errno.h>
 #include <stdbool.h>
 
 /* How often, at most, a wait asks whether it is called off. */
 #define CANCEL_POLL_MS 100
+
+/* What a function answers (negated, as -CANCEL_WOULD_WAIT) instead of
+ * waiting when its thread may not wait.  Not EAGAIN (== EWOULDBLOCK),
+ * which a registry's 429 answers. */
+#define CANCEL_WOULD_WAIT EINPROGRESS
 
 /* Should the thread's work stop?  Called from any thread, with no lock of
  * the caller's held; it must be quick and must not block. */
@@ -26,6 +41,7 @@ typedef bool (*cancel_check_fn)(void *arg);
 struct cancel_scope {
 	cancel_check_fn check; /* NULL: nobody calls this thread's work off */
 	void *arg;
+	bool no_wait; /* answer -CANCEL_WOULD_WAIT instead of waiting */
 };
 
 /* Set this thread's scope, returning the one it replaces (to put back
@@ -38,6 +54,10 @@ struct cancel_scope cancel_scope_get(void);
 /* Has this thread's work been called off (its scope says so, or
  * cancel_all() was called)? */
 bool cancel_requested(void);
+
+/* May this thread wait (its scope is not no_wait)?  A place that would
+ * wait answers -CANCEL_WOULD_WAIT when this is false. */
+bool cancel_may_wait(void);
 
 /* Call off every wait in the process, now and from now on (shutdown). */
 void cancel_all(void);
