@@ -91,4 +91,14 @@
 /* Platform directories a refused link to an index names. */
 #define INDEX_NAMES_SHOWN 8
 
+/* --- the FUSE adapter (fs/ops.c) ------------------------------------------- */
+
+/* Threads that run the requests which wait (on the network, or on another
+ * request's download): each waiting request holds one, never a FUSE
+ * worker, and past this many they queue.  Requests answered from the
+ * caches never wait for them. */
+#define WAITERS_MAX 256
+/* The stack of each (curl and OpenSSL run on it). */
+#define WAITER_STACK_BYTES (1u << 20)
+
 #endif

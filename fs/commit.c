@@ -35,10 +35,9 @@
 #include "cache/mem.h"
 #include "cache/store.h"
 #include "common/buf.h"
+#include "common/cancel.h"
 #include "common/limits.h"
 #include "common/log.h"
-#include "fs/mountpath.h"
-#include "fs/remote.h"
 #include "fs/fs.h"
 #include "fs/mountpath.h"
 #include "fs/remote.h"
@@ -1071,29 +1070,52 @@ bool commit_was_just_done(struct fs *fs, struct node *tag)
 	return ret;
 }
 
-/* Wait until no commit of @path runs, then claim it.  NULL on -ENOMEM. */
-static struct commit_lock *commit_lock_take(struct fs *fs, const char *path)
+/* Wait until no commit of @path runs, then claim it (*out).  0, -ENOMEM,
+ * or -EINTR when the wait is called off (common/cancel.h): the other
+ * commit may push for a while. */
+static int commit_lock_take(struct fs *fs, const char *path, struct commit_lock **out)
 {
 	struct commit_lock *l = calloc(1, sizeof(*l));
+	int ret = 0;
 
+	*out = NULL;
 	if (!l || !(l->path = strdup(path))) {
 		free(l);
-		return NULL;
+		return -ENOMEM;
 	}
 	pthread_mutex_lock(&fs->commit_mutex);
 	for (;;) {
 		struct commit_lock *o = fs->commits;
+		struct timespec until;
 
 		while (o && strcmp(o->path, path) != 0)
 			o = o->next;
 		if (!o)
 			break;
-		pthread_cond_wait(&fs->commit_done, &fs->commit_mutex);
+		if (cancel_requested()) {
+			ret = -EINTR;
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += CANCEL_POLL_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&fs->commit_done, &fs->commit_mutex, &until);
 	}
-	l->next = fs->commits;
-	fs->commits = l;
+	if (ret == 0) {
+		l->next = fs->commits;
+		fs->commits = l;
+	}
 	pthread_mutex_unlock(&fs->commit_mutex);
-	return l;
+	if (ret < 0) {
+		free(l->path);
+		free(l);
+		return ret;
+	}
+	*out = l;
+	return 0;
 }
 
 static void commit_lock_drop(struct fs *fs, struct commit_lock *l)
@@ -1120,12 +1142,18 @@ int commit_run(struct fs *fs, struct node *draft, const struct fs_caller *who)
 	char *path = tree_path(draft), *status = NULL;
 	int ret;
 
+	/* a push waits on the network from its first step: never on a
+	 * thread that may not wait */
+	if (!cancel_may_wait()) {
+		free(path);
+		return -CANCEL_WOULD_WAIT;
+	}
 	if (!path)
 		return -ENOMEM;
-	lock = commit_lock_take(fs, path);
-	if (!lock) {
+	ret = commit_lock_take(fs, path, &lock);
+	if (ret < 0) {
 		free(path);
-		return -ENOMEM;
+		return ret;
 	}
 	if (cache_draft_stat(fs->drafts, path, NULL, &st) < 0) {
 		/* the commit we waited for pushed it */
@@ -1193,8 +1221,14 @@ out_unlock:
 
 void commit_init(struct fs *fs)
 {
+	pthread_condattr_t ca;
+
 	pthread_mutex_init(&fs->commit_mutex, NULL);
-	pthread_cond_init(&fs->commit_done, NULL);
+	/* waits are timed slices on the monotonic clock (commit_lock_take) */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&fs->commit_done, &ca);
+	pthread_condattr_destroy(&ca);
 	fs->commits = NULL;
 }
 

@@ -840,10 +840,17 @@ static int serve(struct daemon *d, struct fuse_session *se)
 	/* logged in the daemon, so syslog shows its pid */
 	log_info("mounted at '%s' (cache '%s', ttl %.0fs)", d->cmd.mountpoint, d->cache_dir,
 		 d->fs.cfg.ttl);
+	if (ops_waiters_start() < 0) {
+		log_err("cannot set up the waiter threads");
+		return 1;
+	}
 	if (getenv("NOTIFY_SOCKET"))
 		start_ready_watch(d);
 	ret = session_loop(d, se);
 	notify_stopping();
+	/* the loop ended (unmount, or a signal): every wait ends now, so the
+	 * exit does not wait for downloads nobody can read any more */
+	ops_waiters_stop();
 	return ret;
 }
 

@@ -2,6 +2,22 @@
  * The FUSE low-level operations.  Each one finds its node, calls one helper
  * from tree.c that returns 0 or -errno, and replies exactly once.
  *
+ * Waiting.  A request that needs the network, or another request's
+ * download, must not hold one of libfuse's few worker threads: a handful of
+ * slow readers would freeze the whole mount.  So every operation that may
+ * wait is a struct call, first run on the FUSE thread that received it in
+ * a scope where nothing may wait (common/cancel.h): whatever the caches
+ * hold answers at once there, which keeps `ls MOUNT/` and cached reads
+ * answering whatever else waits.  When something answers CANCEL_WOULD_WAIT
+ * the call is copied and run again from the start on a waiter thread (a
+ * pool of up to WAITERS_MAX), and the FUSE thread goes back to the kernel;
+ * the reply comes later from the waiter (the low-level API allows that).
+ * A FUSE interrupt (Ctrl-C, or SIGKILL, of the caller) replies EINTR at
+ * once and calls the waiter's work off: its transfers and waits end within
+ * CANCEL_POLL_MS, or go on for other readers who still want them.  Of the
+ * two, whoever claims the reply first sends it; a body that loses undoes
+ * what its reply would have handed over (a lookup count, a handle).
+ *
  * Kernel caching follows what can change: nodes fixed by a digest on their
  * path (below @sha256:, and layer files, whose names carry their digest)
  * are cached for a day and opened with keep_cache; everything that hangs
@@ -11,8 +27,9 @@
  *
  * Writes are drafts' (draft.c); everywhere else they answer EROFS.  Only
  * the writing user (the mounting user, or -o uid=) and the write group
- * (-o write_group=) may write at all: may_write() is the first thing every writing operation asks, and
- * the modes tree_stat gives say the same to the kernel (default_permissions).
+ * (-o write_group=) may write at all: may_write() is the first thing every
+ * writing operation asks, and the modes tree_stat gives say the same to the
+ * kernel (default_permissions).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -22,8 +39,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/cancel.h"
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/pool.h"
 #include "fs/fs.h"
 #include "fs/ops.h"
 #include "registry/names.h"
@@ -86,6 +105,241 @@ static int may_write(fuse_req_t req, const char *op, const struct node *n)
 		 fs->cfg.group_writes ? " and the write group" : "");
 	free(path);
 	return -EACCES;
+}
+
+
+/* --- requests that may wait ---------------------------------------------- */
+
+/* The waiter threads (ops_waiters_start); NULL: calls wait where they came. */
+static struct pool *waiters;
+
+struct call;
+typedef void (*call_body)(struct call *c);
+
+/*
+ * One request that may wait, and what its body needs of it.  Everything
+ * the body reads of the request is copied in when it arrives: on a waiter,
+ * an interrupt may answer the request (and libfuse free it) at any moment,
+ * so a body touches c->req only through a claimed reply (call_reply_*).
+ */
+struct call {
+	fuse_req_t req;
+	struct fs *fs;
+	call_body body;
+	struct fs_caller who;
+	int write_ok;              /* may_write's answer, for writing operations */
+	fuse_ino_t ino, ino2;
+	const char *name, *name2;  /* borrowed on the FUSE thread, owned on a waiter */
+	struct fuse_file_info fi;  /* a copy; what the reply hands the kernel */
+	bool has_fi;
+	struct stat attr;
+	int to_set;
+	size_t size;
+	bool on_waiter; /* runs on a waiter: may wait, replies are claimed */
+	bool deferred;  /* met CANCEL_WOULD_WAIT and did not reply */
+	bool interrupted; /* atomic: the kernel called the request off */
+	int replied;      /* atomic: 1 once the body or the interrupt claimed the reply */
+	int refs;         /* atomic, on a waiter: the waiter's, and the interrupt hook's */
+	char *owned[2];
+};
+
+/* Set on a FUSE thread while it registers an interrupt hook: libfuse then
+ * runs a hook for an interrupt that already came under the request's lock,
+ * where replying (and so freeing the request) is not allowed. */
+static __thread bool registering_hook;
+
+static void call_put(struct call *c)
+{
+	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	free(c->owned[0]);
+	free(c->owned[1]);
+	free(c);
+}
+
+/* May @c reply now?  On the FUSE thread always; on a waiter only if the
+ * interrupt hook did not reply first.  A winner removes the hook (waiting
+ * for one that runs now) so the request stays ours until the reply. */
+static bool call_claim(struct call *c)
+{
+	if (!c->on_waiter)
+		return true;
+	if (__atomic_exchange_n(&c->replied, 1, __ATOMIC_ACQ_REL))
+		return false;
+	fuse_req_interrupt_func(c->req, NULL, NULL);
+	call_put(c); /* the hook's: it will not run again */
+	return true;
+}
+
+static void call_interrupted(fuse_req_t req, void *data)
+{
+	struct call *c = data;
+
+	__atomic_store_n(&c->interrupted, true, __ATOMIC_RELEASE);
+	if (registering_hook)
+		return; /* call_defer answers it */
+	if (!__atomic_exchange_n(&c->replied, 1, __ATOMIC_ACQ_REL)) {
+		fuse_reply_err(req, EINTR);
+		call_put(c); /* the hook's own */
+	}
+}
+
+static bool call_is_cancelled(void *arg)
+{
+	const struct call *c = arg;
+
+	return __atomic_load_n(&c->interrupted, __ATOMIC_ACQUIRE);
+}
+
+static void call_wait_run(void *arg)
+{
+	struct call *c = arg;
+	struct cancel_scope old;
+
+	old = cancel_scope_set((struct cancel_scope){.check = call_is_cancelled, .arg = c});
+	if (!__atomic_load_n(&c->replied, __ATOMIC_ACQUIRE))
+		c->body(c);
+	cancel_scope_set(old);
+	call_put(c); /* the waiter's */
+}
+
+/* Copy the string @s into @h's own, NULL stays NULL.  false without memory. */
+static bool call_own(struct call *h, int i, const char **s)
+{
+	if (!*s)
+		return true;
+	h->owned[i] = strdup(*s);
+	*s = h->owned[i];
+	return h->owned[i] != NULL;
+}
+
+/* @c met a wait on the FUSE thread: run it again on a waiter. */
+static void call_defer(const struct call *c)
+{
+	struct call *h = malloc(sizeof(*h));
+
+	if (h) {
+		*h = *c;
+		h->owned[0] = h->owned[1] = NULL;
+	}
+	if (!h || !call_own(h, 0, &h->name) || !call_own(h, 1, &h->name2)) {
+		if (h)
+			free(h->owned[0]);
+		free(h);
+		fuse_reply_err(c->req, ENOMEM);
+		return;
+	}
+	h->on_waiter = true;
+	h->deferred = false;
+	h->refs = 2;
+	registering_hook = true;
+	fuse_req_interrupt_func(h->req, call_interrupted, h);
+	registering_hook = false;
+	if (__atomic_load_n(&h->interrupted, __ATOMIC_ACQUIRE)) {
+		if (call_claim(h))
+			fuse_reply_err(h->req, EINTR);
+		call_put(h);
+		return;
+	}
+	if (pool_submit(waiters, call_wait_run, h) < 0) {
+		log_err("no thread to wait on: a request fails with EAGAIN");
+		if (call_claim(h))
+			fuse_reply_err(h->req, EAGAIN);
+		call_put(h);
+	}
+}
+
+/* Run @c: here, from what is at hand, else on a waiter. */
+static void call_start(struct call *c)
+{
+	struct cancel_scope old;
+
+	if (!waiters) {
+		c->body(c); /* no waiters (yet): wait right here */
+		return;
+	}
+	old = cancel_scope_set((struct cancel_scope){.no_wait = true});
+	c->body(c);
+	cancel_scope_set(old);
+	if (c->deferred)
+		call_defer(c);
+}
+
+/* A call for @req about inode @ino, as it came. */
+static struct call call_of(fuse_req_t req, fuse_ino_t ino, call_body body)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+	return (struct call){.req = req, .fs = fs_of(req), .body = body, .ino = ino,
+			     .who = {.uid = ctx->uid, .pid = ctx->pid}};
+}
+
+static struct node *call_node(const struct call *c, fuse_ino_t ino)
+{
+	return node_get(c->fs->nodes, ino);
+}
+
+/* The reply helpers: 0, or -ENOENT when the reply did not go out (lost to
+ * an interrupt, or the kernel gave up on it): the caller undoes then. */
+static int call_reply_err(struct call *c, int err)
+{
+	if (err == CANCEL_WOULD_WAIT) {
+		if (!c->on_waiter) {
+			c->deferred = true;
+			return 0;
+		}
+		log_err("a request meant to wait was told not to (a bug)");
+		err = EIO;
+	}
+	return call_claim(c) ? fuse_reply_err(c->req, err) : -ENOENT;
+}
+
+static int call_reply_entry(struct call *c, const struct fuse_entry_param *e)
+{
+	return call_claim(c) ? fuse_reply_entry(c->req, e) : -ENOENT;
+}
+
+static int call_reply_attr(struct call *c, const struct stat *st, double timeout)
+{
+	return call_claim(c) ? fuse_reply_attr(c->req, st, timeout) : -ENOENT;
+}
+
+static int call_reply_open(struct call *c)
+{
+	return call_claim(c) ? fuse_reply_open(c->req, &c->fi) : -ENOENT;
+}
+
+static int call_reply_create(struct call *c, const struct fuse_entry_param *e)
+{
+	return call_claim(c) ? fuse_reply_create(c->req, e, &c->fi) : -ENOENT;
+}
+
+static int call_reply_readlink(struct call *c, const char *target)
+{
+	return call_claim(c) ? fuse_reply_readlink(c->req, target) : -ENOENT;
+}
+
+static int call_reply_xattr(struct call *c, const char *val, size_t len)
+{
+	if (!call_claim(c))
+		return -ENOENT;
+	if (c->size == 0)
+		return fuse_reply_xattr(c->req, len);
+	if (c->size < len)
+		return fuse_reply_err(c->req, ERANGE);
+	return fuse_reply_buf(c->req, val, len);
+}
+
+int ops_waiters_start(void)
+{
+	return waiters ? 0 : pool_new(WAITERS_MAX, WAITER_STACK_BYTES, &waiters);
+}
+
+void ops_waiters_stop(void)
+{
+	cancel_all();
+	pool_free(waiters);
+	waiters = NULL;
 }
 
 static double timeout_for(struct fs *fs, const struct node *n)
@@ -157,45 +411,53 @@ static int entry_of(struct fs *fs, struct node *parent, struct node *proto,
 	return 0;
 }
 
-static void reply_new_entry(fuse_req_t req, struct fs *fs, struct node *parent, struct node *proto)
+static void reply_new_entry(struct call *c, struct node *parent, struct node *proto)
 {
 	struct fuse_entry_param e;
 	struct node *n = NULL;
-	int ret = entry_of(fs, parent, proto, &e, &n);
+	int ret = entry_of(c->fs, parent, proto, &e, &n);
 
 	if (ret < 0)
-		fuse_reply_err(req, -ret);
-	else if (fuse_reply_entry(req, &e) == -ENOENT)
-		node_forget(fs->nodes, n, 1); /* the request was interrupted: undo the lookup */
+		call_reply_err(c, -ret);
+	else if (call_reply_entry(c, &e) == -ENOENT)
+		node_forget(c->fs->nodes, n, 1); /* interrupted: undo the lookup */
 }
 
-static void op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
+static void body_lookup(struct call *c)
 {
-	struct fs *fs = fs_of(req);
-	struct node *parent = node_of(req, parent_ino), *proto = NULL;
+	struct fs *fs = c->fs;
+	struct node *parent = call_node(c, c->ino), *proto = NULL;
 	struct fuse_entry_param e;
 	int ret;
 
 	memset(&e, 0, sizeof(e));
 	if (!parent) {
-		fuse_reply_err(req, ESTALE);
+		call_reply_err(c, ESTALE);
 		return;
 	}
-	ret = tree_lookup(fs, parent, name, &proto);
+	ret = tree_lookup(fs, parent, c->name, &proto);
 	if (ret == -ENOENT) {
 		/* a negative entry: the kernel remembers the miss for a while */
 		e.ino = 0;
 		e.entry_timeout = entry_timeout_for(fs, parent, NULL);
 		if (e.entry_timeout == IMMUTABLE_TIMEOUT && !parent->immutable)
 			e.entry_timeout = fs->cfg.ttl; /* a registry may appear */
-		fuse_reply_entry(req, &e);
+		call_reply_entry(c, &e);
 		return;
 	}
 	if (ret < 0) {
-		fuse_reply_err(req, -ret);
+		call_reply_err(c, -ret);
 		return;
 	}
-	reply_new_entry(req, fs, parent, proto);
+	reply_new_entry(c, parent, proto);
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
+{
+	struct call c = call_of(req, parent_ino, body_lookup);
+
+	c.name = name;
+	call_start(&c);
 }
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -218,56 +480,81 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 	fuse_reply_none(req);
 }
 
-static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static void body_getattr(struct call *c)
 {
-	struct fs *fs = fs_of(req);
-	struct node *n = node_of(req, ino);
-	struct handle *h = fi ? (struct handle *)(uintptr_t)fi->fh : NULL;
+	struct node *n = call_node(c, c->ino);
+	struct handle *h = c->has_fi ? (struct handle *)(uintptr_t)c->fi.fh : NULL;
 	struct stat st;
 	int ret;
 
 	if (!n) {
-		fuse_reply_err(req, ESTALE);
+		call_reply_err(c, ESTALE);
 		return;
 	}
-	ret = tree_stat(fs, n, &st);
+	ret = tree_stat(c->fs, n, &st);
 	if (ret == 0 && h && h->bytes && (n->kind == NODE_FILE || n->kind == NODE_DRAFT_FILE))
 		st.st_size = (off_t)h->len; /* an open file keeps its snapshot */
 	if (ret < 0)
-		fuse_reply_err(req, -ret);
+		call_reply_err(c, -ret);
 	else
-		fuse_reply_attr(req, &st, timeout_for(fs, n));
+		call_reply_attr(c, &st, timeout_for(c->fs, n));
 }
 
-static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+/* A call about @ino that carries @fi (which may be NULL). */
+static struct call call_with_fi(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+				call_body body)
 {
-	struct fs *fs = fs_of(req);
-	struct node *n = node_of(req, ino);
+	struct call c = call_of(req, ino, body);
+
+	if (fi) {
+		c.fi = *fi;
+		c.has_fi = true;
+	}
+	return c;
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct call c = call_with_fi(req, ino, fi, body_getattr);
+
+	call_start(&c);
+}
+
+static void body_opendir(struct call *c)
+{
+	struct node *n = call_node(c, c->ino);
 	struct dir_handle *d;
 	int ret;
 
 	if (!n) {
-		fuse_reply_err(req, ESTALE);
+		call_reply_err(c, ESTALE);
 		return;
 	}
 	d = calloc(1, sizeof(*d));
 	if (!d) {
-		fuse_reply_err(req, ENOMEM);
+		call_reply_err(c, ENOMEM);
 		return;
 	}
-	ret = tree_list(fs, n, &d->list);
+	ret = tree_list(c->fs, n, &d->list);
 	if (ret < 0) {
 		free(d);
-		fuse_reply_err(req, -ret);
+		call_reply_err(c, -ret);
 		return;
 	}
-	fi->fh = (uintptr_t)d;
-	fi->cache_readdir = n->immutable;
-	fi->keep_cache = n->immutable;
-	if (fuse_reply_open(req, fi) == -ENOENT) {
+	c->fi.fh = (uintptr_t)d;
+	c->fi.cache_readdir = n->immutable;
+	c->fi.keep_cache = n->immutable;
+	if (call_reply_open(c) == -ENOENT) {
 		tree_listing_release(&d->list);
 		free(d);
 	}
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct call c = call_with_fi(req, ino, fi, body_opendir);
+
+	call_start(&c);
 }
 
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -344,51 +631,57 @@ static struct handle *handle_for_fd(int fd, struct fuse_file_info *fi)
 	return h;
 }
 
-static void reply_open_fd(fuse_req_t req, int fd, struct fuse_file_info *fi)
+static void reply_open_fd(struct call *c, int fd)
 {
-	struct handle *h = handle_for_fd(fd, fi);
+	struct handle *h = handle_for_fd(fd, &c->fi);
 
 	if (!h) {
 		if (fd >= 0)
 			close(fd);
-		fuse_reply_err(req, ENOMEM);
+		call_reply_err(c, ENOMEM);
 		return;
 	}
-	if (fuse_reply_open(req, fi) == -ENOENT)
+	if (call_reply_open(c) == -ENOENT)
 		handle_put(h);
 }
 
-static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+/* Open @n for writing (a draft's file): the write check came first. */
+static void open_for_writing(struct call *c, struct node *n)
 {
-	struct fs *fs = fs_of(req);
-	struct node *n = node_of(req, ino);
+	/* writes through the handle need no check of their own: like any
+	 * file, it was checked when opened */
+	int ret = c->write_ok;
+
+	if (ret == 0)
+		ret = draft_open_write(c->fs, n, c->fi.flags & (O_ACCMODE | O_TRUNC | O_APPEND));
+	if (ret < 0)
+		call_reply_err(c, -ret);
+	else
+		reply_open_fd(c, ret);
+}
+
+static void body_open(struct call *c)
+{
+	struct fs *fs = c->fs;
+	struct node *n = call_node(c, c->ino);
 	struct handle *h;
 	int ret = 0;
 
 	if (!n) {
-		fuse_reply_err(req, ESTALE);
+		call_reply_err(c, ESTALE);
 		return;
 	}
-	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
-		/* writes through the handle need no check of their own: like
-		 * any file, it was checked when opened */
-		ret = may_write(req, "open for writing", n);
-		if (ret == 0)
-			ret = draft_open_write(fs, n, fi->flags & (O_ACCMODE | O_TRUNC | O_APPEND));
-		if (ret < 0) {
-			fuse_reply_err(req, -ret);
-			return;
-		}
-		reply_open_fd(req, ret, fi);
+	if ((c->fi.flags & O_ACCMODE) != O_RDONLY || (c->fi.flags & O_TRUNC)) {
+		open_for_writing(c, n);
 		return;
 	}
 	if (n->kind != NODE_FILE && n->kind != NODE_LAYER && n->kind != NODE_DRAFT_FILE) {
-		fuse_reply_err(req, EISDIR);
+		call_reply_err(c, EISDIR);
 		return;
 	}
 	h = calloc(1, sizeof(*h));
 	if (!h) {
-		fuse_reply_err(req, ENOMEM);
+		call_reply_err(c, ENOMEM);
 		return;
 	}
 	h->fd = -1;
@@ -399,24 +692,40 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			h->fd = ret;
 			ret = 0;
 		}
-		fi->keep_cache = 1;
+		c->fi.keep_cache = 1;
 	} else {
 		ret = tree_file_content(fs, n, &h->bytes, &h->len);
 		/* A file under a tag changes when the tag moves, and the kernel
 		 * may still hold the old size for up to the TTL: serve this
 		 * open's snapshot past its page cache, which would cut reads at
 		 * the old size.  A path fixed by a digest keeps its pages. */
-		fi->keep_cache = n->immutable;
-		fi->direct_io = !n->immutable;
+		c->fi.keep_cache = n->immutable;
+		c->fi.direct_io = !n->immutable;
 	}
 	if (ret < 0) {
 		free(h);
-		fuse_reply_err(req, -ret);
+		call_reply_err(c, -ret);
 		return;
 	}
-	fi->fh = (uintptr_t)h;
-	if (fuse_reply_open(req, fi) == -ENOENT)
+	c->fi.fh = (uintptr_t)h;
+	if (call_reply_open(c) == -ENOENT)
 		handle_put(h);
+}
+
+/* May the caller of @req write (@op, on @n or in it)?  Asked on the FUSE
+ * thread, where the request is there to ask. */
+static void call_check_write(struct call *c, const char *op, const struct node *n)
+{
+	c->write_ok = may_write(c->req, op, n);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct call c = call_with_fi(req, ino, fi, body_open);
+
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
+		call_check_write(&c, "open for writing", node_of(req, ino));
+	call_start(&c);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -453,52 +762,59 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_err(req, 0);
 }
 
-static void reply_xattr_value(fuse_req_t req, const char *val, size_t len, size_t size)
+static void body_getxattr(struct call *c)
 {
-	if (size == 0)
-		fuse_reply_xattr(req, len);
-	else if (size < len)
-		fuse_reply_err(req, ERANGE);
-	else
-		fuse_reply_buf(req, val, len);
-}
-
-static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
-{
-	struct node *n = node_of(req, ino);
+	struct node *n = call_node(c, c->ino);
 	char *val = NULL;
 	size_t len = 0;
 	int ret;
 
 	if (!n) {
-		fuse_reply_err(req, ESTALE);
+		call_reply_err(c, ESTALE);
 		return;
 	}
-	ret = tree_xattr(fs_of(req), n, name, &val, &len);
+	ret = tree_xattr(c->fs, n, c->name, &val, &len);
 	if (ret < 0)
-		fuse_reply_err(req, -ret);
+		call_reply_err(c, -ret);
 	else
-		reply_xattr_value(req, val, len, size);
+		call_reply_xattr(c, val, len);
 	free(val);
 }
 
-static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
-	struct node *n = node_of(req, ino);
+	struct call c = call_of(req, ino, body_getxattr);
+
+	c.name = name;
+	c.size = size;
+	call_start(&c);
+}
+
+static void body_listxattr(struct call *c)
+{
+	struct node *n = call_node(c, c->ino);
 	char *names = NULL;
 	size_t len = 0;
 	int ret;
 
 	if (!n) {
-		fuse_reply_err(req, ESTALE);
+		call_reply_err(c, ESTALE);
 		return;
 	}
-	ret = tree_xattr_list(fs_of(req), n, &names, &len);
+	ret = tree_xattr_list(c->fs, n, &names, &len);
 	if (ret < 0)
-		fuse_reply_err(req, -ret);
+		call_reply_err(c, -ret);
 	else
-		reply_xattr_value(req, names, len, size);
+		call_reply_xattr(c, names, len);
 	free(names);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct call c = call_of(req, ino, body_listxattr);
+
+	c.size = size;
+	call_start(&c);
 }
 
 /* df shows the blob cache (fs_statfs): a true size, and not the 0 blocks
@@ -515,22 +831,29 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_statfs(req, &sv);
 }
 
-static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+static void body_readlink(struct call *c)
 {
-	struct node *n = node_of(req, ino);
+	struct node *n = call_node(c, c->ino);
 	char *target = NULL;
 	int ret;
 
 	if (!n) {
-		fuse_reply_err(req, ESTALE);
+		call_reply_err(c, ESTALE);
 		return;
 	}
-	ret = draft_readlink(fs_of(req), n, &target);
+	ret = draft_readlink(c->fs, n, &target);
 	if (ret < 0)
-		fuse_reply_err(req, -ret);
+		call_reply_err(c, -ret);
 	else
-		fuse_reply_readlink(req, target);
+		call_reply_readlink(c, target);
 	free(target);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct call c = call_of(req, ino, body_readlink);
+
+	call_start(&c);
 }
 
 /* --- everything that writes: drafts, else EROFS -------------------------- */
@@ -539,45 +862,61 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	(FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |                     \
 	 FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)
 
-static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
-		       struct fuse_file_info *fi)
+/* What a setattr of @n asks, done: 0 or -errno. */
+static int setattr_apply(struct call *c, struct node *n)
 {
-	struct fs *fs = fs_of(req);
-	struct node *n = node_of(req, ino);
-	struct handle *h = fi ? (struct handle *)(uintptr_t)fi->fh : NULL;
-	struct stat st;
+	struct fs *fs = c->fs;
+	struct handle *h = c->has_fi ? (struct handle *)(uintptr_t)c->fi.fh : NULL;
 	int ret = 0;
 
-	if (!n) {
-		fuse_reply_err(req, ESTALE);
-		return;
-	}
-	ret = may_write(req, "setattr", n);
-	if (ret < 0) {
-		fuse_reply_err(req, -ret);
-		return;
-	}
-	if (to_set & FUSE_SET_ATTR_SIZE) {
+	if (c->to_set & FUSE_SET_ATTR_SIZE) {
 		if (h && h->writable)
-			ret = attr->st_size > (off_t)DRAFT_USER_FILE_MAX ? -EFBIG
-			      : ftruncate(h->fd, attr->st_size) < 0 ? -errno : 0;
+			ret = c->attr.st_size > (off_t)DRAFT_USER_FILE_MAX ? -EFBIG
+			      : ftruncate(h->fd, c->attr.st_size) < 0 ? -errno : 0;
 		else
-			ret = draft_truncate(fs, n, attr->st_size);
-	} else if (to_set & ~(TIMES_ONLY | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+			ret = draft_truncate(fs, n, c->attr.st_size);
+	} else if (c->to_set & ~(TIMES_ONLY | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
 		ret = -EPERM; /* modes are not kept */
-	} else if (((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != fs->cfg.uid) ||
-		   ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != fs->cfg.gid)) {
+	} else if (((c->to_set & FUSE_SET_ATTR_UID) && c->attr.st_uid != fs->cfg.uid) ||
+		   ((c->to_set & FUSE_SET_ATTR_GID) && c->attr.st_gid != fs->cfg.gid)) {
 		ret = -EPERM; /* owners neither; chown to the owner (mv does it) is fine */
 	}
 	/* times are not kept either, but `touch` must work on a draft */
 	if (ret == 0 && n->kind < NODE_DRAFT && !tree_is_draft(fs, n))
 		ret = -EROFS;
+	return ret;
+}
+
+static void body_setattr(struct call *c)
+{
+	struct node *n = call_node(c, c->ino);
+	struct stat st;
+	int ret;
+
+	if (!n) {
+		call_reply_err(c, ESTALE);
+		return;
+	}
+	ret = c->write_ok;
 	if (ret == 0)
-		ret = tree_stat(fs, n, &st);
+		ret = setattr_apply(c, n);
+	if (ret == 0)
+		ret = tree_stat(c->fs, n, &st);
 	if (ret < 0)
-		fuse_reply_err(req, n->kind < NODE_DRAFT && ret == -EPERM ? EROFS : -ret);
+		call_reply_err(c, n->kind < NODE_DRAFT && ret == -EPERM ? EROFS : -ret);
 	else
-		fuse_reply_attr(req, &st, timeout_for(fs, n));
+		call_reply_attr(c, &st, timeout_for(c->fs, n));
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	struct call c = call_with_fi(req, ino, fi, body_setattr);
+
+	c.attr = *attr;
+	c.to_set = to_set;
+	call_check_write(&c, "setattr", node_of(req, ino));
+	call_start(&c);
 }
 
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
@@ -588,82 +927,118 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	fuse_reply_err(req, may_write(req, "mknod in", node_of(req, parent)) < 0 ? EACCES : EROFS);
 }
 
+/* A writing call in directory @parent_ino about @name, checked. */
+static struct call call_writing_in(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
+				   const char *op, call_body body)
+{
+	struct call c = call_of(req, parent_ino, body);
+
+	c.name = name;
+	call_check_write(&c, op, node_of(req, parent_ino));
+	return c;
+}
+
+static void body_mkdir(struct call *c)
+{
+	struct node *parent = call_node(c, c->ino), *proto = NULL;
+	int ret = parent ? c->write_ok : -ESTALE;
+
+	if (ret == 0)
+		ret = draft_mkdir(c->fs, parent, c->name, &proto);
+	if (ret < 0)
+		call_reply_err(c, -ret);
+	else
+		reply_new_entry(c, parent, proto);
+}
+
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode)
 {
-	struct fs *fs = fs_of(req);
-	struct node *parent = node_of(req, parent_ino), *proto = NULL;
-	int ret;
+	struct call c = call_writing_in(req, parent_ino, name, "mkdir in", body_mkdir);
 
 	(void)mode;
-	if (!parent) {
-		fuse_reply_err(req, ESTALE);
-		return;
-	}
-	ret = may_write(req, "mkdir in", parent);
+	call_start(&c);
+}
+
+static void body_unlink(struct call *c)
+{
+	struct node *parent = call_node(c, c->ino);
+	int ret = parent ? c->write_ok : -ESTALE;
+
 	if (ret == 0)
-		ret = draft_mkdir(fs, parent, name, &proto);
-	if (ret < 0)
-		fuse_reply_err(req, -ret);
-	else
-		reply_new_entry(req, fs, parent, proto);
+		ret = draft_unlink(c->fs, parent, c->name);
+	call_reply_err(c, -ret);
 }
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 {
-	struct node *parent = node_of(req, parent_ino);
-	int ret = parent ? may_write(req, "unlink in", parent) : -ESTALE;
+	struct call c = call_writing_in(req, parent_ino, name, "unlink in", body_unlink);
+
+	call_start(&c);
+}
+
+static void body_rmdir(struct call *c)
+{
+	struct node *parent = call_node(c, c->ino);
+	int ret = parent ? c->write_ok : -ESTALE;
 
 	if (ret == 0)
-		ret = draft_unlink(fs_of(req), parent, name);
-	fuse_reply_err(req, -ret);
+		ret = draft_rmdir(c->fs, parent, c->name);
+	call_reply_err(c, -ret);
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 {
-	struct node *parent = node_of(req, parent_ino);
-	int ret = parent ? may_write(req, "rmdir in", parent) : -ESTALE;
+	struct call c = call_writing_in(req, parent_ino, name, "rmdir in", body_rmdir);
+
+	call_start(&c);
+}
+
+static void body_symlink(struct call *c)
+{
+	struct node *parent = call_node(c, c->ino), *proto = NULL;
+	int ret = parent ? c->write_ok : -ESTALE;
 
 	if (ret == 0)
-		ret = draft_rmdir(fs_of(req), parent, name);
-	fuse_reply_err(req, -ret);
+		ret = draft_symlink(c->fs, parent, c->name, c->name2, &proto);
+	if (ret < 0)
+		call_reply_err(c, -ret);
+	else
+		reply_new_entry(c, parent, proto);
 }
 
 static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent_ino, const char *name)
 {
-	struct fs *fs = fs_of(req);
-	struct node *parent = node_of(req, parent_ino), *proto = NULL;
-	int ret;
+	struct call c = call_writing_in(req, parent_ino, name, "symlink in", body_symlink);
 
-	if (!parent) {
-		fuse_reply_err(req, ESTALE);
-		return;
-	}
-	ret = may_write(req, "symlink in", parent);
-	if (ret == 0)
-		ret = draft_symlink(fs, parent, name, link, &proto);
-	if (ret < 0)
-		fuse_reply_err(req, -ret);
+	c.name2 = link;
+	call_start(&c);
+}
+
+static void body_rename(struct call *c)
+{
+	struct fs *fs = c->fs;
+	struct node *from = call_node(c, c->ino), *to = call_node(c, c->ino2);
+
+	/* mv inside drafts: EXDEV makes it copy the link and remove the old */
+	if (c->write_ok < 0)
+		call_reply_err(c, EACCES);
+	else if (from && to && (from->kind >= NODE_DRAFT || tree_is_draft(fs, from)) &&
+		 (to->kind >= NODE_DRAFT || tree_is_draft(fs, to)))
+		call_reply_err(c, EXDEV);
 	else
-		reply_new_entry(req, fs, parent, proto);
+		call_reply_err(c, EROFS);
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		      const char *newname, unsigned int flags)
 {
-	struct fs *fs = fs_of(req);
-	struct node *from = node_of(req, parent), *to = node_of(req, newparent);
+	struct call c = call_writing_in(req, parent, NULL, "rename in", body_rename);
 
 	(void)name;
 	(void)newname;
 	(void)flags;
-	/* mv inside drafts: EXDEV makes it copy the link and remove the old */
-	if (may_write(req, "rename in", from) < 0)
-		fuse_reply_err(req, EACCES);
-	else if (from && to && (from->kind >= NODE_DRAFT || tree_is_draft(fs, from)) &&
-	    (to->kind >= NODE_DRAFT || tree_is_draft(fs, to)))
-		fuse_reply_err(req, EXDEV);
-	else
-		fuse_reply_err(req, EROFS);
+	c.ino2 = newparent;
+	call_start(&c);
 }
 
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
@@ -673,30 +1048,21 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 	fuse_reply_err(req, may_write(req, "link in", node_of(req, newparent)) < 0 ? EACCES : EROFS);
 }
 
-static void op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode,
-		      struct fuse_file_info *fi)
+static void body_create(struct call *c)
 {
-	struct fs *fs = fs_of(req);
-	struct node *parent = node_of(req, parent_ino), *proto = NULL, *n = NULL;
-	const struct fuse_ctx *c = fuse_req_ctx(req);
-	struct fs_caller who = {.uid = c->uid, .pid = c->pid};
+	struct fs *fs = c->fs;
+	struct node *parent = call_node(c, c->ino), *proto = NULL, *n = NULL;
 	struct fuse_entry_param e;
 	struct handle *h;
-	int ret, fd = -1;
+	int ret = parent ? c->write_ok : -ESTALE, fd = -1;
 
-	(void)mode;
-	if (!parent) {
-		fuse_reply_err(req, ESTALE);
-		return;
-	}
-	ret = may_write(req, "create in", parent);
 	if (ret == 0)
-		ret = draft_create(fs, parent, name,
-				   fi->flags & (O_ACCMODE | O_TRUNC | O_APPEND | O_EXCL), &who, &proto,
-				   &fd);
+		ret = draft_create(fs, parent, c->name,
+				   c->fi.flags & (O_ACCMODE | O_TRUNC | O_APPEND | O_EXCL), &c->who,
+				   &proto, &fd);
 	if (ret == 0)
 		ret = entry_of(fs, parent, proto, &e, &n);
-	h = ret == 0 ? handle_for_fd(fd, fi) : NULL;
+	h = ret == 0 ? handle_for_fd(fd, &c->fi) : NULL;
 	if (ret == 0 && !h) {
 		node_forget(fs->nodes, n, 1);
 		ret = -ENOMEM;
@@ -704,13 +1070,24 @@ static void op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
 	if (ret < 0) {
 		if (fd >= 0)
 			close(fd);
-		fuse_reply_err(req, -ret);
+		call_reply_err(c, -ret);
 		return;
 	}
-	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+	if (call_reply_create(c, &e) == -ENOENT) {
 		node_forget(fs->nodes, n, 1);
 		handle_put(h);
 	}
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	struct call c = call_writing_in(req, parent_ino, name, "create in", body_create);
+
+	(void)mode;
+	c.fi = *fi;
+	c.has_fi = true;
+	call_start(&c);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,

@@ -6,4 +6,14 @@
 
 extern const struct fuse_lowlevel_ops regfs_ops;
 
+/* Start the waiter threads' pool (threads come as requests wait), in the
+ * process that serves: after fuse_daemonize.  Until then every request
+ * waits on the FUSE thread it came on.  0 or -ENOMEM. */
+int ops_waiters_start(void);
+
+/* Shutdown: call off every wait (cancel_all), let the waiters answer what
+ * they hold, and wait for them to end.  Bounded by CANCEL_POLL_MS plus
+ * whatever a body does after its wait ends. */
+void ops_waiters_stop(void);
+
 #endif
