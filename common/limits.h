@@ -62,6 +62,10 @@
  * second is as good as gone. */
 #define REG_LOW_SPEED_MIN 1024
 #define REG_STALL_TIMEOUT 30
+/* Seconds, out of REG_REQUEST_TIMEOUT, kept for asking GET /v2/ when a
+ * request got no answer: a host that answers that is up, and only the
+ * thing asked for hangs (the host is not marked unreachable then). */
+#define REG_CONFIRM_WAIT 2
 /* A host found unreachable is probed in the background (GET /v2/), first
  * after REG_PROBE_FIRST seconds, each wait doubling up to REG_PROBE_MAX. */
 #define REG_PROBE_FIRST 1

@@ -140,8 +140,8 @@ static void prober_try(struct reg_registry *r)
 		return;
 	}
 	pthread_mutex_lock(&r->lock);
-	wait = r->reach.probe_wait;
-	r->reach.probe_wait = wait * 2 > REG_PROBE_MAX ? REG_PROBE_MAX : wait * 2;
+	wait = r->reach.probe_wait * 2 > REG_PROBE_MAX ? REG_PROBE_MAX : r->reach.probe_wait * 2;
+	r->reach.probe_wait = wait;
 	r->reach.next_probe = mono_now() + wait;
 	pthread_mutex_unlock(&r->lock);
 	if (!http_call_off(ret))

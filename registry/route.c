@@ -262,15 +262,42 @@ static void scheme_settle(struct reg_registry *r, enum scheme s, const struct ht
 		auth_take_challenge(r, h->www_auth);
 }
 
+/* Whether @r, over its settled scheme, answers GET /v2/ within @wait
+ * seconds (any HTTP status). */
+static bool host_answers(struct reg_registry *r, double wait)
+{
+	struct http_call h = {0};
+	const struct http_tls *tls;
+	char *url = NULL;
+	enum scheme s;
+	bool ret = false;
+
+	pthread_mutex_lock(&r->lock);
+	s = r->scheme;
+	pthread_mutex_unlock(&r->lock);
+	if (s != SCHEME_UNKNOWN && registry_tls(r, &tls) == 0)
+		ret = v2_probe(r, s, tls, wait, &h, &url) == 0;
+	http_call_release(&h);
+	free(url);
+	return ret;
+}
+
 /* What a failure of @rt's host (@h, after @took seconds) does to it: a host
  * that cannot be reached is marked so (probe.c); a mirror that fails
- * otherwise is skipped for MIRROR_RETRY seconds.  Returns the level to log
+ * otherwise is skipped for MIRROR_RETRY seconds.  With @confirm (a request
+ * that is not /v2/ itself), a host that was connected to and did not answer
+ * is first asked /v2/ within @confirm seconds: when that answers, only the
+ * thing asked for hangs, and nothing is marked.  Returns the level to log
  * the failure at: an error (a warning for a mirror: route_log) the first
  * time, debug while the host is known unreachable already.  *note says
  * what the log line adds (static). */
 static enum log_level route_down(const struct route *rt, const struct http_call *h, double took,
-				 const char **note)
+				 double confirm, const char **note)
 {
+	*note = "";
+	if (http_unreachable(h) && confirm > 0 && h->cc != CURLE_COULDNT_CONNECT &&
+	    !reach_is_down(rt->r) && host_answers(rt->r, confirm))
+		return LOG_LVL_ERR; /* the host is there: this request hangs */
 	if (http_unreachable(h)) {
 		*note = " (marked unreachable: asked again in the background)";
 		return reach_mark_down(rt->r, took) ? LOG_LVL_ERR : LOG_LVL_DEBUG;
@@ -289,7 +316,7 @@ static int scheme_unreachable(const struct route *rt, const struct http_call *h,
 {
 	struct reg_registry *r = rt->r;
 	const char *note;
-	enum log_level level = route_down(rt, h, took, &note);
+	enum log_level level = route_down(rt, h, took, 0, &note);
 	char hint[512];
 
 	if (tls_failed)
@@ -612,7 +639,11 @@ static int route_failed(const struct route *rt, const char *what, struct http_ca
 	int ret;
 
 	if (pr < 0) {
-		enum log_level level = route_down(rt, h, took, &note);
+		double left = h->deadline - mono_now();
+		enum log_level level = route_down(rt, h, took,
+						  left < REG_QUICK_FAILURE ? REG_QUICK_FAILURE
+						  : left > REG_CONFIRM_WAIT ? REG_CONFIRM_WAIT : left,
+						  &note);
 
 		route_log(rt, level, "%s on '%s': %s%s", what, r->host, h->errbuf, note);
 		return -EIO;
@@ -665,7 +696,8 @@ static int route_ready(const struct route *rt, struct http_call *h)
  * reaching a host, not for the work asked of it. */
 static bool route_try_fits(const struct route *rt, struct http_call *h, double wait)
 {
-	double tw = try_wait(rt, h->deadline - wait);
+	/* REG_CONFIRM_WAIT is kept for asking /v2/ should this get no answer */
+	double tw = try_wait(rt, h->deadline - wait - REG_CONFIRM_WAIT);
 
 	if (h->method && strcmp(h->method, "PUT") == 0 && h->send_len > 0) {
 		h->answer_wait = (double)rt->r->client->stall_timeout;

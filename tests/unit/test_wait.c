@@ -34,6 +34,7 @@ enum fake_mode {
 	FAKE_HANG,    /* accept, read, never answer */
 	FAKE_TRICKLE, /* /v2/ 200; anything else 200 with a body at 20 bytes a second */
 	FAKE_429,     /* /v2/ 200; anything else 429 with rate limit headers */
+	FAKE_HANG_OBJECTS, /* /v2/ 200; anything else never answered */
 };
 
 struct fake {
@@ -63,7 +64,7 @@ static bool fake_answer(struct fake *f, int fd, const char *req)
 	static const char body429[] = "{\"errors\":[{\"code\":\"TOOMANYREQUESTS\",\"message\":\"x\"}]}";
 	char hdr[1024];
 
-	if (mode == FAKE_HANG)
+	if (mode == FAKE_HANG || (mode == FAKE_HANG_OBJECTS && !v2))
 		return false;
 	if (v2 || mode == FAKE_ANSWER) {
 		fake_send(fd, v2 ? "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
@@ -105,7 +106,9 @@ static void *fake_main(void *arg)
 		ssize_t n;
 		int fd;
 
-		if (__atomic_load_n(&f->mode, __ATOMIC_ACQUIRE) != FAKE_HANG)
+		int mode = __atomic_load_n(&f->mode, __ATOMIC_ACQUIRE);
+
+		if (mode != FAKE_HANG && mode != FAKE_HANG_OBJECTS)
 			fake_release_held(f);
 		if (poll(&p, 1, 50) <= 0)
 			continue;
@@ -306,6 +309,29 @@ static void test_hung_host(void)
 	fake_stop(&f);
 }
 
+static void test_hung_request(void)
+{
+	struct fake f;
+	struct reg_registry *r;
+	struct reg_client *c;
+	double t0, took;
+
+	fake_start(&f, FAKE_HANG_OBJECTS);
+	c = client_for(&f, 1, 1, &r); /* each try waits 1 s, one retry */
+	CHECK_EQ(reg_ping(r), 0);
+	t0 = mono_now();
+	CHECK_EQ(get(r), -EIO);
+	took = mono_now() - t0;
+	CHECK(took >= 2.0 && took < 5.0, "a request never answered took %.2f s", took);
+	/* the host answers /v2/: only that request hangs, the host is not marked */
+	t0 = mono_now();
+	CHECK_EQ(get(r), -EIO);
+	took = mono_now() - t0;
+	CHECK(took >= 2.0, "a request to a host that answers /v2/ failed fast (%.2f s)", took);
+	reg_client_free(c);
+	fake_stop(&f);
+}
+
 /* Last: cancel_all() cannot be undone. */
 struct in_flight {
 	struct reg_registry *r;
@@ -365,6 +391,8 @@ int main(void)
 		{"a 429 is EAGAIN at once, its RateLimit headers kept", test_429_at_once},
 		{"a hung host costs one bounded wait, then fails fast until the prober sees it back",
 		 test_hung_host},
+		{"a request never answered by a host that answers /v2/ does not mark the host",
+		 test_hung_request},
 		{"cancel_all ends transfers in flight and fails new ones at once", test_cancel_all},
 	};
 
