@@ -399,6 +399,8 @@ static int ensure_scheme(const struct route *rt, double deadline)
 		log_debug("registry '%s': unreachable, not asked", r->host);
 		return ret;
 	}
+	if (!cancel_may_wait())
+		return -CANCEL_WOULD_WAIT;
 	if (registry_tls(r, &tls) < 0) {
 		mirror_set_down(rt);
 		route_log(rt, LOG_LVL_ERR, "registry '%s': its TLS certificates cannot be read%s",
@@ -468,8 +470,6 @@ int reg_ping(struct reg_registry *r)
 	size_t n;
 	int ret;
 
-	if (!cancel_may_wait())
-		return -CANCEL_WOULD_WAIT;
 	/* with mirrors to fall back on, the registry may take half the time */
 	ret = ensure_scheme(&origin, now + (r->n_mirrors ? bound / 2 : bound));
 	if (ret == 0 || !r->n_mirrors || http_call_off(ret))
@@ -675,16 +675,18 @@ static int route_ready(const struct route *rt, struct http_call *h)
 {
 	int ret;
 
-	if (!cancel_may_wait())
-		return -CANCEL_WOULD_WAIT;
-	if (cancel_requested())
-		return -EINTR;
-	route_deadline(rt->r->client, h);
+	/* a host known unreachable is an answer at hand, even where the
+	 * thread may not wait */
 	ret = reach_fail_fast(rt->r);
 	if (ret < 0) {
 		log_debug("registry '%s': unreachable, not asked", rt->r->host);
 		return ret;
 	}
+	if (!cancel_may_wait())
+		return -CANCEL_WOULD_WAIT;
+	if (cancel_requested())
+		return -EINTR;
+	route_deadline(rt->r->client, h);
 	ret = ensure_scheme(rt, h->deadline);
 	return ret == -ENXIO ? -EIO : ret;
 }
@@ -766,7 +768,9 @@ int route_request(const struct route *rt, const char *path, const char *scope, c
 				continue;
 		}
 		wait = backoff(h, attempt);
-		if (attempt < retries && transient(h, pr) && route_try_fits(rt, h, wait)) {
+		/* a host known unreachable is not worth a retry: the prober asks it */
+		if (attempt < retries && transient(h, pr) && !(pr < 0 && reach_is_down(r)) &&
+		    route_try_fits(rt, h, wait)) {
 			log_debug("%s on '%s': %s, retrying in %.1fs", what, r->host,
 				  pr < 0 ? h->errbuf : "busy", wait);
 			attempt++;

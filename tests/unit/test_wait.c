@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,14 +129,19 @@ static void *fake_main(void *arg)
 	return NULL;
 }
 
-static void fake_start(struct fake *f, enum fake_mode mode)
+/* Start fake @f on loopback @port (0: any free one). */
+static void fake_start_on(struct fake *f, enum fake_mode mode, int port)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				.sin_port = htons((uint16_t)port)};
 	socklen_t len = sizeof(a);
+	int one = 1;
 
 	memset(f, 0, sizeof(*f));
 	f->mode = mode;
 	f->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (f->lfd >= 0)
+		setsockopt(f->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (f->lfd < 0 || bind(f->lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
 	    listen(f->lfd, 16) < 0 || getsockname(f->lfd, (struct sockaddr *)&a, &len) < 0) {
 		perror("fake server");
@@ -143,6 +149,11 @@ static void fake_start(struct fake *f, enum fake_mode mode)
 	}
 	f->port = ntohs(a.sin_port);
 	pthread_create(&f->thread, NULL, fake_main, f);
+}
+
+static void fake_start(struct fake *f, enum fake_mode mode)
+{
+	fake_start_on(f, mode, 0);
 }
 
 static void fake_stop(struct fake *f)
@@ -236,6 +247,10 @@ static void test_may_not_wait(void)
 	CHECK_EQ(__atomic_load_n(&f.accepted, __ATOMIC_ACQUIRE), 0);
 	/* nothing was held against the host */
 	CHECK_EQ(get(r), -ENOENT);
+	/* what is at hand needs no wait: the scheme is settled */
+	old = cancel_scope_set((struct cancel_scope){NULL, NULL, true});
+	CHECK_EQ(reg_ping(r), 0);
+	cancel_scope_set(old);
 	reg_client_free(c);
 	fake_stop(&f);
 }
@@ -332,6 +347,34 @@ static void test_hung_request(void)
 	fake_stop(&f);
 }
 
+static void test_refusing_host(void)
+{
+	struct fake f;
+	struct reg_registry *r;
+	struct reg_client *c;
+	double t0;
+	int port, ret = -EIO;
+
+	fake_start(&f, FAKE_ANSWER);
+	c = client_for(&f, 5, 2, &r);
+	CHECK_EQ(get(r), -ENOENT); /* the scheme is settled */
+	port = f.port;
+	fake_stop(&f); /* nothing listens: connections are refused */
+	CHECK_EQ(get(r), -EIO);
+	/* known down: asked again (it costs nothing), but not retried */
+	t0 = mono_now();
+	CHECK_EQ(get(r), -EIO);
+	CHECK(mono_now() - t0 < 0.15, "a refusing host known down took %.2f s", mono_now() - t0);
+	/* back: the next request finds it, without waiting for the prober */
+	fake_start_on(&f, FAKE_ANSWER, port);
+	t0 = mono_now();
+	ret = get(r);
+	CHECK_EQ(ret, -ENOENT);
+	CHECK(mono_now() - t0 < 0.5, "a host back took %.2f s", mono_now() - t0);
+	reg_client_free(c);
+	fake_stop(&f);
+}
+
 /* Last: cancel_all() cannot be undone. */
 struct in_flight {
 	struct reg_registry *r;
@@ -393,6 +436,8 @@ int main(void)
 		 test_hung_host},
 		{"a request never answered by a host that answers /v2/ does not mark the host",
 		 test_hung_request},
+		{"a host refusing connections is still asked, without retries, and found back at once",
+		 test_refusing_host},
 		{"cancel_all ends transfers in flight and fails new ones at once", test_cancel_all},
 	};
 
