@@ -45,6 +45,40 @@
 #define WWWAUTH_CHALLENGES_MAX 16
 #define WWWAUTH_PARAMS_MAX 32
 
+/* --- how long a registry may keep us waiting (registry/) ----------------- */
+
+/* Seconds one request, its retries and its mirrors together, waits for the
+ * start of an answer before it fails (-EIO); with -o timeout= above it,
+ * that many seconds instead.  A body being received is not bounded by it
+ * (a big layer on a slow link takes what it takes): only by the speed
+ * floor below, and by the reader giving up (common/cancel.h). */
+#define REG_REQUEST_TIMEOUT 15
+/* Seconds one try waits to connect and for the start of its answer once
+ * the request is sent, when -o timeout= is not given. */
+#define REG_ANSWER_TIMEOUT 10
+/* A transfer slower than REG_LOW_SPEED_MIN bytes a second (curl's average
+ * over its last few seconds) for REG_STALL_TIMEOUT seconds (3 x -o
+ * timeout= when given) is abandoned: a server trickling a few bytes a
+ * second is as good as gone. */
+#define REG_LOW_SPEED_MIN 1024
+#define REG_STALL_TIMEOUT 30
+/* Seconds, out of REG_REQUEST_TIMEOUT, kept for asking GET /v2/ when a
+ * request got no answer: a host that answers that is up, and only the
+ * thing asked for hangs (the host is not marked unreachable then). */
+#define REG_CONFIRM_WAIT 2
+/* A host found unreachable is probed in the background (GET /v2/), first
+ * after REG_PROBE_FIRST seconds, each wait doubling up to REG_PROBE_MAX. */
+#define REG_PROBE_FIRST 1
+#define REG_PROBE_MAX 30
+/* A failure that took less than this (seconds) is cheap to meet again: a
+ * host that refuses at once is still asked by each request (quietly)
+ * while it is marked unreachable; one that made us wait is not. */
+#define REG_QUICK_FAILURE 1.0
+/* Each RateLimit-* header value kept for the user (longer ones are cut),
+ * and the text that shows them (user.regfs.ratelimit). */
+#define REG_RATELIMIT_VALUE_MAX 128
+#define REG_RATELIMIT_TEXT_MAX 1024
+
 /* --- what local files hold (registry/) ----------------------------------- */
 
 /* One file of a certs.d directory, or -o cafile=. */

@@ -973,6 +973,20 @@ static int stat_acting(struct fs *fs, struct node *n, struct stat *st)
 #define XA_DIGEST "user.regfs.digest"
 #define XA_MEDIA "user.regfs.media_type"
 #define XA_PLATFORM "user.regfs.platform"
+/* on a registry's directory: the rate limits it last announced */
+#define XA_RATELIMIT "user.regfs.ratelimit"
+
+/* user.regfs.ratelimit of registry @n: what the client kept (no I/O). */
+static int xattr_ratelimit(const struct node *n, char **val)
+{
+	char text[REG_RATELIMIT_TEXT_MAX];
+	int ret = reg_registry_ratelimit(n->reg, text, sizeof(text));
+
+	if (ret < 0)
+		return ret == -ENOENT ? -ENODATA : ret;
+	*val = strdup(text);
+	return *val ? 0 : -ENOMEM;
+}
 
 /* The media type of blob @digest (its config or a layer) in image @v. */
 static int blob_media_type(const struct resolve_view *v, const char *digest, char **val)
@@ -1013,6 +1027,10 @@ static int xattr_acting(struct fs *fs, struct node *n, const char *name, char **
 	int ret;
 
 	*val = NULL;
+	if (n->kind == NODE_REGISTRY && strcmp(name, XA_RATELIMIT) == 0) {
+		ret = xattr_ratelimit(n, val);
+		goto done;
+	}
 	if (n->kind != NODE_MANIFEST && n->kind != NODE_LAYER)
 		return -ENODATA;
 	if (strcmp(name, XA_DIGEST) && strcmp(name, XA_MEDIA) && strcmp(name, XA_PLATFORM))
@@ -1068,7 +1086,15 @@ int tree_xattr_list(struct fs *fs, struct node *real, char **names, size_t *len)
 	if (eret < 0)
 		return eret;
 
-	if (n->kind == NODE_LAYER) {
+	if (n->kind == NODE_REGISTRY) {
+		char text[REG_RATELIMIT_TEXT_MAX];
+
+		/* listed only once the registry has announced a limit */
+		if (reg_registry_ratelimit(n->reg, text, sizeof(text)) == 0) {
+			src = XA_RATELIMIT;
+			n_src = sizeof(XA_RATELIMIT);
+		}
+	} else if (n->kind == NODE_LAYER) {
 		src = manifest_names;
 		n_src = sizeof(manifest_names) - 1;
 	} else if (n->kind == NODE_MANIFEST) {

@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/cancel.h"
 #include "common/clock.h"
 #include "common/limits.h"
 #include "common/log.h"
@@ -358,6 +359,7 @@ static int token_request_make(struct reg_registry *r, const char *scope, const c
 	h->url = q->url;
 	h->max = REG_MANIFEST_MAX;
 	h->total_timeout = 60;
+	h->answer_wait = (double)r->client->connect_timeout;
 	return 0;
 }
 
@@ -428,7 +430,10 @@ static int request_token(struct reg_registry *r, const char *scope, char **value
 	 * certificate */
 	if (realm_on_registry_host(r, realm) && registry_tls(r, &tls) == 0)
 		h.tls = tls;
-	if (http_perform(r->client, plain, &h) < 0) {
+	ret = http_perform(r->client, plain, &h);
+	if (http_call_off(ret))
+		goto out;
+	if (ret < 0) {
 		log_err("token for '%s' from '%s': %s", scope, r->host, h.errbuf);
 		ret = -EIO;
 		goto out;
@@ -469,6 +474,27 @@ static bool token_is(const struct token *t, const char *authorization)
 	       strcmp(authorization + 7, t->value) == 0;
 }
 
+/* Wait (holding r->lock, which the wait lets go of) while another thread
+ * fetches @t, asking every CANCEL_POLL_MS whether this thread's wait is
+ * called off.  0, or -EINTR. */
+static int token_wait_locked(struct reg_registry *r, const struct token *t)
+{
+	while (t->fetching) {
+		struct timespec ts;
+
+		if (cancel_requested())
+			return -EINTR;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += CANCEL_POLL_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&r->token_done, &r->lock, &ts);
+	}
+	return 0;
+}
+
 int auth_fetch_token(struct reg_registry *r, const char *scope, const char *rejected,
 		     bool *withheld)
 {
@@ -480,6 +506,8 @@ int auth_fetch_token(struct reg_registry *r, const char *scope, const char *reje
 	int ret;
 
 	*withheld = false;
+	if (!cancel_may_wait())
+		return -CANCEL_WOULD_WAIT;
 	pthread_mutex_lock(&r->lock);
 	t = token_slot_locked(r, scope);
 	if (!t) {
@@ -487,10 +515,14 @@ int auth_fetch_token(struct reg_registry *r, const char *scope, const char *reje
 		return -ENOMEM;
 	}
 	seen = t->fetches;
-	while (t->fetching)
-		pthread_cond_wait(&r->token_done, &r->lock);
-	/* another thread fetched while we waited: its answer is ours */
-	if (t->fetches != seen && t->last_err) {
+	ret = token_wait_locked(r, t);
+	if (ret < 0) {
+		pthread_mutex_unlock(&r->lock);
+		return ret;
+	}
+	/* another thread fetched while we waited: its answer is ours (unless
+	 * its own wait was called off: that says nothing of the token server) */
+	if (t->fetches != seen && t->last_err && !http_call_off(t->last_err)) {
 		ret = t->last_err;
 		pthread_mutex_unlock(&r->lock);
 		return ret;

@@ -276,8 +276,12 @@ int reg_client_new(const struct reg_client_opts *o, struct reg_client **out)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	c->connect_timeout = o && o->connect_timeout > 0 ? o->connect_timeout : 10;
-	c->stall_timeout = o && o->stall_timeout > 0 ? o->stall_timeout : 30;
+	c->connect_timeout = o && o->connect_timeout > 0 ? o->connect_timeout : REG_ANSWER_TIMEOUT;
+	c->stall_timeout = o && o->stall_timeout > 0 ? o->stall_timeout : REG_STALL_TIMEOUT;
+	/* a longer -o timeout= than the bound makes the bound longer: one try
+	 * must fit in it */
+	c->request_timeout = c->connect_timeout > REG_REQUEST_TIMEOUT ? c->connect_timeout
+								      : REG_REQUEST_TIMEOUT;
 	c->retries = o && o->retries >= 0 ? o->retries : 2;
 	if (o && o->cafile)
 		c->cafile = strdup(o->cafile);
@@ -320,10 +324,12 @@ void reg_client_free(struct reg_client *c)
 
 	if (!c)
 		return;
+	/* no request runs now (the contract), but the prober may */
+	__atomic_store_n(&c->stopping, true, __ATOMIC_RELEASE);
+	prober_stop(c);
 	for (p = c->pool; p; p = pn) {
 		pn = p->next;
-		curl_easy_cleanup(p->easy);
-		free(p);
+		http_pooled_free(p);
 	}
 	for (r = c->registries; r; r = rn) {
 		rn = r->next;

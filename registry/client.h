@@ -18,7 +18,8 @@
  * (reg_status_errno):
  *   404 or NAME/MANIFEST/BLOB_UNKNOWN   -> -ENOENT
  *   401, 403, DENIED, UNAUTHORIZED      -> -EACCES
- *   429, 503, TOOMANYREQUESTS           -> -EAGAIN
+ *   429, 503, TOOMANYREQUESTS           -> -EAGAIN (429 at once: its Retry-After
+ *                                          is logged, never slept out)
  *   UNSUPPORTED                         -> -ENOTSUP
  *   a digest that does not verify       -> -EIO
  *   anything else (5xx, timeouts, refused connections, bad TLS) -> -EIO
@@ -26,6 +27,18 @@
  * (nothing is asked then).  An outage is never -ENOENT.  Each failure of a
  * request is logged once, here, with its reason (host, repository, status
  * or curl error); callers do not log again.
+ *
+ * Waiting is bounded and can be called off.  One request, its retries and
+ * mirrors together, gives up with -EIO when no answer has started within
+ * REG_REQUEST_TIMEOUT seconds (common/limits.h); a body being received
+ * only has to keep above REG_LOW_SPEED_MIN bytes a second.  A host found
+ * unreachable is marked so (one log line, and one when it is back): while
+ * it is, requests to it fail at once with -EIO, and a background prober
+ * asks it again, backing off.  Every call honours the thread's cancel
+ * scope (common/cancel.h): -CANCEL_WOULD_WAIT at once, before any I/O,
+ * when the thread may not wait; -EINTR within CANCEL_POLL_MS when its
+ * work is called off (also cancel_all()).  Neither is logged or held
+ * against the registry.
  *
  * Nothing here knows about FUSE, inodes or the cache.
  */
@@ -49,8 +62,10 @@ struct reg_client_opts {
 	const char *const *mirrors;  /* NULL-terminated "ORIGIN=MIRROR" or "MIRROR" (a mirror
 				      * of docker.io): reads go to MIRROR first; or NULL */
 	const char *auth_file;       /* the most specific credentials file, or NULL (creds.h) */
-	long connect_timeout;        /* seconds; 0 = 10 */
-	long stall_timeout;          /* seconds below 1 byte/s before giving up; 0 = 30 */
+	long connect_timeout;        /* seconds to connect, and for an answer to start once
+				      * asked; 0 = REG_ANSWER_TIMEOUT */
+	long stall_timeout;          /* seconds below REG_LOW_SPEED_MIN bytes/s before giving
+				      * up; 0 = REG_STALL_TIMEOUT */
 	int retries;                 /* extra tries for transient failures; < 0 = 2 */
 };
 
@@ -74,6 +89,17 @@ int reg_client_registry(struct reg_client *c, const char *host, struct reg_regis
 
 /* The host name @r was asked for (borrowed). */
 const char *reg_registry_host(const struct reg_registry *r);
+
+/*
+ * The last rate limits @r announced (RateLimit-Limit, -Remaining, -Reset,
+ * in either spelling, Docker-RateLimit-Source, and the Retry-After of its
+ * last 429) as one line of text into @buf (@n bytes, NUL-terminated):
+ * "limit=100;w=21600 remaining=76;w=21600 reset=… source=… retry-after=…
+ * seen=<unix time>", the parts it did not send left out.  0, -ENOENT when
+ * it never sent any, -ERANGE when @n is too small (REG_RATELIMIT_TEXT_MAX
+ * always does).  Never does I/O.
+ */
+int reg_registry_ratelimit(struct reg_registry *r, char *buf, size_t n);
 
 /* Check that @r speaks the v2 API (200 or 401 on /v2/) and settle on
  * https, or on plain http where the plain-HTTP rule allows it (loopback

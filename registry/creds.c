@@ -34,6 +34,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/cancel.h"
 #include "common/clock.h"
 #include "common/limits.h"
 #include "common/log.h"
@@ -703,6 +704,15 @@ static int ms_left(double deadline)
 	return left <= 0 ? 0 : (int)(left * 1000) + 1;
 }
 
+/* Milliseconds to wait next before @deadline: at most CANCEL_POLL_MS, so
+ * that a wait called off (common/cancel.h) ends in time. */
+static int ms_slice(double deadline)
+{
+	int left = ms_left(deadline);
+
+	return left > CANCEL_POLL_MS ? CANCEL_POLL_MS : left;
+}
+
 /* Start `@prog get` (found on PATH, no shell) with stdin from @in_fd and
  * stdout to @out_fd, stderr to /dev/null (it may hold secrets), in its
  * own process group (killed as one on timeout) and with the signals FUSE
@@ -757,15 +767,18 @@ static int helper_spawn(char *prog, int in_fd, int out_fd, pid_t *pid)
 
 /* Read the helper's stdout @fd into @text (room for REG_CREDS_HELPER_MAX
  * + 1 bytes; *len of them used) until the helper closes it, by @deadline.
- * 0, -ETIMEDOUT, -E2BIG (more than REG_CREDS_HELPER_MAX), or -errno. */
+ * 0, -ETIMEDOUT, -E2BIG (more than REG_CREDS_HELPER_MAX), -EINTR when the
+ * thread's wait is called off, or -errno. */
 static int helper_read(int fd, double deadline, char *text, size_t *len)
 {
 	*len = 0;
 	for (;;) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int left = ms_left(deadline), n;
+		int left = ms_slice(deadline), n;
 		ssize_t r;
 
+		if (cancel_requested())
+			return -EINTR;
 		if (left == 0)
 			return -ETIMEDOUT;
 		n = poll(&p, 1, left);
@@ -808,6 +821,8 @@ static int helper_wait(pid_t *pid, double deadline, int *status, const char *pro
 		}
 		if (ms_left(deadline) == 0)
 			return -ETIMEDOUT;
+		if (cancel_requested())
+			return -EINTR;
 		usleep(2000);
 	}
 }
@@ -851,7 +866,9 @@ static void helper_kill(pid_t pid, int ret, const char *prog, const char *server
 	kill(pid, SIGKILL);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (ret == -ETIMEDOUT)
+	if (ret == -EINTR)
+		log_debug("credential helper '%s' for '%s': no longer wanted, killed", prog, server);
+	else if (ret == -ETIMEDOUT)
 		log_warn("credential helper '%s' for '%s': no answer within %d s, killed", prog,
 			 server, REG_CREDS_HELPER_TIMEOUT_MS / 1000);
 	else if (ret == -E2BIG)
@@ -982,6 +999,25 @@ static void answers_prune_locked(struct reg_creds_store *s, bool all)
 	}
 }
 
+/* Wait (holding s->lock, which the wait lets go of) for a helper run to
+ * end, asking every CANCEL_POLL_MS whether this thread's wait is called
+ * off.  0 when one ended (or the slice passed), -EINTR. */
+static int helper_wait_done_locked(struct reg_creds_store *s)
+{
+	struct timespec ts;
+
+	if (cancel_requested())
+		return -EINTR;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += CANCEL_POLL_MS * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&s->helper_done, &s->lock, &ts);
+	return 0;
+}
+
 /*
  * What helper @name says for @server: from an answer kept, else run it
  * (without the lock; concurrent callers wait for that one run).  0 and
@@ -1001,7 +1037,10 @@ static int helper_get(struct reg_creds_store *s, const char *name, const char *s
 			if (strcmp(a->name, name) == 0 && strcmp(a->server, server) == 0)
 				break;
 		if (a && a->running) {
-			pthread_cond_wait(&s->helper_done, &s->lock);
+			if (helper_wait_done_locked(s) < 0) {
+				pthread_mutex_unlock(&s->lock);
+				return -EINTR;
+			}
 			continue; /* @a may be gone: look again */
 		}
 		break;
@@ -1032,11 +1071,11 @@ static int helper_get(struct reg_creds_store *s, const char *name, const char *s
 	pthread_mutex_lock(&s->lock);
 	a->running = false;
 	a->expires = mono_now() + REG_CREDS_HELPER_TTL;
-	if (ret == -ENOMEM)
+	if (ret == -ENOMEM || ret == -EINTR)
 		a->expires = 0; /* ours, not the helper's: try again next time */
 	a->ret = ret == 0 ? 0 : -ENOENT;
 	a->creds = got; /* zeroed unless ret is 0 */
-	ret = ret == 0 ? creds_copy(&a->creds, out) : ret == -ENOMEM ? -ENOMEM : -ENOENT;
+	ret = ret == 0 ? creds_copy(&a->creds, out) : ret == -ENOMEM || ret == -EINTR ? ret : -ENOENT;
 	pthread_cond_broadcast(&s->helper_done);
 	pthread_mutex_unlock(&s->lock);
 	return ret;

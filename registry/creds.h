@@ -70,6 +70,9 @@ void reg_creds_store_free(struct reg_creds_store *s);
  * are none, or -ENOMEM.  A broken file or helper counts as none (and is
  * logged once, without its contents).  May run a credential helper (at
  * most REG_CREDS_HELPER_TIMEOUT_MS); never holds the store's lock while doing so.
+ * -EINTR when the thread's wait is called off (common/cancel.h) while a
+ * helper runs for it (it is killed) or for another thread (nothing is
+ * remembered of that run).
  */
 int reg_creds_get(struct reg_creds_store *s, const char *host, const char *repo,
 		  struct reg_creds *out);

@@ -67,7 +67,10 @@ int reg_blob_stream_url(struct reg_client *c, const char *url, reg_sink_fn sink,
 	h.auth = NULL; /* never: this host is not the registry */
 	h.sink = sink;
 	h.sink_arg = arg;
+	h.answer_wait = (double)c->connect_timeout;
 	ret = http_perform(c, plain, &h);
+	if (http_call_off(ret))
+		goto out;
 	if (ret == 0 && h.sink_err)
 		ret = h.sink_err;
 	else if (ret == 0 && (h.status < 200 || h.status >= 300))
@@ -76,6 +79,7 @@ int reg_blob_stream_url(struct reg_client *c, const char *url, reg_sink_fn sink,
 		log_err("foreign layer at '%s': HTTP %ld", host, h.status);
 	else if (ret < 0)
 		log_err("foreign layer at '%s': %s", host, h.sink_err ? strerror(-ret) : h.errbuf);
+out:
 	http_call_release(&h);
 	free(host);
 	return ret;

@@ -3,6 +3,14 @@
  * TLS sessions; the response headers regfs cares about captured; the body
  * sent to a bounded buffer or a sink; a PUT body from memory or a file.
  *
+ * Each exchange is driven through a multi handle polled every
+ * CANCEL_POLL_MS rather than by curl_easy_perform, so that it notices
+ * within that time that its reader went away or the daemon stops
+ * (common/cancel.h), and that an answer that does not start in time is
+ * given up (curl's own checks run about once a second on an idle
+ * connection).  Connections are cached in the share, whichever multi
+ * handle used them, so they are reused as before.
+ *
  * TLS: the system store always, plus a registry's own CAs and client
  * certificate (struct http_tls, read by certsd.c).  A TLS failure is put
  * into words here (errbuf): which certificate problem, or which alert the
@@ -17,6 +25,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "common/cancel.h"
+#include "common/clock.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/secret.h"
@@ -77,10 +87,10 @@ void http_share_unlock(CURL *h, curl_lock_data data, void *userp)
 	pthread_mutex_unlock(&c->share_locks[data]);
 }
 
-static CURL *pool_get(struct reg_client *c)
+/* An idle handle pair from the pool, or a new one; NULL without memory. */
+static struct pooled *pool_get(struct reg_client *c)
 {
 	struct pooled *p;
-	CURL *easy = NULL;
 
 	pthread_mutex_lock(&c->lock);
 	p = c->pool;
@@ -90,30 +100,46 @@ static CURL *pool_get(struct reg_client *c)
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (p) {
-		easy = p->easy;
-		free(p);
-		curl_easy_reset(easy);
-		return easy;
+		curl_easy_reset(p->easy);
+		return p;
 	}
-	return curl_easy_init();
+	p = calloc(1, sizeof(*p));
+	if (p) {
+		p->easy = curl_easy_init();
+		p->multi = curl_multi_init();
+	}
+	if (p && (!p->easy || !p->multi)) {
+		http_pooled_free(p);
+		p = NULL;
+	}
+	return p;
 }
 
-static void pool_put(struct reg_client *c, CURL *easy)
+void http_pooled_free(struct pooled *p)
 {
-	struct pooled *p = NULL;
-
-	if (!easy)
+	if (!p)
 		return;
+	if (p->easy)
+		curl_easy_cleanup(p->easy);
+	if (p->multi)
+		curl_multi_cleanup(p->multi);
+	free(p);
+}
+
+static void pool_put(struct reg_client *c, struct pooled *p)
+{
+	bool kept = false;
+
 	pthread_mutex_lock(&c->lock);
-	if (c->pool_n < POOL_KEEP && (p = malloc(sizeof(*p)))) {
-		p->easy = easy;
+	if (c->pool_n < POOL_KEEP) {
 		p->next = c->pool;
 		c->pool = p;
 		c->pool_n++;
+		kept = true;
 	}
 	pthread_mutex_unlock(&c->lock);
-	if (!p)
-		curl_easy_cleanup(easy);
+	if (!kept)
+		http_pooled_free(p);
 }
 
 /* Keep a copy of a header value we care about; a new response in a redirect
@@ -133,8 +159,13 @@ static void call_reset_headers(struct http_call *h)
 	free(h->retry_after);
 	free(h->content_range);
 	free(h->location);
+	free(h->rl_limit);
+	free(h->rl_remaining);
+	free(h->rl_reset);
+	free(h->rl_source);
 	h->content_type = h->docker_digest = h->www_auth = NULL;
 	h->link = h->retry_after = h->content_range = h->location = NULL;
+	h->rl_limit = h->rl_remaining = h->rl_reset = h->rl_source = NULL;
 }
 
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
@@ -153,6 +184,10 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 		{"retry-after", offsetof(struct http_call, retry_after)},
 		{"content-range", offsetof(struct http_call, content_range)},
 		{"location", offsetof(struct http_call, location)},
+		{"ratelimit-limit", offsetof(struct http_call, rl_limit)},
+		{"ratelimit-remaining", offsetof(struct http_call, rl_remaining)},
+		{"ratelimit-reset", offsetof(struct http_call, rl_reset)},
+		{"docker-ratelimit-source", offsetof(struct http_call, rl_source)},
 	};
 
 	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
@@ -282,6 +317,7 @@ static size_t on_header_status(char *data, size_t size, size_t nmemb, void *user
 	struct header_ctx *hc = userp;
 	size_t n = size * nmemb;
 
+	hc->h->answered = true;
 	if (n <= 2 && (data[0] == '\r' || data[0] == '\n')) {
 		long st = 0;
 
@@ -417,6 +453,8 @@ static void call_reset(struct http_call *h)
 	h->tls_spoken = false;
 	h->tls_cert_asked = false;
 	h->too_big = false;
+	h->answered = false;
+	h->no_answer = false;
 	h->sink_err = 0;
 	call_reset_headers(h);
 	buf_release(&h->body, 0);
@@ -453,6 +491,17 @@ static struct curl_slist *request_headers(const struct http_call *h)
 	return hdrs;
 }
 
+/* Milliseconds @h may take to connect: the client's connect timeout, or
+ * less when the answer must start sooner. */
+static long connect_ms(const struct reg_client *c, const struct http_call *h)
+{
+	double ms = (double)c->connect_timeout * 1000.0;
+
+	if (h->answer_wait > 0 && h->answer_wait * 1000.0 < ms)
+		ms = h->answer_wait * 1000.0;
+	return ms < 1 ? 1 : (long)ms;
+}
+
 /* Where @h goes, with which headers (@hdrs), over which protocols (http
  * as well when @plain), and how long it may take. */
 static void easy_set_transfer(CURL *easy, const struct reg_client *c, bool plain,
@@ -471,8 +520,8 @@ static void easy_set_transfer(CURL *easy, const struct reg_client *c, bool plain
 	curl_easy_setopt(easy, CURLOPT_MAXREDIRS, 5L);
 	curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, plain ? "http,https" : "https");
 	curl_easy_setopt(easy, CURLOPT_UNRESTRICTED_AUTH, 0L);
-	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT, c->connect_timeout);
-	curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, connect_ms(c, h));
+	curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, (long)REG_LOW_SPEED_MIN);
 	curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, c->stall_timeout);
 	if (h->total_timeout)
 		curl_easy_setopt(easy, CURLOPT_TIMEOUT, h->total_timeout);
@@ -535,17 +584,117 @@ static void easy_set_method(CURL *easy, struct http_call *h)
 	}
 }
 
+bool http_call_off(int err)
+{
+	return err == -EINTR || err == -CANCEL_WOULD_WAIT;
+}
+
+bool http_unreachable(const struct http_call *h)
+{
+	if (h->answered || http_tls_refused(h))
+		return false;
+	return h->no_answer || h->cc == CURLE_COULDNT_CONNECT || h->cc == CURLE_OPERATION_TIMEDOUT ||
+	       h->cc == CURLE_RECV_ERROR || h->cc == CURLE_SEND_ERROR || h->cc == CURLE_GOT_NOTHING;
+}
+
+/* Is the thread's work (or all of the client's) called off? */
+static bool call_called_off(const struct reg_client *c)
+{
+	return cancel_requested() || __atomic_load_n(&c->stopping, __ATOMIC_ACQUIRE);
+}
+
+/* Has @h waited too long for its answer to start?  The clock starts once
+ * the request is sent: at once for a request without a body, when the
+ * last byte of a PUT body went out (*sent_at, mono_now(), 0 until then). */
+static bool answer_overdue(struct http_call *h, double started, double *sent_at)
+{
+	double now;
+
+	if (h->answered || h->answer_wait <= 0)
+		return false;
+	now = mono_now();
+	if (h->method && strcmp(h->method, "PUT") == 0) {
+		if (h->send_pos < h->send_len)
+			return false; /* still sending: the speed floor watches that */
+		if (!*sent_at)
+			*sent_at = now;
+		started = *sent_at;
+	}
+	return now - started >= h->answer_wait;
+}
+
+/*
+ * Run the transfer of @p->easy (set up) on @p->multi until it ends, it is
+ * called off (-EINTR), or its answer is overdue (h->no_answer, as
+ * CURLE_OPERATION_TIMEDOUT).  curl's own result goes to h->cc.  0 or
+ * -EINTR.
+ */
+static int transfer_run(struct reg_client *c, struct pooled *p, struct http_call *h)
+{
+	double started = mono_now(), sent_at = 0;
+	int running = 1, ret = 0;
+	CURLMcode mc;
+
+	mc = curl_multi_add_handle(p->multi, p->easy);
+	if (mc != CURLM_OK) {
+		h->cc = CURLE_OUT_OF_MEMORY;
+		return 0;
+	}
+	h->cc = CURLE_OK;
+	for (;;) {
+		mc = curl_multi_perform(p->multi, &running);
+		if (mc != CURLM_OK) {
+			h->cc = mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT;
+			break;
+		}
+		if (!running) {
+			int left;
+			CURLMsg *m = curl_multi_info_read(p->multi, &left);
+
+			h->cc = m && m->msg == CURLMSG_DONE ? m->data.result : CURLE_GOT_NOTHING;
+			break;
+		}
+		if (call_called_off(c)) {
+			h->cc = CURLE_ABORTED_BY_CALLBACK;
+			ret = -EINTR;
+			break;
+		}
+		if (answer_overdue(h, started, &sent_at)) {
+			h->cc = CURLE_OPERATION_TIMEDOUT;
+			h->no_answer = true;
+			snprintf(h->errbuf, sizeof(h->errbuf), "no answer within %.0f s",
+				 h->answer_wait);
+			break;
+		}
+		mc = curl_multi_poll(p->multi, NULL, 0, CANCEL_POLL_MS, NULL);
+		if (mc != CURLM_OK) {
+			h->cc = CURLE_FAILED_INIT;
+			break;
+		}
+	}
+	/* a transfer left half-way closes its connection; a finished one
+	 * leaves it in the share's cache for the next exchange */
+	curl_multi_remove_handle(p->multi, p->easy);
+	return ret;
+}
+
 int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 {
 	struct curl_slist *hdrs;
 	struct header_ctx hc;
+	struct pooled *p;
 	CURL *easy;
 	int ret = -EIO;
 
 	call_reset(h);
-	easy = pool_get(c);
-	if (!easy)
+	if (!cancel_may_wait())
+		return -CANCEL_WOULD_WAIT;
+	if (call_called_off(c))
+		return -EINTR;
+	p = pool_get(c);
+	if (!p)
 		return -ENOMEM;
+	easy = p->easy;
 	hc.h = h;
 	hc.easy = easy;
 	hdrs = request_headers(h);
@@ -560,7 +709,7 @@ int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 
 	tls_watch = h;
 	tls_watch_ctx = NULL;
-	h->cc = curl_easy_perform(easy);
+	ret = transfer_run(c, p, h);
 	tls_watch = NULL;
 	tls_watch_ctx = NULL;
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &h->status);
@@ -568,11 +717,16 @@ int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hdrs); /* curl does not copy the list: freed only now */
-	pool_put(c, easy);
+	pool_put(c, p);
 
+	if (ret == -EINTR) {
+		snprintf(h->errbuf, sizeof(h->errbuf), "called off");
+		return ret;
+	}
+	ret = -EIO;
 	if (h->cc == CURLE_OK || h->too_big || h->sink_err)
 		ret = 0;
-	else
+	else if (!h->no_answer)
 		tls_explain(h);
 	if (!h->errbuf[0])
 		snprintf(h->errbuf, sizeof(h->errbuf), "%s", curl_easy_strerror(h->cc));

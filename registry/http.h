@@ -12,12 +12,16 @@
  *   certsd.c   a registry's TLS material from certs.d directories
  *   auth.c     credentials to send, Bearer tokens, challenges
  *
- * Locks: client->lock protects the registry list and the handle pool;
- * registry->lock protects that registry's scheme, auth state and tokens,
- * and its TLS material until loaded, its resolved mirrors, and its state
- * as a mirror (down_until, distrust);
- * the share locks are curl's own.  None is held across an HTTP request and
- * none is taken while another is held, so there is no lock order to keep.
+ *   probe.c    hosts found unreachable: failing fast, the background prober,
+ *              the RateLimit headers a registry sent
+ *
+ * Locks: client->lock protects the registry list, the handle pool and the
+ * prober's state; registry->lock protects that registry's scheme, auth
+ * state and tokens, and its TLS material until loaded, its resolved
+ * mirrors, its state as a mirror (down_until, distrust), whether it is
+ * reachable, and its rate limits; the share locks are curl's own.  None is
+ * held across an HTTP request and none is taken while another is held, so
+ * there is no lock order to keep.
  */
 #ifndef REGFS_REGISTRY_HTTP_H
 #define REGFS_REGISTRY_HTTP_H
@@ -29,6 +33,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "common/limits.h"
 #include "registry/client.h"
 #include "registry/creds.h"
 
@@ -68,6 +73,34 @@ struct http_tls {
 	char *cert_name; /* owned: file name of @cert in @dir, or NULL */
 };
 
+/*
+ * Whether a host can be reached (probe.c).  A host found unreachable (no
+ * connection, no answer in time, a connection reset before an answer) is
+ * marked so once, with one log line; while marked, a request to it fails
+ * at once with @err when the failure made us wait (@slow), and the
+ * background prober asks GET /v2/ until any answer comes back.
+ */
+struct reach {
+	bool down;
+	bool slow;          /* the failure took REG_QUICK_FAILURE or more */
+	int err;            /* what requests answer meanwhile (-EIO) */
+	double since;       /* mono_now() when marked */
+	double next_probe;  /* mono_now() of the prober's next try */
+	double probe_wait;  /* seconds before the try after that */
+};
+
+/* The last RateLimit-* (or ratelimit-*, Docker Hub's spelling) headers a
+ * registry sent, and the Retry-After of its last 429: strings checked to
+ * be printable, cut at REG_RATELIMIT_VALUE_MAX. */
+struct ratelimit {
+	char limit[REG_RATELIMIT_VALUE_MAX + 1];
+	char remaining[REG_RATELIMIT_VALUE_MAX + 1];
+	char reset[REG_RATELIMIT_VALUE_MAX + 1];
+	char source[REG_RATELIMIT_VALUE_MAX + 1];      /* docker-ratelimit-source */
+	char retry_after[REG_RATELIMIT_VALUE_MAX + 1]; /* of the last 429 */
+	double seen;                                   /* time(NULL) of the last one, 0: none */
+};
+
 struct reg_registry {
 	struct reg_client *client;
 	char *host;     /* owned: as written in the tree */
@@ -92,10 +125,15 @@ struct reg_registry {
 	char (*distrust)[DIGEST_STR_LEN + 1]; /* as a mirror: digests it served wrong
 					       * (DISTRUST_KEEP, a ring) */
 	unsigned distrust_next;
+	struct reach reach;        /* unreachable or not (probe.c) */
+	struct ratelimit ratelimit; /* the last RateLimit headers it sent (probe.c) */
 };
 
+/* An idle curl easy handle and the multi handle that drives it (polled
+ * so that a transfer notices in time that it is called off). */
 struct pooled {
 	CURL *easy;
+	CURLM *multi;
 	struct pooled *next;
 };
 
@@ -114,16 +152,23 @@ struct reg_client {
 	struct reg_mirror *mirrors; /* from -o mirror=, in order */
 	size_t n_mirrors;
 	struct reg_creds_store *creds;
-	long connect_timeout;
-	long stall_timeout;
+	long connect_timeout; /* seconds to connect, and for the start of an answer */
+	long stall_timeout;   /* seconds below REG_LOW_SPEED_MIN before giving up */
+	long request_timeout; /* seconds one request may wait for an answer in all */
 	int retries;
 	CURLSH *share;
 	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+	bool stopping; /* atomic: reg_client_free has begun; transfers end */
 
-	pthread_mutex_t lock; /* protects registries and pool */
-	struct reg_registry *registries;
+	pthread_mutex_t lock; /* protects registries, pool and the prober's state */
+	struct reg_registry *registries; /* new ones go first; never removed */
 	struct pooled *pool;
 	int pool_n;
+	pthread_t prober;
+	bool prober_running; /* @prober is running (it clears this as it ends) */
+	bool prober_joinable; /* @prober was started and not joined yet */
+	uint64_t prober_gen;  /* hosts marked down so far: the prober ends only when
+			       * none was while it looked */
 };
 
 /* One HTTP exchange. */
@@ -138,6 +183,10 @@ struct http_call {
 	curl_off_t skip;      /* body bytes to drop first (resume without Range support) */
 	curl_off_t range_from; /* > 0: ask for bytes from here on */
 	long total_timeout;   /* seconds, 0 = none */
+	double answer_wait;   /* seconds the start of the answer may take once the
+			       * request is sent (connecting included), 0 = no limit */
+	double deadline;      /* route_request: mono_now() by which an answer must have
+			       * started, over all tries and routes; 0: it sets one */
 	const char *method;   /* NULL: GET; "HEAD", "POST" (empty body) or "PUT" (body below) */
 	const char *send_type;  /* Content-Type of the body, or NULL */
 	const char *send_bytes; /* PUT body from memory (borrowed), or NULL: from send_fd */
@@ -162,6 +211,9 @@ struct http_call {
 	curl_off_t delivered; /* bytes handed to the sink */
 	char *content_type, *docker_digest, *www_auth, *link, *retry_after, *content_range;
 	char *location;
+	char *rl_limit, *rl_remaining, *rl_reset, *rl_source; /* RateLimit-* headers */
+	bool answered;        /* a status line came back */
+	bool no_answer;       /* given up: no answer within @answer_wait */
 	bool creds_refused;   /* set by route_request (route.c): the final 401 was about
 			       * our credentials (none or wrong for a Basic challenge, refused by
 			       * the token server, or withheld from its realm), not about the
@@ -179,6 +231,9 @@ char *http_url_escape(const char *s);
  * (@userp is the client). */
 void http_share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *userp);
 void http_share_unlock(CURL *h, curl_lock_data data, void *userp);
+/* Free an idle handle pair (NULL is a no-op): reg_client_free, for the
+ * pool. */
+void http_pooled_free(struct pooled *p);
 /* Free what exchanges left in @h (the captured headers, the body); the
  * inputs are the caller's.  @h may be used again. */
 void http_call_release(struct http_call *h);
@@ -186,8 +241,22 @@ void http_call_release(struct http_call *h);
  * http:// allowed as well when @plain.  Returns 0 when an HTTP status was
  * received (whatever it was), also when the body cap (h->too_big) or the
  * sink (h->sink_err) stopped the transfer; -EIO for a transport failure
- * (h->cc and h->errbuf say why); -ENOMEM without a curl handle. */
+ * (h->cc and h->errbuf say why; h->no_answer when the answer did not start
+ * within h->answer_wait); -ENOMEM without a curl handle.  It honours the
+ * thread's cancel scope (common/cancel.h): -CANCEL_WOULD_WAIT at once when
+ * the thread may not wait; -EINTR at once, or within CANCEL_POLL_MS of the
+ * scope (or cancel_all, or reg_client_free) calling it off, the transfer
+ * abandoned.  Neither is a failure of the host: callers pass them on as
+ * they are (http_call_off). */
 int http_perform(struct reg_client *c, bool plain, struct http_call *h);
+/* Whether @err is no failure but the caller's wait called off (-EINTR) or
+ * forbidden (-CANCEL_WOULD_WAIT): passed on as it is, never logged as an
+ * error, retried, counted against a host or a reason to ask a mirror. */
+bool http_call_off(int err);
+/* Whether the transport failure of @h (http_perform said -EIO) means its
+ * host cannot be reached: no connection, no answer in time, the connection
+ * dropped before an answer.  Not TLS refusals, not HTTP statuses. */
+bool http_unreachable(const struct http_call *h);
 /* Whether the transport failure of @h was TLS refusing the peer or the
  * peer refusing us (certificate verification, a fatal alert, our own
  * certificate unusable): not transient, and never a reason to try plain
@@ -216,6 +285,25 @@ bool client_allows_plain(const struct reg_client *c, const char *host);
 /* @r's TLS material (*out, borrowed; immutable once read): read on first
  * use.  0 or -EIO (logged; the next request tries again). */
 int registry_tls(struct reg_registry *r, const struct http_tls **out);
+
+/* --- probe.c -------------------------------------------------------------- */
+
+/* Whether requests to @r fail at once now (it is marked unreachable after
+ * a failure that made us wait): 0, or the -errno they answer. */
+int reach_fail_fast(struct reg_registry *r);
+/* Is @r marked unreachable (quick or slow)? */
+bool reach_is_down(struct reg_registry *r);
+/* @r could not be reached (a transport failure for which
+ * http_unreachable holds, after @took seconds): mark it so and start the
+ * prober.  Returns whether it was up until now (the caller logs the
+ * failure as an error then, and at debug level when it was down already). */
+bool reach_mark_down(struct reg_registry *r, double took);
+/* @r answered (any HTTP status): clear the mark, saying so once. */
+void reach_mark_up(struct reg_registry *r);
+/* End the prober and wait for it (reg_client_free, after c->stopping). */
+void prober_stop(struct reg_client *c);
+/* Keep the RateLimit-* headers of @h, an answer from @r, if it has any. */
+void ratelimit_take(struct reg_registry *r, const struct http_call *h);
 
 /* --- auth.c --------------------------------------------------------------- */
 

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/clock.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "registry/link.h"
@@ -118,12 +119,13 @@ static int listing_page(const struct route *rt, const struct buf *body, const ch
 	return ret;
 }
 
-/* Every page of the listing @key (a JSON array) from @first on.  0 or
- * -errno; *creds_refused (or NULL) says a final EACCES was about our
- * credentials (struct http_call). */
+/* Every page of the listing @key (a JSON array) from @first on, the first
+ * page's answer due by @deadline (0: the request bound from now; each
+ * further page has a bound of its own).  0 or -errno; *creds_refused (or
+ * NULL) says a final EACCES was about our credentials (struct http_call). */
 static int fetch_listing(const struct route *rt, const char *first, const char *scope,
 			 const char *key, const char *what, bool (*valid)(const char *),
-			 struct reg_strlist *out, bool *creds_refused)
+			 double deadline, struct reg_strlist *out, bool *creds_refused)
 {
 	struct reg_registry *r = rt->r;
 	struct http_call h = {0};
@@ -137,6 +139,7 @@ static int fetch_listing(const struct route *rt, const char *first, const char *
 	while (path) {
 		h.max = REG_LISTING_PAGE_MAX;
 		h.total_timeout = 120;
+		h.deadline = pages == 0 ? deadline : 0;
 		ret = route_request(rt, path, scope, what, &h);
 		if (creds_refused)
 			*creds_refused = ret == -EACCES && h.creds_refused;
@@ -169,13 +172,13 @@ int reg_catalog(struct reg_registry *r, struct reg_strlist *out)
 	struct route rt = {r, NULL, NULL}; /* the catalog is the registry's own, never a mirror's */
 	bool creds_refused = false;
 	int ret = fetch_listing(&rt, "/v2/_catalog?n=1000", "registry:catalog:*", "repositories",
-				"catalog", reg_name_is_repo, out, &creds_refused);
+				"catalog", reg_name_is_repo, 0, out, &creds_refused);
 
 	/* a registry whose page limit is below our n refuses the request
 	 * (distribution: 400 PAGINATION_NUMBER_INVALID); its own page size will do */
 	if (ret == -EIO)
 		ret = fetch_listing(&rt, "/v2/_catalog", "registry:catalog:*", "repositories",
-				    "catalog", reg_name_is_repo, out, &creds_refused);
+				    "catalog", reg_name_is_repo, 0, out, &creds_refused);
 
 	/* Docker Hub and others lack _catalog (404) or keep it from whoever we
 	 * are (403, or a token got with all our credentials that does not
@@ -204,10 +207,12 @@ int reg_tags(struct reg_registry *r, const char *repo, struct reg_strlist *out)
 	if (path && scope && what) {
 		struct route rt[ROUTES_MAX];
 		size_t n = read_routes(r, NULL, rt);
+		/* one bound for the first page over every source */
+		double deadline = mono_now() + (double)r->client->request_timeout;
 
 		for (size_t i = 0; i < n; i++) {
-			ret = fetch_listing(&rt[i], path, scope, "tags", what, reg_name_is_tag, out,
-					    NULL);
+			ret = fetch_listing(&rt[i], path, scope, "tags", what, reg_name_is_tag,
+					    deadline, out, NULL);
 			if (ret == 0 || !route_fall_back_on(ret))
 				break;
 		}

@@ -58,13 +58,24 @@ void route_log(const struct route *rt, enum log_level level, const char *fmt, ..
  * when it leaves the registry), authenticating for @scope and retrying
  * transient failures (a mirror gets one try: there is a next source).
  * @what names the request in log lines.  Returns 0 with h->status 2xx, or
- * -errno (logged here; h->creds_refused says what a final 401 was about).
+ * -errno (logged here; h->creds_refused says what a final 401 was about);
+ * -EINTR and -CANCEL_WOULD_WAIT as they are, not logged.  The answer must
+ * start by h->deadline (set here when 0, to the client's request bound,
+ * and again when a stream resumes after bytes came): callers that try
+ * several routes for one read keep @h, and so one bound, across them.
  * A streaming call resumes from h->delivered with a Range request, also
  * when the bytes so far came from another route.  h->url, h->auth and
  * h->tls belong to this function: set for each exchange, NULL after.
  */
 int route_request(const struct route *rt, const char *path, const char *scope, const char *what,
 		  struct http_call *h);
+
+/* GET /v2/ of @r once, for the prober (probe.c): over its scheme, or
+ * https then http (the plain-HTTP rule) while it has none.  0 when any
+ * answer came back (any HTTP status; TLS that refuses us is an answer
+ * too), else -EIO (or -EINTR when called off) with @why (@n bytes) saying
+ * why, for the log.  Marks nothing. */
+int route_probe(struct reg_registry *r, char *why, size_t n);
 
 /* route_request to @r itself (the catalog, pushes): no mirror. */
 int registry_request(struct reg_registry *r, const char *path, const char *scope,

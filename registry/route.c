@@ -14,8 +14,17 @@
  * go to its mirrors first (read_routes), each a registry of its own
  * (scheme, credentials, TLS); any failure of a mirror is a warning and the
  * next source is tried, ending with the registry itself.  A mirror that
- * cannot be reached is skipped for MIRROR_RETRY seconds; one that served a
- * digest wrong is not asked for it again.  See registry/request.h.
+ * cannot be reached is skipped while it is marked unreachable (probe.c);
+ * one that fails otherwise (TLS, no v2 API) is skipped for MIRROR_RETRY
+ * seconds; one that served a digest wrong is not asked for it again.
+ *
+ * Waiting: one request, its retries and its mirrors together, waits at
+ * most c->request_timeout for an answer to start (h->deadline); each try
+ * waits at most c->connect_timeout, and a mirror at most half of what is
+ * left, so the registry behind it always has its turn.  -EINTR and
+ * -CANCEL_WOULD_WAIT (common/cancel.h) pass through every layer as they
+ * are: not logged, not retried, no mirror fallback, no host marked.
+ * See registry/request.h.
  */
 #include "registry/request.h"
 
@@ -29,6 +38,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/cancel.h"
 #include "common/clock.h"
 #include "common/limits.h"
 #include "common/log.h"
@@ -40,15 +50,40 @@
 #define STR(x) STR_(x)
 #define DISTRUST_KEEP 16          /* digests remembered per mirror that served them wrong */
 
-static void sleep_seconds(double s)
+/* Sleep @s seconds in slices of at most CANCEL_POLL_MS: 0, or -EINTR as
+ * soon as the thread's work is called off. */
+static int sleep_cancellable(double s)
 {
-	struct timespec ts;
+	double until = mono_now() + s, left;
 
-	if (s <= 0)
-		return;
-	ts.tv_sec = (time_t)s;
-	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-	nanosleep(&ts, NULL);
+	while ((left = until - mono_now()) > 0) {
+		struct timespec ts;
+
+		if (cancel_requested())
+			return -EINTR;
+		if (left > CANCEL_POLL_MS / 1000.0)
+			left = CANCEL_POLL_MS / 1000.0;
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)(left * 1e9);
+		nanosleep(&ts, NULL);
+	}
+	return cancel_requested() ? -EINTR : 0;
+}
+
+/* How long the next try on @rt may wait for its answer before @deadline:
+ * the connect timeout, or less when less is left (for a mirror, half of
+ * what is left: the next source needs the rest).  Below REG_QUICK_FAILURE
+ * it is not worth trying (and a failure then says nothing of the host):
+ * 0 then. */
+static double try_wait(const struct route *rt, double deadline)
+{
+	double left = deadline - mono_now(), wait = (double)rt->r->client->connect_timeout;
+
+	if (rt->origin)
+		left /= 2;
+	if (left < wait)
+		wait = left;
+	return wait < REG_QUICK_FAILURE ? 0 : wait;
 }
 
 /* --- routes: a registry, or a mirror of one ------------------------------ */
@@ -103,7 +138,7 @@ void mirror_distrust(struct reg_registry *m, const char *digest)
 
 static bool mirror_usable_locked(const struct reg_registry *m, const char *digest, double now)
 {
-	if (m->down_until > now)
+	if (m->down_until > now || m->reach.down)
 		return false;
 	for (size_t i = 0; digest && m->distrust && i < DISTRUST_KEEP; i++)
 		if (strcmp(m->distrust[i], digest) == 0)
@@ -158,7 +193,7 @@ size_t read_routes(struct reg_registry *r, const char *digest, struct route *rt)
 
 bool route_fall_back_on(int err)
 {
-	return err != -EINVAL && err != -ENOMEM;
+	return err != -EINVAL && err != -ENOMEM && !http_call_off(err);
 }
 
 /* --- the scheme ------------------------------------------------------------ */
@@ -188,12 +223,15 @@ static const char *tls_hint(const struct reg_registry *r, const struct http_call
 	return "";
 }
 
-/* GET /v2/ of @r over @s into @h; *url is the URL asked (new, replacing
- * the one there).  0 when an HTTP status came back (whatever it was), -EIO
- * for a transport failure (@h says why), -ENOMEM. */
+/* GET /v2/ of @r over @s into @h, waiting @wait seconds at most for the
+ * answer; *url is the URL asked (new, replacing the one there).  0 when an
+ * HTTP status came back (whatever it was), -EIO for a transport failure
+ * (@h says why), -ENOMEM, or as http_perform when called off. */
 static int v2_probe(struct reg_registry *r, enum scheme s, const struct http_tls *tls,
-		    struct http_call *h, char **url)
+		    double wait, struct http_call *h, char **url)
 {
+	int ret;
+
 	free(*url);
 	if (asprintf(url, "%s://%s/v2/", s == SCHEME_HTTPS ? "https" : "http", r->api_host) < 0) {
 		*url = NULL;
@@ -202,8 +240,10 @@ static int v2_probe(struct reg_registry *r, enum scheme s, const struct http_tls
 	h->url = *url;
 	h->max = HTTP_ERROR_BODY_MAX;
 	h->total_timeout = 30;
+	h->answer_wait = wait;
 	h->tls = tls;
-	return http_perform(r->client, s == SCHEME_HTTP, h) < 0 ? -EIO : 0;
+	ret = http_perform(r->client, s == SCHEME_HTTP, h);
+	return ret < 0 && !http_call_off(ret) && ret != -ENOMEM ? -EIO : ret;
 }
 
 /* @r answered /v2/ over @s (@h: 200 or 401): that is its scheme from now
@@ -222,37 +262,123 @@ static void scheme_settle(struct reg_registry *r, enum scheme s, const struct ht
 		auth_take_challenge(r, h->www_auth);
 }
 
-/* Log why @rt's registry could not be reached: @h is the last try,
- * @https_err why https failed (or ""), @tls_failed whether TLS refused
- * the peer or the peer refused us.  -ENXIO when the host name does not
- * resolve, else -EIO. */
+/* Whether @r, over its settled scheme, answers GET /v2/ within @wait
+ * seconds (any HTTP status). */
+static bool host_answers(struct reg_registry *r, double wait)
+{
+	struct http_call h = {0};
+	const struct http_tls *tls;
+	char *url = NULL;
+	enum scheme s;
+	bool ret = false;
+
+	pthread_mutex_lock(&r->lock);
+	s = r->scheme;
+	pthread_mutex_unlock(&r->lock);
+	if (s != SCHEME_UNKNOWN && registry_tls(r, &tls) == 0)
+		ret = v2_probe(r, s, tls, wait, &h, &url) == 0;
+	http_call_release(&h);
+	free(url);
+	return ret;
+}
+
+/* What a failure of @rt's host (@h, after @took seconds) does to it: a host
+ * that cannot be reached is marked so (probe.c); a mirror that fails
+ * otherwise is skipped for MIRROR_RETRY seconds.  With @confirm (a request
+ * that is not /v2/ itself), a host that was connected to and did not answer
+ * is first asked /v2/ within @confirm seconds: when that answers, only the
+ * thing asked for hangs, and nothing is marked.  Returns the level to log
+ * the failure at: an error (a warning for a mirror: route_log) the first
+ * time, debug while the host is known unreachable already.  *note says
+ * what the log line adds (static). */
+static enum log_level route_down(const struct route *rt, const struct http_call *h, double took,
+				 double confirm, const char **note)
+{
+	*note = "";
+	if (http_unreachable(h) && confirm > 0 && h->cc != CURLE_COULDNT_CONNECT &&
+	    !reach_is_down(rt->r) && host_answers(rt->r, confirm))
+		return LOG_LVL_ERR; /* the host is there: this request hangs */
+	if (http_unreachable(h)) {
+		*note = " (marked unreachable: asked again in the background)";
+		return reach_mark_down(rt->r, took) ? LOG_LVL_ERR : LOG_LVL_DEBUG;
+	}
+	mirror_set_down(rt);
+	*note = down_note(rt);
+	return LOG_LVL_ERR;
+}
+
+/* Log why @rt's registry could not be reached, @took seconds after it was
+ * first asked: @h is the last try, @https_err why https failed (or ""),
+ * @tls_failed whether TLS refused the peer or the peer refused us.
+ * -ENXIO when the host name does not resolve, else -EIO. */
 static int scheme_unreachable(const struct route *rt, const struct http_call *h,
-			      const char *https_err, bool tls_failed)
+			      const char *https_err, bool tls_failed, double took)
 {
 	struct reg_registry *r = rt->r;
+	const char *note;
+	enum log_level level = route_down(rt, h, took, 0, &note);
 	char hint[512];
 
 	if (tls_failed)
-		route_log(rt, LOG_LVL_ERR, "registry '%s': %s%s%s", r->host, h->errbuf,
-			  tls_hint(r, h, hint, sizeof(hint)), down_note(rt));
+		route_log(rt, level, "registry '%s': %s%s%s", r->host, h->errbuf,
+			  tls_hint(r, h, hint, sizeof(hint)), note);
 	else if (r->plain_ok)
-		route_log(rt, LOG_LVL_ERR, "registry '%s': unreachable: %s%s%s", r->host, h->errbuf,
-			  strstr(https_err, h->errbuf) ? "" : https_err, down_note(rt));
+		route_log(rt, level, "registry '%s': unreachable: %s%s%s", r->host, h->errbuf,
+			  strstr(https_err, h->errbuf) ? "" : https_err, note);
 	else
-		route_log(rt, LOG_LVL_ERR,
+		route_log(rt, level,
 			  "registry '%s': unreachable: %s (plain HTTP is not allowed for this "
-			  "host; see -o insecure)%s", r->host, h->errbuf, down_note(rt));
+			  "host; see -o insecure)%s", r->host, h->errbuf, note);
 	/* reg_ping tells this apart; requests see -EIO */
 	return h->cc == CURLE_COULDNT_RESOLVE_HOST ? -ENXIO : -EIO;
 }
 
-/* Settle on https, or http by the plain-HTTP rule.  The first /v2/ answer
- * decides; until one comes, every request tries again.  A host that
- * answers in TLS and fails it (a certificate that does not verify, an alert)
- * is never asked over plain HTTP: it is a TLS server with a problem. */
-static int ensure_scheme(const struct route *rt)
+/* Ask /v2/ of @r over https, then over http by the plain-HTTP rule, until
+ * one answers, each try waiting what try_wait(@rt, @deadline) allows.  The
+ * answer (or the last failure) is left in @h, its URL in *url;
+ * *tls_failed says TLS refused (then http is not tried), @https_err
+ * (@n bytes) why https failed.  0 when one answered (*s: over which),
+ * -EIO when none did, -ETIMEDOUT when no time was left to ask, or as
+ * http_perform when called off. */
+static int scheme_find(const struct route *rt, double deadline, const struct http_tls *tls,
+		       struct http_call *h, char **url, enum scheme *s, bool *tls_failed,
+		       char *https_err, size_t n)
 {
 	static const enum scheme order[] = {SCHEME_HTTPS, SCHEME_HTTP};
+	struct reg_registry *r = rt->r;
+	int ret = -EIO;
+
+	for (size_t i = 0; i < 2; i++) {
+		double wait = try_wait(rt, deadline);
+
+		if (order[i] == SCHEME_HTTP && !r->plain_ok)
+			break;
+		if (!wait)
+			return ret == -EIO && i == 0 ? -ETIMEDOUT : ret;
+		*s = order[i];
+		ret = v2_probe(r, order[i], tls, wait, h, url);
+		if (ret == 0 || ret != -EIO)
+			return ret;
+		log_debug("registry '%s': %s: %s", r->host, *url, h->errbuf);
+		if (order[i] == SCHEME_HTTPS) {
+			snprintf(https_err, n, " (https: %s)", h->errbuf);
+			if (http_tls_refused(h) || h->tls_spoken) {
+				*tls_failed = true;
+				break;
+			}
+		}
+	}
+	return ret;
+}
+
+/* Settle on https, or http by the plain-HTTP rule, asking by @deadline.
+ * The first /v2/ answer decides; until one comes, every request tries
+ * again (unless the host is marked unreachable after a slow failure: then
+ * it fails at once).  A host that answers in TLS and fails it (a
+ * certificate that does not verify, an alert) is never asked over plain
+ * HTTP: it is a TLS server with a problem. */
+static int ensure_scheme(const struct route *rt, double deadline)
+{
 	struct reg_registry *r = rt->r;
 	struct http_call h = {0};
 	char https_err[CURL_ERROR_SIZE + 16] = ""; /* why https failed, for the log */
@@ -260,49 +386,78 @@ static int ensure_scheme(const struct route *rt)
 	char *url = NULL;
 	enum scheme s;
 	bool tls_failed = false;
-	int ret = -EIO;
+	double started = mono_now();
+	int ret;
 
 	pthread_mutex_lock(&r->lock);
 	s = r->scheme;
 	pthread_mutex_unlock(&r->lock);
 	if (s != SCHEME_UNKNOWN)
 		return 0;
+	ret = reach_fail_fast(r);
+	if (ret < 0) {
+		log_debug("registry '%s': unreachable, not asked", r->host);
+		return ret;
+	}
+	if (!cancel_may_wait())
+		return -CANCEL_WOULD_WAIT;
 	if (registry_tls(r, &tls) < 0) {
+		mirror_set_down(rt);
 		route_log(rt, LOG_LVL_ERR, "registry '%s': its TLS certificates cannot be read%s",
 			  r->host, down_note(rt));
 		return -EIO;
 	}
-
-	for (size_t i = 0; i < 2; i++) {
-		if (order[i] == SCHEME_HTTP && !r->plain_ok)
-			break;
-		ret = v2_probe(r, order[i], tls, &h, &url);
-		if (ret == -ENOMEM)
-			goto out;
-		if (ret < 0) {
-			log_debug("registry '%s': %s: %s", r->host, url, h.errbuf);
-			if (order[i] == SCHEME_HTTPS) {
-				snprintf(https_err, sizeof(https_err), " (https: %s)", h.errbuf);
-				if (http_tls_refused(&h) || h.tls_spoken) {
-					tls_failed = true;
-					break;
-				}
-			}
-			continue;
-		}
-		if (h.status == 200 || h.status == 401) {
-			scheme_settle(r, order[i], &h);
-			goto out;
-		}
+	ret = scheme_find(rt, deadline, tls, &h, &url, &s, &tls_failed, https_err,
+			  sizeof(https_err));
+	if (ret == 0 && (h.status == 200 || h.status == 401)) {
+		reach_mark_up(r);
+		scheme_settle(r, s, &h);
+	} else if (ret == 0) {
+		reach_mark_up(r);
+		mirror_set_down(rt);
 		route_log(rt, LOG_LVL_ERR, "registry '%s': HTTP %ld on %s, not a v2 registry%s%s",
 			  r->host, h.status, url, https_err, down_note(rt));
 		ret = reg_status_errno(h.status, NULL);
 		if (ret == -ENOENT)
 			ret = -EIO; /* no /v2/ is an unusable registry, not a missing file */
-		goto out;
+	} else if (ret == -ETIMEDOUT) {
+		route_log(rt, LOG_LVL_ERR, "registry '%s': no time left to ask it", r->host);
+		ret = -EIO;
+	} else if (ret == -EIO) {
+		ret = scheme_unreachable(rt, &h, https_err, tls_failed, mono_now() - started);
 	}
-	ret = scheme_unreachable(rt, &h, https_err, tls_failed);
-out:
+	http_call_release(&h);
+	free(url);
+	return ret;
+}
+
+int route_probe(struct reg_registry *r, char *why, size_t n)
+{
+	struct route rt = {r, NULL, NULL};
+	struct http_call h = {0};
+	char https_err[CURL_ERROR_SIZE + 16] = "";
+	const struct http_tls *tls;
+	char *url = NULL;
+	enum scheme s;
+	bool tls_failed = false;
+	int ret;
+
+	snprintf(why, n, "its TLS certificates cannot be read");
+	if (registry_tls(r, &tls) < 0)
+		return -EIO;
+	pthread_mutex_lock(&r->lock);
+	s = r->scheme;
+	pthread_mutex_unlock(&r->lock);
+	if (s != SCHEME_UNKNOWN)
+		ret = v2_probe(r, s, tls, (double)r->client->connect_timeout, &h, &url);
+	else
+		ret = scheme_find(&rt, mono_now() + (double)r->client->request_timeout, tls, &h,
+				  &url, &s, &tls_failed, https_err, sizeof(https_err));
+	/* any answer will do, and TLS that fails is an answer too: the host is
+	 * there, and a request says what is wrong with it */
+	if (ret == -EIO && !http_unreachable(&h))
+		ret = 0;
+	snprintf(why, n, "%s", h.errbuf);
 	http_call_release(&h);
 	free(url);
 	return ret;
@@ -311,21 +466,27 @@ out:
 int reg_ping(struct reg_registry *r)
 {
 	struct route rts[ROUTES_MAX], origin = {r, NULL, NULL};
+	double now = mono_now(), bound = (double)r->client->request_timeout;
 	size_t n;
-	int ret = ensure_scheme(&origin);
+	int ret;
 
-	if (ret == 0 || !r->n_mirrors)
+	/* with mirrors to fall back on, the registry may take half the time */
+	ret = ensure_scheme(&origin, now + (r->n_mirrors ? bound / 2 : bound));
+	if (ret == 0 || !r->n_mirrors || http_call_off(ret))
 		return ret;
 	/* the registry cannot be reached, but it can still be read through a
 	 * mirror (the last route is the registry itself, tried above) */
 	n = read_routes(r, NULL, rts);
 	for (size_t i = 0; i + 1 < n; i++) {
-		if (ensure_scheme(&rts[i]) == 0) {
+		int m = ensure_scheme(&rts[i], now + bound);
+
+		if (m == 0) {
 			log_warn("registry '%s': read through mirror '%s' only", r->host,
 				 rts[i].r->host);
 			return 0;
 		}
-		mirror_set_down(&rts[i]);
+		if (http_call_off(m))
+			return m;
 	}
 	return ret;
 }
@@ -337,9 +498,14 @@ static bool transient(const struct http_call *h, int perform_ret)
 	if (perform_ret < 0)
 		return !http_tls_refused(h) && h->cc != CURLE_UNSUPPORTED_PROTOCOL &&
 		       h->cc != CURLE_URL_MALFORMAT;
-	return h->status == 429 || h->status == 502 || h->status == 503 || h->status == 504;
+	/* not 429: a rate limit is the reader's to know at once (-EAGAIN), and
+	 * its Retry-After is often an hour */
+	return h->status == 502 || h->status == 503 || h->status == 504;
 }
 
+/* How long to wait before try @attempt + 1: doubling from 0.2 s, or the
+ * Retry-After of a 503, at most 5 s (and route_request retries only when
+ * the wait and a try still fit before the request's deadline). */
 static double backoff(const struct http_call *h, int attempt)
 {
 	double wait = 0.2 * (1 << attempt);
@@ -461,29 +627,86 @@ static int route_challenge(struct reg_registry *r, const char *scope, const char
 	return ret == -EACCES ? 0 : ret;
 }
 
-/* Log the failure of @h (@pr: what http_perform returned) on @rt and
- * return its errno (the table's, for an HTTP status). */
+/* Log the failure of @h (@pr: what http_perform returned, after @took
+ * seconds) on @rt and return its errno (the table's, for an HTTP
+ * status). */
 static int route_failed(const struct route *rt, const char *what, struct http_call *h, int pr,
-			bool scope_refused)
+			bool scope_refused, double took)
 {
 	struct reg_registry *r = rt->r;
+	const char *note;
 	char *code;
 	int ret;
 
 	if (pr < 0) {
-		route_log(rt, LOG_LVL_ERR, "%s on '%s': %s%s", what, r->host, h->errbuf,
-			  down_note(rt));
-		mirror_set_down(rt);
+		double left = h->deadline - mono_now();
+		enum log_level level = route_down(rt, h, took,
+						  left < REG_QUICK_FAILURE ? REG_QUICK_FAILURE
+						  : left > REG_CONFIRM_WAIT ? REG_CONFIRM_WAIT : left,
+						  &note);
+
+		route_log(rt, level, "%s on '%s': %s%s", what, r->host, h->errbuf, note);
 		return -EIO;
 	}
 	code = http_error_code(&h->body);
 	ret = reg_status_errno(h->status, code);
 	h->creds_refused = h->status == 401 && !scope_refused;
 	/* "not there" is an answer, not a failure: lookups probe for it */
-	route_log(rt, ret == -ENOENT ? LOG_LVL_DEBUG : LOG_LVL_ERR, "%s: HTTP %ld%s%s from '%s'",
-		  what, h->status, code ? " " : "", code ? code : "", r->host);
+	route_log(rt, ret == -ENOENT ? LOG_LVL_DEBUG : LOG_LVL_ERR, "%s: HTTP %ld%s%s from '%s'%s%s%s",
+		  what, h->status, code ? " " : "", code ? code : "", r->host,
+		  h->status == 429 ? " (rate limited; Retry-After: " : "",
+		  h->status == 429 ? (h->retry_after ? h->retry_after : "none") : "",
+		  h->status == 429 ? ")" : "");
 	free(code);
 	return ret;
+}
+
+/* Start @h's wait for an answer: a request's first, or a stream's
+ * resumption after bytes came (a new wait, with a new bound). */
+static void route_deadline(struct reg_client *c, struct http_call *h)
+{
+	if (!h->deadline || h->delivered > 0)
+		h->deadline = mono_now() + (double)c->request_timeout;
+}
+
+/* What route_request does before any exchange: whether it may wait at
+ * all, whether @rt's host is to be asked, its scheme.  0 or -errno. */
+static int route_ready(const struct route *rt, struct http_call *h)
+{
+	int ret;
+
+	/* a host known unreachable is an answer at hand, even where the
+	 * thread may not wait */
+	ret = reach_fail_fast(rt->r);
+	if (ret < 0) {
+		log_debug("registry '%s': unreachable, not asked", rt->r->host);
+		return ret;
+	}
+	if (!cancel_may_wait())
+		return -CANCEL_WOULD_WAIT;
+	if (cancel_requested())
+		return -EINTR;
+	route_deadline(rt->r->client, h);
+	ret = ensure_scheme(rt, h->deadline);
+	return ret == -ENXIO ? -EIO : ret;
+}
+
+/* Whether a try of @h may wait @wait more seconds and then fit in its
+ * deadline, and how long it may wait for its answer (h->answer_wait).  A
+ * PUT with a body waits for its answer after sending as long as a stall
+ * may last (the registry may be checking what it got): the bound is for
+ * reaching a host, not for the work asked of it. */
+static bool route_try_fits(const struct route *rt, struct http_call *h, double wait)
+{
+	/* REG_CONFIRM_WAIT is kept for asking /v2/ should this get no answer */
+	double tw = try_wait(rt, h->deadline - wait - REG_CONFIRM_WAIT);
+
+	if (h->method && strcmp(h->method, "PUT") == 0 && h->send_len > 0) {
+		h->answer_wait = (double)rt->r->client->stall_timeout;
+		return true;
+	}
+	h->answer_wait = tw;
+	return tw > 0;
 }
 
 int route_request(const struct route *rt, const char *path, const char *scope, const char *what,
@@ -497,11 +720,9 @@ int route_request(const struct route *rt, const char *path, const char *scope, c
 	int ret, pr, attempt = 0, retries = rt->origin ? 0 : r->client->retries;
 
 	h->creds_refused = false;
-	ret = ensure_scheme(rt);
-	if (ret < 0) {
-		mirror_set_down(rt);
-		return ret == -ENXIO ? -EIO : ret;
-	}
+	ret = route_ready(rt, h);
+	if (ret < 0)
+		return ret;
 	if (registry_tls(r, &tls) < 0)
 		return -EIO;
 	pthread_mutex_lock(&r->lock);
@@ -510,32 +731,55 @@ int route_request(const struct route *rt, const char *path, const char *scope, c
 	ret = route_url(r, plain, path, &url, &foreign);
 	if (ret < 0)
 		return ret;
+	if (!route_try_fits(rt, h, 0)) {
+		/* the scheme's probe or a mirror took the time: no word on this host */
+		route_log(rt, LOG_LVL_ERR, "%s on '%s': no answer within %ld s", what, r->host,
+			  r->client->request_timeout);
+		free(url);
+		return -EIO;
+	}
 
 	for (;;) {
+		double tried = mono_now(), wait;
+		curl_off_t before = h->delivered;
+
 		secret_free(auth);
 		auth = foreign ? NULL : auth_header_for(r, scope);
 		pr = route_send(r->client, plain, url, auth, foreign ? NULL : tls, h);
+		if (http_call_off(pr)) {
+			ret = pr;
+			break;
+		}
+		if (pr == 0 && !foreign) {
+			reach_mark_up(r);
+			ratelimit_take(r, h);
+		}
 		ret = route_settled(rt, what, h, pr);
 		if (ret <= 0)
 			break;
+		if (h->delivered > before)
+			route_deadline(r->client, h); /* bytes came: a resumption waits anew */
 		if (pr == 0 && h->status == 401 && !challenged && !foreign) {
 			challenged = true;
 			ret = route_challenge(r, scope, auth, h, &scope_refused);
 			if (ret < 0)
 				break;
-			if (ret > 0)
+			if (ret > 0 && route_try_fits(rt, h, 0))
 				continue;
 		}
-		if (attempt < retries && transient(h, pr)) {
-			double wait = backoff(h, attempt);
-
+		wait = backoff(h, attempt);
+		/* a host known unreachable is not worth a retry: the prober asks it */
+		if (attempt < retries && transient(h, pr) && !(pr < 0 && reach_is_down(r)) &&
+		    route_try_fits(rt, h, wait)) {
 			log_debug("%s on '%s': %s, retrying in %.1fs", what, r->host,
 				  pr < 0 ? h->errbuf : "busy", wait);
 			attempt++;
-			sleep_seconds(wait);
+			ret = sleep_cancellable(wait);
+			if (ret < 0)
+				break;
 			continue;
 		}
-		ret = route_failed(rt, what, h, pr, scope_refused);
+		ret = route_failed(rt, what, h, pr, scope_refused, mono_now() - tried);
 		break;
 	}
 	secret_free(auth);

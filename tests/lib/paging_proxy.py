@@ -21,6 +21,12 @@ never be exercised.  Everything else is forwarded unchanged to the upstream regi
   --blob-rate N              the bodies of blob GETs go out at about N bytes a second (a slow
                              link, which loopback cannot be); with --slow-blob DIGEST (repeatable)
                              only those blobs.
+  --rate-limit-while F       a rate-limited registry, as Docker Hub is: every manifest answer
+                             carries ratelimit-limit: 100;w=21600 and ratelimit-remaining (one
+                             less each time) in Docker Hub's spelling, and while file F exists,
+                             GET and HEAD of manifests and blobs are answered 429
+                             TOOMANYREQUESTS with Retry-After: 3600, remaining 0 and
+                             docker-ratelimit-source: 127.0.0.1, without reaching the registry.
 
 Listens on 127.0.0.1 only (port 0 = any free port); the port is printed on stdout and written
 to --port-file.  Each request is logged to --log as "METHOD PATH STATUS".
@@ -98,6 +104,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.catalog(resp)
                 return
             self.send_response(resp.status)
+            if MANIFEST_RE.match(urllib.parse.urlsplit(self.path).path):
+                for k, v in self.rate_limit_headers(resp.status):
+                    self.send_header(k, v)
             length = resp.getheader("Content-Length")
             for k, v in resp.getheaders():
                 if k.lower() in HOP_BY_HOP or k.lower() == "content-length":
@@ -129,6 +138,30 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     time.sleep(len(chunk) / rate)
         finally:
             conn.close()
+
+    def rate_limit_headers(self, status=200):
+        """Docker Hub's rate limit headers for a manifest answer (none without the option)."""
+        if not self.server.rate_limit_while:
+            return []
+        with self.server._lock:
+            if status == 200:
+                self.server.remaining = max(0, self.server.remaining - 1)
+            left = 0 if status == 429 else self.server.remaining
+        return [("ratelimit-limit", "100;w=21600"), ("ratelimit-remaining", "%d;w=21600" % left),
+                ("docker-ratelimit-source", "127.0.0.1")]
+
+    def rate_limited(self, path):
+        """Answer 429 when --rate-limit-while's file exists and this is a pull; True if so."""
+        rl = self.server.rate_limit_while
+        if not rl or self.command not in ("GET", "HEAD") or not os.path.exists(rl):
+            return False
+        if not (MANIFEST_RE.match(path) or BLOB_RE.match(path)):
+            return False
+        self.reply(429, {"errors": [{"code": "TOOMANYREQUESTS",
+                                     "message": "You have reached your pull rate limit."}]},
+                   [("Content-Type", "application/json"), ("Retry-After", "3600")] +
+                   self.rate_limit_headers(429))
+        return True
 
     def slow_rate(self):
         """Bytes a second this response's body may go at (0: as fast as it can)."""
@@ -210,6 +243,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         u = urllib.parse.urlsplit(self.path)
         m = TAGS_RE.match(u.path)
         refuse = self.server.refuse_while
+        if self.rate_limited(u.path):
+            return
         if self.command == "PUT" and refuse and os.path.exists(refuse):
             mm = MANIFEST_RE.match(u.path)
             if mm and not mm.group(2).startswith("sha256:"):
@@ -237,6 +272,8 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.no_catalog = args.no_catalog
         self.blob_rate = args.blob_rate
         self.slow_blobs = set(args.slow_blob or [])
+        self.rate_limit_while = args.rate_limit_while
+        self.remaining = 100
         self.me = "127.0.0.1:%d" % self.server_address[1]
         self._log = open(args.log, "a", buffering=1) if args.log else None
         self._lock = threading.Lock()
@@ -263,6 +300,8 @@ def main():
                     help="send blob bodies at about N bytes a second")
     ap.add_argument("--slow-blob", action="append", metavar="DIGEST",
                     help="with --blob-rate: only this blob (repeatable)")
+    ap.add_argument("--rate-limit-while", metavar="FILE",
+                    help="rate limit headers on manifests; 429 to pulls while FILE exists")
     args = ap.parse_args()
     if args.page_size < 1:
         ap.error("--page-size must be at least 1")
