@@ -52,6 +52,7 @@
 #include <sys/statvfs.h>
 #include <sys/types.h>
 
+#include "cache/mem.h"
 #include "common/digest.h"
 
 struct reg_client;
@@ -59,7 +60,6 @@ struct reg_registry;
 struct reg_manifest;
 struct reg_strlist;
 struct cache_store;
-struct cache_mem;
 struct cache_drafts;
 struct fs_remote;
 
@@ -160,6 +160,12 @@ struct fs {
 	struct reg_client *client;  /* borrowed */
 	struct cache_store *store;  /* borrowed */
 	struct cache_mem *mem;      /* borrowed */
+	/* Owned (fs_init): what is decoded once and shared by reference,
+	 * capped apart from mem so that one big listing cannot flush every
+	 * tag and manifest: listings (LISTINGS_MEM_MAX), parsed manifests by
+	 * digest (PARSED_MEM_MAX). */
+	struct cache_mem *listings;
+	struct cache_mem *parsed;
 	struct cache_drafts *drafts; /* borrowed */
 	struct node_table *nodes;    /* owned: this mount's nodes */
 	time_t mount_time;           /* what live nodes show as their times */
@@ -193,6 +199,8 @@ char *fs_key_catalog(const struct reg_registry *r);
 char *fs_key_tags(const struct reg_registry *r, const char *repo);
 char *fs_key_tag(const struct reg_registry *r, const char *repo, const char *tag);
 char *fs_key_manifest(const char *digest);
+/* @content_type: what the bytes are read as (NULL: the document alone). */
+char *fs_key_parsed(const char *digest, const char *content_type);
 char *fs_key_committed(const char *path);
 
 /* --- node.c -------------------------------------------------------------- */
@@ -262,11 +270,27 @@ void resolve_view_release(struct resolve_view *v);
 int resolve_view_take(struct resolve_view *v, const char *digest, char *bytes, size_t len,
 		      const char *content_type);
 
-/* Listings through the memory cache (for the TTL; misses too): the
+/* A listing (a catalog, a repository's tags) as cached: decoded once, the
+ * names sorted (strcmp) and each there once, shared by every reader until
+ * its TTL ends.  Immutable; hold a reference while reading it. */
+struct resolve_listing {
+	struct cache_mem_obj obj; /* the reference count (cache/mem.h) */
+	bool absent;              /* cached "no such listing" (never given out) */
+	char **v;                 /* owned, sorted */
+	size_t n;
+};
+void resolve_listing_put(const struct resolve_listing *l); /* NULL is a no-op */
+/* Is @name in @l? */
+bool resolve_listing_has(const struct resolve_listing *l, const char *name);
+/* The index of the first name of @l not below @s (n when none). */
+size_t resolve_listing_lower_bound(const struct resolve_listing *l, const char *s);
+
+/* Listings through the listing cache (for the TTL; misses too): the
  * catalog of @r (-ENOTSUP: none), the tags of @repo (-ENOENT: no such
- * repository).  0 or -errno. */
-int resolve_catalog(struct fs *fs, struct reg_registry *r, struct reg_strlist *out);
-int resolve_tags(struct fs *fs, struct reg_registry *r, const char *repo, struct reg_strlist *out);
+ * repository).  0 with *out a new reference, or -errno (*out NULL). */
+int resolve_catalog(struct fs *fs, struct reg_registry *r, const struct resolve_listing **out);
+int resolve_tags(struct fs *fs, struct reg_registry *r, const char *repo,
+		 const struct resolve_listing **out);
 /* Forget what is cached about @repo's tags, tag @tag and the catalog of
  * @r, after a push. */
 void resolve_forget_pushed(struct fs *fs, struct reg_registry *r, const char *repo,
@@ -343,8 +367,12 @@ struct tree_entry {
 };
 
 struct tree_listing {
-	struct tree_entry *v; /* owned array */
+	struct tree_entry *v; /* owned array, in the order added */
 	size_t n, cap;
+	/* owned: an open-addressing hash of the names (index + 1 into v, 0
+	 * empty), so adding a name costs O(1), not a scan of the listing */
+	size_t *slots;
+	size_t nslots; /* a power of two, at least twice n; 0 before the first add */
 };
 void tree_listing_release(struct tree_listing *l);
 

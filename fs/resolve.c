@@ -28,6 +28,7 @@
 #include "cache/draft.h"
 #include "cache/mem.h"
 #include "cache/store.h"
+#include "common/cancel.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "fs/mountpath.h"
@@ -37,90 +38,173 @@
 #include "registry/manifest.h"
 #include "registry/names.h"
 
-/* --- listings with a lifetime -------------------------------------------- */
-
-/* Listings are cached as "Y" + NUL-separated names, or "N" for "there is no
- * such listing" (no catalog, not a repository) so misses are cached too. */
-static int strlist_encode(const struct reg_strlist *l, char **out, size_t *len)
+/* Is @ret "not now" rather than an answer: the thread may not wait (the
+ * request is run again where it may), or the reader went away?  Such an
+ * error is passed back as it is: never cached, logged or mapped. */
+static bool not_now(int ret)
 {
-	size_t n = 1;
-	char *p;
-
-	for (size_t i = 0; i < l->n; i++)
-		n += strlen(l->v[i]) + 1;
-	p = malloc(n);
-	if (!p)
-		return -ENOMEM;
-	*out = p;
-	*len = n;
-	*p++ = 'Y';
-	for (size_t i = 0; i < l->n; i++) {
-		size_t k = strlen(l->v[i]) + 1;
-
-		memcpy(p, l->v[i], k);
-		p += k;
-	}
-	return 0;
+	return ret == -CANCEL_WOULD_WAIT || ret == -EINTR;
 }
 
-static int strlist_decode(const char *val, size_t len, struct reg_strlist *out)
-{
-	size_t count = 0;
-	const char *p, *end = val + len;
+/* --- listings with a lifetime -------------------------------------------- */
 
-	memset(out, 0, sizeof(*out));
-	for (p = val + 1; p < end; p += strlen(p) + 1)
-		count++;
-	out->v = calloc(count ? count : 1, sizeof(char *));
-	if (!out->v)
-		return -ENOMEM;
-	for (p = val + 1; p < end; p += strlen(p) + 1) {
-		out->v[out->n] = strdup(p);
-		if (!out->v[out->n]) {
-			reg_strlist_release(out);
-			return -ENOMEM;
-		}
-		out->n++;
+/* What one name costs in a listing: its bytes, the pointer to it, and the
+ * allocator's own (about 16 bytes a block). */
+#define LISTING_NAME_OVERHEAD (sizeof(char *) + 16)
+
+static void listing_destroy(struct cache_mem_obj *o)
+{
+	struct resolve_listing *l = (struct resolve_listing *)o;
+
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	free(l);
+}
+
+void resolve_listing_put(const struct resolve_listing *l)
+{
+	if (l)
+		cache_mem_obj_put((struct cache_mem_obj *)&l->obj);
+}
+
+static int strp_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A listing (one reference, the caller's) of the names of @sl, which it
+ * takes over (@sl is left empty): sorted and each name once, in
+ * O(n log n), or "absent" with @sl NULL.  NULL without memory. */
+static struct resolve_listing *listing_new(struct reg_strlist *sl)
+{
+	struct resolve_listing *l = calloc(1, sizeof(*l));
+	size_t charge = sizeof(*l), k = 0;
+
+	if (!l) {
+		if (sl)
+			reg_strlist_release(sl);
+		return NULL;
 	}
-	return 0;
+	l->absent = !sl;
+	if (sl) {
+		l->v = sl->v;
+		l->n = sl->n;
+		memset(sl, 0, sizeof(*sl));
+	}
+	if (l->n)
+		qsort(l->v, l->n, sizeof(*l->v), strp_cmp);
+	for (size_t i = 0; i < l->n; i++) {
+		if (k && strcmp(l->v[k - 1], l->v[i]) == 0) {
+			free(l->v[i]); /* pages that overlap */
+			continue;
+		}
+		l->v[k++] = l->v[i];
+		charge += strlen(l->v[i]) + 1 + LISTING_NAME_OVERHEAD;
+	}
+	l->n = k;
+	cache_mem_obj_init(&l->obj, listing_destroy, charge);
+	return l;
+}
+
+size_t resolve_listing_lower_bound(const struct resolve_listing *l, const char *s)
+{
+	size_t lo = 0, hi = l->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(l->v[mid], s) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+bool resolve_listing_has(const struct resolve_listing *l, const char *name)
+{
+	size_t i = resolve_listing_lower_bound(l, name);
+
+	return i < l->n && strcmp(l->v[i], name) == 0;
+}
+
+/* Does any catalog repository equal @path or live below it?  Names below
+ * "path/" sort together, after "path" and "path-x" ('-' and '.' come
+ * before '/'). */
+static bool catalog_has_prefix(const struct resolve_listing *l, const char *path)
+{
+	size_t pl = strlen(path), i;
+	char *below;
+
+	if (resolve_listing_has(l, path))
+		return true;
+	below = fs_strdup_printf("%s/", path);
+	if (!below)
+		return false;
+	i = resolve_listing_lower_bound(l, below);
+	free(below);
+	return i < l->n && strncmp(l->v[i], path, pl) == 0 && l->v[i][pl] == '/';
+}
+
+/* What the listing cache holds under @key now, without asking anyone:
+ * a new reference, or NULL. */
+static struct resolve_listing *listing_peek(struct fs *fs, const char *key)
+{
+	struct cache_mem_obj *o = key ? cache_mem_find_obj(fs->listings, key) : NULL;
+
+	return o ? (struct resolve_listing *)o : NULL;
 }
 
 /* A listing (@repo's tags, or the catalog with @repo NULL) through the
- * memory cache under @key (taken over).  @absent is the error that means
- * "no such listing" and is cached like a result. */
+ * listing cache under @key (taken over).  @absent is the error that means
+ * "no such listing" and is cached like a result; no other error is (a
+ * CANCEL_WOULD_WAIT or EINTR is only "not now"). */
 static int cached_listing(struct fs *fs, char *key, struct reg_registry *r, const char *repo,
-			  int absent, struct reg_strlist *out)
+			  int absent, const struct resolve_listing **out)
 {
-	char *val = NULL;
-	size_t len = 0;
+	struct resolve_listing *l;
+	struct reg_strlist sl = {0};
 	int ret;
 
-	memset(out, 0, sizeof(*out));
+	*out = NULL;
 	if (!key)
 		return -ENOMEM;
-	if (cache_mem_get(fs->mem, key, &val, &len) == 0) {
-		ret = val[0] == 'Y' ? strlist_decode(val, len, out) : absent;
-		free(val);
+	l = listing_peek(fs, key);
+	if (l) {
+		ret = l->absent ? absent : 0;
+		if (ret == 0)
+			*out = l;
+		else
+			resolve_listing_put(l);
 		free(key);
 		return ret;
 	}
-	ret = repo ? fs->remote->tags(r, repo, out) : fs->remote->catalog(r, out);
-	if (ret == 0 && strlist_encode(out, &val, &len) == 0) {
-		cache_mem_put(fs->mem, key, val, len, fs->cfg.ttl);
-		free(val);
-	} else if (ret == absent) {
-		cache_mem_put(fs->mem, key, "N", 1, fs->cfg.ttl);
+	ret = repo ? fs->remote->tags(r, repo, &sl) : fs->remote->catalog(r, &sl);
+	if (ret == 0 || ret == absent) {
+		l = listing_new(ret == 0 ? &sl : NULL);
+		if (!l) {
+			ret = -ENOMEM;
+		} else {
+			cache_mem_put_obj(fs->listings, key, &l->obj, fs->cfg.ttl);
+			if (ret == 0)
+				*out = l;
+			else
+				resolve_listing_put(l);
+		}
 	}
+	reg_strlist_release(&sl);
 	free(key);
 	return ret;
 }
 
-int resolve_catalog(struct fs *fs, struct reg_registry *r, struct reg_strlist *out)
+int resolve_catalog(struct fs *fs, struct reg_registry *r, const struct resolve_listing **out)
 {
 	return cached_listing(fs, fs_key_catalog(r), r, NULL, -ENOTSUP, out);
 }
 
-int resolve_tags(struct fs *fs, struct reg_registry *r, const char *repo, struct reg_strlist *out)
+int resolve_tags(struct fs *fs, struct reg_registry *r, const char *repo,
+		 const struct resolve_listing **out)
 {
 	return cached_listing(fs, fs_key_tags(r, repo), r, repo, -ENOENT, out);
 }
@@ -128,32 +212,17 @@ int resolve_tags(struct fs *fs, struct reg_registry *r, const char *repo, struct
 void resolve_forget_pushed(struct fs *fs, struct reg_registry *r, const char *repo,
 			   const char *tag)
 {
-	char *keys[] = {fs_key_catalog(r), fs_key_tags(r, repo), fs_key_tag(r, repo, tag)};
+	char *lists[] = {fs_key_catalog(r), fs_key_tags(r, repo)};
+	char *tkey = fs_key_tag(r, repo, tag);
 
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		if (keys[i])
-			cache_mem_drop(fs->mem, keys[i]);
-		free(keys[i]);
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		if (lists[i])
+			cache_mem_drop(fs->listings, lists[i]);
+		free(lists[i]);
 	}
-}
-
-static bool strlist_has(const struct reg_strlist *l, const char *s)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->v[i], s) == 0)
-			return true;
-	return false;
-}
-
-/* Does any catalog repository equal @path or live below it? */
-static bool catalog_has_prefix(const struct reg_strlist *l, const char *path)
-{
-	size_t pl = strlen(path);
-
-	for (size_t i = 0; i < l->n; i++)
-		if (strncmp(l->v[i], path, pl) == 0 && (l->v[i][pl] == '\0' || l->v[i][pl] == '/'))
-			return true;
-	return false;
+	if (tkey)
+		cache_mem_drop(fs->mem, tkey);
+	free(tkey);
 }
 
 /* --- manifests ----------------------------------------------------------- */
@@ -382,17 +451,18 @@ struct level {
 	const char *name;
 	char *path;         /* prefix/name (owned) */
 	bool is_tag, is_component;
-	struct reg_strlist cat; /* the catalog, when there is one */
+	const struct resolve_listing *cat; /* the catalog, when there is one (a reference) */
 	bool has_catalog;
 	bool prefix_is_repo;    /* as far as we can tell */
 	bool denied;            /* the registry refused to tell us about @prefix */
+	bool tag_probed;        /* a HEAD said name is no tag of prefix (or refused) */
 };
 
 /* With a catalog: a tag the (cached) tags listing names.  1 found, 0 not,
  * -errno. */
 static int level_listed_tag(struct level *l)
 {
-	struct reg_strlist tl = {0};
+	const struct resolve_listing *tl = NULL;
 	int ret = resolve_tags(l->fs, l->r, l->prefix, &tl);
 
 	if (ret == -EACCES)
@@ -400,21 +470,27 @@ static int level_listed_tag(struct level *l)
 	if (ret == -ENOENT || ret == -EACCES)
 		ret = 0;
 	else if (ret == 0)
-		ret = strlist_has(&tl, l->name) ? 1 : 0;
-	reg_strlist_release(&tl);
+		ret = resolve_listing_has(tl, l->name) ? 1 : 0;
+	resolve_listing_put(tl);
 	return ret;
 }
 
 /* A tag pushed since the listing, one we may not list, or on a registry
- * without listings: one HEAD.  1 found, 0 not, -errno. */
+ * without listings: one HEAD (asked once per resolve_level).  1 found, 0
+ * not, -errno. */
 static int level_probed_tag(struct level *l)
 {
-	int ret = tag_exists(l->fs, l->r, l->prefix, l->name);
+	int ret;
 
+	if (l->tag_probed)
+		return 0;
+	ret = tag_exists(l->fs, l->r, l->prefix, l->name);
 	if (ret == -EACCES)
 		l->denied = true;
-	if (ret == -ENOENT || ret == -EACCES)
+	if (ret == -ENOENT || ret == -EACCES) {
+		l->tag_probed = true;
 		return 0;
+	}
 	return ret < 0 ? ret : 1;
 }
 
@@ -427,38 +503,92 @@ static int level_probed_tag(struct level *l)
  */
 static int level_probed_repo(struct level *l)
 {
-	struct reg_strlist tl = {0};
+	const struct resolve_listing *tl = NULL;
 	int ret = resolve_tags(l->fs, l->r, l->path, &tl);
 
-	reg_strlist_release(&tl);
+	resolve_listing_put(tl);
 	if (ret != -ENOENT)
 		return ret;
 	ret = resolve_tags(l->fs, l->r, l->prefix, &tl);
-	reg_strlist_release(&tl);
+	resolve_listing_put(tl);
 	if (ret == -ENOENT)
 		return 0;
 	return ret == 0 ? -ENOENT : ret;
 }
 
-/* The registry's answer for the level: LEVEL_TAG, LEVEL_REPO, or -errno. */
+#define LEVEL_UNSURE (-ENOENT) /* level_probe: the probes cannot tell */
+
+/*
+ * Before any catalog: what asking for the name itself proves.  A tag with
+ * the tags listing at hand, else one HEAD; a repository by its tags list.
+ * A namespace, or nothing, no such request can tell apart: LEVEL_UNSURE.
+ * Returns LEVEL_TAG, LEVEL_REPO, LEVEL_UNSURE or another -errno.
+ */
+static int level_probe(struct level *l)
+{
+	const struct resolve_listing *tl = NULL;
+	char *key = l->prefix ? fs_key_tags(l->r, l->prefix) : NULL;
+	struct resolve_listing *at_hand = l->is_tag ? listing_peek(l->fs, key) : NULL;
+	int ret = 0;
+
+	free(key);
+	if (l->is_tag && at_hand && !at_hand->absent && resolve_listing_has(at_hand, l->name))
+		ret = 1;
+	else if (l->is_tag && !(at_hand && at_hand->absent))
+		ret = level_probed_tag(l); /* not listed: maybe pushed since */
+	resolve_listing_put(at_hand);
+	if (ret != 0)
+		return ret < 0 ? ret : LEVEL_TAG;
+	if (!l->is_component)
+		return LEVEL_UNSURE;
+	ret = resolve_tags(l->fs, l->r, l->path, &tl);
+	resolve_listing_put(tl);
+	if (ret == 0)
+		return LEVEL_REPO;
+	/* refused: the catalog may still say it is there */
+	return ret == -EACCES ? LEVEL_UNSURE : ret;
+}
+
+/*
+ * The registry's answer for the level: LEVEL_TAG, LEVEL_REPO, or -errno.
+ * The catalog is asked only when the name itself could not tell, or when it
+ * is at hand already (a listing of the level fetched it): a path named in
+ * full costs a HEAD or a tags list, not pages of _catalog.
+ */
 static int level_registry(struct level *l)
 {
+	char *key = fs_key_catalog(l->r);
+	struct resolve_listing *cat = listing_peek(l->fs, key);
 	int ret, cret;
 
-	/* a catalog refused (credentials we lack for it) does not say which
-	 * names are there: look the name up by itself, as without one */
-	cret = resolve_catalog(l->fs, l->r, &l->cat);
-	if (cret < 0 && cret != -ENOTSUP && cret != -EACCES)
-		return cret;
+	free(key);
+	if (cat && cat->absent) {
+		cret = -ENOTSUP;
+		resolve_listing_put(cat);
+	} else if (cat) {
+		cret = 0;
+		l->cat = cat;
+	} else {
+		ret = level_probe(l);
+		if (ret != LEVEL_UNSURE)
+			return ret;
+		/* a catalog refused (credentials we lack for it) does not say
+		 * which names are there: look the name up by itself, as
+		 * without one */
+		cret = resolve_catalog(l->fs, l->r, &l->cat);
+		if (cret < 0 && cret != -ENOTSUP && cret != -EACCES)
+			return cret;
+	}
 	l->has_catalog = cret == 0;
-	l->prefix_is_repo = l->prefix && (!l->has_catalog || strlist_has(&l->cat, l->prefix));
+	l->prefix_is_repo =
+		l->prefix && (!l->has_catalog || resolve_listing_has(l->cat, l->prefix));
 
-	if (l->is_tag && l->prefix_is_repo && l->has_catalog) {
+	if (l->is_tag && l->prefix_is_repo && l->has_catalog && !l->tag_probed) {
 		ret = level_listed_tag(l);
 		if (ret != 0)
 			return ret < 0 ? ret : LEVEL_TAG;
 	}
-	if (l->is_component && l->has_catalog && catalog_has_prefix(&l->cat, l->path))
+	if (l->is_component && l->has_catalog && catalog_has_prefix(l->cat, l->path))
 		return LEVEL_REPO;
 	if (l->is_tag && l->prefix_is_repo) {
 		ret = level_probed_tag(l);
@@ -525,10 +655,10 @@ int resolve_level(struct fs *fs, struct reg_registry *r, const char *prefix, con
 		return -ENOMEM;
 	ret = level_registry(&l);
 	/* nothing in the registry, or no registry to ask: the level holding
-	 * drafts is there all the same */
-	if (ret < 0 && ret != -ENOMEM && kind == CACHE_DRAFT_NAMESPACE)
+	 * drafts is there all the same (but "not now" is no answer yet) */
+	if (ret < 0 && ret != -ENOMEM && !not_now(ret) && kind == CACHE_DRAFT_NAMESPACE)
 		ret = LEVEL_REPO;
-	reg_strlist_release(&l.cat);
+	resolve_listing_put(l.cat);
 	free(l.path);
 	return ret;
 }

@@ -9,6 +9,7 @@
  * got there and again before they are served.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,16 +59,69 @@ void tree_listing_release(struct tree_listing *l)
 	for (size_t i = 0; i < l->n; i++)
 		free(l->v[i].name);
 	free(l->v);
+	free(l->slots);
 	l->v = NULL;
-	l->n = l->cap = 0;
+	l->slots = NULL;
+	l->n = l->cap = l->nslots = 0;
+}
+
+#define LISTING_MIN_SLOTS 64
+
+static size_t name_hash(const char *s)
+{
+	uint64_t h = 14695981039346656037u;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211u;
+	}
+	return (size_t)h;
+}
+
+/* The slot of @name in @l's hash: where it is, or the empty one where it
+ * would go. */
+static size_t listing_slot(const struct tree_listing *l, const char *name)
+{
+	size_t mask = l->nslots - 1, i = name_hash(name) & mask;
+
+	while (l->slots[i] && strcmp(l->v[l->slots[i] - 1].name, name) != 0)
+		i = (i + 1) & mask;
+	return i;
+}
+
+/* Room in the hash for one more name (at most half full).  0 or -ENOMEM. */
+static int listing_slots_reserve(struct tree_listing *l)
+{
+	size_t n = l->nslots ? l->nslots : LISTING_MIN_SLOTS;
+	size_t *old = l->slots, old_n = l->nslots;
+
+	while (n < 2 * (l->n + 1))
+		n *= 2;
+	if (n == l->nslots)
+		return 0;
+	l->slots = calloc(n, sizeof(*l->slots));
+	if (!l->slots) {
+		l->slots = old;
+		return -ENOMEM;
+	}
+	l->nslots = n;
+	for (size_t i = 0; i < old_n; i++)
+		if (old[i])
+			l->slots[listing_slot(l, l->v[old[i] - 1].name)] = old[i];
+	free(old);
+	return 0;
 }
 
 static int listing_add(struct tree_listing *l, const char *name, enum node_kind kind,
 		       uint64_t ino)
 {
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->v[i].name, name) == 0)
-			return 0; /* first one wins: a tag shadows a namespace */
+	size_t slot;
+
+	if (listing_slots_reserve(l) < 0)
+		return -ENOMEM;
+	slot = listing_slot(l, name);
+	if (l->slots[slot])
+		return 0; /* first one wins: a tag shadows a namespace */
 	if (array_reserve(&l->v, &l->cap, l->n + 1, sizeof(*l->v)) < 0)
 		return -ENOMEM;
 	l->v[l->n].name = strdup(name);
@@ -76,6 +130,7 @@ static int listing_add(struct tree_listing *l, const char *name, enum node_kind 
 	l->v[l->n].kind = kind;
 	l->v[l->n].ino = ino;
 	l->n++;
+	l->slots[slot] = l->n;
 	return 0;
 }
 
@@ -743,10 +798,36 @@ static int list_draft_dirs(struct fs *fs, struct node *n, struct tree_listing *o
 	return ret;
 }
 
+/* The repository paths one level below @prefix (NULL: the top) that the
+ * catalog @cat names, added to @out.  The names below "prefix/" sort
+ * together, so only they are read. */
+static int list_catalog_level(const struct resolve_listing *cat, const char *prefix,
+			      struct tree_listing *out)
+{
+	char *below = prefix ? fs_strdup_printf("%s/", prefix) : strdup("");
+	size_t bl = below ? strlen(below) : 0;
+	int ret = 0;
+
+	if (!below)
+		return -ENOMEM;
+	for (size_t i = resolve_listing_lower_bound(cat, below); ret == 0 && i < cat->n; i++) {
+		const char *rest = cat->v[i];
+		char *comp;
+
+		if (strncmp(rest, below, bl) != 0)
+			break;
+		rest += bl;
+		comp = strndup(rest, strcspn(rest, "/"));
+		ret = comp ? tree_listing_add(out, comp, NODE_REPO) : -ENOMEM;
+		free(comp);
+	}
+	free(below);
+	return ret;
+}
+
 int tree_list_level(struct fs *fs, struct node *n, const char *prefix, struct tree_listing *out)
 {
-	struct reg_strlist cat = {0}, tl = {0};
-	size_t pl = prefix ? strlen(prefix) : 0;
+	const struct resolve_listing *cat = NULL, *tl = NULL;
 	bool denied = false;
 	int ret = 0, cret;
 
@@ -755,9 +836,9 @@ int tree_list_level(struct fs *fs, struct node *n, const char *prefix, struct tr
 		if (ret < 0 && ret != -ENOENT && ret != -EACCES)
 			return ret;
 		denied = ret == -EACCES;
-		for (size_t i = 0; ret == 0 && i < tl.n; i++)
-			ret = tree_listing_add(out, tl.v[i], NODE_MANIFEST);
-		reg_strlist_release(&tl);
+		for (size_t i = 0; ret == 0 && i < tl->n; i++)
+			ret = tree_listing_add(out, tl->v[i], NODE_MANIFEST);
+		resolve_listing_put(tl);
 		if (ret == -ENOMEM)
 			return ret;
 	}
@@ -766,25 +847,8 @@ int tree_list_level(struct fs *fs, struct node *n, const char *prefix, struct tr
 	cret = resolve_catalog(fs, n->reg, &cat);
 	if (cret < 0 && cret != -ENOTSUP && (cret != -EACCES || !prefix))
 		return cret;
-	ret = 0;
-	for (size_t i = 0; ret == 0 && i < cat.n; i++) {
-		const char *rest = cat.v[i];
-		char *comp;
-
-		if (prefix) {
-			if (strncmp(rest, prefix, pl) != 0 || rest[pl] != '/')
-				continue;
-			rest += pl + 1;
-		}
-		comp = strndup(rest, strcspn(rest, "/"));
-		if (!comp) {
-			ret = -ENOMEM;
-			break;
-		}
-		ret = tree_listing_add(out, comp, NODE_REPO);
-		free(comp);
-	}
-	reg_strlist_release(&cat);
+	ret = cat ? list_catalog_level(cat, prefix, out) : 0;
+	resolve_listing_put(cat);
 	if (ret == 0)
 		ret = list_draft_dirs(fs, n, out);
 	/* a refused repository with nothing below it: say so, not "empty" */
