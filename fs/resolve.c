@@ -274,58 +274,62 @@ int resolve_manifest_by_digest(struct fs *fs, struct reg_registry *r, const char
 	return 0;
 }
 
-/* The digest @tag of @repo points at now (within the TTL): a GET, whose
- * manifest is kept by its digest. */
+/*
+ * The digest @tag of @repo points at.  Within the TTL (unless @fresh) the
+ * memory cache answers.  After it, or @fresh, a tag seen before costs one
+ * HEAD, which confirms or moves it: registries do not count HEADs against
+ * pull quotas, and the manifest is then found by its digest (memory, the
+ * store), so an unchanged tag is never fetched again.  A tag never seen
+ * costs one GET, whose bytes are kept by digest; with @head_only (is it
+ * there at all?) a HEAD, so `ls -d` of a tag fetches no manifest.
+ */
 static int tag_digest(struct fs *fs, struct reg_registry *r, const char *repo, const char *tag,
-		      char digest[DIGEST_STR_LEN + 1])
+		      bool fresh, bool head_only, char digest[DIGEST_STR_LEN + 1])
 {
-	struct reg_fetched f;
 	char *key = fs_key_tag(r, repo, tag), *val = NULL;
+	bool live = false, known = false;
+	struct reg_fetched f;
 	size_t len;
 	int ret;
 
 	if (!key)
 		return -ENOMEM;
-	if (cache_mem_get(fs->mem, key, &val, &len) == 0) {
-		ret = len == DIGEST_STR_LEN && digest_is_valid(val) ? 0 : -EIO;
-		if (ret == 0)
+	if (cache_mem_get_stale(fs->mem, key, &val, &len, &live) == 0) {
+		known = len == DIGEST_STR_LEN && digest_is_valid(val);
+		if (known)
 			memcpy(digest, val, DIGEST_STR_LEN + 1);
 		free(val);
-		free(key);
-		return ret;
+		if (known && live && !fresh) {
+			free(key);
+			return 0;
+		}
 	}
-	ret = fs->remote->manifest_get(r, repo, tag, &f);
-	if (ret == 0) {
-		memcpy(digest, f.digest, DIGEST_STR_LEN + 1);
-		manifest_keep(fs, f.digest, f.bytes, f.len);
-		cache_mem_put(fs->mem, key, f.digest, DIGEST_STR_LEN, fs->cfg.ttl);
-		reg_fetched_release(&f);
+	if (known || head_only) {
+		ret = fs->remote->manifest_digest(r, repo, tag, digest);
+	} else {
+		ret = fs->remote->manifest_get(r, repo, tag, &f);
+		if (ret == 0) {
+			memcpy(digest, f.digest, DIGEST_STR_LEN + 1);
+			manifest_keep(fs, f.digest, f.bytes, f.len);
+			reg_fetched_release(&f);
+		}
 	}
+	if (ret == 0)
+		cache_mem_put(fs->mem, key, digest, DIGEST_STR_LEN, fs->cfg.ttl);
+	else if (ret == -ENOENT)
+		cache_mem_drop(fs->mem, key); /* gone: its last digest says nothing now */
 	free(key);
 	return ret;
 }
 
 /* Whether tag @name of @repo is there (0) or not (-ENOENT), asked the way
- * that costs least without a listing: one manifest HEAD.  What it points at
- * is cached as tag_digest caches it. */
+ * that costs least without a listing: one manifest HEAD (none within the
+ * TTL of an answer). */
 static int tag_exists(struct fs *fs, struct reg_registry *r, const char *repo, const char *name)
 {
-	char digest[DIGEST_STR_LEN + 1], *key = fs_key_tag(r, repo, name), *val = NULL;
-	size_t len;
-	int ret;
+	char digest[DIGEST_STR_LEN + 1];
 
-	if (!key)
-		return -ENOMEM;
-	if (cache_mem_get(fs->mem, key, &val, &len) == 0) {
-		free(val);
-		free(key);
-		return 0;
-	}
-	ret = fs->remote->manifest_digest(r, repo, name, digest);
-	if (ret == 0)
-		cache_mem_put(fs->mem, key, digest, DIGEST_STR_LEN, fs->cfg.ttl);
-	free(key);
-	return ret;
+	return tag_digest(fs, r, repo, name, false, true, digest);
 }
 
 void resolve_view_release(struct resolve_view *v)
@@ -353,24 +357,13 @@ int resolve_ref(struct fs *fs, struct reg_registry *r, const char *repo, const c
 		bool fresh, struct resolve_view *out)
 {
 	char digest[DIGEST_STR_LEN + 1], *bytes = NULL;
-	struct reg_fetched f;
 	size_t len;
 	int ret;
 
 	memset(out, 0, sizeof(*out));
-	if (fresh && !digest_is_valid(ref)) {
-		ret = fs->remote->manifest_get(r, repo, ref, &f);
-		if (ret < 0)
-			return ret;
-		cache_store_put(fs->store, f.digest, f.bytes, f.len);
-		ret = resolve_view_take(out, f.digest, f.bytes, f.len, f.media_type);
-		f.bytes = NULL;
-		reg_fetched_release(&f);
-		return ret;
-	}
 	if (digest_is_valid(ref))
 		memcpy(digest, ref, DIGEST_STR_LEN + 1);
-	else if ((ret = tag_digest(fs, r, repo, ref, digest)) < 0)
+	else if ((ret = tag_digest(fs, r, repo, ref, fresh, false, digest)) < 0)
 		return ret;
 	ret = resolve_manifest_by_digest(fs, r, repo, digest, &bytes, &len);
 	if (ret < 0)
