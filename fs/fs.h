@@ -257,13 +257,21 @@ int downloads_text(struct fs *fs, char **bytes, size_t *len);
 /* --- resolve.c: what a name means ------------------------------------------ */
 
 /* A manifest as resolved: its digest, exact bytes and parse. */
+struct resolve_parsed; /* resolve.c: a manifest parsed once, shared by digest */
 struct resolve_view {
 	char digest[DIGEST_STR_LEN + 1];
-	char *bytes;            /* owned */
+	char *bytes;            /* owned, or shared's */
 	size_t len;
-	struct reg_manifest *m; /* owned */
+	struct reg_manifest *m; /* owned, or shared's */
+	/* A reference to the parse bytes and m belong to, or NULL (they are
+	 * the view's own).  A shared view is read, never taken apart: one
+	 * parse of a 20,000-entry index serves every lookup in it. */
+	struct resolve_parsed *shared;
 };
 void resolve_view_release(struct resolve_view *v);
+/* The position of entry @name (a platform directory's name) in index @v,
+ * or -1: a binary search in a shared view. */
+int resolve_view_find_entry(const struct resolve_view *v, const char *name);
 /* Fill @v from manifest @bytes (taken over; their digest is @digest), read
  * as @content_type says (NULL: from the document alone).  -EINVAL (@v
  * empty, @bytes freed) for bytes that are no manifest regfs can read. */
@@ -319,12 +327,13 @@ int resolve_level(struct fs *fs, struct reg_registry *r, const char *prefix, con
 		  const char *name);
 /* The manifest tag or digest @ref of @repo names: a tag through the TTL
  * cache, or with @fresh asked of the registry now.  -EINVAL when the bytes
- * are no manifest regfs can read; else 0 or -errno. */
+ * are no manifest regfs can read; else 0 or -errno.  The view is shared
+ * (resolve_view): read it, release it. */
 int resolve_ref(struct fs *fs, struct reg_registry *r, const char *repo, const char *ref,
 		bool fresh, struct resolve_view *out);
 /* Entry @name (a platform directory's name) of index @idx in @repo.
  * -ENOTDIR when @idx is no index, -ENOENT when it has no such entry,
- * -EINVAL as resolve_ref. */
+ * -EINVAL as resolve_ref.  A shared view, as resolve_ref's. */
 int resolve_entry(struct fs *fs, struct reg_registry *r, const char *repo,
 		  const struct resolve_view *idx, const char *name, struct resolve_view *out);
 
@@ -346,6 +355,7 @@ struct resolved {
 	char *repo;               /* owned: RESOLVED_REPO its path; MANIFEST the repository */
 	char *ref;                /* owned: MANIFEST the tag or digest the path names */
 	bool by_tag;              /* ref is a tag */
+	/* the views are the caller's own (not shared): they may be taken apart */
 	struct resolve_view view;   /* MANIFEST: the manifest named */
 	struct resolve_view parent; /* MANIFEST, an index entry: the index it is in */
 };

@@ -332,10 +332,170 @@ static int tag_exists(struct fs *fs, struct reg_registry *r, const char *repo, c
 	return tag_digest(fs, r, repo, name, false, true, digest);
 }
 
+/* --- manifests parsed once ------------------------------------------------ */
+
+/*
+ * A manifest's parse, kept by digest (and the content type it was read
+ * as) in fs->parsed for good, as its bytes are: what a digest names never
+ * changes.  Views share it by reference.  An index's entries get a sorted
+ * index by name, so finding one is a binary search.
+ */
+struct resolve_parsed {
+	struct cache_mem_obj obj;
+	char *bytes; /* owned */
+	size_t len;
+	char *content_type;     /* owned: what the bytes were read as, or NULL */
+	struct reg_manifest *m; /* owned */
+	size_t *by_name;        /* owned: positions of named entries, by name */
+	size_t n_named;
+};
+
+/* What a parse costs in memory, about: the bytes, and per descriptor its
+ * struct, strings and platform. */
+#define PARSED_DESC_COST 256
+
+static void parsed_destroy(struct cache_mem_obj *o)
+{
+	struct resolve_parsed *p = (struct resolve_parsed *)o;
+
+	free(p->bytes);
+	free(p->content_type);
+	reg_manifest_free(p->m);
+	free(p->by_name);
+	free(p);
+}
+
+/* qsort_r's comparison of entry positions by name (@arg: the manifest). */
+static int entry_name_cmp(const void *a, const void *b, void *arg)
+{
+	const struct reg_manifest *m = arg;
+
+	return strcmp(m->entry_names[*(const size_t *)a], m->entry_names[*(const size_t *)b]);
+}
+
+/* The by-name index of @p's entries.  0 or -ENOMEM. */
+static int parsed_index_names(struct resolve_parsed *p)
+{
+	const struct reg_manifest *m = p->m;
+
+	if (!m->n_entries)
+		return 0;
+	p->by_name = malloc(m->n_entries * sizeof(*p->by_name));
+	if (!p->by_name)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->n_entries; i++)
+		if (m->entry_names[i])
+			p->by_name[p->n_named++] = i;
+	qsort_r(p->by_name, p->n_named, sizeof(*p->by_name), entry_name_cmp, p->m);
+	return 0;
+}
+
+/* A new parse (one reference) of @bytes (taken over) read as
+ * @content_type.  -EINVAL for no manifest regfs can read, -ENOMEM. */
+static int parsed_new(char *bytes, size_t len, const char *content_type,
+		      struct resolve_parsed **out)
+{
+	struct resolve_parsed *p = calloc(1, sizeof(*p));
+	int ret = -ENOMEM;
+
+	*out = NULL;
+	if (!p) {
+		free(bytes);
+		return -ENOMEM;
+	}
+	p->bytes = bytes;
+	p->len = len;
+	cache_mem_obj_init(&p->obj, parsed_destroy, 0);
+	if (content_type && !(p->content_type = strdup(content_type)))
+		goto out;
+	ret = reg_manifest_parse(bytes, len, content_type, &p->m) < 0 ? -EINVAL : 0;
+	if (ret == 0)
+		ret = parsed_index_names(p);
+	if (ret < 0)
+		goto out;
+	p->obj.charge = sizeof(*p) + 2 * len +
+			(p->m->n_entries + p->m->n_layers + 1) * PARSED_DESC_COST;
+	*out = p;
+	p = NULL;
+out:
+	if (p)
+		parsed_destroy(&p->obj);
+	return ret;
+}
+
+/* Manifest @digest of @repo, parsed as @content_type says, shared: from
+ * fs->parsed, else its bytes (resolve_manifest_by_digest) parsed and kept.
+ * 0 with *out a new reference, -EINVAL, or -errno. */
+static int parsed_find(struct fs *fs, struct reg_registry *r, const char *repo,
+		       const char *digest, const char *content_type, struct resolve_parsed **out)
+{
+	char *key = fs_key_parsed(digest, content_type), *bytes = NULL;
+	struct cache_mem_obj *o;
+	size_t len;
+	int ret;
+
+	*out = NULL;
+	if (!key)
+		return -ENOMEM;
+	o = cache_mem_find_obj(fs->parsed, key);
+	if (o) {
+		*out = (struct resolve_parsed *)o;
+		free(key);
+		return 0;
+	}
+	ret = resolve_manifest_by_digest(fs, r, repo, digest, &bytes, &len);
+	if (ret == 0)
+		ret = parsed_new(bytes, len, content_type, out);
+	if (ret == 0)
+		cache_mem_put_obj(fs->parsed, key, &(*out)->obj, CACHE_MEM_FOREVER);
+	free(key);
+	return ret;
+}
+
+/* A shared view of @p (taken over). */
+static void view_of_parsed(struct resolve_view *v, const char *digest, struct resolve_parsed *p)
+{
+	memset(v, 0, sizeof(*v));
+	memcpy(v->digest, digest, DIGEST_STR_LEN + 1);
+	v->bytes = p->bytes;
+	v->len = p->len;
+	v->m = p->m;
+	v->shared = p;
+}
+
+/* Make @v's bytes and parse its own (a copy of a shared view's), for a
+ * caller that takes the view apart.  0 or -errno (@v empty then). */
+static int view_own(struct resolve_view *v)
+{
+	struct resolve_parsed *p = v->shared;
+	struct resolve_view own;
+	char *b;
+	int ret;
+
+	if (!p)
+		return 0;
+	b = malloc(p->len + 1);
+	if (!b) {
+		resolve_view_release(v);
+		return -ENOMEM;
+	}
+	memcpy(b, p->bytes, p->len);
+	b[p->len] = '\0';
+	ret = resolve_view_take(&own, v->digest, b, p->len, p->content_type);
+	resolve_view_release(v);
+	if (ret == 0)
+		*v = own;
+	return ret == -EINVAL ? -ENOMEM : ret; /* it parsed before: only memory fails */
+}
+
 void resolve_view_release(struct resolve_view *v)
 {
-	free(v->bytes);
-	reg_manifest_free(v->m);
+	if (v->shared) {
+		cache_mem_obj_put(&v->shared->obj);
+	} else {
+		free(v->bytes);
+		reg_manifest_free(v->m);
+	}
 	memset(v, 0, sizeof(*v));
 }
 
@@ -353,11 +513,33 @@ int resolve_view_take(struct resolve_view *v, const char *digest, char *bytes, s
 	return 0;
 }
 
+int resolve_view_find_entry(const struct resolve_view *v, const char *name)
+{
+	const struct resolve_parsed *p = v->shared;
+	size_t lo = 0, hi;
+
+	if (!p)
+		return reg_manifest_find_entry(v->m, name);
+	hi = p->n_named;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(p->m->entry_names[p->by_name[mid]], name);
+
+		if (c == 0)
+			return (int)p->by_name[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
 int resolve_ref(struct fs *fs, struct reg_registry *r, const char *repo, const char *ref,
 		bool fresh, struct resolve_view *out)
 {
-	char digest[DIGEST_STR_LEN + 1], *bytes = NULL;
-	size_t len;
+	char digest[DIGEST_STR_LEN + 1];
+	struct resolve_parsed *p;
 	int ret;
 
 	memset(out, 0, sizeof(*out));
@@ -365,31 +547,32 @@ int resolve_ref(struct fs *fs, struct reg_registry *r, const char *repo, const c
 		memcpy(digest, ref, DIGEST_STR_LEN + 1);
 	else if ((ret = tag_digest(fs, r, repo, ref, fresh, false, digest)) < 0)
 		return ret;
-	ret = resolve_manifest_by_digest(fs, r, repo, digest, &bytes, &len);
+	ret = parsed_find(fs, r, repo, digest, NULL, &p);
 	if (ret < 0)
 		return ret;
-	return resolve_view_take(out, digest, bytes, len, NULL);
+	view_of_parsed(out, digest, p);
+	return 0;
 }
 
 int resolve_entry(struct fs *fs, struct reg_registry *r, const char *repo,
 		  const struct resolve_view *idx, const char *name, struct resolve_view *out)
 {
 	const struct reg_descriptor *d;
-	char *bytes = NULL;
-	size_t len;
+	struct resolve_parsed *p;
 	int i, ret;
 
 	memset(out, 0, sizeof(*out));
 	if (!reg_mtype_is_index(idx->m->type))
 		return -ENOTDIR;
-	i = reg_manifest_find_entry(idx->m, name);
+	i = resolve_view_find_entry(idx, name);
 	if (i < 0)
 		return -ENOENT;
 	d = &idx->m->entries[i];
-	ret = resolve_manifest_by_digest(fs, r, repo, d->digest, &bytes, &len);
+	ret = parsed_find(fs, r, repo, d->digest, d->media_type, &p);
 	if (ret < 0)
 		return ret;
-	return resolve_view_take(out, d->digest, bytes, len, d->media_type);
+	view_of_parsed(out, d->digest, p);
+	return 0;
 }
 
 /* --- names at the root and at repository levels ---------------------------- */
@@ -773,6 +956,11 @@ int resolve_path(struct fs *fs, const char *rel, bool fresh, struct resolved *t)
 			ret = 0;
 		}
 	}
+	/* the caller may take the views apart (commit.c does) */
+	if (ret == 0)
+		ret = view_own(&t->view);
+	if (ret == 0)
+		ret = view_own(&t->parent);
 out:
 	if (ret < 0)
 		resolved_release(t); /* nothing for the caller to free */

@@ -398,9 +398,15 @@ int tree_file_content(struct fs *fs, struct node *n, char **bytes, size_t *len)
 		return ret;
 	switch (n->file) {
 	case FILE_MANIFEST:
-		*bytes = v.bytes;
+		/* a copy: the view may be shared */
+		*bytes = malloc(v.len + 1);
+		if (!*bytes) {
+			ret = -ENOMEM;
+			break;
+		}
+		memcpy(*bytes, v.bytes, v.len);
+		(*bytes)[v.len] = '\0';
 		*len = v.len;
-		v.bytes = NULL;
 		break;
 	case FILE_DIGEST:
 		if (asprintf(bytes, "%s\n", v.digest) < 0)
@@ -611,7 +617,7 @@ static int lookup_manifest(struct fs *fs, struct node *parent, const char *name,
 	}
 	if (reg_mtype_is_image(v.m->type) && strcmp(name, "layers") == 0)
 		ret = new_child(parent, name, NODE_LAYERS, NULL, out);
-	else if (reg_mtype_is_index(v.m->type) && reg_manifest_find_entry(v.m, name) >= 0)
+	else if (reg_mtype_is_index(v.m->type) && resolve_view_find_entry(&v, name) >= 0)
 		ret = new_child(parent, name, NODE_MANIFEST, NULL, out);
 found:
 	resolve_view_release(&v);
