@@ -96,6 +96,14 @@
  * ones only with -o verbose): a threshold, not a cap. */
 #define DOWNLOAD_LOG_MIN (16ull << 20)
 
+/* Reading ahead an index's children (fs/prefetch.c): threads at most, jobs
+ * queued (more are dropped), entries of one index, and indexes remembered
+ * as read ahead already. */
+#define PREFETCH_THREADS 8
+#define PREFETCH_QUEUE_MAX 64
+#define PREFETCH_ENTRIES_MAX 32
+#define PREFETCH_SEEN_MAX 64
+
 /* Platform directories a refused link to an index names. */
 #define INDEX_NAMES_SHOWN 8
 

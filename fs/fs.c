@@ -43,6 +43,9 @@ int fs_init(struct fs *fs)
 		return -ENOMEM;
 	}
 	fs->mount_time = time(NULL);
+	pthread_mutex_init(&fs->prefetch_lock, NULL);
+	fs->prefetch = NULL;
+	fs->prefetch_failed = fs->prefetch_stopped = false;
 	pthread_mutex_init(&fs->downloads_lock, NULL);
 	fs->downloads = NULL;
 	commit_init(fs);
@@ -53,6 +56,8 @@ void fs_release(struct fs *fs)
 {
 	if (!fs->nodes)
 		return; /* never initialised */
+	prefetch_stop(fs); /* first: its jobs use everything below */
+	pthread_mutex_destroy(&fs->prefetch_lock);
 	commit_release(fs);
 	pthread_mutex_destroy(&fs->downloads_lock);
 	node_table_free(fs->nodes);

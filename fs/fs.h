@@ -14,6 +14,7 @@
  *   commit.c   a draft's plan (.status, .preview.json) and its push
  *   remote.h   the door to registries for reading (a fake in unit tests)
  *   mountpath.c  link targets as paths below the mount, lexically
+ *   prefetch.c   an index's children fetched ahead, in parallel, bounded
  *
  * Where to find the code for a path of the tree (lookups start in
  * tree_lookup, listings in tree_list, attributes in tree_stat):
@@ -142,6 +143,9 @@ struct fs_config {
 	gid_t gid;         /* -o write_group= or gid=, else the daemon's egid */
 	bool group_writes; /* members of gid may write too */
 	mode_t umask;      /* bits no mode shows (-o umask=) */
+	/* Threads reading an index's children ahead (prefetch.c): 0 the
+	 * default (PREFETCH_THREADS), < 0 none.  Set before fs_init. */
+	int prefetch;
 };
 
 /* Who asked for a write (the FUSE request's uid and pid), for the log. */
@@ -173,6 +177,13 @@ struct fs {
 	pthread_mutex_t downloads_lock; /* protects the links of downloads; taken alone */
 	struct fs_download *downloads;  /* blob downloads in flight (downloads.c) */
 
+	/* protects the four below; taken alone (prefetch.c's own lock is
+	 * never taken with it held) */
+	pthread_mutex_t prefetch_lock;
+	struct prefetch *prefetch;  /* owned: the read-ahead pool, started at its first job */
+	bool prefetch_failed;       /* it could not start: not tried again */
+	bool prefetch_stopped;      /* fs_release stopped it: never started again */
+
 	pthread_mutex_t commit_mutex; /* protects commits; taken alone */
 	pthread_cond_t commit_done;
 	struct commit_lock *commits;  /* drafts being committed now */
@@ -181,7 +192,9 @@ struct fs {
 /* Set up the mount's own state (node table, commit locks).  0 or -ENOMEM. */
 int fs_init(struct fs *fs);
 /* Take it down; the borrowed rooms stay.  A zeroed, never initialised
- * struct fs is a no-op. */
+ * struct fs is a no-op.  Nothing else may be calling into @fs; the read
+ * ahead threads are joined here (call cancel_all() first to end their
+ * transfers at once, as shutdown does). */
 void fs_release(struct fs *fs);
 
 /* What statfs shows (df): the blob cache, its cap as the size (or, with no
@@ -253,6 +266,26 @@ void download_end(struct fs *fs, struct fs_download *d, int ret);
 /* What MOUNT/.downloads shows now (new buffer): one line per download,
  * "DIGEST WHERE DONE/TOTAL PERCENT RATE/s ELAPSEDs".  0 or -ENOMEM. */
 int downloads_text(struct fs *fs, char **bytes, size_t *len);
+
+/* --- prefetch.c: reading an index's children ahead ------------------------- */
+
+struct resolve_view; /* resolve.c, below */
+
+/* Index @idx of @repo of @r was opened: fetch its platform entries'
+ * manifests and their configs in the background (once per index, bounded;
+ * prefetch.c).  Returns at once; work that does not fit is dropped. */
+void prefetch_index(struct fs *fs, struct reg_registry *r, const char *repo,
+		    const struct resolve_view *idx);
+/* About to fetch manifest @digest: if a read ahead is fetching it, wait
+ * for that (then look in the cache again); if one is queued, take it off
+ * the queue.  0, or -CANCEL_WOULD_WAIT / -EINTR as a wait answers
+ * (common/cancel.h). */
+int prefetch_claim(struct fs *fs, const char *digest);
+/* Wait until no read ahead is queued or running (for tests). */
+void prefetch_drain(struct fs *fs);
+/* Stop the pool and join its threads (fs_release; a wait in flight ends
+ * when the transfer does, or at once after cancel_all()). */
+void prefetch_stop(struct fs *fs);
 
 /* --- resolve.c: what a name means ------------------------------------------ */
 
@@ -331,6 +364,10 @@ int resolve_level(struct fs *fs, struct reg_registry *r, const char *prefix, con
  * (resolve_view): read it, release it. */
 int resolve_ref(struct fs *fs, struct reg_registry *r, const char *repo, const char *ref,
 		bool fresh, struct resolve_view *out);
+/* Manifest @digest of @repo read as @content_type says (NULL: from the
+ * document alone), as a shared view.  -EINVAL as resolve_ref. */
+int resolve_digest(struct fs *fs, struct reg_registry *r, const char *repo, const char *digest,
+		   const char *content_type, struct resolve_view *out);
 /* Entry @name (a platform directory's name) of index @idx in @repo.
  * -ENOTDIR when @idx is no index, -ENOENT when it has no such entry,
  * -EINVAL as resolve_ref.  A shared view, as resolve_ref's. */

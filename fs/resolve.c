@@ -239,19 +239,29 @@ static void manifest_keep(struct fs *fs, const char *digest, const char *bytes, 
 	free(key);
 }
 
-int resolve_manifest_by_digest(struct fs *fs, struct reg_registry *r, const char *repo,
-			       const char *digest, char **bytes, size_t *len)
+/* Manifest @digest's bytes from memory (a new buffer): 0, -ENOENT, -ENOMEM. */
+static int manifest_from_memory(struct fs *fs, const char *digest, char **bytes, size_t *len)
 {
-	char *key = fs_key_manifest(digest), check[DIGEST_STR_LEN + 1];
-	struct reg_fetched f;
+	char *key = fs_key_manifest(digest);
 	int ret;
 
 	if (!key)
 		return -ENOMEM;
 	ret = cache_mem_get(fs->mem, key, bytes, len);
 	free(key);
-	if (ret == 0)
-		return 0;
+	return ret;
+}
+
+int resolve_manifest_by_digest(struct fs *fs, struct reg_registry *r, const char *repo,
+			       const char *digest, char **bytes, size_t *len)
+{
+	char check[DIGEST_STR_LEN + 1];
+	struct reg_fetched f;
+	int ret;
+
+	ret = manifest_from_memory(fs, digest, bytes, len);
+	if (ret != -ENOENT)
+		return ret;
 	if (cache_store_read(fs->store, digest, REG_MANIFEST_MAX, bytes, len) == 0) {
 		/* the store verified it on the way in; a file changed behind our
 		 * back since then is refetched, never served */
@@ -263,6 +273,12 @@ int resolve_manifest_by_digest(struct fs *fs, struct reg_registry *r, const char
 		free(*bytes);
 		*bytes = NULL;
 	}
+	/* a read ahead fetching it now: wait for it rather than fetch it twice */
+	ret = prefetch_claim(fs, digest);
+	if (ret < 0)
+		return ret;
+	if (manifest_from_memory(fs, digest, bytes, len) == 0)
+		return 0;
 	ret = fs->remote->manifest_get(r, repo, digest, &f);
 	if (ret < 0)
 		return ret;
@@ -552,6 +568,19 @@ int resolve_ref(struct fs *fs, struct reg_registry *r, const char *repo, const c
 		return ret;
 	view_of_parsed(out, digest, p);
 	return 0;
+}
+
+int resolve_digest(struct fs *fs, struct reg_registry *r, const char *repo, const char *digest,
+		   const char *content_type, struct resolve_view *out)
+{
+	struct resolve_parsed *p;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	ret = parsed_find(fs, r, repo, digest, content_type, &p);
+	if (ret == 0)
+		view_of_parsed(out, digest, p);
+	return ret;
 }
 
 int resolve_entry(struct fs *fs, struct reg_registry *r, const char *repo,

@@ -589,6 +589,20 @@ static int blob_child(struct node *parent, const char *name, const struct reg_de
 	return 0;
 }
 
+/*
+ * Is @child, just looked up in an index's directory, a sign that its
+ * entries are read next: a platform directory (the reader walks them, as
+ * docker manifest inspect -v does), or inspect.json (which reads them all)?
+ * Not manifest.json or digest: reading ahead costs manifest GETs, which
+ * some registries count against a pull quota, and a reader of the list
+ * alone should not pay for children it never opens.
+ */
+static bool index_read_next(const struct node *child)
+{
+	return child->kind == NODE_MANIFEST ||
+	       (child->kind == NODE_FILE && child->file == FILE_INSPECT);
+}
+
 static int lookup_manifest(struct fs *fs, struct node *parent, const char *name,
 			   struct node **out)
 {
@@ -620,6 +634,8 @@ static int lookup_manifest(struct fs *fs, struct node *parent, const char *name,
 	else if (reg_mtype_is_index(v.m->type) && resolve_view_find_entry(&v, name) >= 0)
 		ret = new_child(parent, name, NODE_MANIFEST, NULL, out);
 found:
+	if (ret == 0 && index_read_next(*out))
+		prefetch_index(fs, parent->reg, parent->repo, &v);
 	resolve_view_release(&v);
 	return ret;
 }
@@ -888,6 +904,9 @@ static int list_manifest(struct fs *fs, struct node *n, struct tree_listing *out
 	for (size_t i = 0; ret == 0 && index && i < v.m->n_entries; i++)
 		if (v.m->entry_names[i])
 			ret = tree_listing_add(out, v.m->entry_names[i], NODE_MANIFEST);
+	/* a listing of a list's directory: its platforms are opened next */
+	if (ret == 0 && index)
+		prefetch_index(fs, n->reg, n->repo, &v);
 	resolve_view_release(&v);
 	return ret;
 }

@@ -33,7 +33,7 @@ static int big_tags(struct reg_registry *r, const char *repo, struct reg_strlist
 
 	(void)r;
 	memset(out, 0, sizeof(*out));
-	fake.tag_lists++;
+	FAKE_COUNT(fake.tag_lists);
 	if (strcmp(repo, "big/tags") != 0 && strcmp(repo, "big/index") != 0)
 		return -ENOENT;
 	if (strcmp(repo, "big/index") == 0)
@@ -53,7 +53,7 @@ static int big_tags(struct reg_registry *r, const char *repo, struct reg_strlist
 static int big_catalog(struct reg_registry *r, struct reg_strlist *out)
 {
 	(void)r;
-	fake.catalogs++;
+	FAKE_COUNT(fake.catalogs);
 	out->v = calloc(2, sizeof(*out->v));
 	if (!out->v)
 		return -ENOMEM;
@@ -70,7 +70,7 @@ static int big_get(struct reg_registry *r, const char *repo, const char *ref,
 	(void)r;
 	(void)repo;
 	memset(out, 0, sizeof(*out));
-	fake.gets++;
+	FAKE_COUNT(fake.gets);
 	if (strcmp(ref, "t0") != 0 && strcmp(ref, big_index_digest) != 0)
 		return -ENOENT;
 	out->bytes = strdup(big_index);
