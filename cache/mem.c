@@ -342,20 +342,34 @@ int cache_mem_get_stale(struct cache_mem *c, const char *key, char **val, size_t
 	return mem_get(c, key, true, val, len, live);
 }
 
-struct cache_mem_obj *cache_mem_find_obj(struct cache_mem *c, const char *key)
+static struct cache_mem_obj *find_obj(struct cache_mem *c, const char *key, bool stale,
+				      bool *live)
 {
 	struct mem_entry *e, *dead = NULL;
 	struct cache_mem_obj *o = NULL;
 
 	pthread_mutex_lock(&c->lock);
-	e = mem_lookup_locked(c, key, false, &dead);
+	e = mem_lookup_locked(c, key, stale, &dead);
 	if (e && e->obj) {
 		o = e->obj;
 		cache_mem_obj_get(o);
+		if (live)
+			*live = !e->expires || mono_now_ns() < e->expires;
 	}
 	pthread_mutex_unlock(&c->lock);
 	mem_free_dead(dead);
 	return o;
+}
+
+struct cache_mem_obj *cache_mem_find_obj(struct cache_mem *c, const char *key)
+{
+	return find_obj(c, key, false, NULL);
+}
+
+struct cache_mem_obj *cache_mem_find_obj_stale(struct cache_mem *c, const char *key, bool *live)
+{
+	*live = false;
+	return find_obj(c, key, true, live);
 }
 
 void cache_mem_drop(struct cache_mem *c, const char *key)

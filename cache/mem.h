@@ -72,6 +72,10 @@ int cache_mem_put_obj(struct cache_mem *c, const char *key, struct cache_mem_obj
  * NULL when absent, expired or bytes.  Marks the entry used. */
 struct cache_mem_obj *cache_mem_find_obj(struct cache_mem *c, const char *key);
 
+/* Like cache_mem_find_obj, but an expired object is given too (and kept):
+ * *live says whether it still is. */
+struct cache_mem_obj *cache_mem_find_obj_stale(struct cache_mem *c, const char *key, bool *live);
+
 /* Bytes the map counts now (keys, values, objects' charges). */
 size_t cache_mem_bytes(struct cache_mem *c);
 

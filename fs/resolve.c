@@ -755,6 +755,30 @@ static int level_probe(struct level *l)
 }
 
 /*
+ * Before the catalog is asked again: what the probes, then the catalog as
+ * it was past its TTL (@stale, or NULL), can tell.  A repository path the
+ * last catalog named is taken to be there still: namespaces and
+ * repositories seldom go, a listing of the level asks the catalog afresh,
+ * and what is below is probed by name.  A tag of a repository it named is
+ * probed first (a tag wins over a namespace).  LEVEL_TAG, LEVEL_REPO,
+ * LEVEL_UNSURE or -errno.
+ */
+static int level_before_catalog(struct level *l, const struct resolve_listing *stale)
+{
+	bool named = stale && !stale->absent && l->is_component &&
+		     catalog_has_prefix(stale, l->path);
+	int ret;
+
+	/* no tag to look for where the last catalog had no repository */
+	if (named && (!l->is_tag || !resolve_listing_has(stale, l->prefix)))
+		return LEVEL_REPO;
+	ret = level_probe(l);
+	if (ret == LEVEL_UNSURE && named)
+		return LEVEL_REPO;
+	return ret;
+}
+
+/*
  * The registry's answer for the level: LEVEL_TAG, LEVEL_REPO, or -errno.
  * The catalog is asked only when the name itself could not tell, or when it
  * is at hand already (a listing of the level fetched it): a path named in
@@ -763,18 +787,21 @@ static int level_probe(struct level *l)
 static int level_registry(struct level *l)
 {
 	char *key = fs_key_catalog(l->r);
-	struct resolve_listing *cat = listing_peek(l->fs, key);
+	bool live = false;
+	struct cache_mem_obj *o = key ? cache_mem_find_obj_stale(l->fs->listings, key, &live) : NULL;
+	struct resolve_listing *cat = o ? (struct resolve_listing *)o : NULL;
 	int ret, cret;
 
 	free(key);
-	if (cat && cat->absent) {
+	if (cat && live && cat->absent) {
 		cret = -ENOTSUP;
 		resolve_listing_put(cat);
-	} else if (cat) {
+	} else if (cat && live) {
 		cret = 0;
 		l->cat = cat;
 	} else {
-		ret = level_probe(l);
+		ret = level_before_catalog(l, cat);
+		resolve_listing_put(cat);
 		if (ret != LEVEL_UNSURE)
 			return ret;
 		/* a catalog refused (credentials we lack for it) does not say

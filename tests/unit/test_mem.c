@@ -313,6 +313,22 @@ static void test_stale(void)
 	free(v);
 	CHECK(has(c, "t", NULL));
 	CHECK(cache_mem_get_stale(c, "t", &v, &len, &live) == -ENOENT && !v);
+	/* objects too */
+	{
+		int gone = 0;
+		struct tobj *t = tobj_new(&gone, 10);
+		struct cache_mem_obj *o;
+
+		CHECK(cache_mem_put_obj(c, "o", &t->obj, 0.05) == 0);
+		cache_mem_obj_put(&t->obj);
+		sleep_s(0.1);
+		o = cache_mem_find_obj_stale(c, "o", &live);
+		CHECK(o == &t->obj && !live);
+		cache_mem_obj_put(o);
+		CHECK(!cache_mem_find_obj(c, "o"));
+		CHECK(!cache_mem_find_obj_stale(c, "o", &live));
+		CHECK_EQ(gone, 1);
+	}
 	cache_mem_free(c);
 }
 

@@ -419,6 +419,37 @@ static void test_full_path_cost(void)
 	fake_reset();
 }
 
+/* After the TTL, a path below a namespace the last catalog named pages no
+ * catalog again: the repository and tag below are probed by name.  A name
+ * the last catalog did not name asks it afresh, and so does a listing. */
+static void test_catalog_after_ttl(void)
+{
+	struct fake_fs f;
+	struct resolved t;
+
+	world_build(false);
+	fake_fs_open(&f, registries);
+	f.fs.cfg.ttl = QUOTA_TTL;
+	CHECK(resolve_path(&f.fs, H "/onap/py-app/v1", false, &t) == 0 &&
+	      t.kind == RESOLVED_MANIFEST);
+	resolved_release(&t);
+	CHECK_EQ(fake.catalogs, 1);
+	sleep_s(2 * QUOTA_TTL);
+	fake.catalogs = fake.gets = fake.heads = 0;
+	CHECK(resolve_path(&f.fs, H "/onap/py-app/v1", false, &t) == 0 &&
+	      t.kind == RESOLVED_MANIFEST);
+	resolved_release(&t);
+	CHECK(fake.catalogs == 0, "%d catalog requests after the TTL, want none", fake.catalogs);
+	CHECK(fake.gets == 0 && fake.heads == 1, "%d GETs, %d HEADs after the TTL, want 0, 1",
+	      fake.gets, fake.heads);
+	/* still "not there" for what it did not name, from a fresh catalog */
+	CHECK(resolve_path(&f.fs, H "/onap/nope", false, &t) == 0 && t.kind == RESOLVED_NONE);
+	resolved_release(&t);
+	CHECK_EQ(fake.catalogs, 1);
+	fake_fs_close(&f);
+	fake_reset();
+}
+
 /* A registry that fails is an error, never "not there", and leaves the
  * caller nothing to free (the sanitizer build checks the leaks). */
 static void test_resolve_errors(void)
@@ -466,6 +497,7 @@ int main(void)
 		{"resolve_errors", test_resolve_errors},
 		{"tag_quota", test_tag_quota},
 		{"full_path_cost", test_full_path_cost},
+		{"catalog_after_ttl", test_catalog_after_ttl},
 	};
 
 	log_setup(stderr, LOG_LVL_ERR);
