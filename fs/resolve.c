@@ -14,11 +14,17 @@
  *   resolve_entry()     an entry of an index, by its directory name
  *   resolve_path()      all of them over a mount-relative path
  *
- * What the registry holds comes through fs->remote (fs/remote.h), with
- * listings and tag -> digest answers kept in the memory cache for the TTL
- * and manifests by digest kept for good (memory and store: they cannot
- * change).  Everything from the store is checked against its digest again
- * before it is used.
+ * What the registry holds comes through fs->remote (fs/remote.h).  What it
+ * said is kept, each for as long as it can be trusted:
+ *   listings      decoded once, sorted, shared (fs->listings) for the TTL;
+ *                 the catalog's is kept past it as a hint (level_registry)
+ *   tag -> digest in fs->mem for the TTL, then confirmed by one HEAD
+ *   manifests     by digest for good: bytes in fs->mem and the store, the
+ *                 parse shared in fs->parsed (they cannot change)
+ * Everything from the store is checked against its digest again before it
+ * is used.  An error that only means "not now" (-CANCEL_WOULD_WAIT, -EINTR:
+ * common/cancel.h) is passed back as it is, never cached or mapped, and
+ * what was done before it is safe to do again.
  */
 #include <errno.h>
 #include <stdio.h>
