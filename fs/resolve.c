@@ -799,7 +799,9 @@ static int level_registry(struct level *l)
 	int ret, cret;
 
 	free(key);
-	if (cat && live && cat->absent) {
+	if (cat && cat->absent) {
+		/* no catalog, even as it was past the TTL: a registry that
+		 * offers none (Docker Hub) is asked again only by listings */
 		cret = -ENOTSUP;
 		resolve_listing_put(cat);
 	} else if (cat && live) {
