@@ -117,6 +117,7 @@ char *fs_strdup_printf(const char *fmt, ...)
  *   m:DIGEST             a manifest's bytes, for good (resolve.c)
  *   p:DIGEST[;TYPE]      a manifest parsed, read as TYPE says (fs->parsed;
  *                        resolve.c)
+ *   probes:HOST          names probed without the catalog this TTL (resolve.c)
  *   committed:PATH       a draft this mount committed a moment ago (commit.c)
  */
 
@@ -145,6 +146,11 @@ char *fs_key_parsed(const char *digest, const char *content_type)
 	if (!content_type)
 		return fs_strdup_printf("p:%s", digest);
 	return fs_strdup_printf("p:%s;%s", digest, content_type);
+}
+
+char *fs_key_probes(const struct reg_registry *r)
+{
+	return fs_strdup_printf("probes:%s", reg_registry_host(r));
 }
 
 char *fs_key_committed(const char *path)

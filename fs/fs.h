@@ -214,6 +214,7 @@ char *fs_key_tag(const struct reg_registry *r, const char *repo, const char *tag
 char *fs_key_manifest(const char *digest);
 /* @content_type: what the bytes are read as (NULL: the document alone). */
 char *fs_key_parsed(const char *digest, const char *content_type);
+char *fs_key_probes(const struct reg_registry *r);
 char *fs_key_committed(const char *path);
 
 /* --- node.c -------------------------------------------------------------- */

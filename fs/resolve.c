@@ -785,6 +785,34 @@ static int level_before_catalog(struct level *l, const struct resolve_listing *s
 }
 
 /*
+ * Names at a registry's top probed one by one (within a TTL of each other)
+ * before the catalog is read after all.  A path named in full probes one;
+ * many top-level names looked up at once (`xargs -P16 cat` over
+ * top-level repositories) are answered by one catalog soon, which matters
+ * while the kernel sends the lookups of one directory one at a time.
+ */
+#define LEVEL_PROBES_MAX 4
+
+/* May @l probe rather than read the catalog?  Counts the probe. */
+static bool probes_left(struct level *l)
+{
+	char *key = fs_key_probes(l->r), *val = NULL;
+	size_t len;
+	unsigned n = 0;
+
+	if (!key)
+		return true;
+	if (cache_mem_get(l->fs->mem, key, &val, &len) == 0 && len == sizeof(n))
+		memcpy(&n, val, sizeof(n));
+	free(val);
+	n++;
+	/* forgotten a TTL after the last probe, as a catalog read would be */
+	cache_mem_put(l->fs->mem, key, &n, sizeof(n), l->fs->cfg.ttl);
+	free(key);
+	return n <= LEVEL_PROBES_MAX;
+}
+
+/*
  * The registry's answer for the level: LEVEL_TAG, LEVEL_REPO, or -errno.
  * The catalog is asked only when the name itself could not tell, or when it
  * is at hand already (a listing of the level fetched it): a path named in
@@ -808,7 +836,7 @@ static int level_registry(struct level *l)
 		cret = 0;
 		l->cat = cat;
 	} else {
-		ret = level_before_catalog(l, cat);
+		ret = l->prefix || probes_left(l) ? level_before_catalog(l, cat) : LEVEL_UNSURE;
 		resolve_listing_put(cat);
 		if (ret != LEVEL_UNSURE)
 			return ret;

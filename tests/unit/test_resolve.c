@@ -419,6 +419,36 @@ static void test_full_path_cost(void)
 	fake_reset();
 }
 
+/* Many names looked up one after another: a few are probed, then the
+ * catalog answers the rest (one read, not a probe each). */
+static void test_probe_budget(void)
+{
+	struct fake_fs f;
+	struct resolved t;
+
+	world_build(false);
+	for (int i = 0; i < 8; i++) {
+		char repo[8];
+
+		snprintf(repo, sizeof(repo), "top%d", i);
+		fake_image(H, repo, "latest", true, "linux", "amd64", NULL);
+	}
+	fake_fs_open(&f, registries);
+	for (int i = 0; i < 8; i++) {
+		char *path = fake_printf(H "/top%d/latest", i);
+
+		CHECK(resolve_path(&f.fs, path, false, &t) == 0 && t.kind == RESOLVED_MANIFEST,
+		      "%s", path);
+		resolved_release(&t);
+		free(path);
+		if (i < 4)
+			CHECK(fake.catalogs == 0, "%d: catalog read while probes were left", i);
+	}
+	CHECK_EQ(fake.catalogs, 1);
+	fake_fs_close(&f);
+	fake_reset();
+}
+
 /* After the TTL, a path below a namespace the last catalog named pages no
  * catalog again: the repository and tag below are probed by name.  A name
  * the last catalog did not name asks it afresh, and so does a listing. */
@@ -498,6 +528,7 @@ int main(void)
 		{"tag_quota", test_tag_quota},
 		{"full_path_cost", test_full_path_cost},
 		{"catalog_after_ttl", test_catalog_after_ttl},
+		{"probe_budget", test_probe_budget},
 	};
 
 	log_setup(stderr, LOG_LVL_ERR);
