@@ -7,7 +7,8 @@
  * new entry before taking the lock and a replace is an unlink and a link.
  * Expiry uses CLOCK_MONOTONIC so a wall clock step neither revives nor
  * kills entries; expired entries are dropped when looked up or when they
- * reach the LRU tail.
+ * reach the LRU tail.  Entries taken out under the lock are freed after it
+ * is let go (an object's destroy may take a while: a parsed index).
  */
 #include "cache/mem.h"
 
@@ -29,6 +30,7 @@ struct mem_entry {
 	uint64_t hash;
 	uint64_t expires; /* CLOCK_MONOTONIC ns; 0: never */
 	size_t klen, len;
+	struct cache_mem_obj *obj; /* an object value (one reference), or NULL: bytes */
 	char *val;  /* points into this allocation, after the key */
 	char key[]; /* klen bytes, NUL, then the value's len bytes, NUL */
 };
@@ -44,7 +46,7 @@ struct cache_mem {
 	struct mem_entry **buckets;
 	size_t nbuckets; /* a power of two */
 	size_t count;
-	size_t bytes;		       /* sum of klen + len */
+	size_t bytes;		       /* sum of klen + len + obj->charge */
 	size_t max_bytes;	       /* 0: no cap */
 	struct mem_entry *head, *tail; /* most and least recently used */
 };
@@ -95,8 +97,15 @@ static struct mem_entry *mem_find_locked(struct cache_mem *c, const char *key, s
 	return NULL;
 }
 
-/* Take @e out of the map and free it. */
-static void mem_remove_locked(struct cache_mem *c, struct mem_entry *e)
+/* What @e counts against the cap. */
+static size_t entry_bytes(const struct mem_entry *e)
+{
+	return e->klen + e->len + (e->obj ? e->obj->charge : 0);
+}
+
+/* Take @e out of the map onto *@dead (chained on hnext), for mem_free_dead
+ * once the lock is let go. */
+static void mem_remove_locked(struct cache_mem *c, struct mem_entry *e, struct mem_entry **dead)
 {
 	struct mem_entry **p = &c->buckets[e->hash & (c->nbuckets - 1)];
 
@@ -105,8 +114,20 @@ static void mem_remove_locked(struct cache_mem *c, struct mem_entry *e)
 	*p = e->hnext;
 	lru_unlink_locked(c, e);
 	c->count--;
-	c->bytes -= e->klen + e->len;
-	free(e);
+	c->bytes -= entry_bytes(e);
+	e->hnext = *dead;
+	*dead = e;
+}
+
+static void mem_free_dead(struct mem_entry *dead)
+{
+	while (dead) {
+		struct mem_entry *next = dead->hnext;
+
+		cache_mem_obj_put(dead->obj);
+		free(dead);
+		dead = next;
+	}
 }
 
 /* Double the bucket array; on -ENOMEM chains just grow longer. */
@@ -156,6 +177,7 @@ void cache_mem_free(struct cache_mem *c)
 		return;
 	for (e = c->head; e; e = next) {
 		next = e->next;
+		cache_mem_obj_put(e->obj);
 		free(e);
 	}
 	free(c->buckets);
@@ -163,33 +185,24 @@ void cache_mem_free(struct cache_mem *c)
 	free(c);
 }
 
-int cache_mem_put(struct cache_mem *c, const char *key, const void *val, size_t len, double ttl)
+/* Does a value of @len bytes under a key of @klen fit under the cap at all? */
+static bool mem_fits(const struct cache_mem *c, size_t klen, size_t len)
 {
-	size_t klen = strlen(key);
-	uint64_t hash = mem_hash(key, klen);
-	struct mem_entry *e = NULL, *old;
-	int ret;
+	return !c->max_bytes || (len <= c->max_bytes && klen <= c->max_bytes - len);
+}
 
-	/* A negative (or NaN) lifetime is already over, and an entry bigger
-	 * than the whole cap would only flush everything else: either way
-	 * the key ends up absent, never stale.  So it does when the new
-	 * entry cannot be made: the caller put it because the old value is
-	 * no longer true. */
-	if (!(ttl >= 0) || (c->max_bytes && (len > c->max_bytes || klen > c->max_bytes - len))) {
-		ret = 0;
-		goto out;
-	}
-	if (len > SIZE_MAX - sizeof(*e) - klen - 2) {
-		ret = -ENOMEM;
-		goto out;
-	}
+/* A new entry for @key (no value yet) living @ttl seconds, or NULL. */
+static struct mem_entry *entry_new(const char *key, size_t klen, size_t len, double ttl)
+{
+	struct mem_entry *e;
+
+	if (len > SIZE_MAX - sizeof(*e) - klen - 2)
+		return NULL;
 	e = malloc(sizeof(*e) + klen + 1 + len + 1);
-	if (!e) {
-		ret = -ENOMEM;
-		goto out;
-	}
+	if (!e)
+		return NULL;
 	e->hnext = e->prev = e->next = NULL;
-	e->hash = hash;
+	e->hash = mem_hash(key, klen);
 	e->expires = 0;
 	if (ttl > MEM_MAX_TTL)
 		ttl = CACHE_MEM_FOREVER;
@@ -197,79 +210,208 @@ int cache_mem_put(struct cache_mem *c, const char *key, const void *val, size_t 
 		e->expires = mono_now_ns() + (uint64_t)(ttl * 1e9);
 	e->klen = klen;
 	e->len = len;
+	e->obj = NULL;
 	memcpy(e->key, key, klen + 1);
 	e->val = e->key + klen + 1;
-	if (len)
-		memcpy(e->val, val, len);
 	e->val[len] = '\0';
+	return e;
+}
+
+/* Put @e in the map in place of its key's entry, evicting from the LRU tail
+ * down to the cap. */
+static void mem_insert(struct cache_mem *c, struct mem_entry *e)
+{
+	struct mem_entry *old, *dead = NULL;
 
 	pthread_mutex_lock(&c->lock);
-	old = mem_find_locked(c, key, klen, hash);
+	old = mem_find_locked(c, e->key, e->klen, e->hash);
 	if (old)
-		mem_remove_locked(c, old);
+		mem_remove_locked(c, old, &dead);
 	if (c->count >= c->nbuckets)
 		mem_grow_locked(c);
-	e->hnext = c->buckets[hash & (c->nbuckets - 1)];
-	c->buckets[hash & (c->nbuckets - 1)] = e;
+	e->hnext = c->buckets[e->hash & (c->nbuckets - 1)];
+	c->buckets[e->hash & (c->nbuckets - 1)] = e;
 	lru_push_locked(c, e);
 	c->count++;
-	c->bytes += klen + len;
+	c->bytes += entry_bytes(e);
 	/* e alone fits under the cap, so it is never its own victim. */
 	while (c->max_bytes && c->bytes > c->max_bytes)
-		mem_remove_locked(c, c->tail);
+		mem_remove_locked(c, c->tail, &dead);
 	pthread_mutex_unlock(&c->lock);
-	ret = 0;
-out:
-	if (!e) /* not stored: the key is left absent (see above) */
+	mem_free_dead(dead);
+}
+
+int cache_mem_put(struct cache_mem *c, const char *key, const void *val, size_t len, double ttl)
+{
+	size_t klen = strlen(key);
+	struct mem_entry *e;
+
+	/* A negative (or NaN) lifetime is already over, and an entry bigger
+	 * than the whole cap would only flush everything else: either way
+	 * the key ends up absent, never stale.  So it does when the new
+	 * entry cannot be made: the caller put it because the old value is
+	 * no longer true. */
+	if (!(ttl >= 0) || !mem_fits(c, klen, len)) {
 		cache_mem_drop(c, key);
+		return 0;
+	}
+	e = entry_new(key, klen, len, ttl);
+	if (!e) {
+		cache_mem_drop(c, key);
+		return -ENOMEM;
+	}
+	if (len)
+		memcpy(e->val, val, len);
+	mem_insert(c, e);
+	return 0;
+}
+
+int cache_mem_put_obj(struct cache_mem *c, const char *key, struct cache_mem_obj *o, double ttl)
+{
+	size_t klen = strlen(key);
+	struct mem_entry *e;
+
+	if (!(ttl >= 0) || !mem_fits(c, klen, o->charge)) {
+		cache_mem_drop(c, key);
+		return 0;
+	}
+	e = entry_new(key, klen, 0, ttl);
+	if (!e) {
+		cache_mem_drop(c, key);
+		return -ENOMEM;
+	}
+	cache_mem_obj_get(o);
+	e->obj = o;
+	mem_insert(c, e);
+	return 0;
+}
+
+/* The entry under @key, live or (with @stale) expired; an expired one is
+ * otherwise taken out onto *@dead. */
+static struct mem_entry *mem_lookup_locked(struct cache_mem *c, const char *key, bool stale,
+					   struct mem_entry **dead)
+{
+	size_t klen = strlen(key);
+	struct mem_entry *e = mem_find_locked(c, key, klen, mem_hash(key, klen));
+
+	if (e && !stale && e->expires && mono_now_ns() >= e->expires) {
+		mem_remove_locked(c, e, dead);
+		return NULL;
+	}
+	if (e) {
+		lru_unlink_locked(c, e);
+		lru_push_locked(c, e);
+	}
+	return e;
+}
+
+static int mem_get(struct cache_mem *c, const char *key, bool stale, char **val, size_t *len,
+		   bool *live)
+{
+	struct mem_entry *e, *dead = NULL;
+	int ret = -ENOENT;
+
+	*val = NULL;
+	*len = 0;
+	pthread_mutex_lock(&c->lock);
+	e = mem_lookup_locked(c, key, stale, &dead);
+	if (e && !e->obj) {
+		*val = malloc(e->len + 1);
+		ret = *val ? 0 : -ENOMEM;
+		if (*val) {
+			memcpy(*val, e->val, e->len + 1);
+			*len = e->len;
+		}
+		if (live)
+			*live = !e->expires || mono_now_ns() < e->expires;
+	}
+	pthread_mutex_unlock(&c->lock);
+	mem_free_dead(dead);
 	return ret;
 }
 
 int cache_mem_get(struct cache_mem *c, const char *key, char **val, size_t *len)
 {
-	size_t klen = strlen(key);
-	uint64_t hash = mem_hash(key, klen);
-	uint64_t now = mono_now_ns();
-	struct mem_entry *e;
-	int ret;
+	return mem_get(c, key, false, val, len, NULL);
+}
 
-	*val = NULL;
-	*len = 0;
+int cache_mem_get_stale(struct cache_mem *c, const char *key, char **val, size_t *len,
+			bool *live)
+{
+	*live = false;
+	return mem_get(c, key, true, val, len, live);
+}
+
+static struct cache_mem_obj *find_obj(struct cache_mem *c, const char *key, bool stale,
+				      bool *live)
+{
+	struct mem_entry *e, *dead = NULL;
+	struct cache_mem_obj *o = NULL;
+
 	pthread_mutex_lock(&c->lock);
-	e = mem_find_locked(c, key, klen, hash);
-	if (!e) {
-		ret = -ENOENT;
-		goto out;
+	e = mem_lookup_locked(c, key, stale, &dead);
+	if (e && e->obj) {
+		o = e->obj;
+		cache_mem_obj_get(o);
+		if (live)
+			*live = !e->expires || mono_now_ns() < e->expires;
 	}
-	if (e->expires && now >= e->expires) {
-		mem_remove_locked(c, e);
-		ret = -ENOENT;
-		goto out;
-	}
-	*val = malloc(e->len + 1);
-	if (!*val) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	memcpy(*val, e->val, e->len + 1);
-	*len = e->len;
-	lru_unlink_locked(c, e);
-	lru_push_locked(c, e);
-	ret = 0;
-out:
 	pthread_mutex_unlock(&c->lock);
-	return ret;
+	mem_free_dead(dead);
+	return o;
+}
+
+struct cache_mem_obj *cache_mem_find_obj(struct cache_mem *c, const char *key)
+{
+	return find_obj(c, key, false, NULL);
+}
+
+struct cache_mem_obj *cache_mem_find_obj_stale(struct cache_mem *c, const char *key, bool *live)
+{
+	*live = false;
+	return find_obj(c, key, true, live);
 }
 
 void cache_mem_drop(struct cache_mem *c, const char *key)
 {
 	size_t klen = strlen(key);
-	uint64_t hash = mem_hash(key, klen);
-	struct mem_entry *e;
+	struct mem_entry *e, *dead = NULL;
 
 	pthread_mutex_lock(&c->lock);
-	e = mem_find_locked(c, key, klen, hash);
+	e = mem_find_locked(c, key, klen, mem_hash(key, klen));
 	if (e)
-		mem_remove_locked(c, e);
+		mem_remove_locked(c, e, &dead);
 	pthread_mutex_unlock(&c->lock);
+	mem_free_dead(dead);
+}
+
+size_t cache_mem_bytes(struct cache_mem *c)
+{
+	size_t n;
+
+	pthread_mutex_lock(&c->lock);
+	n = c->bytes;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+/* --- objects ---------------------------------------------------------------- */
+
+void cache_mem_obj_init(struct cache_mem_obj *o, void (*destroy)(struct cache_mem_obj *o),
+			size_t charge)
+{
+	o->destroy = destroy;
+	o->charge = charge;
+	o->refs = 1;
+}
+
+void cache_mem_obj_get(struct cache_mem_obj *o)
+{
+	__atomic_add_fetch(&o->refs, 1, __ATOMIC_RELAXED);
+}
+
+void cache_mem_obj_put(struct cache_mem_obj *o)
+{
+	if (o && __atomic_sub_fetch(&o->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		o->destroy(o);
 }

@@ -107,10 +107,18 @@
 /* .order, written by regfs: the link names in the order added. */
 #define DRAFT_ORDER_MAX (1u << 20)
 
-/* --- memory and disk (fs/main.c) ----------------------------------------- */
+/* --- memory and disk (fs/main.c, fs/fs.c) ------------------------------------ */
 
-/* The in-memory cache of listings, tags and manifests. */
+/* The in-memory cache of tags and manifests' bytes. */
 #define MEM_CACHE_MAX (64u << 20)
+/* Listings (catalogs, tags) kept decoded for the TTL, all of them together:
+ * the least recently used goes first; one bigger than this is not kept
+ * (fs/fs.c, fs/resolve.c).  A name costs its length plus about 24 bytes,
+ * so this holds some 5 million tags. */
+#define LISTINGS_MEM_MAX (256u << 20)
+/* Manifests kept parsed (by digest, so for good), all of them together:
+ * a 20,000-entry index is parsed once, not on every lookup in it. */
+#define PARSED_MEM_MAX (64u << 20)
 /* The blob cache on disk when -o cache_max= is not given. */
 #define DEFAULT_CACHE_MAX (10ull << 30)
 
@@ -121,6 +129,14 @@
 /* Downloads of this many bytes or more log their start and end (smaller
  * ones only with -o verbose): a threshold, not a cap. */
 #define DOWNLOAD_LOG_MIN (16ull << 20)
+
+/* Reading ahead an index's children (fs/prefetch.c): threads at most, jobs
+ * queued (more are dropped), entries of one index, and indexes remembered
+ * as read ahead already. */
+#define PREFETCH_THREADS 8
+#define PREFETCH_QUEUE_MAX 64
+#define PREFETCH_ENTRIES_MAX 32
+#define PREFETCH_SEEN_MAX 64
 
 /* Platform directories a refused link to an index names. */
 #define INDEX_NAMES_SHOWN 8

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "cache/mem.h"
 #include "cache/store.h"
+#include "common/limits.h"
 #include "fs/fs.h"
 #include "fs/remote.h"
 #include "registry/client.h"
@@ -30,7 +32,20 @@ int fs_init(struct fs *fs)
 
 	if (ret < 0)
 		return ret;
+	fs->listings = cache_mem_new(LISTINGS_MEM_MAX);
+	fs->parsed = cache_mem_new(PARSED_MEM_MAX);
+	if (!fs->listings || !fs->parsed) {
+		cache_mem_free(fs->listings);
+		cache_mem_free(fs->parsed);
+		node_table_free(fs->nodes);
+		fs->listings = fs->parsed = NULL;
+		fs->nodes = NULL;
+		return -ENOMEM;
+	}
 	fs->mount_time = time(NULL);
+	pthread_mutex_init(&fs->prefetch_lock, NULL);
+	fs->prefetch = NULL;
+	fs->prefetch_failed = fs->prefetch_stopped = false;
 	pthread_mutex_init(&fs->downloads_lock, NULL);
 	fs->downloads = NULL;
 	commit_init(fs);
@@ -41,10 +56,15 @@ void fs_release(struct fs *fs)
 {
 	if (!fs->nodes)
 		return; /* never initialised */
+	prefetch_stop(fs); /* first: its jobs use everything below */
+	pthread_mutex_destroy(&fs->prefetch_lock);
 	commit_release(fs);
 	pthread_mutex_destroy(&fs->downloads_lock);
 	node_table_free(fs->nodes);
 	fs->nodes = NULL;
+	cache_mem_free(fs->listings);
+	cache_mem_free(fs->parsed);
+	fs->listings = fs->parsed = NULL;
 }
 
 #define STATFS_BLOCK 4096
@@ -90,10 +110,14 @@ char *fs_strdup_printf(const char *fmt, ...)
 /* --- memory-cache keys ------------------------------------------------------
  * Every key the room puts in the memory cache, and so every format, is made
  * here; the first letters keep the kinds apart:
- *   c:HOST               the catalog of a registry (resolve.c)
- *   l:HOST/REPO          the tags of a repository (resolve.c)
- *   t:HOST/REPO:TAG      the digest a tag points at (resolve.c)
+ *   c:HOST               the catalog of a registry (fs->listings; resolve.c)
+ *   l:HOST/REPO          the tags of a repository (fs->listings; resolve.c)
+ *   t:HOST/REPO:TAG      the digest a tag points at; kept past the TTL, when
+ *                        a HEAD confirms it (resolve.c)
  *   m:DIGEST             a manifest's bytes, for good (resolve.c)
+ *   p:DIGEST[;TYPE]      a manifest parsed, read as TYPE says (fs->parsed;
+ *                        resolve.c)
+ *   probes:HOST          names probed without the catalog this TTL (resolve.c)
  *   committed:PATH       a draft this mount committed a moment ago (commit.c)
  */
 
@@ -115,6 +139,18 @@ char *fs_key_tag(const struct reg_registry *r, const char *repo, const char *tag
 char *fs_key_manifest(const char *digest)
 {
 	return fs_strdup_printf("m:%s", digest);
+}
+
+char *fs_key_parsed(const char *digest, const char *content_type)
+{
+	if (!content_type)
+		return fs_strdup_printf("p:%s", digest);
+	return fs_strdup_printf("p:%s;%s", digest, content_type);
+}
+
+char *fs_key_probes(const struct reg_registry *r)
+{
+	return fs_strdup_printf("probes:%s", reg_registry_host(r));
 }
 
 char *fs_key_committed(const char *path)

@@ -14,6 +14,7 @@
  *   commit.c   a draft's plan (.status, .preview.json) and its push
  *   remote.h   the door to registries for reading (a fake in unit tests)
  *   mountpath.c  link targets as paths below the mount, lexically
+ *   prefetch.c   an index's children fetched ahead, in parallel, bounded
  *
  * Where to find the code for a path of the tree (lookups start in
  * tree_lookup, listings in tree_list, attributes in tree_stat):
@@ -52,6 +53,7 @@
 #include <sys/statvfs.h>
 #include <sys/types.h>
 
+#include "cache/mem.h"
 #include "common/digest.h"
 
 struct reg_client;
@@ -59,7 +61,6 @@ struct reg_registry;
 struct reg_manifest;
 struct reg_strlist;
 struct cache_store;
-struct cache_mem;
 struct cache_drafts;
 struct fs_remote;
 
@@ -142,6 +143,9 @@ struct fs_config {
 	gid_t gid;         /* -o write_group= or gid=, else the daemon's egid */
 	bool group_writes; /* members of gid may write too */
 	mode_t umask;      /* bits no mode shows (-o umask=) */
+	/* Threads reading an index's children ahead (prefetch.c): 0 the
+	 * default (PREFETCH_THREADS), < 0 none.  Set before fs_init. */
+	int prefetch;
 };
 
 /* Who asked for a write (the FUSE request's uid and pid), for the log. */
@@ -160,12 +164,25 @@ struct fs {
 	struct reg_client *client;  /* borrowed */
 	struct cache_store *store;  /* borrowed */
 	struct cache_mem *mem;      /* borrowed */
+	/* Owned (fs_init): what is decoded once and shared by reference,
+	 * capped apart from mem so that one big listing cannot flush every
+	 * tag and manifest: listings (LISTINGS_MEM_MAX), parsed manifests by
+	 * digest (PARSED_MEM_MAX). */
+	struct cache_mem *listings;
+	struct cache_mem *parsed;
 	struct cache_drafts *drafts; /* borrowed */
 	struct node_table *nodes;    /* owned: this mount's nodes */
 	time_t mount_time;           /* what live nodes show as their times */
 
 	pthread_mutex_t downloads_lock; /* protects the links of downloads; taken alone */
 	struct fs_download *downloads;  /* blob downloads in flight (downloads.c) */
+
+	/* protects the four below; taken alone (prefetch.c's own lock is
+	 * never taken with it held) */
+	pthread_mutex_t prefetch_lock;
+	struct prefetch *prefetch;  /* owned: the read-ahead pool, started at its first job */
+	bool prefetch_failed;       /* it could not start: not tried again */
+	bool prefetch_stopped;      /* fs_release stopped it: never started again */
 
 	pthread_mutex_t commit_mutex; /* protects commits; taken alone */
 	pthread_cond_t commit_done;
@@ -175,7 +192,9 @@ struct fs {
 /* Set up the mount's own state (node table, commit locks).  0 or -ENOMEM. */
 int fs_init(struct fs *fs);
 /* Take it down; the borrowed rooms stay.  A zeroed, never initialised
- * struct fs is a no-op. */
+ * struct fs is a no-op.  Nothing else may be calling into @fs; the read
+ * ahead threads are joined here (call cancel_all() first to end their
+ * transfers at once, as shutdown does). */
 void fs_release(struct fs *fs);
 
 /* What statfs shows (df): the blob cache, its cap as the size (or, with no
@@ -193,6 +212,9 @@ char *fs_key_catalog(const struct reg_registry *r);
 char *fs_key_tags(const struct reg_registry *r, const char *repo);
 char *fs_key_tag(const struct reg_registry *r, const char *repo, const char *tag);
 char *fs_key_manifest(const char *digest);
+/* @content_type: what the bytes are read as (NULL: the document alone). */
+char *fs_key_parsed(const char *digest, const char *content_type);
+char *fs_key_probes(const struct reg_registry *r);
 char *fs_key_committed(const char *path);
 
 /* --- node.c -------------------------------------------------------------- */
@@ -246,27 +268,71 @@ void download_end(struct fs *fs, struct fs_download *d, int ret);
  * "DIGEST WHERE DONE/TOTAL PERCENT RATE/s ELAPSEDs".  0 or -ENOMEM. */
 int downloads_text(struct fs *fs, char **bytes, size_t *len);
 
+/* --- prefetch.c: reading an index's children ahead ------------------------- */
+
+struct resolve_view; /* resolve.c, below */
+
+/* Index @idx of @repo of @r was opened: fetch its platform entries'
+ * manifests and their configs in the background (once per index, bounded;
+ * prefetch.c).  Returns at once; work that does not fit is dropped. */
+void prefetch_index(struct fs *fs, struct reg_registry *r, const char *repo,
+		    const struct resolve_view *idx);
+/* About to fetch manifest @digest: if a read ahead is fetching it, wait
+ * for that (then look in the cache again); if one is queued, take it off
+ * the queue.  0, or -CANCEL_WOULD_WAIT / -EINTR as a wait answers
+ * (common/cancel.h). */
+int prefetch_claim(struct fs *fs, const char *digest);
+/* Wait until no read ahead is queued or running (for tests). */
+void prefetch_drain(struct fs *fs);
+/* Stop the pool and join its threads (fs_release; a wait in flight ends
+ * when the transfer does, or at once after cancel_all()). */
+void prefetch_stop(struct fs *fs);
+
 /* --- resolve.c: what a name means ------------------------------------------ */
 
 /* A manifest as resolved: its digest, exact bytes and parse. */
+struct resolve_parsed; /* resolve.c: a manifest parsed once, shared by digest */
 struct resolve_view {
 	char digest[DIGEST_STR_LEN + 1];
-	char *bytes;            /* owned */
+	char *bytes;            /* owned, or shared's */
 	size_t len;
-	struct reg_manifest *m; /* owned */
+	struct reg_manifest *m; /* owned, or shared's */
+	/* A reference to the parse bytes and m belong to, or NULL (they are
+	 * the view's own).  A shared view is read, never taken apart: one
+	 * parse of a 20,000-entry index serves every lookup in it. */
+	struct resolve_parsed *shared;
 };
 void resolve_view_release(struct resolve_view *v);
+/* The position of entry @name (a platform directory's name) in index @v,
+ * or -1: a binary search in a shared view. */
+int resolve_view_find_entry(const struct resolve_view *v, const char *name);
 /* Fill @v from manifest @bytes (taken over; their digest is @digest), read
  * as @content_type says (NULL: from the document alone).  -EINVAL (@v
  * empty, @bytes freed) for bytes that are no manifest regfs can read. */
 int resolve_view_take(struct resolve_view *v, const char *digest, char *bytes, size_t len,
 		      const char *content_type);
 
-/* Listings through the memory cache (for the TTL; misses too): the
+/* A listing (a catalog, a repository's tags) as cached: decoded once, the
+ * names sorted (strcmp) and each there once, shared by every reader until
+ * its TTL ends.  Immutable; hold a reference while reading it. */
+struct resolve_listing {
+	struct cache_mem_obj obj; /* the reference count (cache/mem.h) */
+	bool absent;              /* cached "no such listing" (never given out) */
+	char **v;                 /* owned, sorted */
+	size_t n;
+};
+void resolve_listing_put(const struct resolve_listing *l); /* NULL is a no-op */
+/* Is @name in @l? */
+bool resolve_listing_has(const struct resolve_listing *l, const char *name);
+/* The index of the first name of @l not below @s (n when none). */
+size_t resolve_listing_lower_bound(const struct resolve_listing *l, const char *s);
+
+/* Listings through the listing cache (for the TTL; misses too): the
  * catalog of @r (-ENOTSUP: none), the tags of @repo (-ENOENT: no such
- * repository).  0 or -errno. */
-int resolve_catalog(struct fs *fs, struct reg_registry *r, struct reg_strlist *out);
-int resolve_tags(struct fs *fs, struct reg_registry *r, const char *repo, struct reg_strlist *out);
+ * repository).  0 with *out a new reference, or -errno (*out NULL). */
+int resolve_catalog(struct fs *fs, struct reg_registry *r, const struct resolve_listing **out);
+int resolve_tags(struct fs *fs, struct reg_registry *r, const char *repo,
+		 const struct resolve_listing **out);
 /* Forget what is cached about @repo's tags, tag @tag and the catalog of
  * @r, after a push. */
 void resolve_forget_pushed(struct fs *fs, struct reg_registry *r, const char *repo,
@@ -295,12 +361,17 @@ int resolve_level(struct fs *fs, struct reg_registry *r, const char *prefix, con
 		  const char *name);
 /* The manifest tag or digest @ref of @repo names: a tag through the TTL
  * cache, or with @fresh asked of the registry now.  -EINVAL when the bytes
- * are no manifest regfs can read; else 0 or -errno. */
+ * are no manifest regfs can read; else 0 or -errno.  The view is shared
+ * (resolve_view): read it, release it. */
 int resolve_ref(struct fs *fs, struct reg_registry *r, const char *repo, const char *ref,
 		bool fresh, struct resolve_view *out);
+/* Manifest @digest of @repo read as @content_type says (NULL: from the
+ * document alone), as a shared view.  -EINVAL as resolve_ref. */
+int resolve_digest(struct fs *fs, struct reg_registry *r, const char *repo, const char *digest,
+		   const char *content_type, struct resolve_view *out);
 /* Entry @name (a platform directory's name) of index @idx in @repo.
  * -ENOTDIR when @idx is no index, -ENOENT when it has no such entry,
- * -EINVAL as resolve_ref. */
+ * -EINVAL as resolve_ref.  A shared view, as resolve_ref's. */
 int resolve_entry(struct fs *fs, struct reg_registry *r, const char *repo,
 		  const struct resolve_view *idx, const char *name, struct resolve_view *out);
 
@@ -322,6 +393,7 @@ struct resolved {
 	char *repo;               /* owned: RESOLVED_REPO its path; MANIFEST the repository */
 	char *ref;                /* owned: MANIFEST the tag or digest the path names */
 	bool by_tag;              /* ref is a tag */
+	/* the views are the caller's own (not shared): they may be taken apart */
 	struct resolve_view view;   /* MANIFEST: the manifest named */
 	struct resolve_view parent; /* MANIFEST, an index entry: the index it is in */
 };
@@ -343,8 +415,12 @@ struct tree_entry {
 };
 
 struct tree_listing {
-	struct tree_entry *v; /* owned array */
+	struct tree_entry *v; /* owned array, in the order added */
 	size_t n, cap;
+	/* owned: an open-addressing hash of the names (index + 1 into v, 0
+	 * empty), so adding a name costs O(1), not a scan of the listing */
+	size_t *slots;
+	size_t nslots; /* a power of two, at least twice n; 0 before the first add */
 };
 void tree_listing_release(struct tree_listing *l);
 

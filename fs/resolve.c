@@ -14,11 +14,17 @@
  *   resolve_entry()     an entry of an index, by its directory name
  *   resolve_path()      all of them over a mount-relative path
  *
- * What the registry holds comes through fs->remote (fs/remote.h), with
- * listings and tag -> digest answers kept in the memory cache for the TTL
- * and manifests by digest kept for good (memory and store: they cannot
- * change).  Everything from the store is checked against its digest again
- * before it is used.
+ * What the registry holds comes through fs->remote (fs/remote.h).  What it
+ * said is kept, each for as long as it can be trusted:
+ *   listings      decoded once, sorted, shared (fs->listings) for the TTL;
+ *                 the catalog's is kept past it as a hint (level_registry)
+ *   tag -> digest in fs->mem for the TTL, then confirmed by one HEAD
+ *   manifests     by digest for good: bytes in fs->mem and the store, the
+ *                 parse shared in fs->parsed (they cannot change)
+ * Everything from the store is checked against its digest again before it
+ * is used.  An error that only means "not now" (-CANCEL_WOULD_WAIT, -EINTR:
+ * common/cancel.h) is passed back as it is, never cached or mapped, and
+ * what was done before it is safe to do again.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -28,6 +34,7 @@
 #include "cache/draft.h"
 #include "cache/mem.h"
 #include "cache/store.h"
+#include "common/cancel.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "fs/mountpath.h"
@@ -37,90 +44,173 @@
 #include "registry/manifest.h"
 #include "registry/names.h"
 
-/* --- listings with a lifetime -------------------------------------------- */
-
-/* Listings are cached as "Y" + NUL-separated names, or "N" for "there is no
- * such listing" (no catalog, not a repository) so misses are cached too. */
-static int strlist_encode(const struct reg_strlist *l, char **out, size_t *len)
+/* Is @ret "not now" rather than an answer: the thread may not wait (the
+ * request is run again where it may), or the reader went away?  Such an
+ * error is passed back as it is: never cached, logged or mapped. */
+static bool not_now(int ret)
 {
-	size_t n = 1;
-	char *p;
-
-	for (size_t i = 0; i < l->n; i++)
-		n += strlen(l->v[i]) + 1;
-	p = malloc(n);
-	if (!p)
-		return -ENOMEM;
-	*out = p;
-	*len = n;
-	*p++ = 'Y';
-	for (size_t i = 0; i < l->n; i++) {
-		size_t k = strlen(l->v[i]) + 1;
-
-		memcpy(p, l->v[i], k);
-		p += k;
-	}
-	return 0;
+	return ret == -CANCEL_WOULD_WAIT || ret == -EINTR;
 }
 
-static int strlist_decode(const char *val, size_t len, struct reg_strlist *out)
-{
-	size_t count = 0;
-	const char *p, *end = val + len;
+/* --- listings with a lifetime -------------------------------------------- */
 
-	memset(out, 0, sizeof(*out));
-	for (p = val + 1; p < end; p += strlen(p) + 1)
-		count++;
-	out->v = calloc(count ? count : 1, sizeof(char *));
-	if (!out->v)
-		return -ENOMEM;
-	for (p = val + 1; p < end; p += strlen(p) + 1) {
-		out->v[out->n] = strdup(p);
-		if (!out->v[out->n]) {
-			reg_strlist_release(out);
-			return -ENOMEM;
-		}
-		out->n++;
+/* What one name costs in a listing: its bytes, the pointer to it, and the
+ * allocator's own (about 16 bytes a block). */
+#define LISTING_NAME_OVERHEAD (sizeof(char *) + 16)
+
+static void listing_destroy(struct cache_mem_obj *o)
+{
+	struct resolve_listing *l = (struct resolve_listing *)o;
+
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	free(l);
+}
+
+void resolve_listing_put(const struct resolve_listing *l)
+{
+	if (l)
+		cache_mem_obj_put((struct cache_mem_obj *)&l->obj);
+}
+
+static int strp_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A listing (one reference, the caller's) of the names of @sl, which it
+ * takes over (@sl is left empty): sorted and each name once, in
+ * O(n log n), or "absent" with @sl NULL.  NULL without memory. */
+static struct resolve_listing *listing_new(struct reg_strlist *sl)
+{
+	struct resolve_listing *l = calloc(1, sizeof(*l));
+	size_t charge = sizeof(*l), k = 0;
+
+	if (!l) {
+		if (sl)
+			reg_strlist_release(sl);
+		return NULL;
 	}
-	return 0;
+	l->absent = !sl;
+	if (sl) {
+		l->v = sl->v;
+		l->n = sl->n;
+		memset(sl, 0, sizeof(*sl));
+	}
+	if (l->n)
+		qsort(l->v, l->n, sizeof(*l->v), strp_cmp);
+	for (size_t i = 0; i < l->n; i++) {
+		if (k && strcmp(l->v[k - 1], l->v[i]) == 0) {
+			free(l->v[i]); /* pages that overlap */
+			continue;
+		}
+		l->v[k++] = l->v[i];
+		charge += strlen(l->v[i]) + 1 + LISTING_NAME_OVERHEAD;
+	}
+	l->n = k;
+	cache_mem_obj_init(&l->obj, listing_destroy, charge);
+	return l;
+}
+
+size_t resolve_listing_lower_bound(const struct resolve_listing *l, const char *s)
+{
+	size_t lo = 0, hi = l->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(l->v[mid], s) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+bool resolve_listing_has(const struct resolve_listing *l, const char *name)
+{
+	size_t i = resolve_listing_lower_bound(l, name);
+
+	return i < l->n && strcmp(l->v[i], name) == 0;
+}
+
+/* Does any catalog repository equal @path or live below it?  Names below
+ * "path/" sort together, after "path" and "path-x" ('-' and '.' come
+ * before '/'). */
+static bool catalog_has_prefix(const struct resolve_listing *l, const char *path)
+{
+	size_t pl = strlen(path), i;
+	char *below;
+
+	if (resolve_listing_has(l, path))
+		return true;
+	below = fs_strdup_printf("%s/", path);
+	if (!below)
+		return false;
+	i = resolve_listing_lower_bound(l, below);
+	free(below);
+	return i < l->n && strncmp(l->v[i], path, pl) == 0 && l->v[i][pl] == '/';
+}
+
+/* What the listing cache holds under @key now, without asking anyone:
+ * a new reference, or NULL. */
+static struct resolve_listing *listing_peek(struct fs *fs, const char *key)
+{
+	struct cache_mem_obj *o = key ? cache_mem_find_obj(fs->listings, key) : NULL;
+
+	return o ? (struct resolve_listing *)o : NULL;
 }
 
 /* A listing (@repo's tags, or the catalog with @repo NULL) through the
- * memory cache under @key (taken over).  @absent is the error that means
- * "no such listing" and is cached like a result. */
+ * listing cache under @key (taken over).  @absent is the error that means
+ * "no such listing" and is cached like a result; no other error is (a
+ * CANCEL_WOULD_WAIT or EINTR is only "not now"). */
 static int cached_listing(struct fs *fs, char *key, struct reg_registry *r, const char *repo,
-			  int absent, struct reg_strlist *out)
+			  int absent, const struct resolve_listing **out)
 {
-	char *val = NULL;
-	size_t len = 0;
+	struct resolve_listing *l;
+	struct reg_strlist sl = {0};
 	int ret;
 
-	memset(out, 0, sizeof(*out));
+	*out = NULL;
 	if (!key)
 		return -ENOMEM;
-	if (cache_mem_get(fs->mem, key, &val, &len) == 0) {
-		ret = val[0] == 'Y' ? strlist_decode(val, len, out) : absent;
-		free(val);
+	l = listing_peek(fs, key);
+	if (l) {
+		ret = l->absent ? absent : 0;
+		if (ret == 0)
+			*out = l;
+		else
+			resolve_listing_put(l);
 		free(key);
 		return ret;
 	}
-	ret = repo ? fs->remote->tags(r, repo, out) : fs->remote->catalog(r, out);
-	if (ret == 0 && strlist_encode(out, &val, &len) == 0) {
-		cache_mem_put(fs->mem, key, val, len, fs->cfg.ttl);
-		free(val);
-	} else if (ret == absent) {
-		cache_mem_put(fs->mem, key, "N", 1, fs->cfg.ttl);
+	ret = repo ? fs->remote->tags(r, repo, &sl) : fs->remote->catalog(r, &sl);
+	if (ret == 0 || ret == absent) {
+		l = listing_new(ret == 0 ? &sl : NULL);
+		if (!l) {
+			ret = -ENOMEM;
+		} else {
+			cache_mem_put_obj(fs->listings, key, &l->obj, fs->cfg.ttl);
+			if (ret == 0)
+				*out = l;
+			else
+				resolve_listing_put(l);
+		}
 	}
+	reg_strlist_release(&sl);
 	free(key);
 	return ret;
 }
 
-int resolve_catalog(struct fs *fs, struct reg_registry *r, struct reg_strlist *out)
+int resolve_catalog(struct fs *fs, struct reg_registry *r, const struct resolve_listing **out)
 {
 	return cached_listing(fs, fs_key_catalog(r), r, NULL, -ENOTSUP, out);
 }
 
-int resolve_tags(struct fs *fs, struct reg_registry *r, const char *repo, struct reg_strlist *out)
+int resolve_tags(struct fs *fs, struct reg_registry *r, const char *repo,
+		 const struct resolve_listing **out)
 {
 	return cached_listing(fs, fs_key_tags(r, repo), r, repo, -ENOENT, out);
 }
@@ -128,32 +218,17 @@ int resolve_tags(struct fs *fs, struct reg_registry *r, const char *repo, struct
 void resolve_forget_pushed(struct fs *fs, struct reg_registry *r, const char *repo,
 			   const char *tag)
 {
-	char *keys[] = {fs_key_catalog(r), fs_key_tags(r, repo), fs_key_tag(r, repo, tag)};
+	char *lists[] = {fs_key_catalog(r), fs_key_tags(r, repo)};
+	char *tkey = fs_key_tag(r, repo, tag);
 
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		if (keys[i])
-			cache_mem_drop(fs->mem, keys[i]);
-		free(keys[i]);
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		if (lists[i])
+			cache_mem_drop(fs->listings, lists[i]);
+		free(lists[i]);
 	}
-}
-
-static bool strlist_has(const struct reg_strlist *l, const char *s)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->v[i], s) == 0)
-			return true;
-	return false;
-}
-
-/* Does any catalog repository equal @path or live below it? */
-static bool catalog_has_prefix(const struct reg_strlist *l, const char *path)
-{
-	size_t pl = strlen(path);
-
-	for (size_t i = 0; i < l->n; i++)
-		if (strncmp(l->v[i], path, pl) == 0 && (l->v[i][pl] == '\0' || l->v[i][pl] == '/'))
-			return true;
-	return false;
+	if (tkey)
+		cache_mem_drop(fs->mem, tkey);
+	free(tkey);
 }
 
 /* --- manifests ----------------------------------------------------------- */
@@ -170,19 +245,29 @@ static void manifest_keep(struct fs *fs, const char *digest, const char *bytes, 
 	free(key);
 }
 
-int resolve_manifest_by_digest(struct fs *fs, struct reg_registry *r, const char *repo,
-			       const char *digest, char **bytes, size_t *len)
+/* Manifest @digest's bytes from memory (a new buffer): 0, -ENOENT, -ENOMEM. */
+static int manifest_from_memory(struct fs *fs, const char *digest, char **bytes, size_t *len)
 {
-	char *key = fs_key_manifest(digest), check[DIGEST_STR_LEN + 1];
-	struct reg_fetched f;
+	char *key = fs_key_manifest(digest);
 	int ret;
 
 	if (!key)
 		return -ENOMEM;
 	ret = cache_mem_get(fs->mem, key, bytes, len);
 	free(key);
-	if (ret == 0)
-		return 0;
+	return ret;
+}
+
+int resolve_manifest_by_digest(struct fs *fs, struct reg_registry *r, const char *repo,
+			       const char *digest, char **bytes, size_t *len)
+{
+	char check[DIGEST_STR_LEN + 1];
+	struct reg_fetched f;
+	int ret;
+
+	ret = manifest_from_memory(fs, digest, bytes, len);
+	if (ret != -ENOENT)
+		return ret;
 	if (cache_store_read(fs->store, digest, REG_MANIFEST_MAX, bytes, len) == 0) {
 		/* the store verified it on the way in; a file changed behind our
 		 * back since then is refetched, never served */
@@ -194,6 +279,12 @@ int resolve_manifest_by_digest(struct fs *fs, struct reg_registry *r, const char
 		free(*bytes);
 		*bytes = NULL;
 	}
+	/* a read ahead fetching it now: wait for it rather than fetch it twice */
+	ret = prefetch_claim(fs, digest);
+	if (ret < 0)
+		return ret;
+	if (manifest_from_memory(fs, digest, bytes, len) == 0)
+		return 0;
 	ret = fs->remote->manifest_get(r, repo, digest, &f);
 	if (ret < 0)
 		return ret;
@@ -205,64 +296,228 @@ int resolve_manifest_by_digest(struct fs *fs, struct reg_registry *r, const char
 	return 0;
 }
 
-/* The digest @tag of @repo points at now (within the TTL): a GET, whose
- * manifest is kept by its digest. */
+/*
+ * The digest @tag of @repo points at.  Within the TTL (unless @fresh) the
+ * memory cache answers.  After it, or @fresh, a tag seen before costs one
+ * HEAD, which confirms or moves it: registries do not count HEADs against
+ * pull quotas, and the manifest is then found by its digest (memory, the
+ * store), so an unchanged tag is never fetched again.  A tag never seen
+ * costs one GET, whose bytes are kept by digest; with @head_only (is it
+ * there at all?) a HEAD, so `ls -d` of a tag fetches no manifest.
+ */
 static int tag_digest(struct fs *fs, struct reg_registry *r, const char *repo, const char *tag,
-		      char digest[DIGEST_STR_LEN + 1])
+		      bool fresh, bool head_only, char digest[DIGEST_STR_LEN + 1])
 {
-	struct reg_fetched f;
 	char *key = fs_key_tag(r, repo, tag), *val = NULL;
+	bool live = false, known = false;
+	struct reg_fetched f;
 	size_t len;
 	int ret;
 
 	if (!key)
 		return -ENOMEM;
-	if (cache_mem_get(fs->mem, key, &val, &len) == 0) {
-		ret = len == DIGEST_STR_LEN && digest_is_valid(val) ? 0 : -EIO;
-		if (ret == 0)
+	if (cache_mem_get_stale(fs->mem, key, &val, &len, &live) == 0) {
+		known = len == DIGEST_STR_LEN && digest_is_valid(val);
+		if (known)
 			memcpy(digest, val, DIGEST_STR_LEN + 1);
 		free(val);
-		free(key);
-		return ret;
+		if (known && live && !fresh) {
+			free(key);
+			return 0;
+		}
 	}
-	ret = fs->remote->manifest_get(r, repo, tag, &f);
-	if (ret == 0) {
-		memcpy(digest, f.digest, DIGEST_STR_LEN + 1);
-		manifest_keep(fs, f.digest, f.bytes, f.len);
-		cache_mem_put(fs->mem, key, f.digest, DIGEST_STR_LEN, fs->cfg.ttl);
-		reg_fetched_release(&f);
+	if (known || head_only) {
+		ret = fs->remote->manifest_digest(r, repo, tag, digest);
+	} else {
+		ret = fs->remote->manifest_get(r, repo, tag, &f);
+		if (ret == 0) {
+			memcpy(digest, f.digest, DIGEST_STR_LEN + 1);
+			manifest_keep(fs, f.digest, f.bytes, f.len);
+			reg_fetched_release(&f);
+		}
 	}
+	if (ret == 0)
+		cache_mem_put(fs->mem, key, digest, DIGEST_STR_LEN, fs->cfg.ttl);
+	else if (ret == -ENOENT)
+		cache_mem_drop(fs->mem, key); /* gone: its last digest says nothing now */
 	free(key);
 	return ret;
 }
 
 /* Whether tag @name of @repo is there (0) or not (-ENOENT), asked the way
- * that costs least without a listing: one manifest HEAD.  What it points at
- * is cached as tag_digest caches it. */
+ * that costs least without a listing: one manifest HEAD (none within the
+ * TTL of an answer). */
 static int tag_exists(struct fs *fs, struct reg_registry *r, const char *repo, const char *name)
 {
-	char digest[DIGEST_STR_LEN + 1], *key = fs_key_tag(r, repo, name), *val = NULL;
+	char digest[DIGEST_STR_LEN + 1];
+
+	return tag_digest(fs, r, repo, name, false, true, digest);
+}
+
+/* --- manifests parsed once ------------------------------------------------ */
+
+/*
+ * A manifest's parse, kept by digest (and the content type it was read
+ * as) in fs->parsed for good, as its bytes are: what a digest names never
+ * changes.  Views share it by reference.  An index's entries get a sorted
+ * index by name, so finding one is a binary search.
+ */
+struct resolve_parsed {
+	struct cache_mem_obj obj;
+	char *bytes; /* owned */
+	size_t len;
+	char *content_type;     /* owned: what the bytes were read as, or NULL */
+	struct reg_manifest *m; /* owned */
+	size_t *by_name;        /* owned: positions of named entries, by name */
+	size_t n_named;
+};
+
+/* What a parse costs in memory, about: the bytes, and per descriptor its
+ * struct, strings and platform. */
+#define PARSED_DESC_COST 256
+
+static void parsed_destroy(struct cache_mem_obj *o)
+{
+	struct resolve_parsed *p = (struct resolve_parsed *)o;
+
+	free(p->bytes);
+	free(p->content_type);
+	reg_manifest_free(p->m);
+	free(p->by_name);
+	free(p);
+}
+
+/* qsort_r's comparison of entry positions by name (@arg: the manifest). */
+static int entry_name_cmp(const void *a, const void *b, void *arg)
+{
+	const struct reg_manifest *m = arg;
+
+	return strcmp(m->entry_names[*(const size_t *)a], m->entry_names[*(const size_t *)b]);
+}
+
+/* The by-name index of @p's entries.  0 or -ENOMEM. */
+static int parsed_index_names(struct resolve_parsed *p)
+{
+	const struct reg_manifest *m = p->m;
+
+	if (!m->n_entries)
+		return 0;
+	p->by_name = malloc(m->n_entries * sizeof(*p->by_name));
+	if (!p->by_name)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->n_entries; i++)
+		if (m->entry_names[i])
+			p->by_name[p->n_named++] = i;
+	qsort_r(p->by_name, p->n_named, sizeof(*p->by_name), entry_name_cmp, p->m);
+	return 0;
+}
+
+/* A new parse (one reference) of @bytes (taken over) read as
+ * @content_type.  -EINVAL for no manifest regfs can read, -ENOMEM. */
+static int parsed_new(char *bytes, size_t len, const char *content_type,
+		      struct resolve_parsed **out)
+{
+	struct resolve_parsed *p = calloc(1, sizeof(*p));
+	int ret = -ENOMEM;
+
+	*out = NULL;
+	if (!p) {
+		free(bytes);
+		return -ENOMEM;
+	}
+	p->bytes = bytes;
+	p->len = len;
+	cache_mem_obj_init(&p->obj, parsed_destroy, 0);
+	if (content_type && !(p->content_type = strdup(content_type)))
+		goto out;
+	ret = reg_manifest_parse(bytes, len, content_type, &p->m) < 0 ? -EINVAL : 0;
+	if (ret == 0)
+		ret = parsed_index_names(p);
+	if (ret < 0)
+		goto out;
+	p->obj.charge = sizeof(*p) + 2 * len +
+			(p->m->n_entries + p->m->n_layers + 1) * PARSED_DESC_COST;
+	*out = p;
+	p = NULL;
+out:
+	if (p)
+		parsed_destroy(&p->obj);
+	return ret;
+}
+
+/* Manifest @digest of @repo, parsed as @content_type says, shared: from
+ * fs->parsed, else its bytes (resolve_manifest_by_digest) parsed and kept.
+ * 0 with *out a new reference, -EINVAL, or -errno. */
+static int parsed_find(struct fs *fs, struct reg_registry *r, const char *repo,
+		       const char *digest, const char *content_type, struct resolve_parsed **out)
+{
+	char *key = fs_key_parsed(digest, content_type), *bytes = NULL;
+	struct cache_mem_obj *o;
 	size_t len;
 	int ret;
 
+	*out = NULL;
 	if (!key)
 		return -ENOMEM;
-	if (cache_mem_get(fs->mem, key, &val, &len) == 0) {
-		free(val);
+	o = cache_mem_find_obj(fs->parsed, key);
+	if (o) {
+		*out = (struct resolve_parsed *)o;
 		free(key);
 		return 0;
 	}
-	ret = fs->remote->manifest_digest(r, repo, name, digest);
+	ret = resolve_manifest_by_digest(fs, r, repo, digest, &bytes, &len);
 	if (ret == 0)
-		cache_mem_put(fs->mem, key, digest, DIGEST_STR_LEN, fs->cfg.ttl);
+		ret = parsed_new(bytes, len, content_type, out);
+	if (ret == 0)
+		cache_mem_put_obj(fs->parsed, key, &(*out)->obj, CACHE_MEM_FOREVER);
 	free(key);
 	return ret;
 }
 
+/* A shared view of @p (taken over). */
+static void view_of_parsed(struct resolve_view *v, const char *digest, struct resolve_parsed *p)
+{
+	memset(v, 0, sizeof(*v));
+	memcpy(v->digest, digest, DIGEST_STR_LEN + 1);
+	v->bytes = p->bytes;
+	v->len = p->len;
+	v->m = p->m;
+	v->shared = p;
+}
+
+/* Make @v's bytes and parse its own (a copy of a shared view's), for a
+ * caller that takes the view apart.  0 or -errno (@v empty then). */
+static int view_own(struct resolve_view *v)
+{
+	struct resolve_parsed *p = v->shared;
+	struct resolve_view own;
+	char *b;
+	int ret;
+
+	if (!p)
+		return 0;
+	b = malloc(p->len + 1);
+	if (!b) {
+		resolve_view_release(v);
+		return -ENOMEM;
+	}
+	memcpy(b, p->bytes, p->len);
+	b[p->len] = '\0';
+	ret = resolve_view_take(&own, v->digest, b, p->len, p->content_type);
+	resolve_view_release(v);
+	if (ret == 0)
+		*v = own;
+	return ret == -EINVAL ? -ENOMEM : ret; /* it parsed before: only memory fails */
+}
+
 void resolve_view_release(struct resolve_view *v)
 {
-	free(v->bytes);
-	reg_manifest_free(v->m);
+	if (v->shared) {
+		cache_mem_obj_put(&v->shared->obj);
+	} else {
+		free(v->bytes);
+		reg_manifest_free(v->m);
+	}
 	memset(v, 0, sizeof(*v));
 }
 
@@ -280,54 +535,79 @@ int resolve_view_take(struct resolve_view *v, const char *digest, char *bytes, s
 	return 0;
 }
 
+int resolve_view_find_entry(const struct resolve_view *v, const char *name)
+{
+	const struct resolve_parsed *p = v->shared;
+	size_t lo = 0, hi;
+
+	if (!p)
+		return reg_manifest_find_entry(v->m, name);
+	hi = p->n_named;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(p->m->entry_names[p->by_name[mid]], name);
+
+		if (c == 0)
+			return (int)p->by_name[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
 int resolve_ref(struct fs *fs, struct reg_registry *r, const char *repo, const char *ref,
 		bool fresh, struct resolve_view *out)
 {
-	char digest[DIGEST_STR_LEN + 1], *bytes = NULL;
-	struct reg_fetched f;
-	size_t len;
+	char digest[DIGEST_STR_LEN + 1];
+	struct resolve_parsed *p;
 	int ret;
 
 	memset(out, 0, sizeof(*out));
-	if (fresh && !digest_is_valid(ref)) {
-		ret = fs->remote->manifest_get(r, repo, ref, &f);
-		if (ret < 0)
-			return ret;
-		cache_store_put(fs->store, f.digest, f.bytes, f.len);
-		ret = resolve_view_take(out, f.digest, f.bytes, f.len, f.media_type);
-		f.bytes = NULL;
-		reg_fetched_release(&f);
-		return ret;
-	}
 	if (digest_is_valid(ref))
 		memcpy(digest, ref, DIGEST_STR_LEN + 1);
-	else if ((ret = tag_digest(fs, r, repo, ref, digest)) < 0)
+	else if ((ret = tag_digest(fs, r, repo, ref, fresh, false, digest)) < 0)
 		return ret;
-	ret = resolve_manifest_by_digest(fs, r, repo, digest, &bytes, &len);
+	ret = parsed_find(fs, r, repo, digest, NULL, &p);
 	if (ret < 0)
 		return ret;
-	return resolve_view_take(out, digest, bytes, len, NULL);
+	view_of_parsed(out, digest, p);
+	return 0;
+}
+
+int resolve_digest(struct fs *fs, struct reg_registry *r, const char *repo, const char *digest,
+		   const char *content_type, struct resolve_view *out)
+{
+	struct resolve_parsed *p;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	ret = parsed_find(fs, r, repo, digest, content_type, &p);
+	if (ret == 0)
+		view_of_parsed(out, digest, p);
+	return ret;
 }
 
 int resolve_entry(struct fs *fs, struct reg_registry *r, const char *repo,
 		  const struct resolve_view *idx, const char *name, struct resolve_view *out)
 {
 	const struct reg_descriptor *d;
-	char *bytes = NULL;
-	size_t len;
+	struct resolve_parsed *p;
 	int i, ret;
 
 	memset(out, 0, sizeof(*out));
 	if (!reg_mtype_is_index(idx->m->type))
 		return -ENOTDIR;
-	i = reg_manifest_find_entry(idx->m, name);
+	i = resolve_view_find_entry(idx, name);
 	if (i < 0)
 		return -ENOENT;
 	d = &idx->m->entries[i];
-	ret = resolve_manifest_by_digest(fs, r, repo, d->digest, &bytes, &len);
+	ret = parsed_find(fs, r, repo, d->digest, d->media_type, &p);
 	if (ret < 0)
 		return ret;
-	return resolve_view_take(out, d->digest, bytes, len, d->media_type);
+	view_of_parsed(out, d->digest, p);
+	return 0;
 }
 
 /* --- names at the root and at repository levels ---------------------------- */
@@ -382,17 +662,18 @@ struct level {
 	const char *name;
 	char *path;         /* prefix/name (owned) */
 	bool is_tag, is_component;
-	struct reg_strlist cat; /* the catalog, when there is one */
+	const struct resolve_listing *cat; /* the catalog, when there is one (a reference) */
 	bool has_catalog;
 	bool prefix_is_repo;    /* as far as we can tell */
 	bool denied;            /* the registry refused to tell us about @prefix */
+	bool tag_probed;        /* a HEAD said name is no tag of prefix (or refused) */
 };
 
 /* With a catalog: a tag the (cached) tags listing names.  1 found, 0 not,
  * -errno. */
 static int level_listed_tag(struct level *l)
 {
-	struct reg_strlist tl = {0};
+	const struct resolve_listing *tl = NULL;
 	int ret = resolve_tags(l->fs, l->r, l->prefix, &tl);
 
 	if (ret == -EACCES)
@@ -400,21 +681,27 @@ static int level_listed_tag(struct level *l)
 	if (ret == -ENOENT || ret == -EACCES)
 		ret = 0;
 	else if (ret == 0)
-		ret = strlist_has(&tl, l->name) ? 1 : 0;
-	reg_strlist_release(&tl);
+		ret = resolve_listing_has(tl, l->name) ? 1 : 0;
+	resolve_listing_put(tl);
 	return ret;
 }
 
 /* A tag pushed since the listing, one we may not list, or on a registry
- * without listings: one HEAD.  1 found, 0 not, -errno. */
+ * without listings: one HEAD (asked once per resolve_level).  1 found, 0
+ * not, -errno. */
 static int level_probed_tag(struct level *l)
 {
-	int ret = tag_exists(l->fs, l->r, l->prefix, l->name);
+	int ret;
 
+	if (l->tag_probed)
+		return 0;
+	ret = tag_exists(l->fs, l->r, l->prefix, l->name);
 	if (ret == -EACCES)
 		l->denied = true;
-	if (ret == -ENOENT || ret == -EACCES)
+	if (ret == -ENOENT || ret == -EACCES) {
+		l->tag_probed = true;
 		return 0;
+	}
 	return ret < 0 ? ret : 1;
 }
 
@@ -427,38 +714,149 @@ static int level_probed_tag(struct level *l)
  */
 static int level_probed_repo(struct level *l)
 {
-	struct reg_strlist tl = {0};
+	const struct resolve_listing *tl = NULL;
 	int ret = resolve_tags(l->fs, l->r, l->path, &tl);
 
-	reg_strlist_release(&tl);
+	resolve_listing_put(tl);
 	if (ret != -ENOENT)
 		return ret;
 	ret = resolve_tags(l->fs, l->r, l->prefix, &tl);
-	reg_strlist_release(&tl);
+	resolve_listing_put(tl);
 	if (ret == -ENOENT)
 		return 0;
 	return ret == 0 ? -ENOENT : ret;
 }
 
-/* The registry's answer for the level: LEVEL_TAG, LEVEL_REPO, or -errno. */
+#define LEVEL_UNSURE (-ENOENT) /* level_probe: the probes cannot tell */
+
+/*
+ * Before any catalog: what asking for the name itself proves.  A tag with
+ * the tags listing at hand, else one HEAD; a repository by its tags list.
+ * A namespace, or nothing, no such request can tell apart: LEVEL_UNSURE.
+ * Returns LEVEL_TAG, LEVEL_REPO, LEVEL_UNSURE or another -errno.
+ */
+static int level_probe(struct level *l)
+{
+	const struct resolve_listing *tl = NULL;
+	char *key = l->prefix ? fs_key_tags(l->r, l->prefix) : NULL;
+	struct resolve_listing *at_hand = l->is_tag ? listing_peek(l->fs, key) : NULL;
+	int ret = 0;
+
+	free(key);
+	if (l->is_tag && at_hand && !at_hand->absent && resolve_listing_has(at_hand, l->name))
+		ret = 1;
+	else if (l->is_tag && !(at_hand && at_hand->absent))
+		ret = level_probed_tag(l); /* not listed: maybe pushed since */
+	resolve_listing_put(at_hand);
+	if (ret != 0)
+		return ret < 0 ? ret : LEVEL_TAG;
+	if (!l->is_component)
+		return LEVEL_UNSURE;
+	ret = resolve_tags(l->fs, l->r, l->path, &tl);
+	resolve_listing_put(tl);
+	if (ret == 0)
+		return LEVEL_REPO;
+	/* refused: the catalog may still say it is there */
+	return ret == -EACCES ? LEVEL_UNSURE : ret;
+}
+
+/*
+ * Before the catalog is asked again: what the probes, then the catalog as
+ * it was past its TTL (@stale, or NULL), can tell.  A repository path the
+ * last catalog named is taken to be there still: namespaces and
+ * repositories seldom go, a listing of the level asks the catalog afresh,
+ * and what is below is probed by name.  A tag of a repository it named is
+ * probed first (a tag wins over a namespace).  LEVEL_TAG, LEVEL_REPO,
+ * LEVEL_UNSURE or -errno.
+ */
+static int level_before_catalog(struct level *l, const struct resolve_listing *stale)
+{
+	bool named = stale && !stale->absent && l->is_component &&
+		     catalog_has_prefix(stale, l->path);
+	int ret;
+
+	/* no tag to look for where the last catalog had no repository */
+	if (named && (!l->is_tag || !resolve_listing_has(stale, l->prefix)))
+		return LEVEL_REPO;
+	ret = level_probe(l);
+	if (ret == LEVEL_UNSURE && named)
+		return LEVEL_REPO;
+	return ret;
+}
+
+/*
+ * Names at a registry's top probed one by one (within a TTL of each other)
+ * before the catalog is read after all.  A path named in full probes one;
+ * many top-level names looked up at once (`xargs -P16 cat` over
+ * top-level repositories) are answered by one catalog soon, which matters
+ * while the kernel sends the lookups of one directory one at a time.
+ */
+#define LEVEL_PROBES_MAX 4
+
+/* May @l probe rather than read the catalog?  Counts the probe. */
+static bool probes_left(struct level *l)
+{
+	char *key = fs_key_probes(l->r), *val = NULL;
+	size_t len;
+	unsigned n = 0;
+
+	if (!key)
+		return true;
+	if (cache_mem_get(l->fs->mem, key, &val, &len) == 0 && len == sizeof(n))
+		memcpy(&n, val, sizeof(n));
+	free(val);
+	n++;
+	/* forgotten a TTL after the last probe, as a catalog read would be */
+	cache_mem_put(l->fs->mem, key, &n, sizeof(n), l->fs->cfg.ttl);
+	free(key);
+	return n <= LEVEL_PROBES_MAX;
+}
+
+/*
+ * The registry's answer for the level: LEVEL_TAG, LEVEL_REPO, or -errno.
+ * The catalog is asked only when the name itself could not tell, or when it
+ * is at hand already (a listing of the level fetched it): a path named in
+ * full costs a HEAD or a tags list, not pages of _catalog.
+ */
 static int level_registry(struct level *l)
 {
+	char *key = fs_key_catalog(l->r);
+	bool live = false;
+	struct cache_mem_obj *o = key ? cache_mem_find_obj_stale(l->fs->listings, key, &live) : NULL;
+	struct resolve_listing *cat = o ? (struct resolve_listing *)o : NULL;
 	int ret, cret;
 
-	/* a catalog refused (credentials we lack for it) does not say which
-	 * names are there: look the name up by itself, as without one */
-	cret = resolve_catalog(l->fs, l->r, &l->cat);
-	if (cret < 0 && cret != -ENOTSUP && cret != -EACCES)
-		return cret;
+	free(key);
+	if (cat && cat->absent) {
+		/* no catalog, even as it was past the TTL: a registry that
+		 * offers none (Docker Hub) is asked again only by listings */
+		cret = -ENOTSUP;
+		resolve_listing_put(cat);
+	} else if (cat && live) {
+		cret = 0;
+		l->cat = cat;
+	} else {
+		ret = l->prefix || probes_left(l) ? level_before_catalog(l, cat) : LEVEL_UNSURE;
+		resolve_listing_put(cat);
+		if (ret != LEVEL_UNSURE)
+			return ret;
+		/* a catalog refused (credentials we lack for it) does not say
+		 * which names are there: look the name up by itself, as
+		 * without one */
+		cret = resolve_catalog(l->fs, l->r, &l->cat);
+		if (cret < 0 && cret != -ENOTSUP && cret != -EACCES)
+			return cret;
+	}
 	l->has_catalog = cret == 0;
-	l->prefix_is_repo = l->prefix && (!l->has_catalog || strlist_has(&l->cat, l->prefix));
+	l->prefix_is_repo =
+		l->prefix && (!l->has_catalog || resolve_listing_has(l->cat, l->prefix));
 
-	if (l->is_tag && l->prefix_is_repo && l->has_catalog) {
+	if (l->is_tag && l->prefix_is_repo && l->has_catalog && !l->tag_probed) {
 		ret = level_listed_tag(l);
 		if (ret != 0)
 			return ret < 0 ? ret : LEVEL_TAG;
 	}
-	if (l->is_component && l->has_catalog && catalog_has_prefix(&l->cat, l->path))
+	if (l->is_component && l->has_catalog && catalog_has_prefix(l->cat, l->path))
 		return LEVEL_REPO;
 	if (l->is_tag && l->prefix_is_repo) {
 		ret = level_probed_tag(l);
@@ -525,10 +923,10 @@ int resolve_level(struct fs *fs, struct reg_registry *r, const char *prefix, con
 		return -ENOMEM;
 	ret = level_registry(&l);
 	/* nothing in the registry, or no registry to ask: the level holding
-	 * drafts is there all the same */
-	if (ret < 0 && ret != -ENOMEM && kind == CACHE_DRAFT_NAMESPACE)
+	 * drafts is there all the same (but "not now" is no answer yet) */
+	if (ret < 0 && ret != -ENOMEM && !not_now(ret) && kind == CACHE_DRAFT_NAMESPACE)
 		ret = LEVEL_REPO;
-	reg_strlist_release(&l.cat);
+	resolve_listing_put(l.cat);
 	free(l.path);
 	return ret;
 }
@@ -650,6 +1048,11 @@ int resolve_path(struct fs *fs, const char *rel, bool fresh, struct resolved *t)
 			ret = 0;
 		}
 	}
+	/* the caller may take the views apart (commit.c does) */
+	if (ret == 0)
+		ret = view_own(&t->view);
+	if (ret == 0)
+		ret = view_own(&t->parent);
 out:
 	if (ret < 0)
 		resolved_release(t); /* nothing for the caller to free */

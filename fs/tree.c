@@ -9,6 +9,7 @@
  * got there and again before they are served.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,16 +59,69 @@ void tree_listing_release(struct tree_listing *l)
 	for (size_t i = 0; i < l->n; i++)
 		free(l->v[i].name);
 	free(l->v);
+	free(l->slots);
 	l->v = NULL;
-	l->n = l->cap = 0;
+	l->slots = NULL;
+	l->n = l->cap = l->nslots = 0;
+}
+
+#define LISTING_MIN_SLOTS 64
+
+static size_t name_hash(const char *s)
+{
+	uint64_t h = 14695981039346656037u;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211u;
+	}
+	return (size_t)h;
+}
+
+/* The slot of @name in @l's hash: where it is, or the empty one where it
+ * would go. */
+static size_t listing_slot(const struct tree_listing *l, const char *name)
+{
+	size_t mask = l->nslots - 1, i = name_hash(name) & mask;
+
+	while (l->slots[i] && strcmp(l->v[l->slots[i] - 1].name, name) != 0)
+		i = (i + 1) & mask;
+	return i;
+}
+
+/* Room in the hash for one more name (at most half full).  0 or -ENOMEM. */
+static int listing_slots_reserve(struct tree_listing *l)
+{
+	size_t n = l->nslots ? l->nslots : LISTING_MIN_SLOTS;
+	size_t *old = l->slots, old_n = l->nslots;
+
+	while (n < 2 * (l->n + 1))
+		n *= 2;
+	if (n == l->nslots)
+		return 0;
+	l->slots = calloc(n, sizeof(*l->slots));
+	if (!l->slots) {
+		l->slots = old;
+		return -ENOMEM;
+	}
+	l->nslots = n;
+	for (size_t i = 0; i < old_n; i++)
+		if (old[i])
+			l->slots[listing_slot(l, l->v[old[i] - 1].name)] = old[i];
+	free(old);
+	return 0;
 }
 
 static int listing_add(struct tree_listing *l, const char *name, enum node_kind kind,
 		       uint64_t ino)
 {
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->v[i].name, name) == 0)
-			return 0; /* first one wins: a tag shadows a namespace */
+	size_t slot;
+
+	if (listing_slots_reserve(l) < 0)
+		return -ENOMEM;
+	slot = listing_slot(l, name);
+	if (l->slots[slot])
+		return 0; /* first one wins: a tag shadows a namespace */
 	if (array_reserve(&l->v, &l->cap, l->n + 1, sizeof(*l->v)) < 0)
 		return -ENOMEM;
 	l->v[l->n].name = strdup(name);
@@ -76,6 +130,7 @@ static int listing_add(struct tree_listing *l, const char *name, enum node_kind 
 	l->v[l->n].kind = kind;
 	l->v[l->n].ino = ino;
 	l->n++;
+	l->slots[slot] = l->n;
 	return 0;
 }
 
@@ -343,9 +398,15 @@ int tree_file_content(struct fs *fs, struct node *n, char **bytes, size_t *len)
 		return ret;
 	switch (n->file) {
 	case FILE_MANIFEST:
-		*bytes = v.bytes;
+		/* a copy: the view may be shared */
+		*bytes = malloc(v.len + 1);
+		if (!*bytes) {
+			ret = -ENOMEM;
+			break;
+		}
+		memcpy(*bytes, v.bytes, v.len);
+		(*bytes)[v.len] = '\0';
 		*len = v.len;
-		v.bytes = NULL;
 		break;
 	case FILE_DIGEST:
 		if (asprintf(bytes, "%s\n", v.digest) < 0)
@@ -528,6 +589,20 @@ static int blob_child(struct node *parent, const char *name, const struct reg_de
 	return 0;
 }
 
+/*
+ * Is @child, just looked up in an index's directory, a sign that its
+ * entries are read next: a platform directory (the reader walks them, as
+ * docker manifest inspect -v does), or inspect.json (which reads them all)?
+ * Not manifest.json or digest: reading ahead costs manifest GETs, which
+ * some registries count against a pull quota, and a reader of the list
+ * alone should not pay for children it never opens.
+ */
+static bool index_read_next(const struct node *child)
+{
+	return child->kind == NODE_MANIFEST ||
+	       (child->kind == NODE_FILE && child->file == FILE_INSPECT);
+}
+
 static int lookup_manifest(struct fs *fs, struct node *parent, const char *name,
 			   struct node **out)
 {
@@ -556,9 +631,11 @@ static int lookup_manifest(struct fs *fs, struct node *parent, const char *name,
 	}
 	if (reg_mtype_is_image(v.m->type) && strcmp(name, "layers") == 0)
 		ret = new_child(parent, name, NODE_LAYERS, NULL, out);
-	else if (reg_mtype_is_index(v.m->type) && reg_manifest_find_entry(v.m, name) >= 0)
+	else if (reg_mtype_is_index(v.m->type) && resolve_view_find_entry(&v, name) >= 0)
 		ret = new_child(parent, name, NODE_MANIFEST, NULL, out);
 found:
+	if (ret == 0 && index_read_next(*out))
+		prefetch_index(fs, parent->reg, parent->repo, &v);
 	resolve_view_release(&v);
 	return ret;
 }
@@ -743,10 +820,36 @@ static int list_draft_dirs(struct fs *fs, struct node *n, struct tree_listing *o
 	return ret;
 }
 
+/* The repository paths one level below @prefix (NULL: the top) that the
+ * catalog @cat names, added to @out.  The names below "prefix/" sort
+ * together, so only they are read. */
+static int list_catalog_level(const struct resolve_listing *cat, const char *prefix,
+			      struct tree_listing *out)
+{
+	char *below = prefix ? fs_strdup_printf("%s/", prefix) : strdup("");
+	size_t bl = below ? strlen(below) : 0;
+	int ret = 0;
+
+	if (!below)
+		return -ENOMEM;
+	for (size_t i = resolve_listing_lower_bound(cat, below); ret == 0 && i < cat->n; i++) {
+		const char *rest = cat->v[i];
+		char *comp;
+
+		if (strncmp(rest, below, bl) != 0)
+			break;
+		rest += bl;
+		comp = strndup(rest, strcspn(rest, "/"));
+		ret = comp ? tree_listing_add(out, comp, NODE_REPO) : -ENOMEM;
+		free(comp);
+	}
+	free(below);
+	return ret;
+}
+
 int tree_list_level(struct fs *fs, struct node *n, const char *prefix, struct tree_listing *out)
 {
-	struct reg_strlist cat = {0}, tl = {0};
-	size_t pl = prefix ? strlen(prefix) : 0;
+	const struct resolve_listing *cat = NULL, *tl = NULL;
 	bool denied = false;
 	int ret = 0, cret;
 
@@ -755,9 +858,9 @@ int tree_list_level(struct fs *fs, struct node *n, const char *prefix, struct tr
 		if (ret < 0 && ret != -ENOENT && ret != -EACCES)
 			return ret;
 		denied = ret == -EACCES;
-		for (size_t i = 0; ret == 0 && i < tl.n; i++)
-			ret = tree_listing_add(out, tl.v[i], NODE_MANIFEST);
-		reg_strlist_release(&tl);
+		for (size_t i = 0; ret == 0 && i < tl->n; i++)
+			ret = tree_listing_add(out, tl->v[i], NODE_MANIFEST);
+		resolve_listing_put(tl);
 		if (ret == -ENOMEM)
 			return ret;
 	}
@@ -766,25 +869,8 @@ int tree_list_level(struct fs *fs, struct node *n, const char *prefix, struct tr
 	cret = resolve_catalog(fs, n->reg, &cat);
 	if (cret < 0 && cret != -ENOTSUP && (cret != -EACCES || !prefix))
 		return cret;
-	ret = 0;
-	for (size_t i = 0; ret == 0 && i < cat.n; i++) {
-		const char *rest = cat.v[i];
-		char *comp;
-
-		if (prefix) {
-			if (strncmp(rest, prefix, pl) != 0 || rest[pl] != '/')
-				continue;
-			rest += pl + 1;
-		}
-		comp = strndup(rest, strcspn(rest, "/"));
-		if (!comp) {
-			ret = -ENOMEM;
-			break;
-		}
-		ret = tree_listing_add(out, comp, NODE_REPO);
-		free(comp);
-	}
-	reg_strlist_release(&cat);
+	ret = cat ? list_catalog_level(cat, prefix, out) : 0;
+	resolve_listing_put(cat);
 	if (ret == 0)
 		ret = list_draft_dirs(fs, n, out);
 	/* a refused repository with nothing below it: say so, not "empty" */
@@ -818,6 +904,9 @@ static int list_manifest(struct fs *fs, struct node *n, struct tree_listing *out
 	for (size_t i = 0; ret == 0 && index && i < v.m->n_entries; i++)
 		if (v.m->entry_names[i])
 			ret = tree_listing_add(out, v.m->entry_names[i], NODE_MANIFEST);
+	/* a listing of a list's directory: its platforms are opened next */
+	if (ret == 0 && index)
+		prefetch_index(fs, n->reg, n->repo, &v);
 	resolve_view_release(&v);
 	return ret;
 }

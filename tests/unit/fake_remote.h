@@ -6,7 +6,9 @@
  * cannot be in a unit test: fast, offline, and counting its requests.
  * Every integration test keeps the real docker-registry and a real mount.
  *
- * Single-threaded: the tables and counters are file-level state.
+ * The tables are file-level state, built before any request; the counters
+ * are counted atomically, as read-ahead threads (fs/prefetch.c, off unless
+ * a test sets cfg.prefetch) make requests too.
  */
 #ifndef REGFS_TESTS_FAKE_REMOTE_H
 #define REGFS_TESTS_FAKE_REMOTE_H
@@ -28,7 +30,7 @@
 
 #include "check.h"
 
-#define FAKE_MAX 64
+#define FAKE_MAX 256
 
 #define MT_DOCKER_IMAGE "application/vnd.docker.distribution.manifest.v2+json"
 #define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -42,6 +44,7 @@ struct fake_object {
 	char digest[DIGEST_STR_LEN + 1];
 	char *bytes;
 	const char *media_type; /* NULL for a blob */
+	int got;                /* requests for its bytes (GETs of a manifest, of a blob) */
 };
 
 static struct {
@@ -52,6 +55,8 @@ static struct {
 	/* requests made, by kind */
 	int catalogs, tag_lists, gets, heads, blobs, pings;
 } fake;
+
+#define FAKE_COUNT(counter) __atomic_add_fetch(&(counter), 1, __ATOMIC_RELAXED)
 
 static struct fake_object *fake_add(const char *host, const char *repo, const char *tag,
 				    const char *media_type, char *bytes)
@@ -195,14 +200,14 @@ static int strlist_add_unique(struct reg_strlist *l, const char *s)
 
 static int fake_ping(struct reg_registry *r)
 {
-	fake.pings++;
+	FAKE_COUNT(fake.pings);
 	return fake_known_host(reg_registry_host(r)) ? 0 : -ENXIO;
 }
 
 static int fake_catalog(struct reg_registry *r, struct reg_strlist *out)
 {
 	memset(out, 0, sizeof(*out));
-	fake.catalogs++;
+	FAKE_COUNT(fake.catalogs);
 	if (fake.no_catalog)
 		return -ENOTSUP;
 	for (size_t i = 0; i < fake.n; i++)
@@ -215,7 +220,7 @@ static int fake_catalog(struct reg_registry *r, struct reg_strlist *out)
 static int fake_tags(struct reg_registry *r, const char *repo, struct reg_strlist *out)
 {
 	memset(out, 0, sizeof(*out));
-	fake.tag_lists++;
+	FAKE_COUNT(fake.tag_lists);
 	if (fake.fail_tags)
 		return fake.fail_tags;
 	for (size_t i = 0; i < fake.n; i++)
@@ -247,7 +252,9 @@ static int fake_manifest_get(struct reg_registry *r, const char *repo, const cha
 	const struct fake_object *o = fake_find(r, repo, ref, true);
 
 	memset(out, 0, sizeof(*out));
-	fake.gets++;
+	FAKE_COUNT(fake.gets);
+	if (o)
+		FAKE_COUNT(((struct fake_object *)o)->got);
 	if (fake.fail_gets)
 		return fake.fail_gets;
 	if (!o)
@@ -264,7 +271,7 @@ static int fake_manifest_digest(struct reg_registry *r, const char *repo, const 
 {
 	const struct fake_object *o = fake_find(r, repo, ref, true);
 
-	fake.heads++;
+	FAKE_COUNT(fake.heads);
 	if (!o)
 		return -ENOENT;
 	memcpy(digest, o->digest, DIGEST_STR_LEN + 1);
@@ -276,7 +283,9 @@ static int fake_blob_stream(struct reg_registry *r, const char *repo, const char
 {
 	const struct fake_object *o = fake_find(r, repo, digest, false);
 
-	fake.blobs++;
+	FAKE_COUNT(fake.blobs);
+	if (o)
+		FAKE_COUNT(((struct fake_object *)o)->got);
 	if (!o)
 		return -ENOENT;
 	return sink(arg, o->bytes, strlen(o->bytes));
@@ -326,6 +335,7 @@ static void fake_fs_open(struct fake_fs *f, char **registries)
 	f->fs.cfg.registries = registries;
 	f->fs.cfg.ttl = 60;
 	f->fs.cfg.mountpoint = "/mnt/regfs-unit";
+	f->fs.cfg.prefetch = -1; /* counts stay exact; a test of read ahead turns it on */
 	f->fs.remote = &fake_remote;
 	f->fs.mem = cache_mem_new(16u << 20);
 	if (!f->fs.mem || reg_client_new(&opts, &f->fs.client) < 0 ||

@@ -4,6 +4,7 @@
  * and many threads at once (run under TSan to mean something).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,6 +212,126 @@ static void test_threads(void)
 	cache_mem_free(c);
 }
 
+/* An object that counts its destruction. */
+struct tobj {
+	struct cache_mem_obj obj;
+	int *destroyed;
+};
+
+static void tobj_destroy(struct cache_mem_obj *o)
+{
+	struct tobj *t = (struct tobj *)o;
+
+	(*t->destroyed)++;
+	free(t);
+}
+
+static struct tobj *tobj_new(int *destroyed, size_t charge)
+{
+	struct tobj *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		abort();
+	cache_mem_obj_init(&t->obj, tobj_destroy, charge);
+	t->destroyed = destroyed;
+	return t;
+}
+
+/* Objects are shared, not copied: a find is the same object; the map's
+ * reference goes on replace, drop, expiry and eviction, and the object
+ * lives on while a reader holds one; bytes and objects never answer for
+ * each other; the charge counts against the cap. */
+static void test_objects(void)
+{
+	struct cache_mem *c = cache_mem_new(1000);
+	int gone = 0;
+	struct tobj *a = tobj_new(&gone, 100), *b = tobj_new(&gone, 100);
+	struct cache_mem_obj *o;
+	char *v = NULL;
+	size_t len;
+
+	CHECK(cache_mem_put_obj(c, "a", &a->obj, CACHE_MEM_FOREVER) == 0);
+	cache_mem_obj_put(&a->obj); /* the map's reference alone */
+	o = cache_mem_find_obj(c, "a");
+	CHECK(o == &a->obj);
+	CHECK(cache_mem_get(c, "a", &v, &len) == -ENOENT, "an object read as bytes");
+	CHECK(cache_mem_bytes(c) == 1 + 100);
+	cache_mem_drop(c, "a");
+	CHECK_EQ(gone, 0); /* still held */
+	CHECK(!cache_mem_find_obj(c, "a"));
+	cache_mem_obj_put(o);
+	CHECK_EQ(gone, 1);
+
+	CHECK(cache_mem_put(c, "bytes", "x", 1, CACHE_MEM_FOREVER) == 0);
+	CHECK(!cache_mem_find_obj(c, "bytes"), "bytes read as an object");
+	/* replaced */
+	CHECK(cache_mem_put_obj(c, "b", &b->obj, CACHE_MEM_FOREVER) == 0);
+	cache_mem_obj_put(&b->obj);
+	CHECK(cache_mem_put(c, "b", "y", 1, CACHE_MEM_FOREVER) == 0);
+	CHECK_EQ(gone, 2);
+	/* evicted by the cap: ten of 100 bytes do not fit in 1000 with keys */
+	for (int i = 0; i < 10; i++) {
+		char key[8];
+		struct tobj *t = tobj_new(&gone, 100);
+
+		snprintf(key, sizeof(key), "o%d", i);
+		CHECK(cache_mem_put_obj(c, key, &t->obj, CACHE_MEM_FOREVER) == 0);
+		cache_mem_obj_put(&t->obj);
+	}
+	CHECK(gone >= 3, "nothing evicted");
+	CHECK(cache_mem_bytes(c) <= 1000);
+	/* bigger than the cap: not kept */
+	{
+		struct tobj *t = tobj_new(&gone, 2000);
+		int before = gone;
+
+		CHECK(cache_mem_put_obj(c, "huge", &t->obj, CACHE_MEM_FOREVER) == 0);
+		CHECK(!cache_mem_find_obj(c, "huge"));
+		cache_mem_obj_put(&t->obj);
+		CHECK_EQ(gone, before + 1);
+	}
+	cache_mem_free(c); /* puts the rest */
+	CHECK_EQ(gone, 2 + 10 + 1);
+}
+
+/* An expired value is still there for get_stale (and says so), and stays
+ * there for the next one; cache_mem_get does not see it. */
+static void test_stale(void)
+{
+	struct cache_mem *c = cache_mem_new(0);
+	char *v = NULL;
+	size_t len;
+	bool live = false;
+
+	CHECK(cache_mem_put(c, "t", "d1", 2, 0.05) == 0);
+	CHECK(cache_mem_get_stale(c, "t", &v, &len, &live) == 0 && live && strcmp(v, "d1") == 0);
+	free(v);
+	sleep_s(0.1);
+	CHECK(cache_mem_get_stale(c, "t", &v, &len, &live) == 0 && !live && strcmp(v, "d1") == 0);
+	free(v);
+	CHECK(cache_mem_get_stale(c, "t", &v, &len, &live) == 0 && !live);
+	free(v);
+	CHECK(has(c, "t", NULL));
+	CHECK(cache_mem_get_stale(c, "t", &v, &len, &live) == -ENOENT && !v);
+	/* objects too */
+	{
+		int gone = 0;
+		struct tobj *t = tobj_new(&gone, 10);
+		struct cache_mem_obj *o;
+
+		CHECK(cache_mem_put_obj(c, "o", &t->obj, 0.05) == 0);
+		cache_mem_obj_put(&t->obj);
+		sleep_s(0.1);
+		o = cache_mem_find_obj_stale(c, "o", &live);
+		CHECK(o == &t->obj && !live);
+		cache_mem_obj_put(o);
+		CHECK(!cache_mem_find_obj(c, "o"));
+		CHECK(!cache_mem_find_obj_stale(c, "o", &live));
+		CHECK_EQ(gone, 1);
+	}
+	cache_mem_free(c);
+}
+
 int main(void)
 {
 	static const struct check_test tests[] = {
@@ -219,6 +340,8 @@ int main(void)
 	    {"ttl", test_ttl},
 	    {"lru_cap", test_lru_cap},
 	    {"threads", test_threads},
+	    {"objects", test_objects},
+	    {"stale", test_stale},
 	};
 
 	return check_run(tests, sizeof(tests) / sizeof(tests[0]));

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "fs/fs.h"
@@ -24,7 +25,7 @@ static char *registries[] = {H, O, NULL};
 /* The world every row is resolved in. */
 static struct {
 	struct fake_object *amd64, *arm64, *attest, *list, *ab_latest, *ab_c, *abc_latest,
-		*inner, *outer, *other;
+		*inner, *outer, *other, *solo;
 } w;
 
 static void world_build(bool no_catalog)
@@ -71,6 +72,7 @@ static void world_build(bool no_catalog)
 		w.outer = fake_index(H, "nest/outer", "latest", true, oe, 2);
 	}
 	w.other = fake_image(O, "x/y", "latest", true, "linux", "arm", "v7");
+	w.solo = fake_image(H, "solo", "latest", true, "linux", "amd64", NULL);
 }
 
 struct row {
@@ -110,6 +112,9 @@ static const struct row rows[] = {
 	 NULL},
 	{H "/nest/outer/latest/linux-mips64/linux-arm64-v8", RESOLVED_MANIFEST, "nest/outer", NULL,
 	 &w.inner, NULL},
+	/* a repository at the top */
+	{H "/solo/latest", RESOLVED_MANIFEST, "solo", &w.solo, NULL, NULL},
+	{H "/solo/nope", RESOLVED_NONE, NULL, NULL, NULL, NULL},
 	/* another registry */
 	{O "/x/y/latest", RESOLVED_MANIFEST, "x/y", &w.other, NULL, NULL},
 	{O "/x/y/nope", RESOLVED_NONE, NULL, NULL, NULL, NULL},
@@ -269,11 +274,13 @@ static void test_resolve_cost(void)
 	CHECK(fake.heads == 0, "%d HEAD requests, want none", fake.heads);
 	CHECK(fake.catalogs == 1, "%d catalog requests, want 1", fake.catalogs);
 	CHECK(fake.pings == 0, "%d pings of a configured registry", fake.pings);
-	fake.gets = fake.catalogs = fake.tag_lists = 0;
+	fake.gets = fake.catalogs = fake.tag_lists = fake.heads = 0;
 	CHECK(resolve_path(&f.fs, H "/onap/py-app/v1/linux-amd64", true, &t) == 0);
 	resolved_release(&t);
 	CHECK(fake.catalogs == 0 && fake.tag_lists == 0, "listings asked again within the TTL");
-	CHECK(fake.gets == 1, "%d GETs, want 1 (the tag, fresh)", fake.gets);
+	/* fresh: the tag is asked now, with a HEAD; its manifest is at hand */
+	CHECK(fake.heads == 1, "%d HEADs, want 1 (the tag, fresh)", fake.heads);
+	CHECK(fake.gets == 0, "%d GETs, want none (the digest did not move)", fake.gets);
 	/* not fresh (as `cat` asks): once the tag's digest is known, no request */
 	CHECK(resolve_path(&f.fs, H "/onap/py-app/v1/linux-amd64", false, &t) == 0);
 	resolved_release(&t);
@@ -281,6 +288,194 @@ static void test_resolve_cost(void)
 	CHECK(resolve_path(&f.fs, H "/onap/py-app/v1/linux-amd64", false, &t) == 0);
 	resolved_release(&t);
 	CHECK(fake.gets == 0, "%d GETs for a tag cached for the TTL", fake.gets);
+	fake_fs_close(&f);
+	fake_reset();
+}
+
+static void sleep_s(double s)
+{
+	struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+
+	while (nanosleep(&ts, &ts) < 0)
+		;
+}
+
+#define QUOTA_TTL 0.05
+
+static struct fake_object *quota_read(struct fake_fs *f, bool fresh, int want_ret)
+{
+	struct reg_registry *r = NULL;
+	struct resolve_view v;
+	struct fake_object *got = NULL;
+	int ret;
+
+	CHECK(reg_client_registry(f->fs.client, H, &r) == 0);
+	fake.gets = fake.heads = 0;
+	ret = resolve_ref(&f->fs, r, "onap/py-app-amd64", "latest", fresh, &v);
+	CHECK(ret == want_ret, "resolve_ref: %s", strerror(-ret));
+	for (size_t i = 0; ret == 0 && !got && i < fake.n; i++)
+		if (strcmp(fake.v[i].digest, v.digest) == 0)
+			got = &fake.v[i]; /* the first: others may hold the same bytes */
+	if (ret == 0)
+		resolve_view_release(&v);
+	return got;
+}
+
+/* Quota: a manifest GET per digest per mount.  After the TTL a tag whose
+ * digest did not move costs one HEAD and no GET; one that moved, a HEAD
+ * and a GET by its new digest; one that is gone, a HEAD. */
+static void test_tag_quota(void)
+{
+	struct fake_fs f;
+	struct fake_object *moved;
+
+	world_build(false);
+	fake_fs_open(&f, registries);
+	f.fs.cfg.ttl = QUOTA_TTL;
+	CHECK(quota_read(&f, false, 0) == w.amd64);
+	CHECK(fake.gets == 1 && fake.heads == 0, "first read: %d GETs, %d HEADs, want 1, 0",
+	      fake.gets, fake.heads);
+	CHECK(quota_read(&f, false, 0) == w.amd64);
+	CHECK(fake.gets == 0 && fake.heads == 0, "within the TTL: %d GETs, %d HEADs", fake.gets,
+	      fake.heads);
+	sleep_s(2 * QUOTA_TTL);
+	CHECK(quota_read(&f, false, 0) == w.amd64);
+	CHECK(fake.gets == 0 && fake.heads == 1, "after the TTL: %d GETs, %d HEADs, want 0, 1",
+	      fake.gets, fake.heads);
+	CHECK(quota_read(&f, true, 0) == w.amd64);
+	CHECK(fake.gets == 0 && fake.heads == 1, "fresh: %d GETs, %d HEADs, want 0, 1", fake.gets,
+	      fake.heads);
+
+	/* the tag moves to another image */
+	w.amd64->tag[0] = '\0';
+	moved = fake_image(H, "onap/py-app-amd64", "latest", false, "linux", "riscv64", NULL);
+	sleep_s(2 * QUOTA_TTL);
+	CHECK(quota_read(&f, false, 0) == moved);
+	CHECK(fake.gets == 1 && fake.heads == 1, "moved: %d GETs, %d HEADs, want 1, 1", fake.gets,
+	      fake.heads);
+	sleep_s(2 * QUOTA_TTL);
+	CHECK(quota_read(&f, false, 0) == moved);
+	CHECK(fake.gets == 0 && fake.heads == 1, "moved, then still: %d GETs, %d HEADs, want 0, 1",
+	      fake.gets, fake.heads);
+
+	/* and is removed */
+	moved->tag[0] = '\0';
+	sleep_s(2 * QUOTA_TTL);
+	quota_read(&f, false, -ENOENT);
+	CHECK(fake.gets == 0 && fake.heads == 1, "removed: %d GETs, %d HEADs, want 0, 1",
+	      fake.gets, fake.heads);
+	fake_fs_close(&f);
+	fake_reset();
+}
+
+/* A path named in full is probed, not found by paging the catalog: a
+ * repository by its tags list, a tag in it by that listing.  Only a name
+ * the probes cannot tell (a namespace, or nothing) asks the catalog, and a
+ * catalog at hand (fetched by a listing) answers for free. */
+static void test_full_path_cost(void)
+{
+	struct fake_fs f;
+	struct resolved t;
+	struct tree_listing l;
+	struct node *reg = NULL;
+
+	world_build(false);
+	fake_fs_open(&f, registries);
+	CHECK(resolve_path(&f.fs, H "/solo/latest", false, &t) == 0);
+	CHECK(t.kind == RESOLVED_MANIFEST);
+	resolved_release(&t);
+	CHECK(fake.catalogs == 0, "%d catalog requests for a full path, want none", fake.catalogs);
+	CHECK(fake.tag_lists == 1, "%d tags lists, want 1", fake.tag_lists);
+	CHECK(fake.heads == 0 && fake.gets == 1, "%d HEADs, %d GETs, want 0, 1", fake.heads,
+	      fake.gets);
+	/* so through lookups, as the kernel asks */
+	fake.catalogs = fake.tag_lists = fake.gets = 0;
+	CHECK(tree_lookup(&f.fs, node_root(f.fs.nodes), H, &reg) == 0);
+	{
+		struct node *repo = NULL, *tag = NULL;
+
+		CHECK(reg && tree_lookup(&f.fs, reg, "solo", &repo) == 0);
+		CHECK(repo && tree_lookup(&f.fs, repo, "latest", &tag) == 0 &&
+		      tag->kind == NODE_MANIFEST);
+		node_free(tag);
+		node_free(repo);
+	}
+	CHECK(fake.catalogs == 0 && fake.tag_lists == 0 && fake.gets == 0,
+	      "lookups: %d catalogs, %d tags lists, %d GETs, want none (cached)", fake.catalogs,
+	      fake.tag_lists, fake.gets);
+	/* a name no probe can tell: the catalog says it is not there */
+	CHECK(resolve_path(&f.fs, H "/nosuch", false, &t) == 0 && t.kind == RESOLVED_NONE);
+	resolved_release(&t);
+	CHECK(fake.catalogs == 1, "%d catalog requests, want 1", fake.catalogs);
+	/* a listing of the registry fetched it: later names cost nothing more */
+	CHECK(reg && tree_list(&f.fs, reg, &l) == 0);
+	tree_listing_release(&l);
+	CHECK(resolve_path(&f.fs, H "/onap/py-app/v1", false, &t) == 0 &&
+	      t.kind == RESOLVED_MANIFEST);
+	resolved_release(&t);
+	CHECK(fake.catalogs == 1, "%d catalog requests, want 1 (at hand)", fake.catalogs);
+	node_free(reg);
+	fake_fs_close(&f);
+	fake_reset();
+}
+
+/* Many names looked up one after another: a few are probed, then the
+ * catalog answers the rest (one read, not a probe each). */
+static void test_probe_budget(void)
+{
+	struct fake_fs f;
+	struct resolved t;
+
+	world_build(false);
+	for (int i = 0; i < 8; i++) {
+		char repo[8];
+
+		snprintf(repo, sizeof(repo), "top%d", i);
+		fake_image(H, repo, "latest", true, "linux", "amd64", NULL);
+	}
+	fake_fs_open(&f, registries);
+	for (int i = 0; i < 8; i++) {
+		char *path = fake_printf(H "/top%d/latest", i);
+
+		CHECK(resolve_path(&f.fs, path, false, &t) == 0 && t.kind == RESOLVED_MANIFEST,
+		      "%s", path);
+		resolved_release(&t);
+		free(path);
+		if (i < 4)
+			CHECK(fake.catalogs == 0, "%d: catalog read while probes were left", i);
+	}
+	CHECK_EQ(fake.catalogs, 1);
+	fake_fs_close(&f);
+	fake_reset();
+}
+
+/* After the TTL, a path below a namespace the last catalog named pages no
+ * catalog again: the repository and tag below are probed by name.  A name
+ * the last catalog did not name asks it afresh, and so does a listing. */
+static void test_catalog_after_ttl(void)
+{
+	struct fake_fs f;
+	struct resolved t;
+
+	world_build(false);
+	fake_fs_open(&f, registries);
+	f.fs.cfg.ttl = QUOTA_TTL;
+	CHECK(resolve_path(&f.fs, H "/onap/py-app/v1", false, &t) == 0 &&
+	      t.kind == RESOLVED_MANIFEST);
+	resolved_release(&t);
+	CHECK_EQ(fake.catalogs, 1);
+	sleep_s(2 * QUOTA_TTL);
+	fake.catalogs = fake.gets = fake.heads = 0;
+	CHECK(resolve_path(&f.fs, H "/onap/py-app/v1", false, &t) == 0 &&
+	      t.kind == RESOLVED_MANIFEST);
+	resolved_release(&t);
+	CHECK(fake.catalogs == 0, "%d catalog requests after the TTL, want none", fake.catalogs);
+	CHECK(fake.gets == 0 && fake.heads == 1, "%d GETs, %d HEADs after the TTL, want 0, 1",
+	      fake.gets, fake.heads);
+	/* still "not there" for what it did not name, from a fresh catalog */
+	CHECK(resolve_path(&f.fs, H "/onap/nope", false, &t) == 0 && t.kind == RESOLVED_NONE);
+	resolved_release(&t);
+	CHECK_EQ(fake.catalogs, 1);
 	fake_fs_close(&f);
 	fake_reset();
 }
@@ -330,6 +525,10 @@ int main(void)
 		{"lookup_agrees", test_lookup_agrees},
 		{"resolve_cost", test_resolve_cost},
 		{"resolve_errors", test_resolve_errors},
+		{"tag_quota", test_tag_quota},
+		{"full_path_cost", test_full_path_cost},
+		{"catalog_after_ttl", test_catalog_after_ttl},
+		{"probe_budget", test_probe_budget},
 	};
 
 	log_setup(stderr, LOG_LVL_ERR);

@@ -1,0 +1,357 @@
+/*
+ * Reading ahead.  Whoever opens a platform directory of a manifest list,
+ * lists the list's directory or reads its inspect.json is about to read
+ * every entry: `docker manifest inspect -v` does, and so do a `find` or a
+ * `cat` of each platform's manifest.  One at a time, each is a round trip
+ * to the registry (each child manifest, then each child's config), so
+ * their manifests and configs are fetched here in the background, a few at
+ * a time, and the reads that follow find them in memory and in the store.
+ * Reading the list alone (manifest.json, digest) starts nothing: manifest
+ * GETs count against some registries' pull quotas (tree.c decides).
+ *
+ * Bounded all the way: PREFETCH_THREADS threads (started at the first job,
+ * stopped and joined by fs_release), a queue of PREFETCH_QUEUE_MAX jobs
+ * that drops what does not fit (the caller never waits for room), at most
+ * PREFETCH_ENTRIES_MAX entries of one index, and an index is read ahead
+ * once (the last PREFETCH_SEEN_MAX indexes are remembered).  Nothing is
+ * fetched twice: a job is deduplicated by digest against the queue and
+ * the jobs running, and a reader that needs a manifest a job is fetching
+ * waits for that job (prefetch_claim) instead of asking the registry
+ * again; blobs are deduplicated by the store (cache_store_ensure).
+ *
+ * The threads run with an empty cancel scope: they may wait, and only
+ * cancel_all() (shutdown) calls their waits off.  A job that fails is
+ * forgotten: the reader that wants the thing asks for it again, and sees
+ * the error itself.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/cancel.h"
+#include "common/limits.h"
+#include "common/log.h"
+#include "fs/fs.h"
+#include "registry/client.h"
+#include "registry/manifest.h"
+
+struct prefetch_job {
+	struct reg_registry *reg; /* borrowed from the client */
+	char *repo;               /* owned */
+	char digest[DIGEST_STR_LEN + 1];
+	char *media_type;         /* owned, or NULL */
+};
+
+struct prefetch;
+
+/* Is this thread one of the pool's? */
+static __thread bool in_prefetch;
+
+/* What a thread is told: its pool and its slot in running[]. */
+struct prefetch_worker {
+	struct prefetch *p;
+	size_t self;
+};
+
+struct prefetch {
+	/*
+	 * Protects every field below but the ones set before the threads
+	 * start (workers, threads, n_threads, fs).  A leaf lock: nothing is
+	 * called with it held but the condition waits.
+	 */
+	pthread_mutex_t lock;
+	pthread_cond_t work; /* a job was queued, or stopping */
+	pthread_cond_t done; /* a running job ended */
+	struct prefetch_job queue[PREFETCH_QUEUE_MAX]; /* a ring */
+	size_t head, count;
+	char running[PREFETCH_THREADS][DIGEST_STR_LEN + 1]; /* "" for an idle thread */
+	char seen[PREFETCH_SEEN_MAX][DIGEST_STR_LEN + 1];   /* indexes read ahead, a ring */
+	size_t seen_next;
+	bool stopping;
+
+	struct prefetch_worker workers[PREFETCH_THREADS];
+	pthread_t threads[PREFETCH_THREADS];
+	size_t n_threads; /* started */
+	struct fs *fs;
+};
+
+static void job_release(struct prefetch_job *j)
+{
+	free(j->repo);
+	free(j->media_type);
+	memset(j, 0, sizeof(*j));
+}
+
+/* Is @digest running?  Which slot (or -1). */
+static int running_slot_locked(struct prefetch *p, const char *digest)
+{
+	for (size_t i = 0; i < PREFETCH_THREADS; i++)
+		if (strcmp(p->running[i], digest) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Where @digest is in the queue (an offset from head), or -1. */
+static int queued_locked(struct prefetch *p, const char *digest)
+{
+	for (size_t i = 0; i < p->count; i++)
+		if (strcmp(p->queue[(p->head + i) % PREFETCH_QUEUE_MAX].digest, digest) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* One job: the manifest, parsed (and so kept), and an image's config. */
+static void job_run(struct fs *fs, struct prefetch_job *j)
+{
+	struct resolve_view v;
+	int ret = resolve_digest(fs, j->reg, j->repo, j->digest, j->media_type, &v);
+
+	if (ret == 0 && reg_mtype_is_image(v.m->type) &&
+	    v.m->config.size <= (int64_t)REG_MANIFEST_MAX)
+		ret = tree_blob_ensure(fs, j->reg, j->repo, v.m->config.digest, v.m->config.size);
+	if (ret < 0 && ret != -EINTR && ret != -CANCEL_WOULD_WAIT)
+		log_debug("read ahead of '%s@%s': %s", j->repo, j->digest, strerror(-ret));
+	if (v.m)
+		resolve_view_release(&v);
+}
+
+static void *prefetch_main(void *arg)
+{
+	struct prefetch_worker *w = arg;
+	struct prefetch *p = w->p;
+
+	/* may wait: nobody but shutdown calls a read ahead off */
+	cancel_scope_set((struct cancel_scope){0});
+	in_prefetch = true;
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		struct prefetch_job j;
+
+		while (!p->count && !p->stopping)
+			pthread_cond_wait(&p->work, &p->lock);
+		if (p->stopping)
+			break;
+		j = p->queue[p->head];
+		memset(&p->queue[p->head], 0, sizeof(p->queue[p->head]));
+		p->head = (p->head + 1) % PREFETCH_QUEUE_MAX;
+		p->count--;
+		memcpy(p->running[w->self], j.digest, sizeof(j.digest));
+		pthread_mutex_unlock(&p->lock);
+		job_run(p->fs, &j);
+		job_release(&j);
+		pthread_mutex_lock(&p->lock);
+		p->running[w->self][0] = '\0';
+		pthread_cond_broadcast(&p->done);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+static void pool_free(struct prefetch *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stopping = true;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->lock);
+	for (size_t i = 0; i < p->n_threads; i++)
+		pthread_join(p->threads[i], NULL);
+	for (size_t i = 0; i < p->count; i++)
+		job_release(&p->queue[(p->head + i) % PREFETCH_QUEUE_MAX]);
+	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->done);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+static struct prefetch *pool_new(struct fs *fs, size_t threads)
+{
+	struct prefetch *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->done, NULL);
+	p->fs = fs;
+	for (size_t i = 0; i < threads; i++) {
+		p->workers[i] = (struct prefetch_worker){p, i};
+		if (pthread_create(&p->threads[i], NULL, prefetch_main, &p->workers[i]) != 0)
+			break;
+		p->n_threads++;
+	}
+	if (!p->n_threads) {
+		pool_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* The pool of @fs, started now if it is not yet; NULL when read ahead is
+ * off or cannot start (then it is not tried again). */
+static struct prefetch *pool_of(struct fs *fs)
+{
+	size_t want = fs->cfg.prefetch == 0 ? PREFETCH_THREADS : (size_t)fs->cfg.prefetch;
+	struct prefetch *p;
+
+	if (fs->cfg.prefetch < 0)
+		return NULL;
+	if (want > PREFETCH_THREADS)
+		want = PREFETCH_THREADS;
+	pthread_mutex_lock(&fs->prefetch_lock);
+	p = fs->prefetch;
+	if (!p && !fs->prefetch_failed && !fs->prefetch_stopped) {
+		p = fs->prefetch = pool_new(fs, want);
+		fs->prefetch_failed = !p;
+	}
+	pthread_mutex_unlock(&fs->prefetch_lock);
+	return p;
+}
+
+/* Has index @digest been read ahead already?  It is remembered now. */
+static bool seen_locked(struct prefetch *p, const char *digest)
+{
+	for (size_t i = 0; i < PREFETCH_SEEN_MAX; i++)
+		if (strcmp(p->seen[i], digest) == 0)
+			return true;
+	memcpy(p->seen[p->seen_next], digest, DIGEST_STR_LEN + 1);
+	p->seen_next = (p->seen_next + 1) % PREFETCH_SEEN_MAX;
+	return false;
+}
+
+/* Queue manifest @d of @repo unless it is queued or running, or the queue
+ * is full.  0, or -ENOMEM. */
+static int enqueue_locked(struct prefetch *p, struct reg_registry *r, const char *repo,
+			  const struct reg_descriptor *d)
+{
+	struct prefetch_job *j;
+
+	if (p->count == PREFETCH_QUEUE_MAX || queued_locked(p, d->digest) >= 0 ||
+	    running_slot_locked(p, d->digest) >= 0)
+		return 0;
+	j = &p->queue[(p->head + p->count) % PREFETCH_QUEUE_MAX];
+	j->reg = r;
+	j->repo = strdup(repo);
+	j->media_type = d->media_type ? strdup(d->media_type) : NULL;
+	memcpy(j->digest, d->digest, DIGEST_STR_LEN + 1);
+	if (!j->repo || (d->media_type && !j->media_type)) {
+		job_release(j);
+		return -ENOMEM;
+	}
+	p->count++;
+	pthread_cond_signal(&p->work);
+	return 0;
+}
+
+void prefetch_index(struct fs *fs, struct reg_registry *r, const char *repo,
+		    const struct resolve_view *idx)
+{
+	struct prefetch *p;
+	size_t queued = 0;
+
+	if (!reg_mtype_is_index(idx->m->type) || !idx->m->n_entries || !(p = pool_of(fs)))
+		return;
+	pthread_mutex_lock(&p->lock);
+	if (!p->stopping && !seen_locked(p, idx->digest))
+		for (size_t i = 0; i < idx->m->n_entries && queued < PREFETCH_ENTRIES_MAX; i++) {
+			/* the platform directories: what a reader goes on to open */
+			if (!idx->m->entry_names[i])
+				continue;
+			if (enqueue_locked(p, r, repo, &idx->m->entries[i]) < 0)
+				break;
+			queued++;
+		}
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Wait on @p->done for at most CANCEL_POLL_MS.  Called with the lock held. */
+static void wait_done_locked(struct prefetch *p)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += CANCEL_POLL_MS * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&p->done, &p->lock, &until);
+}
+
+int prefetch_claim(struct fs *fs, const char *digest)
+{
+	struct prefetch *p;
+	int at, ret = 0;
+
+	if (in_prefetch)
+		return 0; /* a job does not wait for itself */
+	pthread_mutex_lock(&fs->prefetch_lock);
+	p = fs->prefetch;
+	pthread_mutex_unlock(&fs->prefetch_lock);
+	if (!p)
+		return 0;
+	pthread_mutex_lock(&p->lock);
+	at = queued_locked(p, digest);
+	if (at >= 0) {
+		/* not started: the caller fetches it, the job goes */
+		job_release(&p->queue[(p->head + (size_t)at) % PREFETCH_QUEUE_MAX]);
+		for (size_t i = (size_t)at; i + 1 < p->count; i++)
+			p->queue[(p->head + i) % PREFETCH_QUEUE_MAX] =
+				p->queue[(p->head + i + 1) % PREFETCH_QUEUE_MAX];
+		p->count--;
+		memset(&p->queue[(p->head + p->count) % PREFETCH_QUEUE_MAX], 0,
+		       sizeof(struct prefetch_job));
+		pthread_mutex_unlock(&p->lock);
+		return 0;
+	}
+	while (running_slot_locked(p, digest) >= 0) {
+		if (!cancel_may_wait()) {
+			ret = -CANCEL_WOULD_WAIT;
+			break;
+		}
+		if (cancel_requested()) {
+			ret = -EINTR;
+			break;
+		}
+		wait_done_locked(p);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return ret;
+}
+
+void prefetch_drain(struct fs *fs)
+{
+	struct prefetch *p;
+
+	pthread_mutex_lock(&fs->prefetch_lock);
+	p = fs->prefetch;
+	pthread_mutex_unlock(&fs->prefetch_lock);
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		bool idle = !p->count;
+
+		for (size_t i = 0; idle && i < PREFETCH_THREADS; i++)
+			idle = !p->running[i][0];
+		if (idle)
+			break;
+		wait_done_locked(p);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+void prefetch_stop(struct fs *fs)
+{
+	struct prefetch *p;
+
+	pthread_mutex_lock(&fs->prefetch_lock);
+	p = fs->prefetch;
+	fs->prefetch = NULL;
+	fs->prefetch_stopped = true;
+	pthread_mutex_unlock(&fs->prefetch_lock);
+	pool_free(p);
+}
