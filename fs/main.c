@@ -60,6 +60,7 @@ struct options {
 	char *gid;
 	char *umask;
 	char *timeout;
+	char *prefetch;
 	int verbose;
 	bool fsname_given;  /* -o fsname=, a FUSE option */
 	bool subtype_given; /* -o subtype=, a FUSE option */
@@ -85,6 +86,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("gid=%s", gid),
 	OPT("umask=%s", umask),
 	OPT("timeout=%s", timeout),
+	OPT("prefetch=%s", prefetch),
 	OPT("verbose", verbose),
 	/* mount(8)'s and fstab's own, which mount.fuse3 and a plain
 	 * `regfs -o` pass on (x-* are in opt_proc); ro and rw, dev, suid,
@@ -235,7 +237,10 @@ static void usage(const char *prog)
 	       "                           the mounting user's credentials: see README)\n"
 	       "    -o umask=MODE          octal bits taken from every mode shown, e.g. 022,\n"
 	       "                           077 (default 0); the kernel enforces the modes\n"
-	       "    -o timeout=SECONDS     connect timeout and stall limit (default 10)\n"
+	       "    -o timeout=SECONDS     how long one try waits to connect and for an answer\n"
+	       "                           to start (default 10); see README for the bounds\n"
+	       "    -o prefetch=N          threads reading a list's platform manifests and\n"
+	       "                           configs ahead, 0 to 8 (default 8; 0: none)\n"
 	       "    -o logfile=FILE        log here; otherwise stderr with -f, syslog (daemon\n"
 	       "                           facility) in the background\n"
 	       "    -o verbose             log every request decision (debug level)\n"
@@ -280,9 +285,9 @@ static int parse_size(const char *s, unsigned long long *out)
 	return 0;
 }
 
-/* A whole number of seconds from @min to @max written in decimal digits
+/* A whole number (of seconds, of threads) from @min to @max written in decimal digits
  * only, into *out.  0 or -1. */
-static int parse_seconds(const char *s, long min, long max, long *out)
+static int parse_whole(const char *s, long min, long max, long *out)
 {
 	char *end;
 	long v;
@@ -317,12 +322,12 @@ static int check_dir(const char *opt, const char *path)
 /*
  * Every option's value, checked before anything is created or mounted:
  * numbers in their range, files and directories that must be there.  The
- * numbers go to *ttl, *cache_max and *timeout (their defaults when not
+ * numbers go to *ttl, *cache_max, *timeout and *prefetch (their defaults when not
  * given; *timeout 0 = the client's default).  0, or -1 after one message
  * on stderr.
  */
 static int check_options(const struct options *o, double *ttl, unsigned long long *cache_max,
-			 long *timeout)
+			 long *timeout, int *prefetch)
 {
 	const char *const paths[][2] = {
 		{"cache_dir", o->cache_dir}, {"state_dir", o->state_dir},
@@ -357,10 +362,21 @@ static int check_options(const struct options *o, double *ttl, unsigned long lon
 		return -1;
 	}
 	*timeout = 0;
-	if (o->timeout && parse_seconds(o->timeout, 1, TIMEOUT_MAX, timeout) < 0) {
+	if (o->timeout && parse_whole(o->timeout, 1, TIMEOUT_MAX, timeout) < 0) {
 		fprintf(stderr, "regfs: timeout '%s' is not a whole number of seconds from 1 to "
 			"%d\n", o->timeout, TIMEOUT_MAX);
 		return -1;
+	}
+	*prefetch = 0;
+	if (o->prefetch) {
+		long n;
+
+		if (parse_whole(o->prefetch, 0, PREFETCH_THREADS, &n) < 0) {
+			fprintf(stderr, "regfs: prefetch '%s' is not a whole number from 0 to %d\n",
+				o->prefetch, PREFETCH_THREADS);
+			return -1;
+		}
+		*prefetch = n == 0 ? -1 : (int)n; /* cfg.prefetch: < 0 is none */
 	}
 	/* read when a registry is first used: a bad one would fail every request */
 	if (o->cafile && reg_cafile_check(o->cafile, why, sizeof(why)) < 0) {
@@ -620,7 +636,8 @@ static int parse_args(struct daemon *d, const char *prog)
 	}
 	/* who may write: said by the modes (the kernel checks them) and
 	 * checked again for each write (ops.c) */
-	if (check_options(&d->o, &d->fs.cfg.ttl, &d->cache_max, &d->timeout) < 0 ||
+	if (check_options(&d->o, &d->fs.cfg.ttl, &d->cache_max, &d->timeout,
+			  &d->fs.cfg.prefetch) < 0 ||
 	    set_owner(&d->o, &d->fs.cfg) < 0)
 		return -1;
 	return fuse_opt_add_arg(&d->args, "-odefault_permissions") < 0 ? -1 : 0;
@@ -907,6 +924,7 @@ static void daemon_release(struct daemon *d)
 	free(d->o.gid);
 	free(d->o.umask);
 	free(d->o.timeout);
+	free(d->o.prefetch);
 	fuse_opt_free_args(&d->args);
 	if (d->logfp)
 		fclose(d->logfp);

@@ -120,6 +120,13 @@ refused() {
 	done
 }
 
+@test "prefetch: negative, a fraction, trailing junk, over 8: refused" {
+	local v
+	for v in -1 1.5 4x "" 9 99999999999999999999; do
+		refused "prefetch=$v" "prefetch '$v' is not a whole number from 0 to 8"
+	done
+}
+
 @test "certs_dir, auth_file, cache_dir, state_dir, logfile: missing or wrong kind: refused" {
 	local f="$TESTDIR/files"
 	refused "certs_dir=$f/missing" "certs_dir '$f/missing': No such file or directory"
@@ -158,7 +165,7 @@ refused() {
 
 @test "good values mount, and a good cafile leaves plain-HTTP loopback readable" {
 	local i
-	run_regfs "cafile=$TESTDIR/files/ca.pem,auth_file=$TESTDIR/files/auth.json,ttl=0.5,cache_max=500M,timeout=1,certs_dir=$TESTDIR/files,uid=0,gid=0,umask=022,defaults,_netdev,nofail,x-systemd.automount,comment=x,relatime"
+	run_regfs "cafile=$TESTDIR/files/ca.pem,auth_file=$TESTDIR/files/auth.json,ttl=0.5,cache_max=500M,timeout=1,prefetch=0,certs_dir=$TESTDIR/files,uid=0,gid=0,umask=022,defaults,_netdev,nofail,x-systemd.automount,comment=x,relatime"
 	for ((i = 0; i < 100; i++)); do
 		mountpoint -q "$TESTDIR/mnt" && break
 		kill -0 "$REGFS_PID" 2>/dev/null || break
