@@ -11,6 +11,7 @@
 
 #include "cache/mem.h"
 #include "cache/store.h"
+#include "common/cancel.h"
 #include "common/limits.h"
 #include "fs/fs.h"
 #include "fs/remote.h"
@@ -48,6 +49,9 @@ int fs_init(struct fs *fs)
 	fs->prefetch_failed = fs->prefetch_stopped = false;
 	pthread_mutex_init(&fs->downloads_lock, NULL);
 	fs->downloads = NULL;
+	pthread_mutex_init(&fs->fetch_lock, NULL);
+	pthread_cond_init(&fs->fetch_done, NULL);
+	fs->fetches = NULL;
 	commit_init(fs);
 	return 0;
 }
@@ -60,11 +64,83 @@ void fs_release(struct fs *fs)
 	pthread_mutex_destroy(&fs->prefetch_lock);
 	commit_release(fs);
 	pthread_mutex_destroy(&fs->downloads_lock);
+	pthread_mutex_destroy(&fs->fetch_lock);
+	pthread_cond_destroy(&fs->fetch_done);
 	node_table_free(fs->nodes);
 	fs->nodes = NULL;
 	cache_mem_free(fs->listings);
 	cache_mem_free(fs->parsed);
 	fs->listings = fs->parsed = NULL;
+}
+
+struct fs_fetch {
+	char *key;
+	struct fs_fetch *next;
+};
+
+static struct fs_fetch **fetch_find_locked(struct fs *fs, const char *key)
+{
+	struct fs_fetch **pp = &fs->fetches;
+
+	while (*pp && strcmp((*pp)->key, key) != 0)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+int fs_fetch_begin(struct fs *fs, const char *key)
+{
+	struct fs_fetch *f;
+	bool waited = false;
+	int ret = 1;
+
+	pthread_mutex_lock(&fs->fetch_lock);
+	while (*fetch_find_locked(fs, key)) {
+		struct timespec ts;
+
+		if (!cancel_may_wait() || cancel_requested()) {
+			ret = cancel_may_wait() ? -EINTR : -CANCEL_WOULD_WAIT;
+			break;
+		}
+		waited = true;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += CANCEL_POLL_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&fs->fetch_done, &fs->fetch_lock, &ts);
+	}
+	if (ret == 1 && waited) {
+		ret = 0;
+	} else if (ret == 1) {
+		f = calloc(1, sizeof(*f));
+		if (f && (f->key = strdup(key))) {
+			f->next = fs->fetches;
+			fs->fetches = f;
+		} else {
+			free(f);
+			ret = -ENOMEM;
+		}
+	}
+	pthread_mutex_unlock(&fs->fetch_lock);
+	return ret;
+}
+
+void fs_fetch_end(struct fs *fs, const char *key)
+{
+	struct fs_fetch **pp, *f = NULL;
+
+	pthread_mutex_lock(&fs->fetch_lock);
+	pp = fetch_find_locked(fs, key);
+	if (*pp) {
+		f = *pp;
+		*pp = f->next;
+	}
+	pthread_cond_broadcast(&fs->fetch_done);
+	pthread_mutex_unlock(&fs->fetch_lock);
+	if (f)
+		free(f->key);
+	free(f);
 }
 
 #define STATFS_BLOCK 4096

@@ -184,6 +184,10 @@ struct fs {
 	bool prefetch_failed;       /* it could not start: not tried again */
 	bool prefetch_stopped;      /* fs_release stopped it: never started again */
 
+	pthread_mutex_t fetch_lock;   /* protects fetches; taken alone */
+	pthread_cond_t fetch_done;    /* a fetch ended */
+	struct fs_fetch *fetches;     /* keys being fetched now (fs_fetch_begin) */
+
 	pthread_mutex_t commit_mutex; /* protects commits; taken alone */
 	pthread_cond_t commit_done;
 	struct commit_lock *commits;  /* drafts being committed now */
@@ -202,6 +206,17 @@ void fs_release(struct fs *fs);
  * used, in 4 KiB blocks; inodes are not limited, so a round number of them
  * is free.  0 or -errno. */
 int fs_statfs(struct fs *fs, struct statvfs *sv);
+
+/*
+ * One fetch of a key at a time: many lookups that miss the same listing at
+ * once (parallel lookups in one directory) make one request, not one each.
+ * fs_fetch_begin answers 1 when the caller fetches @key (and ends with
+ * fs_fetch_end), 0 once another thread's fetch of it ended (look in the
+ * cache again), -CANCEL_WOULD_WAIT on a thread that may not wait while
+ * another fetches, -EINTR when the wait is called off, -ENOMEM.
+ */
+int fs_fetch_begin(struct fs *fs, const char *key);
+void fs_fetch_end(struct fs *fs, const char *key);
 
 /* @fmt and its arguments as a new string (NULL without memory). */
 char *fs_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fuse_lowlevel.h>
+#include <linux/fuse.h>
 #include <grp.h>
 #include <limits.h>
 #include <math.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "cache/draft.h"
@@ -871,6 +873,67 @@ static int serve(struct daemon *d, struct fuse_session *se)
 	return ret;
 }
 
+/*
+ * libfuse 3.14 means to take parallel directory operations (its defaults
+ * want FUSE_CAP_PARALLEL_DIROPS) but never puts FUSE_PARALLEL_DIROPS in its
+ * INIT reply, so the kernel sends lookups and listings of one directory one
+ * at a time: sixteen `cat`s of tags in one repository queue behind each
+ * other's round trips to the registry.  The session's I/O is therefore
+ * ours: the INIT request is noted as it is read, and its reply gets the
+ * flag when the kernel offered it.  Lookups and listings are safe in
+ * parallel here (they already are across directories); the kernel still
+ * runs whatever changes a directory alone.
+ */
+static uint64_t init_unique;     /* atomic: the INIT request's, 0 before it */
+static bool init_offers_dirops;  /* atomic: the kernel offered parallel dirops */
+
+static ssize_t session_read(int fd, void *buf, size_t len, void *userdata)
+{
+	ssize_t n = read(fd, buf, len);
+	const struct fuse_in_header *in = buf;
+
+	(void)userdata;
+	if (n >= (ssize_t)(sizeof(*in) + sizeof(struct fuse_init_in)) && in->opcode == FUSE_INIT &&
+	    !__atomic_load_n(&init_unique, __ATOMIC_ACQUIRE)) {
+		const struct fuse_init_in *init = (const void *)(in + 1);
+
+		__atomic_store_n(&init_offers_dirops, (init->flags & FUSE_PARALLEL_DIROPS) != 0,
+				 __ATOMIC_RELAXED);
+		__atomic_store_n(&init_unique, in->unique, __ATOMIC_RELEASE);
+	}
+	return n;
+}
+
+static ssize_t session_writev(int fd, struct iovec *iov, int count, void *userdata)
+{
+	uint64_t unique = __atomic_load_n(&init_unique, __ATOMIC_ACQUIRE);
+
+	(void)userdata;
+	if (unique && count >= 2 && iov[0].iov_len >= sizeof(struct fuse_out_header) &&
+	    iov[1].iov_len >= offsetof(struct fuse_init_out, flags) + sizeof(uint32_t)) {
+		const struct fuse_out_header *out = iov[0].iov_base;
+		struct fuse_init_out *init = iov[1].iov_base;
+
+		if (out->unique == unique && out->error == 0 &&
+		    __atomic_load_n(&init_offers_dirops, __ATOMIC_RELAXED))
+			init->flags |= FUSE_PARALLEL_DIROPS;
+	}
+	return writev(fd, iov, count);
+}
+
+/* Mount @se at @mountpoint with the session I/O above.  0 or -1. */
+static int session_mount(struct fuse_session *se, const char *mountpoint)
+{
+	const struct fuse_custom_io io = {.read = session_read, .writev = session_writev};
+
+	if (fuse_session_mount(se, mountpoint) != 0)
+		return -1;
+	if (fuse_session_custom_io(se, &io, fuse_session_fd(se)) != 0)
+		log_warn("cannot take over the session's I/O: lookups in one directory "
+			 "will be answered one at a time");
+	return 0;
+}
+
 /* Mount, serve, unmount.  main()'s status. */
 static int run_session(struct daemon *d)
 {
@@ -882,7 +945,7 @@ static int run_session(struct daemon *d)
 		return 1;
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out;
-	if (fuse_session_mount(se, d->cmd.mountpoint) == 0) {
+	if (session_mount(se, d->cmd.mountpoint) == 0) {
 		ret = serve(d, se);
 		fuse_session_unmount(se);
 		if (d->ready_watching)

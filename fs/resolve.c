@@ -176,15 +176,29 @@ static int cached_listing(struct fs *fs, char *key, struct reg_registry *r, cons
 	*out = NULL;
 	if (!key)
 		return -ENOMEM;
-	l = listing_peek(fs, key);
-	if (l) {
-		ret = l->absent ? absent : 0;
-		if (ret == 0)
-			*out = l;
-		else
-			resolve_listing_put(l);
-		free(key);
-		return ret;
+	/* one request for many lookups that miss it at once: after another
+	 * thread's fetch, look again (it may have failed: then fetch), and
+	 * look once more after taking the fetch (one may just have ended) */
+	for (int fetching = 0;;) {
+		l = listing_peek(fs, key);
+		if (l) {
+			if (fetching)
+				fs_fetch_end(fs, key);
+			ret = l->absent ? absent : 0;
+			if (ret == 0)
+				*out = l;
+			else
+				resolve_listing_put(l);
+			free(key);
+			return ret;
+		}
+		if (fetching)
+			break;
+		fetching = fs_fetch_begin(fs, key);
+		if (fetching < 0) {
+			free(key);
+			return fetching;
+		}
 	}
 	ret = repo ? fs->remote->tags(r, repo, &sl) : fs->remote->catalog(r, &sl);
 	if (ret == 0 || ret == absent) {
@@ -199,6 +213,7 @@ static int cached_listing(struct fs *fs, char *key, struct reg_registry *r, cons
 				resolve_listing_put(l);
 		}
 	}
+	fs_fetch_end(fs, key);
 	reg_strlist_release(&sl);
 	free(key);
 	return ret;

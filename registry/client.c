@@ -92,6 +92,7 @@ static void registry_free(struct reg_registry *r)
 	http_tls_release(&r->tls);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->token_done);
+	pthread_cond_destroy(&r->scheme_done);
 	free(r);
 }
 
@@ -148,6 +149,7 @@ int reg_client_registry(struct reg_client *c, const char *host, struct reg_regis
 		fresh->plain_ok = client_allows_plain(c, host);
 		pthread_mutex_init(&fresh->lock, NULL);
 		pthread_cond_init(&fresh->token_done, NULL);
+		pthread_cond_init(&fresh->scheme_done, NULL);
 		if (fresh->host && fresh->api_host && registry_set_mirrors(fresh, c) == 0) {
 			fresh->next = c->registries;
 			c->registries = fresh;

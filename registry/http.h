@@ -112,6 +112,8 @@ struct reg_registry {
 
 	pthread_mutex_t lock; /* protects everything below */
 	enum scheme scheme;
+	bool scheme_finding;        /* a thread is finding the scheme now */
+	pthread_cond_t scheme_done; /* it stopped (with lock) */
 	enum auth_kind auth;
 	char *realm;   /* owned: Bearer challenge realm */
 	char *service; /* owned: Bearer challenge service, may be NULL */

@@ -377,7 +377,80 @@ static int scheme_find(const struct route *rt, double deadline, const struct htt
  * it fails at once).  A host that answers in TLS and fails it (a
  * certificate that does not verify, an alert) is never asked over plain
  * HTTP: it is a TLS server with a problem. */
+/*
+ * Take the finding of @r's scheme, or wait (in slices, called off like any
+ * wait) while another thread has it: many first requests at once would
+ * each probe https and http.  1 when it is ours to find (end it with
+ * scheme_release), 0 when it was found meanwhile, -EINTR.
+ */
+static int scheme_claim(struct reg_registry *r)
+{
+	int ret = 1;
+
+	pthread_mutex_lock(&r->lock);
+	while (r->scheme == SCHEME_UNKNOWN && r->scheme_finding) {
+		struct timespec ts;
+
+		if (cancel_requested()) {
+			ret = -EINTR;
+			break;
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += CANCEL_POLL_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&r->scheme_done, &r->lock, &ts);
+	}
+	if (ret == 1 && r->scheme != SCHEME_UNKNOWN)
+		ret = 0;
+	else if (ret == 1)
+		r->scheme_finding = true;
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
+static void scheme_release(struct reg_registry *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->scheme_finding = false;
+	pthread_cond_broadcast(&r->scheme_done);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static int ensure_scheme_now(const struct route *rt, double deadline);
+
 static int ensure_scheme(const struct route *rt, double deadline)
+{
+	struct reg_registry *r = rt->r;
+	int ret;
+
+	pthread_mutex_lock(&r->lock);
+	ret = r->scheme != SCHEME_UNKNOWN;
+	pthread_mutex_unlock(&r->lock);
+	if (ret)
+		return 0;
+	ret = reach_fail_fast(r);
+	if (ret < 0) {
+		log_debug("registry '%s': unreachable, not asked", r->host);
+		return ret;
+	}
+	if (!cancel_may_wait())
+		return -CANCEL_WOULD_WAIT;
+	ret = scheme_claim(r);
+	if (ret <= 0)
+		return ret;
+	/* the thread before may have found the host unreachable */
+	ret = reach_fail_fast(r);
+	if (ret == 0)
+		ret = ensure_scheme_now(rt, deadline);
+	scheme_release(r);
+	return ret;
+}
+
+/* Find @rt's scheme (this thread holds the finding). */
+static int ensure_scheme_now(const struct route *rt, double deadline)
 {
 	struct reg_registry *r = rt->r;
 	struct http_call h = {0};
@@ -389,18 +462,6 @@ static int ensure_scheme(const struct route *rt, double deadline)
 	double started = mono_now();
 	int ret;
 
-	pthread_mutex_lock(&r->lock);
-	s = r->scheme;
-	pthread_mutex_unlock(&r->lock);
-	if (s != SCHEME_UNKNOWN)
-		return 0;
-	ret = reach_fail_fast(r);
-	if (ret < 0) {
-		log_debug("registry '%s': unreachable, not asked", r->host);
-		return ret;
-	}
-	if (!cancel_may_wait())
-		return -CANCEL_WOULD_WAIT;
 	if (registry_tls(r, &tls) < 0) {
 		mirror_set_down(rt);
 		route_log(rt, LOG_LVL_ERR, "registry '%s': its TLS certificates cannot be read%s",
