@@ -88,7 +88,9 @@ int cache_store_put(struct cache_store *s, const char *digest, const void *bytes
  * given; used by that fill's thread only).  0 or -errno; -EFBIG when the
  * bytes written would pass the size the fill was started with (when that is
  * >= 0).  A failed write is sticky: later writes return the same error and
- * the store refuses the blob with it, even if the fill then returns 0. */
+ * the store refuses the blob with it, even if the fill then returns 0.  The
+ * bytes are gathered in memory (up to 1 MiB) before they go to disk, so a
+ * disk's error (ENOSPC) may come from a later write or from the commit. */
 int cache_writer_write(struct cache_writer *w, const void *p, size_t len);
 
 /*
