@@ -21,6 +21,12 @@ never be exercised.  Everything else is forwarded unchanged to the upstream regi
   --blob-rate N              the bodies of blob GETs go out at about N bytes a second (a slow
                              link, which loopback cannot be); with --slow-blob DIGEST (repeatable)
                              only those blobs.
+  --delay-ms MS              every request waits MS ms before it is handled: a registry that
+                             far away (scripts/bench.sh --latency), which loopback cannot be.
+  --page-size 0              tags/list is not paged here: forwarded as the registry answers it.
+  --extra-tags REPO=N        tags/list of REPO (repeatable) also lists N made-up tags x0000000..
+                             (a repository with 200,000 tags costs minutes to push, and only its
+                             listing is measured); they are paged like the rest.
 
 Listens on 127.0.0.1 only (port 0 = any free port); the port is printed on stdout and written
 to --port-file.  Each request is logged to --log as "METHOD PATH STATUS".
@@ -161,6 +167,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
     # -- tags/list -------------------------------------------------------------------------
 
     def tags(self, name, query):
+        if self.server.delay:
+            time.sleep(self.server.delay)
+        if not self.server.page_size and name not in self.server.extra_tags:
+            self.forward()
+            return
         headers = {k: v for k, v in self.headers.items()
                    if k.lower() in ("authorization", "accept", "user-agent")}
         try:
@@ -183,9 +194,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         finally:
             conn.close()
         obj = json.loads(data)
-        tags = sorted(obj.get("tags") or [])
+        tags = obj.get("tags") or []
+        extra = self.server.extra_tags.get(name, 0)
+        tags = sorted(tags + ["x%07d" % i for i in range(extra)])
         q = urllib.parse.parse_qs(query)
-        n = self.server.page_size
+        n = self.server.page_size or len(tags) + 1
         try:
             if "n" in q and 0 < int(q["n"][0]) < n:
                 n = int(q["n"][0])
@@ -217,9 +230,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.reply(500, {"errors": [{"code": "UNKNOWN", "message": "refused by the test"}]})
                 return
         if self.command in ("GET", "HEAD") and m:
-            self.tags(m.group(1), u.query)
-        else:
-            self.forward()
+            self.tags(m.group(1), u.query)  # waits --delay-ms itself
+            return
+        if self.server.delay:
+            time.sleep(self.server.delay)
+        self.forward()
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = dispatch
 
@@ -237,6 +252,11 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.no_catalog = args.no_catalog
         self.blob_rate = args.blob_rate
         self.slow_blobs = set(args.slow_blob or [])
+        self.delay = args.delay_ms / 1000.0
+        self.extra_tags = {}
+        for spec in args.extra_tags or []:
+            repo, _, n = spec.rpartition("=")
+            self.extra_tags[repo] = int(n)
         self.me = "127.0.0.1:%d" % self.server_address[1]
         self._log = open(args.log, "a", buffering=1) if args.log else None
         self._lock = threading.Lock()
@@ -252,7 +272,8 @@ def main():
     ap.add_argument("--upstream", required=True, help="HOST:PORT of the plain-HTTP registry")
     ap.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free one)")
     ap.add_argument("--port-file", help="write the port here once listening")
-    ap.add_argument("--page-size", type=int, default=7, help="most tags per tags/list page")
+    ap.add_argument("--page-size", type=int, default=7,
+                    help="most tags per tags/list page (0: forward tags/list unpaged)")
     ap.add_argument("--inject-bad-names", action="store_true",
                     help="add invalid tags and repository names to listings")
     ap.add_argument("--log", help="append one line per request here")
@@ -263,9 +284,18 @@ def main():
                     help="send blob bodies at about N bytes a second")
     ap.add_argument("--slow-blob", action="append", metavar="DIGEST",
                     help="with --blob-rate: only this blob (repeatable)")
+    ap.add_argument("--delay-ms", type=float, default=0, metavar="MS",
+                    help="wait MS ms before handling each request")
+    ap.add_argument("--extra-tags", action="append", metavar="REPO=N",
+                    help="list N made-up tags more in REPO's tags/list (repeatable)")
     args = ap.parse_args()
-    if args.page_size < 1:
-        ap.error("--page-size must be at least 1")
+    if args.page_size < 0:
+        ap.error("--page-size must be 0 (no paging) or more")
+    if args.delay_ms < 0:
+        ap.error("--delay-ms must not be negative")
+    for spec in args.extra_tags or []:
+        if not re.match(r"^[^=]+=[0-9]+$", spec):
+            ap.error("--extra-tags wants REPO=N, not '%s'" % spec)
 
     srv = Server(args)
     port = srv.server_address[1]
