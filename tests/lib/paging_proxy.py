@@ -65,6 +65,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
+    def handle_one_request(self):
+        # A TLS ClientHello (a client that tries https first, as docker does with --insecure)
+        # gets a plain HTTP answer, as from distribution itself: Go's client then says "server
+        # gave HTTP response to HTTPS client" and falls back to http, where a closed connection
+        # would be a plain failure.
+        try:
+            first = self.rfile.peek(1)[:1]
+        except OSError:
+            first = b""
+        if first == b"\x16":
+            self.wfile.write(b"HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+            self.close_connection = True
+            return
+        super().handle_one_request()
+
     def log_request(self, code="-", size="-"):
         self.server.log("%s %s %s" % (self.command, self.path, code))
 
@@ -74,6 +89,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         conn = http.client.HTTPConnection(self.server.upstream, timeout=60)
         conn.request(method, path, body=body, headers=headers or {})
         return conn, conn.getresponse()
+
+    def forwarded_headers(self, keep):
+        """The request's headers whose lower-case name @keep likes, for http.client: a header
+        sent several times (docker sends one Accept per media type) becomes one, its values
+        joined with ", ", or only the last would reach the registry."""
+        headers = {}
+        for k, v in self.headers.items():
+            if keep(k.lower()):
+                headers[k] = headers[k] + ", " + v if k in headers else v
+        return headers
 
     def request_body(self):
         n = int(self.headers.get("Content-Length") or 0)
@@ -91,7 +116,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(data)
             return
         body = self.request_body()
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers = self.forwarded_headers(lambda k: k not in HOP_BY_HOP)
         headers["Host"] = self.server.upstream
         try:
             conn, resp = self.upstream(self.command, self.path, body, headers)
@@ -172,8 +197,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not self.server.page_size and name not in self.server.extra_tags:
             self.forward()
             return
-        headers = {k: v for k, v in self.headers.items()
-                   if k.lower() in ("authorization", "accept", "user-agent")}
+        headers = self.forwarded_headers(lambda k: k in ("authorization", "accept", "user-agent"))
         try:
             conn, resp = self.upstream("GET", "/v2/%s/tags/list" % name, None, headers)
         except OSError as e:
