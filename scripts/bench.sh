@@ -19,8 +19,8 @@
 #
 # Needs root (or a user allowed to mount FUSE) and the packages of scripts/deps.sh; as root it
 # drops the kernel caches before every cold run.  Docker's CLI is optional (B1 and B3 are left
-# out without it).  A measurement, not a test: it never fails on numbers.  About 5 minutes on
-# 2 cores (with the registry's fixtures pushed first, about a minute of it).
+# out without it).  A measurement, not a test: it never fails on numbers.  About 7 minutes on
+# 2 cores, 10 when the machine is busy with other work (pushing the images: 1-1.5 of them).
 #
 # The rows (issue 10), each against its peer; ratio = regfs median / peer median (below 1:
 # regfs is faster), except B2' whose "ratio" is the speed-up of -P16 over -P1:

@@ -144,6 +144,7 @@ scenario() {
 
 
 IMAGE_REPO=onap/py-app-amd64
+ACCEPT='Accept: application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json'
 BIG_LAYER=$(jq -r '.refs["bench/big:latest"].layers[0].digest' "$G")
 BIG_LAYER_NAME=$(jq -r '.refs["bench/big:latest"].layers[0].name' "$G")
 BIG_LAYER_SIZE=$(jq -r '.refs["bench/big:latest"].layers[0].size' "$G")
