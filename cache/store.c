@@ -8,9 +8,10 @@
  *
  * A writer streams into a new temp file (O_EXCL, made relative to the tmp/
  * directory opened with the store) while hashing and counting bytes.
- * Commit checks the size and the sha256, fdatasync()s and renames the file
- * into place without replacing (another mount may have stored the same blob
- * first).
+ * Commit checks the size and the sha256 and renames the file into place
+ * without replacing (another mount may have stored the same blob first);
+ * it does not wait for the disk (see writer_commit: a blob is hashed
+ * before its first use in each process anyway).
  *
  * What is on disk is not trusted, though: the directory may be shared with
  * other users, and anyone with write access to it (or a bad disk) can leave
@@ -74,6 +75,8 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/cancel.h"
+#include "common/clock.h"
 #include "common/digest.h"
 #include "common/log.h"
 
@@ -82,6 +85,10 @@
 #define TMP_STALE_SECS 3600 /* writers write steadily; an hour idle is dead */
 #define TOUCH_SECS 60	    /* LRU resolution: bump mtime at most this often */
 #define HASH_CHUNK (256 * 1024)
+/* Bytes a writer gathers before one write(2): a download hands them over
+ * in curl's pieces of 16 KiB, and a write per piece is 16k system calls
+ * for a 256 MiB layer. */
+#define WRITE_BUF (1024 * 1024)
 
 /* The table of verified blobs: VERIFIED_SETS sets of VERIFIED_WAYS entries,
  * a digest's set chosen by its first hex digits (sha256 spreads them). */
@@ -95,6 +102,13 @@
 /*
  * One fill or verification in progress.  Lives while its leader or any
  * waiter holds it.
+ *
+ * The work is done for everyone who wants it, so it is called off only
+ * when nobody does: the leader's own scope says so and no other thread is
+ * waiting (or the process is shutting down).  A reader that leaves does
+ * not kill a download another reader still waits for.  The leader runs the
+ * work under a scope of the flight's own (flight_cancelled), which asks
+ * the leader's scope, kept in @leader, and counts @waiting.
  */
 struct flight {
 	struct flight *next;
@@ -103,6 +117,8 @@ struct flight {
 	bool done;	 /* set with ret once the leader is through */
 	bool look_again; /* the leader only checked the name: ret is not a fill's */
 	int ret;
+	int waiting; /* waiters not yet gone; atomic, read without flight_lock */
+	struct cancel_scope leader; /* the leader's scope, set before it leads */
 };
 
 /* A blob this store hashed, and the file it hashed. */
@@ -144,9 +160,11 @@ struct cache_writer {
 	char tmp_name[TMP_NAME_LEN + 1]; /* under tmp/; "" once renamed */
 	char digest[DIGEST_STR_LEN + 1]; /* what the bytes must hash to */
 	struct digest_ctx md;
-	uint64_t written;
+	uint64_t written;    /* bytes taken (hashed), whether or not on disk yet */
 	int64_t expect_size; /* < 0: unknown */
 	int err;	     /* first failed write; sticky, commit returns it */
+	char *buf;	     /* bytes taken but not yet written to fd; NULL until needed */
+	size_t buf_len, buf_cap;
 };
 
 /* One blob as seen by a directory scan. */
@@ -358,8 +376,9 @@ static int blob_open_checked(struct cache_store *s, const char *hex, int64_t exp
 
 /*
  * Hash the open blob @fd (@st its fstat) and compare with sha256:@hex.
- * Returns 0 (and remembers it as verified), or what blob_drop returns, or
- * -errno when it cannot be read.
+ * Returns 0 (and remembers it as verified), or what blob_drop returns,
+ * -EINTR when called off (the file is left as it is), or -errno when it
+ * cannot be read.
  */
 static int blob_hash_check(struct cache_store *s, const char *hex, int fd, const struct stat *st)
 {
@@ -375,7 +394,15 @@ static int blob_hash_check(struct cache_store *s, const char *hex, int fd, const
 	if (ret < 0)
 		goto out;
 	for (;;) {
-		ssize_t n = pread(fd, chunk, HASH_CHUNK, (off_t)off);
+		ssize_t n;
+
+		/* a big blob from a cold disk takes seconds: ask between
+		 * chunks whether anybody still wants it */
+		if (cancel_requested()) {
+			ret = -EINTR;
+			goto out;
+		}
+		n = pread(fd, chunk, HASH_CHUNK, (off_t)off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -626,6 +653,19 @@ static void store_account(struct cache_store *s, const char *hex, uint64_t size)
 		store_evict(s, hex, false);
 }
 
+/* A condition variable whose timed waits run on the monotonic clock, so a
+ * wall clock set back does not stretch a waiter's CANCEL_POLL_MS slice. */
+static void flight_cond_init(pthread_cond_t *cond)
+{
+	pthread_condattr_t attr;
+
+	if (pthread_condattr_init(&attr) != 0 ||
+	    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0 ||
+	    pthread_cond_init(cond, &attr) != 0)
+		BUG("cannot make a condition variable on the monotonic clock");
+	pthread_condattr_destroy(&attr);
+}
+
 int cache_store_open(const char *dir, uint64_t max_bytes, struct cache_store **out)
 {
 	struct cache_store *s = NULL;
@@ -644,7 +684,7 @@ int cache_store_open(const char *dir, uint64_t max_bytes, struct cache_store **o
 	pthread_mutex_init(&s->evict_lock, NULL);
 	pthread_mutex_init(&s->usage_lock, NULL);
 	pthread_mutex_init(&s->flight_lock, NULL);
-	pthread_cond_init(&s->flight_done, NULL);
+	flight_cond_init(&s->flight_done);
 	pthread_mutex_init(&s->verified_lock, NULL);
 	s->verified = calloc(VERIFIED_SETS * VERIFIED_WAYS, sizeof(*s->verified));
 	if (!s->verified) {
@@ -740,10 +780,12 @@ int cache_store_space(struct cache_store *s, struct cache_store_space *out)
 static int flight_enter(struct cache_store *s, const char *digest, struct flight **out, int *ret,
 			bool *again);
 static void flight_finish(struct cache_store *s, struct flight *f, int ret, bool look_again);
+static struct cancel_scope flight_scope_enter(struct flight *f);
 
 int cache_store_open_blob(struct cache_store *s, const char *digest)
 {
 	const char *hex = digest + 7;
+	struct cancel_scope scope;
 	struct flight *f;
 	struct stat st;
 	bool again;
@@ -751,6 +793,14 @@ int cache_store_open_blob(struct cache_store *s, const char *digest)
 
 	if (!digest_is_valid(digest))
 		return -EINVAL;
+	if (!cancel_may_wait()) {
+		/* only what is at hand: absent, or verified before; a file
+		 * that would be hashed is not even opened (nor dropped) */
+		if (fstatat(s->blob_dfd, hex, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return -errno;
+		if (!verified_has(s, hex, &st))
+			return -CANCEL_WOULD_WAIT;
+	}
 	for (int waits = 0;; waits++) {
 		fd = blob_open_checked(s, hex, -1, &st);
 		if (fd < 0)
@@ -758,6 +808,8 @@ int cache_store_open_blob(struct cache_store *s, const char *digest)
 		if (verified_has(s, hex, &st))
 			break;
 		close(fd);
+		if (!cancel_may_wait())
+			return -CANCEL_WOULD_WAIT; /* changed since we looked */
 		if (waits == FLIGHT_WAITS) {
 			/* someone keeps changing it: check it without a flight */
 			fd = blob_settle(s, hex, -1, &st);
@@ -773,7 +825,9 @@ int cache_store_open_blob(struct cache_store *s, const char *digest)
 			return lead;
 		if (!lead)
 			continue;
+		scope = flight_scope_enter(f);
 		fd = blob_settle(s, hex, -1, &st);
+		cancel_scope_set(scope);
 		flight_finish(s, f, fd < 0 ? fd : 0, true);
 		if (fd < 0)
 			return fd;
@@ -826,6 +880,7 @@ static void writer_abort(struct cache_writer *w)
 	if (w->tmp_name[0])
 		unlinkat(w->s->tmp_dfd, w->tmp_name, 0);
 	digest_ctx_release(&w->md);
+	free(w->buf);
 	free(w);
 }
 
@@ -844,6 +899,8 @@ static int writer_begin(struct cache_store *s, const char *digest, int64_t expec
 	w->s = s;
 	w->fd = -1;
 	w->expect_size = expect_size;
+	/* a small blob of known size needs no more than itself */
+	w->buf_cap = expect_size >= 0 && expect_size < WRITE_BUF ? (size_t)expect_size : WRITE_BUF;
 	memcpy(w->digest, digest, DIGEST_STR_LEN + 1);
 	ret = digest_ctx_init(&w->md);
 	if (ret < 0)
@@ -866,6 +923,47 @@ out:
 	return ret;
 }
 
+/* Write what @w has gathered to its file.  0 or -errno (sticky in w->err). */
+static int writer_flush(struct cache_writer *w)
+{
+	int ret = w->err;
+
+	if (ret == 0 && w->buf_len) {
+		ret = cache_write_all(w->fd, w->buf, w->buf_len);
+		w->buf_len = 0;
+	}
+	if (ret < 0)
+		w->err = ret;
+	return ret;
+}
+
+/* Take @len bytes of @p into @w's buffer (or straight to the file when the
+ * buffer is empty and they would fill it anyway). */
+static int writer_take(struct cache_writer *w, const char *p, size_t len)
+{
+	while (len > 0) {
+		size_t n;
+
+		if (w->buf_len == 0 && len >= w->buf_cap)
+			return cache_write_all(w->fd, p, len);
+		if (!w->buf) {
+			w->buf = malloc(w->buf_cap);
+			if (!w->buf)
+				return -ENOMEM;
+		}
+		n = w->buf_cap - w->buf_len;
+		if (n > len)
+			n = len;
+		memcpy(w->buf + w->buf_len, p, n);
+		w->buf_len += n;
+		p += n;
+		len -= n;
+		if (w->buf_len == w->buf_cap && writer_flush(w) < 0)
+			return w->err;
+	}
+	return 0;
+}
+
 int cache_writer_write(struct cache_writer *w, const void *p, size_t len)
 {
 	int ret = w->err;
@@ -877,7 +975,7 @@ int cache_writer_write(struct cache_writer *w, const void *p, size_t len)
 		goto out;
 	}
 	digest_ctx_update(&w->md, p, len);
-	ret = cache_write_all(w->fd, p, len);
+	ret = writer_take(w, p, len);
 	if (ret == 0)
 		w->written += len;
 out:
@@ -940,10 +1038,11 @@ static int writer_commit(struct cache_writer *w)
 	char hex[DIGEST_HEX_LEN + 1];
 	uint64_t size = w->written;
 	bool added = false;
-	int ret = w->err;
+	int ret;
 
 	memcpy(hex, w->digest + 7, sizeof(hex)); /* outlives w */
 
+	ret = writer_flush(w);
 	if (ret < 0)
 		goto out;
 	if (w->expect_size >= 0 && w->written != (uint64_t)w->expect_size) {
@@ -958,13 +1057,22 @@ static int writer_commit(struct cache_writer *w)
 		ret = -EIO;
 		goto out;
 	}
-	/* Without fdatasync a crash after the rename could leave a short or
-	 * empty file under the blob's name (ext4 delalloc).  Since every
-	 * blob is checked before its first use in a mount, that would now be
-	 * dropped and fetched again rather than served; the sync still spares
-	 * that refetch.  The directory itself is not synced: losing the whole
-	 * blob is fine. */
-	if (fchmod(w->fd, 0444) < 0 || fdatasync(w->fd) < 0) {
+	/*
+	 * No fdatasync before the rename.  A crash after it may leave a short,
+	 * empty or zero-filled file under the blob's name (ext4 delalloc), but
+	 * nothing under a blob's name is served before this store has hashed
+	 * it: the table of verified blobs lives in memory, so after a crash
+	 * (a new process) every blob is hashed before its first use, and a
+	 * torn one is dropped and fetched again.  The sync only spared that
+	 * refetch, and cost every cold read its length in disk writes before
+	 * the first byte (0.2-0.3 s for 256 MiB here, more on slow disks; a
+	 * manifest's or config's few bytes paid a journal commit each).  Nor
+	 * is writeback started here (sync_file_range costs 50-80 ms for 256
+	 * MiB): the kernel writes the pages back within its dirty expiry
+	 * (30 s by default), and only a crash before that costs a refetch.
+	 * The directory is not synced either: losing the whole blob is fine.
+	 */
+	if (fchmod(w->fd, 0444) < 0) {
 		ret = -errno;
 		goto out;
 	}
@@ -1005,28 +1113,65 @@ static void flight_put_locked(struct flight *f)
 }
 
 /*
+ * Wait, as a waiter holding a reference to @f, until its leader is done,
+ * in slices of CANCEL_POLL_MS so that this thread's own cancellation is
+ * seen.  Called and returns with flight_lock held; drops it around
+ * cancel_requested(), whose check may not run under the caller's locks.
+ * 0 when done, -EINTR when called off (the caller stops waiting).
+ */
+static int flight_wait_locked(struct cache_store *s, struct flight *f)
+{
+	while (!f->done) {
+		struct timespec until;
+		uint64_t ns = mono_now_ns() + (uint64_t)CANCEL_POLL_MS * 1000000;
+		bool off;
+
+		until.tv_sec = (time_t)(ns / 1000000000);
+		until.tv_nsec = (long)(ns % 1000000000);
+		pthread_cond_timedwait(&s->flight_done, &s->flight_lock, &until);
+		if (f->done)
+			break;
+		pthread_mutex_unlock(&s->flight_lock);
+		off = cancel_requested();
+		pthread_mutex_lock(&s->flight_lock);
+		if (off && !f->done)
+			return -EINTR;
+	}
+	return 0;
+}
+
+/*
  * Lead the flight for @digest, or wait for the one in progress.  Returns 1
- * when the caller leads it (*out: end it with flight_finish), 0 after
- * another leader finished (*ret is its result, *again says whether that
- * leader only checked the blob, so its result answers no fill), -ENOMEM.
+ * when the caller leads it (*out: run its work under flight_scope_enter and
+ * end it with flight_finish), 0 after another leader finished (*ret is its
+ * result, *again says whether that leader only checked the blob, so its
+ * result answers no fill), -CANCEL_WOULD_WAIT when there is a flight and
+ * this thread may not wait, -EINTR when this thread's wait was called off
+ * (the flight goes on for whoever else wants it), -ENOMEM.
  */
 static int flight_enter(struct cache_store *s, const char *digest, struct flight **out, int *ret,
 			bool *again)
 {
 	struct flight *f;
+	int waited;
 
 	*out = NULL;
 	pthread_mutex_lock(&s->flight_lock);
 	f = flight_find_locked(s, digest);
+	if (f && !cancel_may_wait()) {
+		pthread_mutex_unlock(&s->flight_lock);
+		return -CANCEL_WOULD_WAIT;
+	}
 	if (f) {
 		f->refs++;
-		while (!f->done)
-			pthread_cond_wait(&s->flight_done, &s->flight_lock);
+		__atomic_add_fetch(&f->waiting, 1, __ATOMIC_SEQ_CST);
+		waited = flight_wait_locked(s, f);
+		__atomic_sub_fetch(&f->waiting, 1, __ATOMIC_SEQ_CST);
 		*ret = f->ret;
 		*again = f->look_again;
 		flight_put_locked(f);
 		pthread_mutex_unlock(&s->flight_lock);
-		return 0;
+		return waited;
 	}
 	f = calloc(1, sizeof(*f));
 	if (!f) {
@@ -1035,11 +1180,34 @@ static int flight_enter(struct cache_store *s, const char *digest, struct flight
 	}
 	memcpy(f->digest, digest, DIGEST_STR_LEN + 1);
 	f->refs = 1;
+	f->leader = cancel_scope_get();
 	f->next = s->flights;
 	s->flights = f;
 	pthread_mutex_unlock(&s->flight_lock);
 	*out = f;
 	return 1;
+}
+
+/* The check of a flight's scope: see struct flight.  Runs on the leader's
+ * thread, so the leader's own check is asked where it expects to be. */
+static bool flight_cancelled(void *arg)
+{
+	const struct flight *f = arg;
+
+	if (cancel_all_requested())
+		return true;
+	if (!f->leader.check || !f->leader.check(f->leader.arg))
+		return false;
+	return __atomic_load_n(&f->waiting, __ATOMIC_SEQ_CST) == 0;
+}
+
+/* Run the leader's work on @f under the flight's scope; returns the scope
+ * to put back with cancel_scope_set when the work is done. */
+static struct cancel_scope flight_scope_enter(struct flight *f)
+{
+	struct cancel_scope scope = {.check = flight_cancelled, .arg = f, .no_wait = false};
+
+	return cancel_scope_set(scope);
 }
 
 /* The leader's end of a flight: publish @ret (with @look_again, see struct
@@ -1109,6 +1277,7 @@ int cache_store_ensure(struct cache_store *s, const char *digest, int64_t expect
 		       cache_fill_fn fill, void *arg)
 {
 	const char *hex = digest + 7;
+	struct cancel_scope scope;
 	struct flight *f = NULL;
 	struct stat st;
 	bool again;
@@ -1122,13 +1291,18 @@ int cache_store_ensure(struct cache_store *s, const char *digest, int64_t expect
 		if (fstatat(s->blob_dfd, hex, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    verified_has(s, hex, &st) && (expect_size < 0 || st.st_size == expect_size))
 			return 0;
+		/* anything else waits: on a flight, a hash or a fill */
+		if (!cancel_may_wait())
+			return -CANCEL_WOULD_WAIT;
 		lead = flight_enter(s, digest, &f, &ret, &again);
 		if (lead < 0)
 			return lead;
 		if (lead)
 			break;
-		/* a fill's result is ours too; after a mere check, look again */
-		if (!again)
+		/* A fill's result is ours too; after a mere check, look
+		 * again, and after a fill called off because nobody wanted it
+		 * any more, look again if we still do. */
+		if (!again && !(ret == -EINTR && !cancel_requested()))
 			return ret;
 		if (waits == FLIGHT_WAITS)
 			return -EAGAIN;
@@ -1136,7 +1310,10 @@ int cache_store_ensure(struct cache_store *s, const char *digest, int64_t expect
 
 	/* Leading.  What is there is checked (and hashed unless known), so a
 	 * blob another flight stored between our first look and taking the
-	 * lock is found too; only if nothing good is there is it filled. */
+	 * lock is found too; only if nothing good is there is it filled.  A
+	 * fill called off returns -EINTR, and store_fill leaves nothing
+	 * behind. */
+	scope = flight_scope_enter(f);
 	fd = blob_settle(s, hex, expect_size, &st);
 	if (fd >= 0) {
 		close(fd);
@@ -1146,6 +1323,7 @@ int cache_store_ensure(struct cache_store *s, const char *digest, int64_t expect
 	} else {
 		ret = fd;
 	}
+	cancel_scope_set(scope);
 	flight_finish(s, f, ret, false);
 	return ret;
 }

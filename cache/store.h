@@ -27,6 +27,18 @@
  * cache_store_ensure() runs the fill function, later callers wait for it and
  * get its result.
  *
+ * Waiting follows the calling thread's cancel scope (common/cancel.h).  A
+ * thread that may not wait gets what is at hand: a blob this store has
+ * verified in that very file, or -ENOENT for an absent one from
+ * cache_store_open_blob; anything that would wait (another thread's fill or
+ * hash, a hash, a fill) answers -CANCEL_WOULD_WAIT at once and changes
+ * nothing.  A thread waiting for another's flight asks cancel_requested()
+ * every CANCEL_POLL_MS and leaves with -EINTR.  The thread that leads a
+ * flight (runs the fill or hash) does it for every waiter: its work is
+ * called off (the fill sees cancel_requested() true, a hash stops with
+ * -EINTR) only when the leader's own scope says so and nobody else is
+ * waiting, or at cancel_all().  A fill called off leaves nothing behind.
+ *
  * Knows neither HTTP nor FUSE.
  */
 #ifndef REGFS_CACHE_STORE_H
@@ -52,7 +64,8 @@ void cache_store_free(struct cache_store *s); /* NULL is a no-op */
 /* Open a stored blob read-only (O_CLOEXEC), checked and verified as above.
  * Returns an fd on bytes that hash to @digest (caller closes) or -ENOENT
  * (absent, or dropped: fetch it again), -EIO (a bad file that cannot be
- * removed), -EINVAL for an invalid digest, other -errno.  Marks the blob
+ * removed), -EINVAL for an invalid digest, -CANCEL_WOULD_WAIT (a file not
+ * yet verified, on a thread that may not wait), -EINTR, other -errno.  Marks the blob
  * used (bumps its mtime, at most once a minute).  The fd stays readable
  * even if the blob is evicted meanwhile, so hold it rather than reopen. */
 int cache_store_open_blob(struct cache_store *s, const char *digest);
@@ -75,7 +88,9 @@ int cache_store_put(struct cache_store *s, const char *digest, const void *bytes
  * given; used by that fill's thread only).  0 or -errno; -EFBIG when the
  * bytes written would pass the size the fill was started with (when that is
  * >= 0).  A failed write is sticky: later writes return the same error and
- * the store refuses the blob with it, even if the fill then returns 0. */
+ * the store refuses the blob with it, even if the fill then returns 0.  The
+ * bytes are gathered in memory (up to 1 MiB) before they go to disk, so a
+ * disk's error (ENOSPC) may come from a later write or from the commit. */
 int cache_writer_write(struct cache_writer *w, const void *p, size_t len);
 
 /*
@@ -89,8 +104,11 @@ int cache_writer_write(struct cache_writer *w, const void *p, size_t len);
  * removes it.  Callers that arrive while a fill for the same digest is
  * running wait and get its result; those that arrive while a check runs
  * (cache_store_open_blob hashing it) wait and look again.  A failure is
- * not remembered, so the next call runs a fill again.  Returns 0 or
- * -errno (-EIO on digest mismatch, on a verified blob of another size than
+ * not remembered, so the next call runs a fill again.  A fill's -EINTR
+ * (called off because nobody wanted it any more) is not handed to a waiter
+ * that still wants the blob: that waiter looks again and may lead a new
+ * flight.  Returns 0 or -errno (-CANCEL_WOULD_WAIT and -EINTR as above;
+ * -EIO on digest mismatch, on a verified blob of another size than
  * @expect_size, or on a bad file that cannot be removed; -EFBIG when the
  * fill wrote past @expect_size; -EINVAL for an invalid digest; -EAGAIN if
  * the file kept changing under it).

@@ -1,37 +1,44 @@
 #!/usr/bin/env bash
-# scripts/bench.sh — time regfs against the tools people use today, on this machine.
+# scripts/bench.sh — time regfs against the tools people use today: the rows B1-B5 of issue 10.
 #
-# Usage: scripts/bench.sh [-o FILE] [--quick] [--set seed|core] [--runs N] [--cold-runs N]
-#                         [--ttl S] [--big-mib N] [--no-build] [--keep]
+# Usage: scripts/bench.sh [-o FILE] [--runs N] [--latency MS] [--only B1,B4,...] [--huge]
+#                         [--big-mib N] [--ttl S] [--legacy] [--no-build] [--keep]
 #
 #   -o, --output FILE   also write the table here (default: bench-results.txt in the current dir)
-#   --quick             fewer repetitions (about 2.5 minutes instead of about 3.5 on 2 cores)
-#   --set seed|core     which tests/lib/fixtures.py set to push besides the bench images
-#                       (default seed; core adds 120 repositories and 150 tags: a much longer audit)
-#   --runs N            timed runs per warm series (default 10; big series use fewer)
-#   --cold-runs N       timed runs per cold series (default 5; big series use fewer)
+#   --runs N            timed runs per side of each row (default 5; B2 and B5-huge use fewer)
+#   --latency MS        put a proxy adding MS ms to every request (tests/lib/paging_proxy.py
+#                       --delay-ms) between the registry and everyone: regfs and the peers alike
+#   --only LIST         only these rows (B1,B2,B2p,B3,B4,B5; comma separated)
+#   --huge              also B5-huge: `ls` of 200,000 tags (made up by the proxy, --extra-tags)
+#   --big-mib N         size of B4's layer (default 256)
 #   --ttl S             regfs ttl= for every mount (default 30, regfs' own default)
-#   --big-mib N         size of the big layer (default 64)
+#   --legacy            afterwards also the earlier scenarios 1-8 and C (scripts/bench/legacy.sh,
+#                       about 4 more minutes)
 #   --no-build          use $REGFS_BIN (default build-bench/regfs) as it is
-#   --keep              keep the work directory (registry log, regfs.log, raw hyperfine JSON)
+#   --keep              keep the work directory (registry log, regfs.log, raw timings)
 #
-# Needs root (or a user allowed to mount FUSE) and the packages of scripts/deps.sh; run as root
-# it also drops the kernel caches before every cold run.  Docker's CLI is optional (its rows are
-# left out when `docker` is missing).  It is a measurement, not a test: it never fails on numbers.
+# Needs root (or a user allowed to mount FUSE) and the packages of scripts/deps.sh; as root it
+# drops the kernel caches before every cold run.  Docker's CLI is optional (B1 and B3 are left
+# out without it).  A measurement, not a test: it never fails on numbers.  About 7 minutes on
+# 2 cores, 10 when the machine is busy with other work (pushing the images: 1-1.5 of them).
 #
-# What it does: builds regfs (Release, build-bench/), starts docker-registry on 127.0.0.1 (a free
-# port), pushes fixtures.py's set plus scripts/bench/gen.py's images (200 tags, a 5-platform
-# list, a 64 MiB layer, 30 small layers), then for each scenario times regfs and each anchor
-# (skopeo, docker manifest inspect, curl) with hyperfine (else a `date +%s%N` loop):
-#   cold  regfs: fresh cache dir and fresh mount before every run; everyone: kernel caches dropped
-#   warm  regfs: one mount, after warmup runs; anchors: after warmup runs (they keep no cache)
-# Scenario 8 publishes a manifest list (a new tag every run): regfs's draft and commit against
-# `docker manifest create` + `docker manifest push`.
-# One extra "probe" run per series gives the peak RSS (regfs: VmHWM of the daemon from
-# /proc/PID/status; anchors: GNU time's maximum resident set size of the biggest process) and the
-# number of requests the registry logged for one run.  ratio = anchor mean / regfs mean of the
-# same scenario and state: > 1 means regfs is faster.  Everything it started (registry, mounts)
-# is stopped on exit, also on Ctrl-C.
+# The rows (issue 10), each against its peer; ratio = regfs median / peer median (below 1:
+# regfs is faster), except B2' whose "ratio" is the speed-up of -P16 over -P1:
+#   B1   cat a 5-platform list's manifest.json, its 5 platforms' manifest.json and config.json
+#        vs docker manifest inspect --insecure -v
+#   B2   cat scale/*/v*/manifest.json (50 repositories x 4 tags) vs a skopeo inspect --raw loop
+#   B2'  100 manifests of 25 repositories through a proxy adding 20 ms (or --latency MS) per
+#        request: xargs -P16 -n1 cat vs xargs -P1 -n1 cat
+#   B3   mkdir + 5 x ln -s + touch .commit vs docker manifest create + push
+#   B4   cat of a 256 MiB layer: cold vs curl -o /dev/null; warm (in the cache, fresh mount) vs
+#        the same file through scripts/bench/fusefloor.c (this machine's FUSE read floor); hot
+#        (same mount, again) vs a local cat of the cached file
+#   B5   ls of a repository with 2,500 tags vs curl of its tags list (every page)
+# cold: regfs gets a fresh mount and an empty cache before each run (scripts/bench/ctl.sh fresh);
+# everyone gets the kernel caches dropped, then the peer's program is read back in (--version)
+# so that only the registry's data is cold.  regfs and peer runs alternate, so a machine busy
+# with something else slows both alike; medians, each including the 2-3 ms of starting bash.  reqs = requests the registry (or, with
+# --latency, the proxy) logged for one run, median over the runs.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -39,26 +46,29 @@ BENCH_LIB="$ROOT/scripts/bench"
 CTL="$BENCH_LIB/ctl.sh"
 
 OUTPUT=bench-results.txt
-QUICK=
-FIXTURE_SET=seed
-WARM_RUNS=10
-COLD_RUNS=5
+RUNS=5
+LATENCY=
+ONLY=
+HUGE=
 BENCH_TTL=30
-BIG_MIB=64
+BIG_MIB=256
+LEGACY=
 BUILD=1
 KEEP=
+B2P_MS=20
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 
 while (($#)); do
 	case $1 in
 	-o | --output) OUTPUT=${2:?}; shift ;;
-	--quick) QUICK=1 ;;
-	--set) FIXTURE_SET=${2:?}; shift ;;
-	--runs) WARM_RUNS=${2:?}; shift ;;
-	--cold-runs) COLD_RUNS=${2:?}; shift ;;
-	--ttl) BENCH_TTL=${2:?}; shift ;;
+	--runs) RUNS=${2:?}; shift ;;
+	--latency) LATENCY=${2:?}; shift ;;
+	--only) ONLY=,${2:?},; shift ;;
+	--huge) HUGE=1 ;;
 	--big-mib) BIG_MIB=${2:?}; shift ;;
+	--ttl) BENCH_TTL=${2:?}; shift ;;
+	--legacy) LEGACY=1 ;;
 	--no-build) BUILD= ;;
 	--keep) KEEP=1 ;;
 	-h | --help) usage; exit 0 ;;
@@ -66,14 +76,11 @@ while (($#)); do
 	esac
 	shift
 done
-[[ $FIXTURE_SET == seed || $FIXTURE_SET == core ]] || { echo "bench: --set seed|core" >&2; exit 2; }
-if [[ -n $QUICK ]]; then
-	WARM_RUNS=3
-	COLD_RUNS=2
-fi
+[[ -n $LATENCY ]] && B2P_MS=$LATENCY
 OUTPUT=$(realpath -m -- "$OUTPUT")
 
 log() { printf 'bench: %s\n' "$*" >&2; }
+want() { [[ -z $ONLY || $ONLY == *",$1,"* ]]; }
 
 # ---------------------------------------------------------------- set up
 
@@ -86,7 +93,8 @@ if [[ -n $BUILD ]]; then
 fi
 [[ -x $REGFS_BIN ]] || { echo "bench: no regfs binary at $REGFS_BIN" >&2; exit 1; }
 # the source the binary was built from (the tree may change while the benchmark runs)
-REGFS_REV=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')
+# (or what REGFS_REV says, for a binary built elsewhere)
+: "${REGFS_REV:=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')}"
 export REGFS_BIN REGFS_SRC="$ROOT"
 # shellcheck source=../tests/lib/registry.bash
 source "$ROOT/tests/lib/registry.bash"
@@ -95,9 +103,12 @@ if ! reason=$(regfs_prereqs); then
 	exit 1
 fi
 
+# HAVE_HYPERFINE and GNU_TIME: for bench/legacy.sh
 HAVE_HYPERFINE=
+# shellcheck disable=SC2034
 command -v hyperfine >/dev/null 2>&1 && HAVE_HYPERFINE=1
 GNU_TIME=
+# shellcheck disable=SC2034
 [[ -x /usr/bin/time ]] && /usr/bin/time -f %M true >/dev/null 2>&1 && GNU_TIME=/usr/bin/time
 HAVE_DOCKER=
 command -v docker >/dev/null 2>&1 && HAVE_DOCKER=1
@@ -107,7 +118,8 @@ if (sync && echo 3 >/proc/sys/vm/drop_caches) 2>/dev/null; then DROP_CACHES=yes;
 W=$(mktemp -d "${TMPDIR:-/tmp}/regfs-bench.XXXXXX")
 export TESTDIR="$W/regfs" BENCH_MNT="$W/mnt" BENCH_TTL
 export DOCKER_CONFIG="$W/docker-config"
-mkdir -p "$TESTDIR" "$DOCKER_CONFIG" "$W/json" "$W/fail"
+mkdir -p "$TESTDIR" "$DOCKER_CONFIG" "$W/fail" "$W/floor-mnt"
+FLOOR_MNT="$W/floor-mnt"
 
 cleanup() {
 	local rc=$?
@@ -115,6 +127,10 @@ cleanup() {
 	if [[ -n ${BENCH_MNT:-} ]]; then
 		"$CTL" umount >/dev/null 2>&1 || fusermount3 -uz "$BENCH_MNT" 2>/dev/null || true
 	fi
+	fusermount3 -uz "$FLOOR_MNT" 2>/dev/null || true
+	proxy_stop "$W/proxy" 2>/dev/null || true
+	proxy_stop "$W/proxy-b2p" 2>/dev/null || true
+	proxy_stop "$W/proxy-huge" 2>/dev/null || true
 	registry_stop "$W/registry" 2>/dev/null || true
 	if [[ -n $KEEP ]]; then
 		log "work directory kept: $W"
@@ -130,279 +146,229 @@ trap 'exit 143' TERM
 registry_start "$W/registry" >&2
 REG=$REGISTRY
 REGLOG="$W/registry/registry.log"
-log "registry on $REG; pushing the '$FIXTURE_SET' fixtures and the bench images"
-python3 "$ROOT/tests/lib/fixtures.py" --registry "$REG" --set "$FIXTURE_SET" --summary "$W/fixtures.json"
-python3 "$BENCH_LIB/gen.py" --registry "$REG" --summary "$W/gen.json" --big-mib "$BIG_MIB"
+log "registry on $REG; pushing the fixtures and the bench images"
+python3 "$ROOT/tests/lib/fixtures.py" --registry "$REG" --set seed --summary "$W/fixtures.json"
+python3 "$BENCH_LIB/gen.py" --registry "$REG" --summary "$W/gen.json" --big-mib "$BIG_MIB" \
+	--huge-tags 1
 G="$W/gen.json"
-M="$BENCH_MNT/$REG"
 
-# the digests the curl floors need
-IMAGE_REPO=onap/py-app-amd64
-BIG_LAYER=$(jq -r '.refs["bench/big:latest"].layers[0].digest' "$G")
-BIG_LAYER_NAME=$(jq -r '.refs["bench/big:latest"].layers[0].name' "$G")
-BIG_LAYER_SIZE=$(jq -r '.refs["bench/big:latest"].layers[0].size' "$G")
-mapfile -t MA_MANIFESTS < <(jq -r '.refs["bench/multiarch:latest"].manifests[].digest' "$G")
-mapfile -t MA_CONFIGS < <(jq -r '.refs["bench/multiarch:latest"].manifests[].manifest.config.digest' "$G")
-mapfile -t MA_PLATFORMS < <(jq -r '.refs["bench/multiarch:latest"].manifests[].platform | [.architecture, (.variant // "")] | @tsv' "$G")
-mapfile -t L30_LAYERS < <(jq -r '.refs["bench/layers30:latest"].layers[].digest' "$G")
+# EP: where everyone talks to (the registry, or the proxy in front of it with --latency);
+# COUNT_LOG: the log whose lines are the requests.  ctl.sh mounts regfs on $REGISTRY.
+EP=$REG
+COUNT_LOG=$REGLOG
+if [[ -n $LATENCY ]]; then
+	proxy_start "$W/proxy" --delay-ms "$LATENCY" --page-size 0 >&2
+	EP=$PROXY
+	COUNT_LOG="$W/proxy/proxy.log"
+fi
+export REGISTRY=$EP
+M="$BENCH_MNT/$EP"
+U="http://$EP/v2"
 
-ACCEPT='Accept: application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json'
-U="http://$REG/v2"
+# the floor for B4 warm
+# shellcheck disable=SC2046 # pkg-config's flags are words
+cc -O2 -o "$W/fusefloor" "$BENCH_LIB/fusefloor.c" $(pkg-config --cflags --libs fuse3)
 
 # ---------------------------------------------------------------- measuring
 
-RESULTS="$W/results.tsv"
-: >"$RESULTS"
+ROWS="$W/rows.tsv"
+: >"$ROWS"
 
-reqs() { registry_requests "$W/registry"; }
-
-# stats_loop RUNS WARMUP PREPARE CMD — the fallback timer: prints "mean sd min n" in seconds.
-stats_loop() {
-	local runs=$1 warmup=$2 prep=$3 cmd=$4 i t0 t1
-	local -a ts=()
-	for ((i = 0; i < warmup; i++)); do
-		[[ -z $prep ]] || bash -c "$prep" >/dev/null 2>&1
-		bash -c "$cmd" >/dev/null 2>&1
-	done
-	for ((i = 0; i < runs; i++)); do
-		[[ -z $prep ]] || bash -c "$prep" >/dev/null 2>&1
-		t0=$(date +%s%N)
-		bash -c "$cmd" >/dev/null 2>&1 || return 1
-		t1=$(date +%s%N)
-		ts+=($((t1 - t0)))
-	done
-	printf '%s\n' "${ts[@]}" | awk '{ s += $1; q += $1 * $1; if (NR == 1 || $1 < m) m = $1 }
-		END { mean = s / NR; v = q / NR - mean * mean; if (v < 0) v = 0
-		      printf "%.6f %.6f %.6f %d\n", mean / 1e9, sqrt(v * NR / (NR > 1 ? NR - 1 : 1)) / 1e9, m / 1e9, NR }'
+# count_lines FILE — requests logged in FILE so far (the registry's log has other lines too)
+count_lines() {
+	if [[ $1 == "$REGLOG" ]]; then registry_requests "$W/registry"; else wc -l <"$1"; fi
 }
 
-# timeit KEY RUNS WARMUP PREPARE CMD — prints "mean sd min n" (seconds); fails if CMD fails.
-timeit() {
-	local key=$1 runs=$2 warmup=$3 prep=$4 cmd=$5 json="$W/json/$1.json"
-	if [[ -n $HAVE_HYPERFINE ]]; then
-		local -a hf=(hyperfine --shell=bash --style=none --runs "$runs" --warmup "$warmup"
-			--export-json "$json")
-		[[ -z $prep ]] || hf+=(--prepare "$prep")
-		timeout 600 "${hf[@]}" "$cmd" >"$W/json/$key.out" 2>&1 || return 1
-		jq -r '.results[0] | "\(.mean) \(.stddev // 0) \(.min) \(.times | length)"' "$json"
-	else
-		timeout 600 bash -c "$(declare -f stats_loop); stats_loop $runs $warmup $(printf %q "$prep") $(printf %q "$cmd")"
-	fi
+# time_raw CMD — nanoseconds `bash -c CMD` took.  Starting bash (2-3 ms idle) is not taken off:
+# on a busy machine a baseline measured once is too noisy to subtract.
+time_raw() {
+	local t0 t1
+	t0=$(date +%s%N)
+	bash -c "$1" >/dev/null 2>>"$W/fail/stderr" || return 1
+	t1=$(date +%s%N)
+	echo $((t1 - t0))
 }
 
-# probe KIND CMD — one run outside the timer: prints "rss_kb requests".  For regfs the peak RSS is
-# the daemon's VmHWM; for anchors GNU time's max RSS.  Fails (after saving stderr) if CMD fails.
-PROBE_ERR=
-probe() {
-	local kind=$1 cmd=$2 r0 r1 rss="?" errf="$W/fail/probe.err"
-	r0=$(reqs)
-	if [[ $kind == regfs ]]; then
-		timeout 300 bash -c "$cmd" >/dev/null 2>"$errf" || { PROBE_ERR=$(tail -n 3 "$errf"); return 1; }
-		rss=$("$CTL" hwm)
-	elif [[ -n $GNU_TIME ]]; then
-		timeout 300 "$GNU_TIME" -f %M -o "$W/rss" bash -c "$cmd" >/dev/null 2>"$errf" ||
-			{ PROBE_ERR=$(tail -n 3 "$errf"); return 1; }
-		rss=$(tail -n 1 "$W/rss")
-	else
-		timeout 300 bash -c "$cmd" >/dev/null 2>"$errf" || { PROBE_ERR=$(tail -n 3 "$errf"); return 1; }
-	fi
+# one_run PREP CMD LOG — run PREP (untimed), then CMD (timed); prints "ns requests"
+one_run() {
+	local prep=$1 cmd=$2 countlog=$3 r0 r1 t
+	[[ -z $prep ]] || bash -c "$prep" >/dev/null 2>>"$W/fail/stderr"
+	r0=$(count_lines "$countlog")
+	t=$(time_raw "$cmd") || return 1
 	sleep 0.05 # the registry logs after it answers
-	r1=$(reqs)
-	echo "$rss $((r1 - r0))"
+	r1=$(count_lines "$countlog")
+	echo "$t $((r1 - r0))"
 }
 
-# record SID STATE TOOL MEAN SD MIN N RSS REQS NOTE CMD
-record() {
-	local IFS=$'\t'
-	echo "$*" >>"$RESULTS"
+# stats FILE — "median_s min_s n median_requests" of the "ns requests" lines in FILE
+stats() {
+	python3 - "$1" <<'EOF'
+import statistics, sys
+rows = [tuple(map(int, l.split())) for l in open(sys.argv[1]) if l.strip()]
+if not rows:
+    print("-\t-\t0\t-")
+else:
+    ns = [r[0] for r in rows]
+    print("%.6f\t%.6f\t%d\t%d" % (statistics.median(ns) / 1e9, min(ns) / 1e9, len(ns),
+                                   statistics.median_low([r[1] for r in rows])))
+EOF
 }
 
-# series SID STATE KIND TOOL CMD [PREP [RUNS]] — time one tool in one state and record it.
-#   KIND regfs: cold = "ctl.sh fresh" before each run; warm = one fresh mount, 2 warmup runs.
-#   KIND anchor: cold = drop caches (then PREP) before each run; warm = PREP, 2 warmup runs.
-series() {
-	local sid=$1 state=$2 kind=$3 tool=$4 cmd=$5 prep=${6:-} runs=${7:-} key pr t warmup note=
-	local r_before r_after
-	key="$sid-$state-$(tr -c 'A-Za-z0-9' _ <<<"$tool")"
-	if [[ -z $runs ]]; then
-		if [[ $state == cold ]]; then runs=$COLD_RUNS; else runs=$WARM_RUNS; fi
-	fi
-	log "$sid $state: $tool"
-	if [[ $kind == regfs ]]; then
-		if [[ $state == cold ]]; then
-			prep="$CTL fresh"
-			warmup=0
-		else
-			warmup=2
-		fi
-		"$CTL" fresh
-	else
-		if [[ $state == cold ]]; then
-			prep="$CTL drop${prep:+; $prep}"
-			warmup=0
-		else
-			warmup=2
-		fi
-	fi
-	# cold: the probe is one more cold run, before the series; warm: after the series
-	if [[ $state == cold ]]; then
-		[[ -z $prep || $kind == regfs ]] || bash -c "$prep" >/dev/null 2>&1
-		if ! pr=$(probe "$kind" "$cmd"); then
-			record "$sid" "$state" "$tool" - - - 0 - - "FAILED: ${PROBE_ERR//$'\n'/ | }" "$cmd"
-			log "  FAILED: $PROBE_ERR"
-			[[ $kind != regfs ]] || "$CTL" umount
-			return 0
-		fi
-	fi
-	r_before=$(reqs)
-	if ! t=$(timeit "$key" "$runs" "$warmup" "$prep" "$cmd"); then
-		record "$sid" "$state" "$tool" - - - 0 - - "FAILED in the timed runs (see $key.out)" "$cmd"
-		log "  FAILED in the timed runs: $(tail -n 3 "$W/json/$key.out" 2>/dev/null)"
-		[[ $kind != regfs ]] || "$CTL" umount
-		return 0
-	fi
-	r_after=$(reqs)
-	if [[ $state == warm ]]; then
-		[[ -z $prep ]] || bash -c "$prep" >/dev/null 2>&1
-		if ! pr=$(probe "$kind" "$cmd"); then
-			pr="? ?"
-			note="probe run failed: ${PROBE_ERR//$'\n'/ | }"
-		fi
-	fi
-	if [[ -n ${COUNT_GET:-} ]]; then
-		# requests for one path over the whole timed series (warmup included), per run
-		local n
-		n=$(awk -v a="$r_before" -v b="$r_after" 'NR > a && NR <= b' \
-			<(grep '"GET \|"HEAD \|"PUT \|"POST \|"PATCH \|"DELETE ' "$REGLOG") |
-			grep -c "\"GET $COUNT_GET " || true)
-		note="GETs of the layer: $n in $((runs + warmup)) timed runs ($warmup of them warmup)"
-	fi
-	[[ $kind != regfs ]] || "$CTL" umount
-	# shellcheck disable=SC2086
-	record "$sid" "$state" "$tool" $t ${pr% *} ${pr#* } "$note" "$cmd"
+# pair ID TITLE TARGET RUNS  REGFS_LABEL REGFS_PREP REGFS_CMD  PEER_LABEL PEER_PREP PEER_CMD [KIND]
+# Time both sides RUNS times, alternating, and record the row.  KIND "speedup": the peer is
+# the slow variant and the row shows peer / regfs.  COUNT_LOG_PAIR overrides the request log.
+pair() {
+	local id=$1 title=$2 target=$3 runs=$4 rl=$5 rp=$6 rc=$7 pl=$8 pp=$9 pc=${10} kind=${11:-ratio}
+	local countlog=${COUNT_LOG_PAIR:-$COUNT_LOG} i out note='' key=${1//[^A-Za-z0-9]/_}
+	: >"$W/$key.regfs"
+	: >"$W/$key.peer"
+	log "$id: $rl  vs  $pl ($runs runs each)"
+	for ((i = 0; i < runs; i++)); do
+		if out=$(one_run "$rp" "$rc" "$countlog"); then echo "$out" >>"$W/$key.regfs"; else
+			note="regfs run failed: $(tail -n 2 "$W/fail/stderr" | tr '\n' ' ')"; fi
+		if out=$(one_run "$pp" "$pc" "$countlog"); then echo "$out" >>"$W/$key.peer"; else
+			note="peer run failed: $(tail -n 2 "$W/fail/stderr" | tr '\n' ' ')"; fi
+	done
+	[[ -z $note ]] || log "  $note"
+	local rs ps
+	rs=$(stats "$W/$key.regfs")
+	ps=$(stats "$W/$key.peer")
+	# stats prints tab-separated fields
+	printf '%s\t' "$id" "$title" "$target" "$kind" "$rl" "$rs" "$pl" "$ps" >>"$ROWS"
+	printf '%s\n' "$note" >>"$ROWS"
 }
 
-# scenario SID TITLE — a heading for the rows that follow
-scenario() {
-	local IFS=$'\t'
-	echo "#	$1	$2" >>"$RESULTS"
-}
+# peer_cold PROGRAM — the prepare step of a cold peer run: caches dropped, the program read back
+peer_cold() { echo "$CTL drop; $1 --version"; }
 
-# ---------------------------------------------------------------- scenarios
+# ---------------------------------------------------------------- rows
 
 T0=$SECONDS
-FEW_COLD=$((COLD_RUNS < 3 ? COLD_RUNS : 3))
-FEW_WARM=$((WARM_RUNS < 5 ? WARM_RUNS : 5))
+FRESH="$CTL fresh"
 
-for state in cold warm; do
-	# 1. one image manifest
-	scenario 1 "inspect one image manifest ($IMAGE_REPO:latest)"
-	series 1 $state regfs "regfs: cat TAG/manifest.json" "cat $M/$IMAGE_REPO/latest/manifest.json"
-	series 1 $state anchor "skopeo inspect --raw" "skopeo inspect --tls-verify=false --raw docker://$REG/$IMAGE_REPO:latest"
-	[[ -z $HAVE_DOCKER ]] ||
-		series 1 $state anchor "docker manifest inspect" "docker manifest inspect --insecure $REG/$IMAGE_REPO:latest"
-	series 1 $state anchor "curl GET manifest" "curl -fsS -H '$ACCEPT' $U/$IMAGE_REPO/manifests/latest"
+if want B1 && [[ -n $HAVE_DOCKER ]]; then
+	t="$M/bench/multiarch/latest"
+	pair B1 "a 5-platform list: its manifest, 5 manifests, 5 configs" "<= 0.5" "$RUNS" \
+		"cat manifest.json */manifest.json */config.json" "$FRESH" \
+		"cat $t/manifest.json $t/*/manifest.json $t/*/config.json" \
+		"docker manifest inspect -v" "$(peer_cold docker)" \
+		"docker manifest inspect --insecure -v $EP/bench/multiarch:latest"
+fi
 
-	# 2. verbose inspect of a 5-platform list
-	scenario 2 "verbose inspect of a 5-platform list (bench/multiarch:latest)"
-	series 2 $state regfs "regfs: cat TAG/inspect.json" "cat $M/bench/multiarch/latest/inspect.json"
-	[[ -z $HAVE_DOCKER ]] ||
-		series 2 $state anchor "docker manifest inspect -v" "docker manifest inspect --insecure -v $REG/bench/multiarch:latest"
-	urls="$U/bench/multiarch/manifests/latest"
-	for d in "${MA_MANIFESTS[@]}"; do urls+=" $U/bench/multiarch/manifests/$d"; done
-	series 2 $state anchor "curl 6 manifests (1 process)" "curl -fsS -H '$ACCEPT' $urls"
+if want B2; then
+	cmd="for r in \$(seq -f 'r%02g' 0 49); do for t in v1 v2 v3 v4; do
+		skopeo inspect --tls-verify=false --raw docker://$EP/scale/\$r:\$t; done; done"
+	pair B2 "200 manifests: 50 repositories x 4 tags" "<= 0.1" $((RUNS < 3 ? RUNS : 3)) \
+		"cat scale/*/v*/manifest.json" "$FRESH" "cat $M/scale/*/v*/manifest.json" \
+		"skopeo inspect --raw, 200 times" "$(peer_cold skopeo)" "$cmd"
+fi
 
-	# 3. 200 tags
-	scenario 3 "list 200 tags (bench/tags)"
-	series 3 $state regfs "regfs: ls REPO" "ls $M/bench/tags"
-	series 3 $state anchor "skopeo list-tags" "skopeo list-tags --tls-verify=false docker://$REG/bench/tags"
-	series 3 $state anchor "curl tags/list" "curl -fsS $U/bench/tags/tags/list"
+if want B2p; then
+	# through a proxy adding B2P_MS per request (the --latency one when there is one)
+	if [[ -n $LATENCY ]]; then
+		ep=$EP
+	else
+		proxy_start "$W/proxy-b2p" --delay-ms "$B2P_MS" --page-size 0 >&2
+		ep=$PROXY
+	fi
+	for r in $(seq -f 'r%02g' 0 24); do for t in v1 v2 v3 v4; do
+		echo "$BENCH_MNT/$ep/scale/$r/$t/manifest.json"; done; done >"$W/b2p.paths"
+	fresh="REGISTRY=$ep $CTL fresh"
+	COUNT_LOG_PAIR=$([[ -n $LATENCY ]] && echo "$COUNT_LOG" || echo "$W/proxy-b2p/proxy.log") \
+		pair "B2'" "100 manifests of 25 repositories, +${B2P_MS} ms per request" ">= 8" "$RUNS" \
+		"xargs -P16 -n1 cat" "$fresh" "xargs -P16 -n1 cat <$W/b2p.paths" \
+		"xargs -P1 -n1 cat" "$fresh" "xargs -P1 -n1 cat <$W/b2p.paths" speedup
+	"$CTL" umount
+	[[ -n $LATENCY ]] || proxy_stop "$W/proxy-b2p"
+fi
 
-	# 4. every platform's config of a list
-	scenario 4 "read all 5 platforms' configs of a list"
-	series 4 $state regfs "regfs: cat TAG/*/config.json" "cat $M/bench/multiarch/latest/*/config.json"
-	cmd=
-	for p in "${MA_PLATFORMS[@]}"; do
-		arch=${p%%$'\t'*} variant=${p#*$'\t'}
-		cmd+="skopeo --override-arch $arch${variant:+ --override-variant $variant} inspect --tls-verify=false --config --raw docker://$REG/bench/multiarch:latest && "
-	done
-	series 4 $state anchor "skopeo --override-arch inspect --config (x5)" "${cmd}true"
-	urls="$U/bench/multiarch/manifests/latest"
-	for d in "${MA_MANIFESTS[@]}"; do urls+=" $U/bench/multiarch/manifests/$d"; done
-	for d in "${MA_CONFIGS[@]}"; do urls+=" $U/bench/multiarch/blobs/$d"; done
-	series 4 $state anchor "curl 11 URLs (1 process)" "curl -fsS -H '$ACCEPT' $urls"
-
-	# 5. one 64 MiB layer
-	scenario 5 "pull a ${BIG_MIB} MiB layer (bench/big:latest, $BIG_LAYER_SIZE bytes)"
-	series 5 $state regfs "regfs: cat layers/00-…" "cat $M/bench/big/latest/layers/$BIG_LAYER_NAME >/dev/null" "" \
-		"$([[ $state == cold ]] && echo "$FEW_COLD" || echo "$FEW_WARM")"
-	series 5 $state anchor "skopeo copy docker:// dir:" \
-		"skopeo copy -q --src-tls-verify=false docker://$REG/bench/big:latest dir:$W/skopeo-dir" "rm -rf $W/skopeo-dir" \
-		"$([[ $state == cold ]] && echo "$FEW_COLD" || echo "$FEW_WARM")"
-	series 5 $state anchor "curl -o FILE (no verify)" "curl -fsS -o $W/curl-layer $U/bench/big/blobs/$BIG_LAYER" "rm -f $W/curl-layer" \
-		"$([[ $state == cold ]] && echo "$FEW_COLD" || echo "$FEW_WARM")"
-
-	# 7. 30 small layers (numbered 7 so that the brief's 1-6 keep their numbers)
-	scenario 7 "pull an image's 30 small layers (bench/layers30:latest)"
-	series 7 $state regfs "regfs: cat layers/*" "cat $M/bench/layers30/latest/layers/* >/dev/null"
-	series 7 $state anchor "skopeo copy docker:// dir:" \
-		"skopeo copy -q --src-tls-verify=false docker://$REG/bench/layers30:latest dir:$W/skopeo-dir" "rm -rf $W/skopeo-dir"
-	urls=
-	for d in "${L30_LAYERS[@]}"; do urls+=" $U/bench/layers30/blobs/$d"; done
-	series 7 $state anchor "curl 30 blobs (1 process)" "curl -fsS $urls >/dev/null"
-
-	# 6. audit: the digest of everything in the registry
-	scenario 6 "audit: every digest in the registry ($(jq '.refs | length' "$W/fixtures.json") + $(jq '.refs | length' "$G") tags)"
-	series 6 $state regfs "regfs: find -name digest | xargs cat" "find $M -name digest | xargs cat" "" \
-		"$([[ $state == cold ]] && echo "$FEW_COLD" || echo "$FEW_WARM")"
-	cmd="for r in \$(curl -fsS '$U/_catalog?n=1000' | jq -r '.repositories[]'); do
-	for t in \$(skopeo list-tags --tls-verify=false docker://$REG/\$r | jq -r '.Tags[]'); do
-		echo \"\$r:\$t \$(skopeo inspect --tls-verify=false --raw docker://$REG/\$r:\$t | sha256sum)\"; done; done"
-	series 6 $state anchor "skopeo list-tags + inspect --raw per tag" "$cmd" "" \
-		"$([[ $state == cold ]] && echo 1 || echo 2)"
-	cmd="for r in \$(curl -fsS '$U/_catalog?n=1000' | jq -r '.repositories[]'); do
-	curl -fsS -o /dev/null -w '%header{docker-content-digest}\n' -H '$ACCEPT' \$(curl -fsS $U/\$r/tags/list | jq -r --arg u '$U/'\$r '.tags[] | \"\(\$u)/manifests/\(.)\"'); done"
-	series 6 $state anchor "curl per repo (digest header)" "$cmd" "" \
-		"$([[ $state == cold ]] && echo "$FEW_COLD" || echo "$FEW_WARM")"
-
-	# 8. publish a 5-platform list from per-arch tags of other repositories (the guide's flow)
-	scenario 8 "publish a 5-platform list from the onap/py-app-<arch> tags (new tag each run)"
-	cmd="t=p\$(date +%s%N); d=$M/bench/published/\$t; mkdir -p \$d &&
+if want B3 && [[ -n $HAVE_DOCKER ]]; then
+	rcmd="t=p\$(date +%s%N); d=$M/bench/published/\$t; mkdir -p \$d &&
 	for a in amd64 arm64v8 mips ppc64le s390x; do ln -s ../../../onap/py-app-\$a/latest \$d/\$a; done &&
 	touch \$d/.commit"
-	series 8 $state regfs "regfs: mkdir, 5 x ln -s, touch .commit" "$cmd"
-	if [[ -n $HAVE_DOCKER ]]; then
-		cmd="t=p\$(date +%s%N); docker manifest create --insecure $REG/bench/published:\$t"
-		for a in amd64 arm64v8 mips ppc64le s390x; do cmd+=" $REG/onap/py-app-$a:latest"; done
-		cmd+=" >/dev/null && docker manifest push --purge --insecure $REG/bench/published:\$t"
-		series 8 $state anchor "docker manifest create + push" "$cmd"
-	fi
+	pcmd="t=p\$(date +%s%N); docker manifest create --insecure $EP/bench/published:\$t"
+	for a in amd64 arm64v8 mips ppc64le s390x; do pcmd+=" $EP/onap/py-app-$a:latest"; done
+	pcmd+=" >/dev/null && docker manifest push --purge --insecure $EP/bench/published:\$t"
+	pair B3 "publish a 5-platform list from 5 tags" "<= 0.65" "$RUNS" \
+		"mkdir, 5 x ln -s, touch .commit" "$FRESH" "$rcmd" \
+		"docker manifest create + push" "$(peer_cold docker)" "$pcmd"
+fi
 
-	# C. 16 readers of the same layer
-	scenario C "concurrency: 16 parallel readers of the same ${BIG_MIB} MiB layer"
-	COUNT_GET="/v2/bench/big/blobs/$BIG_LAYER"
-	series C $state regfs "regfs: 16 x cat layers/00-…" \
-		"for i in \$(seq 16); do cat $M/bench/big/latest/layers/$BIG_LAYER_NAME >/dev/null & done; wait" "" \
-		"$([[ $state == cold ]] && echo "$FEW_COLD" || echo "$FEW_WARM")"
-	series C $state anchor "16 x curl -o /dev/null" \
-		"for i in \$(seq 16); do curl -fsS -o /dev/null $U/bench/big/blobs/$BIG_LAYER & done; wait" "" \
-		"$([[ $state == cold ]] && echo "$FEW_COLD" || echo "$FEW_WARM")"
-	unset COUNT_GET
-done
+if want B4; then
+	big_digest=$(jq -r '.refs["bench/big:latest"].layers[0].digest' "$G")
+	big_name=$(jq -r '.refs["bench/big:latest"].layers[0].name' "$G")
+	big_path="$M/bench/big/latest/layers/$big_name"
+	cached="$TESTDIR/cache/blobs/sha256/${big_digest#sha256:}"
+	pair "B4 cold" "a ${BIG_MIB} MiB layer, nothing cached" "<= 2.0" "$RUNS" \
+		"cat layers/00-… >/dev/null" "$FRESH" "cat $big_path >/dev/null" \
+		"curl -o /dev/null" "$(peer_cold curl)" "curl -fsS -o /dev/null $U/bench/big/blobs/$big_digest"
+	# now in regfs' cache: a fresh mount reads it from there, the floor reads the same file
+	floor_prep="fusermount3 -u $FLOOR_MNT 2>/dev/null; $W/fusefloor $(dirname "$cached") $FLOOR_MNT"
+	pair "B4 warm" "the same, in the cache, fresh mount" "<= 1.43" "$RUNS" \
+		"cat layers/00-… >/dev/null" "$CTL remount" "cat $big_path >/dev/null" \
+		"FUSE floor: cat via fusefloor" "$floor_prep" "cat $FLOOR_MNT/$(basename "$cached") >/dev/null"
+	fusermount3 -u "$FLOOR_MNT" 2>/dev/null || true
+	"$CTL" mount
+	cat "$big_path" >/dev/null
+	pair "B4 hot" "the same, read again on the same mount" "<= 2.0" "$RUNS" \
+		"cat layers/00-… >/dev/null" "" "cat $big_path >/dev/null" \
+		"local cat of the cached file" "" "cat $cached >/dev/null"
+	"$CTL" umount
+fi
+
+if want B5; then
+	cmd="u='/v2/bench/tags2500/tags/list'; while [ -n \"\$u\" ]; do
+		u=\$(curl -fsS -D - -o /dev/null \"http://$EP\$u\" | tr -d '\r' | sed -n 's/^[Ll]ink: *<\([^>]*\)>.*/\1/p'); done"
+	pair B5 "ls of a repository with 2,500 tags" "<= 1.5" "$RUNS" \
+		"ls REPO" "$FRESH" "ls $M/bench/tags2500" \
+		"curl tags/list, every page" "$(peer_cold curl)" "$cmd"
+	"$CTL" umount
+fi
+
+if [[ -n $HUGE ]] && want B5; then
+	# 200,000 tags cost minutes to push: the proxy lists made-up ones after bench/huge's own
+	proxy_start "$W/proxy-huge" --delay-ms "${LATENCY:-0}" --page-size 10000 \
+		--extra-tags bench/huge=199999 >&2
+	ep=$PROXY
+	cmd="u='/v2/bench/huge/tags/list?n=10000'; while [ -n \"\$u\" ]; do
+		u=\$(curl -fsS -D - -o /dev/null \"http://$ep\$u\" | tr -d '\r' | sed -n 's/^[Ll]ink: *<\([^>]*\)>.*/\1/p'); done"
+	COUNT_LOG_PAIR="$W/proxy-huge/proxy.log" \
+		pair "B5 huge" "ls of 200,000 tags (pages of 10,000)" "<= 2.0" $((RUNS < 3 ? RUNS : 3)) \
+		"ls REPO" "REGISTRY=$ep $CTL fresh" "ls $BENCH_MNT/$ep/bench/huge" \
+		"curl tags/list, every page" "$(peer_cold curl)" "$cmd"
+	"$CTL" umount
+	proxy_stop "$W/proxy-huge"
+fi
+TOOK=$((SECONDS - T0))
+
+if [[ -n $LEGACY ]]; then
+	export REGISTRY=$REG
+	M="$BENCH_MNT/$REG"
+	U="http://$REG/v2"
+	reqs() { registry_requests "$W/registry"; }
+	# shellcheck source=bench/legacy.sh
+	source "$BENCH_LIB/legacy.sh"
+fi
 
 # ---------------------------------------------------------------- report
 
 {
 	echo "regfs benchmark — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr)"
+	echo "machine: $(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p' | head -n 1))," \
+		"$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "regfs $REGFS_REV ($REGFS_BIN, ttl=$BENCH_TTL)," \
 		"$(skopeo --version)," \
 		"${HAVE_DOCKER:+docker CLI $(docker --version 2>/dev/null | awk '{ print $3 }' | tr -d ,), }$(curl --version | head -n 1 | cut -d' ' -f1-2)"
-	echo "registry: docker-registry $(docker-registry --version 2>/dev/null | awk '{ print $NF }') on $REG (plain HTTP), fixtures '$FIXTURE_SET' + scripts/bench/gen.py"
-	echo "timer: $([[ -n $HAVE_HYPERFINE ]] && hyperfine --version || echo 'bash loop, date +%s%N');" \
-		"kernel caches dropped for cold runs: $DROP_CACHES; runs cold/warm: $COLD_RUNS/$WARM_RUNS (big series fewer); took $((SECONDS - T0)) s"
+	echo "registry: docker-registry $(docker-registry --version 2>/dev/null | awk '{ print $NF }') on loopback (plain HTTP)" \
+		"${LATENCY:+through a proxy adding $LATENCY ms per request}"
+	echo "runs per side: $RUNS (B2: at most 3), alternating; kernel caches dropped for cold runs: $DROP_CACHES; B rows took $TOOK s"
 	echo
-	python3 "$BENCH_LIB/report.py" "$RESULTS"
+	python3 "$BENCH_LIB/report.py" "$ROWS"
+	if [[ -n $LEGACY ]]; then
+		echo
+		echo "earlier scenarios (ratio there = anchor mean / regfs mean: > 1 means regfs is faster):"
+		python3 "$BENCH_LIB/legacy_report.py" "$RESULTS"
+	fi
 	echo
 	echo "warnings and errors in regfs.log:"
 	grep -E 'regfs (error|warning):' "$TESTDIR/regfs.log" | sed -E 's/^[^ ]+ //' | sort | uniq -c | sort -rn | head -n 15 || echo "  none"

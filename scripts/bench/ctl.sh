@@ -3,6 +3,8 @@
 #
 #   ctl.sh fresh     unmount regfs if mounted, empty its cache dir, mount again, drop kernel caches
 #   ctl.sh mount     mount regfs (keeping the cache dir) if not mounted
+#   ctl.sh remount   unmount regfs if mounted and mount it again, keeping the cache dir and the
+#                    kernel's caches (a fresh mount over a warm cache)
 #   ctl.sh umount    unmount regfs (bounded wait; kills it if it does not exit)
 #   ctl.sh drop      sync and drop the kernel's page/dentry/inode caches (no-op if not permitted)
 #   ctl.sh hwm       print VmHWM (peak RSS, kB) of the regfs process serving the mount
@@ -34,6 +36,10 @@ fresh)
 mount)
 	mounted || regfs_mount "$BENCH_MNT" "ttl=${BENCH_TTL:-30}"
 	;;
+remount)
+	regfs_unmount "$BENCH_MNT" >/dev/null
+	regfs_mount "$BENCH_MNT" "ttl=${BENCH_TTL:-30}"
+	;;
 umount)
 	regfs_unmount "$BENCH_MNT"
 	;;
@@ -46,7 +52,7 @@ hwm)
 	awk '/^VmHWM:/ { print $2; found = 1 } END { if (!found) print "?" }' "/proc/$(<"$pidfile")/status" 2>/dev/null || echo "?"
 	;;
 *)
-	echo "usage: ctl.sh fresh|mount|umount|drop|hwm" >&2
+	echo "usage: ctl.sh fresh|mount|remount|umount|drop|hwm" >&2
 	exit 2
 	;;
 esac

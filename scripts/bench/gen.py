@@ -5,11 +5,19 @@ Reuses fixtures.py's Pusher, so everything is deterministic and pushed with the 
   bench/tags:t000..t199   one small image under 200 tags           (list-tags, audit)
   bench/multiarch:latest  Docker manifest list over 5 platforms,    (verbose inspect, configs)
                           each image with 2 small layers
-  bench/big:latest        one 64 MiB incompressible layer + a tiny one   (pull, concurrency)
+  bench/big:latest        one --big-mib MiB incompressible layer (random bytes pushed as the
+                          blob itself: nothing reads it as a tar) + a tiny one   (B4)
   bench/layers30:latest   30 small layers                           (many small blobs)
+  scale/r00..r49:v1..v4   200 small images, a different one per tag (B2, B2')
+  bench/tags2500:t0000..  one small image under --many-tags tags    (B5; not in refs)
+  bench/huge:t000000..    with --huge-tags N: one image under N tags (B5 huge, where the proxy
+                          lists made-up tags after these; not in refs)
 
-Usage: gen.py --registry HOST:PORT --summary OUT.json [--big-mib N]
-The summary has fixtures.py's layout (refs, manifests, tags, blobs) for these repositories only.
+Usage: gen.py --registry HOST:PORT --summary OUT.json [--big-mib N] [--many-tags N]
+              [--huge-tags N]
+The summary has fixtures.py's layout (refs, manifests, tags, blobs) for these repositories only;
+the many-tag repositories are left out of refs (their tags are listed, their count kept in
+"tag_counts").
 """
 
 import argparse
@@ -31,11 +39,21 @@ PLATFORMS = [
 ]
 
 
+def many_tags(p, repo, fmt, n, s):
+    """One small image under @n tags of @repo, pushed by tag without recording each in refs."""
+    img = fixtures.small(p, repo, None, fixtures.AMD64, repo.replace("/", "-"))
+    for i in range(n):
+        p.manifest(repo, fmt % i, img["bytes"], img["media_type"])
+    s["tag_counts"][repo] = n
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--registry", required=True)
     ap.add_argument("--summary", required=True)
-    ap.add_argument("--big-mib", type=int, default=64)
+    ap.add_argument("--big-mib", type=int, default=256)
+    ap.add_argument("--many-tags", type=int, default=2500)
+    ap.add_argument("--huge-tags", type=int, default=0)
     args = ap.parse_args()
 
     t0 = time.monotonic()
@@ -54,15 +72,29 @@ def main():
         children.append((fixtures.small(p, "bench/multiarch", None, plat, label, n_layers=2), plat, None))
     p.index("bench/multiarch", "latest", children, oci=False)
 
-    # one big incompressible layer (gzip level 6 of random data is slightly bigger than the data)
+    # one big incompressible layer, pushed as the blob itself: a gzip of random bytes is only
+    # slower to make and slightly bigger
     rnd = random.Random(20240601)
+    big = b"".join(rnd.randbytes(1 << 20) for _ in range(args.big_mib))
     p.image("bench/big", "latest", fixtures.AMD64, [
-        [("data/random.bin", rnd.randbytes(args.big_mib * 1024 * 1024))],
+        big,
         [("etc/regfs-bench/big", b"small layer after the big one\n")],
     ])
+    del big
 
     # 30 small layers
     fixtures.small(p, "bench/layers30", "latest", fixtures.AMD64, "bench-layers30", n_layers=30)
+
+    # 50 repositories x 4 tags, a different image under each tag
+    for r in range(50):
+        for t in range(1, 5):
+            fixtures.small(p, "scale/r%02d" % r, "v%d" % t, fixtures.AMD64, "scale-r%02d-v%d" % (r, t))
+
+    s = p.summary
+    s["tag_counts"] = {}
+    many_tags(p, "bench/tags2500", "t%04d", args.many_tags, s)
+    if args.huge_tags:
+        many_tags(p, "bench/huge", "t%06d", args.huge_tags, s)
 
     s = p.summary
     s["repositories"] = sorted(s["tags"])

@@ -27,6 +27,12 @@ never be exercised.  Everything else is forwarded unchanged to the upstream regi
                              GET and HEAD of manifests and blobs are answered 429
                              TOOMANYREQUESTS with Retry-After: 3600, remaining 0 and
                              docker-ratelimit-source: 127.0.0.1, without reaching the registry.
+  --delay-ms MS              every request waits MS ms before it is handled: a registry that
+                             far away (scripts/bench.sh --latency), which loopback cannot be.
+  --page-size 0              tags/list is not paged here: forwarded as the registry answers it.
+  --extra-tags REPO=N        tags/list of REPO (repeatable) also lists N made-up tags x0000000..
+                             (a repository with 200,000 tags costs minutes to push, and only its
+                             listing is measured); they are paged like the rest.
 
 Listens on 127.0.0.1 only (port 0 = any free port); the port is printed on stdout and written
 to --port-file.  Each request is logged to --log as "METHOD PATH STATUS".
@@ -65,6 +71,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
+    def handle_one_request(self):
+        # A TLS ClientHello (a client that tries https first, as docker does with --insecure)
+        # gets a plain HTTP answer, as from distribution itself: Go's client then says "server
+        # gave HTTP response to HTTPS client" and falls back to http, where a closed connection
+        # would be a plain failure.
+        try:
+            first = self.rfile.peek(1)[:1]
+        except OSError:
+            first = b""
+        if first == b"\x16":
+            self.wfile.write(b"HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+            self.close_connection = True
+            return
+        super().handle_one_request()
+
     def log_request(self, code="-", size="-"):
         self.server.log("%s %s %s" % (self.command, self.path, code))
 
@@ -74,6 +95,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         conn = http.client.HTTPConnection(self.server.upstream, timeout=60)
         conn.request(method, path, body=body, headers=headers or {})
         return conn, conn.getresponse()
+
+    def forwarded_headers(self, keep):
+        """The request's headers whose lower-case name @keep likes, for http.client: a header
+        sent several times (docker sends one Accept per media type) becomes one, its values
+        joined with ", ", or only the last would reach the registry."""
+        headers = {}
+        for k, v in self.headers.items():
+            if keep(k.lower()):
+                headers[k] = headers[k] + ", " + v if k in headers else v
+        return headers
 
     def request_body(self):
         n = int(self.headers.get("Content-Length") or 0)
@@ -91,7 +122,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(data)
             return
         body = self.request_body()
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers = self.forwarded_headers(lambda k: k not in HOP_BY_HOP)
         headers["Host"] = self.server.upstream
         try:
             conn, resp = self.upstream(self.command, self.path, body, headers)
@@ -194,8 +225,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
     # -- tags/list -------------------------------------------------------------------------
 
     def tags(self, name, query):
-        headers = {k: v for k, v in self.headers.items()
-                   if k.lower() in ("authorization", "accept", "user-agent")}
+        if self.server.delay:
+            time.sleep(self.server.delay)
+        if not self.server.page_size and name not in self.server.extra_tags:
+            self.forward()
+            return
+        headers = self.forwarded_headers(lambda k: k in ("authorization", "accept", "user-agent"))
         try:
             conn, resp = self.upstream("GET", "/v2/%s/tags/list" % name, None, headers)
         except OSError as e:
@@ -216,9 +251,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         finally:
             conn.close()
         obj = json.loads(data)
-        tags = sorted(obj.get("tags") or [])
+        tags = obj.get("tags") or []
+        extra = self.server.extra_tags.get(name, 0)
+        tags = sorted(tags + ["x%07d" % i for i in range(extra)])
         q = urllib.parse.parse_qs(query)
-        n = self.server.page_size
+        n = self.server.page_size or len(tags) + 1
         try:
             if "n" in q and 0 < int(q["n"][0]) < n:
                 n = int(q["n"][0])
@@ -252,9 +289,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.reply(500, {"errors": [{"code": "UNKNOWN", "message": "refused by the test"}]})
                 return
         if self.command in ("GET", "HEAD") and m:
-            self.tags(m.group(1), u.query)
-        else:
-            self.forward()
+            self.tags(m.group(1), u.query)  # waits --delay-ms itself
+            return
+        if self.server.delay:
+            time.sleep(self.server.delay)
+        self.forward()
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = dispatch
 
@@ -274,6 +313,11 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.slow_blobs = set(args.slow_blob or [])
         self.rate_limit_while = args.rate_limit_while
         self.remaining = 100
+        self.delay = args.delay_ms / 1000.0
+        self.extra_tags = {}
+        for spec in args.extra_tags or []:
+            repo, _, n = spec.rpartition("=")
+            self.extra_tags[repo] = int(n)
         self.me = "127.0.0.1:%d" % self.server_address[1]
         self._log = open(args.log, "a", buffering=1) if args.log else None
         self._lock = threading.Lock()
@@ -289,7 +333,8 @@ def main():
     ap.add_argument("--upstream", required=True, help="HOST:PORT of the plain-HTTP registry")
     ap.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free one)")
     ap.add_argument("--port-file", help="write the port here once listening")
-    ap.add_argument("--page-size", type=int, default=7, help="most tags per tags/list page")
+    ap.add_argument("--page-size", type=int, default=7,
+                    help="most tags per tags/list page (0: forward tags/list unpaged)")
     ap.add_argument("--inject-bad-names", action="store_true",
                     help="add invalid tags and repository names to listings")
     ap.add_argument("--log", help="append one line per request here")
@@ -302,9 +347,18 @@ def main():
                     help="with --blob-rate: only this blob (repeatable)")
     ap.add_argument("--rate-limit-while", metavar="FILE",
                     help="rate limit headers on manifests; 429 to pulls while FILE exists")
+    ap.add_argument("--delay-ms", type=float, default=0, metavar="MS",
+                    help="wait MS ms before handling each request")
+    ap.add_argument("--extra-tags", action="append", metavar="REPO=N",
+                    help="list N made-up tags more in REPO's tags/list (repeatable)")
     args = ap.parse_args()
-    if args.page_size < 1:
-        ap.error("--page-size must be at least 1")
+    if args.page_size < 0:
+        ap.error("--page-size must be 0 (no paging) or more")
+    if args.delay_ms < 0:
+        ap.error("--delay-ms must not be negative")
+    for spec in args.extra_tags or []:
+        if not re.match(r"^[^=]+=[0-9]+$", spec):
+            ap.error("--extra-tags wants REPO=N, not '%s'" % spec)
 
     srv = Server(args)
     port = srv.server_address[1]

@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include "cache/store.h"
+#include "common/cancel.h"
+#include "common/clock.h"
 #include "common/digest.h"
 #include "common/log.h"
 
@@ -1143,6 +1145,282 @@ static void test_tmp_not_followed(void)
 	dir_free(dir);
 }
 
+/* ---- waiting under a cancel scope ---- */
+
+/* A thread's side of a cancellation test: its scope asks @off, and every
+ * time it is asked counts in @polls (so the test knows the thread is
+ * waiting: in ensure only a wait for another's flight asks). */
+struct party {
+	atomic_bool off;
+	atomic_int polls;
+};
+
+static bool party_check(void *arg)
+{
+	struct party *p = arg;
+
+	atomic_fetch_add(&p->polls, 1);
+	return atomic_load(&p->off);
+}
+
+/*
+ * A fill that writes half the blob, says it has started, then waits for
+ * @release, polling cancel_requested() as a download does between chunks;
+ * called off, it returns -EINTR, else it writes the rest.  Spins on flags
+ * with 1 ms naps: what it waits for is set by the test, not by a clock.
+ */
+struct slow_fill {
+	const char *bytes;
+	size_t len;
+	atomic_int calls;
+	atomic_bool started;
+	atomic_bool release;
+	atomic_bool saw_cancel;
+	atomic_int polls; /* cancel_requested() asked while waiting */
+};
+
+static int fill_slow(struct cache_writer *w, void *p)
+{
+	struct slow_fill *a = p;
+	int ret;
+
+	atomic_fetch_add(&a->calls, 1);
+	ret = cache_writer_write(w, a->bytes, a->len / 2);
+	if (ret < 0)
+		return ret;
+	atomic_store(&a->started, true);
+	while (!atomic_load(&a->release)) {
+		atomic_fetch_add(&a->polls, 1);
+		if (cancel_requested()) {
+			atomic_store(&a->saw_cancel, true);
+			return -EINTR;
+		}
+		usleep(1000);
+	}
+	return cache_writer_write(w, a->bytes + a->len / 2, a->len - a->len / 2);
+}
+
+struct scoped_ensure {
+	pthread_t tid;
+	struct cache_store *s;
+	const char *digest;
+	struct slow_fill *fill;
+	struct party *party;
+	int ret;
+	uint64_t done_ns; /* mono_now_ns() when ensure returned */
+};
+
+static void *scoped_ensure_main(void *p)
+{
+	struct scoped_ensure *t = p;
+	struct cancel_scope scope = {.check = party_check, .arg = t->party};
+
+	cancel_scope_set(scope);
+	t->ret = cache_store_ensure(t->s, t->digest, (int64_t)t->fill->len, fill_slow, t->fill);
+	t->done_ns = mono_now_ns();
+	cancel_scope_set((struct cancel_scope){0});
+	return NULL;
+}
+
+static void scoped_ensure_start(struct scoped_ensure *t, struct cache_store *s,
+				const char *digest, struct slow_fill *fill, struct party *party)
+{
+	*t = (struct scoped_ensure){.s = s, .digest = digest, .fill = fill, .party = party, .ret = 1};
+	pthread_create(&t->tid, NULL, scoped_ensure_main, t);
+}
+
+/* Spin (1 ms naps) until *@v reaches @want; the watchdog bounds it. */
+static void wait_for_int(atomic_int *v, int want)
+{
+	while (atomic_load(v) < want)
+		usleep(1000);
+}
+
+static void wait_for_bool(atomic_bool *v)
+{
+	while (!atomic_load(v))
+		usleep(1000);
+}
+
+/* A thread that may not wait gets what is at hand, and nothing changes:
+ * no fill, no hash, no temp file, nothing dropped. */
+static void test_no_wait(void)
+{
+	const size_t len = 300000;
+	char *dir = dir_new();
+	char digest[DIGEST_STR_LEN + 1];
+	char *b = blob_make(len, 50, digest);
+	struct cancel_scope no_wait = {.no_wait = true}, old;
+	struct fill_arg fa = {.bytes = b, .len = len};
+	struct cache_store *s;
+	int fd;
+
+	watchdog_arm(30);
+	s = store_open_or_die(dir, 0);
+	old = cancel_scope_set(no_wait);
+	CHECK_EQ(cache_store_ensure(s, digest, (int64_t)len, fill_bytes, &fa), -CANCEL_WOULD_WAIT);
+	CHECK_EQ(cache_store_open_blob(s, digest), -ENOENT);
+	cancel_scope_set(old);
+	CHECK_EQ(atomic_load(&fa.calls), 0);
+	CHECK_EQ(count_entries(dir, "blobs/sha256"), 0);
+	CHECK_EQ(count_entries(dir, "tmp"), 0);
+	cache_store_free(s);
+
+	/* stored by an earlier mount: this store would have to hash it */
+	stored_earlier(dir, digest, b, len);
+	s = store_open_or_die(dir, 0);
+	old = cancel_scope_set(no_wait);
+	CHECK_EQ(cache_store_ensure(s, digest, (int64_t)len, fill_bytes, &fa), -CANCEL_WOULD_WAIT);
+	CHECK_EQ(cache_store_open_blob(s, digest), -CANCEL_WOULD_WAIT);
+	cancel_scope_set(old);
+	CHECK_EQ(blob_size_on_disk(dir, digest), (long long)len);
+
+	/* once verified by a thread that may wait, it is at hand */
+	CHECK_EQ(cache_store_ensure(s, digest, (int64_t)len, fill_bytes, &fa), 0);
+	old = cancel_scope_set(no_wait);
+	CHECK_EQ(cache_store_ensure(s, digest, (int64_t)len, fill_bytes, &fa), 0);
+	fd = cache_store_open_blob(s, digest);
+	cancel_scope_set(old);
+	CHECK(fd >= 0, "open_blob on a verified blob without waiting: %d", fd);
+	if (fd >= 0)
+		close(fd);
+	CHECK_EQ(atomic_load(&fa.calls), 0);
+	alarm(0);
+	cache_store_free(s);
+	free(b);
+	dir_free(dir);
+}
+
+/* A waiter called off leaves within a poll or two, while the leader's fill
+ * goes on and stores the blob; meanwhile a thread that may not wait is
+ * told so at once. */
+static void test_waiter_cancelled(void)
+{
+	const size_t len = 200000;
+	char *dir = dir_new();
+	struct cache_store *s = store_open_or_die(dir, 0);
+	char digest[DIGEST_STR_LEN + 1];
+	char *b = blob_make(len, 51, digest);
+	struct slow_fill fill = {.bytes = b, .len = len};
+	struct party lp = {0}, wp = {0};
+	struct scoped_ensure leader, waiter;
+	struct cancel_scope old;
+	uint64_t t0;
+
+	watchdog_arm(30);
+	scoped_ensure_start(&leader, s, digest, &fill, &lp);
+	wait_for_bool(&fill.started);
+	old = cancel_scope_set((struct cancel_scope){.no_wait = true});
+	CHECK_EQ(cache_store_ensure(s, digest, (int64_t)len, fill_slow, &fill), -CANCEL_WOULD_WAIT);
+	cancel_scope_set(old);
+
+	scoped_ensure_start(&waiter, s, digest, &fill, &wp);
+	wait_for_int(&wp.polls, 1); /* it is waiting on the flight */
+	t0 = mono_now_ns();
+	atomic_store(&wp.off, true);
+	pthread_join(waiter.tid, NULL);
+	CHECK_EQ(waiter.ret, -EINTR);
+	CHECK((waiter.done_ns - t0) < 1000000000ull, "waiter took %llu ms to leave",
+	      (unsigned long long)((waiter.done_ns - t0) / 1000000));
+	CHECK(!atomic_load(&fill.saw_cancel));
+
+	atomic_store(&fill.release, true);
+	pthread_join(leader.tid, NULL);
+	CHECK_EQ(leader.ret, 0);
+	CHECK_EQ(atomic_load(&fill.calls), 1);
+	CHECK_EQ(blob_size_on_disk(dir, digest), (long long)len);
+	CHECK_EQ(count_entries(dir, "tmp"), 0);
+	alarm(0);
+	cache_store_free(s);
+	free(b);
+	dir_free(dir);
+}
+
+/* The leader called off: with nobody waiting its fill sees it and stops,
+ * leaving nothing; with another waiting the fill goes on for that one,
+ * until that one leaves too. */
+static void test_leader_cancelled(void)
+{
+	const size_t len = 200000;
+	char *dir = dir_new();
+	struct cache_store *s = store_open_or_die(dir, 0);
+	char digest[DIGEST_STR_LEN + 1];
+	char *b = blob_make(len, 52, digest);
+	struct slow_fill fill = {.bytes = b, .len = len};
+	struct party lp = {0}, wp = {0};
+	struct scoped_ensure leader, waiter;
+	int polls;
+
+	watchdog_arm(30);
+	/* nobody waits: the fill is called off */
+	scoped_ensure_start(&leader, s, digest, &fill, &lp);
+	wait_for_bool(&fill.started);
+	CHECK_EQ(count_entries(dir, "tmp"), 1);
+	atomic_store(&lp.off, true);
+	pthread_join(leader.tid, NULL);
+	CHECK_EQ(leader.ret, -EINTR);
+	CHECK(atomic_load(&fill.saw_cancel));
+	CHECK(!blob_on_disk(dir, digest));
+	CHECK_EQ(count_entries(dir, "tmp"), 0);
+	CHECK_EQ(cache_store_usage(s), 0);
+
+	/* another waits: the leader's Ctrl-C does not stop the fill */
+	fill = (struct slow_fill){.bytes = b, .len = len};
+	lp = (struct party){0};
+	scoped_ensure_start(&leader, s, digest, &fill, &lp);
+	wait_for_bool(&fill.started);
+	scoped_ensure_start(&waiter, s, digest, &fill, &wp);
+	wait_for_int(&wp.polls, 1);
+	atomic_store(&lp.off, true);
+	polls = atomic_load(&fill.polls);
+	wait_for_int(&fill.polls, polls + 5); /* the fill asked, after the leader left */
+	CHECK(!atomic_load(&fill.saw_cancel));
+	atomic_store(&fill.release, true);
+	pthread_join(leader.tid, NULL);
+	pthread_join(waiter.tid, NULL);
+	CHECK_EQ(leader.ret, 0);
+	CHECK_EQ(waiter.ret, 0);
+	CHECK_EQ(atomic_load(&fill.calls), 1);
+	CHECK_EQ(blob_size_on_disk(dir, digest), (long long)len);
+	alarm(0);
+	cache_store_free(s);
+	free(b);
+	dir_free(dir);
+}
+
+/* Leader and waiter both called off: the waiter leaves, then the fill
+ * nobody wants stops and leaves nothing. */
+static void test_everyone_cancelled(void)
+{
+	const size_t len = 200000;
+	char *dir = dir_new();
+	struct cache_store *s = store_open_or_die(dir, 0);
+	char digest[DIGEST_STR_LEN + 1];
+	char *b = blob_make(len, 53, digest);
+	struct slow_fill fill = {.bytes = b, .len = len};
+	struct party lp = {0}, wp = {0};
+	struct scoped_ensure leader, waiter;
+
+	watchdog_arm(30);
+	scoped_ensure_start(&leader, s, digest, &fill, &lp);
+	wait_for_bool(&fill.started);
+	scoped_ensure_start(&waiter, s, digest, &fill, &wp);
+	wait_for_int(&wp.polls, 1);
+	atomic_store(&lp.off, true);
+	atomic_store(&wp.off, true);
+	pthread_join(waiter.tid, NULL);
+	pthread_join(leader.tid, NULL);
+	CHECK_EQ(waiter.ret, -EINTR);
+	CHECK_EQ(leader.ret, -EINTR);
+	CHECK(atomic_load(&fill.saw_cancel));
+	CHECK(!blob_on_disk(dir, digest));
+	CHECK_EQ(count_entries(dir, "tmp"), 0);
+	alarm(0);
+	cache_store_free(s);
+	free(b);
+	dir_free(dir);
+}
+
 int main(void)
 {
 	static const struct check_test tests[] = {
@@ -1160,6 +1438,10 @@ int main(void)
 	    {"size_checks", test_size_checks},
 	    {"verify_once", test_verify_once},
 	    {"tmp_not_followed", test_tmp_not_followed},
+	    {"no_wait", test_no_wait},
+	    {"waiter_cancelled", test_waiter_cancelled},
+	    {"leader_cancelled", test_leader_cancelled},
+	    {"everyone_cancelled", test_everyone_cancelled},
 	};
 
 	log_setup(stderr, LOG_LVL_ERR);
