@@ -412,7 +412,7 @@ static int resolve_child(struct fs *fs, struct plan *p, struct child *c, const c
 	struct resolved t;
 	int ret = resolve_path(fs, rel, true, &t);
 
-	if (ret == -ENOMEM)
+	if (ret == -ENOMEM || fs_not_now(ret))
 		return ret;
 	if (ret < 0) {
 		child_error(p, c, "cannot read '%s' from the registry: %s", rel, strerror(-ret));
@@ -466,6 +466,8 @@ static int child_platform(struct fs *fs, struct plan *p, struct child *c)
 		return -ENOMEM;
 	c->image.desc.platform = pl;
 	ret = tree_config_read(fs, c->image.reg, c->image.repo, c->image.m, &cfg, &len);
+	if (fs_not_now(ret))
+		return ret;
 	if (ret < 0) {
 		child_error(p, c, "cannot read the image config: %s", strerror(-ret));
 		p->fetch_err = p->fetch_err ? p->fetch_err : ret;
@@ -658,6 +660,8 @@ static int plan_against_base(struct fs *fs, struct plan *p, const struct reg_des
 		p->current[0] = '\0';
 		ret = 0;
 	}
+	if (fs_not_now(ret))
+		return ret;
 	if (ret < 0) {
 		/* the registry could not say: a commit would fail there too */
 		p->fetch_err = p->fetch_err ? p->fetch_err : ret;
@@ -918,6 +922,11 @@ int commit_plan_text(struct fs *fs, struct node *draft, char **preview, size_t *
 	if (status)
 		*status = NULL;
 	ret = plan_make(fs, draft, &p);
+	if (fs_not_now(ret)) {
+		/* a plan to make again where it may wait: no text of it */
+		plan_release(&p);
+		return ret;
+	}
 	if (status)
 		*status = status_text(fs, &p, ret, true);
 	if (ret == 0 && p.errors)

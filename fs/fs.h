@@ -54,6 +54,7 @@
 #include <sys/types.h>
 
 #include "cache/mem.h"
+#include "common/cancel.h"
 #include "common/digest.h"
 
 struct reg_client;
@@ -217,6 +218,15 @@ int fs_statfs(struct fs *fs, struct statvfs *sv);
  */
 int fs_fetch_begin(struct fs *fs, const char *key);
 void fs_fetch_end(struct fs *fs, const char *key);
+
+/* Is @err (-errno) "not now" rather than an answer: the thread may not
+ * wait (common/cancel.h's CANCEL_WOULD_WAIT), or the wait was called off?
+ * Such an error is passed up as it is: never cached, logged, or written
+ * into a file's text (.status). */
+static inline bool fs_not_now(int err)
+{
+	return err == -CANCEL_WOULD_WAIT || err == -EINTR;
+}
 
 /* @fmt and its arguments as a new string (NULL without memory). */
 char *fs_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
