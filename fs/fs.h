@@ -277,6 +277,13 @@ void node_free(struct node *n); /* only for unpublished nodes */
 /* Drop @nlookup kernel lookups. */
 void node_forget(struct node_table *t, struct node *n, uint64_t nlookup);
 
+/* The node @ino, held (NULL when unknown): it stays, and stays findable
+ * by node_get, until node_release, whatever the kernel forgets meanwhile.
+ * For work that outlives the request it serves (a waiter whose reader
+ * was interrupted). */
+struct node *node_hold(struct node_table *t, uint64_t ino);
+void node_release(struct node_table *t, struct node *n); /* NULL: no-op */
+
 /* --- downloads.c: blob downloads in flight ---------------------------------- */
 
 /* A download of blob @digest (@total bytes, < 0 unknown) from @where

@@ -309,6 +309,30 @@ static void free_dead(struct node *dead)
 	}
 }
 
+struct node *node_hold(struct node_table *t, uint64_t ino)
+{
+	struct node *n;
+
+	pthread_mutex_lock(&t->lock);
+	n = find_locked(t, ino);
+	if (n)
+		n->refs++;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+void node_release(struct node_table *t, struct node *n)
+{
+	struct node *dead = NULL;
+
+	if (!n)
+		return;
+	pthread_mutex_lock(&t->lock);
+	unref_locked(t, n, 1, &dead);
+	pthread_mutex_unlock(&t->lock);
+	free_dead(dead);
+}
+
 void node_forget(struct node_table *t, struct node *n, uint64_t nlookup)
 {
 	struct node *dead = NULL;

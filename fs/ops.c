@@ -141,6 +141,9 @@ struct call {
 	int replied;      /* atomic: 1 once the body or the interrupt claimed the reply */
 	int refs;         /* atomic, on a waiter: the waiter's, and the interrupt hook's */
 	char *owned[2];
+	/* on a waiter, the nodes of ino and ino2, held: after an interrupt the
+	 * kernel may forget them while the body still runs */
+	struct node *held[2];
 };
 
 /* Set on a FUSE thread while it registers an interrupt hook: libfuse then
@@ -152,6 +155,8 @@ static void call_put(struct call *c)
 {
 	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
+	node_release(c->fs->nodes, c->held[0]);
+	node_release(c->fs->nodes, c->held[1]);
 	free(c->owned[0]);
 	free(c->owned[1]);
 	free(c);
@@ -221,6 +226,7 @@ static void call_defer(const struct call *c)
 	if (h) {
 		*h = *c;
 		h->owned[0] = h->owned[1] = NULL;
+		h->held[0] = h->held[1] = NULL;
 	}
 	if (!h || !call_own(h, 0, &h->name) || !call_own(h, 1, &h->name2)) {
 		if (h)
@@ -232,6 +238,8 @@ static void call_defer(const struct call *c)
 	h->on_waiter = true;
 	h->deferred = false;
 	h->refs = 2;
+	h->held[0] = node_hold(h->fs->nodes, h->ino);
+	h->held[1] = h->ino2 ? node_hold(h->fs->nodes, h->ino2) : NULL;
 	registering_hook = true;
 	fuse_req_interrupt_func(h->req, call_interrupted, h);
 	registering_hook = false;
