@@ -1122,13 +1122,9 @@ static void flight_put_locked(struct flight *f)
 static int flight_wait_locked(struct cache_store *s, struct flight *f)
 {
 	while (!f->done) {
-		struct timespec until;
-		uint64_t ns = mono_now_ns() + (uint64_t)CANCEL_POLL_MS * 1000000;
 		bool off;
 
-		until.tv_sec = (time_t)(ns / 1000000000);
-		until.tv_nsec = (long)(ns % 1000000000);
-		pthread_cond_timedwait(&s->flight_done, &s->flight_lock, &until);
+		cancel_cond_wait(&s->flight_done, &s->flight_lock, CLOCK_MONOTONIC);
 		if (f->done)
 			break;
 		pthread_mutex_unlock(&s->flight_lock);

@@ -34,6 +34,19 @@ bool cancel_may_wait(void)
 	return !thread_scope.no_wait;
 }
 
+void cancel_cond_wait(pthread_cond_t *cond, pthread_mutex_t *lock, clockid_t clock)
+{
+	struct timespec until;
+
+	clock_gettime(clock, &until);
+	until.tv_nsec += CANCEL_POLL_MS * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(cond, lock, &until);
+}
+
 void cancel_all(void)
 {
 	__atomic_store_n(&all_cancelled, true, __ATOMIC_RELEASE);

@@ -24,7 +24,9 @@
 #define REGFS_COMMON_CANCEL_H
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
+#include <time.h>
 
 /* How often, at most, a wait asks whether it is called off. */
 #define CANCEL_POLL_MS 100
@@ -58,6 +60,12 @@ bool cancel_requested(void);
 /* May this thread wait (its scope is not no_wait)?  A place that would
  * wait answers -CANCEL_WOULD_WAIT when this is false. */
 bool cancel_may_wait(void);
+
+/* Wait on @cond, with @lock held, for at most one CANCEL_POLL_MS slice:
+ * the way every wait on a condition variable sees cancel_requested() in
+ * time (its caller asks that between slices).  @clock is the one @cond
+ * was set up with (CLOCK_REALTIME unless its attributes said otherwise). */
+void cancel_cond_wait(pthread_cond_t *cond, pthread_mutex_t *lock, clockid_t clock);
 
 /* Call off every wait in the process, now and from now on (shutdown). */
 void cancel_all(void);

@@ -1095,7 +1095,6 @@ static int commit_lock_take(struct fs *fs, const char *path, struct commit_lock 
 	pthread_mutex_lock(&fs->commit_mutex);
 	for (;;) {
 		struct commit_lock *o = fs->commits;
-		struct timespec until;
 
 		while (o && strcmp(o->path, path) != 0)
 			o = o->next;
@@ -1105,13 +1104,7 @@ static int commit_lock_take(struct fs *fs, const char *path, struct commit_lock 
 			ret = -EINTR;
 			break;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_nsec += CANCEL_POLL_MS * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&fs->commit_done, &fs->commit_mutex, &until);
+		cancel_cond_wait(&fs->commit_done, &fs->commit_mutex, CLOCK_MONOTONIC);
 	}
 	if (ret == 0) {
 		l->next = fs->commits;

@@ -95,20 +95,12 @@ int fs_fetch_begin(struct fs *fs, const char *key)
 
 	pthread_mutex_lock(&fs->fetch_lock);
 	while (*fetch_find_locked(fs, key)) {
-		struct timespec ts;
-
 		if (!cancel_may_wait() || cancel_requested()) {
 			ret = cancel_may_wait() ? -EINTR : -CANCEL_WOULD_WAIT;
 			break;
 		}
 		waited = true;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += CANCEL_POLL_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&fs->fetch_done, &fs->fetch_lock, &ts);
+		cancel_cond_wait(&fs->fetch_done, &fs->fetch_lock, CLOCK_REALTIME);
 	}
 	if (ret == 1 && waited) {
 		ret = 0;

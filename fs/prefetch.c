@@ -270,15 +270,7 @@ void prefetch_index(struct fs *fs, struct reg_registry *r, const char *repo,
 /* Wait on @p->done for at most CANCEL_POLL_MS.  Called with the lock held. */
 static void wait_done_locked(struct prefetch *p)
 {
-	struct timespec until;
-
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_nsec += CANCEL_POLL_MS * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	pthread_cond_timedwait(&p->done, &p->lock, &until);
+	cancel_cond_wait(&p->done, &p->lock, CLOCK_REALTIME);
 }
 
 int prefetch_claim(struct fs *fs, const char *digest)

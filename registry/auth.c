@@ -480,17 +480,9 @@ static bool token_is(const struct token *t, const char *authorization)
 static int token_wait_locked(struct reg_registry *r, const struct token *t)
 {
 	while (t->fetching) {
-		struct timespec ts;
-
 		if (cancel_requested())
 			return -EINTR;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += CANCEL_POLL_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&r->token_done, &r->lock, &ts);
+		cancel_cond_wait(&r->token_done, &r->lock, CLOCK_REALTIME);
 	}
 	return 0;
 }

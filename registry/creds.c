@@ -1004,17 +1004,9 @@ static void answers_prune_locked(struct reg_creds_store *s, bool all)
  * off.  0 when one ended (or the slice passed), -EINTR. */
 static int helper_wait_done_locked(struct reg_creds_store *s)
 {
-	struct timespec ts;
-
 	if (cancel_requested())
 		return -EINTR;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += CANCEL_POLL_MS * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_cond_timedwait(&s->helper_done, &s->lock, &ts);
+	cancel_cond_wait(&s->helper_done, &s->lock, CLOCK_REALTIME);
 	return 0;
 }
 

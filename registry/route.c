@@ -389,19 +389,11 @@ static int scheme_claim(struct reg_registry *r)
 
 	pthread_mutex_lock(&r->lock);
 	while (r->scheme == SCHEME_UNKNOWN && r->scheme_finding) {
-		struct timespec ts;
-
 		if (cancel_requested()) {
 			ret = -EINTR;
 			break;
 		}
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += CANCEL_POLL_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&r->scheme_done, &r->lock, &ts);
+		cancel_cond_wait(&r->scheme_done, &r->lock, CLOCK_REALTIME);
 	}
 	if (ret == 1 && r->scheme != SCHEME_UNKNOWN)
 		ret = 0;
