@@ -131,14 +131,6 @@ int pool_submit(struct pool *p, pool_fn fn, void *arg)
 	return ret;
 }
 
-void pool_counts(struct pool *p, unsigned *threads, unsigned *busy)
-{
-	pthread_mutex_lock(&p->lock);
-	*threads = p->threads;
-	*busy = p->threads - p->idle;
-	pthread_mutex_unlock(&p->lock);
-}
-
 void pool_free(struct pool *p)
 {
 	if (!p)

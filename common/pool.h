@@ -25,9 +25,6 @@ int pool_new(unsigned max_threads, size_t stack_bytes, struct pool **out);
  * caller's. */
 int pool_submit(struct pool *p, pool_fn fn, void *arg);
 
-/* How many threads run now, and how many of them are busy. */
-void pool_counts(struct pool *p, unsigned *threads, unsigned *busy);
-
 /* Run what is queued, wait until every thread has ended, free.  Whoever
  * calls it makes the work end soon first (common/cancel.h's cancel_all).
  * NULL is a no-op. */
