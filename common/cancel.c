@@ -1,5 +1,6 @@
 /* Calling off a wait: see cancel.h. */
 #include "common/cancel.h"
+#include "common/clock.h"
 
 static __thread struct cancel_scope thread_scope;
 static bool all_cancelled; /* atomic */
@@ -45,6 +46,24 @@ void cancel_cond_wait(pthread_cond_t *cond, pthread_mutex_t *lock, clockid_t clo
 		until.tv_nsec -= 1000000000L;
 	}
 	pthread_cond_timedwait(cond, lock, &until);
+}
+
+int cancel_sleep(double seconds)
+{
+	double until = mono_now() + seconds, left;
+
+	while ((left = until - mono_now()) > 0) {
+		struct timespec ts;
+
+		if (cancel_requested())
+			return -EINTR;
+		if (left > CANCEL_POLL_MS / 1000.0)
+			left = CANCEL_POLL_MS / 1000.0;
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)(left * 1e9);
+		nanosleep(&ts, NULL);
+	}
+	return cancel_requested() ? -EINTR : 0;
 }
 
 void cancel_all(void)

@@ -67,6 +67,10 @@ bool cancel_may_wait(void);
  * was set up with (CLOCK_REALTIME unless its attributes said otherwise). */
 void cancel_cond_wait(pthread_cond_t *cond, pthread_mutex_t *lock, clockid_t clock);
 
+/* Sleep @seconds in slices of at most CANCEL_POLL_MS: 0, or -EINTR as
+ * soon as cancel_requested().  @seconds <= 0 returns at once. */
+int cancel_sleep(double seconds);
+
 /* Call off every wait in the process, now and from now on (shutdown). */
 void cancel_all(void);
 

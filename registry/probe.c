@@ -149,19 +149,6 @@ static void prober_try(struct reg_registry *r)
 			  why, wait);
 }
 
-static void prober_nap(double seconds)
-{
-	struct timespec ts;
-
-	if (seconds > CANCEL_POLL_MS / 1000.0)
-		seconds = CANCEL_POLL_MS / 1000.0;
-	if (seconds <= 0)
-		return;
-	ts.tv_sec = 0;
-	ts.tv_nsec = (long)(seconds * 1e9);
-	nanosleep(&ts, NULL);
-}
-
 static void *prober_main(void *arg)
 {
 	struct reg_client *c = arg;
@@ -169,7 +156,7 @@ static void *prober_main(void *arg)
 	while (!prober_should_stop(c)) {
 		struct reg_registry *head, *r;
 		uint64_t gen;
-		double due = 0;
+		double due = 0, nap;
 
 		pthread_mutex_lock(&c->lock);
 		gen = c->prober_gen;
@@ -187,10 +174,11 @@ static void *prober_main(void *arg)
 			pthread_mutex_unlock(&c->lock);
 			continue;
 		}
-		if (due > mono_now())
-			prober_nap(due - mono_now());
-		else
+		nap = due - mono_now();
+		if (nap <= 0)
 			prober_try(r);
+		else /* a slice at most: a host may go down meanwhile, due sooner */
+			cancel_sleep(nap < CANCEL_POLL_MS / 1000.0 ? nap : CANCEL_POLL_MS / 1000.0);
 	}
 	pthread_mutex_lock(&c->lock);
 	c->prober_running = false;

@@ -50,26 +50,6 @@
 #define STR(x) STR_(x)
 #define DISTRUST_KEEP 16          /* digests remembered per mirror that served them wrong */
 
-/* Sleep @s seconds in slices of at most CANCEL_POLL_MS: 0, or -EINTR as
- * soon as the thread's work is called off. */
-static int sleep_cancellable(double s)
-{
-	double until = mono_now() + s, left;
-
-	while ((left = until - mono_now()) > 0) {
-		struct timespec ts;
-
-		if (cancel_requested())
-			return -EINTR;
-		if (left > CANCEL_POLL_MS / 1000.0)
-			left = CANCEL_POLL_MS / 1000.0;
-		ts.tv_sec = 0;
-		ts.tv_nsec = (long)(left * 1e9);
-		nanosleep(&ts, NULL);
-	}
-	return cancel_requested() ? -EINTR : 0;
-}
-
 /* How long the next try on @rt may wait for its answer before @deadline:
  * the connect timeout, or less when less is left (for a mirror, half of
  * what is left: the next source needs the rest).  Below REG_QUICK_FAILURE
@@ -827,7 +807,7 @@ int route_request(const struct route *rt, const char *path, const char *scope, c
 			log_debug("%s on '%s': %s, retrying in %.1fs", what, r->host,
 				  pr < 0 ? h->errbuf : "busy", wait);
 			attempt++;
-			ret = sleep_cancellable(wait);
+			ret = cancel_sleep(wait);
 			if (ret < 0)
 				break;
 			continue;
