@@ -309,11 +309,6 @@ struct resolve_view; /* resolve.c, below */
  * prefetch.c).  Returns at once; work that does not fit is dropped. */
 void prefetch_index(struct fs *fs, struct reg_registry *r, const char *repo,
 		    const struct resolve_view *idx);
-/* About to fetch manifest @digest: if a read ahead is fetching it, wait
- * for that (then look in the cache again); if one is queued, take it off
- * the queue.  0, or -CANCEL_WOULD_WAIT / -EINTR as a wait answers
- * (common/cancel.h). */
-int prefetch_claim(struct fs *fs, const char *digest);
 /* Wait until no read ahead is queued or running (for tests). */
 void prefetch_drain(struct fs *fs);
 /* Stop the pool and join its threads (fs_release; a wait in flight ends

@@ -15,9 +15,9 @@
  * PREFETCH_ENTRIES_MAX entries of one index, and an index is read ahead
  * once (the last PREFETCH_SEEN_MAX indexes are remembered).  Nothing is
  * fetched twice: a job is deduplicated by digest against the queue and
- * the jobs running, and a reader that needs a manifest a job is fetching
- * waits for that job (prefetch_claim) instead of asking the registry
- * again; blobs are deduplicated by the store (cache_store_ensure).
+ * the jobs running; a reader that needs a manifest a job is fetching waits
+ * for that fetch like for any other (resolve_manifest_by_digest's single
+ * flight); blobs are deduplicated by the store (cache_store_ensure).
  *
  * The threads run with an empty cancel scope: they may wait, and only
  * cancel_all() (shutdown) calls their waits off.  A job that fails is
@@ -45,9 +45,6 @@ struct prefetch_job {
 };
 
 struct prefetch;
-
-/* Is this thread one of the pool's? */
-static __thread bool in_prefetch;
 
 /* What a thread is told: its pool and its slot in running[]. */
 struct prefetch_worker {
@@ -124,7 +121,6 @@ static void *prefetch_main(void *arg)
 
 	/* may wait: nobody but shutdown calls a read ahead off */
 	cancel_scope_set((struct cancel_scope){0});
-	in_prefetch = true;
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		struct prefetch_job j;
@@ -271,47 +267,6 @@ void prefetch_index(struct fs *fs, struct reg_registry *r, const char *repo,
 static void wait_done_locked(struct prefetch *p)
 {
 	cancel_cond_wait(&p->done, &p->lock, CLOCK_REALTIME);
-}
-
-int prefetch_claim(struct fs *fs, const char *digest)
-{
-	struct prefetch *p;
-	int at, ret = 0;
-
-	if (in_prefetch)
-		return 0; /* a job does not wait for itself */
-	pthread_mutex_lock(&fs->prefetch_lock);
-	p = fs->prefetch;
-	pthread_mutex_unlock(&fs->prefetch_lock);
-	if (!p)
-		return 0;
-	pthread_mutex_lock(&p->lock);
-	at = queued_locked(p, digest);
-	if (at >= 0) {
-		/* not started: the caller fetches it, the job goes */
-		job_release(&p->queue[(p->head + (size_t)at) % PREFETCH_QUEUE_MAX]);
-		for (size_t i = (size_t)at; i + 1 < p->count; i++)
-			p->queue[(p->head + i) % PREFETCH_QUEUE_MAX] =
-				p->queue[(p->head + i + 1) % PREFETCH_QUEUE_MAX];
-		p->count--;
-		memset(&p->queue[(p->head + p->count) % PREFETCH_QUEUE_MAX], 0,
-		       sizeof(struct prefetch_job));
-		pthread_mutex_unlock(&p->lock);
-		return 0;
-	}
-	while (running_slot_locked(p, digest) >= 0) {
-		if (!cancel_may_wait()) {
-			ret = -CANCEL_WOULD_WAIT;
-			break;
-		}
-		if (cancel_requested()) {
-			ret = -EINTR;
-			break;
-		}
-		wait_done_locked(p);
-	}
-	pthread_mutex_unlock(&p->lock);
-	return ret;
 }
 
 void prefetch_drain(struct fs *fs)

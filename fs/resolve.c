@@ -276,7 +276,7 @@ static int manifest_from_memory(struct fs *fs, const char *digest, char **bytes,
 int resolve_manifest_by_digest(struct fs *fs, struct reg_registry *r, const char *repo,
 			       const char *digest, char **bytes, size_t *len)
 {
-	char check[DIGEST_STR_LEN + 1];
+	char check[DIGEST_STR_LEN + 1], *key;
 	struct reg_fetched f;
 	int ret;
 
@@ -294,21 +294,38 @@ int resolve_manifest_by_digest(struct fs *fs, struct reg_registry *r, const char
 		free(*bytes);
 		*bytes = NULL;
 	}
-	/* a read ahead fetching it now: wait for it rather than fetch it twice */
-	ret = prefetch_claim(fs, digest);
-	if (ret < 0)
-		return ret;
-	if (manifest_from_memory(fs, digest, bytes, len) == 0)
-		return 0;
+	/* one GET however many ask at once (a reader and a read ahead, or
+	 * parallel lookups): after another's fetch it is in memory, or that
+	 * fetch failed and this one tries */
+	key = fs_key_manifest(digest);
+	if (!key)
+		return -ENOMEM;
+	for (;;) {
+		ret = fs_fetch_begin(fs, key);
+		if (ret < 0) {
+			free(key);
+			return ret;
+		}
+		if (manifest_from_memory(fs, digest, bytes, len) == 0) {
+			if (ret == 1)
+				fs_fetch_end(fs, key);
+			free(key);
+			return 0;
+		}
+		if (ret == 1)
+			break;
+	}
 	ret = fs->remote->manifest_get(r, repo, digest, &f);
-	if (ret < 0)
-		return ret;
-	manifest_keep(fs, f.digest, f.bytes, f.len);
-	*bytes = f.bytes;
-	*len = f.len;
-	f.bytes = NULL;
-	reg_fetched_release(&f);
-	return 0;
+	if (ret == 0) {
+		manifest_keep(fs, f.digest, f.bytes, f.len);
+		*bytes = f.bytes;
+		*len = f.len;
+		f.bytes = NULL;
+		reg_fetched_release(&f);
+	}
+	fs_fetch_end(fs, key);
+	free(key);
+	return ret;
 }
 
 /*
