@@ -921,10 +921,23 @@ static ssize_t session_writev(int fd, struct iovec *iov, int count, void *userda
 	return writev(fd, iov, count);
 }
 
+/* Data replies (reads of cached blobs, op_read) leave through a pipe;
+ * libfuse offers splice only to a custom I/O that can do it. */
+static ssize_t session_splice_send(int fdin, off_t *offin, int fdout, off_t *offout, size_t len,
+				   unsigned int flags, void *userdata)
+{
+	(void)userdata;
+	return splice(fdin, offin, fdout, offout, len, flags);
+}
+
 /* Mount @se at @mountpoint with the session I/O above.  0 or -1. */
 static int session_mount(struct fuse_session *se, const char *mountpoint)
 {
-	const struct fuse_custom_io io = {.read = session_read, .writev = session_writev};
+	const struct fuse_custom_io io = {
+		.read = session_read,
+		.writev = session_writev,
+		.splice_send = session_splice_send,
+	};
 
 	if (fuse_session_mount(se, mountpoint) != 0)
 		return -1;

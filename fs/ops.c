@@ -1140,7 +1140,26 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	fuse_reply_err(req, may_write(req, "removexattr", node_of(req, ino)) < 0 ? EACCES : EROFS);
 }
 
+/*
+ * A read of a cached blob is answered from its file descriptor
+ * (op_read).  Without splice, libfuse copies each answer through a buffer
+ * it allocates per read: for 128-256 KiB that is a fresh mmap, faulted in
+ * page by page and unmapped again, which made reading a blob through this
+ * mount 3-5x slower than a plain FUSE passthrough.  With splice the pages
+ * go from the page cache to the kernel's FUSE queue through a pipe, and
+ * no byte is copied here.
+ */
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE;
+	if (conn->capable & FUSE_CAP_SPLICE_MOVE)
+		conn->want |= FUSE_CAP_SPLICE_MOVE;
+}
+
 const struct fuse_lowlevel_ops regfs_ops = {
+	.init = op_init,
 	.lookup = op_lookup,
 	.forget = op_forget,
 	.forget_multi = op_forget_multi,
