@@ -3,8 +3,9 @@
  *
  * Layout under the store directory:
  *
- *   blobs/sha256/<64 hex>   blobs, mode 0444, one flat directory
- *   tmp/blob.<16 hex>       writers' temporary files
+ *   blobs/sha256/<64 hex>   blobs, mode 0400 (BLOB_MODE), one flat directory
+ *   tmp/blob.<16 hex>       writers' temporary files, mode 0600, each locked
+ *                           (flock) by its writer while it lives (cache/tmp.h)
  *
  * A writer streams into a new temp file (O_EXCL, made relative to the tmp/
  * directory opened with the store) while hashing and counting bytes.
@@ -31,7 +32,7 @@
  * per blob, see blob_touch()).  The limit:
  * ctime has the resolution of the kernel's coarse clock (a few ms), so a
  * write in place within that tick of the file's last change goes unseen;
- * only the owner or root can write a 0444 file of ours.  The table is per
+ * only the owner or root can write a 0400 file of ours.  The table is per
  * store (one per mount process), bounded, and forgets the least recently
  * used entries, which are simply hashed again.
  *
@@ -47,7 +48,18 @@
  * the cap the directory is rescanned and the least recently used blobs
  * (oldest mtime) are unlinked until usage falls to 90% of the cap; the
  * margin keeps every insert near the cap from paying for a rescan.  Using a
- * blob bumps its mtime, at most once a minute (see blob_touch()).
+ * blob bumps its mtime, at most once a minute (see blob_touch()).  A blob
+ * handed out by open_blob carries a shared flock for as long as its fd is
+ * open (blob_hold()); eviction takes an exclusive one before it unlinks
+ * (blob_evict_unused()), so it skips blobs in use, in any mount: their
+ * space would not come back before they are closed anyway.
+ *
+ * The cap is not the only limit: the file system under the cache may be
+ * smaller, or shared.  Before a fill of known size, store_relieve() makes
+ * room for it by the same LRU order when the disk has less free; a fill
+ * that fails with ENOSPC anyway is tried once more after making room
+ * (store_fill_within()).  A blob bigger than the cap, or than the file
+ * system could hold with the cache empty, is refused before its fill.
  *
  * Concurrent cache_store_ensure() calls for one digest share one fill
  * through a table of flights; the table is per store, so two mounts may
@@ -69,6 +81,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -82,9 +95,19 @@
 
 #define TMP_PREFIX "blob."
 #define TMP_NAME_LEN (sizeof(TMP_PREFIX) - 1 + CACHE_TMP_RANDOM_LEN) /* blob.<16 hex> */
-#define TMP_STALE_SECS 3600 /* writers write steadily; an hour idle is dead */
+/* Where locks do not work, how long a temp file must sit unchanged before
+ * it is taken for dead: writers write steadily, an hour idle is dead. */
+#define TMP_STALE_SECS 3600
+/* A stored blob: read-only, as it never changes, and the owner's alone: a
+ * private layer stays private even in a directory others can enter. */
+#define BLOB_MODE 0400
 #define TOUCH_SECS 60	    /* LRU resolution: bump mtime at most this often */
 #define HASH_CHUNK (256 * 1024)
+/* What a blob needs free on disk besides its bytes before its fill starts:
+ * the file system's own blocks for it (extents, the directory). */
+#define RELIEF_MARGIN(need) ((need) / 64 + 64 * 1024)
+/* The room to make after a fill of unknown size ran out of it. */
+#define RELIEF_UNKNOWN_SIZE (16u << 20)
 /* Bytes a writer gathers before one write(2): a download hands them over
  * in curl's pieces of 16 KiB, and a write per piece is 16k system calls
  * for a 256 MiB layer. */
@@ -132,6 +155,7 @@ struct verified {
 };
 
 struct cache_store {
+	char *dir_path; /* <dir>, for messages */
 	char *tmp_path; /* <dir>/tmp, for messages; files are made in tmp_dfd */
 	int blob_dfd;	/* <dir>/blobs/sha256; blobs are opened relative to it */
 	int tmp_dfd;	/* <dir>/tmp */
@@ -183,6 +207,25 @@ static bool hex_name_valid(const char *name)
 	memcpy(digest, DIGEST_PREFIX, 7);
 	memcpy(digest + 7, name, DIGEST_HEX_LEN + 1);
 	return digest_is_valid(digest);
+}
+
+/* @bytes for a log line, "812 B", "3.0 KiB", "65.0 MiB", "1.2 GiB" (into
+ * @out of @n bytes); returns @out. */
+static const char *size_str(uint64_t bytes, char *out, size_t n)
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)bytes;
+	unsigned u = 0;
+
+	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(out, n, "%llu B", (unsigned long long)bytes);
+	else
+		snprintf(out, n, "%.1f %s", v, units[u]);
+	return out;
 }
 
 /* --- the table of verified blobs ----------------------------------------- */
@@ -483,33 +526,98 @@ static void blob_touch(struct cache_store *s, const char *hex, int fd, const str
 		verified_add(s, hex, &now);
 }
 
-/* Remove temp files left by writers that died (crash, kill -9). */
-static void store_clean_tmp(struct cache_store *s)
+/*
+ * Mark the open, verified blob @fd in use for as long as the caller keeps
+ * it open: a shared flock, which eviction in this mount or another asks
+ * about (blob_evict_unused).  Unlinking a file that is open frees no space
+ * until its last reader closes it, and only makes the next reader fetch it
+ * again, so eviction leaves an open blob alone.  -ENOENT when an eviction
+ * holds the file right now (the name is going: the caller looks again),
+ * else 0 (also where the file system has no locks: then nothing is held).
+ */
+static int blob_hold(int fd)
 {
-	time_t cutoff = time(NULL) - TMP_STALE_SECS;
-	struct dirent *de;
-	DIR *d;
-	int fd;
+	while (flock(fd, LOCK_SH | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			return -ENOENT;
+		if (errno != EINTR)
+			break;
+	}
+	return 0;
+}
 
-	fd = openat(s->tmp_dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+/*
+ * Unlink blob @hex unless a reader holds it open (blob_hold).  The unlink
+ * happens under an exclusive lock, so a reader that opens the file
+ * meanwhile either holds it first (and it stays) or finds it going.
+ * Returns 1 when it is gone, 0 when it stays (in use, or replaced since
+ * the caller looked), -errno when it cannot be removed.
+ */
+static int blob_evict_unused(struct cache_store *s, const char *hex)
+{
+	struct stat st, now;
+	int fd, lk, ret = 1;
+
+	fd = openat(s->blob_dfd, hex, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return 1; /* another mount evicted it */
+	if (fd >= 0) {
+		do
+			lk = flock(fd, LOCK_EX | LOCK_NB);
+		while (lk < 0 && errno == EINTR);
+		/* (a file system without locks: evicted unasked, as a file we
+		 * cannot open, another user's, is) */
+		if (lk < 0 && errno == EWOULDBLOCK)
+			ret = 0; /* a reader holds it */
+		else if (fstatat(s->blob_dfd, hex, &now, AT_SYMLINK_NOFOLLOW) < 0)
+			ret = errno == ENOENT ? 2 : -errno; /* 2: gone already */
+		else if (fstat(fd, &st) < 0 || st.st_dev != now.st_dev || st.st_ino != now.st_ino)
+			ret = 0; /* replaced since the caller looked */
+	}
+	if (ret == 1 && unlinkat(s->blob_dfd, hex, 0) < 0 && errno != ENOENT)
+		ret = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (ret > 0) {
+		verified_forget(s, hex);
+		ret = 1;
+	}
+	return ret;
+}
+
+/*
+ * Remove the temp files of writers that died (a crash, kill -9): those
+ * nobody holds locked (cache/tmp.h), however recent, while the live
+ * writers of other mounts sharing the directory keep theirs.  Where the
+ * file system has no locks, only files idle for TMP_STALE_SECS.  Returns
+ * the bytes freed on disk.
+ */
+static uint64_t store_clean_tmp(struct cache_store *s)
+{
+	uint64_t freed = 0;
+	int n = cache_tmp_sweep(s->tmp_dfd, TMP_PREFIX, TMP_STALE_SECS, &freed);
+	char a[32];
+
+	if (n > 0)
+		log_info("removed %d temp file%s of downloads that did not finish (%s) from '%s'",
+			 n, n == 1 ? "" : "s", size_str(freed, a, sizeof(a)), s->tmp_path);
+	return freed;
+}
+
+/* Give the blob file @name of directory @dfd BLOB_MODE: earlier versions
+ * stored blobs 0444, readable by anyone who could enter the directory.
+ * Through an fd opened without following a link; the change of ctime only
+ * makes this store hash the blob again before its next use. */
+static void blob_make_private(int dfd, const char *name)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	struct stat st;
+
 	if (fd < 0)
 		return;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return;
-	}
-	while ((de = readdir(d))) {
-		struct stat st;
-
-		if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) != 0)
-			continue;
-		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_mtime >= cutoff)
-			continue;
-		if (unlinkat(fd, de->d_name, 0) == 0)
-			log_debug("removed stale temp file '%s'", de->d_name);
-	}
-	closedir(d);
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())
+		fchmod(fd, BLOB_MODE);
+	close(fd);
 }
 
 /*
@@ -550,6 +658,8 @@ static int store_scan(struct cache_store *s, struct blob_ent **ents, size_t *n, 
 		/* ENOENT: another mount evicted it since readdir saw it. */
 		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
 			continue;
+		if ((st.st_mode & 07777) != BLOB_MODE && st.st_uid == geteuid())
+			blob_make_private(fd, de->d_name);
 		if (len == cap) {
 			size_t ncap = cap ? 2 * cap : 256;
 			struct blob_ent *nv = reallocarray(v, ncap, sizeof(*v));
@@ -622,12 +732,12 @@ static void store_evict(struct cache_store *s, const char *keep, bool force)
 		for (size_t i = 0; i < n && total > target; i++) {
 			if (keep && strcmp(ents[i].hex, keep) == 0)
 				continue;
-			if (unlinkat(s->blob_dfd, ents[i].hex, 0) < 0 && errno != ENOENT) {
+			ret = blob_evict_unused(s, ents[i].hex);
+			if (ret < 0)
 				log_warn("cannot evict blob 'sha256:%s': %s", ents[i].hex,
-					 strerror(errno));
+					 strerror(-ret));
+			if (ret <= 0)
 				continue;
-			}
-			verified_forget(s, ents[i].hex);
 			log_debug("evicted blob 'sha256:%s'", ents[i].hex);
 			total -= ents[i].size;
 		}
@@ -638,6 +748,85 @@ static void store_evict(struct cache_store *s, const char *keep, bool force)
 out:
 	pthread_mutex_unlock(&s->evict_lock);
 	free(ents);
+}
+
+/* Bytes the cache's file system has free for this process: root may
+ * write into the blocks reserved for it, so it counts them (its writes
+ * will).  UINT64_MAX when the file system does not say. */
+static uint64_t store_disk_free(struct cache_store *s)
+{
+	struct statvfs sv;
+
+	if (fstatvfs(s->blob_dfd, &sv) < 0)
+		return UINT64_MAX;
+	return (uint64_t)(geteuid() == 0 ? sv.f_bfree : sv.f_bavail) * sv.f_frsize;
+}
+
+/*
+ * Make room on the cache's file system for a blob of @need bytes.  What is
+ * free there is all that counts, whatever holds the rest (this mount,
+ * others, other programs): the cap is store_evict's business.  When less
+ * than @need and a margin (RELIEF_MARGIN) is free, remove the temp files of
+ * writers that died, then evict the least recently used blobs nobody holds
+ * open, oldest first, until the room is there or nothing is left to try.
+ * When even every blob of the cache could not make the room (a file system
+ * smaller than the blob, or full of other files), nothing is evicted.
+ * *@freed gets the bytes removed (temp files and blobs).  Returns 0 when
+ * the room is there, 1 when it is not (blobs in use), -ENOSPC when it
+ * cannot be (nothing was evicted).
+ */
+static int store_relieve(struct cache_store *s, uint64_t need, uint64_t *freed)
+{
+	uint64_t want = need + RELIEF_MARGIN(need), free_now, total = 0, evicted = 0;
+	struct blob_ent *ents = NULL;
+	size_t n = 0, n_evicted = 0;
+	int ret = 0;
+
+	*freed = 0;
+	if (store_disk_free(s) >= want)
+		return 0;
+	pthread_mutex_lock(&s->evict_lock);
+	*freed += store_clean_tmp(s);
+	free_now = store_disk_free(s);
+	if (free_now >= want)
+		goto out;
+	ret = store_scan(s, &ents, &n, &total);
+	if (ret < 0) {
+		log_warn("cannot scan blob store: %s", strerror(-ret));
+		ret = 1;
+		goto out;
+	}
+	if (free_now + total < need) {
+		ret = -ENOSPC;
+		goto out;
+	}
+	qsort(ents, n, sizeof(*ents), blob_ent_cmp);
+	for (size_t i = 0; i < n && free_now < want; i++) {
+		if (blob_evict_unused(s, ents[i].hex) <= 0)
+			continue; /* in use, or cannot be removed */
+		log_debug("evicted blob 'sha256:%s' to make room", ents[i].hex);
+		total -= ents[i].size;
+		evicted += ents[i].size;
+		n_evicted++;
+		free_now = store_disk_free(s);
+	}
+	pthread_mutex_lock(&s->usage_lock);
+	s->usage = total;
+	pthread_mutex_unlock(&s->usage_lock);
+	*freed += evicted;
+	ret = free_now >= want ? 0 : 1;
+	if (n_evicted) {
+		char a[32], b[32];
+
+		log_warn("cache in '%s' is short of space: evicted %zu blob%s (%s) to make room "
+			 "for %s%s", s->dir_path, n_evicted, n_evicted == 1 ? "" : "s",
+			 size_str(evicted, a, sizeof(a)), size_str(need, b, sizeof(b)),
+			 ret ? ", not enough: the rest are in use" : "");
+	}
+out:
+	pthread_mutex_unlock(&s->evict_lock);
+	free(ents);
+	return ret;
 }
 
 /* Count an inserted blob @hex of @size bytes; evict if that passes the cap. */
@@ -692,6 +881,11 @@ int cache_store_open(const char *dir, uint64_t max_bytes, struct cache_store **o
 		goto out;
 	}
 
+	s->dir_path = strdup(dir);
+	if (!s->dir_path) {
+		ret = -ENOMEM;
+		goto out;
+	}
 	if (asprintf(&s->tmp_path, "%s/tmp", dir) < 0) {
 		s->tmp_path = NULL;
 		ret = -ENOMEM;
@@ -742,6 +936,7 @@ void cache_store_free(struct cache_store *s)
 	pthread_cond_destroy(&s->flight_done);
 	pthread_mutex_destroy(&s->verified_lock);
 	free(s->verified);
+	free(s->dir_path);
 	free(s->tmp_path);
 	free(s);
 }
@@ -768,7 +963,7 @@ int cache_store_space(struct cache_store *s, struct cache_store_space *out)
 	out->disk_free = (uint64_t)sv.f_bavail * sv.f_frsize;
 	out->avail = out->disk_free;
 	if (out->cap) {
-		/* the cap is soft: one blob bigger than it is stored alone */
+		/* the cap is soft: blobs held open are not evicted */
 		uint64_t room = out->used < out->cap ? out->cap - out->used : 0;
 
 		if (room < out->avail)
@@ -832,6 +1027,10 @@ int cache_store_open_blob(struct cache_store *s, const char *digest)
 		if (fd < 0)
 			return fd;
 		break;
+	}
+	if (blob_hold(fd) < 0) {
+		close(fd);
+		return -ENOENT; /* being evicted: fetch it again */
 	}
 	blob_touch(s, hex, fd, &st);
 	return fd;
@@ -1072,7 +1271,7 @@ static int writer_commit(struct cache_writer *w)
 	 * (30 s by default), and only a crash before that costs a refetch.
 	 * The directory is not synced either: losing the whole blob is fine.
 	 */
-	if (fchmod(w->fd, 0444) < 0) {
+	if (fchmod(w->fd, BLOB_MODE) < 0) {
 		ret = -errno;
 		goto out;
 	}
@@ -1258,6 +1457,51 @@ static int fill_from_memory(struct cache_writer *w, void *arg)
 	return cache_writer_write(w, b->bytes, b->len);
 }
 
+/*
+ * store_fill, for a blob that has to fit.  One bigger than the cap is
+ * refused before a byte of it is fetched (storing it would evict every
+ * other blob and still pass the cap), with one log line saying how to
+ * raise it.  Room on the disk is made for one of known size before its
+ * fill starts (store_relieve), and one that cannot fit there even in an
+ * empty cache is refused.  A fill that runs out of room anyway (another
+ * mount or program filled the disk meanwhile, or the size was not known)
+ * left nothing behind; then room is made and the blob fetched once more.
+ * -ENOSPC when it does not fit, else what store_fill returns.
+ */
+static int store_fill_within(struct cache_store *s, const char *digest, int64_t expect_size,
+			     cache_fill_fn fill, void *arg)
+{
+	uint64_t need = expect_size >= 0 ? (uint64_t)expect_size : RELIEF_UNKNOWN_SIZE;
+	char a[32], b[32];
+	uint64_t freed;
+	int ret;
+
+	if (s->max_bytes && expect_size >= 0 && (uint64_t)expect_size > s->max_bytes) {
+		log_err("blob '%s' is %s, more than the cache may hold (cache_max %s): not "
+			"downloaded; raise -o cache_max to read it", digest,
+			size_str(need, a, sizeof(a)), size_str(s->max_bytes, b, sizeof(b)));
+		return -ENOSPC;
+	}
+	if (expect_size >= 0 && store_relieve(s, need, &freed) == -ENOSPC) {
+		log_err("blob '%s' is %s, more than the file system of the cache in '%s' can "
+			"hold: not downloaded", digest, size_str(need, a, sizeof(a)), s->dir_path);
+		return -ENOSPC;
+	}
+	ret = store_fill(s, digest, expect_size, fill, arg);
+	if (ret != -ENOSPC)
+		return ret;
+	if (store_relieve(s, need, &freed) == -ENOSPC || freed == 0) {
+		log_err("blob '%s': no space left for it in '%s', and nothing to evict", digest,
+			s->dir_path);
+		return -ENOSPC;
+	}
+	ret = store_fill(s, digest, expect_size, fill, arg);
+	if (ret == -ENOSPC)
+		log_err("blob '%s': no space left for it in '%s', even after evicting %s", digest,
+			s->dir_path, size_str(freed, a, sizeof(a)));
+	return ret;
+}
+
 int cache_store_put(struct cache_store *s, const char *digest, const void *bytes, size_t len)
 {
 	struct memory_blob b = {bytes, len};
@@ -1266,7 +1510,7 @@ int cache_store_put(struct cache_store *s, const char *digest, const void *bytes
 		return -EINVAL;
 	/* a fill that cannot fail, so the bytes are verified (and a file
 	 * already under the name replaced) exactly as a download's are */
-	return store_fill(s, digest, (int64_t)len, fill_from_memory, &b);
+	return store_fill_within(s, digest, (int64_t)len, fill_from_memory, &b);
 }
 
 int cache_store_ensure(struct cache_store *s, const char *digest, int64_t expect_size,
@@ -1315,7 +1559,7 @@ int cache_store_ensure(struct cache_store *s, const char *digest, int64_t expect
 		close(fd);
 		ret = 0;
 	} else if (fd == -ENOENT) {
-		ret = store_fill(s, digest, expect_size, fill, arg);
+		ret = store_fill_within(s, digest, expect_size, fill, arg);
 	} else {
 		ret = fd;
 	}

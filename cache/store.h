@@ -52,12 +52,23 @@ struct cache_writer;
 
 /* Open (creating directories as needed, mode 0700) the store at @dir with a
  * cap of @max_bytes (0 = no cap).  *out is new; free with cache_store_free.
- * Counts what is stored, evicting down to the cap if it has shrunk, and
- * removes temp files idle for over an hour.  Returns 0 or -errno.
+ * Counts what is stored, evicting down to the cap if it has shrunk, makes
+ * blob files of earlier versions (0444) the owner's alone (0400), and
+ * removes the temp files of writers that died (a crash, kill -9): those
+ * nobody holds locked (cache/tmp.h), however recent; another mount's live
+ * download keeps its file.  Returns 0 or -errno.
  *
  * The cap is soft: after an insert passes it, least recently used blobs
  * are unlinked until usage is under 90% of it, but never the blob just
- * inserted (so one blob bigger than the cap is stored, alone). */
+ * inserted, nor one a reader holds open (an fd from cache_store_open_blob,
+ * in this process or another mount's: unlinking it would free nothing
+ * until it is closed), so usage stays over the cap while those are open.
+ * A blob bigger than the whole cap is never stored (cache_store_ensure).
+ *
+ * Besides the cap, the disk: before a blob of known size is fetched, room
+ * for it is made on the cache's file system (which others may fill) by
+ * evicting least recently used blobs nobody holds open, and a fill that
+ * still runs out of space is tried once more after making room. */
 int cache_store_open(const char *dir, uint64_t max_bytes, struct cache_store **out);
 void cache_store_free(struct cache_store *s); /* NULL is a no-op */
 
@@ -66,8 +77,10 @@ void cache_store_free(struct cache_store *s); /* NULL is a no-op */
  * (absent, or dropped: fetch it again), -EIO (a bad file that cannot be
  * removed), -EINVAL for an invalid digest, -CANCEL_WOULD_WAIT (a file not
  * yet verified, on a thread that may not wait), -EINTR, other -errno.  Marks the blob
- * used (bumps its mtime, at most once a minute).  The fd stays readable
- * even if the blob is evicted meanwhile, so hold it rather than reopen. */
+ * used (bumps its mtime, at most once a minute).  While the fd is open the
+ * blob is in use (a shared flock on it): no eviction of this store or of
+ * another on the same directory removes it, so hold the fd rather than
+ * reopen. */
 int cache_store_open_blob(struct cache_store *s, const char *digest);
 
 /* Read a whole stored blob of at most @max bytes into a new NUL-terminated
@@ -79,7 +92,7 @@ int cache_store_read(struct cache_store *s, const char *digest, size_t max, char
 
 /* Store bytes already in memory; verifies them against @digest first.
  * Returns 0 (also when already stored), -EIO on mismatch (nothing stored),
- * -EINVAL for an invalid digest, -errno.  A file already under the name is
+ * -EINVAL for an invalid digest, -ENOSPC as cache_store_ensure, -errno.  A file already under the name is
  * kept only if it verifies; otherwise it is dropped and replaced.  Does not
  * wait for, nor join, a cache_store_ensure() of the same digest. */
 int cache_store_put(struct cache_store *s, const char *digest, const void *bytes, size_t len);
@@ -111,7 +124,11 @@ int cache_writer_write(struct cache_writer *w, const void *p, size_t len);
  * -EIO on digest mismatch, on a verified blob of another size than
  * @expect_size, or on a bad file that cannot be removed; -EFBIG when the
  * fill wrote past @expect_size; -EINVAL for an invalid digest; -EAGAIN if
- * the file kept changing under it).
+ * the file kept changing under it; -ENOSPC, the fill not run, for a blob
+ * whose @expect_size is over the cap or over what the cache's file system
+ * could hold with every blob evicted, each with one log line, and -ENOSPC
+ * when the disk is full even after evicting what nobody holds open).
+ * Whatever fails leaves no temp file and nothing under the blob's name.
  *
  * 0 means the blob was stored, not that it still is: an insert elsewhere
  * (this mount or another) may evict it before cache_store_open_blob, which
@@ -134,7 +151,8 @@ struct cache_store_space {
 	uint64_t used;      /* bytes stored, as cache_store_usage */
 	uint64_t disk_free; /* what its filesystem has free for this user */
 	uint64_t avail;     /* what it may still take: disk_free, and with a cap
-			     * no more than the cap minus used (0 past it) */
+			     * no more than the cap minus used (0 past it, as
+			     * while blobs over it are held open) */
 };
 /* Fill *out.  Thread-safe.  0 or -errno (from fstatvfs). */
 int cache_store_space(struct cache_store *s, struct cache_store_space *out);

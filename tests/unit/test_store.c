@@ -17,7 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -280,7 +284,8 @@ static void test_put_read(void)
 		close(fd);
 	}
 	blob_path(dir, digest, path, sizeof(path));
-	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0444);
+	/* the owner's alone, and read-only (F8) */
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 07777) == 0400);
 
 	/* Storing it again is a no-op, and usage does not count it twice. */
 	CHECK_EQ(cache_store_put(s, digest, text, strlen(text)), 0);
@@ -527,17 +532,21 @@ static void test_evict_lru(void)
 	CHECK(blob_mtime(dir, c) <= time(NULL) - 29);
 	blob_age(dir, c, 1000);
 
-	/* d takes usage to 12000 > cap: evict b only (down to 9000 = 90%). */
+	/* d takes usage to 12000 > cap: b is the oldest but open (evicting it
+	 * would free nothing and refetch it), so c goes instead (down to 9000
+	 * = 90%). */
 	CHECK_EQ(cache_store_put(s, d, bd, SZ), 0);
-	CHECK(!blob_on_disk(dir, b));
-	CHECK(blob_on_disk(dir, a) && blob_on_disk(dir, c) && blob_on_disk(dir, d));
+	CHECK(blob_on_disk(dir, b));
+	CHECK(!blob_on_disk(dir, c));
+	CHECK(blob_on_disk(dir, a) && blob_on_disk(dir, d));
 	CHECK_EQ(cache_store_usage(s), 3 * SZ);
-	CHECK(cache_store_usage(s) <= CAP);
 
-	/* The fd opened before eviction still reads b. */
+	/* The open fd reads b, and once it is closed b is the first to go. */
 	CHECK_EQ(pread(fd_b, got, SZ, 0), SZ);
 	CHECK(memcmp(got, bb, SZ) == 0);
 	close(fd_b);
+	CHECK_EQ(cache_store_put(s, c, bc, SZ), 0);
+	CHECK(!blob_on_disk(dir, b));
 	CHECK_EQ(cache_store_open_blob(s, b), -ENOENT);
 
 	/* e alone is over 90% of the cap: everything else goes, never e. */
@@ -549,11 +558,10 @@ static void test_evict_lru(void)
 	CHECK(!blob_on_disk(dir, a) && !blob_on_disk(dir, c) && !blob_on_disk(dir, d));
 	CHECK_EQ(cache_store_usage(s), 9500);
 
-	/* A blob bigger than the cap is still stored (the caller is about to
-	 * read it); the cap is exceeded until the next insert. */
-	CHECK_EQ(cache_store_put(s, f, bf, CAP + 2000), 0);
-	CHECK(blob_on_disk(dir, f) && !blob_on_disk(dir, e));
-	CHECK_EQ(cache_store_usage(s), CAP + 2000);
+	/* A blob bigger than the cap is refused (test_oversized): e stays. */
+	CHECK_EQ(cache_store_put(s, f, bf, CAP + 2000), -ENOSPC);
+	CHECK(!blob_on_disk(dir, f) && blob_on_disk(dir, e));
+	CHECK_EQ(cache_store_usage(s), 9500);
 	CHECK_EQ(count_entries(dir, "tmp"), 0);
 
 	cache_store_free(s);
@@ -571,7 +579,8 @@ static void test_space(void)
 	struct cache_store *nocap = store_open_or_die(dir, 0);
 	struct cache_store_space sp;
 	char a[DIGEST_STR_LEN + 1], big[DIGEST_STR_LEN + 1];
-	char *ba = blob_make(SZ, 20, a), *bbig = blob_make(CAP + 100, 21, big);
+	char *ba = blob_make(SZ, 20, a), *bbig = blob_make(CAP - 100, 21, big);
+	int fd;
 
 	CHECK_EQ(cache_store_space(s, &sp), 0);
 	CHECK_EQ(sp.cap, CAP);
@@ -585,11 +594,15 @@ static void test_space(void)
 	CHECK_EQ(sp.used, SZ);
 	CHECK_EQ(sp.avail, sp.disk_free < CAP - SZ ? sp.disk_free : CAP - SZ);
 
-	/* past the (soft) cap: no room, and no wrap-around */
-	CHECK_EQ(cache_store_put(s, big, bbig, CAP + 100), 0);
+	/* past the (soft) cap, while a is open and so not evicted: no room,
+	 * and no wrap-around */
+	fd = cache_store_open_blob(s, a);
+	CHECK(fd >= 0);
+	CHECK_EQ(cache_store_put(s, big, bbig, CAP - 100), 0);
 	CHECK_EQ(cache_store_space(s, &sp), 0);
-	CHECK_EQ(sp.used, CAP + 100);
+	CHECK_EQ(sp.used, CAP - 100 + SZ);
 	CHECK_EQ(sp.avail, 0);
+	close(fd);
 
 	/* no cap: the disk's free space is the room */
 	CHECK_EQ(cache_store_space(nocap, &sp), 0);
@@ -647,8 +660,9 @@ static void test_two_mounts(void)
 	dir_free(dir);
 }
 
-/* Open cleans stale temp files, keeps fresh ones, ignores foreign names,
- * and enforces a cap smaller than what is on disk. */
+/* Open removes the temp files of writers that died (stale or not), keeps
+ * those a live writer holds, ignores foreign names, and enforces a cap
+ * smaller than what is on disk. */
 static void test_open(void)
 {
 	char *dir = dir_new();
@@ -657,7 +671,7 @@ static void test_open(void)
 	char *ba = blob_make(4000, 30, a), *bb = blob_make(4000, 31, b);
 	struct timespec old[2];
 	char path[4096];
-	int fd;
+	int fd, live;
 
 	CHECK_EQ(cache_store_put(s, a, ba, 4000), 0);
 	CHECK_EQ(cache_store_put(s, b, bb, 4000), 0);
@@ -671,9 +685,15 @@ static void test_open(void)
 	fd = open(path, O_WRONLY | O_CREAT, 0600);
 	CHECK(fd >= 0 && futimens(fd, old) == 0);
 	close(fd);
-	snprintf(path, sizeof(path), "%s/tmp/blob.fresh1", dir);
+	/* a writer that died a moment ago: nobody holds its lock */
+	snprintf(path, sizeof(path), "%s/tmp/blob.dead1", dir);
 	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	CHECK(fd >= 0 && write(fd, "partial", 7) == 7);
 	close(fd);
+	/* a live one (another mount's download): it holds the lock */
+	snprintf(path, sizeof(path), "%s/tmp/blob.live1", dir);
+	live = open(path, O_WRONLY | O_CREAT, 0600);
+	CHECK(live >= 0 && flock(live, LOCK_EX) == 0);
 	snprintf(path, sizeof(path), "%s/blobs/sha256/README", dir);
 	fd = open(path, O_WRONLY | O_CREAT, 0600);
 	CHECK(fd >= 0 && write(fd, "not a blob", 10) == 10 && futimens(fd, old) == 0);
@@ -681,8 +701,9 @@ static void test_open(void)
 
 	s = store_open_or_die(dir, 6000);
 	CHECK_EQ(count_entries(dir, "tmp"), 1);
-	snprintf(path, sizeof(path), "%s/tmp/blob.fresh1", dir);
+	snprintf(path, sizeof(path), "%s/tmp/blob.live1", dir);
 	CHECK(access(path, F_OK) == 0);
+	close(live);
 	CHECK(!blob_on_disk(dir, a) && blob_on_disk(dir, b));
 	snprintf(path, sizeof(path), "%s/blobs/sha256/README", dir);
 	CHECK(access(path, F_OK) == 0);
@@ -1421,6 +1442,338 @@ static void test_everyone_cancelled(void)
 	dir_free(dir);
 }
 
+/* ---- limits: the cap, the disk, dead writers, readers under pressure ---- */
+
+/* A blob bigger than the cap is refused before its fill runs, with one log
+ * line naming it, its size and the option to raise; nothing is evicted.
+ * One of exactly the cap is stored. */
+static void test_oversized(void)
+{
+	enum { CAP = 10000, SZ = 3000 };
+	char *dir = dir_new();
+	struct cache_store *s = store_open_or_die(dir, CAP), *nocap;
+	char a[DIGEST_STR_LEN + 1], b[DIGEST_STR_LEN + 1], big[DIGEST_STR_LEN + 1];
+	char exact[DIGEST_STR_LEN + 1], line[256];
+	char *ba = blob_make(SZ, 60, a), *bb = blob_make(SZ, 61, b);
+	char *bbig = blob_make(CAP + 1, 62, big), *bexact = blob_make(CAP, 63, exact);
+	struct fill_arg fa = {.bytes = bbig, .len = CAP + 1};
+	struct fill_arg fe = {.bytes = bexact, .len = CAP};
+	FILE *log;
+
+	CHECK_EQ(cache_store_put(s, a, ba, SZ), 0);
+	CHECK_EQ(cache_store_put(s, b, bb, SZ), 0);
+	log = log_capture(LOG_LVL_ERR);
+	CHECK_EQ(cache_store_ensure(s, big, CAP + 1, fill_bytes, &fa), -ENOSPC);
+	CHECK_EQ(atomic_load(&fa.calls), 0);
+	snprintf(line, sizeof(line),
+		 "blob '%s' is 9.8 KiB, more than the cache may hold (cache_max 9.8 KiB): not "
+		 "downloaded; raise -o cache_max to read it", big);
+	CHECK_EQ(log_count(log, line), 1);
+	CHECK_EQ(log_count(log, "regfs"), 1); /* and nothing else */
+	log_release(log);
+	CHECK(!blob_on_disk(dir, big));
+	CHECK(blob_on_disk(dir, a) && blob_on_disk(dir, b));
+	CHECK_EQ(cache_store_usage(s), 2 * SZ);
+	CHECK_EQ(count_entries(dir, "tmp"), 0);
+
+	/* the cap itself fits; the rest goes to make room under it */
+	CHECK_EQ(cache_store_ensure(s, exact, CAP, fill_bytes, &fe), 0);
+	CHECK(blob_on_disk(dir, exact) && !blob_on_disk(dir, a) && !blob_on_disk(dir, b));
+	CHECK_EQ(cache_store_usage(s), CAP);
+
+	/* without a cap, any size */
+	nocap = store_open_or_die(dir, 0);
+	CHECK_EQ(cache_store_ensure(nocap, big, CAP + 1, fill_bytes, &fa), 0);
+	CHECK_EQ(atomic_load(&fa.calls), 1);
+	CHECK(blob_on_disk(dir, big));
+
+	cache_store_free(nocap);
+	cache_store_free(s);
+	free(ba), free(bb), free(bbig), free(bexact);
+	dir_free(dir);
+}
+
+/* Reads the held blob again and again until told to stop, counting reads
+ * that did not give its bytes. */
+struct held_reader {
+	int fd;
+	const char *want;
+	size_t len;
+	atomic_bool stop;
+	atomic_int reads, bad;
+};
+
+static void *held_reader_main(void *p)
+{
+	struct held_reader *r = p;
+	char *got = malloc(r->len);
+
+	while (got && !atomic_load(&r->stop)) {
+		if (pread(r->fd, got, r->len, 0) != (ssize_t)r->len || memcmp(got, r->want, r->len))
+			atomic_fetch_add(&r->bad, 1);
+		atomic_fetch_add(&r->reads, 1);
+	}
+	free(got);
+	return NULL;
+}
+
+/* Eviction pressure while a blob is open and read (F9): two stores on one
+ * directory (two mounts) insert far past their cap while a thread reads a
+ * blob through the fd cache_store_open_blob gave; every read gives its
+ * bytes, neither store evicts it while it is open, and once it is closed
+ * it is the first to go. */
+static void test_held_under_pressure(void)
+{
+	enum { CAP = 12000, SZ = 3000, N = 40 };
+	char *dir = dir_new();
+	struct cache_store *s1 = store_open_or_die(dir, CAP), *s2 = store_open_or_die(dir, CAP);
+	char held[DIGEST_STR_LEN + 1], d[DIGEST_STR_LEN + 1];
+	char *bheld = blob_make(SZ, 70, held);
+	struct held_reader r = {.want = bheld, .len = SZ};
+	pthread_t tid;
+
+	CHECK_EQ(cache_store_put(s1, held, bheld, SZ), 0);
+	blob_age(dir, held, 5000);
+	r.fd = cache_store_open_blob(s1, held);
+	CHECK(r.fd >= 0);
+	if (r.fd < 0)
+		goto out;
+	pthread_create(&tid, NULL, held_reader_main, &r);
+	for (unsigned i = 0; i < N; i++) {
+		char *b = blob_make(SZ, 100 + i, d);
+
+		CHECK_EQ(cache_store_put(i % 2 ? s2 : s1, d, b, SZ), 0);
+		free(b);
+		CHECK(blob_on_disk(dir, held), "evicted while open, at insert %u", i);
+	}
+	wait_for_int(&r.reads, 10);
+	atomic_store(&r.stop, true);
+	pthread_join(tid, NULL);
+	CHECK_EQ(atomic_load(&r.bad), 0);
+	/* the cap holds but for the one held open */
+	CHECK(cache_store_usage(s1) <= CAP + SZ, "usage %llu",
+	      (unsigned long long)cache_store_usage(s1));
+	close(r.fd);
+	/* (each store counts what the other adds only when it rescans, so a
+	 * few inserts may pass before one of them evicts) */
+	for (unsigned i = 0; i < 8 && blob_on_disk(dir, held); i++) {
+		char *b = blob_make(SZ, 200 + i, d);
+
+		CHECK_EQ(cache_store_put(i % 2 ? s2 : s1, d, b, SZ), 0);
+		free(b);
+	}
+	CHECK(!blob_on_disk(dir, held));
+	CHECK(cache_store_usage(s2) <= CAP);
+out:
+	cache_store_free(s1);
+	cache_store_free(s2);
+	free(bheld);
+	dir_free(dir);
+}
+
+/* Leads a fill that never ends, in a child that is then killed: what a
+ * crash or kill -9 mid-download leaves. */
+static void dead_writer(const char *dir, const char *digest, const char *bytes, size_t len)
+{
+	int before = count_entries(dir, "tmp"), status;
+	pid_t pid;
+
+	pid = fork();
+	if (pid == 0) {
+		struct cache_store *s = store_open_or_die(dir, 0);
+		struct slow_fill f = {.bytes = bytes, .len = len};
+
+		cache_store_ensure(s, digest, (int64_t)len, fill_slow, &f);
+		_exit(0);
+	}
+	CHECK(pid > 0);
+	if (pid <= 0)
+		return;
+	while (count_entries(dir, "tmp") <= before && waitpid(pid, &status, WNOHANG) == 0)
+		usleep(1000);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+}
+
+/* A download killed mid-way leaves its temp file; the next store opened on
+ * the directory removes it at once (it need not be an hour old), while a
+ * live download of another store on the same directory keeps its own. */
+static void test_dead_writer_swept(void)
+{
+	enum { SZ = 200000 };
+	char *dir = dir_new();
+	char dead[DIGEST_STR_LEN + 1], live[DIGEST_STR_LEN + 1];
+	char *bdead = blob_make(SZ, 80, dead), *blive = blob_make(SZ, 81, live);
+	struct slow_fill lf = {.bytes = blive, .len = SZ};
+	struct fill_arg fa = {.bytes = bdead, .len = SZ};
+	struct party party = {0};
+	struct cache_store *s1, *s2;
+	struct scoped_ensure t;
+
+	watchdog_arm(60);
+	cache_store_free(store_open_or_die(dir, 0)); /* makes the directories */
+	dead_writer(dir, dead, bdead, SZ);
+	CHECK_EQ(count_entries(dir, "tmp"), 1);
+	s1 = store_open_or_die(dir, 0);
+	CHECK_EQ(count_entries(dir, "tmp"), 0);
+	CHECK(!blob_on_disk(dir, dead));
+
+	/* s1 downloads (live); another writer dies; a new mount comes */
+	scoped_ensure_start(&t, s1, live, &lf, &party);
+	wait_for_bool(&lf.started);
+	dead_writer(dir, dead, bdead, SZ);
+	CHECK_EQ(count_entries(dir, "tmp"), 2);
+	s2 = store_open_or_die(dir, 0);
+	CHECK_EQ(count_entries(dir, "tmp"), 1);
+	atomic_store(&lf.release, true);
+	pthread_join(t.tid, NULL);
+	CHECK_EQ(t.ret, 0);
+	CHECK(blob_on_disk(dir, live));
+	CHECK_EQ(count_entries(dir, "tmp"), 0);
+
+	/* and the blob the dead one wanted is fetched whole */
+	CHECK_EQ(cache_store_ensure(s2, dead, SZ, fill_bytes, &fa), 0);
+	CHECK(blob_on_disk(dir, dead));
+
+	cache_store_free(s1);
+	cache_store_free(s2);
+	alarm(0);
+	free(bdead), free(blive);
+	dir_free(dir);
+}
+
+/* A fill that first lets another store (another mount) fill the disk. */
+struct crowded_fill {
+	struct fill_arg fa;
+	struct cache_store *other;
+	const char *other_digest, *other_bytes;
+	size_t other_len;
+};
+
+static int fill_crowded(struct cache_writer *w, void *p)
+{
+	struct crowded_fill *c = p;
+
+	if (atomic_load(&c->fa.calls) == 0)
+		CHECK_EQ(cache_store_put(c->other, c->other_digest, c->other_bytes, c->other_len), 0);
+	return fill_bytes(w, &c->fa);
+}
+
+/* The scenario of test_disk_full, on the 2 MiB tmpfs at @dir. */
+static void disk_full_on(const char *dir)
+{
+	enum { SZ = 400 * 1024, SMALL = 300 * 1024 };
+	struct cache_store *s = store_open_or_die(dir, 0), *s2 = store_open_or_die(dir, 0);
+	char d[9][DIGEST_STR_LEN + 1], line[256];
+	char *b[9];
+	int fds[8], n_fds = 0;
+	FILE *log;
+
+	for (unsigned i = 0; i < 9; i++)
+		b[i] = blob_make(i == 5 || i == 6 ? SMALL : i == 7 ? 3u << 20 : SZ, 90 + i, d[i]);
+
+	/* 1.6 MiB in the cache, the oldest first; the fifth does not fit
+	 * beside them (no cap): the oldest goes before its fill */
+	for (unsigned i = 0; i < 4; i++) {
+		CHECK_EQ(cache_store_put(s, d[i], b[i], SZ), 0);
+		blob_age(dir, d[i], 5000 - 1000 * i);
+	}
+	{
+		struct fill_arg fa = {.bytes = b[4], .len = SZ};
+
+		CHECK_EQ(cache_store_ensure(s, d[4], SZ, fill_bytes, &fa), 0);
+		CHECK_EQ(atomic_load(&fa.calls), 1);
+	}
+	CHECK(!blob_on_disk(dir, d[0]));
+	CHECK(blob_on_disk(dir, d[1]) && blob_on_disk(dir, d[4]));
+
+	/* room at the start, but another mount fills the disk during the
+	 * fill: ENOSPC, room is made (the oldest goes), and a second fill
+	 * stores it */
+	{
+		struct crowded_fill c = {.fa = {.bytes = b[5], .len = SMALL}, .other = s2,
+					 .other_digest = d[6], .other_bytes = b[6],
+					 .other_len = SMALL};
+
+		CHECK_EQ(cache_store_ensure(s, d[5], SMALL, fill_crowded, &c), 0);
+		CHECK_EQ(atomic_load(&c.fa.calls), 2);
+	}
+	CHECK(blob_on_disk(dir, d[5]) && blob_on_disk(dir, d[6]));
+	CHECK(!blob_on_disk(dir, d[1]));
+	CHECK_EQ(count_entries(dir, "tmp"), 0);
+
+	/* bigger than the whole file system: refused before its fill, and
+	 * nothing evicted for it */
+	{
+		struct fill_arg fa = {.bytes = b[7], .len = 3u << 20};
+
+		log = log_capture(LOG_LVL_ERR);
+		CHECK_EQ(cache_store_ensure(s, d[7], 3u << 20, fill_bytes, &fa), -ENOSPC);
+		CHECK_EQ(atomic_load(&fa.calls), 0);
+		snprintf(line, sizeof(line), "blob '%s' is 3.0 MiB, more than the file system", d[7]);
+		CHECK_EQ(log_count(log, line), 1);
+		log_release(log);
+	}
+	CHECK_EQ(count_entries(dir, "blobs/sha256"), 5);
+
+	/* full, and every blob held open: ENOSPC reaches the caller, no temp
+	 * file is left and nothing is under the blob's name; once they are
+	 * closed the same blob is stored */
+	for (unsigned i = 2; i < 7; i++) {
+		int fd = cache_store_open_blob(s, d[i]);
+
+		CHECK(fd >= 0);
+		if (fd >= 0)
+			fds[n_fds++] = fd;
+	}
+	{
+		struct fill_arg fa = {.bytes = b[8], .len = SZ};
+
+		CHECK_EQ(cache_store_ensure(s, d[8], SZ, fill_bytes, &fa), -ENOSPC);
+		CHECK_EQ(count_entries(dir, "tmp"), 0);
+		CHECK(!blob_on_disk(dir, d[8]));
+		CHECK_EQ(count_entries(dir, "blobs/sha256"), 5);
+		while (n_fds)
+			close(fds[--n_fds]);
+		CHECK_EQ(cache_store_ensure(s, d[8], SZ, fill_bytes, &fa), 0);
+		CHECK(blob_on_disk(dir, d[8]));
+	}
+	CHECK_EQ(count_entries(dir, "tmp"), 0);
+
+	cache_store_free(s);
+	cache_store_free(s2);
+	for (unsigned i = 0; i < 9; i++)
+		free(b[i]);
+}
+
+/* The disk fills before the cap is reached (F5): a cache on a 2 MiB tmpfs,
+ * mounted in a mount namespace of a child of its own (so it goes with the
+ * child, whatever happens).  Needs root; skipped otherwise. */
+static void test_disk_full(void)
+{
+	char *dir = dir_new();
+	pid_t pid;
+	int status = 0;
+
+	pid = fork();
+	if (pid == 0) {
+		if (unshare(CLONE_NEWNS) < 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		    mount("tmpfs", dir, "tmpfs", 0, "size=2m,mode=0700") < 0)
+			_exit(77);
+		failures = 0;
+		watchdog_arm(60);
+		disk_full_on(dir);
+		_exit(failures ? 1 : 0);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+		printf("skip disk_full: no tmpfs in a mount namespace here (needs root)\n");
+	else
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
+	dir_free(dir);
+}
+
 int main(void)
 {
 	static const struct check_test tests[] = {
@@ -1442,6 +1795,10 @@ int main(void)
 	    {"waiter_cancelled", test_waiter_cancelled},
 	    {"leader_cancelled", test_leader_cancelled},
 	    {"everyone_cancelled", test_everyone_cancelled},
+	    {"oversized", test_oversized},
+	    {"held_under_pressure", test_held_under_pressure},
+	    {"dead_writer_swept", test_dead_writer_swept},
+	    {"disk_full", test_disk_full},
 	};
 
 	log_setup(stderr, LOG_LVL_ERR);
