@@ -4,6 +4,8 @@
  * Layout under the store directory:
  *
  *   blobs/sha256/<64 hex>   blobs, mode 0400 (BLOB_MODE), one flat directory
+ *   seals/<64 hex>          what lets a later mount skip hashing a big blob
+ *                           (cache/seal.h)
  *   tmp/blob.<16 hex>       writers' temporary files, mode 0600, each locked
  *                           (flock) by its writer while it lives (cache/tmp.h)
  *
@@ -71,6 +73,7 @@
 
 #include "cache/store.h"
 #include "cache/disk.h"
+#include "cache/seal.h"
 #include "cache/tmp.h"
 
 #include <dirent.h>
@@ -112,6 +115,11 @@
  * in curl's pieces of 16 KiB, and a write per piece is 16k system calls
  * for a 256 MiB layer. */
 #define WRITE_BUF (1024 * 1024)
+/* A blob at least this big is hashed and written by a second thread (struct
+ * writer_helper) while the download thread receives the next buffer: the
+ * hash is a third of a download's CPU time (SHA-256 of 256 MiB is 0.2 s
+ * here).  Below it a thread costs more than it saves. */
+#define HELPER_MIN_SIZE (8 * 1024 * 1024)
 
 /* The table of verified blobs: VERIFIED_SETS sets of VERIFIED_WAYS entries,
  * a digest's set chosen by its first hex digits (sha256 spreads them). */
@@ -176,6 +184,7 @@ struct cache_store {
 	pthread_mutex_t verified_lock; /* protects verified and verified_clock */
 	struct verified *verified;     /* VERIFIED_SETS * VERIFIED_WAYS */
 	uint64_t verified_clock;
+	struct cache_sealer *sealer; /* NULL: no seals (seal.h) */
 };
 
 struct cache_writer {
@@ -184,11 +193,32 @@ struct cache_writer {
 	char tmp_name[TMP_NAME_LEN + 1]; /* under tmp/; "" once renamed */
 	char digest[DIGEST_STR_LEN + 1]; /* what the bytes must hash to */
 	struct digest_ctx md;
-	uint64_t written;    /* bytes taken (hashed), whether or not on disk yet */
+	uint64_t written;    /* bytes taken (hashed or handed to the helper), on disk or not */
 	int64_t expect_size; /* < 0: unknown */
 	int err;	     /* first failed write; sticky, commit returns it */
 	char *buf;	     /* bytes taken but not yet written to fd; NULL until needed */
 	size_t buf_len, buf_cap;
+	/* NULL: this thread hashes and writes.  Else the helper does both,
+	 * and md, fd and err belong to it until writer_helper_finish. */
+	struct writer_helper *helper;
+};
+
+/*
+ * The second thread of a big blob's writer.  The writer fills one buffer
+ * while the helper hashes and writes the other: a full buffer is handed
+ * over (writer_helper_hand) once the helper is idle, and the writer goes
+ * on in the buffer the helper finished.  At most two buffers per writer.
+ */
+struct writer_helper {
+	struct cache_writer *w;
+	pthread_t thread;
+	pthread_mutex_t lock; /* protects what follows */
+	pthread_cond_t cond;  /* signalled on each change of busy or done */
+	char *busy;	      /* handed over and not yet written; NULL when idle */
+	size_t busy_len;
+	char *spare; /* the buffer the writer fills next */
+	bool done;   /* nothing more will be handed over */
+	int err;     /* the first write that failed */
 };
 
 /* One blob as seen by a directory scan. */
@@ -353,6 +383,7 @@ static int blob_drop(struct cache_store *s, const char *hex, const struct stat *
 	struct stat now;
 
 	verified_forget(s, hex);
+	cache_seal_remove(s->sealer, hex);
 	if (fstatat(s->blob_dfd, hex, &now, AT_SYMLINK_NOFOLLOW) < 0 || now.st_dev != st->st_dev ||
 	    now.st_ino != st->st_ino)
 		return -ENOENT; /* gone or replaced meanwhile: look again */
@@ -469,6 +500,7 @@ static int blob_hash_check(struct cache_store *s, const char *hex, int fd, const
 		ret = blob_drop(s, hex, st, why);
 	} else {
 		verified_add(s, hex, st);
+		cache_sealer_queue(s->sealer, hex, st);
 		log_debug("cached blob '%s' verified (%llu bytes)", want, (unsigned long long)off);
 		ret = 0;
 	}
@@ -493,6 +525,12 @@ static int blob_settle(struct cache_store *s, const char *hex, int64_t expect_si
 	fd = blob_open_checked(s, hex, expect_size, st);
 	if (fd < 0 || verified_has(s, hex, st))
 		return fd;
+	/* a big blob a process sealed after it reached the disk (seal.h) */
+	if (cache_seal_matches(s->sealer, hex, st)) {
+		verified_add(s, hex, st);
+		log_debug("cached blob 'sha256:%s' trusted by its seal", hex);
+		return fd;
+	}
 	ret = blob_hash_check(s, hex, fd, st);
 	if (ret < 0) {
 		close(fd);
@@ -522,8 +560,10 @@ static void blob_touch(struct cache_store *s, const char *hex, int fd, const str
 		log_debug("cannot bump blob mtime: %s", strerror(errno));
 		return;
 	}
-	if (fstat(fd, &now) == 0)
+	if (fstat(fd, &now) == 0) {
 		verified_add(s, hex, &now);
+		cache_sealer_queue(s->sealer, hex, &now); /* the ctime moved */
+	}
 }
 
 /*
@@ -580,6 +620,7 @@ static int blob_evict_unused(struct cache_store *s, const char *hex)
 		close(fd);
 	if (ret > 0) {
 		verified_forget(s, hex);
+		cache_seal_remove(s->sealer, hex);
 		ret = 1;
 	}
 	return ret;
@@ -910,6 +951,9 @@ int cache_store_open(const char *dir, uint64_t max_bytes, struct cache_store **o
 	}
 	store_clean_tmp(s);
 	store_evict(s, NULL, true); /* counts usage; the cap may have shrunk */
+	if (cache_sealer_start(dir, s->blob_dfd, s->tmp_dfd, &s->sealer) < 0)
+		log_warn("cannot keep seals in '%s/seals': every mount hashes its big blobs "
+			 "before their first use", dir);
 
 	*out = s;
 	s = NULL;
@@ -926,6 +970,7 @@ void cache_store_free(struct cache_store *s)
 		return;
 	if (s->flights)
 		BUG("blob store freed with a fill in progress");
+	cache_sealer_stop(s->sealer); /* before the directories it uses close */
 	if (s->blob_dfd >= 0)
 		close(s->blob_dfd);
 	if (s->tmp_dfd >= 0)
@@ -1068,12 +1113,117 @@ out:
 	return ret;
 }
 
+static void *writer_helper_main(void *arg)
+{
+	struct writer_helper *h = arg;
+	struct cache_writer *w = h->w;
+
+	pthread_mutex_lock(&h->lock);
+	for (;;) {
+		char *p;
+		size_t len;
+		int ret = 0;
+
+		while (!h->busy && !h->done)
+			pthread_cond_wait(&h->cond, &h->lock);
+		if (!h->busy)
+			break;
+		p = h->busy;
+		len = h->busy_len;
+		pthread_mutex_unlock(&h->lock);
+		digest_ctx_update(&w->md, p, len);
+		if (h->err == 0) /* only this thread sets it */
+			ret = cache_write_all(w->fd, p, len);
+		pthread_mutex_lock(&h->lock);
+		if (ret < 0 && h->err == 0)
+			h->err = ret;
+		h->spare = p;
+		h->busy = NULL;
+		pthread_cond_broadcast(&h->cond);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+/* Give @w a helper thread (and its second buffer) if its blob is big
+ * enough to gain from one.  Without one (or if it cannot start) @w hashes
+ * and writes on its caller's thread. */
+static void writer_helper_start(struct cache_writer *w)
+{
+	struct writer_helper *h;
+
+	if (w->expect_size < HELPER_MIN_SIZE)
+		return;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return;
+	h->w = w;
+	h->spare = malloc(w->buf_cap);
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->cond, NULL);
+	if (!h->spare || pthread_create(&h->thread, NULL, writer_helper_main, h) != 0) {
+		pthread_cond_destroy(&h->cond);
+		pthread_mutex_destroy(&h->lock);
+		free(h->spare);
+		free(h);
+		return;
+	}
+	w->helper = h;
+}
+
+/* Hand @w's gathered bytes to its helper (after it finished the previous
+ * ones) and go on in the other buffer.  0, or the helper's write error. */
+static int writer_helper_hand(struct cache_writer *w)
+{
+	struct writer_helper *h = w->helper;
+	int ret;
+
+	pthread_mutex_lock(&h->lock);
+	while (h->busy)
+		pthread_cond_wait(&h->cond, &h->lock);
+	ret = h->err;
+	if (ret == 0) {
+		h->busy = w->buf;
+		h->busy_len = w->buf_len;
+		w->buf = h->spare;
+		h->spare = NULL;
+		w->buf_len = 0;
+		pthread_cond_broadcast(&h->cond);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return ret;
+}
+
+/* Let @w's helper finish what it was handed, and end it: md, fd and err
+ * are this thread's again.  0 or the helper's write error. */
+static int writer_helper_finish(struct cache_writer *w)
+{
+	struct writer_helper *h = w->helper;
+	int ret;
+
+	if (!h)
+		return 0;
+	pthread_mutex_lock(&h->lock);
+	h->done = true;
+	pthread_cond_broadcast(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+	pthread_join(h->thread, NULL);
+	ret = h->err;
+	pthread_cond_destroy(&h->cond);
+	pthread_mutex_destroy(&h->lock);
+	free(h->spare);
+	free(h);
+	w->helper = NULL;
+	return ret;
+}
+
 /* Free @w, removing its temp file unless it was renamed into place.  NULL
  * is a no-op. */
 static void writer_abort(struct cache_writer *w)
 {
 	if (!w)
 		return;
+	writer_helper_finish(w);
 	if (w->fd >= 0)
 		close(w->fd);
 	if (w->tmp_name[0])
@@ -1114,6 +1264,7 @@ static int writer_begin(struct cache_store *s, const char *digest, int64_t expec
 		log_err("cannot create temp file in '%s': %s", s->tmp_path, strerror(-ret));
 		goto out;
 	}
+	writer_helper_start(w);
 	*out = w;
 	w = NULL;
 	ret = 0;
@@ -1128,8 +1279,12 @@ static int writer_flush(struct cache_writer *w)
 	int ret = w->err;
 
 	if (ret == 0 && w->buf_len) {
-		ret = cache_write_all(w->fd, w->buf, w->buf_len);
-		w->buf_len = 0;
+		if (w->helper) {
+			ret = writer_helper_hand(w);
+		} else {
+			ret = cache_write_all(w->fd, w->buf, w->buf_len);
+			w->buf_len = 0;
+		}
 	}
 	if (ret < 0)
 		w->err = ret;
@@ -1143,7 +1298,7 @@ static int writer_take(struct cache_writer *w, const char *p, size_t len)
 	while (len > 0) {
 		size_t n;
 
-		if (w->buf_len == 0 && len >= w->buf_cap)
+		if (w->buf_len == 0 && len >= w->buf_cap && !w->helper)
 			return cache_write_all(w->fd, p, len);
 		if (!w->buf) {
 			w->buf = malloc(w->buf_cap);
@@ -1173,7 +1328,8 @@ int cache_writer_write(struct cache_writer *w, const void *p, size_t len)
 		ret = -EFBIG;
 		goto out;
 	}
-	digest_ctx_update(&w->md, p, len);
+	if (!w->helper)
+		digest_ctx_update(&w->md, p, len);
 	ret = writer_take(w, p, len);
 	if (ret == 0)
 		w->written += len;
@@ -1242,6 +1398,8 @@ static int writer_commit(struct cache_writer *w)
 	memcpy(hex, w->digest + 7, sizeof(hex)); /* outlives w */
 
 	ret = writer_flush(w);
+	if (ret == 0)
+		ret = writer_helper_finish(w);
 	if (ret < 0)
 		goto out;
 	if (w->expect_size >= 0 && w->written != (uint64_t)w->expect_size) {
@@ -1262,7 +1420,9 @@ static int writer_commit(struct cache_writer *w)
 	 * nothing under a blob's name is served before this store has hashed
 	 * it: the table of verified blobs lives in memory, so after a crash
 	 * (a new process) every blob is hashed before its first use, and a
-	 * torn one is dropped and fetched again.  The sync only spared that
+	 * torn one is dropped and fetched again.  (A big blob may skip that
+	 * hash, but only on a seal the sealer wrote after its own fdatasync
+	 * of the blob, off this path: seal.h.)  The sync only spared that
 	 * refetch, and cost every cold read its length in disk writes before
 	 * the first byte (0.2-0.3 s for 256 MiB here, more on slow disks; a
 	 * manifest's or config's few bytes paid a journal commit each).  Nor
@@ -1287,8 +1447,10 @@ static int writer_commit(struct cache_writer *w)
 		/* the file we hashed, known by what fstat says after the
 		 * rename (which may move its ctime): its first open in this
 		 * store need not hash it again */
-		if (fstat(w->fd, &st) == 0)
+		if (fstat(w->fd, &st) == 0) {
 			verified_add(s, hex, &st);
+			cache_sealer_queue(s->sealer, hex, &st);
+		}
 	}
 out:
 	writer_abort(w); /* frees; removes the temp file unless renamed */

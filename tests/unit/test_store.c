@@ -236,8 +236,9 @@ static void test_invalid_digests(void)
 			fprintf(stderr, "  (digest \"%s\")\n", bad[i]);
 	}
 	CHECK_EQ(atomic_load(&fa.calls), 0);
-	/* Nothing was created anywhere: only blobs/ and tmp/ exist. */
-	CHECK_EQ(count_entries(dir, "."), 2);
+	/* Nothing was created anywhere: only blobs/, seals/ and tmp/ exist. */
+	CHECK_EQ(count_entries(dir, "."), 3);
+	CHECK_EQ(count_entries(dir, "seals"), 0);
 	CHECK_EQ(count_entries(dir, "blobs"), 1);
 	CHECK_EQ(count_entries(dir, "blobs/sha256"), 0);
 	CHECK_EQ(count_entries(dir, "tmp"), 0);
@@ -778,12 +779,24 @@ static int log_count(FILE *fp, const char *needle)
 
 /* Store @b with a store of its own, so another store on @dir has never
  * verified it: what a new mount finds in the cache. */
+/* Path of blob @digest's seal under store directory @dir. */
+static void seal_path(const char *dir, const char *digest, char *out, size_t n)
+{
+	snprintf(out, n, "%s/seals/%s", dir, digest + 7);
+}
+
+/* Store @b as blob @digest with a store of its own, as an earlier mount
+ * did, and leave it unsealed (as a crash, or an older regfs, leaves it):
+ * the next store hashes it before its first use. */
 static void stored_earlier(const char *dir, const char *digest, const char *b, size_t len)
 {
 	struct cache_store *s0 = store_open_or_die(dir, 0);
+	char seal[4096];
 
 	CHECK_EQ(cache_store_put(s0, digest, b, len), 0);
 	cache_store_free(s0);
+	seal_path(dir, digest, seal, sizeof(seal));
+	unlink(seal);
 }
 
 /* Write @n bytes at @off into the (mode 0444) file @path, in place. */
@@ -1774,6 +1787,120 @@ static void test_disk_full(void)
 	dir_free(dir);
 }
 
+/* Bytes this process read through read(2) and friends (rchar). */
+static unsigned long long io_rchar(void)
+{
+	unsigned long long v = 0;
+	char line[128];
+	FILE *f = fopen("/proc/self/io", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "rchar: %llu", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+/* Wait up to 5 s for @path to exist. */
+static bool appears(const char *path)
+{
+	for (int i = 0; i < 500; i++) {
+		if (access(path, F_OK) == 0)
+			return true;
+		usleep(10 * 1000);
+	}
+	return false;
+}
+
+/* Open blob @digest in a new store on @dir; how many bytes that read. */
+static unsigned long long open_reads(const char *dir, const char *digest, int *ret)
+{
+	struct cache_store *s = store_open_or_die(dir, 0);
+	unsigned long long before = io_rchar();
+
+	*ret = cache_store_open_blob(s, digest);
+	before = io_rchar() - before;
+	if (*ret >= 0)
+		close(*ret);
+	cache_store_free(s);
+	return before;
+}
+
+/* A big blob, once stored and synced, gets a seal, and a new store (the
+ * next mount) trusts the very file the seal describes without reading it;
+ * a file changed since (its ctime moved) is hashed again and sealed anew;
+ * one whose bytes changed is dropped, seal and all. */
+static void test_sealed(void)
+{
+	const size_t len = 8 * 1024 * 1024;
+	char *dir = dir_new();
+	char digest[DIGEST_STR_LEN + 1], path[4096], seal[4096], flip = 'x';
+	char *b = blob_make(len, 7, digest);
+	struct cache_store *s0 = store_open_or_die(dir, 0);
+	struct stat st0 = {0}, st1 = {0};
+	int ret;
+
+	blob_path(dir, digest, path, sizeof(path));
+	seal_path(dir, digest, seal, sizeof(seal));
+	CHECK_EQ(cache_store_put(s0, digest, b, len), 0);
+	CHECK(appears(seal));
+	cache_store_free(s0);
+
+	/* trusted by its seal: hardly a byte read (the seal's line) */
+	CHECK(open_reads(dir, digest, &ret) < 4096);
+	CHECK(ret >= 0);
+
+	/* the ctime moves (a chmod to the same mode): hashed again, resealed
+	 * while the store lives (a store that stops drops what it has not
+	 * sealed yet) */
+	CHECK_EQ(stat(seal, &st0), 0);
+	CHECK_EQ(chmod(path, 0400), 0);
+	s0 = store_open_or_die(dir, 0);
+	{
+		unsigned long long before = io_rchar();
+
+		ret = cache_store_open_blob(s0, digest);
+		CHECK(io_rchar() - before >= len);
+	}
+	CHECK(ret >= 0);
+	if (ret >= 0)
+		close(ret);
+	for (int i = 0; i < 500; i++) {
+		if (stat(seal, &st1) == 0 && st1.st_ino != st0.st_ino)
+			break;
+		usleep(10 * 1000);
+	}
+	CHECK(st1.st_ino != st0.st_ino);
+	cache_store_free(s0);
+	CHECK(open_reads(dir, digest, &ret) < 4096);
+	CHECK(ret >= 0);
+
+	/* a byte flipped in place: the seal does not vouch for it; the blob is
+	 * dropped and its seal with it */
+	CHECK_EQ(rewrite_at(path, 1000, &flip, 1), 0);
+	open_reads(dir, digest, &ret);
+	CHECK_EQ(ret, -ENOENT);
+	CHECK(access(path, F_OK) < 0);
+	CHECK(access(seal, F_OK) < 0);
+
+	/* a small blob is not sealed */
+	{
+		char small[DIGEST_STR_LEN + 1];
+		char *sb = blob_make(64 * 1024, 8, small);
+
+		s0 = store_open_or_die(dir, 0);
+		CHECK_EQ(cache_store_put(s0, small, sb, 64 * 1024), 0);
+		cache_store_free(s0);
+		seal_path(dir, small, seal, sizeof(seal));
+		CHECK(access(seal, F_OK) < 0);
+		free(sb);
+	}
+	free(b);
+	dir_free(dir);
+}
+
 int main(void)
 {
 	static const struct check_test tests[] = {
@@ -1799,6 +1926,7 @@ int main(void)
 	    {"held_under_pressure", test_held_under_pressure},
 	    {"dead_writer_swept", test_dead_writer_swept},
 	    {"disk_full", test_disk_full},
+	    {"sealed", test_sealed},
 	};
 
 	log_setup(stderr, LOG_LVL_ERR);
