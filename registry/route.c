@@ -13,7 +13,8 @@
  * Mirrors (-o mirror=): reads (manifests, blobs, tags lists) of a registry
  * go to its mirrors first (read_routes), each a registry of its own
  * (scheme, credentials, TLS); any failure of a mirror is a warning and the
- * next source is tried, ending with the registry itself.  A mirror that
+ * next source is tried, ending with the registry itself (a 404 is a
+ * warning once a later source served the thing: route_mirror_lacked).  A mirror that
  * cannot be reached is skipped while it is marked unreachable (probe.c);
  * one that fails otherwise (TLS, no v2 API) is skipped for MIRROR_RETRY
  * seconds; one that served a digest wrong is not asked for it again.
@@ -169,6 +170,14 @@ size_t read_routes(struct reg_registry *r, const char *digest, struct route *rt)
 	for (size_t i = 0; i + 1 < n; i++)
 		rt[i].next = rt[i + 1].r->host;
 	return n;
+}
+
+void route_mirror_lacked(const struct route *rt, const char *what, const struct route *by)
+{
+	if (!rt->origin)
+		BUG("route_mirror_lacked on a registry's own route");
+	log_warn("mirror '%s' for '%s': %s: HTTP 404 from '%s', read from '%s' instead",
+		 rt->r->host, rt->origin->host, what, rt->r->host, by->r->host);
 }
 
 bool route_fall_back_on(int err)
@@ -684,7 +693,8 @@ static int route_failed(const struct route *rt, const char *what, struct http_ca
 	code = http_error_code(&h->body);
 	ret = reg_status_errno(h->status, code);
 	h->creds_refused = h->status == 401 && !scope_refused;
-	/* "not there" is an answer, not a failure: lookups probe for it */
+	/* "not there" is an answer, not a failure: lookups probe for it.  From
+	 * a mirror too, until a later source has it (route_mirror_lacked) */
 	route_log(rt, ret == -ENOENT ? LOG_LVL_DEBUG : LOG_LVL_ERR, "%s: HTTP %ld%s%s from '%s'%s%s%s",
 		  what, h->status, code ? " " : "", code ? code : "", r->host,
 		  h->status == 429 ? " (rate limited; Retry-After: " : "",
