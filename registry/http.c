@@ -213,8 +213,9 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 		if (strlen(want[i].name) == nl && strncasecmp(data, want[i].name, nl) == 0) {
 			char **slot = (char **)((char *)h + want[i].off);
 
-			/* several WWW-Authenticate or Link headers: keep them all */
-			if (*slot && (i == 2 || i == 3)) {
+			/* several WWW-Authenticate or Link headers: keep them all; two
+			 * Content-Range headers too, so that its parser refuses them */
+			if (*slot && (i == 2 || i == 3 || i == 5)) {
 				char *joined = NULL;
 
 				if (asprintf(&joined, "%s, %.*s", *slot, (int)n, v) >= 0) {

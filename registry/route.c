@@ -44,11 +44,13 @@
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/secret.h"
+#include "registry/headers.h"
 #include "registry/names.h"
 
 #define MIRROR_RETRY 30           /* seconds an unreachable mirror is skipped */
 #define STR_(x) #x
 #define STR(x) STR_(x)
+#define RETRY_WAIT_MAX 5          /* seconds: the longest wait between tries */
 #define DISTRUST_KEEP 16          /* digests remembered per mirror that served them wrong */
 
 /* How long the next try on @rt may wait for its answer before @deadline:
@@ -546,20 +548,19 @@ static bool transient(const struct http_call *h, int perform_ret)
 }
 
 /* How long to wait before try @attempt + 1: doubling from 0.2 s, or the
- * Retry-After of a 503, at most 5 s (and route_request retries only when
- * the wait and a try still fit before the request's deadline). */
+ * Retry-After of a 503 (seconds or an HTTP-date; a date past is no wait),
+ * at most RETRY_WAIT_MAX s (and route_request retries only when the wait
+ * and a try still fit before the request's deadline). */
 static double backoff(const struct http_call *h, int attempt)
 {
 	double wait = 0.2 * (1 << attempt);
+	long asked;
 
-	if (h->retry_after) {
-		char *end;
-		long s = strtol(h->retry_after, &end, 10);
-
-		if (end != h->retry_after && s >= 0)
-			wait = (double)s;
-	}
-	return wait > 5.0 ? 5.0 : wait; /* never let a server park a reader for long */
+	/* never let a server park a reader for long: RETRY_WAIT_MAX at most */
+	if (h->retry_after &&
+	    reg_retry_after_parse(h->retry_after, time(NULL), RETRY_WAIT_MAX, &asked) == 0)
+		wait = (double)asked;
+	return wait > RETRY_WAIT_MAX ? RETRY_WAIT_MAX : wait;
 }
 
 /* The URL of @path on @r (*url, new) over http (@plain) or https: @path
@@ -628,11 +629,15 @@ static int route_settled(const struct route *rt, const char *what, const struct 
 		return -EIO;
 	}
 	if (h->status == 206 && h->range_from > 0) {
-		long long start = -1;
+		struct reg_content_range cr;
 
-		if (!h->content_range || sscanf(h->content_range, "bytes %lld-", &start) != 1 ||
-		    start != (long long)h->range_from) {
-			route_log(rt, LOG_LVL_ERR, "%s on '%s': bad resumed range", what, r->host);
+		/* spliced only where it starts where we asked (a malformed
+		 * Content-Range, or two of them, is no range at all) */
+		if (!h->content_range || reg_content_range_parse(h->content_range, &cr) < 0 ||
+		    cr.first != (int64_t)h->range_from) {
+			route_log(rt, LOG_LVL_ERR, "%s on '%s': bad resumed range (%s)", what,
+				  r->host, h->content_range ? "Content-Range does not start where "
+				  "asked, or is malformed" : "no Content-Range");
 			return -EIO;
 		}
 		return 0;
