@@ -458,6 +458,7 @@ static void call_reset(struct http_call *h)
 	h->tls_cert_asked = false;
 	h->too_big = false;
 	h->answered = false;
+	h->stale_conn = false;
 	h->no_answer = false;
 	h->sink_err = 0;
 	call_reset_headers(h);
@@ -835,6 +836,16 @@ int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 	tls_watch_ctx = NULL;
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &h->status);
 	curl_easy_getinfo(easy, CURLINFO_SSL_VERIFYRESULT, &h->tls_verify);
+	if (h->cc == CURLE_UNSUPPORTED_PROTOCOL && !h->answered) {
+		/* curl's "Received HTTP/0.9 when not allowed": no status line.  On
+		 * a connection it opened for this exchange, the server's doing;
+		 * on one it reused, junk an earlier answer left (a body longer
+		 * than its Content-Length: curl 7.88 reuses such a connection) */
+		long connects = -1;
+
+		curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects);
+		h->stale_conn = connects == 0;
+	}
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL);
 	request_headers_free(hdrs); /* curl does not copy the list: freed only now */

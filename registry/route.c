@@ -540,8 +540,8 @@ int reg_ping(struct reg_registry *r)
 static bool transient(const struct http_call *h, int perform_ret)
 {
 	if (perform_ret < 0)
-		return !http_tls_refused(h) && h->cc != CURLE_UNSUPPORTED_PROTOCOL &&
-		       h->cc != CURLE_URL_MALFORMAT;
+		return h->stale_conn || (!http_tls_refused(h) && h->cc != CURLE_UNSUPPORTED_PROTOCOL &&
+					 h->cc != CURLE_URL_MALFORMAT);
 	/* not 429: a rate limit is the reader's to know at once (-EAGAIN), and
 	 * its Retry-After is often an hour */
 	return h->status == 502 || h->status == 503 || h->status == 504;
