@@ -15,14 +15,21 @@
  * certificate (struct http_tls, read by certsd.c).  A TLS failure is put
  * into words here (errbuf): which certificate problem, or which alert the
  * server sent, so every log line that quotes it says why.
+ *
+ * Every exchange of the client (routes, token requests, foreign layers)
+ * ends in http_perform, so this is where -o verbose gets its line per
+ * request (exchange_log), and where our copy of the Authorization header
+ * is wiped (request_headers_free).  What stays behind is curl's: the
+ * request it formats into its own buffer, and OpenSSL's record buffers,
+ * are freed without wiping.
  */
-#include <errno.h>
 #include <curl/mprintf.h>
+#include <errno.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
-#include <stdarg.h>
 #include <openssl/x509.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
