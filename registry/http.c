@@ -15,11 +15,21 @@
  * certificate (struct http_tls, read by certsd.c).  A TLS failure is put
  * into words here (errbuf): which certificate problem, or which alert the
  * server sent, so every log line that quotes it says why.
+ *
+ * Every exchange of the client (routes, token requests, foreign layers)
+ * ends in http_perform, so this is where -o verbose gets its line per
+ * request (exchange_log), and where our copy of the Authorization header
+ * is wiped (request_headers_free).  What stays behind is curl's: the
+ * request it formats into its own buffer, and OpenSSL's record buffers,
+ * are freed without wiping.
  */
+#include <curl/mprintf.h>
 #include <errno.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -210,8 +220,9 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 		if (strlen(want[i].name) == nl && strncasecmp(data, want[i].name, nl) == 0) {
 			char **slot = (char **)((char *)h + want[i].off);
 
-			/* several WWW-Authenticate or Link headers: keep them all */
-			if (*slot && (i == 2 || i == 3)) {
+			/* several WWW-Authenticate or Link headers: keep them all; two
+			 * Content-Range headers too, so that its parser refuses them */
+			if (*slot && (i == 2 || i == 3 || i == 5)) {
 				char *joined = NULL;
 
 				if (asprintf(&joined, "%s, %.*s", *slot, (int)n, v) >= 0) {
@@ -454,6 +465,7 @@ static void call_reset(struct http_call *h)
 	h->tls_cert_asked = false;
 	h->too_big = false;
 	h->answered = false;
+	h->stale_conn = false;
 	h->no_answer = false;
 	h->sink_err = 0;
 	call_reset_headers(h);
@@ -461,34 +473,72 @@ static void call_reset(struct http_call *h)
 	buf_init(&h->body, h->max ? h->max : HTTP_ERROR_BODY_MAX);
 }
 
-/* The request headers @h asks for: Accept, Authorization, Content-Type,
- * Range, and no Expect (no 100-continue round trip for a PUT).  A new list
- * (curl_slist_free_all) holding the Authorization secret, or NULL. */
-static struct curl_slist *request_headers(const struct http_call *h)
+/* Free a header list request_headers made, wiping every line first: one
+ * of them is "Authorization: ..." (curl_slist_append copies what it is
+ * given, so ours is the only other copy of the secret besides curl's own
+ * request buffer).  NULL is a no-op. */
+static void request_headers_free(struct curl_slist *hdrs)
+{
+	for (struct curl_slist *l = hdrs; l; l = l->next)
+		if (l->data)
+			OPENSSL_cleanse(l->data, strlen(l->data));
+	curl_slist_free_all(hdrs);
+}
+
+/* Append the header line @fmt makes to *hdrs; with @secret the line is
+ * wiped once curl has its copy.  false without memory (*hdrs stays as it
+ * was: curl_slist_append returns NULL then and leaves the list alone). */
+static bool __attribute__((format(printf, 3, 4)))
+request_header_add(struct curl_slist **hdrs, bool secret, const char *fmt, ...)
+{
+	struct curl_slist *l = NULL;
+	char *line = NULL;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&line, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return false;
+	l = curl_slist_append(*hdrs, line);
+	if (secret)
+		secret_free(line);
+	else
+		free(line);
+	if (!l)
+		return false;
+	*hdrs = l;
+	return true;
+}
+
+/* The request headers @h asks for into *out: Accept, Authorization,
+ * Content-Type, Range, and no Expect (no 100-continue round trip for a
+ * PUT).  A new list (request_headers_free: it holds the Authorization
+ * secret), or NULL when there is none.  0 or -ENOMEM: a request is never
+ * sent short of a header it was meant to carry. */
+static int request_headers(const struct http_call *h, struct curl_slist **out)
 {
 	struct curl_slist *hdrs = NULL;
-	char *line = NULL;
+	bool ok = true;
 
-	if (h->accept && asprintf(&line, "Accept: %s", h->accept) >= 0) {
-		hdrs = curl_slist_append(hdrs, line);
-		free(line);
+	*out = NULL;
+	if (h->accept)
+		ok = request_header_add(&hdrs, false, "Accept: %s", h->accept);
+	if (ok && h->auth)
+		ok = request_header_add(&hdrs, true, "Authorization: %s", h->auth);
+	if (ok && h->send_type)
+		ok = request_header_add(&hdrs, false, "Content-Type: %s", h->send_type);
+	if (ok && h->method && strcmp(h->method, "PUT") == 0)
+		ok = request_header_add(&hdrs, false, "Expect:");
+	if (ok && h->range_from > 0)
+		ok = request_header_add(&hdrs, false, "Range: bytes=%lld-", (long long)h->range_from);
+	if (!ok) {
+		request_headers_free(hdrs);
+		return -ENOMEM;
 	}
-	if (h->auth && asprintf(&line, "Authorization: %s", h->auth) >= 0) {
-		hdrs = curl_slist_append(hdrs, line);
-		secret_free(line);
-	}
-	if (h->send_type && asprintf(&line, "Content-Type: %s", h->send_type) >= 0) {
-		hdrs = curl_slist_append(hdrs, line);
-		free(line);
-	}
-	if (h->method && strcmp(h->method, "PUT") == 0)
-		hdrs = curl_slist_append(hdrs, "Expect:");
-	if (h->range_from > 0 &&
-	    asprintf(&line, "Range: bytes=%lld-", (long long)h->range_from) >= 0) {
-		hdrs = curl_slist_append(hdrs, line);
-		free(line);
-	}
-	return hdrs;
+	*out = hdrs;
+	return 0;
 }
 
 /* Milliseconds @h may take to connect: the client's connect timeout, or
@@ -678,12 +728,88 @@ static int transfer_run(struct reg_client *c, struct pooled *p, struct http_call
 	return ret;
 }
 
+/* What a log line may show of @url: "host[:port]" into *host and the path
+ * into *path (new strings, curl_free), or both NULL when curl cannot parse
+ * it.  Never the query (a presigned URL's signature, an upload's state),
+ * the fragment or user:password@. */
+static void url_loggable(const char *url, char **host, char **path)
+{
+	CURLU *u = curl_url();
+	char *name = NULL, *port = NULL;
+
+	*host = *path = NULL;
+	if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &name, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PATH, path, 0) == CURLUE_OK) {
+		/* CURLUE_NO_PORT when the URL names none: the host alone */
+		if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK)
+			port = NULL;
+		if (port) {
+			*host = curl_maprintf("%s:%s", name, port);
+		} else {
+			*host = name;
+			name = NULL;
+		}
+	}
+	if (!*host) {
+		curl_free(*path);
+		*path = NULL;
+	}
+	curl_free(name);
+	curl_free(port);
+	curl_url_cleanup(u);
+}
+
+/*
+ * The debug line of one exchange (-o verbose), the way to see what a
+ * misbehaving registry was asked and what it did: method, host and path
+ * (never the query, userinfo or a header: url_loggable), the status or
+ * why there was none, the time it took and the body bytes received; a
+ * redirect names where it ended.  @ret: what http_perform returns.
+ */
+static void exchange_log(CURL *easy, const struct http_call *h, int ret, double started)
+{
+	char *host = NULL, *path = NULL, *to_host = NULL, *to_path = NULL;
+	char outcome[CURL_ERROR_SIZE + 64];
+	const char *effective = NULL;
+	curl_off_t bytes = 0;
+	long redirects = 0;
+
+	if (log_get_level() < LOG_LVL_DEBUG)
+		return;
+	url_loggable(h->url, &host, &path);
+	curl_easy_getinfo(easy, CURLINFO_SIZE_DOWNLOAD_T, &bytes);
+	curl_easy_getinfo(easy, CURLINFO_REDIRECT_COUNT, &redirects);
+	if (redirects > 0 && curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &effective) == CURLE_OK &&
+	    effective)
+		url_loggable(effective, &to_host, &to_path);
+	if (ret == -EINTR)
+		snprintf(outcome, sizeof(outcome), "called off");
+	else if (h->status && ret == 0 && h->cc == CURLE_OK)
+		snprintf(outcome, sizeof(outcome), "%ld", h->status);
+	else if (h->status)
+		snprintf(outcome, sizeof(outcome), "%ld, then failed: %s", h->status,
+			 h->too_big ? "body over the cap" : h->errbuf);
+	else
+		snprintf(outcome, sizeof(outcome), "failed: %s", h->errbuf);
+	log_debug("http %s %s%s: %s in %.0f ms, %lld bytes%s%s%s%s", h->method ? h->method : "GET",
+		  host ? host : "(unparsable URL)", path ? path : "", outcome,
+		  (mono_now() - started) * 1000.0, (long long)bytes,
+		  to_host ? " (redirected to " : "", to_host ? to_host : "",
+		  to_path ? to_path : "", to_host ? ")" : "");
+	curl_free(host);
+	curl_free(path);
+	curl_free(to_host);
+	curl_free(to_path);
+}
+
 int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 {
-	struct curl_slist *hdrs;
+	struct curl_slist *hdrs = NULL;
 	struct header_ctx hc;
 	struct pooled *p;
 	CURL *easy;
+	double started = mono_now();
 	int ret = -EIO;
 
 	call_reset(h);
@@ -691,13 +817,16 @@ int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 		return -CANCEL_WOULD_WAIT;
 	if (call_called_off(c))
 		return -EINTR;
-	p = pool_get(c);
-	if (!p)
+	if (request_headers(h, &hdrs) < 0)
 		return -ENOMEM;
+	p = pool_get(c);
+	if (!p) {
+		request_headers_free(hdrs);
+		return -ENOMEM;
+	}
 	easy = p->easy;
 	hc.h = h;
 	hc.easy = easy;
-	hdrs = request_headers(h);
 	easy_set_transfer(easy, c, plain, h, hdrs);
 	easy_set_tls(easy, c, h);
 	easy_set_method(easy, h);
@@ -714,21 +843,32 @@ int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 	tls_watch_ctx = NULL;
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &h->status);
 	curl_easy_getinfo(easy, CURLINFO_SSL_VERIFYRESULT, &h->tls_verify);
+	if (h->cc == CURLE_UNSUPPORTED_PROTOCOL && !h->answered) {
+		/* curl's "Received HTTP/0.9 when not allowed": no status line.  On
+		 * a connection it opened for this exchange, the server's doing;
+		 * on one it reused, junk an earlier answer left (a body longer
+		 * than its Content-Length: curl 7.88 reuses such a connection) */
+		long connects = -1;
+
+		curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects);
+		h->stale_conn = connects == 0;
+	}
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL);
-	curl_slist_free_all(hdrs); /* curl does not copy the list: freed only now */
-	pool_put(c, p);
+	request_headers_free(hdrs); /* curl does not copy the list: freed only now */
 
 	if (ret == -EINTR) {
 		snprintf(h->errbuf, sizeof(h->errbuf), "called off");
-		return ret;
+	} else {
+		ret = -EIO;
+		if (h->cc == CURLE_OK || h->too_big || h->sink_err)
+			ret = 0;
+		else if (!h->no_answer)
+			tls_explain(h);
+		if (!h->errbuf[0])
+			snprintf(h->errbuf, sizeof(h->errbuf), "%s", curl_easy_strerror(h->cc));
 	}
-	ret = -EIO;
-	if (h->cc == CURLE_OK || h->too_big || h->sink_err)
-		ret = 0;
-	else if (!h->no_answer)
-		tls_explain(h);
-	if (!h->errbuf[0])
-		snprintf(h->errbuf, sizeof(h->errbuf), "%s", curl_easy_strerror(h->cc));
+	exchange_log(easy, h, ret, started);
+	pool_put(c, p);
 	return ret;
 }

@@ -215,6 +215,10 @@ struct http_call {
 	char *location;
 	char *rl_limit, *rl_remaining, *rl_reset, *rl_source; /* RateLimit-* headers */
 	bool answered;        /* a status line came back */
+	bool stale_conn;      /* the reply, on a connection reused from an earlier exchange,
+			       * did not even start like HTTP: bytes an earlier answer sent
+			       * past its Content-Length (curl closes the connection after
+			       * this), so another try gets a fresh one */
 	bool no_answer;       /* given up: no answer within @answer_wait */
 	bool creds_refused;   /* set by route_request (route.c): the final 401 was about
 			       * our credentials (none or wrong for a Basic challenge, refused by

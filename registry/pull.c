@@ -190,6 +190,15 @@ int reg_catalog(struct reg_registry *r, struct reg_strlist *out)
 	return ret;
 }
 
+/* Route @i of @rt served @what: warn of each mirror before it that said it
+ * had no such thing (@lacked). */
+static void mirrors_lacked(const struct route *rt, const bool *lacked, size_t i, const char *what)
+{
+	for (size_t j = 0; j < i; j++)
+		if (lacked[j])
+			route_mirror_lacked(&rt[j], what, &rt[i]);
+}
+
 int reg_tags(struct reg_registry *r, const char *repo, struct reg_strlist *out)
 {
 	char *path = NULL, *scope = NULL, *what = NULL;
@@ -206,6 +215,7 @@ int reg_tags(struct reg_registry *r, const char *repo, struct reg_strlist *out)
 		what = NULL;
 	if (path && scope && what) {
 		struct route rt[ROUTES_MAX];
+		bool lacked[ROUTES_MAX] = {false};
 		size_t n = read_routes(r, NULL, rt);
 		/* one bound for the first page over every source */
 		double deadline = mono_now() + (double)r->client->request_timeout;
@@ -213,8 +223,11 @@ int reg_tags(struct reg_registry *r, const char *repo, struct reg_strlist *out)
 		for (size_t i = 0; i < n; i++) {
 			ret = fetch_listing(&rt[i], path, scope, "tags", what, reg_name_is_tag,
 					    deadline, out, NULL);
+			if (ret == 0)
+				mirrors_lacked(rt, lacked, i, what);
 			if (ret == 0 || !route_fall_back_on(ret))
 				break;
+			lacked[i] = ret == -ENOENT;
 		}
 	}
 	free(path);
@@ -286,6 +299,7 @@ int reg_manifest_get(struct reg_registry *r, const char *repo, const char *ref,
 {
 	struct http_call h = {0};
 	struct route rt[ROUTES_MAX];
+	bool lacked[ROUTES_MAX] = {false};
 	char *path, *scope, *what;
 	const char *by_digest = digest_is_valid(ref) ? ref : NULL;
 	size_t n;
@@ -301,8 +315,11 @@ int reg_manifest_get(struct reg_registry *r, const char *repo, const char *ref,
 	n = read_routes(r, by_digest, rt);
 	for (size_t i = 0; i < n; i++) {
 		ret = route_request(&rt[i], path, scope, what, &h);
+		lacked[i] = ret == -ENOENT;
 		if (ret == 0)
 			ret = manifest_verify(&rt[i], what, by_digest, &h, out->digest);
+		if (ret == 0)
+			mirrors_lacked(rt, lacked, i, what);
 		if (ret == 0 || !rt[i].origin || !route_fall_back_on(ret))
 			break;
 	}
@@ -411,7 +428,7 @@ int reg_blob_stream(struct reg_registry *r, const char *repo, const char *digest
 	struct route rt[ROUTES_MAX];
 	struct tee tee = {sink, arg, {NULL}, BUF_INIT(REG_MIRROR_HOLD_MAX), false, NULL};
 	char *path, *scope, *what, got[DIGEST_STR_LEN + 1];
-	bool verified = false;
+	bool verified = false, lacked[ROUTES_MAX] = {false};
 	size_t n = 0;
 	int ret;
 
@@ -433,6 +450,7 @@ int reg_blob_stream(struct reg_registry *r, const char *repo, const char *digest
 		if (!x->origin && tee.holding && (ret = tee_flush(&tee)) < 0)
 			break; /* the registry itself: no need to hold back */
 		ret = route_request(x, path, scope, what, &h);
+		lacked[i] = ret == -ENOENT;
 		if (x->origin && h.delivered > before)
 			tee.mirror = x->r;
 		if (ret == 0 && x->origin && tee.holding) {
@@ -441,6 +459,8 @@ int reg_blob_stream(struct reg_registry *r, const char *repo, const char *digest
 			if (ret == 0 && strcmp(got, digest) == 0) {
 				ret = tee_flush(&tee);
 				verified = true;
+				if (ret == 0)
+					mirrors_lacked(rt, lacked, i, what);
 				break;
 			}
 			if (ret == 0) {
@@ -450,6 +470,8 @@ int reg_blob_stream(struct reg_registry *r, const char *repo, const char *digest
 				ret = -EIO;
 			}
 		}
+		if (ret == 0)
+			mirrors_lacked(rt, lacked, i, what);
 		if (ret == 0 || !x->origin || h.sink_err || !route_fall_back_on(ret))
 			break;
 		/* the next source starts over, or resumes after what was handed on */

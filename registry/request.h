@@ -43,6 +43,12 @@ size_t read_routes(struct reg_registry *r, const char *digest, struct route *rt)
  * source: everything but our own mistakes (-EINVAL, -ENOMEM). */
 bool route_fall_back_on(int err);
 
+/* A read the mirror route @rt answered "not there" (-ENOENT) and the later
+ * route @by served: the mirror lacks what it should hold, a warning (a
+ * mirror's 404 alone is only debug: what is nowhere is an answer, and
+ * lookups probe for names that are not there). */
+void route_mirror_lacked(const struct route *rt, const char *what, const struct route *by);
+
 /* Remember that mirror @m served @digest wrong: it is not asked for it
  * again (the DISTRUST_KEEP latest digests are kept). */
 void mirror_distrust(struct reg_registry *m, const char *digest);

@@ -13,7 +13,8 @@
  * Mirrors (-o mirror=): reads (manifests, blobs, tags lists) of a registry
  * go to its mirrors first (read_routes), each a registry of its own
  * (scheme, credentials, TLS); any failure of a mirror is a warning and the
- * next source is tried, ending with the registry itself.  A mirror that
+ * next source is tried, ending with the registry itself (a 404 is a
+ * warning once a later source served the thing: route_mirror_lacked).  A mirror that
  * cannot be reached is skipped while it is marked unreachable (probe.c);
  * one that fails otherwise (TLS, no v2 API) is skipped for MIRROR_RETRY
  * seconds; one that served a digest wrong is not asked for it again.
@@ -43,11 +44,13 @@
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/secret.h"
+#include "registry/headers.h"
 #include "registry/names.h"
 
 #define MIRROR_RETRY 30           /* seconds an unreachable mirror is skipped */
 #define STR_(x) #x
 #define STR(x) STR_(x)
+#define RETRY_WAIT_MAX 5          /* seconds: the longest wait between tries */
 #define DISTRUST_KEEP 16          /* digests remembered per mirror that served them wrong */
 
 /* How long the next try on @rt may wait for its answer before @deadline:
@@ -169,6 +172,14 @@ size_t read_routes(struct reg_registry *r, const char *digest, struct route *rt)
 	for (size_t i = 0; i + 1 < n; i++)
 		rt[i].next = rt[i + 1].r->host;
 	return n;
+}
+
+void route_mirror_lacked(const struct route *rt, const char *what, const struct route *by)
+{
+	if (!rt->origin)
+		BUG("route_mirror_lacked on a registry's own route");
+	log_warn("mirror '%s' for '%s': %s: HTTP 404 from '%s', read from '%s' instead",
+		 rt->r->host, rt->origin->host, what, rt->r->host, by->r->host);
 }
 
 bool route_fall_back_on(int err)
@@ -529,28 +540,27 @@ int reg_ping(struct reg_registry *r)
 static bool transient(const struct http_call *h, int perform_ret)
 {
 	if (perform_ret < 0)
-		return !http_tls_refused(h) && h->cc != CURLE_UNSUPPORTED_PROTOCOL &&
-		       h->cc != CURLE_URL_MALFORMAT;
+		return h->stale_conn || (!http_tls_refused(h) && h->cc != CURLE_UNSUPPORTED_PROTOCOL &&
+					 h->cc != CURLE_URL_MALFORMAT);
 	/* not 429: a rate limit is the reader's to know at once (-EAGAIN), and
 	 * its Retry-After is often an hour */
 	return h->status == 502 || h->status == 503 || h->status == 504;
 }
 
 /* How long to wait before try @attempt + 1: doubling from 0.2 s, or the
- * Retry-After of a 503, at most 5 s (and route_request retries only when
- * the wait and a try still fit before the request's deadline). */
+ * Retry-After of a 503 (seconds or an HTTP-date; a date past is no wait),
+ * at most RETRY_WAIT_MAX s (and route_request retries only when the wait
+ * and a try still fit before the request's deadline). */
 static double backoff(const struct http_call *h, int attempt)
 {
 	double wait = 0.2 * (1 << attempt);
+	long asked;
 
-	if (h->retry_after) {
-		char *end;
-		long s = strtol(h->retry_after, &end, 10);
-
-		if (end != h->retry_after && s >= 0)
-			wait = (double)s;
-	}
-	return wait > 5.0 ? 5.0 : wait; /* never let a server park a reader for long */
+	/* never let a server park a reader for long: RETRY_WAIT_MAX at most */
+	if (h->retry_after &&
+	    reg_retry_after_parse(h->retry_after, time(NULL), RETRY_WAIT_MAX, &asked) == 0)
+		wait = (double)asked;
+	return wait > RETRY_WAIT_MAX ? RETRY_WAIT_MAX : wait;
 }
 
 /* The URL of @path on @r (*url, new) over http (@plain) or https: @path
@@ -619,11 +629,15 @@ static int route_settled(const struct route *rt, const char *what, const struct 
 		return -EIO;
 	}
 	if (h->status == 206 && h->range_from > 0) {
-		long long start = -1;
+		struct reg_content_range cr;
 
-		if (!h->content_range || sscanf(h->content_range, "bytes %lld-", &start) != 1 ||
-		    start != (long long)h->range_from) {
-			route_log(rt, LOG_LVL_ERR, "%s on '%s': bad resumed range", what, r->host);
+		/* spliced only where it starts where we asked (a malformed
+		 * Content-Range, or two of them, is no range at all) */
+		if (!h->content_range || reg_content_range_parse(h->content_range, &cr) < 0 ||
+		    cr.first != (int64_t)h->range_from) {
+			route_log(rt, LOG_LVL_ERR, "%s on '%s': bad resumed range (%s)", what,
+				  r->host, h->content_range ? "Content-Range does not start where "
+				  "asked, or is malformed" : "no Content-Range");
 			return -EIO;
 		}
 		return 0;
@@ -684,7 +698,8 @@ static int route_failed(const struct route *rt, const char *what, struct http_ca
 	code = http_error_code(&h->body);
 	ret = reg_status_errno(h->status, code);
 	h->creds_refused = h->status == 401 && !scope_refused;
-	/* "not there" is an answer, not a failure: lookups probe for it */
+	/* "not there" is an answer, not a failure: lookups probe for it.  From
+	 * a mirror too, until a later source has it (route_mirror_lacked) */
 	route_log(rt, ret == -ENOENT ? LOG_LVL_DEBUG : LOG_LVL_ERR, "%s: HTTP %ld%s%s from '%s'%s%s%s",
 		  what, h->status, code ? " " : "", code ? code : "", r->host,
 		  h->status == 429 ? " (rate limited; Retry-After: " : "",

@@ -352,6 +352,41 @@ denied_by_tag() {
 
 # --- secrets -----------------------------------------------------------------------------
 
+@test "verbose: one line per HTTP request (method, host, path, status, ms, bytes), no query, no secret" {
+	local log="$TESTDIR/regfs-good.log" src="$BATS_TEST_TMPDIR/m.json" mt digest h indent=6
+	for h in "$BASIC" "$TOKEN"; do
+		# a manifest no mount has read, one per host (the cache is shared by digest): the
+		# amd64 one re-indented, pushed to the storage both registries serve
+		indent=$((indent + 1))
+		REGISTRY=$PLAIN fetch_manifest onap/py-app-amd64 latest "$src"
+		python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); open(sys.argv[1], "w").write(json.dumps(d, indent=int(sys.argv[2])))' "$src" "$indent"
+		mt=$(jq -r .mediaType "$src")
+		curl -fsS -X PUT -H "Content-Type: $mt" --data-binary "@$src" \
+			"http://$PLAIN/v2/onap/py-app-amd64/manifests/verbose$indent" >/dev/null
+		digest="sha256:$(sha256sum "$src" | cut -d' ' -f1)"
+		[ "$(sha256_of "$(at good "$h")/onap/py-app-amd64/verbose$indent/manifest.json")" = "$digest" ]
+		# the GET that fetched it: method, host, path, status, time and the manifest's size
+		grep -E "debug: http GET $h/v2/onap/py-app-amd64/manifests/(verbose$indent|$digest): 200 in [0-9]+ ms, $(stat -c %s "$src") bytes$" "$log" || {
+			echo "no request line for the manifest on $h:" >&2
+			grep -F "http " "$log" | tail -n 20 >&2
+			return 1
+		}
+	done
+	# the registry's challenge and the token server were logged too, without the query
+	# (scope=..., service=...) a token request carries
+	grep -qE "debug: http GET $TOKEN/v2/: 401 in [0-9]+ ms" "$log"
+	grep -qE "debug: http GET $TOKEN_SERVER/token: 200 in [0-9]+ ms, [0-9]+ bytes$" "$log"
+	lines=$(grep -E 'debug: http [A-Z]+ ' "$log")
+	((${#lines} > 0))
+	! grep -E 'debug: http [A-Z]+ [^ ]*[?#@]' <<<"$lines" || { echo "a query, fragment or userinfo was logged" >&2; return 1; }
+	# no header is logged (the secrets themselves: the scan below)
+	! grep -qiE 'authorization|access_token|refresh_token' "$log" || {
+		echo "the log talks of credentials:" >&2
+		grep -iE 'authorization|access_token|refresh_token' "$log" >&2
+		return 1
+	}
+}
+
 @test "no password or token in regfs' logs, stderr or xattrs" {
 	local secrets="$TESTDIR/secrets" scan="$BATS_TEST_TMPDIR/scan" m h node n_tokens
 	local -a files=("$TESTDIR/regfs.stderr")

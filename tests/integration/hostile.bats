@@ -102,3 +102,159 @@ layer_digest() {
 	[ "$status" -eq 0 ]
 	[[ $output == *manifest.json* ]]
 }
+
+# --- faults of the exchange itself -------------------------------------------------------------
+
+# gets REPO — the fake's log lines for GETs of REPO's manifests, "STATUS T" each
+gets() {
+	sed -nE "s#^GET /v2/$1/manifests/[^ ]* ([0-9]+) t=([0-9.]+).*#\1 \2#p" "$TESTDIR/hostile/requests.log"
+}
+
+# gap REPO — seconds between the first and the second GET of REPO's manifest
+gap() {
+	gets "$1" | awk 'NR == 1 { t = $2 } NR == 2 { printf "%.3f\n", $2 - t }'
+}
+
+# ok_manifest REPO — REPO:latest reads whole: its bytes have the digest the fake names (asked
+# with HEAD, which no fault touches)
+ok_manifest() {
+	local want
+	want=$(curl -fsSI "http://$REGISTRY/v2/$1/manifests/latest" |
+		sed -nE 's/^Docker-Content-Digest: *([^[:space:]]+).*/\1/ip')
+	[ -n "$want" ] && [ "$(sha256_of "$R/$1/latest/manifest.json")" = "$want" ]
+}
+
+@test "a 503's Retry-After is waited out: seconds, an HTTP-date; a date past is no wait" {
+	local g
+	ok_manifest hostile/retry-seconds
+	ok_manifest hostile/retry-date
+	ok_manifest hostile/retry-past
+	g=$(gap hostile/retry-seconds)
+	awk -v g="$g" 'BEGIN { exit !(g >= 0.9 && g < 3) }' || { echo "Retry-After: 1 waited $g s" >&2; return 1; }
+	# the date was 2 s ahead when sent, at a second's precision: more than a second
+	g=$(gap hostile/retry-date)
+	awk -v g="$g" 'BEGIN { exit !(g >= 0.9 && g < 3.5) }' || { echo "an HTTP-date 2 s ahead waited $g s" >&2; return 1; }
+	g=$(gap hostile/retry-past)
+	awk -v g="$g" 'BEGIN { exit !(g < 0.5) }' || { echo "a date past waited $g s" >&2; return 1; }
+	[ "$(gets hostile/retry-past | awk '{ print $1 }' | tr '\n' ' ')" = "503 200 " ]
+}
+
+@test "a 503 with Retry-After: 99999 is waited 5 s at most, twice, then EAGAIN within the bound" {
+	local start=$SECONDS gaps
+	FS_TIMEOUT=40 assert_fails_with "Resource temporarily unavailable" \
+		fs cat "$R/hostile/retry-huge/latest/manifest.json"
+	((SECONDS - start < 16)) || { echo "took $((SECONDS - start)) s" >&2; return 1; }
+	[ "$(gets hostile/retry-huge | awk '$1 == 503' | wc -l)" -eq 3 ]
+	gaps=$(gets hostile/retry-huge | awk 'NR > 1 { printf "%.1f ", $2 - t } { t = $2 }')
+	awk -v g="$gaps" 'BEGIN { n = split(g, a, " "); for (i = 1; i <= n; i++) if (a[i] < 4.5 || a[i] > 6.5) exit 1 }' ||
+		{ echo "waits between tries: $gaps" >&2; return 1; }
+	log_has "HTTP 503 UNAVAILABLE from '$REGISTRY'"
+}
+
+@test "a 429 is EAGAIN at once and asked once, whatever its Retry-After: a date, a date past, 99999" {
+	local repo start value
+	for repo in limit-date limit-past limit-huge; do
+		start=$SECONDS
+		assert_fails_with "Resource temporarily unavailable" fs cat "$R/hostile/$repo/latest/manifest.json"
+		((SECONDS - start < 3)) || { echo "$repo: took $((SECONDS - start)) s" >&2; return 1; }
+		[ "$(gets "hostile/$repo" | wc -l)" -eq 1 ]
+		log_has "HTTP 429 TOOMANYREQUESTS from '$REGISTRY' (rate limited; Retry-After: "
+		value=$(xattr "$R" user.regfs.ratelimit)
+		[[ $value == *retry-after=* ]] || { echo "$repo: ratelimit xattr: $value" >&2; return 1; }
+	done
+	log_has "(rate limited; Retry-After: 99999)"
+}
+
+@test "a 500 fails that read (EIO, not retried), and the next read succeeds: nothing negative kept" {
+	assert_fails_with "Input/output error" fs cat "$R/hostile/burst500/latest/manifest.json"
+	log_has "HTTP 500 UNKNOWN from '$REGISTRY'"
+	ok_manifest hostile/burst500
+	[ "$(gets hostile/burst500 | awk '{ print $1 }' | tr '\n' ' ')" = "500 200 " ]
+}
+
+@test "two 503s in a row are retried with backoff, and the read succeeds" {
+	ok_manifest hostile/burst503
+	[ "$(gets hostile/burst503 | awk '{ print $1 }' | tr '\n' ' ')" = "503 503 200 " ]
+}
+
+@test "a body that stalls after its headers is abandoned in bounded time (EIO); the host stays up" {
+	local start=$SECONDS
+	FS_TIMEOUT=60 assert_fails_with "Input/output error" fs cat "$R/hostile/stall/latest/manifest.json"
+	((SECONDS - start < 40)) || { echo "took $((SECONDS - start)) s" >&2; return 1; }
+	start=$SECONDS
+	ok_manifest hostile/burst503 # cached by now: ask something new of the host
+	ok_manifest hostile/headers-many || true
+	run fs ls "$R/hostile/ok/latest/layers"
+	[ "$status" -eq 0 ]
+	! grep -q "registry '$REGISTRY': unreachable\|marked unreachable" "$TESTDIR/regfs.log"
+}
+
+@test "a body longer than its Content-Length: only Content-Length bytes are taken (EIO), the mount goes on" {
+	assert_fails_with "Input/output error" fs cat "$R/hostile/overlong/latest/manifest.json"
+	log_has "manifest 'hostile/overlong@"
+	log_has "content has digest"
+	# what came past Content-Length is still on the connection, which curl keeps: the next
+	# request on it reads that junk (no status line), and is tried again on a fresh one
+	ok_manifest hostile/plain
+}
+
+@test "400 KB of response headers, as many or as one: EIO in bounded time, the host not marked down" {
+	local repo start
+	for repo in headers-many headers-huge; do
+		start=$SECONDS
+		FS_TIMEOUT=40 assert_fails_with "Input/output error" fs cat "$R/hostile/$repo/latest/manifest.json"
+		((SECONDS - start < 20)) || { echo "$repo: took $((SECONDS - start)) s" >&2; return 1; }
+	done
+	log_has "manifest 'hostile/headers-many@"
+	log_has "Too large response headers"
+	ok_manifest hostile/ok
+	! grep -q "marked unreachable" "$TESTDIR/regfs.log"
+}
+
+@test "a tags list whose Link leads to another host: listed, and the link never followed" {
+	run lsdir "$R/hostile/link-away"
+	[ "$status" -eq 0 ]
+	assert_lines latest "$output" "ls hostile/link-away"
+	log_has "tags of 'hostile/link-away' on '$REGISTRY': ignoring a next page link that leaves the registry"
+	! grep -q "tags/list?last=" "$TESTDIR/hostile/requests.log"
+}
+
+# layer_of REPO — the layer file of REPO:latest under the mount, and its digest: "PATH DIGEST"
+layer_of() {
+	local d
+	d=$(layer_digest "$1")
+	echo "$R/$1/latest/layers/00-$d $d"
+}
+
+# blob_gets REPO — the fake's log lines for GETs of REPO's blobs, "STATUS RANGE" each
+blob_gets() {
+	sed -nE "s#^GET /v2/$1/blobs/[^ ]* ([0-9]+) t=[0-9.]+( range=(.*))?#\1 \3#p" "$TESTDIR/hostile/requests.log"
+}
+
+@test "a layer cut by a reset mid-body resumes with a Range request, and its bytes verify" {
+	local path digest
+	read -r path digest < <(layer_of hostile/resume)
+	[ "$(sha256_of "$path")" = "$digest" ]
+	blob_gets hostile/resume | head -n 2 | tr '\n' ' ' | grep -qE '^200  206 bytes=[1-9][0-9]*- $' ||
+		{ echo "requests:" >&2; blob_gets hostile/resume >&2; return 1; }
+}
+
+@test "a resume answered 200 with the whole blob: the bytes had already are dropped, and it verifies" {
+	local path digest
+	read -r path digest < <(layer_of hostile/resume-full)
+	[ "$(sha256_of "$path")" = "$digest" ]
+	blob_gets hostile/resume-full | head -n 2 | tr '\n' ' ' | grep -qE '^200  200 bytes=[1-9][0-9]*- $' ||
+		{ echo "requests:" >&2; blob_gets hostile/resume-full >&2; return 1; }
+}
+
+@test "a resume whose Content-Range starts elsewhere, is malformed or comes twice is not spliced (EIO)" {
+	local repo path digest
+	for repo in resume-wrong resume-junk resume-dup; do
+		read -r path digest < <(layer_of "hostile/$repo")
+		assert_fails_with "Input/output error" fs cat "$path"
+		no_blob_cached "$digest"
+		log_has "blob 'hostile/$repo@$digest' on '$REGISTRY': bad resumed range"
+		# the next read starts over and gets it whole
+		[ "$(sha256_of "$path")" = "$digest" ]
+	done
+}

@@ -258,6 +258,34 @@ lacks() {
 	[ "$(grep -c "warn.*mirror '$(host b)'" "$TESTDIR/regfs-main.log")" -eq "$warnings" ]
 }
 
+@test "a mirror that lacks a manifest (404): read from A, with a warning naming the mirror and the 404" {
+	local r src="$BATS_TEST_TMPDIR/m.json" mt digest mc ma
+	r="$TESTDIR/mnt-bad/$(host a)"
+	# a manifest pushed to A after C's copy was made: C answers 404
+	REGISTRY=$(host a) fetch_manifest onap/py-app-arm64v8 latest "$src"
+	python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); open(sys.argv[1], "w").write(json.dumps(d, indent=5))' "$src"
+	mt=$(jq -r .mediaType "$src")
+	curl -fsS -X PUT -H "Content-Type: $mt" --data-binary "@$src" \
+		"http://$(host a)/v2/onap/py-app-arm64v8/manifests/only-on-a" >/dev/null
+	digest="sha256:$(sha256sum "$src" | cut -d' ' -f1)"
+	[ "$(curl -sS -o /dev/null -w '%{http_code}' -H "Accept: $mt" \
+		"http://$(host c)/v2/onap/py-app-arm64v8/manifests/$digest")" = 404 ]
+	mc=$(mark c) ma=$(mark a)
+	[ "$(sha256_of "$r/onap/py-app-arm64v8/only-on-a/manifest.json")" = "$digest" ]
+	has "$(reqs_after c "$mc")" "^GET /v2/onap/py-app-arm64v8/manifests/(only-on-a|$digest) 404$"
+	has "$(reqs_after a "$ma")" "^GET /v2/onap/py-app-arm64v8/manifests/(only-on-a|$digest) 200$"
+	# the fallback is not silent: a warning names the mirror, the origin and the 404
+	grep "warn.*mirror '$(host c)' for '$(host a)': manifest 'onap/py-app-arm64v8" \
+		"$TESTDIR/regfs-bad.log" | grep -F "HTTP 404 from '$(host c)'" |
+		grep -qF "read from '$(host a)' instead" || {
+		echo "no warning for the mirror's 404:" >&2
+		grep -F "$(host c)" "$TESTDIR/regfs-bad.log" | tail -n 5 >&2
+		return 1
+	}
+	# (a name that is nowhere, 404 from the mirror and from A, is an answer and no warning:
+	# the first test reads through B with lookups of such names and finds no line about B)
+}
+
 @test "a mirror that serves a corrupted config: refused, read from A at once" {
 	local r mc ma config
 	r="$TESTDIR/mnt-bad/$(host a)"

@@ -14,15 +14,48 @@ can be tested end to end.  Every repository has one tag, "latest":
   hostile/longblob    an image whose layer blob is longer than its descriptor says
   hostile/slow        the manifest request is accepted and never answered
 
+Faults of the exchange itself: each of these serves, after the fault, an image of its own
+(hostile/ok's, its manifest annotated with the repository's name; for the resume-* ones, a
+256 KiB layer of its own), so that nothing cached by digest answers for it.  "First" counts
+per repository over the server's life; tests use each repository once.
+
+  hostile/retry-seconds  first manifest GET: 503, Retry-After: 1
+  hostile/retry-date     first manifest GET: 503, Retry-After as an HTTP-date 2 s ahead
+  hostile/retry-past     first manifest GET: 503, Retry-After as an HTTP-date an hour ago
+  hostile/retry-huge     every manifest GET: 503, Retry-After: 99999
+  hostile/limit-date     every manifest GET: 429 TOOMANYREQUESTS, Retry-After an HTTP-date
+  hostile/limit-past     every manifest GET: 429, Retry-After a date an hour ago
+  hostile/limit-huge     every manifest GET: 429, Retry-After: 99999
+  hostile/burst500       first manifest GET: 500 (not retried by regfs: the read fails)
+  hostile/burst503       first two manifest GETs: 503 without Retry-After
+  hostile/stall          manifest: the headers and 10 bytes of the body, then nothing
+  hostile/overlong       manifest: Content-Length 10 bytes short of what is sent (8 MiB more)
+  hostile/headers-many   manifest with 400 KB of response headers (400 of 1000 bytes)
+  hostile/headers-huge   manifest with one 400 KB response header
+  hostile/link-away      tags/list: "latest", and a Link to the next page on another host
+                         name of this same server (localhost:PORT): never to be followed
+  hostile/plain          no fault: an image nothing has read, for what a test does next
+  hostile/resume         layer GET: the headers and half the body, then a reset; a Range
+                         request gets 206 and the rest
+  hostile/resume-full    the same, but the Range request gets 200 and the whole blob
+  hostile/resume-wrong   the same, but the 206's Content-Range starts 100 bytes early (once;
+                         later reads get the whole blob)
+  hostile/resume-junk    the same, but the 206's Content-Range has two spaces (once)
+  hostile/resume-dup     the same, but the 206 has two Content-Range headers, a wrong one
+                         first (once)
+
 Listens on 127.0.0.1 only; the port is printed and written to --port-file.  Each request is
-logged to --log as "METHOD PATH STATUS".
+logged to --log as "METHOD PATH STATUS t=SECONDS [range=RANGE]" (t: time.monotonic()).
 """
 
 import argparse
+import email.utils
 import hashlib
 import http.server
 import json
+import socket
 import socketserver
+import struct
 import sys
 import threading
 import time
@@ -47,15 +80,19 @@ class Content:
                              "rootfs": {"type": "layers", "diff_ids": []}}).encode()
         self.blobs[digest(config)] = config
 
-        def image(repo, layer, claimed_size):
+        def image(repo, layer, claimed_size, annotate=False):
             self.blobs[digest(layer)] = layer
-            m = json.dumps({
+            doc = {
                 "schemaVersion": 2, "mediaType": OCI_MANIFEST,
                 "config": {"mediaType": OCI_CONFIG, "digest": digest(config),
                            "size": len(config)},
                 "layers": [{"mediaType": OCI_LAYER, "digest": digest(layer),
                             "size": claimed_size}],
-            }, indent=2).encode()
+            }
+            if annotate:
+                # a manifest of its own: nothing regfs cached by digest answers for it
+                doc["annotations"] = {"org.example.regfs.repository": repo}
+            m = json.dumps(doc, indent=2).encode()
             self.manifests[repo] = (m, OCI_MANIFEST, digest(m))
             return m
 
@@ -77,7 +114,27 @@ class Content:
                          "architecture": "amd64", "fsLayers": [], "history": [],
                          "signatures": []}, indent=3).encode()
         self.manifests["hostile/v1"] = (v1, V1_SIGNED, digest(v1))
+        for repo in FAULTY:
+            image(repo, good, len(good), annotate=True)
+        for repo in RESUMING:
+            # a layer of its own per repository, so that no read is served from the cache
+            layer = hashlib.sha256(repo.encode()).digest() * (256 * 1024 // 32)
+            image(repo, layer, len(layer))
         self.repos = sorted(list(self.manifests) + ["hostile/slow"])
+
+
+FAULTY = ["hostile/retry-seconds", "hostile/retry-date", "hostile/retry-past",
+          "hostile/retry-huge", "hostile/limit-date", "hostile/limit-past", "hostile/limit-huge",
+          "hostile/burst500", "hostile/burst503", "hostile/stall", "hostile/overlong",
+          "hostile/headers-many", "hostile/headers-huge", "hostile/link-away",
+          "hostile/plain"]
+RESUMING = ["hostile/resume", "hostile/resume-full", "hostile/resume-wrong",
+            "hostile/resume-junk", "hostile/resume-dup"]
+
+
+def http_date(offset):
+    """An IMF-fixdate OFFSET seconds from now."""
+    return email.utils.formatdate(time.time() + offset, usegmt=True)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -88,7 +145,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def log_request(self, code="-", size="-"):
-        self.server.log("%s %s %s" % (self.command, self.path, code))
+        rng = self.headers.get("Range")
+        self.server.log("%s %s %s t=%.3f%s" % (self.command, self.path, code, time.monotonic(),
+                                                " range=" + rng if rng else ""))
 
     def send(self, status, body=b"", ctype="application/json", extra=None):
         self.send_response(status)
@@ -100,6 +159,104 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def reset(self):
+        """Drop the connection with a TCP reset, whatever is in flight."""
+        self.wfile.flush()
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+        self.close_connection = True
+
+    def error(self, status, code, extra=None):
+        self.send(status, json.dumps({"errors": [{"code": code, "message": "fault"}]}).encode(),
+                  extra=extra)
+
+    def manifest_fault(self, repo, body, ctype, dcd):
+        """Answer a manifest GET of a FAULTY repository; True when answered."""
+        n = self.server.count(repo)
+        if repo == "hostile/retry-seconds" and n == 1:
+            return self.error(503, "UNAVAILABLE", {"Retry-After": "1"}) or True
+        if repo == "hostile/retry-date" and n == 1:
+            return self.error(503, "UNAVAILABLE", {"Retry-After": http_date(2)}) or True
+        if repo == "hostile/retry-past" and n == 1:
+            return self.error(503, "UNAVAILABLE", {"Retry-After": http_date(-3600)}) or True
+        if repo == "hostile/retry-huge":
+            return self.error(503, "UNAVAILABLE", {"Retry-After": "99999"}) or True
+        limits = {"hostile/limit-date": http_date(30), "hostile/limit-past": http_date(-3600),
+                  "hostile/limit-huge": "99999"}
+        if repo in limits:
+            return self.error(429, "TOOMANYREQUESTS", {"Retry-After": limits[repo]}) or True
+        if repo == "hostile/burst500" and n == 1:
+            return self.error(500, "UNKNOWN") or True
+        if repo == "hostile/burst503" and n <= 2:
+            return self.error(503, "UNAVAILABLE") or True
+        if repo == "hostile/stall":
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[:10])
+            self.wfile.flush()
+            time.sleep(120)  # regfs' speed floor gives up long before
+            return True
+        if repo == "hostile/overlong":
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body) - 10))
+            self.send_header("Docker-Content-Digest", dcd)
+            self.end_headers()
+            try:
+                self.wfile.write(body + b" " * (8 << 20))
+            except OSError:
+                pass
+            self.close_connection = True
+            return True
+        if repo == "hostile/headers-many":
+            return self.send(200, body, ctype, dict(
+                [("Docker-Content-Digest", dcd)] +
+                [("X-Pad-%d" % i, "p" * 1000) for i in range(400)])) or True
+        if repo == "hostile/headers-huge":
+            return self.send(200, body, ctype, {"Docker-Content-Digest": dcd,
+                                                "X-Pad": "p" * 400000}) or True
+        return False
+
+    def blob_fault(self, repo, blob):
+        """Answer a layer GET of a RESUMING repository; True when answered."""
+        if repo not in RESUMING:
+            return False
+        n = self.server.count(repo + " blob")
+        rng = self.headers.get("Range", "")
+        if n == 1:
+            # the first GET: half the body, then a reset
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(blob)))
+            self.end_headers()
+            self.wfile.write(blob[:len(blob) // 2])
+            self.wfile.flush()
+            time.sleep(0.3)  # let regfs take in what was sent: a reset drops unread bytes
+            self.reset()
+            return True
+        if n == 2 and rng.startswith("bytes=") and rng.endswith("-"):
+            start = int(rng[len("bytes="):-1])
+            total = len(blob)
+            right = "bytes %d-%d/%d" % (start, total - 1, total)
+            ranges = {"hostile/resume": [right],
+                      "hostile/resume-wrong": ["bytes %d-%d/%d" % (start - 100, total - 1, total)],
+                      "hostile/resume-junk": ["bytes  %d-%d/%d" % (start, total - 1, total)],
+                      "hostile/resume-dup": ["bytes 0-%d/%d" % (total - 1, total), right]}
+            if repo in ranges:
+                self.send_response(206)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(total - start))
+                for v in ranges[repo]:
+                    self.send_header("Content-Range", v)
+                self.end_headers()
+                self.wfile.write(blob[start:])
+                return True
+        # hostile/resume-full's Range request, and every later read: the whole blob
+        self.send(200, blob, "application/octet-stream")
+        return True
 
     def not_found(self, code):
         self.send(404, json.dumps({"errors": [{"code": code, "message": "unknown"}]}).encode())
@@ -120,7 +277,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 continue
             rest = path[len(base):]
             if rest == "tags/list":
-                return self.send(200, json.dumps({"name": repo, "tags": ["latest"]}).encode())
+                extra = None
+                if repo == "hostile/link-away":
+                    extra = {"Link": '<http://localhost:%d/v2/%s/tags/list?last=latest&n=1>; '
+                             'rel="next"' % (self.server.server_address[1], repo)}
+                return self.send(200, json.dumps({"name": repo, "tags": ["latest"]}).encode(),
+                                 extra=extra)
             if rest.startswith("manifests/"):
                 ref = rest[len("manifests/"):]
                 if repo == "hostile/slow":
@@ -129,10 +291,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 body, ctype, dcd = c.manifests[repo]
                 if ref != "latest" and ref != digest(body):
                     return self.not_found("MANIFEST_UNKNOWN")
+                if repo in FAULTY and self.command == "GET" and \
+                        self.manifest_fault(repo, body, ctype, dcd):
+                    return
                 return self.send(200, body, ctype, {"Docker-Content-Digest": dcd})
             if rest.startswith("blobs/"):
                 d = rest[len("blobs/"):]
                 if d in c.blobs:
+                    if self.command == "GET" and len(c.blobs[d]) == 256 * 1024 and \
+                            self.blob_fault(repo, c.blobs[d]):
+                        return
                     return self.send(200, c.blobs[d], "application/octet-stream",
                                      {"Docker-Content-Digest": d})
                 return self.not_found("BLOB_UNKNOWN")
@@ -148,6 +316,13 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.content = content
         self.lock = threading.Lock()
         self.logfile = logfile
+        self.counts = {}
+
+    def count(self, key):
+        """How many times KEY was asked for, this time included."""
+        with self.lock:
+            self.counts[key] = self.counts.get(key, 0) + 1
+            return self.counts[key]
 
     def log(self, line):
         if self.logfile:
