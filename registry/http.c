@@ -467,6 +467,7 @@ static void call_reset(struct http_call *h)
 	h->answered = false;
 	h->stale_conn = false;
 	h->no_answer = false;
+	h->answered_elsewhere = false;
 	h->sink_err = 0;
 	call_reset_headers(h);
 	buf_release(&h->body, 0);
@@ -760,6 +761,51 @@ static void url_loggable(const char *url, char **host, char **path)
 	curl_url_cleanup(u);
 }
 
+/* "scheme://host:port" of @url into @out (the port spelled out even when
+ * it is the scheme's default); false when curl cannot parse it. */
+static bool url_origin(const char *url, char *out, size_t size)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *port = NULL;
+	bool ok = false;
+
+	if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK)
+		ok = snprintf(out, size, "%s://%s:%s", scheme, host, port) < (int)size;
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return ok;
+}
+
+/*
+ * Whether the answer @h got came from another origin than its URL's: a
+ * redirect (blob storage, a CDN) ended on another scheme, host or port.
+ * Such an answer speaks for that host only; a 401 challenge in it must not
+ * be taken as the registry's (route.c), or a redirect could send the
+ * registry's credentials to a realm of the other host's choosing (the
+ * go-containerregistry #2349 class).  An unparsable URL counts as elsewhere.
+ */
+static bool answer_from_elsewhere(CURL *easy, const struct http_call *h)
+{
+	char asked[512], answered[512];
+	const char *effective = NULL;
+	long redirects = 0;
+
+	curl_easy_getinfo(easy, CURLINFO_REDIRECT_COUNT, &redirects);
+	if (redirects <= 0)
+		return false;
+	if (curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &effective) != CURLE_OK || !effective)
+		return true;
+	if (!url_origin(h->url, asked, sizeof(asked)) ||
+	    !url_origin(effective, answered, sizeof(answered)))
+		return true;
+	return strcasecmp(asked, answered) != 0;
+}
+
 /*
  * The debug line of one exchange (-o verbose), the way to see what a
  * misbehaving registry was asked and what it did: method, host and path
@@ -853,6 +899,7 @@ int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 		curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects);
 		h->stale_conn = connects == 0;
 	}
+	h->answered_elsewhere = answer_from_elsewhere(easy, h);
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL);
 	request_headers_free(hdrs); /* curl does not copy the list: freed only now */

@@ -220,6 +220,9 @@ struct http_call {
 			       * past its Content-Length (curl closes the connection after
 			       * this), so another try gets a fresh one */
 	bool no_answer;       /* given up: no answer within @answer_wait */
+	bool answered_elsewhere; /* a redirect ended on another scheme, host or port: the
+				  * answer (a 401's challenge above all) is that host's,
+				  * not the registry's */
 	bool creds_refused;   /* set by route_request (route.c): the final 401 was about
 			       * our credentials (none or wrong for a Basic challenge, refused by
 			       * the token server, or withheld from its realm), not about the

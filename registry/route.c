@@ -249,7 +249,7 @@ static void scheme_settle(struct reg_registry *r, enum scheme s, const struct ht
 	if (s == SCHEME_HTTP)
 		log_info("registry '%s': plain HTTP, it does not speak TLS (%s)", r->host,
 			 reg_host_is_loopback(r->host) ? "a loopback host" : "-o insecure");
-	if (h->status == 401)
+	if (h->status == 401 && !h->answered_elsewhere)
 		auth_take_challenge(r, h->www_auth);
 }
 
@@ -659,6 +659,14 @@ static int route_challenge(struct reg_registry *r, const char *scope, const char
 	bool bearer, withheld;
 	int ret;
 
+	if (h->answered_elsewhere) {
+		/* blob storage or a CDN the registry redirected to wants
+		 * credentials: the registry's are not its to have, nor may
+		 * its challenge pick a realm they are sent to */
+		log_warn("registry '%s': a redirect led to a host that asks for credentials; "
+			 "none are sent to it", r->host);
+		return 0;
+	}
 	if (auth_take_challenge(r, h->www_auth) < 0)
 		return 0;
 	pthread_mutex_lock(&r->lock);

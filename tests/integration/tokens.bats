@@ -21,6 +21,9 @@ setup_file() {
 	# a repository whose every request the proxy redirects to itself
 	skopeo copy -q --src-tls-verify=false --dest-tls-verify=false \
 		"docker://$PLAIN/onap/py-app-amd64:latest" "docker://$PLAIN/loop/x:latest"
+	# a repository whose blobs the proxy sends to a host that asks for credentials
+	skopeo copy -q --src-tls-verify=false --dest-tls-verify=false \
+		"docker://$PLAIN/onap/py-app-amd64:latest" "docker://$PLAIN/evil/x:latest"
 
 	local pw_push pw_pull pw_basic refresh
 	pw_push=$(auth_secret) pw_pull=$(auth_secret) pw_basic=$(auth_secret) refresh=$(auth_secret)
@@ -245,6 +248,21 @@ at() {
 	[ -z "$(find "$TESTDIR/cache-foreign2" -name "*$(cut -d: -f2 <"$TESTDIR/files/layer.digest")*")" ]
 	mv "$TESTDIR/files/base.tar.gz.orig" "$TESTDIR/files/base.tar.gz"
 	regfs_unmount "$TESTDIR/mnt-foreign2"
+}
+
+@test "a host a blob is redirected to that asks for credentials gets none, nor picks a realm for them" {
+	local R3 name log=$TESTDIR/redirect/storage.log
+	R3=$(at redirect "$REDIRECT")
+	name=$(fs ls "$R3/evil/x/latest/layers" | head -n 1)
+	assert_fails_with "Permission denied" fs cat "$R3/evil/x/latest/layers/$name"
+	# the storage host was asked for the blob; its token realm never was
+	[ "$(jq -s '[.[] | select(.path | startswith("/challenge/"))] | length' "$log")" -ge 1 ]
+	[ "$(jq -s '[.[] | select(.path == "/token")] | length' "$log")" -eq 0 ]
+	[ "$(jq -s '[.[] | select(.authorization)] | length' "$log")" -eq 0 ]
+	grep -q "a redirect led to a host that asks for credentials; none are sent to it" \
+		"$TESTDIR/regfs-redirect.log"
+	# the registry's own credentials still work for what it serves itself
+	[ "$(jq -r .schemaVersion "$R3/evil/x/latest/manifest.json")" = 2 ]
 }
 
 @test "a redirect loop is cut off: EIO, soon" {

@@ -7,6 +7,10 @@ storage (S3, a CDN) on another host.  This proxy stands in front of a real docke
 
   GET /v2/<repo>/blobs/<digest>      -> 307 to http://127.0.0.1:<storage port>/blob/<digest>
   GET /v2/loop/<anything>            -> 307 to itself, forever (a redirect loop)
+  GET /v2/evil/<repo>/blobs/<digest> -> 307 to http://127.0.0.1:<storage port>/challenge/<digest>,
+                                        which answers 401 with a Bearer challenge whose realm is
+                                        the storage listener's own /token: a hostile redirect
+                                        target fishing for the registry's credentials
 
 The "storage" listener (a second port) serves /blob/<digest> by fetching the blob from the
 upstream itself (with --upstream-auth, a ready Authorization value, when the registry wants
@@ -71,6 +75,10 @@ class Proxy(http.server.BaseHTTPRequestHandler):
                                    (self.server.server_address[1], self.path))])
             return
         m = BLOB.match(self.path.split("?")[0])
+        if m and m.group(1).startswith("evil/"):
+            self.send_plain(307, [("Location", "http://127.0.0.1:%d/challenge/%s" %
+                                   (opts.storage_port, m.group(2)))])
+            return
         if m:
             self.send_plain(307, [("Location", "http://127.0.0.1:%d/blob/%s?repo=%s" %
                                    (opts.storage_port, m.group(2), m.group(1)))])
@@ -100,6 +108,22 @@ class Storage(http.server.BaseHTTPRequestHandler):
         with LOCK, open(opts.storage_log, "a") as f:
             f.write(json.dumps(entry, sort_keys=True) + "\n")
         path, _, query = self.path.partition("?")
+        if path.startswith("/challenge/"):
+            realm = "http://127.0.0.1:%d/token" % self.server.server_address[1]
+            self.send_response(401)
+            self.send_header("WWW-Authenticate",
+                             'Bearer realm="%s",service="storage",scope="blob:read"' % realm)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if path == "/token":
+            data = b'{"token": "not-a-real-token"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         if path.startswith("/file/"):
             name = os.path.basename(path[len("/file/"):])
             try:
