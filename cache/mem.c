@@ -385,6 +385,21 @@ void cache_mem_drop(struct cache_mem *c, const char *key)
 	mem_free_dead(dead);
 }
 
+double cache_mem_expired_for(struct cache_mem *c, const char *key)
+{
+	size_t klen = strlen(key);
+	uint64_t now = mono_now_ns();
+	struct mem_entry *e;
+	double past = 0;
+
+	pthread_mutex_lock(&c->lock);
+	e = mem_find_locked(c, key, klen, mem_hash(key, klen));
+	if (e && e->expires && now >= e->expires)
+		past = (double)(now - e->expires) / 1e9;
+	pthread_mutex_unlock(&c->lock);
+	return past;
+}
+
 size_t cache_mem_bytes(struct cache_mem *c)
 {
 	size_t n;

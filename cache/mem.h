@@ -76,6 +76,12 @@ struct cache_mem_obj *cache_mem_find_obj(struct cache_mem *c, const char *key);
  * *live says whether it still is. */
 struct cache_mem_obj *cache_mem_find_obj_stale(struct cache_mem *c, const char *key, bool *live);
 
+/* How long ago @key's value expired, in seconds: 0 while it lives, when it
+ * never expires, and when @key is absent.  Does not mark the entry used.
+ * For the _stale lookups' callers that serve an old value only for so
+ * long. */
+double cache_mem_expired_for(struct cache_mem *c, const char *key);
+
 /* Bytes the map counts now (keys, values, objects' charges). */
 size_t cache_mem_bytes(struct cache_mem *c);
 

@@ -13,6 +13,7 @@
 #include "cache/store.h"
 #include "common/cancel.h"
 #include "common/limits.h"
+#include "common/log.h"
 #include "fs/fs.h"
 #include "fs/remote.h"
 #include "registry/client.h"
@@ -35,14 +36,20 @@ int fs_init(struct fs *fs)
 		return ret;
 	fs->listings = cache_mem_new(LISTINGS_MEM_MAX);
 	fs->parsed = cache_mem_new(PARSED_MEM_MAX);
-	if (!fs->listings || !fs->parsed) {
+	fs->stale = cache_mem_new(STALE_MARKS_MEM_MAX);
+	fs->root_misses = cache_mem_new(ROOT_MISSES_MEM_MAX);
+	if (!fs->listings || !fs->parsed || !fs->stale || !fs->root_misses) {
 		cache_mem_free(fs->listings);
 		cache_mem_free(fs->parsed);
+		cache_mem_free(fs->stale);
+		cache_mem_free(fs->root_misses);
 		node_table_free(fs->nodes);
-		fs->listings = fs->parsed = NULL;
+		fs->listings = fs->parsed = fs->stale = fs->root_misses = NULL;
 		fs->nodes = NULL;
 		return -ENOMEM;
 	}
+	pthread_mutex_init(&fs->stale_lock, NULL);
+	fs->root_hosts = 0;
 	fs->mount_time = time(NULL);
 	pthread_mutex_init(&fs->prefetch_lock, NULL);
 	fs->prefetch = NULL;
@@ -70,7 +77,10 @@ void fs_release(struct fs *fs)
 	fs->nodes = NULL;
 	cache_mem_free(fs->listings);
 	cache_mem_free(fs->parsed);
-	fs->listings = fs->parsed = NULL;
+	cache_mem_free(fs->stale);
+	cache_mem_free(fs->root_misses);
+	fs->listings = fs->parsed = fs->stale = fs->root_misses = NULL;
+	pthread_mutex_destroy(&fs->stale_lock);
 }
 
 struct fs_fetch {
@@ -161,6 +171,62 @@ int fs_statfs(struct fs *fs, struct statvfs *sv)
 	sv->f_files = STATFS_FREE_INODES + node_table_count(fs->nodes);
 	sv->f_namemax = 255;
 	return 0;
+}
+
+/* --- stale-if-error marks ------------------------------------------------ */
+
+bool fs_error_is_outage(int err)
+{
+	return err == -EIO || err == -EAGAIN || err == -ETIMEDOUT;
+}
+
+/* A short name for @err in a mark's text (no spaces: the text is
+ * "key=value ..."). */
+static const char *outage_name(int err)
+{
+	switch (err) {
+	case -EAGAIN:
+		return "EAGAIN";
+	case -ETIMEDOUT:
+		return "ETIMEDOUT";
+	default:
+		return "EIO";
+	}
+}
+
+void fs_stale_mark(struct fs *fs, const char *key, const char *what, double age, int err)
+{
+	char *old = NULL, text[128];
+	time_t now = time(NULL);
+	size_t len;
+	bool fresh_mark;
+
+	/* check and put in one step: two readers of one key log one line */
+	pthread_mutex_lock(&fs->stale_lock);
+	fresh_mark = cache_mem_get(fs->stale, key, &old, &len) == -ENOENT;
+	if (fresh_mark) {
+		snprintf(text, sizeof(text), "since=%lld expired=%lld error=%s", (long long)now,
+			 (long long)(now - (time_t)age), outage_name(err));
+		cache_mem_put(fs->stale, key, text, strlen(text), CACHE_MEM_FOREVER);
+	}
+	pthread_mutex_unlock(&fs->stale_lock);
+	free(old);
+	if (fresh_mark)
+		log_warn("%s: the registry failed (%s): serving its last answer, %.0f s past "
+			 "its ttl, until it answers again",
+			 what, strerror(-err), age);
+}
+
+void fs_stale_clear(struct fs *fs, const char *key)
+{
+	cache_mem_drop(fs->stale, key);
+}
+
+int fs_stale_text(struct fs *fs, const char *key, char **val, size_t *len)
+{
+	int ret = cache_mem_get(fs->stale, key, val, len);
+
+	return ret == -ENOENT ? -ENODATA : ret;
 }
 
 char *fs_strdup_printf(const char *fmt, ...)

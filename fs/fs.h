@@ -171,6 +171,13 @@ struct fs {
 	 * digest (PARSED_MEM_MAX). */
 	struct cache_mem *listings;
 	struct cache_mem *parsed;
+	/* Owned (fs_init): what is served stale now, by cache key (fs_stale_*,
+	 * STALE_MARKS_MEM_MAX); and names at the root that no registry
+	 * answered, for the TTL (resolve_registry, ROOT_MISSES_MEM_MAX). */
+	struct cache_mem *stale;
+	struct cache_mem *root_misses;
+	pthread_mutex_t stale_lock; /* makes a mark's check and put one step; taken alone */
+	unsigned root_hosts;        /* atomic: hosts taken in at the root (ROOT_HOSTS_MAX) */
 	struct cache_drafts *drafts; /* borrowed */
 	struct node_table *nodes;    /* owned: this mount's nodes */
 	time_t mount_time;           /* what live nodes show as their times */
@@ -227,6 +234,26 @@ static inline bool fs_not_now(int err)
 {
 	return err == -CANCEL_WOULD_WAIT || err == -EINTR;
 }
+
+/*
+ * Stale-if-error marks.  While a registry fails (fs_error_is_outage), a tag
+ * or a listing seen before is served as it was (resolve.c); each such cache
+ * key (fs_key_*) is marked, for user.regfs.stale and one log line per key
+ * going stale.  A fresh answer clears the mark.
+ */
+/* Is @err (-errno) a registry that failed to answer (-EIO: unreachable, a
+ * 5xx, a timeout; -EAGAIN: 503 or 429), not an answer?  Never -ENOENT or
+ * -EACCES: those are answers, and the registry's to give. */
+bool fs_error_is_outage(int err);
+/* @key is served stale: its answer expired @age seconds ago and the
+ * registry failed with @err.  Logs one line when @key was not marked yet
+ * (@what names it for people: "tags of 'host/repo'"). */
+void fs_stale_mark(struct fs *fs, const char *key, const char *what, double age, int err);
+/* @key has a fresh answer again: its mark goes (nothing when unmarked). */
+void fs_stale_clear(struct fs *fs, const char *key);
+/* The mark of @key as text (new string: "since=<unix time> expired=<unix
+ * time> error=EIO"), or -ENODATA when @key is not served stale. */
+int fs_stale_text(struct fs *fs, const char *key, char **val, size_t *len);
 
 /* @fmt and its arguments as a new string (NULL without memory). */
 char *fs_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

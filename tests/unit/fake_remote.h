@@ -52,6 +52,7 @@ static struct {
 	size_t n;
 	bool no_catalog; /* the registry keeps its catalog (-ENOTSUP), as Docker Hub */
 	int fail_tags, fail_gets; /* -errno every tags list / manifest GET answers, or 0 */
+	int outage; /* -errno every request answers (a registry down, a 5xx), or 0 */
 	/* requests made, by kind */
 	int catalogs, tag_lists, gets, heads, blobs, pings;
 } fake;
@@ -201,6 +202,8 @@ static int strlist_add_unique(struct reg_strlist *l, const char *s)
 static int fake_ping(struct reg_registry *r)
 {
 	FAKE_COUNT(fake.pings);
+	if (fake.outage)
+		return fake.outage;
 	return fake_known_host(reg_registry_host(r)) ? 0 : -ENXIO;
 }
 
@@ -208,6 +211,8 @@ static int fake_catalog(struct reg_registry *r, struct reg_strlist *out)
 {
 	memset(out, 0, sizeof(*out));
 	FAKE_COUNT(fake.catalogs);
+	if (fake.outage)
+		return fake.outage;
 	if (fake.no_catalog)
 		return -ENOTSUP;
 	for (size_t i = 0; i < fake.n; i++)
@@ -221,6 +226,8 @@ static int fake_tags(struct reg_registry *r, const char *repo, struct reg_strlis
 {
 	memset(out, 0, sizeof(*out));
 	FAKE_COUNT(fake.tag_lists);
+	if (fake.outage)
+		return fake.outage;
 	if (fake.fail_tags)
 		return fake.fail_tags;
 	for (size_t i = 0; i < fake.n; i++)
@@ -255,6 +262,8 @@ static int fake_manifest_get(struct reg_registry *r, const char *repo, const cha
 	FAKE_COUNT(fake.gets);
 	if (o)
 		FAKE_COUNT(((struct fake_object *)o)->got);
+	if (fake.outage)
+		return fake.outage;
 	if (fake.fail_gets)
 		return fake.fail_gets;
 	if (!o)
@@ -272,6 +281,8 @@ static int fake_manifest_digest(struct reg_registry *r, const char *repo, const 
 	const struct fake_object *o = fake_find(r, repo, ref, true);
 
 	FAKE_COUNT(fake.heads);
+	if (fake.outage)
+		return fake.outage;
 	if (!o)
 		return -ENOENT;
 	memcpy(digest, o->digest, DIGEST_STR_LEN + 1);
@@ -286,6 +297,8 @@ static int fake_blob_stream(struct reg_registry *r, const char *repo, const char
 	FAKE_COUNT(fake.blobs);
 	if (o)
 		FAKE_COUNT(((struct fake_object *)o)->got);
+	if (fake.outage)
+		return fake.outage;
 	if (!o)
 		return -ENOENT;
 	return sink(arg, o->bytes, strlen(o->bytes));

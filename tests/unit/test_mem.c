@@ -306,9 +306,13 @@ static void test_stale(void)
 	CHECK(cache_mem_put(c, "t", "d1", 2, 0.05) == 0);
 	CHECK(cache_mem_get_stale(c, "t", &v, &len, &live) == 0 && live && strcmp(v, "d1") == 0);
 	free(v);
+	CHECK(cache_mem_expired_for(c, "t") == 0);
 	sleep_s(0.1);
 	CHECK(cache_mem_get_stale(c, "t", &v, &len, &live) == 0 && !live && strcmp(v, "d1") == 0);
 	free(v);
+	/* how long past its lifetime: about 0.05 s, and 0 for what is absent */
+	CHECK(cache_mem_expired_for(c, "t") > 0.02 && cache_mem_expired_for(c, "t") < 5);
+	CHECK(cache_mem_expired_for(c, "absent") == 0);
 	CHECK(cache_mem_get_stale(c, "t", &v, &len, &live) == 0 && !live);
 	free(v);
 	CHECK(has(c, "t", NULL));
