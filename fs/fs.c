@@ -19,7 +19,7 @@
 #include "registry/client.h"
 
 const struct fs_remote fs_remote_registry = {
-	.ping = reg_ping,
+	.admit = reg_client_registry_if_answers,
 	.catalog = reg_catalog,
 	.tags = reg_tags,
 	.manifest_get = reg_manifest_get,

@@ -178,6 +178,7 @@ struct fs {
 	struct cache_mem *root_misses;
 	pthread_mutex_t stale_lock; /* makes a mark's check and put one step; taken alone */
 	unsigned root_hosts;        /* atomic: hosts taken in at the root (ROOT_HOSTS_MAX) */
+	bool root_full_logged;      /* atomic: that the cap was reached is logged */
 	struct cache_drafts *drafts; /* borrowed */
 	struct node_table *nodes;    /* owned: this mount's nodes */
 	time_t mount_time;           /* what live nodes show as their times */
@@ -397,7 +398,9 @@ int resolve_manifest_by_digest(struct fs *fs, struct reg_registry *r, const char
 			       const char *digest, char **bytes, size_t *len);
 
 /* Registry @name at the root (*out borrowed): one regfs was given, or one
- * that answers.  -ENOENT for a name that is none. */
+ * that answers (taken in then: at most ROOT_HOSTS_MAX; a name that does not
+ * answer is remembered for the TTL and leaves nothing else behind).
+ * -ENOENT for a name that is none or does not resolve. */
 int resolve_registry(struct fs *fs, const char *name, struct reg_registry **out);
 
 /* What a name below a registry or repository path is (resolve_level). */

@@ -733,6 +733,64 @@ static bool is_configured(struct fs *fs, const char *host)
 	return false;
 }
 
+/*
+ * A name at the root that regfs was not given: a registry only once it
+ * answers (fs->remote->admit), so that names looked up by anyone (under
+ * allow_other, any user) leave nothing behind but an entry of the bounded
+ * root_misses map for the TTL, which answers the same name again without
+ * asking; at most ROOT_HOSTS_MAX such hosts are taken in.  One question
+ * per name at a time.  0 or -errno (-ENOENT for a name that does not
+ * resolve).
+ */
+static int registry_admit(struct fs *fs, const char *name, struct reg_registry **out)
+{
+	char *fkey = fs_strdup_printf("h:%s", name), *val = NULL;
+	bool added = false, may_add;
+	size_t len;
+	int ret, fetching;
+
+	if (!fkey)
+		return -ENOMEM;
+	for (;;) {
+		fetching = fs_fetch_begin(fs, fkey);
+		if (fetching < 0) {
+			free(fkey);
+			return fetching;
+		}
+		ret = 0;
+		if (cache_mem_get(fs->root_misses, name, &val, &len) == 0 && len == sizeof(ret))
+			memcpy(&ret, val, sizeof(ret));
+		free(val);
+		val = NULL;
+		if (ret < 0 || fetching == 1)
+			break;
+	}
+	if (ret == 0) {
+		may_add = __atomic_load_n(&fs->root_hosts, __ATOMIC_RELAXED) < ROOT_HOSTS_MAX;
+		ret = fs->remote->admit(fs->client, name, may_add, out, &added);
+		if (added)
+			__atomic_add_fetch(&fs->root_hosts, 1, __ATOMIC_RELAXED);
+		if (ret == -ENOSPC) {
+			if (!__atomic_exchange_n(&fs->root_full_logged, true, __ATOMIC_RELAXED))
+				log_warn("'%s' looked up at the root: not taken in, %u hosts not given "
+					 "with -o registry= are kept already (this is logged once)",
+					 name, ROOT_HOSTS_MAX);
+			ret = -ENOENT;
+		}
+		if (ret == -ENXIO || ret == -EINVAL)
+			ret = -ENOENT;
+		/* a miss is kept for the TTL: asking again costs nothing */
+		if (ret < 0 && !not_now(ret) && ret != -ENOMEM)
+			cache_mem_put(fs->root_misses, name, &ret, sizeof(ret), fs->cfg.ttl);
+	}
+	if (fetching == 1)
+		fs_fetch_end(fs, fkey);
+	free(fkey);
+	if (ret < 0)
+		*out = NULL;
+	return ret;
+}
+
 int resolve_registry(struct fs *fs, const char *name, struct reg_registry **out)
 {
 	int ret;
@@ -740,17 +798,10 @@ int resolve_registry(struct fs *fs, const char *name, struct reg_registry **out)
 	*out = NULL;
 	if (!reg_name_is_host(name))
 		return -ENOENT;
+	if (!is_configured(fs, name))
+		return registry_admit(fs, name, out);
 	ret = reg_client_registry(fs->client, name, out);
-	if (ret < 0)
-		return ret == -EINVAL ? -ENOENT : ret;
-	if (is_configured(fs, name))
-		return 0;
-	/* a name that does not resolve is no registry: "no such file", the
-	 * way `ls` users expect for a typo */
-	ret = fs->remote->ping(*out);
-	if (ret < 0)
-		*out = NULL;
-	return ret == -ENXIO ? -ENOENT : ret;
+	return ret == -EINVAL ? -ENOENT : ret;
 }
 
 /* What the draft store holds at @at/@name: CACHE_DRAFT_LIST,

@@ -199,12 +199,20 @@ static int strlist_add_unique(struct reg_strlist *l, const char *s)
 	return l->v[l->n++] ? 0 : -ENOMEM;
 }
 
-static int fake_ping(struct reg_registry *r)
+static int fake_admit(struct reg_client *c, const char *host, bool may_add,
+		      struct reg_registry **out, bool *added)
 {
+	*out = NULL;
+	*added = false;
 	FAKE_COUNT(fake.pings);
 	if (fake.outage)
 		return fake.outage;
-	return fake_known_host(reg_registry_host(r)) ? 0 : -ENXIO;
+	if (!fake_known_host(host))
+		return -ENXIO;
+	if (!may_add)
+		return -ENOSPC;
+	*added = true; /* the fake does not tell "again" apart */
+	return reg_client_registry(c, host, out);
 }
 
 static int fake_catalog(struct reg_registry *r, struct reg_strlist *out)
@@ -315,7 +323,7 @@ static int fake_blob_stream_url(struct reg_client *c, const char *url, reg_sink_
 }
 
 static const struct fs_remote fake_remote = {
-	.ping = fake_ping,
+	.admit = fake_admit,
 	.catalog = fake_catalog,
 	.tags = fake_tags,
 	.manifest_get = fake_manifest_get,
