@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -64,6 +65,7 @@ struct options {
 	char *timeout;
 	char *prefetch;
 	int verbose;
+	int dumpable; /* -o dumpable: leave the process dumpable (cores, ptrace) */
 	bool fsname_given;  /* -o fsname=, a FUSE option */
 	bool subtype_given; /* -o subtype=, a FUSE option */
 };
@@ -90,6 +92,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("timeout=%s", timeout),
 	OPT("prefetch=%s", prefetch),
 	OPT("verbose", verbose),
+	OPT("dumpable", dumpable),
 	/* mount(8)'s and fstab's own, which mount.fuse3 and a plain
 	 * `regfs -o` pass on (x-* are in opt_proc); ro and rw, dev, suid,
 	 * exec, their no- forms, async, sync, atime and noatime are libfuse's.
@@ -246,6 +249,8 @@ static void usage(const char *prog)
 	       "    -o logfile=FILE        log here; otherwise stderr with -f, syslog (daemon\n"
 	       "                           facility) in the background\n"
 	       "    -o verbose             log every request decision (debug level)\n"
+	       "    -o dumpable            allow core dumps and ptrace by the same user (they\n"
+	       "                           may hold credentials: regfs is not dumpable otherwise)\n"
 	       "    -o ro                  mount read-only: every write is EROFS (rw: the default)\n\n"
 	       "Accepted and ignored, for fstab and mount(8): defaults, auto, noauto, nofail,\n"
 	       "_netdev, user, users, nouser, comment=..., x-* (x-systemd.automount, ...) and\n"
@@ -993,6 +998,24 @@ static void daemon_release(struct daemon *d)
 		fclose(d->logfp);
 }
 
+/*
+ * A core dump or a debugger attached by the same user would read whatever
+ * is in memory: passwords, tokens, the Authorization headers curl keeps in
+ * its request buffers.  So regfs is not dumpable (no core, no ptrace by
+ * anyone but root, /proc/PID/ files root's) unless -o dumpable asks, for
+ * debugging.  Set before any credential is read; it is kept across the
+ * fork of fuse_daemonize.
+ */
+static int set_dumpable(const struct daemon *d)
+{
+	if (prctl(PR_SET_DUMPABLE, d->o.dumpable ? 1 : 0, 0, 0, 0) != 0) {
+		fprintf(stderr, "regfs: cannot mark the process %sdumpable: %s\n",
+			d->o.dumpable ? "" : "not ", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
 	struct daemon d;
@@ -1004,7 +1027,8 @@ int main(int argc, char *argv[])
 	ret = parse_args(&d, argv[0]);
 	if (ret != 0)
 		ret = ret > 0 ? 0 : 1; /* --help and --version are done */
-	else if (open_log(&d) < 0 || open_stores(&d) < 0 || open_client(&d) < 0 ||
+	else if (set_dumpable(&d) < 0 || open_log(&d) < 0 || open_stores(&d) < 0 ||
+		 open_client(&d) < 0 ||
 		 open_fs(&d) < 0)
 		ret = 1;
 	else
