@@ -28,6 +28,85 @@ const struct fs_remote fs_remote_registry = {
 	.blob_stream_url = reg_blob_stream_url,
 };
 
+/* --- -o offline: nothing leaves the machine ------------------------------- */
+
+static int offline_admit(struct reg_client *c, const char *host, bool may_add,
+			 struct reg_registry **out, bool *added)
+{
+	(void)c;
+	(void)host;
+	(void)may_add;
+	*out = NULL;
+	*added = false;
+	return -ENETDOWN;
+}
+
+static int offline_catalog(struct reg_registry *r, struct reg_strlist *out)
+{
+	(void)r;
+	memset(out, 0, sizeof(*out));
+	return -ENOTSUP;
+}
+
+static int offline_tags(struct reg_registry *r, const char *repo, struct reg_strlist *out)
+{
+	(void)r;
+	(void)repo;
+	memset(out, 0, sizeof(*out));
+	return -ENOENT;
+}
+
+static int offline_manifest_get(struct reg_registry *r, const char *repo, const char *ref,
+				struct reg_fetched *out)
+{
+	(void)r;
+	(void)repo;
+	(void)ref;
+	memset(out, 0, sizeof(*out));
+	return -ENETDOWN;
+}
+
+static int offline_manifest_digest(struct reg_registry *r, const char *repo, const char *ref,
+				   char digest[DIGEST_STR_LEN + 1])
+{
+	(void)r;
+	(void)repo;
+	(void)ref;
+	digest[0] = '\0';
+	return -ENETDOWN;
+}
+
+static int offline_blob_stream(struct reg_registry *r, const char *repo, const char *digest,
+			       reg_sink_fn sink, void *arg)
+{
+	(void)r;
+	(void)repo;
+	(void)digest;
+	(void)sink;
+	(void)arg;
+	return -ENETDOWN;
+}
+
+static int offline_blob_stream_url(struct reg_client *c, const char *url, reg_sink_fn sink,
+				   void *arg)
+{
+	(void)c;
+	(void)url;
+	(void)sink;
+	(void)arg;
+	return -ENETDOWN;
+}
+
+const struct fs_remote fs_remote_offline = {
+	.admit = offline_admit,
+	.catalog = offline_catalog,
+	.tags = offline_tags,
+	.manifest_get = offline_manifest_get,
+	.manifest_digest = offline_manifest_digest,
+	.blob_stream = offline_blob_stream,
+	.blob_stream_url = offline_blob_stream_url,
+};
+
 int fs_init(struct fs *fs)
 {
 	int ret = node_table_new(&fs->nodes);

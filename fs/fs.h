@@ -147,6 +147,11 @@ struct fs_config {
 	/* Threads reading an index's children ahead (prefetch.c): 0 the
 	 * default (PREFETCH_THREADS), < 0 none.  Set before fs_init. */
 	int prefetch;
+	/* -o offline: no network at all (remote is fs_remote_offline).  A
+	 * path below a registry is a draft, a manifest by digest the store
+	 * holds, or a repository path; a tag cannot be resolved, and a commit
+	 * is -ENETDOWN. */
+	bool offline;
 };
 
 /* Who asked for a write (the FUSE request's uid and pid), for the log. */

@@ -66,6 +66,7 @@ struct options {
 	char *prefetch;
 	int verbose;
 	int dumpable; /* -o dumpable: leave the process dumpable (cores, ptrace) */
+	int offline;  /* -o offline: no network at all; what the disk cache holds */
 	bool fsname_given;  /* -o fsname=, a FUSE option */
 	bool subtype_given; /* -o subtype=, a FUSE option */
 };
@@ -93,6 +94,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("prefetch=%s", prefetch),
 	OPT("verbose", verbose),
 	OPT("dumpable", dumpable),
+	OPT("offline", offline),
 	/* mount(8)'s and fstab's own, which mount.fuse3 and a plain
 	 * `regfs -o` pass on (x-* are in opt_proc); ro and rw, dev, suid,
 	 * exec, their no- forms, async, sync, atime and noatime are libfuse's.
@@ -249,6 +251,8 @@ static void usage(const char *prog)
 	       "    -o logfile=FILE        log here; otherwise stderr with -f, syslog (daemon\n"
 	       "                           facility) in the background\n"
 	       "    -o verbose             log every request decision (debug level)\n"
+	       "    -o offline             no network at all: only what the disk cache holds,\n"
+	       "                           by digest (@sha256:...); tags do not resolve\n"
 	       "    -o dumpable            allow core dumps and ptrace by the same user (they\n"
 	       "                           may hold credentials: regfs is not dumpable otherwise)\n"
 	       "    -o ro                  mount read-only: every write is EROFS (rw: the default)\n\n"
@@ -744,7 +748,8 @@ static int open_fs(struct daemon *d)
 		return -1;
 	}
 	fs->cfg.registries = d->o.registries;
-	fs->remote = &fs_remote_registry;
+	fs->cfg.offline = d->o.offline;
+	fs->remote = d->o.offline ? &fs_remote_offline : &fs_remote_registry;
 	fs->client = d->client;
 	fs->store = d->store;
 	fs->mem = d->mem;
@@ -862,8 +867,8 @@ static int serve(struct daemon *d, struct fuse_session *se)
 		return 1;
 	}
 	/* logged in the daemon, so syslog shows its pid */
-	log_info("mounted at '%s' (cache '%s', ttl %.0fs)", d->cmd.mountpoint, d->cache_dir,
-		 d->fs.cfg.ttl);
+	log_info("mounted at '%s' (cache '%s', ttl %.0fs)%s", d->cmd.mountpoint, d->cache_dir,
+		 d->fs.cfg.ttl, d->o.offline ? ", offline: no network, only what is cached" : "");
 	if (ops_waiters_start() < 0) {
 		log_err("cannot set up the waiter threads");
 		return 1;

@@ -42,5 +42,9 @@ struct fs_remote {
 
 /* The registries themselves, through registry/client.h. */
 extern const struct fs_remote fs_remote_registry;
+/* No network at all (-o offline): every request is -ENETDOWN, but for
+ * listings, which are empty: a catalog the registry keeps (-ENOTSUP), a
+ * repository without tags (-ENOENT). */
+extern const struct fs_remote fs_remote_offline;
 
 #endif

@@ -346,7 +346,8 @@ int resolve_manifest_by_digest(struct fs *fs, struct reg_registry *r, const char
 	ret = manifest_from_memory(fs, digest, bytes, len);
 	if (ret != -ENOENT)
 		return ret;
-	if (cache_store_read(fs->store, digest, REG_MANIFEST_MAX, bytes, len) == 0) {
+	ret = cache_store_read(fs->store, digest, REG_MANIFEST_MAX, bytes, len);
+	if (ret == 0) {
 		/* the store verified it on the way in; a file changed behind our
 		 * back since then is refetched, never served */
 		digest_of(*bytes, *len, check);
@@ -356,6 +357,10 @@ int resolve_manifest_by_digest(struct fs *fs, struct reg_registry *r, const char
 		}
 		free(*bytes);
 		*bytes = NULL;
+	} else if (not_now(ret)) {
+		/* checking the file waits (it is hashed): on a thread that may
+		 * wait, the store answers, not the registry */
+		return ret;
 	}
 	/* one GET however many ask at once (a reader and a read ahead, or
 	 * parallel lookups): after another's fetch it is in memory, or that
@@ -1082,6 +1087,11 @@ int resolve_level(struct fs *fs, struct reg_registry *r, const char *prefix, con
 		return LEVEL_DRAFT;
 	if (kind < 0 && kind != -ENOENT)
 		return kind;
+	/* offline no registry can tell a tag from a repository: every
+	 * repository path is taken to be there, so that what the store holds
+	 * by digest can be reached below it; a tag is not known */
+	if (fs->cfg.offline)
+		return l.is_component ? LEVEL_REPO : -ENETDOWN;
 	l.path = prefix ? mountpath_join(prefix, name) : strdup(name);
 	if (!l.path)
 		return -ENOMEM;
