@@ -127,6 +127,12 @@ int fs_init(struct fs *fs)
 		fs->nodes = NULL;
 		return -ENOMEM;
 	}
+	/* what expired and nobody asked for goes, rather than fill the caps:
+	 * a tag or listing after the day it may be served stale, a miss at
+	 * the root a second after its TTL */
+	cache_mem_set_grace(fs->mem, STALE_IF_ERROR_MAX);
+	cache_mem_set_grace(fs->listings, STALE_IF_ERROR_MAX);
+	cache_mem_set_grace(fs->root_misses, 1);
 	pthread_mutex_init(&fs->stale_lock, NULL);
 	fs->root_hosts = 0;
 	fs->mount_time = time(NULL);
