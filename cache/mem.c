@@ -6,8 +6,9 @@
  * entry is one allocation holding the key and the value, so a put builds the
  * new entry before taking the lock and a replace is an unlink and a link.
  * Expiry uses CLOCK_MONOTONIC so a wall clock step neither revives nor
- * kills entries; expired entries are dropped when looked up or when they
- * reach the LRU tail.  Entries taken out under the lock are freed after it
+ * kills entries; expired entries are dropped when looked up, when the cap
+ * evicts them, or (past the map's grace) when a put finds them at the LRU
+ * tail.  Entries taken out under the lock are freed after it
  * is let go (an object's destroy may take a while: a parsed index).
  */
 #include "cache/mem.h"
@@ -48,6 +49,7 @@ struct cache_mem {
 	size_t count;
 	size_t bytes;		       /* sum of klen + len + obj->charge */
 	size_t max_bytes;	       /* 0: no cap */
+	uint64_t grace;		       /* ns an expired entry is kept; 0: until evicted */
 	struct mem_entry *head, *tail; /* most and least recently used */
 };
 
@@ -152,6 +154,14 @@ static void mem_grow_locked(struct cache_mem *c)
 	c->nbuckets = n;
 }
 
+void cache_mem_set_grace(struct cache_mem *c, double seconds)
+{
+	if (!(seconds > 0) || seconds > MEM_MAX_TTL)
+		c->grace = 0; /* CACHE_MEM_FOREVER, as a put's ttl */
+	else
+		c->grace = (uint64_t)(seconds * 1e9);
+}
+
 struct cache_mem *cache_mem_new(size_t max_bytes)
 {
 	struct cache_mem *c = calloc(1, sizeof(*c));
@@ -237,6 +247,16 @@ static void mem_insert(struct cache_mem *c, struct mem_entry *e)
 	/* e alone fits under the cap, so it is never its own victim. */
 	while (c->max_bytes && c->bytes > c->max_bytes)
 		mem_remove_locked(c, c->tail, &dead);
+	/* what expired long ago and nobody asked for since goes without
+	 * waiting for the cap: two at most, so a put stays O(1) */
+	for (int i = 0; i < 2 && c->grace && c->tail != e; i++) {
+		struct mem_entry *t = c->tail;
+		uint64_t now = mono_now_ns();
+
+		if (!t->expires || now < t->expires || now - t->expires < c->grace)
+			break;
+		mem_remove_locked(c, t, &dead);
+	}
 	pthread_mutex_unlock(&c->lock);
 	mem_free_dead(dead);
 }
@@ -383,6 +403,21 @@ void cache_mem_drop(struct cache_mem *c, const char *key)
 		mem_remove_locked(c, e, &dead);
 	pthread_mutex_unlock(&c->lock);
 	mem_free_dead(dead);
+}
+
+double cache_mem_expired_for(struct cache_mem *c, const char *key)
+{
+	size_t klen = strlen(key);
+	uint64_t now = mono_now_ns();
+	struct mem_entry *e;
+	double past = 0;
+
+	pthread_mutex_lock(&c->lock);
+	e = mem_find_locked(c, key, klen, mem_hash(key, klen));
+	if (e && e->expires && now >= e->expires)
+		past = (double)(now - e->expires) / 1e9;
+	pthread_mutex_unlock(&c->lock);
+	return past;
 }
 
 size_t cache_mem_bytes(struct cache_mem *c)

@@ -25,6 +25,13 @@ struct cache_mem;
 struct cache_mem *cache_mem_new(size_t max_bytes);
 void cache_mem_free(struct cache_mem *c); /* NULL is a no-op */
 
+/* How long past its lifetime an entry is kept for the _stale lookups before
+ * it may be reaped: each put takes out up to two such entries from the
+ * least recently used end, so what nobody asks for again does not wait for
+ * the cap.  CACHE_MEM_FOREVER (the default), as with a put's ttl: until the
+ * cap evicts it.  Set before the map is shared. */
+void cache_mem_set_grace(struct cache_mem *c, double seconds);
+
 /* Store a copy of @val under @key, living @ttl seconds (CACHE_MEM_FOREVER,
  * or more than 1e9: until evicted).  Replaces an existing value.  0 or
  * -ENOMEM.  A negative or NaN @ttl, or an entry bigger than the whole cap,
@@ -75,6 +82,12 @@ struct cache_mem_obj *cache_mem_find_obj(struct cache_mem *c, const char *key);
 /* Like cache_mem_find_obj, but an expired object is given too (and kept):
  * *live says whether it still is. */
 struct cache_mem_obj *cache_mem_find_obj_stale(struct cache_mem *c, const char *key, bool *live);
+
+/* How long ago @key's value expired, in seconds: 0 while it lives, when it
+ * never expires, and when @key is absent.  Does not mark the entry used.
+ * For the _stale lookups' callers that serve an old value only for so
+ * long. */
+double cache_mem_expired_for(struct cache_mem *c, const char *key);
 
 /* Bytes the map counts now (keys, values, objects' charges). */
 size_t cache_mem_bytes(struct cache_mem *c);

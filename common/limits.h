@@ -119,6 +119,22 @@
 /* Manifests kept parsed (by digest, so for good), all of them together:
  * a 20,000-entry index is parsed once, not on every lookup in it. */
 #define PARSED_MEM_MAX (64u << 20)
+/* Stale-if-error (fs/resolve.c): while a registry fails (unreachable, 5xx,
+ * 429), a tag -> digest or a listing already seen is served as it was for
+ * at most this long past its TTL; after that the failure shows.  What is
+ * kept that long is bounded by the caps above (LRU), not by time. */
+#define STALE_IF_ERROR_MAX (24 * 3600)
+/* The marks of what is served stale now (user.regfs.stale, one log line
+ * per entry going stale), all of them together. */
+#define STALE_MARKS_MEM_MAX (1u << 20)
+/* Host names looked up at the root that no registry answered, remembered
+ * for the TTL so that asking again costs nothing (fs/resolve.c); the least
+ * recently used go first.  About 50 bytes each with their errno. */
+#define ROOT_MISSES_MEM_MAX (64u << 10)
+/* Hosts not given with -o registry= that a mount takes in once they answer
+ * (their state is kept for the mount's life); past this many a new one is
+ * ENOENT, logged once. */
+#define ROOT_HOSTS_MAX 256
 /* The blob cache on disk when -o cache_max= is not given. */
 #define DEFAULT_CACHE_MAX (10ull << 30)
 

@@ -13,6 +13,8 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "common/clock.h"
+
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER; /* protects log_fp writes */
 static FILE *log_fp;
 static bool log_syslog; /* lines go to syslog, not log_fp */
@@ -74,4 +76,27 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	fputc('\n', fp);
 	fflush(fp);
 	pthread_mutex_unlock(&log_lock);
+}
+
+bool log_ratelimit_allow(struct log_ratelimit *rl, unsigned *dropped)
+{
+	double now = mono_now();
+	bool ok;
+
+	*dropped = 0;
+	pthread_mutex_lock(&rl->lock);
+	if (rl->passed == 0 || now - rl->window_start >= rl->interval) {
+		rl->window_start = now;
+		rl->passed = 0;
+	}
+	ok = rl->passed < rl->burst;
+	if (ok) {
+		rl->passed++;
+		*dropped = rl->dropped;
+		rl->dropped = 0;
+	} else {
+		rl->dropped++;
+	}
+	pthread_mutex_unlock(&rl->lock);
+	return ok;
 }

@@ -8,6 +8,8 @@
 #ifndef REGFS_COMMON_LOG_H
 #define REGFS_COMMON_LOG_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -31,6 +33,25 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 		if (log_get_level() >= LOG_LVL_DEBUG)                                              \
 			log_msg(LOG_LVL_DEBUG, __VA_ARGS__);                                       \
 	} while (0)
+
+/*
+ * A rate limit for lines anyone can cause (a name looked up at the root):
+ * at most @burst lines per @interval seconds pass; the others are held
+ * back and counted, and the next that passes learns how many were.
+ */
+struct log_ratelimit {
+	pthread_mutex_t lock; /* protects the fields below; a leaf */
+	unsigned burst;
+	double interval;
+	double window_start; /* mono_now() of the current window */
+	unsigned passed;     /* lines let through in this window */
+	unsigned dropped;    /* lines held back since the last one let through */
+};
+#define LOG_RATELIMIT_INIT(burst_, interval_)                                                      \
+	{ .lock = PTHREAD_MUTEX_INITIALIZER, .burst = (burst_), .interval = (interval_) }
+/* May one more line go out now?  When it may, *dropped gets how many were
+ * held back since the last one did (and that count starts again). */
+bool log_ratelimit_allow(struct log_ratelimit *rl, unsigned *dropped);
 
 /* An invariant was violated: this is a bug in regfs, not an error to report. */
 #define BUG(msg)                                                                                   \

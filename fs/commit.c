@@ -1152,6 +1152,12 @@ int commit_run(struct fs *fs, struct node *draft, const struct fs_caller *who)
 	}
 	if (!path)
 		return -ENOMEM;
+	if (fs->cfg.offline) {
+		log_warn("commit '%s' by uid %u (pid %d): not pushed: mounted with -o offline", path,
+			 (unsigned)who->uid, (int)who->pid);
+		free(path);
+		return -ENETDOWN;
+	}
 	ret = commit_lock_take(fs, path, &lock);
 	if (ret < 0) {
 		free(path);

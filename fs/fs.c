@@ -13,18 +13,98 @@
 #include "cache/store.h"
 #include "common/cancel.h"
 #include "common/limits.h"
+#include "common/log.h"
 #include "fs/fs.h"
 #include "fs/remote.h"
 #include "registry/client.h"
 
 const struct fs_remote fs_remote_registry = {
-	.ping = reg_ping,
+	.admit = reg_client_registry_if_answers,
 	.catalog = reg_catalog,
 	.tags = reg_tags,
 	.manifest_get = reg_manifest_get,
 	.manifest_digest = reg_manifest_digest,
 	.blob_stream = reg_blob_stream,
 	.blob_stream_url = reg_blob_stream_url,
+};
+
+/* --- -o offline: nothing leaves the machine ------------------------------- */
+
+static int offline_admit(struct reg_client *c, const char *host, bool may_add,
+			 struct reg_registry **out, bool *added)
+{
+	(void)c;
+	(void)host;
+	(void)may_add;
+	*out = NULL;
+	*added = false;
+	return -ENETDOWN;
+}
+
+static int offline_catalog(struct reg_registry *r, struct reg_strlist *out)
+{
+	(void)r;
+	memset(out, 0, sizeof(*out));
+	return -ENOTSUP;
+}
+
+static int offline_tags(struct reg_registry *r, const char *repo, struct reg_strlist *out)
+{
+	(void)r;
+	(void)repo;
+	memset(out, 0, sizeof(*out));
+	return -ENOENT;
+}
+
+static int offline_manifest_get(struct reg_registry *r, const char *repo, const char *ref,
+				struct reg_fetched *out)
+{
+	(void)r;
+	(void)repo;
+	(void)ref;
+	memset(out, 0, sizeof(*out));
+	return -ENETDOWN;
+}
+
+static int offline_manifest_digest(struct reg_registry *r, const char *repo, const char *ref,
+				   char digest[DIGEST_STR_LEN + 1])
+{
+	(void)r;
+	(void)repo;
+	(void)ref;
+	digest[0] = '\0';
+	return -ENETDOWN;
+}
+
+static int offline_blob_stream(struct reg_registry *r, const char *repo, const char *digest,
+			       reg_sink_fn sink, void *arg)
+{
+	(void)r;
+	(void)repo;
+	(void)digest;
+	(void)sink;
+	(void)arg;
+	return -ENETDOWN;
+}
+
+static int offline_blob_stream_url(struct reg_client *c, const char *url, reg_sink_fn sink,
+				   void *arg)
+{
+	(void)c;
+	(void)url;
+	(void)sink;
+	(void)arg;
+	return -ENETDOWN;
+}
+
+const struct fs_remote fs_remote_offline = {
+	.admit = offline_admit,
+	.catalog = offline_catalog,
+	.tags = offline_tags,
+	.manifest_get = offline_manifest_get,
+	.manifest_digest = offline_manifest_digest,
+	.blob_stream = offline_blob_stream,
+	.blob_stream_url = offline_blob_stream_url,
 };
 
 int fs_init(struct fs *fs)
@@ -35,14 +115,26 @@ int fs_init(struct fs *fs)
 		return ret;
 	fs->listings = cache_mem_new(LISTINGS_MEM_MAX);
 	fs->parsed = cache_mem_new(PARSED_MEM_MAX);
-	if (!fs->listings || !fs->parsed) {
+	fs->stale = cache_mem_new(STALE_MARKS_MEM_MAX);
+	fs->root_misses = cache_mem_new(ROOT_MISSES_MEM_MAX);
+	if (!fs->listings || !fs->parsed || !fs->stale || !fs->root_misses) {
 		cache_mem_free(fs->listings);
 		cache_mem_free(fs->parsed);
+		cache_mem_free(fs->stale);
+		cache_mem_free(fs->root_misses);
 		node_table_free(fs->nodes);
-		fs->listings = fs->parsed = NULL;
+		fs->listings = fs->parsed = fs->stale = fs->root_misses = NULL;
 		fs->nodes = NULL;
 		return -ENOMEM;
 	}
+	/* what expired and nobody asked for goes, rather than fill the caps:
+	 * a tag or listing after the day it may be served stale, a miss at
+	 * the root a second after its TTL */
+	cache_mem_set_grace(fs->mem, STALE_IF_ERROR_MAX);
+	cache_mem_set_grace(fs->listings, STALE_IF_ERROR_MAX);
+	cache_mem_set_grace(fs->root_misses, 1);
+	pthread_mutex_init(&fs->stale_lock, NULL);
+	fs->root_hosts = 0;
 	fs->mount_time = time(NULL);
 	pthread_mutex_init(&fs->prefetch_lock, NULL);
 	fs->prefetch = NULL;
@@ -70,7 +162,10 @@ void fs_release(struct fs *fs)
 	fs->nodes = NULL;
 	cache_mem_free(fs->listings);
 	cache_mem_free(fs->parsed);
-	fs->listings = fs->parsed = NULL;
+	cache_mem_free(fs->stale);
+	cache_mem_free(fs->root_misses);
+	fs->listings = fs->parsed = fs->stale = fs->root_misses = NULL;
+	pthread_mutex_destroy(&fs->stale_lock);
 }
 
 struct fs_fetch {
@@ -161,6 +256,62 @@ int fs_statfs(struct fs *fs, struct statvfs *sv)
 	sv->f_files = STATFS_FREE_INODES + node_table_count(fs->nodes);
 	sv->f_namemax = 255;
 	return 0;
+}
+
+/* --- stale-if-error marks ------------------------------------------------ */
+
+bool fs_error_is_outage(int err)
+{
+	return err == -EIO || err == -EAGAIN || err == -ETIMEDOUT;
+}
+
+/* A short name for @err in a mark's text (no spaces: the text is
+ * "key=value ..."). */
+static const char *outage_name(int err)
+{
+	switch (err) {
+	case -EAGAIN:
+		return "EAGAIN";
+	case -ETIMEDOUT:
+		return "ETIMEDOUT";
+	default:
+		return "EIO";
+	}
+}
+
+void fs_stale_mark(struct fs *fs, const char *key, const char *what, double age, int err)
+{
+	char *old = NULL, text[128];
+	time_t now = time(NULL);
+	size_t len;
+	bool fresh_mark;
+
+	/* check and put in one step: two readers of one key log one line */
+	pthread_mutex_lock(&fs->stale_lock);
+	fresh_mark = cache_mem_get(fs->stale, key, &old, &len) == -ENOENT;
+	if (fresh_mark) {
+		snprintf(text, sizeof(text), "since=%lld expired=%lld error=%s", (long long)now,
+			 (long long)(now - (time_t)age), outage_name(err));
+		cache_mem_put(fs->stale, key, text, strlen(text), CACHE_MEM_FOREVER);
+	}
+	pthread_mutex_unlock(&fs->stale_lock);
+	free(old);
+	if (fresh_mark)
+		log_warn("%s: the registry failed (%s): serving its last answer, %.0f s past "
+			 "its ttl, until it answers again",
+			 what, strerror(-err), age);
+}
+
+void fs_stale_clear(struct fs *fs, const char *key)
+{
+	cache_mem_drop(fs->stale, key);
+}
+
+int fs_stale_text(struct fs *fs, const char *key, char **val, size_t *len)
+{
+	int ret = cache_mem_get(fs->stale, key, val, len);
+
+	return ret == -ENOENT ? -ENODATA : ret;
 }
 
 char *fs_strdup_printf(const char *fmt, ...)

@@ -147,6 +147,11 @@ struct fs_config {
 	/* Threads reading an index's children ahead (prefetch.c): 0 the
 	 * default (PREFETCH_THREADS), < 0 none.  Set before fs_init. */
 	int prefetch;
+	/* -o offline: no network at all (remote is fs_remote_offline).  A
+	 * path below a registry is a draft, a manifest by digest the store
+	 * holds, or a repository path; a tag cannot be resolved, and a commit
+	 * is -ENETDOWN. */
+	bool offline;
 };
 
 /* Who asked for a write (the FUSE request's uid and pid), for the log. */
@@ -171,6 +176,14 @@ struct fs {
 	 * digest (PARSED_MEM_MAX). */
 	struct cache_mem *listings;
 	struct cache_mem *parsed;
+	/* Owned (fs_init): what is served stale now, by cache key (fs_stale_*,
+	 * STALE_MARKS_MEM_MAX); and names at the root that no registry
+	 * answered, for the TTL (resolve_registry, ROOT_MISSES_MEM_MAX). */
+	struct cache_mem *stale;
+	struct cache_mem *root_misses;
+	pthread_mutex_t stale_lock; /* makes a mark's check and put one step; taken alone */
+	unsigned root_hosts;        /* atomic: hosts taken in at the root (ROOT_HOSTS_MAX) */
+	bool root_full_logged;      /* atomic: that the cap was reached is logged */
 	struct cache_drafts *drafts; /* borrowed */
 	struct node_table *nodes;    /* owned: this mount's nodes */
 	time_t mount_time;           /* what live nodes show as their times */
@@ -227,6 +240,26 @@ static inline bool fs_not_now(int err)
 {
 	return err == -CANCEL_WOULD_WAIT || err == -EINTR;
 }
+
+/*
+ * Stale-if-error marks.  While a registry fails (fs_error_is_outage), a tag
+ * or a listing seen before is served as it was (resolve.c); each such cache
+ * key (fs_key_*) is marked, for user.regfs.stale and one log line per key
+ * going stale.  A fresh answer clears the mark.
+ */
+/* Is @err (-errno) a registry that failed to answer (-EIO: unreachable, a
+ * 5xx, a timeout; -EAGAIN: 503 or 429), not an answer?  Never -ENOENT or
+ * -EACCES: those are answers, and the registry's to give. */
+bool fs_error_is_outage(int err);
+/* @key is served stale: its answer expired @age seconds ago and the
+ * registry failed with @err.  Logs one line when @key was not marked yet
+ * (@what names it for people: "tags of 'host/repo'"). */
+void fs_stale_mark(struct fs *fs, const char *key, const char *what, double age, int err);
+/* @key has a fresh answer again: its mark goes (nothing when unmarked). */
+void fs_stale_clear(struct fs *fs, const char *key);
+/* The mark of @key as text (new string: "since=<unix time> expired=<unix
+ * time> error=EIO"), or -ENODATA when @key is not served stale. */
+int fs_stale_text(struct fs *fs, const char *key, char **val, size_t *len);
 
 /* @fmt and its arguments as a new string (NULL without memory). */
 char *fs_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -370,7 +403,9 @@ int resolve_manifest_by_digest(struct fs *fs, struct reg_registry *r, const char
 			       const char *digest, char **bytes, size_t *len);
 
 /* Registry @name at the root (*out borrowed): one regfs was given, or one
- * that answers.  -ENOENT for a name that is none. */
+ * that answers (taken in then: at most ROOT_HOSTS_MAX; a name that does not
+ * answer is remembered for the TTL and leaves nothing else behind).
+ * -ENOENT for a name that is none or does not resolve. */
 int resolve_registry(struct fs *fs, const char *name, struct reg_registry **out);
 
 /* What a name below a registry or repository path is (resolve_level). */

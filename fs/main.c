@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -64,6 +65,8 @@ struct options {
 	char *timeout;
 	char *prefetch;
 	int verbose;
+	int dumpable; /* -o dumpable: leave the process dumpable (cores, ptrace) */
+	int offline;  /* -o offline: no network at all; what the disk cache holds */
 	bool fsname_given;  /* -o fsname=, a FUSE option */
 	bool subtype_given; /* -o subtype=, a FUSE option */
 };
@@ -90,6 +93,8 @@ static const struct fuse_opt option_spec[] = {
 	OPT("timeout=%s", timeout),
 	OPT("prefetch=%s", prefetch),
 	OPT("verbose", verbose),
+	OPT("dumpable", dumpable),
+	OPT("offline", offline),
 	/* mount(8)'s and fstab's own, which mount.fuse3 and a plain
 	 * `regfs -o` pass on (x-* are in opt_proc); ro and rw, dev, suid,
 	 * exec, their no- forms, async, sync, atime and noatime are libfuse's.
@@ -245,7 +250,11 @@ static void usage(const char *prog)
 	       "                           configs ahead, 0 to 8 (default 8; 0: none)\n"
 	       "    -o logfile=FILE        log here; otherwise stderr with -f, syslog (daemon\n"
 	       "                           facility) in the background\n"
-	       "    -o verbose             log every request decision (debug level)\n"
+	       "    -o verbose             debug-level log, one line per HTTP request\n"
+	       "    -o offline             no network at all: only what the disk cache holds,\n"
+	       "                           by digest (@sha256:...); tags do not resolve\n"
+	       "    -o dumpable            allow core dumps and ptrace by the same user (they\n"
+	       "                           may hold credentials: regfs is not dumpable otherwise)\n"
 	       "    -o ro                  mount read-only: every write is EROFS (rw: the default)\n\n"
 	       "Accepted and ignored, for fstab and mount(8): defaults, auto, noauto, nofail,\n"
 	       "_netdev, user, users, nouser, comment=..., x-* (x-systemd.automount, ...) and\n"
@@ -739,7 +748,8 @@ static int open_fs(struct daemon *d)
 		return -1;
 	}
 	fs->cfg.registries = d->o.registries;
-	fs->remote = &fs_remote_registry;
+	fs->cfg.offline = d->o.offline;
+	fs->remote = d->o.offline ? &fs_remote_offline : &fs_remote_registry;
 	fs->client = d->client;
 	fs->store = d->store;
 	fs->mem = d->mem;
@@ -857,8 +867,8 @@ static int serve(struct daemon *d, struct fuse_session *se)
 		return 1;
 	}
 	/* logged in the daemon, so syslog shows its pid */
-	log_info("mounted at '%s' (cache '%s', ttl %.0fs)", d->cmd.mountpoint, d->cache_dir,
-		 d->fs.cfg.ttl);
+	log_info("mounted at '%s' (cache '%s', ttl %.0fs)%s", d->cmd.mountpoint, d->cache_dir,
+		 d->fs.cfg.ttl, d->o.offline ? ", offline: no network, only what is cached" : "");
 	if (ops_waiters_start() < 0) {
 		log_err("cannot set up the waiter threads");
 		return 1;
@@ -1006,6 +1016,24 @@ static void daemon_release(struct daemon *d)
 		fclose(d->logfp);
 }
 
+/*
+ * A core dump or a debugger attached by the same user would read whatever
+ * is in memory: passwords, tokens, the Authorization headers curl keeps in
+ * its request buffers.  So regfs is not dumpable (no core, no ptrace by
+ * anyone but root, /proc/PID/ files root's) unless -o dumpable asks, for
+ * debugging.  Set before any credential is read; it is kept across the
+ * fork of fuse_daemonize.
+ */
+static int set_dumpable(const struct daemon *d)
+{
+	if (prctl(PR_SET_DUMPABLE, d->o.dumpable ? 1 : 0, 0, 0, 0) != 0) {
+		fprintf(stderr, "regfs: cannot mark the process %sdumpable: %s\n",
+			d->o.dumpable ? "" : "not ", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
 	struct daemon d;
@@ -1017,7 +1045,8 @@ int main(int argc, char *argv[])
 	ret = parse_args(&d, argv[0]);
 	if (ret != 0)
 		ret = ret > 0 ? 0 : 1; /* --help and --version are done */
-	else if (open_log(&d) < 0 || open_stores(&d) < 0 || open_client(&d) < 0 ||
+	else if (set_dumpable(&d) < 0 || open_log(&d) < 0 || open_stores(&d) < 0 ||
+		 open_client(&d) < 0 ||
 		 open_fs(&d) < 0)
 		ret = 1;
 	else

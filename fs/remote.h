@@ -9,16 +9,22 @@
  * Each function is called as its registry/client.h namesake says, and
  * answers the same way: 0 or -errno by the one table (404 -ENOENT, refusals
  * -EACCES, outages -EIO, never -ENOENT for an outage).  Registry handles
- * come from reg_client_registry(), which needs no network.
+ * come from reg_client_registry(), which needs no network, for the
+ * registries regfs was given, and from admit for any other.
  */
 #ifndef REGFS_FS_REMOTE_H
 #define REGFS_FS_REMOTE_H
+
+#include <stdbool.h>
 
 #include "common/digest.h"
 #include "registry/client.h"
 
 struct fs_remote {
-	int (*ping)(struct reg_registry *r);
+	/* a host named at the root that regfs was not given, taken in only
+	 * once it answers (reg_client_registry_if_answers) */
+	int (*admit)(struct reg_client *c, const char *host, bool may_add,
+		     struct reg_registry **out, bool *added);
 	int (*catalog)(struct reg_registry *r, struct reg_strlist *out);
 	int (*tags)(struct reg_registry *r, const char *repo, struct reg_strlist *out);
 	/* a manifest by tag or digest, verified as reg_manifest_get does */
@@ -36,5 +42,9 @@ struct fs_remote {
 
 /* The registries themselves, through registry/client.h. */
 extern const struct fs_remote fs_remote_registry;
+/* No network at all (-o offline): every request is -ENETDOWN, but for
+ * listings, which are empty: a catalog the registry keeps (-ENOTSUP), a
+ * repository without tags (-ENOENT). */
+extern const struct fs_remote fs_remote_offline;
 
 #endif

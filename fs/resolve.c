@@ -19,6 +19,10 @@
  *   listings      decoded once, sorted, shared (fs->listings) for the TTL;
  *                 the catalog's is kept past it as a hint (level_registry)
  *   tag -> digest in fs->mem for the TTL, then confirmed by one HEAD
+ * Past the TTL both stay in memory (until the caps push them out): while
+ * the registry fails to answer, the last answer is served, marked stale
+ * (stale_may_serve, fs_stale_mark), for at most STALE_IF_ERROR_MAX; a
+ * failure never caches anything, so nothing negative outlives an outage.
  *   manifests     by digest for good: bytes in fs->mem and the store, the
  *                 parse shared in fs->parsed (they cannot change)
  * Everything from the store is checked against its digest again before it
@@ -153,24 +157,64 @@ static bool catalog_has_prefix(const struct resolve_listing *l, const char *path
 	return i < l->n && strncmp(l->v[i], path, pl) == 0 && l->v[i][pl] == '/';
 }
 
-/* What the listing cache holds under @key now, without asking anyone:
- * a new reference, or NULL. */
-static struct resolve_listing *listing_peek(struct fs *fs, const char *key)
+/* What the listing cache holds under @key, without asking anyone: a new
+ * reference, or NULL; *live says whether it is within its TTL (a stale
+ * one is left in the cache, for stale-if-error). */
+static struct resolve_listing *listing_find(struct fs *fs, const char *key, bool *live)
 {
-	struct cache_mem_obj *o = key ? cache_mem_find_obj(fs->listings, key) : NULL;
+	struct cache_mem_obj *o = key ? cache_mem_find_obj_stale(fs->listings, key, live) : NULL;
 
 	return o ? (struct resolve_listing *)o : NULL;
+}
+
+/* The live listing under @key now (a new reference), or NULL. */
+static struct resolve_listing *listing_peek(struct fs *fs, const char *key)
+{
+	bool live = false;
+	struct resolve_listing *l = listing_find(fs, key, &live);
+
+	if (l && !live) {
+		resolve_listing_put(l);
+		l = NULL;
+	}
+	return l;
+}
+
+/*
+ * Stale-if-error for what @key holds: may @old (the answer past its TTL,
+ * or NULL) stand in for a registry that failed with @err?  Only for a
+ * failure to answer (never an answer such as ENOENT or EACCES), only for
+ * STALE_IF_ERROR_MAX past the TTL, and a cached "there is no such listing"
+ * only where that is no "no such file" (@absent other than -ENOENT: a
+ * registry without a catalog): an outage never turns into ENOENT.  When
+ * it may, @key is marked stale (and logged once), naming it @what.
+ */
+static bool stale_may_serve(struct fs *fs, struct cache_mem *map, const char *key,
+			    const char *what, bool absent_old, int absent, int err)
+{
+	double age;
+
+	if (!fs_error_is_outage(err) || (absent_old && absent == -ENOENT))
+		return false;
+	age = cache_mem_expired_for(map, key);
+	if (age > STALE_IF_ERROR_MAX)
+		return false;
+	fs_stale_mark(fs, key, what, age, err);
+	return true;
 }
 
 /* A listing (@repo's tags, or the catalog with @repo NULL) through the
  * listing cache under @key (taken over).  @absent is the error that means
  * "no such listing" and is cached like a result; no other error is (a
- * CANCEL_WOULD_WAIT or EINTR is only "not now"). */
+ * CANCEL_WOULD_WAIT or EINTR is only "not now").  When the registry fails
+ * to answer, the last answer past its TTL stands in (stale_may_serve). */
 static int cached_listing(struct fs *fs, char *key, struct reg_registry *r, const char *repo,
 			  int absent, const struct resolve_listing **out)
 {
-	struct resolve_listing *l;
+	struct resolve_listing *l, *old = NULL;
 	struct reg_strlist sl = {0};
+	bool live = false;
+	char *what;
 	int ret;
 
 	*out = NULL;
@@ -180,8 +224,8 @@ static int cached_listing(struct fs *fs, char *key, struct reg_registry *r, cons
 	 * thread's fetch, look again (it may have failed: then fetch), and
 	 * look once more after taking the fetch (one may just have ended) */
 	for (int fetching = 0;;) {
-		l = listing_peek(fs, key);
-		if (l) {
+		l = listing_find(fs, key, &live);
+		if (l && live) {
 			if (fetching)
 				fs_fetch_end(fs, key);
 			ret = l->absent ? absent : 0;
@@ -189,13 +233,19 @@ static int cached_listing(struct fs *fs, char *key, struct reg_registry *r, cons
 				*out = l;
 			else
 				resolve_listing_put(l);
+			resolve_listing_put(old);
 			free(key);
 			return ret;
+		}
+		if (l) { /* past its TTL: kept at hand should the registry fail */
+			resolve_listing_put(old);
+			old = l;
 		}
 		if (fetching)
 			break;
 		fetching = fs_fetch_begin(fs, key);
 		if (fetching < 0) {
+			resolve_listing_put(old);
 			free(key);
 			return fetching;
 		}
@@ -207,14 +257,27 @@ static int cached_listing(struct fs *fs, char *key, struct reg_registry *r, cons
 			ret = -ENOMEM;
 		} else {
 			cache_mem_put_obj(fs->listings, key, &l->obj, fs->cfg.ttl);
+			fs_stale_clear(fs, key);
 			if (ret == 0)
 				*out = l;
 			else
 				resolve_listing_put(l);
 		}
+	} else if (old) {
+		what = repo ? fs_strdup_printf("tags of '%s/%s'", reg_registry_host(r), repo)
+			    : fs_strdup_printf("catalog of '%s'", reg_registry_host(r));
+		if (what && stale_may_serve(fs, fs->listings, key, what, old->absent, absent, ret)) {
+			ret = old->absent ? absent : 0;
+			if (ret == 0) {
+				*out = old;
+				old = NULL;
+			}
+		}
+		free(what);
 	}
 	fs_fetch_end(fs, key);
 	reg_strlist_release(&sl);
+	resolve_listing_put(old);
 	free(key);
 	return ret;
 }
@@ -283,7 +346,8 @@ int resolve_manifest_by_digest(struct fs *fs, struct reg_registry *r, const char
 	ret = manifest_from_memory(fs, digest, bytes, len);
 	if (ret != -ENOENT)
 		return ret;
-	if (cache_store_read(fs->store, digest, REG_MANIFEST_MAX, bytes, len) == 0) {
+	ret = cache_store_read(fs->store, digest, REG_MANIFEST_MAX, bytes, len);
+	if (ret == 0) {
 		/* the store verified it on the way in; a file changed behind our
 		 * back since then is refetched, never served */
 		digest_of(*bytes, *len, check);
@@ -293,6 +357,10 @@ int resolve_manifest_by_digest(struct fs *fs, struct reg_registry *r, const char
 		}
 		free(*bytes);
 		*bytes = NULL;
+	} else if (not_now(ret)) {
+		/* checking the file waits (it is hashed): on a thread that may
+		 * wait, the store answers, not the registry */
+		return ret;
 	}
 	/* one GET however many ask at once (a reader and a read ahead, or
 	 * parallel lookups): after another's fetch it is in memory, or that
@@ -335,12 +403,14 @@ int resolve_manifest_by_digest(struct fs *fs, struct reg_registry *r, const char
  * pull quotas, and the manifest is then found by its digest (memory, the
  * store), so an unchanged tag is never fetched again.  A tag never seen
  * costs one GET, whose bytes are kept by digest; with @head_only (is it
- * there at all?) a HEAD, so `ls -d` of a tag fetches no manifest.
+ * there at all?) a HEAD, so `ls -d` of a tag fetches no manifest.  When
+ * the HEAD finds the registry failing, the tag is taken to point where it
+ * did (stale_may_serve), unless @fresh.
  */
 static int tag_digest(struct fs *fs, struct reg_registry *r, const char *repo, const char *tag,
 		      bool fresh, bool head_only, char digest[DIGEST_STR_LEN + 1])
 {
-	char *key = fs_key_tag(r, repo, tag), *val = NULL;
+	char *key = fs_key_tag(r, repo, tag), *val = NULL, last[DIGEST_STR_LEN + 1];
 	bool live = false, known = false;
 	struct reg_fetched f;
 	size_t len;
@@ -358,7 +428,10 @@ static int tag_digest(struct fs *fs, struct reg_registry *r, const char *repo, c
 			return 0;
 		}
 	}
-	if (known || head_only) {
+	if (known) {
+		memcpy(last, digest, sizeof(last));
+		ret = fs->remote->manifest_digest(r, repo, tag, digest);
+	} else if (head_only) {
 		ret = fs->remote->manifest_digest(r, repo, tag, digest);
 	} else {
 		ret = fs->remote->manifest_get(r, repo, tag, &f);
@@ -368,10 +441,23 @@ static int tag_digest(struct fs *fs, struct reg_registry *r, const char *repo, c
 			reg_fetched_release(&f);
 		}
 	}
-	if (ret == 0)
+	if (ret == 0) {
 		cache_mem_put(fs->mem, key, digest, DIGEST_STR_LEN, fs->cfg.ttl);
-	else if (ret == -ENOENT)
+		fs_stale_clear(fs, key);
+	} else if (ret == -ENOENT) {
 		cache_mem_drop(fs->mem, key); /* gone: its last digest says nothing now */
+		fs_stale_clear(fs, key);
+	} else if (known && !fresh) {
+		/* stale-if-error: where it pointed last (a commit, @fresh, wants
+		 * the tag as it is now and gets the error) */
+		char *what = fs_strdup_printf("tag '%s/%s:%s'", reg_registry_host(r), repo, tag);
+
+		if (what && stale_may_serve(fs, fs->mem, key, what, false, -ENOENT, ret)) {
+			memcpy(digest, last, sizeof(last));
+			ret = 0;
+		}
+		free(what);
+	}
 	free(key);
 	return ret;
 }
@@ -652,6 +738,64 @@ static bool is_configured(struct fs *fs, const char *host)
 	return false;
 }
 
+/*
+ * A name at the root that regfs was not given: a registry only once it
+ * answers (fs->remote->admit), so that names looked up by anyone (under
+ * allow_other, any user) leave nothing behind but an entry of the bounded
+ * root_misses map for the TTL, which answers the same name again without
+ * asking; at most ROOT_HOSTS_MAX such hosts are taken in.  One question
+ * per name at a time.  0 or -errno (-ENOENT for a name that does not
+ * resolve).
+ */
+static int registry_admit(struct fs *fs, const char *name, struct reg_registry **out)
+{
+	char *fkey = fs_strdup_printf("h:%s", name), *val = NULL;
+	bool added = false, may_add;
+	size_t len;
+	int ret, fetching;
+
+	if (!fkey)
+		return -ENOMEM;
+	for (;;) {
+		fetching = fs_fetch_begin(fs, fkey);
+		if (fetching < 0) {
+			free(fkey);
+			return fetching;
+		}
+		ret = 0;
+		if (cache_mem_get(fs->root_misses, name, &val, &len) == 0 && len == sizeof(ret))
+			memcpy(&ret, val, sizeof(ret));
+		free(val);
+		val = NULL;
+		if (ret < 0 || fetching == 1)
+			break;
+	}
+	if (ret == 0) {
+		may_add = __atomic_load_n(&fs->root_hosts, __ATOMIC_RELAXED) < ROOT_HOSTS_MAX;
+		ret = fs->remote->admit(fs->client, name, may_add, out, &added);
+		if (added)
+			__atomic_add_fetch(&fs->root_hosts, 1, __ATOMIC_RELAXED);
+		if (ret == -ENOSPC) {
+			if (!__atomic_exchange_n(&fs->root_full_logged, true, __ATOMIC_RELAXED))
+				log_warn("'%s' looked up at the root: not taken in, %u hosts not given "
+					 "with -o registry= are kept already (this is logged once)",
+					 name, ROOT_HOSTS_MAX);
+			ret = -ENOENT;
+		}
+		if (ret == -ENXIO || ret == -EINVAL)
+			ret = -ENOENT;
+		/* a miss is kept for the TTL: asking again costs nothing */
+		if (ret < 0 && !not_now(ret) && ret != -ENOMEM)
+			cache_mem_put(fs->root_misses, name, &ret, sizeof(ret), fs->cfg.ttl);
+	}
+	if (fetching == 1)
+		fs_fetch_end(fs, fkey);
+	free(fkey);
+	if (ret < 0)
+		*out = NULL;
+	return ret;
+}
+
 int resolve_registry(struct fs *fs, const char *name, struct reg_registry **out)
 {
 	int ret;
@@ -659,17 +803,10 @@ int resolve_registry(struct fs *fs, const char *name, struct reg_registry **out)
 	*out = NULL;
 	if (!reg_name_is_host(name))
 		return -ENOENT;
+	if (!is_configured(fs, name))
+		return registry_admit(fs, name, out);
 	ret = reg_client_registry(fs->client, name, out);
-	if (ret < 0)
-		return ret == -EINVAL ? -ENOENT : ret;
-	if (is_configured(fs, name))
-		return 0;
-	/* a name that does not resolve is no registry: "no such file", the
-	 * way `ls` users expect for a typo */
-	ret = fs->remote->ping(*out);
-	if (ret < 0)
-		*out = NULL;
-	return ret == -ENXIO ? -ENOENT : ret;
+	return ret == -EINVAL ? -ENOENT : ret;
 }
 
 /* What the draft store holds at @at/@name: CACHE_DRAFT_LIST,
@@ -950,6 +1087,11 @@ int resolve_level(struct fs *fs, struct reg_registry *r, const char *prefix, con
 		return LEVEL_DRAFT;
 	if (kind < 0 && kind != -ENOENT)
 		return kind;
+	/* offline no registry can tell a tag from a repository: every
+	 * repository path is taken to be there, so that what the store holds
+	 * by digest can be reached below it; a tag is not known */
+	if (fs->cfg.offline)
+		return l.is_component ? LEVEL_REPO : -ENETDOWN;
 	l.path = prefix ? mountpath_join(prefix, name) : strdup(name);
 	if (!l.path)
 		return -ENOMEM;

@@ -1065,6 +1065,43 @@ static int stat_acting(struct fs *fs, struct node *n, struct stat *st)
 /* on a registry's directory: the rate limits it last announced */
 #define XA_RATELIMIT "user.regfs.ratelimit"
 
+/* on a registry's, repository's or tag's directory, while what it shows is
+ * served past its TTL because the registry fails: "since=… expired=…
+ * error=EIO" (fs_stale_text) */
+#define XA_STALE "user.regfs.stale"
+
+/* The cache key whose staleness directory @n shows: a registry's catalog,
+ * a repository path's tags list (or, for a namespace, the catalog), a
+ * tag's digest.  A new string, or NULL (none, or no memory). */
+static char *stale_key(const struct node *n, const char *which)
+{
+	if (n->kind == NODE_REGISTRY)
+		return fs_key_catalog(n->reg);
+	if (n->kind == NODE_REPO && strcmp(which, "tags") == 0)
+		return fs_key_tags(n->reg, n->repo);
+	if (n->kind == NODE_REPO)
+		return fs_key_catalog(n->reg);
+	if (node_is_tag_dir(n))
+		return fs_key_tag(n->reg, n->repo, n->ref);
+	return NULL;
+}
+
+/* user.regfs.stale of @n, no I/O: -ENODATA while it shows fresh answers. */
+static int xattr_stale(struct fs *fs, const struct node *n, char **val, size_t *len)
+{
+	static const char *const which[] = {"tags", "catalog"};
+	int ret = -ENODATA;
+
+	for (size_t i = 0; i < 2 && ret == -ENODATA; i++) {
+		char *key = stale_key(n, which[i]);
+
+		if (key)
+			ret = fs_stale_text(fs, key, val, len);
+		free(key);
+	}
+	return ret;
+}
+
 /* user.regfs.ratelimit of registry @n: what the client kept (no I/O). */
 static int xattr_ratelimit(const struct node *n, char **val)
 {
@@ -1120,6 +1157,8 @@ static int xattr_acting(struct fs *fs, struct node *n, const char *name, char **
 		ret = xattr_ratelimit(n, val);
 		goto done;
 	}
+	if (strcmp(name, XA_STALE) == 0)
+		return xattr_stale(fs, n, val, len);
 	if (n->kind != NODE_MANIFEST && n->kind != NODE_LAYER)
 		return -ENODATA;
 	if (strcmp(name, XA_DIGEST) && strcmp(name, XA_MEDIA) && strcmp(name, XA_PLATFORM))
@@ -1168,8 +1207,9 @@ int tree_xattr_list(struct fs *fs, struct node *real, char **names, size_t *len)
 	static const char manifest_names[] = XA_DIGEST "\0" XA_MEDIA "\0";
 	static const char image_names[] = XA_DIGEST "\0" XA_MEDIA "\0" XA_PLATFORM "\0";
 	const char *src = "";
-	size_t n_src = 0;
+	size_t n_src = 0, n_stale = 0, stale_len;
 	struct node *n, *tmp;
+	char *stale = NULL;
 	int eret = tree_effective(fs, real, &n, &tmp);
 
 	if (eret < 0)
@@ -1203,11 +1243,16 @@ int tree_xattr_list(struct fs *fs, struct node *real, char **names, size_t *len)
 		}
 		resolve_view_release(&v);
 	}
+	/* listed only while the directory shows stale answers */
+	if (xattr_stale(fs, n, &stale, &stale_len) == 0)
+		n_stale = sizeof(XA_STALE);
+	free(stale);
 	node_free(tmp);
-	*names = malloc(n_src + 1);
+	*names = malloc(n_src + n_stale + 1);
 	if (!*names)
 		return -ENOMEM;
 	memcpy(*names, src, n_src);
-	*len = n_src;
+	memcpy(*names + n_src, XA_STALE, n_stale);
+	*len = n_src + n_stale;
 	return 0;
 }

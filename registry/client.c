@@ -128,39 +128,104 @@ static int registry_set_mirrors(struct reg_registry *r, const struct reg_client 
 	return 0;
 }
 
+/* A new registry for @host, in no list yet (registry_free it), or NULL. */
+static struct reg_registry *registry_new(struct reg_client *c, const char *host)
+{
+	struct reg_registry *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->client = c;
+	r->host = strdup(host);
+	r->api_host = strdup(api_host_of(host));
+	r->plain_ok = client_allows_plain(c, host);
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->token_done, NULL);
+	pthread_cond_init(&r->scheme_done, NULL);
+	if (!r->host || !r->api_host || registry_set_mirrors(r, c) < 0) {
+		registry_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* The listed registry for @host, or NULL. */
+static struct reg_registry *registry_find_locked(struct reg_client *c, const char *host)
+{
+	struct reg_registry *r;
+
+	for (r = c->registries; r; r = r->next)
+		if (strcmp(r->host, host) == 0)
+			break;
+	return r;
+}
+
 int reg_client_registry(struct reg_client *c, const char *host, struct reg_registry **out)
 {
 	struct reg_registry *r, *fresh = NULL;
-	const char *api;
 
 	*out = NULL;
 	if (!reg_name_is_host(host))
 		return -EINVAL;
-	api = api_host_of(host);
 
 	pthread_mutex_lock(&c->lock);
-	for (r = c->registries; r; r = r->next)
-		if (strcmp(r->host, host) == 0)
-			break;
-	if (!r && (fresh = calloc(1, sizeof(*fresh)))) {
-		fresh->client = c;
-		fresh->host = strdup(host);
-		fresh->api_host = strdup(api);
-		fresh->plain_ok = client_allows_plain(c, host);
-		pthread_mutex_init(&fresh->lock, NULL);
-		pthread_cond_init(&fresh->token_done, NULL);
-		pthread_cond_init(&fresh->scheme_done, NULL);
-		if (fresh->host && fresh->api_host && registry_set_mirrors(fresh, c) == 0) {
-			fresh->next = c->registries;
-			c->registries = fresh;
-			r = fresh;
-		} else {
-			registry_free(fresh);
-		}
+	r = registry_find_locked(c, host);
+	if (!r && (fresh = registry_new(c, host))) {
+		fresh->next = c->registries;
+		c->registries = fresh;
+		r = fresh;
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (!r)
 		return -ENOMEM;
+	*out = r;
+	return 0;
+}
+
+int reg_client_registry_if_answers(struct reg_client *c, const char *host, bool may_add,
+				   struct reg_registry **out, bool *added)
+{
+	struct reg_registry *r, *trial;
+	int ret;
+
+	*out = NULL;
+	*added = false;
+	if (!reg_name_is_host(host))
+		return -EINVAL;
+	pthread_mutex_lock(&c->lock);
+	r = registry_find_locked(c, host);
+	pthread_mutex_unlock(&c->lock);
+	if (r) {
+		ret = reg_ping(r);
+		*out = ret == 0 ? r : NULL;
+		return ret;
+	}
+	if (!may_add)
+		return -ENOSPC;
+	/* asked on its own, out of the list: a host that does not answer
+	 * leaves nothing behind (no entry, no background probe) */
+	trial = registry_new(c, host);
+	if (!trial)
+		return -ENOMEM;
+	trial->trial = true;
+	ret = reg_ping(trial);
+	if (ret < 0) {
+		registry_free(trial);
+		return ret;
+	}
+	trial->trial = false; /* no other thread has it yet */
+	pthread_mutex_lock(&c->lock);
+	r = registry_find_locked(c, host); /* taken in meanwhile by another lookup */
+	if (!r) {
+		trial->next = c->registries;
+		c->registries = trial;
+		r = trial;
+		trial = NULL;
+		*added = true;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (trial)
+		registry_free(trial);
 	*out = r;
 	return 0;
 }

@@ -45,6 +45,7 @@
 #ifndef REGFS_REGISTRY_CLIENT_H
 #define REGFS_REGISTRY_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -86,6 +87,20 @@ void reg_client_free(struct reg_client *c); /* NULL is a no-op */
  * Returns 0, -EINVAL for an invalid host name, -ENOMEM.
  */
 int reg_client_registry(struct reg_client *c, const char *host, struct reg_registry **out);
+
+/*
+ * The registry for @host, a name looked up at the root that regfs was not
+ * given: a host taken in before is pinged (reg_ping) and returned; a new
+ * one is asked /v2/ on its own and taken in (kept, as reg_client_registry
+ * keeps it) only once it answers, *added then true.  A host that does not
+ * answer leaves nothing behind: no entry, no background probe, and its
+ * failure is logged under one rate limit shared by all such hosts.  With
+ * @may_add false a new host is -ENOSPC, not asked.  Otherwise 0 (*out
+ * borrowed) or as reg_ping (-ENXIO: the name does not resolve), -EINVAL
+ * for an invalid name.
+ */
+int reg_client_registry_if_answers(struct reg_client *c, const char *host, bool may_add,
+				   struct reg_registry **out, bool *added);
 
 /* The host name @r was asked for (borrowed). */
 const char *reg_registry_host(const struct reg_registry *r);

@@ -109,6 +109,11 @@ struct reg_registry {
 	char **mirror_hosts; /* owned, NULL-terminated: read mirrors of this registry, in order */
 	size_t n_mirrors;
 	struct reg_registry *next;
+	/* Set only while a host named at the root is asked whether it answers
+	 * (reg_client_registry_if_answers), before it is in the client's list:
+	 * it is never marked unreachable (no prober), and its failures are
+	 * logged under one rate limit for all such hosts (route.c). */
+	bool trial;
 
 	pthread_mutex_t lock; /* protects everything below */
 	enum scheme scheme;

@@ -71,11 +71,22 @@ static double try_wait(const struct route *rt, double deadline)
 
 /* --- routes: a registry, or a mirror of one ------------------------------ */
 
+/* Failures of hosts named at the root that do not answer (trial
+ * registries): any user of an allow_other mount can name thousands, so
+ * their lines share one rate limit; the rest go to the debug level. */
+static struct log_ratelimit trial_lines = LOG_RATELIMIT_INIT(10, 60);
+
 void route_log(const struct route *rt, enum log_level level, const char *fmt, ...)
 {
 	char msg[1024];
+	unsigned dropped = 0;
 	va_list ap;
 
+	if (rt->r->trial && level < LOG_LVL_DEBUG && !log_ratelimit_allow(&trial_lines, &dropped))
+		level = LOG_LVL_DEBUG;
+	if (dropped)
+		log_msg(level, "%u more names looked up at the root that no registry answered "
+			"were not logged", dropped);
 	if (level == LOG_LVL_DEBUG && log_get_level() < LOG_LVL_DEBUG)
 		return;
 	va_start(ap, fmt);
@@ -286,6 +297,8 @@ static enum log_level route_down(const struct route *rt, const struct http_call 
 				 double confirm, const char **note)
 {
 	*note = "";
+	if (rt->r->trial)
+		return LOG_LVL_ERR; /* not kept: nothing to mark (route_log limits the lines) */
 	if (http_unreachable(h) && confirm > 0 && h->cc != CURLE_COULDNT_CONNECT &&
 	    !reach_is_down(rt->r) && host_answers(rt->r, confirm))
 		return LOG_LVL_ERR; /* the host is there: this request hangs */

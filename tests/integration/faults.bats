@@ -139,3 +139,50 @@ PYEOF
 	sleep 0.7                        # the cached manifest expired, the kernel's size did not
 	fs cmp "$b" "$dir/manifest.json"
 }
+
+@test "registry down: tags and listings seen are served stale (user.regfs.stale, one log line each); after it, fresh again and nothing negative was kept" {
+	local repo="$R/onap/py-app-arm64v8" want lines before after
+	want=$(sum '.refs["onap/py-app-arm64v8:latest"].digest')
+	# seen: the catalog (ls of the registry), the tags list, the tag
+	fs ls "$R" >/dev/null
+	fs ls "$repo" >/dev/null
+	[ "$(fs cat "$repo/latest/digest")" = "$want" ]
+	run getfattr --absolute-names -n user.regfs.stale "$repo"
+	[ "$status" -ne 0 ] # fresh: no mark
+	before=$(grep -c 'serving its last answer' "$TESTDIR/regfs.log" || true)
+
+	registry_stop "$REGISTRY_DIR"
+	sleep 2.5 # ttl=1, and the kernel's entries follow it
+	for _ in 1 2; do
+		run fs ls "$R"
+		[ "$status" -eq 0 ] && [[ $output == *onap* ]]
+		run fs ls "$repo"
+		[ "$status" -eq 0 ] && [[ $output == *latest* ]]
+		[ "$(fs cat "$repo/latest/digest")" = "$want" ]
+		sleep 1.2
+	done
+	# marked on each directory: the registry's (catalog), the repository's (tags), the tag's
+	[[ $(xattr "$R" user.regfs.stale) == since=*error=EIO ]]
+	[[ $(xattr "$repo" user.regfs.stale) == since=*error=EIO ]]
+	[[ $(xattr "$repo/latest" user.regfs.stale) == since=*error=EIO ]]
+	fs getfattr --absolute-names -d -m - "$repo" | grep -q '^user.regfs.stale='
+	# one log line per entry going stale, however often it was served
+	after=$(grep -c 'serving its last answer' "$TESTDIR/regfs.log")
+	echo "stale lines: $before before, $after after" >&2
+	[ $((after - before)) -eq 3 ]
+	[ "$(grep -c "tags of '$REGISTRY/onap/py-app-arm64v8'.*serving its last answer" "$TESTDIR/regfs.log")" -eq 1 ]
+	# never seen: the outage shows as EIO, never as "no such file"
+	assert_fails_with "Input/output error" fs cat "$R/onap/py-app-ppc64le/latest/digest"
+
+	registry_restart "$REGISTRY_DIR"
+	# what failed during the outage works at once: no negative entry came from it
+	cmp <(sum '.refs["onap/py-app-ppc64le:latest"].digest') <(fs cat "$R/onap/py-app-ppc64le/latest/digest")
+	sleep 1.2 # past the TTL: the next look asks the registry, which answers
+	fs ls "$repo" >/dev/null
+	fs ls "$R" >/dev/null
+	[ "$(fs cat "$repo/latest/digest")" = "$want" ]
+	for d in "$R" "$repo" "$repo/latest"; do
+		run getfattr --absolute-names -n user.regfs.stale "$d"
+		[ "$status" -ne 0 ] || { echo "'$d' still marked stale: $output" >&2; return 1; }
+	done
+}

@@ -178,3 +178,33 @@ refused() {
 	[ -z "$output" ]
 	regfs_unmount "$TESTDIR/mnt"
 }
+
+# dumpable_of PID — what prctl(PR_GET_DUMPABLE) answers inside PID (asked through gdb)
+dumpable_of() {
+	timeout -k 5 60 gdb -nx -p "$1" -batch -ex 'print (int)prctl(3, 0, 0, 0, 0)' 2>/dev/null |
+		sed -n 's/^\$1 = //p'
+}
+
+# mount_with OPTIONS — run_regfs OPTIONS and wait until it is mounted
+mount_with() {
+	local i
+	run_regfs "$1"
+	for ((i = 0; i < 100; i++)); do
+		mountpoint -q "$TESTDIR/mnt" && return 0
+		kill -0 "$REGFS_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$BATS_TEST_TMPDIR/out" >&2
+	return 1
+}
+
+@test "not dumpable (no core, no ptrace but by root: it holds credentials) unless -o dumpable" {
+	command -v gdb >/dev/null || skip "gdb is not installed"
+	mount_with "ttl=1"
+	[ "$(dumpable_of "$REGFS_PID")" = 0 ]
+	regfs_unmount "$TESTDIR/mnt"
+	mount_with "dumpable"
+	[ "$(dumpable_of "$REGFS_PID")" = 1 ]
+	fs ls "$TESTDIR/mnt/$REGISTRY" >/dev/null # gdb came and went: the mount still answers
+	regfs_unmount "$TESTDIR/mnt"
+}

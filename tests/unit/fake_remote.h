@@ -52,6 +52,7 @@ static struct {
 	size_t n;
 	bool no_catalog; /* the registry keeps its catalog (-ENOTSUP), as Docker Hub */
 	int fail_tags, fail_gets; /* -errno every tags list / manifest GET answers, or 0 */
+	int outage; /* -errno every request answers (a registry down, a 5xx), or 0 */
 	/* requests made, by kind */
 	int catalogs, tag_lists, gets, heads, blobs, pings;
 } fake;
@@ -198,16 +199,28 @@ static int strlist_add_unique(struct reg_strlist *l, const char *s)
 	return l->v[l->n++] ? 0 : -ENOMEM;
 }
 
-static int fake_ping(struct reg_registry *r)
+static int fake_admit(struct reg_client *c, const char *host, bool may_add,
+		      struct reg_registry **out, bool *added)
 {
+	*out = NULL;
+	*added = false;
 	FAKE_COUNT(fake.pings);
-	return fake_known_host(reg_registry_host(r)) ? 0 : -ENXIO;
+	if (fake.outage)
+		return fake.outage;
+	if (!fake_known_host(host))
+		return -ENXIO;
+	if (!may_add)
+		return -ENOSPC;
+	*added = true; /* the fake does not tell "again" apart */
+	return reg_client_registry(c, host, out);
 }
 
 static int fake_catalog(struct reg_registry *r, struct reg_strlist *out)
 {
 	memset(out, 0, sizeof(*out));
 	FAKE_COUNT(fake.catalogs);
+	if (fake.outage)
+		return fake.outage;
 	if (fake.no_catalog)
 		return -ENOTSUP;
 	for (size_t i = 0; i < fake.n; i++)
@@ -221,6 +234,8 @@ static int fake_tags(struct reg_registry *r, const char *repo, struct reg_strlis
 {
 	memset(out, 0, sizeof(*out));
 	FAKE_COUNT(fake.tag_lists);
+	if (fake.outage)
+		return fake.outage;
 	if (fake.fail_tags)
 		return fake.fail_tags;
 	for (size_t i = 0; i < fake.n; i++)
@@ -255,6 +270,8 @@ static int fake_manifest_get(struct reg_registry *r, const char *repo, const cha
 	FAKE_COUNT(fake.gets);
 	if (o)
 		FAKE_COUNT(((struct fake_object *)o)->got);
+	if (fake.outage)
+		return fake.outage;
 	if (fake.fail_gets)
 		return fake.fail_gets;
 	if (!o)
@@ -272,6 +289,8 @@ static int fake_manifest_digest(struct reg_registry *r, const char *repo, const 
 	const struct fake_object *o = fake_find(r, repo, ref, true);
 
 	FAKE_COUNT(fake.heads);
+	if (fake.outage)
+		return fake.outage;
 	if (!o)
 		return -ENOENT;
 	memcpy(digest, o->digest, DIGEST_STR_LEN + 1);
@@ -286,6 +305,8 @@ static int fake_blob_stream(struct reg_registry *r, const char *repo, const char
 	FAKE_COUNT(fake.blobs);
 	if (o)
 		FAKE_COUNT(((struct fake_object *)o)->got);
+	if (fake.outage)
+		return fake.outage;
 	if (!o)
 		return -ENOENT;
 	return sink(arg, o->bytes, strlen(o->bytes));
@@ -302,7 +323,7 @@ static int fake_blob_stream_url(struct reg_client *c, const char *url, reg_sink_
 }
 
 static const struct fs_remote fake_remote = {
-	.ping = fake_ping,
+	.admit = fake_admit,
 	.catalog = fake_catalog,
 	.tags = fake_tags,
 	.manifest_get = fake_manifest_get,

@@ -306,9 +306,13 @@ static void test_stale(void)
 	CHECK(cache_mem_put(c, "t", "d1", 2, 0.05) == 0);
 	CHECK(cache_mem_get_stale(c, "t", &v, &len, &live) == 0 && live && strcmp(v, "d1") == 0);
 	free(v);
+	CHECK(cache_mem_expired_for(c, "t") == 0);
 	sleep_s(0.1);
 	CHECK(cache_mem_get_stale(c, "t", &v, &len, &live) == 0 && !live && strcmp(v, "d1") == 0);
 	free(v);
+	/* how long past its lifetime: about 0.05 s, and 0 for what is absent */
+	CHECK(cache_mem_expired_for(c, "t") > 0.02 && cache_mem_expired_for(c, "t") < 5);
+	CHECK(cache_mem_expired_for(c, "absent") == 0);
 	CHECK(cache_mem_get_stale(c, "t", &v, &len, &live) == 0 && !live);
 	free(v);
 	CHECK(has(c, "t", NULL));
@@ -332,6 +336,41 @@ static void test_stale(void)
 	cache_mem_free(c);
 }
 
+/* Past the grace, an expired entry at the LRU tail goes at the next put;
+ * within it, or with no grace, it stays for get_stale. */
+static void test_grace(void)
+{
+	struct cache_mem *c = cache_mem_new(0), *keep = cache_mem_new(0);
+	char *v = NULL;
+	size_t len;
+	bool live;
+
+	cache_mem_set_grace(c, 0.05);
+	CHECK(cache_mem_put(c, "old", "x", 1, 0.01) == 0);
+	CHECK(cache_mem_put(keep, "old", "x", 1, 0.01) == 0);
+	sleep_s(0.03);
+	CHECK(cache_mem_put(c, "new1", "y", 1, 60) == 0);
+	CHECK(cache_mem_get_stale(c, "old", &v, &len, &live) == 0 && !live); /* within grace */
+	free(v);
+	/* used just now, it is at the head: the put reaps only the tail */
+	CHECK(cache_mem_put(c, "new2", "y", 1, 60) == 0);
+	CHECK(cache_mem_get_stale(c, "old", &v, &len, &live) == 0);
+	free(v);
+	cache_mem_drop(c, "new1");
+	cache_mem_drop(c, "new2");
+	sleep_s(0.1);
+	CHECK(cache_mem_put(c, "new3", "z", 1, 60) == 0); /* old, the tail, long expired */
+	CHECK(cache_mem_get_stale(c, "old", &v, &len, &live) == -ENOENT);
+	CHECK_EQ(cache_mem_bytes(c), strlen("new3") + 1);
+	/* no grace: kept until the cap */
+	sleep_s(0.1);
+	CHECK(cache_mem_put(keep, "new", "y", 1, 60) == 0);
+	CHECK(cache_mem_get_stale(keep, "old", &v, &len, &live) == 0 && !live);
+	free(v);
+	cache_mem_free(c);
+	cache_mem_free(keep);
+}
+
 int main(void)
 {
 	static const struct check_test tests[] = {
@@ -342,6 +381,7 @@ int main(void)
 	    {"threads", test_threads},
 	    {"objects", test_objects},
 	    {"stale", test_stale},
+	    {"grace", test_grace},
 	};
 
 	return check_run(tests, sizeof(tests) / sizeof(tests[0]));
