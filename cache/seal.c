@@ -58,14 +58,15 @@ static void seal_text(char *text, size_t size, const struct stat *st)
 		 (long long)st->st_ctim.tv_sec, (long)st->st_ctim.tv_nsec);
 }
 
+/* Whether @name is a blob's name: a valid digest without its "sha256:". */
 static bool hex_name(const char *name)
 {
+	char digest[DIGEST_STR_LEN + 1];
+
 	if (strlen(name) != DIGEST_HEX_LEN)
 		return false;
-	for (const char *p = name; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-			return false;
-	return true;
+	snprintf(digest, sizeof(digest), DIGEST_PREFIX "%s", name);
+	return digest_is_valid(digest);
 }
 
 bool cache_seal_matches(struct cache_sealer *sr, const char *hex, const struct stat *st)
