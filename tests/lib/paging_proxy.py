@@ -33,6 +33,11 @@ never be exercised.  Everything else is forwarded unchanged to the upstream regi
   --extra-tags REPO=N        tags/list of REPO (repeatable) also lists N made-up tags x0000000..
                              (a repository with 200,000 tags costs minutes to push, and only its
                              listing is measured); they are paged like the rest.
+  --fault-rate P             a flaky registry: each GET or HEAD is, with probability P, answered
+                             503 UNAVAILABLE (half of them) or cut off without an answer (a TCP
+                             reset, the other half), without reaching the registry; logged as
+                             "METHOD PATH FAULT-503" or "FAULT-RESET".  Writes are never faulted.
+                             --fault-seed N makes the sequence repeatable.
 
 Listens on 127.0.0.1 only (port 0 = any free port); the port is printed on stdout and written
 to --port-file.  Each request is logged to --log as "METHOD PATH STATUS".
@@ -43,8 +48,11 @@ import http.client
 import http.server
 import json
 import os
+import random
 import re
+import socket
 import socketserver
+import struct
 import sys
 import threading
 import time
@@ -87,6 +95,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         super().handle_one_request()
 
     def log_request(self, code="-", size="-"):
+        code = "FAULT-503" if getattr(self, "faulted", False) else code
         self.server.log("%s %s %s" % (self.command, self.path, code))
 
     # -- forwarding ------------------------------------------------------------------------
@@ -276,10 +285,32 @@ class Handler(http.server.BaseHTTPRequestHandler):
             page = BAD_TAGS + page
         self.reply(200, {"name": obj.get("name", name), "tags": page}, headers)
 
+    def inject_fault(self):
+        """Whether this request got a fault instead of an answer (--fault-rate)."""
+        kind = self.server.fault() if self.command in ("GET", "HEAD") else None
+        self.faulted = kind == "503"  # set for each request before its answer: log_request names it
+        if kind == "503":
+            self.reply(503, {"errors": [{"code": "UNAVAILABLE", "message": "injected by the test"}]})
+        elif kind == "reset":
+            self.server.log("%s %s FAULT-RESET" % (self.command, self.path))
+            # SO_LINGER 0: close() sends a RST, as a crashed or overloaded server does
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+        return kind is not None
+
+    def finish(self):
+        try:
+            super().finish()
+        except OSError:
+            pass  # the connection a fault cut off
+
     def dispatch(self):
         u = urllib.parse.urlsplit(self.path)
         m = TAGS_RE.match(u.path)
         refuse = self.server.refuse_while
+        if self.inject_fault():
+            return
         if self.rate_limited(u.path):
             return
         if self.command == "PUT" and refuse and os.path.exists(refuse):
@@ -321,6 +352,18 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.me = "127.0.0.1:%d" % self.server_address[1]
         self._log = open(args.log, "a", buffering=1) if args.log else None
         self._lock = threading.Lock()
+        self.fault_rate = args.fault_rate
+        self._faults = random.Random(args.fault_seed)
+
+    def fault(self):
+        """None, or the fault the next read gets: "503" or "reset"."""
+        if not self.fault_rate:
+            return None
+        with self._lock:
+            x = self._faults.random()
+        if x >= self.fault_rate:
+            return None
+        return "503" if x < self.fault_rate / 2 else "reset"
 
     def log(self, line):
         if self._log:
@@ -351,7 +394,13 @@ def main():
                     help="wait MS ms before handling each request")
     ap.add_argument("--extra-tags", action="append", metavar="REPO=N",
                     help="list N made-up tags more in REPO's tags/list (repeatable)")
+    ap.add_argument("--fault-rate", type=float, default=0, metavar="P",
+                    help="answer this share of GETs and HEADs 503 or with a reset")
+    ap.add_argument("--fault-seed", type=int, default=None, metavar="N",
+                    help="seed of the fault sequence")
     args = ap.parse_args()
+    if not 0 <= args.fault_rate < 1:
+        ap.error("--fault-rate must be at least 0 and below 1")
     if args.page_size < 0:
         ap.error("--page-size must be 0 (no paging) or more")
     if args.delay_ms < 0:
