@@ -38,12 +38,16 @@ never be exercised.  Everything else is forwarded unchanged to the upstream regi
                              reset, the other half), without reaching the registry; logged as
                              "METHOD PATH FAULT-503" or "FAULT-RESET".  Writes are never faulted.
                              --fault-seed N makes the sequence repeatable.
+  --wrong-put-digest         a manifest PUT is stored by the registry, but the answer's
+                             Docker-Content-Digest names other bytes (sha256 of "not what you
+                             sent"): a registry that rewrote what it was given.
 
 Listens on 127.0.0.1 only (port 0 = any free port); the port is printed on stdout and written
 to --port-file.  Each request is logged to --log as "METHOD PATH STATUS".
 """
 
 import argparse
+import hashlib
 import http.client
 import http.server
 import json
@@ -66,6 +70,8 @@ BAD_TAGS = ["../evil", "a/b", ".hidden", "x" * 200, "bad\nname", "..", ".", "",
             "-dash-first", "sp ace", "uni\u00e9"]
 BAD_REPOS = ["../evil", "UPPER/case", ".hidden/repo", "a//b", "trailing/", "/leading",
              "bad\nname/x", "test/../../etc", "sp ace/x", "y" * 300, "", "ok/.."]
+
+WRONG_DIGEST = "sha256:" + hashlib.sha256(b"not what you sent").hexdigest()
 
 TAGS_RE = re.compile(r"^/v2/(.+)/tags/list$")
 BLOB_RE = re.compile(r"^/v2/(.+)/blobs/(sha256:[0-9a-f]{64})$")
@@ -153,6 +159,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     continue
                 if k.lower() == "location":
                     v = v.replace("http://" + self.server.upstream, "http://" + self.server.me)
+                if k.lower() == "docker-content-digest" and self.command == "PUT" and \
+                        self.server.wrong_put_digest and \
+                        MANIFEST_RE.match(urllib.parse.urlsplit(self.path).path):
+                    v = WRONG_DIGEST
                 self.send_header(k, v)
             if self.command == "HEAD" or resp.status in (204, 304):
                 if length is not None:
@@ -352,6 +362,7 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.me = "127.0.0.1:%d" % self.server_address[1]
         self._log = open(args.log, "a", buffering=1) if args.log else None
         self._lock = threading.Lock()
+        self.wrong_put_digest = args.wrong_put_digest
         self.fault_rate = args.fault_rate
         self._faults = random.Random(args.fault_seed)
 
@@ -398,6 +409,8 @@ def main():
                     help="answer this share of GETs and HEADs 503 or with a reset")
     ap.add_argument("--fault-seed", type=int, default=None, metavar="N",
                     help="seed of the fault sequence")
+    ap.add_argument("--wrong-put-digest", action="store_true",
+                    help="answer manifest PUTs with a Docker-Content-Digest of other bytes")
     args = ap.parse_args()
     if not 0 <= args.fault_rate < 1:
         ap.error("--fault-rate must be at least 0 and below 1")
