@@ -44,6 +44,7 @@ struct cache_sealer {
 	int tmp_dfd;  /* the store's, not ours */
 	pthread_t thread;
 	pthread_mutex_t lock; /* protects what follows */
+	bool started;	      /* the thread runs (made with the first job: see below) */
 	pthread_cond_t cond;  /* a job queued, or stop */
 	struct seal_job *head, *tail;
 	unsigned queued;
@@ -189,7 +190,12 @@ void cache_sealer_queue(struct cache_sealer *sr, const char *hex, const struct s
 	memcpy(job->hex, hex, DIGEST_HEX_LEN + 1);
 	job->st = *st;
 	pthread_mutex_lock(&sr->lock);
-	if (sr->stop || sr->queued >= SEAL_QUEUE_MAX) {
+	/* The thread is made with the first job, not with the sealer: a
+	 * daemon opens its store before it forks into the background, and a
+	 * thread made before a fork does not exist in the child. */
+	if (!sr->started && !sr->stop)
+		sr->started = pthread_create(&sr->thread, NULL, sealer_main, sr) == 0;
+	if (!sr->started || sr->stop || sr->queued >= SEAL_QUEUE_MAX) {
 		pthread_mutex_unlock(&sr->lock);
 		free(job);
 		return;
@@ -256,14 +262,6 @@ int cache_sealer_start(const char *dir, int blob_dfd, int tmp_dfd, struct cache_
 	sealer_sweep(sr);
 	pthread_mutex_init(&sr->lock, NULL);
 	pthread_cond_init(&sr->cond, NULL);
-	ret = -pthread_create(&sr->thread, NULL, sealer_main, sr);
-	if (ret < 0) {
-		pthread_cond_destroy(&sr->cond);
-		pthread_mutex_destroy(&sr->lock);
-		close(sr->dfd);
-		free(sr);
-		return ret;
-	}
 	*out = sr;
 	return 0;
 }
@@ -276,7 +274,8 @@ void cache_sealer_stop(struct cache_sealer *sr)
 	sr->stop = true;
 	pthread_cond_signal(&sr->cond);
 	pthread_mutex_unlock(&sr->lock);
-	pthread_join(sr->thread, NULL);
+	if (sr->started)
+		pthread_join(sr->thread, NULL);
 	while (sr->head) {
 		struct seal_job *job = sr->head;
 

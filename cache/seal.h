@@ -34,9 +34,10 @@ struct cache_sealer;
 /* Start the sealer for the store whose directory is @dir (seals go to
  * @dir/seals, made 0700 if missing; @blob_dfd is its blobs directory,
  * @tmp_dfd its temp directory; both stay the caller's and must outlive
- * the sealer).  Seals whose blob is gone are removed first.  *out is NULL
- * (and nothing is sealed) when the directory cannot be had; returns 0 or
- * -errno. */
+ * the sealer).  Seals whose blob is gone are removed first.  Its thread is
+ * made with the first seal queued, so a process may fork (daemonize)
+ * after this.  *out is NULL (and nothing is sealed) when the directory
+ * cannot be had; returns 0 or -errno. */
 int cache_sealer_start(const char *dir, int blob_dfd, int tmp_dfd, struct cache_sealer **out);
 
 /* Stop @sr: a seal being written is finished, the queue dropped (those

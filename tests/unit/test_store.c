@@ -1057,8 +1057,8 @@ static void test_size_checks(void)
 	CHECK(blob_on_disk(dir, digest));
 	CHECK_EQ(cache_store_ensure(s, digest, (int64_t)len, fill_never, &fa), 0);
 	CHECK_EQ(atomic_load(&fa.calls), 1);
+	cache_store_free(s); /* first: its sealer may still log */
 	log_release(log);
-	cache_store_free(s);
 	free(b);
 	dir_free(dir);
 }
@@ -1144,8 +1144,8 @@ static void test_verify_once(void)
 				close(fd);
 		}
 		CHECK_EQ(log_count(log, needle), 1);
+		cache_store_free(s); /* first: its sealer may still log */
 		log_release(log);
-		cache_store_free(s);
 	}
 	free(b);
 	dir_free(dir);
