@@ -880,6 +880,7 @@ static int serve(struct daemon *d, struct fuse_session *se)
 	/* the loop ended (unmount, or a signal): every wait ends now, so the
 	 * exit does not wait for downloads nobody can read any more */
 	ops_waiters_stop();
+	ops_handles_drop();
 	return ret;
 }
 

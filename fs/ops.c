@@ -32,6 +32,7 @@
  * kernel (default_permissions).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
@@ -381,21 +382,98 @@ struct handle {
 	int fd;        /* layer fd, a draft's user file, or -1 */
 	bool writable; /* fd is a draft's user file open for writing */
 	int refs;      /* atomic: the open, plus each read in flight */
+	struct handle *prev, *next; /* in open_handles */
 };
 
-static void handle_put(struct handle *h)
+struct dir_handle {
+	struct tree_listing list;
+	struct dir_handle *prev, *next; /* in open_dirs */
+};
+
+/*
+ * Every handle the kernel was given and has not released.  A mount that
+ * ends by an abort, or a lazy unmount whose last close races the
+ * connection's end, never sends the RELEASE of what was open: at shutdown
+ * ops_handles_drop() frees what is left here, so that nothing is held past
+ * the session (and a leak check at exit sees none).
+ */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct handle *open_handles;
+static struct dir_handle *open_dirs;
+
+/* Link @h or @d (the other NULL) into its list of open handles. */
+static void handle_track(struct handle *h, struct dir_handle *d)
 {
-	if (__atomic_sub_fetch(&h->refs, 1, __ATOMIC_ACQ_REL) > 0)
-		return;
+	pthread_mutex_lock(&open_lock);
+	if (h) {
+		h->next = open_handles;
+		if (open_handles)
+			open_handles->prev = h;
+		open_handles = h;
+	} else {
+		d->next = open_dirs;
+		if (open_dirs)
+			open_dirs->prev = d;
+		open_dirs = d;
+	}
+	pthread_mutex_unlock(&open_lock);
+}
+
+static void handle_free(struct handle *h)
+{
 	if (h->fd >= 0)
 		close(h->fd);
 	free(h->bytes);
 	free(h);
 }
 
-struct dir_handle {
-	struct tree_listing list;
-};
+static void handle_put(struct handle *h)
+{
+	if (__atomic_sub_fetch(&h->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	pthread_mutex_lock(&open_lock);
+	if (h->prev)
+		h->prev->next = h->next;
+	else if (open_handles == h)
+		open_handles = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	pthread_mutex_unlock(&open_lock);
+	handle_free(h);
+}
+
+static void dir_handle_free(struct dir_handle *d)
+{
+	pthread_mutex_lock(&open_lock);
+	if (d->prev)
+		d->prev->next = d->next;
+	else if (open_dirs == d)
+		open_dirs = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
+	pthread_mutex_unlock(&open_lock);
+	tree_listing_release(&d->list);
+	free(d);
+}
+
+void ops_handles_drop(void)
+{
+	pthread_mutex_lock(&open_lock);
+	while (open_handles) {
+		struct handle *h = open_handles;
+
+		open_handles = h->next;
+		handle_free(h);
+	}
+	while (open_dirs) {
+		struct dir_handle *d = open_dirs;
+
+		open_dirs = d->next;
+		tree_listing_release(&d->list);
+		free(d);
+	}
+	pthread_mutex_unlock(&open_lock);
+}
 
 /* Publish @proto (taken over) and fill @e for a reply about it: one
  * kernel lookup is counted.  0 or -errno (nothing to undo then). */
@@ -549,13 +627,12 @@ static void body_opendir(struct call *c)
 		call_reply_err(c, -ret);
 		return;
 	}
+	handle_track(NULL, d);
 	c->fi.fh = (uintptr_t)d;
 	c->fi.cache_readdir = n->immutable;
 	c->fi.keep_cache = n->immutable;
-	if (call_reply_open(c) == -ENOENT) {
-		tree_listing_release(&d->list);
-		free(d);
-	}
+	if (call_reply_open(c) == -ENOENT)
+		dir_handle_free(d);
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -614,10 +691,8 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
 
 	(void)ino;
-	if (d) {
-		tree_listing_release(&d->list);
-		free(d);
-	}
+	if (d)
+		dir_handle_free(d);
 	fuse_reply_err(req, 0);
 }
 
@@ -633,6 +708,7 @@ static struct handle *handle_for_fd(int fd, struct fuse_file_info *fi)
 	h->fd = fd;
 	h->writable = fd >= 0;
 	h->refs = 1;
+	handle_track(h, NULL);
 	fi->fh = (uintptr_t)h;
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
@@ -715,6 +791,7 @@ static void body_open(struct call *c)
 		call_reply_err(c, -ret);
 		return;
 	}
+	handle_track(h, NULL);
 	c->fi.fh = (uintptr_t)h;
 	if (call_reply_open(c) == -ENOENT)
 		handle_put(h);

@@ -16,4 +16,9 @@ int ops_waiters_start(void);
  * whatever a body does after its wait ends. */
 void ops_waiters_stop(void);
 
+/* Shutdown, once the session has ended and the waiters are gone: free the
+ * file and directory handles whose RELEASE never came (an aborted
+ * connection, a lazy unmount racing its last close). */
+void ops_handles_drop(void);
+
 #endif
