@@ -11,11 +11,7 @@ load ../lib/suite
 setup_file() {
 	suite_start_registry
 	[[ -z ${REGFS_SKIP_REASON:-} ]] || return 0
-	BIG=$(sum '.refs["test/big:latest"].layers[0].digest')
-	BIG_NAME=$(sum '.refs["test/big:latest"].layers[0].name')
-	export BIG BIG_NAME
-	proxy_start "$TESTDIR/proxy-slow" --blob-rate 2000 --slow-blob "$BIG"
-	export SLOW=$PROXY
+	slow_layer_proxy_start
 }
 teardown_file() { suite_teardown; }
 setup() { regfs_skip_if_needed; }
@@ -40,6 +36,18 @@ mount_as() {
 	MOUNTS="${MOUNTS:-} $MNTX"
 	regfs_mount "$MNTX" "registry=$SLOW" "logfile=$TESTDIR/regfs-$1.log" "${@:2}"
 	PID=$(<"$(regfs_pidfile "$MNTX")")
+}
+
+# start_slow_reader — a reader of test/big's layer through the slow proxy on $MNTX, in the
+# background (its pid in READER, and in READERS for teardown); returns once the download shows
+# in .downloads, i.e. the reader waits on it
+start_slow_reader() {
+	python3 -c 'import sys
+with open(sys.argv[1], "rb") as f:
+    f.read()' "$MNTX/$SLOW/test/big/latest/layers/$BIG_NAME" </dev/null >/dev/null 2>&1 3>&- &
+	READER=$!
+	READERS="${READERS:-} $READER"
+	_wait_until 30 fs grep -q "^$BIG " "$MNTX/.downloads"
 }
 
 # gone_within SECONDS PID — succeed once PID has exited, fail at the deadline
@@ -82,12 +90,8 @@ no_crash() {
 @test "a lazy unmount with a reader waiting on a slow download: the reader's SIGKILL lets the daemon end" {
 	local reader
 	mount_as lazywait
-	python3 -c 'import sys
-with open(sys.argv[1], "rb") as f:
-    f.read()' "$MNTX/$SLOW/test/big/latest/layers/$BIG_NAME" </dev/null >/dev/null 2>&1 3>&- &
-	reader=$!
-	READERS="${READERS:-} $reader"
-	_wait_until 30 fs grep -q "^$BIG " "$MNTX/.downloads"
+	start_slow_reader
+	reader=$READER
 	fusermount3 -uz "$MNTX"
 	! _is_mounted "$MNTX"
 	# the open file keeps the connection: regfs serves on until it is closed
@@ -124,12 +128,8 @@ with open(sys.argv[1], "rb") as f:
 	fi
 	mount_as aborted
 	conn=$(mountpoint -d "$MNTX" | cut -d: -f2)
-	python3 -c 'import sys
-with open(sys.argv[1], "rb") as f:
-    f.read()' "$MNTX/$SLOW/test/big/latest/layers/$BIG_NAME" </dev/null >/dev/null 2>&1 3>&- &
-	reader=$!
-	READERS="${READERS:-} $reader"
-	_wait_until 30 fs grep -q "^$BIG " "$MNTX/.downloads"
+	start_slow_reader
+	reader=$READER
 	echo 1 >"$ctl/$conn/abort"
 	[[ $ctl == /sys/* ]] || umount "$ctl"
 	gone_within 10 "$reader"

@@ -17,11 +17,7 @@ load ../lib/suite
 setup_file() {
 	suite_start_registry
 	[[ -z ${REGFS_SKIP_REASON:-} ]] || return 0
-	BIG=$(sum '.refs["test/big:latest"].layers[0].digest')
-	BIG_NAME=$(sum '.refs["test/big:latest"].layers[0].name')
-	export BIG BIG_NAME
-	proxy_start "$TESTDIR/proxy-slow" --blob-rate 2000 --slow-blob "$BIG"
-	export SLOW=$PROXY
+	slow_layer_proxy_start
 	suite_mount "registry=$SLOW" verbose
 	export LAYER="$MNT/$SLOW/test/big/latest/layers/$BIG_NAME"
 }

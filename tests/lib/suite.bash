@@ -61,6 +61,18 @@ suite_teardown() {
 	return 0
 }
 
+# slow_layer_proxy_start — after suite_start_registry: tests/lib/paging_proxy.py in front of the
+# registry, sending the 3 MiB layer of test/big at 2 KB/s (about 25 minutes: a download that
+# does not end within a test) and everything else as it comes.  Exports BIG (that layer's
+# digest), BIG_NAME (its name under layers/) and SLOW (the proxy's HOST:PORT).
+slow_layer_proxy_start() {
+	BIG=$(sum '.refs["test/big:latest"].layers[0].digest')
+	BIG_NAME=$(sum '.refs["test/big:latest"].layers[0].name')
+	export BIG BIG_NAME
+	proxy_start "$TESTDIR/proxy-slow" --blob-rate 2000 --slow-blob "$BIG"
+	export SLOW=$PROXY
+}
+
 # regfs_instrumented — succeed when regfs runs under a sanitizer (scripts/test.sh --sanitize or
 # --tsan), whose allocators keep freed memory (ASan's quarantine alone is 256 MiB): a bound on
 # the daemon's RSS says nothing there, and tests leave it out.
