@@ -70,6 +70,13 @@
  * after REG_PROBE_FIRST seconds, each wait doubling up to REG_PROBE_MAX. */
 #define REG_PROBE_FIRST 1
 #define REG_PROBE_MAX 30
+/* After a shortage of file descriptors (EMFILE, ENFILE: common/fdshort.h)
+ * nothing idle keeps descriptors for this many seconds: pooled curl
+ * handles are freed when put back, the connection cache shrinks. */
+#define FD_SHORT_WINDOW 10
+/* The soft descriptor limit the daemon raises itself to, at most (within
+ * its hard limit). */
+#define FD_SOFT_WANTED 65536
 /* A failure that took less than this (seconds) is cheap to meet again: a
  * host that refuses at once is still asked by each request (quietly)
  * while it is marked unreachable; one that made us wait is not. */

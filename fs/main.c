@@ -27,6 +27,7 @@
 #include "cache/draft.h"
 #include "cache/mem.h"
 #include "cache/store.h"
+#include "common/fdshort.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "fs/fs.h"
@@ -685,6 +686,8 @@ static int open_stores(struct daemon *d)
 {
 	int err;
 
+	/* every layer a reader holds open holds a descriptor of ours */
+	log_debug("descriptor limit: %lu", fd_limit_raise());
 	d->cache_dir = d->o.cache_dir ? absolute(d->o.cache_dir)
 				      : default_dir("XDG_CACHE_HOME", ".cache", "/var/cache/regfs");
 	if (!d->cache_dir)

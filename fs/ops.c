@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "common/cancel.h"
+#include "common/fdshort.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/pool.h"
@@ -300,6 +301,7 @@ static int call_reply_err(struct call *c, int err)
 		log_err("a request meant to wait was told not to (a bug)");
 		err = EIO;
 	}
+	fd_short_note(err); /* what keeps descriptors idle lets them go (fdshort.h) */
 	return call_claim(c) ? fuse_reply_err(c->req, err) : -ENOENT;
 }
 

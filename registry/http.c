@@ -33,10 +33,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/cancel.h"
 #include "common/clock.h"
+#include "common/fdshort.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/secret.h"
@@ -136,12 +138,20 @@ void http_pooled_free(struct pooled *p)
 	free(p);
 }
 
+/* Back into the pool, or freed: when the pool is full, and while the
+ * process is short of descriptors (each pair's multi holds two, its wakeup
+ * socketpair), when the pool is emptied as well. */
 static void pool_put(struct reg_client *c, struct pooled *p)
 {
+	struct pooled *shed = NULL;
 	bool kept = false;
 
 	pthread_mutex_lock(&c->lock);
-	if (c->pool_n < POOL_KEEP) {
+	if (fd_short_recent()) {
+		shed = c->pool;
+		c->pool = NULL;
+		c->pool_n = 0;
+	} else if (c->pool_n < POOL_KEEP) {
 		p->next = c->pool;
 		c->pool = p;
 		c->pool_n++;
@@ -150,6 +160,12 @@ static void pool_put(struct reg_client *c, struct pooled *p)
 	pthread_mutex_unlock(&c->lock);
 	if (!kept)
 		http_pooled_free(p);
+	while (shed) {
+		struct pooled *next = shed->next;
+
+		http_pooled_free(shed);
+		shed = next;
+	}
 }
 
 /* Keep a copy of a header value we care about; a new response in a redirect
@@ -467,6 +483,7 @@ static void call_reset(struct http_call *h)
 	h->answered = false;
 	h->stale_conn = false;
 	h->no_answer = false;
+	h->local_err = 0;
 	h->answered_elsewhere = false;
 	h->sink_err = 0;
 	call_reset_headers(h);
@@ -551,6 +568,28 @@ static long connect_ms(const struct reg_client *c, const struct http_call *h)
 	if (h->answer_wait > 0 && h->answer_wait * 1000.0 < ms)
 		ms = h->answer_wait * 1000.0;
 	return ms < 1 ? 1 : (long)ms;
+}
+
+/* curl's socket opener, ours so that a socket the process cannot have is
+ * told apart from a host that refuses (curl says "Couldn't connect" for
+ * both, with no errno): the errno goes into the call (@clientp). */
+static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct http_call *h = clientp;
+	int fd;
+
+	(void)purpose;
+	fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	if (fd < 0) {
+		int err = errno;
+
+		if (fd_short_errno(err) || err == ENOBUFS || err == ENOMEM) {
+			h->local_err = err;
+			fd_short_note(err);
+		}
+		return CURL_SOCKET_BAD;
+	}
+	return fd;
 }
 
 /* Where @h goes, with which headers (@hdrs), over which protocols (http
@@ -642,7 +681,7 @@ bool http_call_off(int err)
 
 bool http_unreachable(const struct http_call *h)
 {
-	if (h->answered || http_tls_refused(h))
+	if (h->answered || http_tls_refused(h) || h->local_err)
 		return false;
 	return h->no_answer || h->cc == CURLE_COULDNT_CONNECT || h->cc == CURLE_OPERATION_TIMEDOUT ||
 	       h->cc == CURLE_RECV_ERROR || h->cc == CURLE_SEND_ERROR || h->cc == CURLE_GOT_NOTHING;
@@ -881,6 +920,11 @@ int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 	curl_easy_setopt(easy, CURLOPT_HEADERDATA, &hc);
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, h);
+	curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, h);
+	/* short of descriptors: each exchange closes the oldest idle cached
+	 * connection until one is left; -1 is curl's own sizing */
+	curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS, fd_short_recent() ? 1L : -1L);
 
 	tls_watch = h;
 	tls_watch_ctx = NULL;

@@ -225,6 +225,8 @@ struct http_call {
 			       * past its Content-Length (curl closes the connection after
 			       * this), so another try gets a fresh one */
 	bool no_answer;       /* given up: no answer within @answer_wait */
+	int local_err;        /* errno when this process could not make a socket (EMFILE,
+			       * ENFILE, ENOBUFS, ENOMEM): our state, not the host's */
 	bool answered_elsewhere; /* a redirect ended on another scheme, host or port: the
 				  * answer (a 401's challenge above all) is that host's,
 				  * not the registry's */

@@ -311,6 +311,23 @@ static enum log_level route_down(const struct route *rt, const struct http_call 
 	return LOG_LVL_ERR;
 }
 
+/* Lines about this process running out of sockets: a load that causes
+ * one causes many. */
+static struct log_ratelimit no_socket_lines = LOG_RATELIMIT_INIT(1, 10);
+
+/* @h failed for want of a socket of our own (http.c's local_err): logged,
+ * rate limited, and returned as that errno.  Nothing is held against the
+ * host: no unreachable mark, no mirror skipped. */
+static int route_no_socket(const struct route *rt, const char *what, const struct http_call *h)
+{
+	unsigned dropped = 0;
+
+	if (log_ratelimit_allow(&no_socket_lines, &dropped))
+		log_err("%s on '%s': this process cannot open a socket: %s%s", what, rt->r->host,
+			strerror(h->local_err), dropped ? " (and more since, not logged)" : "");
+	return -h->local_err;
+}
+
 /* Log why @rt's registry could not be reached, @took seconds after it was
  * first asked: @h is the last try, @https_err why https failed (or ""),
  * @tls_failed whether TLS refused the peer or the peer refused us.
@@ -480,6 +497,8 @@ static int ensure_scheme_now(const struct route *rt, double deadline)
 	} else if (ret == -ETIMEDOUT) {
 		route_log(rt, LOG_LVL_ERR, "registry '%s': no time left to ask it", r->host);
 		ret = -EIO;
+	} else if (ret == -EIO && h.local_err) {
+		ret = route_no_socket(rt, "GET /v2/", &h);
 	} else if (ret == -EIO) {
 		ret = scheme_unreachable(rt, &h, https_err, tls_failed, mono_now() - started);
 	}
@@ -706,6 +725,8 @@ static int route_failed(const struct route *rt, const char *what, struct http_ca
 	char *code;
 	int ret;
 
+	if (pr < 0 && h->local_err)
+		return route_no_socket(rt, what, h);
 	if (pr < 0) {
 		double left = h->deadline - mono_now();
 		enum log_level level = route_down(rt, h, took,
