@@ -373,51 +373,60 @@ static double entry_timeout_for(struct fs *fs, const struct node *parent, const 
 }
 
 /*
+ * Every handle the kernel was given and has not released.  A mount that
+ * ends by an abort, or a lazy unmount whose last close races the
+ * connection's end, never sends the RELEASE of what was open: at shutdown
+ * ops_handles_drop() frees what is left here, so that nothing is held past
+ * the session (and a leak check at exit sees none).  Both kinds of handle
+ * start with their link, so one list holds them.
+ */
+struct open_link {
+	struct open_link *prev, *next; /* in open_list, under open_lock */
+	bool dir;                      /* a struct dir_handle, else a struct handle */
+};
+
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct open_link open_list = {&open_list, &open_list, false};
+
+/*
  * An open file: a snapshot of a generated file, or a layer in the store.
  * The kernel may send RELEASE as soon as it has a READ's reply, which can
  * be before fuse_reply_*() returns to us; a read therefore holds its own
  * reference so the bytes outlive the reply.
  */
 struct handle {
+	struct open_link link; /* first: see open_link */
 	char *bytes;   /* owned, or NULL for a layer */
 	size_t len;
 	int fd;        /* layer fd, a draft's user file, or -1 */
 	bool writable; /* fd is a draft's user file open for writing */
 	int refs;      /* atomic: the open, plus each read in flight */
-	struct handle *prev, *next; /* in open_handles */
 };
 
 struct dir_handle {
+	struct open_link link; /* first: see open_link */
 	struct tree_listing list;
-	struct dir_handle *prev, *next; /* in open_dirs */
 };
 
-/*
- * Every handle the kernel was given and has not released.  A mount that
- * ends by an abort, or a lazy unmount whose last close races the
- * connection's end, never sends the RELEASE of what was open: at shutdown
- * ops_handles_drop() frees what is left here, so that nothing is held past
- * the session (and a leak check at exit sees none).
- */
-static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct handle *open_handles;
-static struct dir_handle *open_dirs;
+/* Put @l, the link of a handle (@dir: of a struct dir_handle), in the list
+ * of open ones. */
+static void open_link_add(struct open_link *l, bool dir)
+{
+	l->dir = dir;
+	pthread_mutex_lock(&open_lock);
+	l->next = open_list.next;
+	l->prev = &open_list;
+	open_list.next->prev = l;
+	open_list.next = l;
+	pthread_mutex_unlock(&open_lock);
+}
 
-/* Link @h or @d (the other NULL) into its list of open handles. */
-static void handle_track(struct handle *h, struct dir_handle *d)
+/* Take @l out of the list of open ones. */
+static void open_link_del(struct open_link *l)
 {
 	pthread_mutex_lock(&open_lock);
-	if (h) {
-		h->next = open_handles;
-		if (open_handles)
-			open_handles->prev = h;
-		open_handles = h;
-	} else {
-		d->next = open_dirs;
-		if (open_dirs)
-			open_dirs->prev = d;
-		open_dirs = d;
-	}
+	l->prev->next = l->next;
+	l->next->prev = l->prev;
 	pthread_mutex_unlock(&open_lock);
 }
 
@@ -429,51 +438,39 @@ static void handle_free(struct handle *h)
 	free(h);
 }
 
+static void dir_handle_free_unlinked(struct dir_handle *d)
+{
+	tree_listing_release(&d->list);
+	free(d);
+}
+
 static void handle_put(struct handle *h)
 {
 	if (__atomic_sub_fetch(&h->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
-	pthread_mutex_lock(&open_lock);
-	if (h->prev)
-		h->prev->next = h->next;
-	else if (open_handles == h)
-		open_handles = h->next;
-	if (h->next)
-		h->next->prev = h->prev;
-	pthread_mutex_unlock(&open_lock);
+	open_link_del(&h->link);
 	handle_free(h);
 }
 
 static void dir_handle_free(struct dir_handle *d)
 {
-	pthread_mutex_lock(&open_lock);
-	if (d->prev)
-		d->prev->next = d->next;
-	else if (open_dirs == d)
-		open_dirs = d->next;
-	if (d->next)
-		d->next->prev = d->prev;
-	pthread_mutex_unlock(&open_lock);
-	tree_listing_release(&d->list);
-	free(d);
+	open_link_del(&d->link);
+	dir_handle_free_unlinked(d);
 }
 
 void ops_handles_drop(void)
 {
 	pthread_mutex_lock(&open_lock);
-	while (open_handles) {
-		struct handle *h = open_handles;
+	while (open_list.next != &open_list) {
+		struct open_link *l = open_list.next;
 
-		open_handles = h->next;
-		handle_free(h);
+		open_list.next = l->next;
+		if (l->dir)
+			dir_handle_free_unlinked((struct dir_handle *)l);
+		else
+			handle_free((struct handle *)l);
 	}
-	while (open_dirs) {
-		struct dir_handle *d = open_dirs;
-
-		open_dirs = d->next;
-		tree_listing_release(&d->list);
-		free(d);
-	}
+	open_list.prev = &open_list;
 	pthread_mutex_unlock(&open_lock);
 }
 
@@ -629,7 +626,7 @@ static void body_opendir(struct call *c)
 		call_reply_err(c, -ret);
 		return;
 	}
-	handle_track(NULL, d);
+	open_link_add(&d->link, true);
 	c->fi.fh = (uintptr_t)d;
 	c->fi.cache_readdir = n->immutable;
 	c->fi.keep_cache = n->immutable;
@@ -710,7 +707,7 @@ static struct handle *handle_for_fd(int fd, struct fuse_file_info *fi)
 	h->fd = fd;
 	h->writable = fd >= 0;
 	h->refs = 1;
-	handle_track(h, NULL);
+	open_link_add(&h->link, false);
 	fi->fh = (uintptr_t)h;
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
@@ -793,7 +790,7 @@ static void body_open(struct call *c)
 		call_reply_err(c, -ret);
 		return;
 	}
-	handle_track(h, NULL);
+	open_link_add(&h->link, false);
 	c->fi.fh = (uintptr_t)h;
 	if (call_reply_open(c) == -ENOENT)
 		handle_put(h);
