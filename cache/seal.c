@@ -59,17 +59,6 @@ static void seal_text(char *text, size_t size, const struct stat *st)
 		 (long long)st->st_ctim.tv_sec, (long)st->st_ctim.tv_nsec);
 }
 
-/* Whether @name is a blob's name: a valid digest without its "sha256:". */
-static bool hex_name(const char *name)
-{
-	char digest[DIGEST_STR_LEN + 1];
-
-	if (strlen(name) != DIGEST_HEX_LEN)
-		return false;
-	snprintf(digest, sizeof(digest), DIGEST_PREFIX "%s", name);
-	return digest_is_valid(digest);
-}
-
 bool cache_seal_matches(struct cache_sealer *sr, const char *hex, const struct stat *st)
 {
 	char want[SEAL_TEXT_MAX], got[SEAL_TEXT_MAX];
@@ -229,7 +218,7 @@ static void sealer_sweep(struct cache_sealer *sr)
 		return;
 	}
 	while ((de = readdir(d)))
-		if (hex_name(de->d_name) &&
+		if (digest_hex_is_valid(de->d_name) &&
 		    fstatat(sr->blob_dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
 		    errno == ENOENT)
 			unlinkat(fd, de->d_name, 0);

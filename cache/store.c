@@ -228,17 +228,6 @@ struct blob_ent {
 	uint64_t size;
 };
 
-static bool hex_name_valid(const char *name)
-{
-	char digest[DIGEST_STR_LEN + 1];
-
-	if (strlen(name) != DIGEST_HEX_LEN)
-		return false;
-	memcpy(digest, DIGEST_PREFIX, 7);
-	memcpy(digest + 7, name, DIGEST_HEX_LEN + 1);
-	return digest_is_valid(digest);
-}
-
 /* @bytes for a log line, "812 B", "3.0 KiB", "65.0 MiB", "1.2 GiB" (into
  * @out of @n bytes); returns @out. */
 static const char *size_str(uint64_t bytes, char *out, size_t n)
@@ -694,7 +683,7 @@ static int store_scan(struct cache_store *s, struct blob_ent **ents, size_t *n, 
 	while ((de = readdir(d))) {
 		struct stat st;
 
-		if (!hex_name_valid(de->d_name))
+		if (!digest_hex_is_valid(de->d_name))
 			continue;
 		/* ENOENT: another mount evicted it since readdir saw it. */
 		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))

@@ -4,18 +4,22 @@
 #include <openssl/evp.h>
 #include <string.h>
 
-bool digest_is_valid(const char *s)
+bool digest_hex_is_valid(const char *hex)
 {
-	if (!s || strncmp(s, DIGEST_PREFIX, 7) != 0)
+	if (!hex)
 		return false;
-	s += 7;
 	for (int i = 0; i < DIGEST_HEX_LEN; i++) {
-		char c = s[i];
+		char c = hex[i];
 
 		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
 			return false;
 	}
-	return s[DIGEST_HEX_LEN] == '\0';
+	return hex[DIGEST_HEX_LEN] == '\0';
+}
+
+bool digest_is_valid(const char *s)
+{
+	return s && strncmp(s, DIGEST_PREFIX, 7) == 0 && digest_hex_is_valid(s + 7);
 }
 
 static void hex_out(const unsigned char *md, char out[DIGEST_STR_LEN + 1])

@@ -15,6 +15,9 @@
 
 /* True for exactly "sha256:" followed by 64 lower-case hex digits. */
 bool digest_is_valid(const char *s);
+/* True for exactly 64 lower-case hex digits: a digest's hex alone, as the
+ * cache names its files. */
+bool digest_hex_is_valid(const char *hex);
 
 /* sha256 of @len bytes as "sha256:<hex>" into @out. */
 void digest_of(const void *p, size_t len, char out[DIGEST_STR_LEN + 1]);

@@ -236,6 +236,12 @@ static void test_invalid_digests(void)
 			fprintf(stderr, "  (digest \"%s\")\n", bad[i]);
 	}
 	CHECK_EQ(atomic_load(&fa.calls), 0);
+	/* the names the store and the sealer accept in their directories */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (strncmp(bad[i], "sha256:", 7) == 0)
+			CHECK(!digest_hex_is_valid(bad[i] + 7), "\"%s\"", bad[i]);
+	CHECK(digest_hex_is_valid("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"));
+	CHECK(!digest_hex_is_valid("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeF"));
 	/* Nothing was created anywhere: only blobs/, seals/ and tmp/ exist. */
 	CHECK_EQ(count_entries(dir, "."), 3);
 	CHECK_EQ(count_entries(dir, "seals"), 0);
