@@ -462,6 +462,16 @@ static int tag_digest(struct fs *fs, struct reg_registry *r, const char *repo, c
 	return ret;
 }
 
+/* Forget where tag @tag of @repo points: the next tag_digest asks anew. */
+static void tag_forget(struct fs *fs, struct reg_registry *r, const char *repo, const char *tag)
+{
+	char *key = fs_key_tag(r, repo, tag);
+
+	if (key)
+		cache_mem_drop(fs->mem, key);
+	free(key);
+}
+
 /* Whether tag @name of @repo is there (0) or not (-ENOENT), asked the way
  * that costs least without a listing: one manifest HEAD (none within the
  * TTL of an answer). */
@@ -688,6 +698,16 @@ int resolve_ref(struct fs *fs, struct reg_registry *r, const char *repo, const c
 	else if ((ret = tag_digest(fs, r, repo, ref, fresh, false, digest)) < 0)
 		return ret;
 	ret = parsed_find(fs, r, repo, digest, NULL, &p);
+	if (ret == -ENOENT && !digest_is_valid(ref)) {
+		/* the digest a HEAD gave for the tag names nothing the registry
+		 * has (a Docker-Content-Digest that lies, or the tag moved and
+		 * its old manifest is gone): the tag's own GET tells, its bytes
+		 * verified, rather than the tag being "not there" */
+		tag_forget(fs, r, repo, ref);
+		ret = tag_digest(fs, r, repo, ref, fresh, false, digest);
+		if (ret == 0)
+			ret = parsed_find(fs, r, repo, digest, NULL, &p);
+	}
 	if (ret < 0)
 		return ret;
 	view_of_parsed(out, digest, p);

@@ -62,7 +62,8 @@ layer_digest() {
 
 @test "a manifest over 4 MiB is refused with EIO" {
 	assert_fails_with "Input/output error" fs ls "$R/hostile/big/latest"
-	log_has "manifest 'hostile/big:latest'"
+	# by its tag, or by the digest a HEAD of the tag gave
+	log_has "manifest 'hostile/big"
 	log_has "larger than"
 }
 
