@@ -853,22 +853,29 @@ int tree_list_level(struct fs *fs, struct node *n, const char *prefix, struct tr
 	bool denied = false;
 	int ret = 0, cret;
 
-	if (prefix) {
-		ret = resolve_tags(fs, n->reg, prefix, &tl);
-		if (ret < 0 && ret != -ENOENT && ret != -EACCES)
-			return ret;
-		denied = ret == -EACCES;
-		for (size_t i = 0; ret == 0 && i < tl->n; i++)
-			ret = tree_listing_add(out, tl->v[i], NODE_MANIFEST);
-		resolve_listing_put(tl);
-		if (ret == -ENOMEM)
-			return ret;
-	}
 	/* a refused catalog is the registry's answer to `ls` of it; below,
 	 * the tags answer as without a catalog */
 	cret = resolve_catalog(fs, n->reg, &cat);
 	if (cret < 0 && cret != -ENOTSUP && (cret != -EACCES || !prefix))
 		return cret;
+	/* a level the catalog does not name as a repository has no tags to
+	 * ask for (one pushed since shows up within the TTL, as everywhere) */
+	if (prefix && (!cat || resolve_listing_has(cat, prefix))) {
+		ret = resolve_tags(fs, n->reg, prefix, &tl);
+		if (ret < 0 && ret != -ENOENT && ret != -EACCES) {
+			resolve_listing_put(cat);
+			return ret;
+		}
+		denied = ret == -EACCES;
+		for (size_t i = 0; ret == 0 && i < tl->n; i++)
+			ret = tree_listing_add(out, tl->v[i], NODE_MANIFEST);
+		resolve_listing_put(tl);
+		if (ret == -ENOMEM) {
+			resolve_listing_put(cat);
+			return ret;
+		}
+		ret = 0;
+	}
 	ret = cat ? list_catalog_level(cat, prefix, out) : 0;
 	resolve_listing_put(cat);
 	if (ret == 0)
