@@ -20,6 +20,7 @@
 
 const struct fs_remote fs_remote_registry = {
 	.admit = reg_client_registry_if_answers,
+	.ping = reg_ping,
 	.catalog = reg_catalog,
 	.tags = reg_tags,
 	.manifest_get = reg_manifest_get,
@@ -38,6 +39,12 @@ static int offline_admit(struct reg_client *c, const char *host, bool may_add,
 	(void)may_add;
 	*out = NULL;
 	*added = false;
+	return -ENETDOWN;
+}
+
+static int offline_ping(struct reg_registry *r)
+{
+	(void)r;
 	return -ENETDOWN;
 }
 
@@ -99,6 +106,7 @@ static int offline_blob_stream_url(struct reg_client *c, const char *url, reg_si
 
 const struct fs_remote fs_remote_offline = {
 	.admit = offline_admit,
+	.ping = offline_ping,
 	.catalog = offline_catalog,
 	.tags = offline_tags,
 	.manifest_get = offline_manifest_get,
@@ -146,6 +154,18 @@ int fs_init(struct fs *fs)
 	fs->fetches = NULL;
 	commit_init(fs);
 	return 0;
+}
+
+void fs_mounted(struct fs *fs)
+{
+	if (fs->cfg.offline)
+		return;
+	for (char **p = fs->cfg.registries; p && *p; p++) {
+		struct reg_registry *r;
+
+		if (reg_client_registry(fs->client, *p, &r) == 0)
+			prefetch_registry(fs, r);
+	}
 }
 
 void fs_release(struct fs *fs)

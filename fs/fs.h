@@ -209,6 +209,11 @@ struct fs {
 
 /* Set up the mount's own state (node table, commit locks).  0 or -ENOMEM. */
 int fs_init(struct fs *fs);
+/* The mount is up (the kernel's INIT, in the process that serves it):
+ * each registry it was given is warmed up in the background
+ * (prefetch_registry), so that the first `ls` or `cat` does not also pay
+ * for finding its scheme.  Not offline. */
+void fs_mounted(struct fs *fs);
 /* Take it down; the borrowed rooms stay.  A zeroed, never initialised
  * struct fs is a no-op.  Nothing else may be calling into @fs; the read
  * ahead threads are joined here (call cancel_all() first to end their
@@ -336,6 +341,12 @@ int downloads_text(struct fs *fs, char **bytes, size_t *len);
 /* --- prefetch.c: reading an index's children ahead ------------------------- */
 
 struct resolve_view; /* resolve.c, below */
+
+/* Warm @r up for the first reader: its /v2/ asked in the background
+ * (https or plain HTTP settled), as a mount does for the registries it
+ * was given.  Returns at once; nothing when read ahead is off (-o
+ * prefetch=0) or its queue is full. */
+void prefetch_registry(struct fs *fs, struct reg_registry *r);
 
 /* Index @idx of @repo of @r was opened: fetch its platform entries'
  * manifests and their configs in the background (once per index, bounded;

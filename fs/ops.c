@@ -1227,7 +1227,7 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
  */
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	fs_mounted(userdata);
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE;
 	if (conn->capable & FUSE_CAP_SPLICE_MOVE)

@@ -26,6 +26,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -34,12 +35,13 @@
 #include "common/limits.h"
 #include "common/log.h"
 #include "fs/fs.h"
+#include "fs/remote.h"
 #include "registry/client.h"
 #include "registry/manifest.h"
 
 struct prefetch_job {
 	struct reg_registry *reg; /* borrowed from the client */
-	char *repo;               /* owned */
+	char *repo;               /* owned; NULL: a registry's warm-up, not a manifest */
 	char digest[DIGEST_STR_LEN + 1];
 	char *media_type;         /* owned, or NULL */
 };
@@ -99,11 +101,29 @@ static int queued_locked(struct prefetch *p, const char *digest)
 	return -1;
 }
 
+/* A registry's warm-up: its /v2/, which settles https or plain HTTP (and
+ * finds it unreachable, if it is) before the first reader has to.  No
+ * token and no catalog: nothing that takes credentials, or that a lookup
+ * would then treat differently, is asked before someone asks. */
+static void warm_up_run(struct fs *fs, struct reg_registry *r)
+{
+	int ret = fs->remote->ping ? fs->remote->ping(r) : 0;
+
+	if (ret < 0 && ret != -EINTR)
+		log_debug("warm-up of '%s': %s", reg_registry_host(r), strerror(-ret));
+}
+
 /* One job: the manifest, parsed (and so kept), and an image's config. */
 static void job_run(struct fs *fs, struct prefetch_job *j)
 {
 	struct resolve_view v;
-	int ret = resolve_digest(fs, j->reg, j->repo, j->digest, j->media_type, &v);
+	int ret;
+
+	if (!j->repo) {
+		warm_up_run(fs, j->reg);
+		return;
+	}
+	ret = resolve_digest(fs, j->reg, j->repo, j->digest, j->media_type, &v);
 
 	if (ret == 0 && reg_mtype_is_image(v.m->type) &&
 	    v.m->config.size <= (int64_t)REG_MANIFEST_MAX)
@@ -260,6 +280,25 @@ void prefetch_index(struct fs *fs, struct reg_registry *r, const char *repo,
 				break;
 			queued++;
 		}
+	pthread_mutex_unlock(&p->lock);
+}
+
+void prefetch_registry(struct fs *fs, struct reg_registry *r)
+{
+	struct prefetch *p = pool_of(fs);
+	struct prefetch_job *j;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	if (!p->stopping && p->count < PREFETCH_QUEUE_MAX) {
+		j = &p->queue[(p->head + p->count) % PREFETCH_QUEUE_MAX];
+		j->reg = r;
+		/* what running[] shows for it: never a digest, never "" (idle) */
+		snprintf(j->digest, sizeof(j->digest), "warm-up");
+		p->count++;
+		pthread_cond_signal(&p->work);
+	}
 	pthread_mutex_unlock(&p->lock);
 }
 

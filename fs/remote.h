@@ -25,6 +25,8 @@ struct fs_remote {
 	 * once it answers (reg_client_registry_if_answers) */
 	int (*admit)(struct reg_client *c, const char *host, bool may_add,
 		     struct reg_registry **out, bool *added);
+	/* /v2/ only: settles https or plain HTTP (reg_ping) */
+	int (*ping)(struct reg_registry *r);
 	int (*catalog)(struct reg_registry *r, struct reg_strlist *out);
 	int (*tags)(struct reg_registry *r, const char *repo, struct reg_strlist *out);
 	/* a manifest by tag or digest, verified as reg_manifest_get does */

@@ -191,17 +191,20 @@ lacks() {
 	layer=$(sum '.refs["onap/py-app-arm64v8:latest"].layers[1].name')
 	[ "$(sha256_of "$dir/layers/$layer")" = "${layer#*-}" ]
 
-	# regfs asked B for the tags, the manifest, the config and the layer ...
+	# regfs asked B for the manifest, the config and the layer (the tag through B's tags
+	# list and a GET of the tag, or, when the catalog the mount read at its start has
+	# passed its TTL, through a HEAD of the tag at A, then a GET of the digest at B) ...
 	b=$(reqs_after b "$mb")
-	has "$b" '^GET /v2/onap/py-app-arm64v8/tags/list[?].* 200$'
-	has "$b" '^GET /v2/onap/py-app-arm64v8/manifests/latest 200$'
+	has "$b" '^GET /v2/onap/py-app-arm64v8/manifests/(latest|sha256:[0-9a-f]{64}) 200$'
 	has "$b" "^GET /v2/onap/py-app-arm64v8/blobs/$(sum '.refs["onap/py-app-arm64v8:latest"].config.digest') 200$"
 	has "$b" "^GET /v2/onap/py-app-arm64v8/blobs/${layer#*-} 200$"
-	# ... and A for none of the image's: only the catalog, which is the origin's own, and
+	# ... and A for none of the image's bytes: only a HEAD of its tag (a probe of a tag goes
+	# to the origin), the catalog, which is the origin's own, and
 	# whether "onap" is a repository too (its tags list, 404 at B, so asked of the origin:
 	# a mirror may lack what the origin has)
 	a=$(reqs_after a "$ma")
-	lacks "$a" 'manifests|blobs|py-app-arm64v8/tags'
+	lacks "$(grep -v '^HEAD /v2/onap/py-app-arm64v8/manifests/latest 200$' <<<"$a")" \
+		'manifests|blobs|py-app-arm64v8/tags'
 	lacks "$(grep -v '^GET /v2/onap/tags/list[?].* 404$' <<<"$a")" 'tags'
 	# B fetched what it served from A (Go's User-Agent, not regfs')
 	has "$(reqs_after a "$ma" 'Go-http-client[^"]*')" "blobs/${layer#*-}"
