@@ -14,8 +14,11 @@
 
 /* --- what registries send (registry/) ------------------------------------ */
 
-/* A manifest, an image config or a token answer. */
+/* A manifest or an image config. */
 #define REG_MANIFEST_MAX (4u << 20)
+/* A token server's answer (a JSON object holding a token or two and their
+ * lifetime): real ones are a few KiB; a bigger one is refused (EIO). */
+#define REG_TOKEN_ANSWER_MAX (1u << 20)
 /* Token scopes kept per registry (one per repository read, and one per
  * push's set of repositories): past this many the least recently used one
  * that no thread is fetching, waiting on or using is dropped (its token

@@ -431,7 +431,7 @@ static int token_request_make(struct reg_registry *r, const char *scope, const c
 	if (!q->url)
 		return -ENOMEM;
 	h->url = q->url;
-	h->max = REG_MANIFEST_MAX;
+	h->max = REG_TOKEN_ANSWER_MAX;
 	h->total_timeout = 60;
 	h->answer_wait = (double)r->client->connect_timeout;
 	return 0;
@@ -440,7 +440,8 @@ static int token_request_make(struct reg_registry *r, const char *scope, const c
 /* The token the token server answered @h with for @scope of @r: *value
  * (new secret) and *ttl.  @identity: it was asked with an identity token
  * (for the log).  0, -EACCES or another -errno for a refusal, -EIO
- * without a token (logged), -ENOMEM. */
+ * without a token or for an answer over REG_TOKEN_ANSWER_MAX (logged),
+ * -ENOMEM. */
 static int token_answer(struct reg_registry *r, const char *scope, const struct http_call *h,
 			bool identity, char **value, double *ttl)
 {
@@ -453,6 +454,13 @@ static int token_answer(struct reg_registry *r, const char *scope, const struct 
 			h->status, identity ? " (identity token)" : "");
 		ret = reg_status_errno(h->status, NULL);
 		return ret == -ENOENT ? -EACCES : ret; /* no token is a refusal, not a missing file */
+	}
+	if (h->too_big) {
+		/* the token server failing, not refusing us: EIO, as for an
+		 * answer without a token */
+		log_err("token for '%s' on '%s': token answer larger than %u bytes, refused", scope,
+			r->host, REG_TOKEN_ANSWER_MAX);
+		return -EIO;
 	}
 	root = json_loadb(h->body.data, h->body.len, 0, NULL);
 	tok = json_string_value(json_object_get(root, "token"));
