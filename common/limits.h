@@ -14,8 +14,18 @@
 
 /* --- what registries send (registry/) ------------------------------------ */
 
-/* A manifest, an image config or a token answer. */
+/* A manifest or an image config. */
 #define REG_MANIFEST_MAX (4u << 20)
+/* A token server's answer (a JSON object holding a token or two and their
+ * lifetime): real ones are a few KiB; a bigger one is refused (EIO). */
+#define REG_TOKEN_ANSWER_MAX (1u << 20)
+/* Token scopes kept per registry (one per repository read, and one per
+ * push's set of repositories): past this many the least recently used one
+ * that no thread is fetching, waiting on or using is dropped (its token
+ * wiped), and asked for again when next needed.  When every one is in use
+ * the list goes over the cap until one is free, rather than making a
+ * reader wait. */
+#define REG_TOKEN_SCOPES_MAX 256
 /* Descriptors in one manifest or list (layers, entries, os.features). */
 #define REG_ITEMS_MAX 100000
 /* URLs of one foreign layer's descriptor, and the length of each. */

@@ -1,8 +1,10 @@
 /*
  * Authentication: what to send to a registry for a scope.  Basic
  * credentials come from the credentials files (creds.c); Bearer tokens are
- * fetched from the realm a 401 challenge names, kept per scope and renewed
- * before they expire.  Secrets are wiped when dropped and never logged.
+ * fetched from the realm a 401 challenge names, kept per scope (at most
+ * REG_TOKEN_SCOPES_MAX scopes a registry, the least recently used dropped
+ * first) and renewed before they expire.  Secrets are wiped when dropped
+ * and never logged.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -69,6 +71,81 @@ out:
 	return ret;
 }
 
+/* --- the token list: one entry per scope, most recently used first ------- */
+
+void token_free(struct token *t)
+{
+	if (!t)
+		return;
+	free(t->scope);
+	secret_free(t->value);
+	free(t);
+}
+
+/* @r's entry for @scope, made the most recently used (first), or NULL.
+ * Borrowed.  A list of at most REG_TOKEN_SCOPES_MAX is searched as it is:
+ * the scopes in use come first. */
+static struct token *token_find_locked(struct reg_registry *r, const char *scope)
+{
+	struct token **p, *t;
+
+	for (p = &r->tokens; (t = *p); p = &t->next) {
+		if (strcmp(t->scope, scope) == 0) {
+			*p = t->next;
+			t->next = r->tokens;
+			r->tokens = t;
+			return t;
+		}
+	}
+	return NULL;
+}
+
+/* Drop the least recently used entries no thread holds while @r has more
+ * than REG_TOKEN_SCOPES_MAX.  When every one is held the list stays over
+ * the cap: a reader is never made to wait for room. */
+static void tokens_trim_locked(struct reg_registry *r)
+{
+	while (r->n_tokens > REG_TOKEN_SCOPES_MAX) {
+		struct token **victim = NULL, *t;
+
+		for (struct token **p = &r->tokens; *p; p = &(*p)->next)
+			if ((*p)->users == 0)
+				victim = p; /* the last idle one: least recently used */
+		if (!victim)
+			return;
+		t = *victim;
+		*victim = t->next;
+		r->n_tokens--;
+		token_free(t);
+	}
+}
+
+struct token *token_get_locked(struct reg_registry *r, const char *scope)
+{
+	struct token *t = token_find_locked(r, scope);
+
+	if (!t) {
+		t = calloc(1, sizeof(*t));
+		if (!t || !(t->scope = strdup(scope))) {
+			free(t);
+			return NULL;
+		}
+		t->next = r->tokens;
+		r->tokens = t;
+		r->n_tokens++;
+	}
+	t->users++; /* before the trim: the entry asked for is never the one dropped */
+	tokens_trim_locked(r);
+	return t;
+}
+
+void token_put_locked(struct token *t)
+{
+	if (t->users == 0)
+		BUG("token entry let go of more often than held");
+	t->users--;
+}
+
 /* A copy of the Authorization value to send to the registry for @scope, or
  * NULL.  New secret string (secret_free). */
 char *auth_header_for(struct reg_registry *r, const char *scope)
@@ -80,13 +157,10 @@ char *auth_header_for(struct reg_registry *r, const char *scope)
 	pthread_mutex_lock(&r->lock);
 	kind = r->auth;
 	if (kind == AUTH_BEARER) {
-		for (struct token *t = r->tokens; t; t = t->next) {
-			if (strcmp(t->scope, scope) == 0 && t->value && t->renew > now) {
-				if (asprintf(&ret, "Bearer %s", t->value) < 0)
-					ret = NULL;
-				break;
-			}
-		}
+		struct token *t = token_find_locked(r, scope);
+
+		if (t && t->value && t->renew > now && asprintf(&ret, "Bearer %s", t->value) < 0)
+			ret = NULL;
 	}
 	pthread_mutex_unlock(&r->lock);
 	if (kind == AUTH_BASIC)
@@ -357,7 +431,7 @@ static int token_request_make(struct reg_registry *r, const char *scope, const c
 	if (!q->url)
 		return -ENOMEM;
 	h->url = q->url;
-	h->max = REG_MANIFEST_MAX;
+	h->max = REG_TOKEN_ANSWER_MAX;
 	h->total_timeout = 60;
 	h->answer_wait = (double)r->client->connect_timeout;
 	return 0;
@@ -366,7 +440,8 @@ static int token_request_make(struct reg_registry *r, const char *scope, const c
 /* The token the token server answered @h with for @scope of @r: *value
  * (new secret) and *ttl.  @identity: it was asked with an identity token
  * (for the log).  0, -EACCES or another -errno for a refusal, -EIO
- * without a token (logged), -ENOMEM. */
+ * without a token or for an answer over REG_TOKEN_ANSWER_MAX (logged),
+ * -ENOMEM. */
 static int token_answer(struct reg_registry *r, const char *scope, const struct http_call *h,
 			bool identity, char **value, double *ttl)
 {
@@ -379,6 +454,13 @@ static int token_answer(struct reg_registry *r, const char *scope, const struct 
 			h->status, identity ? " (identity token)" : "");
 		ret = reg_status_errno(h->status, NULL);
 		return ret == -ENOENT ? -EACCES : ret; /* no token is a refusal, not a missing file */
+	}
+	if (h->too_big) {
+		/* the token server failing, not refusing us: EIO, as for an
+		 * answer without a token */
+		log_err("token for '%s' on '%s': token answer larger than %u bytes, refused", scope,
+			r->host, REG_TOKEN_ANSWER_MAX);
+		return -EIO;
 	}
 	root = json_loadb(h->body.data, h->body.len, 0, NULL);
 	tok = json_string_value(json_object_get(root, "token"));
@@ -450,24 +532,6 @@ out:
 	return ret;
 }
 
-/* The token entry for @scope, made (empty) when missing.  NULL on -ENOMEM. */
-static struct token *token_slot_locked(struct reg_registry *r, const char *scope)
-{
-	struct token *t;
-
-	for (t = r->tokens; t; t = t->next)
-		if (strcmp(t->scope, scope) == 0)
-			return t;
-	t = calloc(1, sizeof(*t));
-	if (!t || !(t->scope = strdup(scope))) {
-		free(t);
-		return NULL;
-	}
-	t->next = r->tokens;
-	r->tokens = t;
-	return t;
-}
-
 static bool token_is(const struct token *t, const char *authorization)
 {
 	return authorization && strncmp(authorization, "Bearer ", 7) == 0 &&
@@ -501,28 +565,25 @@ int auth_fetch_token(struct reg_registry *r, const char *scope, const char *reje
 	if (!cancel_may_wait())
 		return -CANCEL_WOULD_WAIT;
 	pthread_mutex_lock(&r->lock);
-	t = token_slot_locked(r, scope);
+	t = token_get_locked(r, scope); /* held: not dropped while we wait or fetch */
 	if (!t) {
 		pthread_mutex_unlock(&r->lock);
 		return -ENOMEM;
 	}
 	seen = t->fetches;
 	ret = token_wait_locked(r, t);
-	if (ret < 0) {
-		pthread_mutex_unlock(&r->lock);
-		return ret;
-	}
+	if (ret < 0)
+		goto out;
 	/* another thread fetched while we waited: its answer is ours (unless
 	 * its own wait was called off: that says nothing of the token server) */
 	if (t->fetches != seen && t->last_err && !http_call_off(t->last_err)) {
 		ret = t->last_err;
-		pthread_mutex_unlock(&r->lock);
-		return ret;
+		goto out;
 	}
 	if (t->value && t->renew > mono_now() && !token_is(t, rejected)) {
 		*withheld = t->withheld;
-		pthread_mutex_unlock(&r->lock);
-		return 0;
+		ret = 0;
+		goto out;
 	}
 	t->fetching = true;
 	pthread_mutex_unlock(&r->lock);
@@ -546,6 +607,8 @@ int auth_fetch_token(struct reg_registry *r, const char *scope, const char *reje
 		*withheld = anonymous;
 	}
 	pthread_cond_broadcast(&r->token_done);
+out:
+	token_put_locked(t);
 	pthread_mutex_unlock(&r->lock);
 	secret_free(value);
 	return ret;

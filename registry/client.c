@@ -16,7 +16,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/secret.h"
 #include "registry/http.h"
 #include "registry/names.h"
 
@@ -76,9 +75,7 @@ static void registry_free(struct reg_registry *r)
 
 	for (t = r->tokens; t; t = next) {
 		next = t->next;
-		free(t->scope);
-		secret_free(t->value);
-		free(t);
+		token_free(t);
 	}
 	free(r->realm);
 	free(r->service);

@@ -44,6 +44,14 @@
 enum scheme { SCHEME_UNKNOWN = 0, SCHEME_HTTPS, SCHEME_HTTP };
 enum auth_kind { AUTH_UNKNOWN = 0, AUTH_NONE, AUTH_BASIC, AUTH_BEARER };
 
+/*
+ * One token scope of a registry (auth.c).  A registry keeps at most
+ * REG_TOKEN_SCOPES_MAX of them, most recently used first: past that the
+ * last one with no users is dropped.  Every field is under the registry's
+ * lock; a thread that lets go of the lock while it holds a pointer to an
+ * entry (to fetch its token, or to wait for another thread's fetch) counts
+ * itself in @users first, so the entry is not freed under it.
+ */
 struct token {
 	char *scope;    /* owned: "repository:onap/x:pull" */
 	char *value;    /* owned secret, or NULL while the first one is fetched */
@@ -53,7 +61,9 @@ struct token {
 	int last_err;     /* how the last one ended: 0 or -errno */
 	bool withheld;    /* @value was fetched without the credentials we hold (a realm
 			   * they may not go to): anonymous */
-	struct token *next;
+	unsigned users;   /* threads holding this entry (token_get_locked): never dropped
+			   * while not 0 */
+	struct token *next; /* the next less recently used one */
 };
 
 /*
@@ -122,7 +132,9 @@ struct reg_registry {
 	enum auth_kind auth;
 	char *realm;   /* owned: Bearer challenge realm */
 	char *service; /* owned: Bearer challenge service, may be NULL */
-	struct token *tokens;
+	struct token *tokens;      /* owned, most recently used first */
+	unsigned n_tokens;         /* entries in @tokens (over REG_TOKEN_SCOPES_MAX only
+				    * while all are in use) */
 	pthread_cond_t token_done; /* a token fetch finished (with lock) */
 	bool tls_loaded;           /* @tls is read and immutable from now on */
 	struct http_tls tls;
@@ -335,6 +347,17 @@ char *auth_header_for(struct reg_registry *r, const char *scope);
  * 0, or -errno (the token server's failures logged; -ENOMEM not). */
 int auth_fetch_token(struct reg_registry *r, const char *scope, const char *rejected,
 		     bool *withheld);
+/* The entry of @r's token list for @scope (made, without a token, when
+ * missing), held: it is not freed until token_put_locked.  It becomes the
+ * most recently used; making one may drop the least recently used entries
+ * that no thread holds, to keep within REG_TOKEN_SCOPES_MAX.  Borrowed;
+ * NULL on -ENOMEM.  Caller holds r->lock. */
+struct token *token_get_locked(struct reg_registry *r, const char *scope);
+/* Let go of @t, got from token_get_locked.  Caller holds r->lock. */
+void token_put_locked(struct token *t);
+/* Free a token entry taken out of its list, its token wiped (NULL is a
+ * no-op): token_get_locked's evictions and registry_free. */
+void token_free(struct token *t);
 /* Learn from a 401's WWW-Authenticate how @r wants to be spoken to.
  * 0, or -EACCES when the challenge is unusable. */
 int auth_take_challenge(struct reg_registry *r, const char *header);

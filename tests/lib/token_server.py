@@ -16,9 +16,11 @@ rights gets a valid token with no access, and the registry then refuses the requ
 
 Users file (JSON), re-read on every request:
   {"user": {"password": "...", "pull": ["*"] | ["onap/py-app", ...], "push": [...],
-            "catalog": true, "expires_in": 3, "refresh_token": "..."}, ...}
+            "catalog": true, "expires_in": 3, "refresh_token": "...", "pad_answer": N}, ...}
 A request without credentials is anonymous and is granted nothing.  Wrong credentials get
-401.  "expires_in" defaults to --expires-in.
+401.  "expires_in" defaults to --expires-in.  "pad_answer": N makes that user's token answers
+(200) N bytes longer, in a "padding" member no client reads: an oversized answer, for the
+cap on what a client reads from a token server.
 
 Docker's identity tokens: POST /token with the OAuth2 form grant_type=refresh_token,
 refresh_token, service, scope (repeated) and client_id is answered like a GET, for the user
@@ -29,7 +31,7 @@ whose "refresh_token" matches (else 401); the answer then carries access_token o
 Logs: --log gets one JSON line per request:
   {"scopes": [...], "service": ..., "creds": "none"|"ok"|"bad", "user": NAME|null,
    "authorization": true|false (an Authorization header came), "status": 200|401|400,
-   "granted": [...]}
+   "granted": [...], "padded": N (when the answer was padded)}
 never a password or a token.  --issued gets every token handed out, one a line, so a test
 can look for them where they must not be (regfs' logs, xattrs); nothing else reads it.
 
@@ -236,12 +238,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         entry["status"] = 200
         entry["granted"] = ["%s:%s:%s" % (a["type"], a["name"], ",".join(a["actions"])) for a in access]
         entry["expires_in"] = expires_in
+        if user and int(user.get("pad_answer", 0)) > 0:
+            entry["padded"] = int(user["pad_answer"])
         self.record(entry)
         answer = {"access_token": token, "expires_in": expires_in,
                   "issued_at": datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
                   .strftime("%Y-%m-%dT%H:%M:%SZ")}
         if not oauth:
             answer["token"] = token
+        pad = int(user.get("pad_answer", 0)) if user else 0
+        if pad > 0:
+            answer["padding"] = "x" * pad
         self.reply(200, answer)
 
 
