@@ -16,12 +16,13 @@ setup_file() {
 }
 teardown_file() {
 	[[ -z ${TESTDIR:-} ]] || regfs_unmount "$TESTDIR/mnt-stop" || true
+	[[ -z ${TESTDIR:-} ]] || regfs_unmount "$TESTDIR/mnt-tagput" || true
 	suite_teardown
 }
 setup() { regfs_skip_if_needed; }
 teardown() {
 	[[ -z ${TOUCHER:-} ]] || kill -KILL "$TOUCHER" 2>/dev/null || true
-	logs_on_failure "$TESTDIR/regfs-stop.log" "$TESTDIR/proxy-stop/proxy.log"
+	logs_on_failure "$TESTDIR"/regfs-*.log "$TESTDIR"/proxy-*/proxy.log
 }
 
 ONAP_ARCHES=(amd64 arm64v8 mips ppc64le s390x)
@@ -112,6 +113,69 @@ gone_within() {
 	for a in $(jq -r '.manifests[].digest' <<<"$out"); do
 		skopeo inspect --raw --tls-verify=false "docker://$REGISTRY/onap/stopped@$a" >/dev/null
 	done
+	regfs_unmount "$mnt"
+	proxy_stop "$pdir"
+}
+
+@test "SIGTERM while the list's tag PUT is in flight, which the registry then finishes: the tag is whole, and the next commit settles the draft" {
+	local pdir="$TESTDIR/proxy-tagput" mnt="$TESTDIR/mnt-tagput" d pid digest out rc=0 a mark
+	local -a opts
+	# every write but the tag PUT goes through; that one is held, and forwarded when released
+	# although its client is gone
+	proxy_start "$pdir" --hold-writes-while "$pdir/hold" --hold-tag-puts-only
+	opts=("registry=$PROXY" "state_dir=$TESTDIR/state-tagput" "cache_dir=$TESTDIR/cache-tagput"
+		"logfile=$TESTDIR/regfs-tagput.log" timeout=60)
+	regfs_mount "$mnt" "${opts[@]}"
+	pid=$(<"$(regfs_pidfile "$mnt")")
+	d="$mnt/$PROXY/onap/tagput/v1"
+	fs mkdir -p "$d"
+	for a in amd64 s390x; do
+		fs ln -s "../../py-app-$a/latest" "$d/$a"
+	done
+	digest=$(fs cat "$d/.digest")
+
+	touch "$pdir/hold"
+	fs touch "$d/.commit" >"$BATS_TEST_TMPDIR/touch.out" 2>&1 &
+	TOUCHER=$!
+	_wait_until 30 grep -q '^PUT /v2/onap/tagput/manifests/v1 HELD$' "$pdir/proxy.log" ||
+		{ echo "the tag PUT was not held; the proxy saw:" >&2; cat "$pdir/proxy.log" >&2; return 1; }
+	kill -TERM "$pid"
+	if ! gone_within 20 "$pid"; then
+		kill -KILL "$pid" 2>/dev/null || true
+		return 1
+	fi
+	wait "$pid" || rc=$?
+	[ "$rc" -eq 0 ] || { echo "regfs exited with status $rc" >&2; return 1; }
+	gone_within 10 "$TOUCHER"
+	rc=0
+	wait "$TOUCHER" || rc=$?
+	TOUCHER=
+	((rc != 0 && rc != 124)) || { echo "touch .commit: status $rc: $(<"$BATS_TEST_TMPDIR/touch.out")" >&2; return 1; }
+
+	# the registry finishes the PUT it had taken in: the tag is the whole list, children and all
+	[ "$(manifest_status onap/tagput v1)" = 404 ]
+	rm "$pdir/hold"
+	_wait_until 10 grep -q '^PUT /v2/onap/tagput/manifests/v1 201$' "$pdir/proxy.log"
+	out=$(skopeo inspect --raw --tls-verify=false "docker://$REGISTRY/onap/tagput:v1")
+	[ "sha256:$(printf '%s' "$out" | sha256sum | cut -d' ' -f1)" = "$digest" ]
+	for a in $(jq -r '.manifests[].digest' <<<"$out"); do
+		skopeo inspect --raw --tls-verify=false "docker://$REGISTRY/onap/tagput@$a" >/dev/null
+	done
+
+	# a new mount: the draft is there, ready; the tag holds what it would push, which is not
+	# "the tag moved"; its commit pushes nothing but the tag again and leaves the live list
+	regfs_mount "$mnt" "${opts[@]}"
+	out=$(fs cat "$d/.status")
+	[[ $out == *$'\nready: 2 entries, '*"$digest"$'\n'"last commit: failed "*" (Input/output error): list $PROXY/onap/tagput:v1: Interrupted system call" ]] ||
+		{ echo "unexpected .status:" >&2; echo "$out" >&2; return 1; }
+	[[ $out != *moved* ]] || { echo "$out" >&2; return 1; }
+	mark=$(wc -l <"$pdir/proxy.log")
+	fs touch "$d/.commit"
+	out=$(tail -n +"$((mark + 1))" "$pdir/proxy.log")
+	! grep -E '^(POST|PATCH) |^PUT /v2/[^ ]*/(blobs/|manifests/sha256:)' <<<"$out" ||
+		{ echo "sent again:" >&2; echo "$out" >&2; return 1; }
+	# the directory is the live list now: its digest file (a draft has .digest) names it
+	[ "$(fs cat "$d/digest")" = "$digest" ]
 	regfs_unmount "$mnt"
 	proxy_stop "$pdir"
 }

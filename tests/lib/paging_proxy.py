@@ -49,6 +49,10 @@ never be exercised.  Everything else is forwarded unchanged to the upstream regi
                              (logged "METHOD PATH ABANDONED"): a request nobody waits for any
                              more never reaches the registry, so a test's later pushes are not
                              raced by a dead client's.
+  --hold-tag-puts-only       with --hold-writes-while: hold only manifest PUTs by tag (the
+                             last step of a list's push), and forward them when released even
+                             if the client is gone: a registry that finishes a request it had
+                             taken in whole (logged "METHOD PATH FORWARDED" then).
 
 Listens on 127.0.0.1 only (port 0 = any free port); the port is printed on stdout and written
 to --port-file.  Each request is logged to --log as "METHOD PATH STATUS".
@@ -328,6 +332,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         srv = self.server
         if not srv.hold_while or self.command not in ("PUT", "POST", "PATCH"):
             return False
+        if srv.hold_tag_puts_only:
+            m = MANIFEST_RE.match(urllib.parse.urlsplit(self.path).path)
+            if self.command != "PUT" or not m or m.group(2).startswith("sha256:"):
+                return False
         with srv._lock:
             srv.writes_seen += 1
             n = srv.writes_seen
@@ -338,6 +346,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         while os.path.exists(srv.hold_while):
             time.sleep(0.1)
         if not self.client_gone():
+            return False
+        if srv.hold_tag_puts_only:
+            srv.log("%s %s FORWARDED" % (self.command, self.path))
             return False
         srv.log("%s %s ABANDONED" % (self.command, self.path))
         self.close_connection = True
@@ -412,6 +423,7 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.wrong_put_digest = args.wrong_put_digest
         self.hold_while = args.hold_writes_while
         self.hold_after = args.hold_writes_after
+        self.hold_tag_puts_only = args.hold_tag_puts_only
         self.writes_seen = 0
         self.fault_rate = args.fault_rate
         self._faults = random.Random(args.fault_seed)
@@ -465,6 +477,9 @@ def main():
                     help="keep PUTs, POSTs and PATCHes unanswered while FILE exists")
     ap.add_argument("--hold-writes-after", type=int, default=0, metavar="N",
                     help="with --hold-writes-while: let the first N writes through")
+    ap.add_argument("--hold-tag-puts-only", action="store_true",
+                    help="with --hold-writes-while: hold only manifest PUTs by tag, and "
+                         "forward them when released whether or not the client waits")
     args = ap.parse_args()
     if not 0 <= args.fault_rate < 1:
         ap.error("--fault-rate must be at least 0 and below 1")
