@@ -845,6 +845,28 @@ static bool answer_from_elsewhere(CURL *easy, const struct http_call *h)
 	return strcasecmp(asked, answered) != 0;
 }
 
+/* curl's words for a redirect it was not allowed to follow, https to
+ * plain http (CURLOPT_REDIR_PROTOCOLS_STR), are "Protocol "http" not
+ * supported or disabled in libcurl": say what happened instead. */
+static void redirect_explain(CURL *easy, struct http_call *h)
+{
+	const char *effective = NULL;
+	char *host = NULL, *path = NULL;
+	long redirects = 0;
+
+	curl_easy_getinfo(easy, CURLINFO_REDIRECT_COUNT, &redirects);
+	if (h->cc != CURLE_UNSUPPORTED_PROTOCOL || redirects <= 0 ||
+	    curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &effective) != CURLE_OK || !effective ||
+	    strncasecmp(effective, "http:", 5) != 0)
+		return;
+	url_loggable(effective, &host, &path);
+	snprintf(h->errbuf, sizeof(h->errbuf),
+		 "redirected to plain http ('%s'): refused, https is never followed to http",
+		 host ? host : "?");
+	curl_free(host);
+	curl_free(path);
+}
+
 /*
  * The debug line of one exchange (-o verbose), the way to see what a
  * misbehaving registry was asked and what it did: method, host and path
@@ -956,6 +978,8 @@ int http_perform(struct reg_client *c, bool plain, struct http_call *h)
 			ret = 0;
 		else if (!h->no_answer)
 			tls_explain(h);
+		if (ret < 0)
+			redirect_explain(easy, h);
 		if (!h->errbuf[0])
 			snprintf(h->errbuf, sizeof(h->errbuf), "%s", curl_easy_strerror(h->cc));
 	}

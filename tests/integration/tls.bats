@@ -7,6 +7,8 @@
 #   mtls      the same, and it requires a client certificate from the test CA (clientcas)
 #   expired   tests/lib/tls_mux.py: an expired certificate, and plain HTTP on the same port
 #   mismatch  tests/lib/tls_mux.py: a certificate for a DNS name only, and plain HTTP too
+#   downgrade tests/lib/redirect_proxy.py over HTTPS (certificate for IP 127.0.0.1): manifests
+#             pass through, every blob GET is redirected to its plain-HTTP storage listener
 #
 # The two mux ports would serve the registry if regfs asked them over plain HTTP, so "EIO" there
 # proves regfs never fell back to it (127.0.0.1 is loopback, where the plain-HTTP rule applies
@@ -74,7 +76,7 @@ setup_file() {
 teardown_file() {
 	local name
 	[[ -n ${TESTDIR:-} ]] || return 0
-	for name in ca noca certs nocl etc; do
+	for name in ca noca certs nocl etc downgrade; do
 		regfs_unmount "$TESTDIR/mnt-$name" || true
 	done
 	etc_certs_cleanup
@@ -84,6 +86,7 @@ teardown_file() {
 	for name in expired mismatch; do
 		_stop_pidfile "$TESTDIR/mux-$name.pid" 5 || true
 	done
+	_stop_pidfile "$TESTDIR/downgrade/proxy.pid" 5 || true
 	registry_stop "$TESTDIR/reg" || true
 }
 
@@ -350,4 +353,33 @@ etc_certs_cleanup() {
 	[ ! -e "$dir/$host" ]
 	[ "$status" -eq 0 ]
 	[ "$output" = "linux/arm64/v8" ]
+}
+
+@test "an https registry that redirects a blob to http: EIO, the http side never connected to, the log says why" {
+	local dir="$TESTDIR/downgrade" mnt="$TESTDIR/mnt-downgrade" port host d layer
+	mkdir -p "$dir"
+	port=$(daemon_start "$dir" proxy 10 python3 "$REGFS_LIB_DIR/redirect_proxy.py" \
+		--upstream "$REGISTRY" --tls-cert "$TESTDIR/pki/srv.pem" --tls-key "$TESTDIR/pki/srv.key" \
+		--storage-port-file "$dir/storage.port" --storage-log "$dir/storage.log")
+	host="127.0.0.1:$port"
+	regfs_mount "$mnt" "registry=$host" "cafile=$TESTDIR/pki/ca.pem" "cache_dir=$dir/cache" \
+		"logfile=$TESTDIR/regfs-downgrade.log"
+	d="$mnt/$host/onap/py-app-arm64v8/latest"
+	# the front itself is fine: the manifest comes from it over https
+	[ "$(sha256_of "$d/manifest.json")" = "$(sum '.refs["onap/py-app-arm64v8:latest"].digest')" ]
+	! grep -q "registry '$host': plain HTTP" "$TESTDIR/regfs-downgrade.log" ||
+		{ echo "regfs fell back to plain HTTP with the front" >&2; return 1; }
+	layer=$(sum '.refs["onap/py-app-arm64v8:latest"].layers[1].name')
+	# refused, not followed and not hung (fs is bounded, and assert_fails_with tells a timeout)
+	assert_fails_with "Input/output error" fs cat "$d/layers/$layer"
+	# the plain-HTTP storage listener (which would serve the right bytes) was never connected to
+	[ ! -s "$dir/storage.log.connections" ] ||
+		{ echo "the http listener was reached:" >&2; cat "$dir/storage.log" >&2; return 1; }
+	grep -qE "blob '[^']*${layer#*-}' on '$host': redirected to plain http \('127\.0\.0\.1:[0-9]+'\): refused, https is never followed to http" \
+		"$TESTDIR/regfs-downgrade.log" || { echo "the log does not say why:" >&2; cat "$TESTDIR/regfs-downgrade.log" >&2; return 1; }
+	# nothing stored under the layer's name, no temp file left (the manifest is cached, rightly)
+	[ ! -e "$dir/cache/blobs/sha256/${layer#*-sha256:}" ]
+	[ -z "$(find "$dir/cache/tmp" -type f)" ]
+	regfs_unmount "$mnt"
+	_stop_pidfile "$dir/proxy.pid" 5
 }

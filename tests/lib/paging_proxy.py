@@ -41,6 +41,18 @@ never be exercised.  Everything else is forwarded unchanged to the upstream regi
   --wrong-put-digest         a manifest PUT is stored by the registry, but the answer's
                              Docker-Content-Digest names other bytes (sha256 of "not what you
                              sent"): a registry that rewrote what it was given.
+  --hold-writes-while F      a push that takes as long as the test wants (a fault-injection
+                             fake of a slow registry): while file F exists, each PUT, POST and
+                             PATCH after the first --hold-writes-after N (default 0) is read
+                             whole, logged "METHOD PATH HELD", and kept unanswered until F goes
+                             away.  Then it is forwarded, unless its client hung up meanwhile
+                             (logged "METHOD PATH ABANDONED"): a request nobody waits for any
+                             more never reaches the registry, so a test's later pushes are not
+                             raced by a dead client's.
+  --hold-tag-puts-only       with --hold-writes-while: hold only manifest PUTs by tag (the
+                             last step of a list's push), and forward them when released even
+                             if the client is gone: a registry that finishes a request it had
+                             taken in whole (logged "METHOD PATH FORWARDED" then).
 
 Listens on 127.0.0.1 only (port 0 = any free port); the port is printed on stdout and written
 to --port-file.  Each request is logged to --log as "METHOD PATH STATUS".
@@ -54,6 +66,7 @@ import json
 import os
 import random
 import re
+import select
 import socket
 import socketserver
 import struct
@@ -122,8 +135,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return headers
 
     def request_body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n else None
+        """The request's body, read once (a held write reads it before it is forwarded)."""
+        if not self.body_read:
+            n = int(self.headers.get("Content-Length") or 0)
+            self.body = self.rfile.read(n) if n else None
+            self.body_read = True
+        return self.body
 
     def forward(self):
         if self.server.no_catalog and urllib.parse.urlsplit(self.path).path == "/v2/_catalog":
@@ -309,6 +326,44 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.connection.close()
         return kind is not None
 
+    def held_and_abandoned(self):
+        """--hold-writes-while: keep this write unanswered while the file exists; True when its
+        client hung up meanwhile (then it is not forwarded)."""
+        srv = self.server
+        if not srv.hold_while or self.command not in ("PUT", "POST", "PATCH"):
+            return False
+        if srv.hold_tag_puts_only:
+            m = MANIFEST_RE.match(urllib.parse.urlsplit(self.path).path)
+            if self.command != "PUT" or not m or m.group(2).startswith("sha256:"):
+                return False
+        with srv._lock:
+            srv.writes_seen += 1
+            n = srv.writes_seen
+        if n <= srv.hold_after or not os.path.exists(srv.hold_while):
+            return False
+        self.request_body()  # all of it: the client now only waits for the answer
+        srv.log("%s %s HELD" % (self.command, self.path))
+        while os.path.exists(srv.hold_while):
+            time.sleep(0.1)
+        if not self.client_gone():
+            return False
+        if srv.hold_tag_puts_only:
+            srv.log("%s %s FORWARDED" % (self.command, self.path))
+            return False
+        srv.log("%s %s ABANDONED" % (self.command, self.path))
+        self.close_connection = True
+        return True
+
+    def client_gone(self):
+        """Whether the client closed its end (it sends nothing more before an answer)."""
+        readable, _, _ = select.select([self.connection], [], [], 0)
+        if not readable:
+            return False
+        try:
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
     def finish(self):
         try:
             super().finish()
@@ -316,12 +371,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             pass  # the connection a fault cut off
 
     def dispatch(self):
+        self.body, self.body_read = None, False  # one handler serves a connection's requests
         u = urllib.parse.urlsplit(self.path)
         m = TAGS_RE.match(u.path)
         refuse = self.server.refuse_while
         if self.inject_fault():
             return
         if self.rate_limited(u.path):
+            return
+        if self.held_and_abandoned():
             return
         if self.command == "PUT" and refuse and os.path.exists(refuse):
             mm = MANIFEST_RE.match(u.path)
@@ -363,6 +421,10 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self._log = open(args.log, "a", buffering=1) if args.log else None
         self._lock = threading.Lock()
         self.wrong_put_digest = args.wrong_put_digest
+        self.hold_while = args.hold_writes_while
+        self.hold_after = args.hold_writes_after
+        self.hold_tag_puts_only = args.hold_tag_puts_only
+        self.writes_seen = 0
         self.fault_rate = args.fault_rate
         self._faults = random.Random(args.fault_seed)
 
@@ -411,6 +473,13 @@ def main():
                     help="seed of the fault sequence")
     ap.add_argument("--wrong-put-digest", action="store_true",
                     help="answer manifest PUTs with a Docker-Content-Digest of other bytes")
+    ap.add_argument("--hold-writes-while", metavar="FILE",
+                    help="keep PUTs, POSTs and PATCHes unanswered while FILE exists")
+    ap.add_argument("--hold-writes-after", type=int, default=0, metavar="N",
+                    help="with --hold-writes-while: let the first N writes through")
+    ap.add_argument("--hold-tag-puts-only", action="store_true",
+                    help="with --hold-writes-while: hold only manifest PUTs by tag, and "
+                         "forward them when released whether or not the client waits")
     args = ap.parse_args()
     if not 0 <= args.fault_rate < 1:
         ap.error("--fault-rate must be at least 0 and below 1")

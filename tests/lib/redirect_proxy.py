@@ -17,7 +17,12 @@ upstream itself (with --upstream-auth, a ready Authorization value, when the reg
 one), and /file/<name> from --files-dir (the URL of a foreign layer), and records every
 request it gets, as one JSON line in --storage-log:
   {"path": ..., "authorization": true|false, "headers": [names...]}
-never a header value.  Tests assert that no Authorization ever reaches it.
+never a header value.  Tests assert that no Authorization ever reaches it.  Every connection
+it accepts, whether or not a request follows, is also a line ("connection") in
+--storage-log.connections, so a test can tell that a client never even connected.
+
+--tls-cert CERT --tls-key KEY: the proxy itself speaks HTTPS (the storage listener stays plain
+HTTP), so its blob redirects go from https to http: a downgrade a client must refuse.
 
 Ports: --port-file gets the proxy's port, --storage-port-file the storage listener's.
 """
@@ -28,6 +33,7 @@ import http.server
 import json
 import os
 import re
+import ssl
 import sys
 import threading
 
@@ -100,6 +106,11 @@ class Storage(http.server.BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
+    def setup(self):
+        with LOCK, open(self.server.opts.storage_log + ".connections", "a") as f:
+            f.write("connection\n")
+        super().setup()
+
     def do_GET(self):
         opts = self.server.opts
         entry = {"path": self.path.split("?")[0],
@@ -147,10 +158,13 @@ class Storage(http.server.BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-def serve(handler, opts, port_file):
+def serve(handler, opts, port_file, tls=None):
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     srv.daemon_threads = True
     srv.opts = opts
+    if tls:
+        # the handshake happens on the connection's own thread, at its first read
+        srv.socket = tls.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
     tmp = port_file + ".tmp"
     with open(tmp, "w") as f:
         f.write("%d\n" % srv.server_address[1])
@@ -166,12 +180,19 @@ def main():
     ap.add_argument("--storage-port-file", required=True)
     ap.add_argument("--storage-log", required=True)
     ap.add_argument("--files-dir", default="")
+    ap.add_argument("--tls-cert", help="the proxy speaks HTTPS with this certificate (PEM)")
+    ap.add_argument("--tls-key", help="and this key (PEM)")
     opts = ap.parse_args()
+    tls = None
+    if opts.tls_cert:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(opts.tls_cert, opts.tls_key)
     open(opts.storage_log, "a").close()
+    open(opts.storage_log + ".connections", "a").close()
     storage = serve(Storage, opts, opts.storage_port_file)
     opts.storage_port = storage.server_address[1]
     threading.Thread(target=storage.serve_forever, daemon=True).start()
-    proxy = serve(Proxy, opts, opts.port_file)
+    proxy = serve(Proxy, opts, opts.port_file, tls)
     try:
         proxy.serve_forever()
     except KeyboardInterrupt:
