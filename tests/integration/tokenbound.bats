@@ -124,12 +124,15 @@ read_digests() {
 				[[ $d == "$want" ]] || { printf "tb/r%03d: digest \"%s\"\n" "$i" "$d" >&2; return 1; }
 			done
 		}
+		pids=()
 		for ((k = 0; k < n; k++)); do
 			reader "$k" &
+			pids+=($!)
 		done
+		# each reader by its pid (not wait -n, which may say 127 for readers already gone)
 		fail=0
-		for ((k = 0; k < n; k++)); do
-			wait -n || fail=1
+		for k in "${!pids[@]}"; do
+			wait "${pids[k]}" || { rc=$?; echo "reader $k: status $rc" >&2; fail=1; }
 		done
 		exit "$fail"' _ "$TESTDIR/mnt-$1/$TOKEN" "$2" "$3" "$4" "$(<"$TESTDIR/many.digest")"
 }
