@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# A bounded soak (reliability rows E7 and D9): for SOAK_SECONDS (default 45) parallel readers of
+# A bounded soak (reliability rows E7 and D9): for SOAK_SECONDS (default 180) parallel readers of
 # manifests and layers, listings, and draft/commit cycles run against the registry through
 # tests/lib/paging_proxy.py --fault-rate, which answers a share of the reads 503 or cuts them off
 # with a reset: what a real registry does under load, but not on cue.  What must hold: every
@@ -8,7 +8,7 @@
 
 load ../lib/suite
 
-SOAK_SECONDS=${SOAK_SECONDS:-45}
+SOAK_SECONDS=${SOAK_SECONDS:-180}
 FAULT_RATE=0.05
 
 setup_file() {
