@@ -34,6 +34,25 @@ gone_within() {
 	return 1
 }
 
+# term_mid_push PID — SIGTERM the daemon PID while $TOUCHER's `touch .commit` waits on a held
+# write: the daemon must exit 0 within 20 s (only calling the wait off lets it go), and the
+# touch must then fail, not hang (timeout's 124 would say it hung).
+term_mid_push() {
+	local pid=$1 rc=0
+	kill -TERM "$pid"
+	if ! gone_within 20 "$pid"; then
+		kill -KILL "$pid" 2>/dev/null || true
+		return 1
+	fi
+	wait "$pid" || rc=$?
+	[ "$rc" -eq 0 ] || { echo "regfs exited with status $rc" >&2; return 1; }
+	gone_within 10 "$TOUCHER"
+	rc=0
+	wait "$TOUCHER" || rc=$?
+	TOUCHER=
+	((rc != 0 && rc != 124)) || { echo "touch .commit: status $rc: $(<"$BATS_TEST_TMPDIR/touch.out")" >&2; return 1; }
+}
+
 @test "SIGTERM mid-push: the daemon exits, no tag is made, the draft survives and a new mount pushes it" {
 	local pdir="$TESTDIR/proxy-stop" mnt="$TESTDIR/mnt-stop" d pid digest before after out rc=0 a mark first
 	local -a opts
@@ -64,21 +83,9 @@ gone_within() {
 	grep -qE '^PUT /v2/onap/stopped/manifests/sha256:[0-9a-f]{64} 201$' "$pdir/proxy.log"
 	[ "$(manifest_status onap/stopped v1)" = 404 ]
 
-	kill -TERM "$pid"
 	# the held write would wait for ever: only calling it off lets the daemon go
-	if ! gone_within 20 "$pid"; then
-		kill -KILL "$pid" 2>/dev/null || true
-		return 1
-	fi
-	wait "$pid" || rc=$?
-	[ "$rc" -eq 0 ] || { echo "regfs exited with status $rc" >&2; return 1; }
+	term_mid_push "$pid"
 	! _is_mounted "$(realpath "$mnt")" || { echo "still mounted after the daemon ended" >&2; return 1; }
-	gone_within 10 "$TOUCHER"
-	rc=0
-	wait "$TOUCHER" || rc=$?
-	TOUCHER=
-	# the commit failed (it was not left to hang: timeout's 124 would say so)
-	((rc != 0 && rc != 124)) || { echo "touch .commit: status $rc: $(<"$BATS_TEST_TMPDIR/touch.out")" >&2; return 1; }
 
 	# no tag, and the registry's own tools agree
 	[ "$(manifest_status onap/stopped v1)" = 404 ]
@@ -139,18 +146,7 @@ gone_within() {
 	TOUCHER=$!
 	_wait_until 30 grep -q '^PUT /v2/onap/tagput/manifests/v1 HELD$' "$pdir/proxy.log" ||
 		{ echo "the tag PUT was not held; the proxy saw:" >&2; cat "$pdir/proxy.log" >&2; return 1; }
-	kill -TERM "$pid"
-	if ! gone_within 20 "$pid"; then
-		kill -KILL "$pid" 2>/dev/null || true
-		return 1
-	fi
-	wait "$pid" || rc=$?
-	[ "$rc" -eq 0 ] || { echo "regfs exited with status $rc" >&2; return 1; }
-	gone_within 10 "$TOUCHER"
-	rc=0
-	wait "$TOUCHER" || rc=$?
-	TOUCHER=
-	((rc != 0 && rc != 124)) || { echo "touch .commit: status $rc: $(<"$BATS_TEST_TMPDIR/touch.out")" >&2; return 1; }
+	term_mid_push "$pid"
 
 	# the registry finishes the PUT it had taken in: the tag is the whole list, children and all
 	[ "$(manifest_status onap/tagput v1)" = 404 ]
