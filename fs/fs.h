@@ -348,6 +348,18 @@ struct resolve_view; /* resolve.c, below */
  * prefetch=0) or its queue is full. */
 void prefetch_registry(struct fs *fs, struct reg_registry *r);
 
+/* Read @r's catalog into the listing cache in the background: a lookup at
+ * the registry's top whose own probe may not tell (a namespace) has it on
+ * its way meanwhile (resolve.c).  Returns at once; nothing when read ahead
+ * is off, the queue is full, or a catalog job for @r is queued or running. */
+void prefetch_catalog(struct fs *fs, struct reg_registry *r);
+
+/* Fetch tag @tag of @repo's manifest in the background (by the tag, kept by
+ * digest, the tag's digest for the TTL): a lookup of the tag that has to
+ * ask for its tags list has it on its way meanwhile (resolve.c).  Returns
+ * at once; nothing when read ahead is off or the queue is full. */
+void prefetch_tag(struct fs *fs, struct reg_registry *r, const char *repo, const char *tag);
+
 /* Index @idx of @repo of @r was opened: fetch its platform entries'
  * manifests and their configs in the background (once per index, bounded;
  * prefetch.c).  Returns at once; work that does not fit is dropped. */

@@ -19,6 +19,11 @@
  * for that fetch like for any other (resolve_manifest_by_digest's single
  * flight); blobs are deduplicated by the store (cache_store_ensure).
  *
+ * Three jobs are a lookup's rather than an index's: a registry's warm-up
+ * at mount (/v2/); its catalog, asked beside the first probe of a
+ * top-level name; and a tag's manifest, asked beside the tags list that
+ * answers a lookup of the tag (both resolve.c decides).
+ *
  * The threads run with an empty cancel scope: they may wait, and only
  * cancel_all() (shutdown) calls their waits off.  A job that fails is
  * forgotten: the reader that wants the thing asks for it again, and sees
@@ -39,9 +44,20 @@
 #include "registry/client.h"
 #include "registry/manifest.h"
 
+enum prefetch_kind {
+	PREFETCH_MANIFEST, /* a manifest (and an image's config) by digest */
+	PREFETCH_WARM_UP,  /* a registry's /v2/ */
+	PREFETCH_CATALOG,  /* a registry's catalog, into the listing cache */
+	PREFETCH_TAG,      /* a tag's manifest, by the tag */
+};
+
 struct prefetch_job {
+	enum prefetch_kind kind;
 	struct reg_registry *reg; /* borrowed from the client */
-	char *repo;               /* owned; NULL: a registry's warm-up, not a manifest */
+	char *repo;               /* owned (PREFETCH_MANIFEST, PREFETCH_TAG) */
+	char *tag;                /* owned (PREFETCH_TAG) */
+	/* PREFETCH_MANIFEST: the digest; else what running[] shows for the job
+	 * (never a digest, never "", the mark of an idle thread) */
 	char digest[DIGEST_STR_LEN + 1];
 	char *media_type;         /* owned, or NULL */
 };
@@ -79,6 +95,7 @@ struct prefetch {
 static void job_release(struct prefetch_job *j)
 {
 	free(j->repo);
+	free(j->tag);
 	free(j->media_type);
 	memset(j, 0, sizeof(*j));
 }
@@ -113,14 +130,40 @@ static void warm_up_run(struct fs *fs, struct reg_registry *r)
 		log_debug("warm-up of '%s': %s", reg_registry_host(r), strerror(-ret));
 }
 
+/* A registry's catalog read into the listing cache, where the lookup that
+ * asked for it (resolve.c) finds it, or joins its flight. */
+static void catalog_run(struct fs *fs, struct reg_registry *r)
+{
+	const struct resolve_listing *cat = NULL;
+	int ret = resolve_catalog(fs, r, &cat);
+
+	resolve_listing_put(cat);
+	if (ret < 0 && ret != -EINTR && ret != -ENOTSUP)
+		log_debug("catalog of '%s' ahead: %s", reg_registry_host(r), strerror(-ret));
+}
+
 /* One job: the manifest, parsed (and so kept), and an image's config. */
 static void job_run(struct fs *fs, struct prefetch_job *j)
 {
 	struct resolve_view v;
 	int ret;
 
-	if (!j->repo) {
+	if (j->kind == PREFETCH_WARM_UP) {
 		warm_up_run(fs, j->reg);
+		return;
+	}
+	if (j->kind == PREFETCH_CATALOG) {
+		catalog_run(fs, j->reg);
+		return;
+	}
+	if (j->kind == PREFETCH_TAG) {
+		/* the manifest, parsed; an index's children are not read
+		 * ahead for this (tree.c decides when they are) */
+		ret = resolve_ref(fs, j->reg, j->repo, j->tag, false, &v);
+		if (ret < 0 && ret != -EINTR && ret != -CANCEL_WOULD_WAIT && ret != -ENOENT)
+			log_debug("read ahead of '%s:%s': %s", j->repo, j->tag, strerror(-ret));
+		if (ret == 0)
+			resolve_view_release(&v);
 		return;
 	}
 	ret = resolve_digest(fs, j->reg, j->repo, j->digest, j->media_type, &v);
@@ -249,6 +292,7 @@ static int enqueue_locked(struct prefetch *p, struct reg_registry *r, const char
 	    running_slot_locked(p, d->digest) >= 0)
 		return 0;
 	j = &p->queue[(p->head + p->count) % PREFETCH_QUEUE_MAX];
+	j->kind = PREFETCH_MANIFEST;
 	j->reg = r;
 	j->repo = strdup(repo);
 	j->media_type = d->media_type ? strdup(d->media_type) : NULL;
@@ -283,7 +327,44 @@ void prefetch_index(struct fs *fs, struct reg_registry *r, const char *repo,
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* Queue a job of @kind (not a manifest) for @r, unless one of that kind
+ * for @r is queued or running, or the queue is full. */
+static void enqueue_registry_job(struct fs *fs, struct reg_registry *r, enum prefetch_kind kind)
+{
+	struct prefetch *p = pool_of(fs);
+	struct prefetch_job *j;
+	char mark[DIGEST_STR_LEN + 1];
+
+	if (!p)
+		return;
+	/* running[] holds text: the kind and the registry's address tell one
+	 * registry's job from another's */
+	snprintf(mark, sizeof(mark), "%s %p", kind == PREFETCH_CATALOG ? "catalog" : "warm-up",
+		 (void *)r);
+	pthread_mutex_lock(&p->lock);
+	if (!p->stopping && p->count < PREFETCH_QUEUE_MAX && queued_locked(p, mark) < 0 &&
+	    running_slot_locked(p, mark) < 0) {
+		j = &p->queue[(p->head + p->count) % PREFETCH_QUEUE_MAX];
+		j->kind = kind;
+		j->reg = r;
+		memcpy(j->digest, mark, sizeof(mark));
+		p->count++;
+		pthread_cond_signal(&p->work);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
 void prefetch_registry(struct fs *fs, struct reg_registry *r)
+{
+	enqueue_registry_job(fs, r, PREFETCH_WARM_UP);
+}
+
+void prefetch_catalog(struct fs *fs, struct reg_registry *r)
+{
+	enqueue_registry_job(fs, r, PREFETCH_CATALOG);
+}
+
+void prefetch_tag(struct fs *fs, struct reg_registry *r, const char *repo, const char *tag)
 {
 	struct prefetch *p = pool_of(fs);
 	struct prefetch_job *j;
@@ -291,13 +372,20 @@ void prefetch_registry(struct fs *fs, struct reg_registry *r)
 	if (!p)
 		return;
 	pthread_mutex_lock(&p->lock);
+	/* not deduplicated here: the GET of a tag is single-flight already */
 	if (!p->stopping && p->count < PREFETCH_QUEUE_MAX) {
 		j = &p->queue[(p->head + p->count) % PREFETCH_QUEUE_MAX];
+		j->kind = PREFETCH_TAG;
 		j->reg = r;
-		/* what running[] shows for it: never a digest, never "" (idle) */
-		snprintf(j->digest, sizeof(j->digest), "warm-up");
-		p->count++;
-		pthread_cond_signal(&p->work);
+		j->repo = strdup(repo);
+		j->tag = strdup(tag);
+		snprintf(j->digest, sizeof(j->digest), "tag");
+		if (j->repo && j->tag) {
+			p->count++;
+			pthread_cond_signal(&p->work);
+		} else {
+			job_release(j);
+		}
 	}
 	pthread_mutex_unlock(&p->lock);
 }

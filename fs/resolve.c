@@ -397,6 +397,52 @@ int resolve_manifest_by_digest(struct fs *fs, struct reg_registry *r, const char
 }
 
 /*
+ * A tag never seen, fetched: one GET, its bytes kept by digest and where it
+ * points kept under @key (its tag key) for the TTL.  One GET however many
+ * ask at once (the read ahead of a tag's lookup and the reader that
+ * follows it): after another's, the answer is in memory, or that GET failed
+ * and this one tries.  0 with @digest set, or -errno.
+ */
+static int tag_fetch(struct fs *fs, struct reg_registry *r, const char *repo, const char *tag,
+		     const char *key, char digest[DIGEST_STR_LEN + 1])
+{
+	struct reg_fetched f;
+	char *val = NULL;
+	size_t len;
+	int ret;
+
+	for (;;) {
+		bool found;
+
+		ret = fs_fetch_begin(fs, key);
+		if (ret < 0)
+			return ret;
+		found = cache_mem_get(fs->mem, key, &val, &len) == 0 && len == DIGEST_STR_LEN &&
+			digest_is_valid(val);
+		if (found)
+			memcpy(digest, val, DIGEST_STR_LEN + 1);
+		free(val);
+		val = NULL;
+		if (found) {
+			if (ret == 1)
+				fs_fetch_end(fs, key);
+			return 0;
+		}
+		if (ret == 1)
+			break;
+	}
+	ret = fs->remote->manifest_get(r, repo, tag, &f);
+	if (ret == 0) {
+		memcpy(digest, f.digest, DIGEST_STR_LEN + 1);
+		manifest_keep(fs, f.digest, f.bytes, f.len);
+		cache_mem_put(fs->mem, key, digest, DIGEST_STR_LEN, fs->cfg.ttl);
+		reg_fetched_release(&f);
+	}
+	fs_fetch_end(fs, key);
+	return ret;
+}
+
+/*
  * The digest @tag of @repo points at.  Within the TTL (unless @fresh) the
  * memory cache answers.  After it, or @fresh, a tag seen before costs one
  * HEAD, which confirms or moves it: registries do not count HEADs against
@@ -412,7 +458,6 @@ static int tag_digest(struct fs *fs, struct reg_registry *r, const char *repo, c
 {
 	char *key = fs_key_tag(r, repo, tag), *val = NULL, last[DIGEST_STR_LEN + 1];
 	bool live = false, known = false;
-	struct reg_fetched f;
 	size_t len;
 	int ret;
 
@@ -434,12 +479,7 @@ static int tag_digest(struct fs *fs, struct reg_registry *r, const char *repo, c
 	} else if (head_only) {
 		ret = fs->remote->manifest_digest(r, repo, tag, digest);
 	} else {
-		ret = fs->remote->manifest_get(r, repo, tag, &f);
-		if (ret == 0) {
-			memcpy(digest, f.digest, DIGEST_STR_LEN + 1);
-			manifest_keep(fs, f.digest, f.bytes, f.len);
-			reg_fetched_release(&f);
-		}
+		ret = tag_fetch(fs, r, repo, tag, key, digest);
 	}
 	if (ret == 0) {
 		cache_mem_put(fs->mem, key, digest, DIGEST_STR_LEN, fs->cfg.ttl);
@@ -875,6 +915,31 @@ static int level_listed_tag(struct level *l)
 	return ret;
 }
 
+/*
+ * A tag looked up with neither its repository's tags listing nor the tag
+ * itself at hand is a path walked in full (`cat repo/tag/manifest.json`),
+ * and whoever walks it reads the tag's manifest next: its GET goes out
+ * now, beside the tags list that answers the lookup, rather than after it
+ * (the GET is single-flight: tag_fetch).  Only where a catalog answers: on
+ * a registry without one (Docker Hub, whose pull quota counts manifest
+ * GETs) a lookup asks one HEAD and nothing more.
+ */
+static void tag_read_ahead(struct level *l)
+{
+	char *lkey = fs_key_tags(l->r, l->prefix), *tkey = fs_key_tag(l->r, l->prefix, l->name);
+	struct resolve_listing *tl = lkey ? listing_peek(l->fs, lkey) : NULL;
+	char *val = NULL;
+	size_t len;
+	bool live;
+
+	if (lkey && tkey && !tl && cache_mem_get_stale(l->fs->mem, tkey, &val, &len, &live) != 0)
+		prefetch_tag(l->fs, l->r, l->prefix, l->name);
+	free(val);
+	resolve_listing_put(tl);
+	free(lkey);
+	free(tkey);
+}
+
 /* A tag pushed since the listing, one we may not list, or on a registry
  * without listings: one HEAD (asked once per resolve_level).  1 found, 0
  * not, -errno. */
@@ -1025,6 +1090,12 @@ static int level_registry(struct level *l)
 		cret = 0;
 		l->cat = cat;
 	} else {
+		/* a name at the top whose probe finds no repository is a
+		 * namespace or nothing, which only the catalog tells: never
+		 * read yet, it is asked now, beside the probe, so that the
+		 * answer is not two round trips in a row */
+		if (!l->prefix && !cat && l->is_component)
+			prefetch_catalog(l->fs, l->r);
 		ret = l->prefix || probes_left(l) ? level_before_catalog(l, cat) : LEVEL_UNSURE;
 		resolve_listing_put(cat);
 		if (ret != LEVEL_UNSURE)
@@ -1041,6 +1112,7 @@ static int level_registry(struct level *l)
 		l->prefix && (!l->has_catalog || resolve_listing_has(l->cat, l->prefix));
 
 	if (l->is_tag && l->prefix_is_repo && l->has_catalog && !l->tag_probed) {
+		tag_read_ahead(l);
 		ret = level_listed_tag(l);
 		if (ret != 0)
 			return ret < 0 ? ret : LEVEL_TAG;

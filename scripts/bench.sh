@@ -216,10 +216,11 @@ EOF
 
 # pair ID TITLE TARGET RUNS  REGFS_LABEL REGFS_PREP REGFS_CMD  PEER_LABEL PEER_PREP PEER_CMD [KIND]
 # Time both sides RUNS times, alternating, and record the row.  KIND "speedup": the peer is
-# the slow variant and the row shows peer / regfs.  COUNT_LOG_PAIR overrides the request log.
+# the slow variant and the row shows peer / regfs.  COUNT_LOG_PAIR overrides the request log;
+# PAIR_NOTE is added to the row's note.
 pair() {
 	local id=$1 title=$2 target=$3 runs=$4 rl=$5 rp=$6 rc=$7 pl=$8 pp=$9 pc=${10} kind=${11:-ratio}
-	local countlog=${COUNT_LOG_PAIR:-$COUNT_LOG} i out note='' key=${1//[^A-Za-z0-9]/_}
+	local countlog=${COUNT_LOG_PAIR:-$COUNT_LOG} i out note=${PAIR_NOTE:-} key=${1//[^A-Za-z0-9]/_}
 	: >"$W/$key.regfs"
 	: >"$W/$key.peer"
 	log "$id: $rl  vs  $pl ($runs runs each)"
@@ -274,6 +275,12 @@ if want B2p; then
 	for r in $(seq -f 'r%02g' 0 24); do for t in v1 v2 v3 v4; do
 		echo "$BENCH_MNT/$ep/scale/$r/$t/manifest.json"; done; done >"$W/b2p.paths"
 	fresh="REGISTRY=$ep $CTL fresh"
+	# the floor: the same xargs over 100 local files, so no filesystem's time at all.  On 2
+	# cores, starting 100 cats is most of -P16's time, and caps the speed-up at -P1 / floor.
+	for i in $(seq 100); do echo "$W/b2p.paths"; done >"$W/b2p.local"
+	floor16=$(for i in 1 2 3; do time_raw "xargs -P16 -n1 cat <$W/b2p.local"; done | sort -n | sed -n 2p)
+	floor1=$(for i in 1 2 3; do time_raw "xargs -P1 -n1 cat <$W/b2p.local"; done | sort -n | sed -n 2p)
+	PAIR_NOTE="floor (the same over 100 local files, median of 3): -P16 $((floor16 / 1000000)) ms, -P1 $((floor1 / 1000000)) ms" \
 	COUNT_LOG_PAIR=$([[ -n $LATENCY ]] && echo "$COUNT_LOG" || echo "$W/proxy-b2p/proxy.log") \
 		pair "B2'" "100 manifests of 25 repositories, +${B2P_MS} ms per request" ">= 8" "$RUNS" \
 		"xargs -P16 -n1 cat" "$fresh" "xargs -P16 -n1 cat <$W/b2p.paths" \

@@ -94,6 +94,11 @@ MANIFEST_RE = re.compile(r"^/v2/(.+)/manifests/([^/]+)$")
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "regfs-paging-proxy"
+    # Headers and body go out in separate writes; with Nagle on, the body of an answer on a
+    # reused connection waits for the client's delayed ACK (40 ms here), which would add
+    # twice --delay-ms to every request after a connection's first.  Registries (Go's
+    # net/http) set TCP_NODELAY too.
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):
         pass
