@@ -38,12 +38,18 @@
  *
  * No credentials of the machine are read: HOME, DOCKER_CONFIG,
  * REGISTRY_AUTH_FILE and XDG_RUNTIME_DIR point into an empty scratch
- * directory, and no proxy from the environment is used.
+ * directory, and no proxy from the environment is used.  Nothing leaves
+ * the machine either, wherever a response points (a Location, a token
+ * realm): getaddrinfo and connect are wrapped below so that only numeric
+ * addresses resolve and only loopback ones are connected to.
  */
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -93,6 +99,50 @@ static struct {
 static char scratch[64];  /* this process's scratch directory */
 static char cafile[sizeof(scratch) + 16]; /* a CA bundle of one certificate, ours */
 static bool debug;
+
+/* --- loopback only -------------------------------------------------------- */
+
+/*
+ * curl resolves and connects through these (the executable's definitions
+ * come before libc's).  A name is never looked up: no DNS query for a host
+ * the fuzzer made up; an address that is not loopback is unreachable.
+ */
+int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+		struct addrinfo **res)
+{
+	static int (*real)(const char *, const char *, const struct addrinfo *,
+			   struct addrinfo **);
+	struct addrinfo h = {.ai_family = AF_UNSPEC};
+
+	if (!real)
+		*(void **)&real = dlsym(RTLD_NEXT, "getaddrinfo");
+	if (!real)
+		return EAI_FAIL;
+	if (hints)
+		h = *hints;
+	h.ai_flags |= AI_NUMERICHOST;
+	return real(node, service, &h, res);
+}
+
+int connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	static int (*real)(int, const struct sockaddr *, socklen_t);
+	bool loopback = false;
+
+	if (!real)
+		*(void **)&real = dlsym(RTLD_NEXT, "connect");
+	if (sa && sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in))
+		loopback = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24 == 127;
+	else if (sa && sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6))
+		loopback = IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+	else if (sa && sa->sa_family == AF_UNIX)
+		loopback = true;
+	if (!loopback || !real) {
+		errno = ENETUNREACH;
+		return -1;
+	}
+	return real(fd, sa, len);
+}
 
 /* --- the server ------------------------------------------------------------ */
 

@@ -146,6 +146,10 @@ SEEDS = {
                  b'<a href="http://127.0.0.1:@PORT@/storage">Temporary Redirect</a>.\n'),
         resp("200 OK", ["Content-Type: application/octet-stream"], b"@CONTENT@", "@LEN@"),
     ], LAYER),
+    "blob_307_elsewhere": (OP_BLOB, F_RETRY, [
+        V2, resp("307 Temporary Redirect", ["Location: http://10.255.255.1/blobs/@DIGEST@"]),
+        resp("307 Temporary Redirect", ["Location: http://storage.invalid/blobs/@DIGEST@"]),
+    ], LAYER),
     "manifest_307": (OP_MANIFEST_DIGEST, 0, [
         V2, resp("307 Temporary Redirect",
                  ["Location: http://127.0.0.1:@PORT@/v2/fuzz/repo/manifests/@DIGEST@"]),
