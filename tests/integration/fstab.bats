@@ -157,8 +157,8 @@ assert_mount() {
 		-o "$(regfs_opts)" 2>&1) || rc=$?
 	[ "$rc" -eq 1 ]
 	[ "$out" = "regfs: source '127.0.0.1:$PORT,not a host' is not a registry host name or a comma-separated list of them" ]
-	! _is_mounted "$mnt"
+	! _is_mounted "$mnt" || false
 	out=$(HOME="$TESTDIR/home" fs "$REGFS_BIN" "127.0.0.1:$PORT" "$mnt" extra -o "$(regfs_opts)" 2>&1) || rc=$?
 	[[ $out == "regfs: 'extra': one argument too many"* ]]
-	! _is_mounted "$mnt"
+	! _is_mounted "$mnt" || false
 }

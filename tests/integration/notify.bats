@@ -53,7 +53,7 @@ listen() {
 	# and the only one
 	[ "$(jq -s '[.[] | select(.data | split("\n") | index("READY=1"))] | length' "$out")" -eq 1 ]
 	# nothing about stopping yet
-	! grep -q 'STOPPING=1' "$out"
+	! grep -q 'STOPPING=1' "$out" || false
 
 	regfs_unmount "$MNT"
 	_wait_until 10 grep -q 'STOPPING=1' "$out" || { cat "$out" >&2; return 1; }
@@ -75,6 +75,6 @@ listen() {
 	_wait_until 10 _pid_gone "$pid"
 	wait "$pid" || rc=$?
 	[ "$rc" -eq 0 ]
-	! _is_mounted "$mnt"
+	! _is_mounted "$mnt" || false
 	[ "$(jq -r 'select(.data | split("\n") | index("STOPPING=1")) | .pid' "$out")" = "$pid" ]
 }
