@@ -26,6 +26,7 @@
 
 #include "common/digest.h"
 #include "common/log.h"
+#include "common/thread.h"
 
 #define SEAL_TMP_PREFIX "seal."
 #define SEAL_TMP_NAME_LEN (sizeof(SEAL_TMP_PREFIX) - 1 + CACHE_TMP_RANDOM_LEN)
@@ -145,6 +146,7 @@ static void *sealer_main(void *arg)
 {
 	struct cache_sealer *sr = arg;
 
+	thread_name_set("regfs-seal");
 	pthread_mutex_lock(&sr->lock);
 	for (;;) {
 		struct seal_job *job;

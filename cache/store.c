@@ -95,6 +95,7 @@
 #include "common/clock.h"
 #include "common/digest.h"
 #include "common/log.h"
+#include "common/thread.h"
 
 #define TMP_PREFIX "blob."
 #define TMP_NAME_LEN (sizeof(TMP_PREFIX) - 1 + CACHE_TMP_RANDOM_LEN) /* blob.<16 hex> */
@@ -1107,6 +1108,7 @@ static void *writer_helper_main(void *arg)
 	struct writer_helper *h = arg;
 	struct cache_writer *w = h->w;
 
+	thread_name_set("regfs-write");
 	pthread_mutex_lock(&h->lock);
 	for (;;) {
 		char *p;

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "common/pool.h"
+#include "common/thread.h"
 
 /* How long a thread with nothing to do stays. */
 #define POOL_IDLE_SECONDS 10
@@ -59,6 +60,7 @@ static void *pool_thread(void *arg)
 	struct pool *p = arg;
 	struct pool_work *w;
 
+	thread_name_set("regfs-wait");
 	pthread_mutex_lock(&p->lock);
 	while ((w = next_work_locked(p))) {
 		pthread_mutex_unlock(&p->lock);

@@ -30,6 +30,7 @@
 #include "common/fdshort.h"
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/thread.h"
 #include "fs/fs.h"
 #include "fs/remote.h"
 #include "fs/notify.h"
@@ -829,6 +830,7 @@ static void *ready_watch(void *arg)
 	const char *mountpoint = arg;
 	struct stat st;
 
+	thread_name_set("regfs-ready");
 	if (stat(mountpoint, &st) == 0)
 		notify_ready(mountpoint);
 	return NULL;

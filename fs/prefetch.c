@@ -39,6 +39,7 @@
 #include "common/cancel.h"
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/thread.h"
 #include "fs/fs.h"
 #include "fs/remote.h"
 #include "registry/client.h"
@@ -182,6 +183,7 @@ static void *prefetch_main(void *arg)
 	struct prefetch_worker *w = arg;
 	struct prefetch *p = w->p;
 
+	thread_name_set("regfs-ahead");
 	/* may wait: nobody but shutdown calls a read ahead off */
 	cancel_scope_set((struct cancel_scope){0});
 	pthread_mutex_lock(&p->lock);

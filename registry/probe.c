@@ -31,6 +31,7 @@
 #include "common/clock.h"
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/thread.h"
 #include "registry/request.h"
 
 /* --- reachability --------------------------------------------------------- */
@@ -153,6 +154,7 @@ static void *prober_main(void *arg)
 {
 	struct reg_client *c = arg;
 
+	thread_name_set("regfs-probe");
 	while (!prober_should_stop(c)) {
 		struct reg_registry *head, *r;
 		uint64_t gen;
