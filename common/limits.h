@@ -35,6 +35,12 @@
  * listing is cut off. */
 #define REG_LISTING_PAGE_MAX (16u << 20)
 #define REG_LISTING_PAGES_MAX 10000
+/* Tags asked for per page (n=): a page is one round trip, and 10,000 tags
+ * of at most 128 bytes stay far below REG_LISTING_PAGE_MAX.  A registry
+ * that refuses so many (ECR's limit is 1,000) is asked for
+ * REG_TAGS_PAGE_N_SMALL; one that answers fewer links the next page. */
+#define REG_TAGS_PAGE_N 10000
+#define REG_TAGS_PAGE_N_SMALL 1000
 /* A blob from a mirror is held back up to this size until it verifies
  * (configs always are). */
 #define REG_MIRROR_HOLD_MAX (4u << 20)

@@ -199,6 +199,24 @@ static void mirrors_lacked(const struct route *rt, const bool *lacked, size_t i,
 			route_mirror_lacked(&rt[j], what, &rt[i]);
 }
 
+/* The tags listing again in pages of REG_TAGS_PAGE_N_SMALL, after a source
+ * failed the large ones: a registry whose page limit is below
+ * REG_TAGS_PAGE_N refuses the request (a 400, as distribution does for a
+ * catalog past its maxentries).  A source that failed for another reason
+ * fails again, within the same bound.  0 or -errno, as fetch_listing. */
+static int tags_small_pages(const struct route *rt, const char *repo, const char *scope,
+			    const char *what, double deadline, struct reg_strlist *out)
+{
+	char *path = NULL;
+	int ret;
+
+	if (asprintf(&path, "/v2/%s/tags/list?n=%d", repo, REG_TAGS_PAGE_N_SMALL) < 0)
+		return -ENOMEM;
+	ret = fetch_listing(rt, path, scope, "tags", what, reg_name_is_tag, deadline, out, NULL);
+	free(path);
+	return ret;
+}
+
 int reg_tags(struct reg_registry *r, const char *repo, struct reg_strlist *out)
 {
 	char *path = NULL, *scope = NULL, *what = NULL;
@@ -207,7 +225,7 @@ int reg_tags(struct reg_registry *r, const char *repo, struct reg_strlist *out)
 	memset(out, 0, sizeof(*out));
 	if (!reg_name_is_repo(repo))
 		return -EINVAL;
-	if (asprintf(&path, "/v2/%s/tags/list?n=1000", repo) < 0)
+	if (asprintf(&path, "/v2/%s/tags/list?n=%d", repo, REG_TAGS_PAGE_N) < 0)
 		path = NULL;
 	if (asprintf(&scope, "repository:%s:pull", repo) < 0)
 		scope = NULL;
@@ -223,6 +241,8 @@ int reg_tags(struct reg_registry *r, const char *repo, struct reg_strlist *out)
 		for (size_t i = 0; i < n; i++) {
 			ret = fetch_listing(&rt[i], path, scope, "tags", what, reg_name_is_tag,
 					    deadline, out, NULL);
+			if (ret == -EIO)
+				ret = tags_small_pages(&rt[i], repo, scope, what, deadline, out);
 			if (ret == 0)
 				mirrors_lacked(rt, lacked, i, what);
 			if (ret == 0 || !route_fall_back_on(ret))

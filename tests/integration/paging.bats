@@ -10,7 +10,8 @@ load ../lib/suite
 setup_file() {
 	suite_start_registry
 	[[ -z ${REGFS_SKIP_REASON:-} ]] || return 0
-	proxy_start "$TESTDIR/proxy-paging"
+	# at most n=1000 here: regfs asks for 10,000 tags a page, is refused, and asks again for 1,000
+	proxy_start "$TESTDIR/proxy-paging" --max-n 1000
 	export PAGING=$PROXY
 	proxy_start "$TESTDIR/proxy-bad" --inject-bad-names
 	export BAD=$PROXY
@@ -62,6 +63,11 @@ setup() { regfs_skip_if_needed; }
 	run grep -c '^GET /v2/test/tags/tags/list' "$TESTDIR/proxy-paging/proxy.log"
 	[ "$output" -ge 22 ] || { echo "only $output tags/list requests (150 tags need 22 pages)" >&2; return 1; }
 	grep -q '^GET /v2/test/tags/tags/list?.*last=' "$TESTDIR/proxy-paging/proxy.log"
+	# big pages first; refused, small ones (and never big ones again within the listing)
+	grep -q '^GET /v2/test/tags/tags/list?n=10000 400$' "$TESTDIR/proxy-paging/proxy.log"
+	grep -q '^GET /v2/test/tags/tags/list?n=1000 200$' "$TESTDIR/proxy-paging/proxy.log"
+	# the other proxy takes any n: one page of 10,000 asked, no refusal
+	! grep -q ' 400$' "$TESTDIR/proxy-bad/proxy.log" || false
 }
 
 @test "a tag from the last page is browsable, including the 128-character one" {

@@ -30,6 +30,8 @@ never be exercised.  Everything else is forwarded unchanged to the upstream regi
   --delay-ms MS              every request waits MS ms before it is handled: a registry that
                              far away (scripts/bench.sh --latency), which loopback cannot be.
   --page-size 0              tags/list is not paged here: forwarded as the registry answers it.
+  --max-n N                  tags/list?n= above N is refused with 400 PAGINATION_NUMBER_INVALID,
+                             as registries with a page limit do (ECR: 1,000).
   --extra-tags REPO=N        tags/list of REPO (repeatable) also lists N made-up tags x0000000..
                              (a repository with 200,000 tags costs minutes to push, and only its
                              listing is measured); they are paged like the rest.
@@ -298,6 +300,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         q = urllib.parse.parse_qs(query)
         n = self.server.page_size or len(tags) + 1
         try:
+            if "n" in q and self.server.max_n and int(q["n"][0]) > self.server.max_n:
+                raise ValueError("n over the limit")
             if "n" in q and 0 < int(q["n"][0]) < n:
                 n = int(q["n"][0])
         except ValueError:
@@ -410,6 +414,7 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         super().__init__(("127.0.0.1", args.port), Handler)
         self.upstream = args.upstream
         self.page_size = args.page_size
+        self.max_n = args.max_n
         self.inject = args.inject_bad_names
         self.refuse_while = args.refuse_tag_puts_while
         self.no_catalog = args.no_catalog
@@ -454,6 +459,7 @@ def main():
     ap.add_argument("--upstream", required=True, help="HOST:PORT of the plain-HTTP registry")
     ap.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free one)")
     ap.add_argument("--port-file", help="write the port here once listening")
+    ap.add_argument("--max-n", type=int, default=0, metavar="N")
     ap.add_argument("--page-size", type=int, default=7,
                     help="most tags per tags/list page (0: forward tags/list unpaged)")
     ap.add_argument("--inject-bad-names", action="store_true",
