@@ -651,6 +651,19 @@ static int builder_add(struct builder *b, struct archive *a, struct archive_entr
 				 b->names.data + e.path_off);
 			continue;
 		}
+		/* pax headers may carry one twice (SCHILY. and LIBARCHIVE.): the last wins */
+		x = NULL;
+		for (size_t k = e.xattr_first; k < ix->n_xattrs; k++)
+			if (ix->xattrs[k].name_len == nlen &&
+			    !memcmp(b->names.data + ix->xattrs[k].name_off, xname, nlen))
+				x = &ix->xattrs[k];
+		if (x) {
+			x->value_len = (uint32_t)xsize;
+			ret = names_add(b, xval, xsize, &x->value_off);
+			if (ret < 0)
+				return ret;
+			continue;
+		}
 		if (array_reserve(&ix->xattrs, &ix->cap_xattrs, ix->n_xattrs + 1,
 				  sizeof(*ix->xattrs)) < 0)
 			return -ENOMEM;
@@ -1150,7 +1163,7 @@ out:
  * Little-endian throughout:
  *   "RGFSLIX\n", u32 version, char digest[DIGEST_STR_LEN + 1] (NUL-padded),
  *   u32 compression, u32 entries, u32 xattrs, u32 checkpoints, u64 names,
- *   u64 stream size, u64 skipped, char sha256[DIGEST_STR_LEN] of the body;
+ *   u64 stream size, u64 skipped, char sha256[DIGEST_STR_LEN] of all the rest;
  *   then the body: the entries (ENTRY_BYTES each, parent and end left out:
  *   load works them out again), the xattrs (4 x u32), the checkpoints
  *   (u64 uout, u64 cin, u8 bits, u32 window length, the window) and the
@@ -1188,11 +1201,28 @@ static int put_u64(struct buf *o, uint64_t v)
 	return ret ? ret : put_u32(o, (uint32_t)(v >> 32));
 }
 
+/* The checksum of a stored index: of the header before it, then the body. */
+static void index_sum(const void *head, size_t hlen, const void *body, size_t blen,
+		      char sum[DIGEST_STR_LEN + 1])
+{
+	struct digest_ctx c;
+
+	if (digest_ctx_init(&c) < 0) { /* cannot match any stored sum */
+		memset(sum, 0, DIGEST_STR_LEN + 1);
+		return;
+	}
+	digest_ctx_update(&c, head, hlen);
+	if (blen)
+		digest_ctx_update(&c, body, blen);
+	digest_ctx_final(&c, sum);
+}
+
 int layer_index_save(const struct layer_index *ix, struct buf *out)
 {
 	struct buf body = BUF_INIT(out->max);
 	char digest[DIGEST_STR_LEN + 1] = { 0 };
 	char sum[DIGEST_STR_LEN + 1];
+	size_t start;
 	int ret = 0;
 
 	for (size_t i = 0; i < ix->n_entries && !ret; i++) {
@@ -1235,8 +1265,8 @@ int layer_index_save(const struct layer_index *ix, struct buf *out)
 	ret = ret ? ret : put(&body, ix->names, ix->names_len);
 	if (ret)
 		goto out;
-	digest_of(body.data ? body.data : "", body.len, sum);
 	snprintf(digest, sizeof(digest), "%s", ix->digest);
+	start = out->len;
 	ret = put(out, INDEX_MAGIC, 8);
 	ret = ret ? ret : put_u32(out, INDEX_VERSION);
 	ret = ret ? ret : put(out, digest, sizeof(digest));
@@ -1247,7 +1277,10 @@ int layer_index_save(const struct layer_index *ix, struct buf *out)
 	ret = ret ? ret : put_u64(out, ix->names_len);
 	ret = ret ? ret : put_u64(out, ix->stream_size);
 	ret = ret ? ret : put_u64(out, ix->skipped);
-	ret = ret ? ret : put(out, sum, DIGEST_STR_LEN);
+	if (ret)
+		goto out;
+	index_sum(out->data + start, HEADER_BYTES - DIGEST_STR_LEN, body.data, body.len, sum);
+	ret = put(out, sum, DIGEST_STR_LEN);
 	ret = ret ? ret : put(out, body.data, body.len);
 out:
 	buf_release(&body, 0);
@@ -1410,7 +1443,7 @@ int layer_index_load(const void *p, size_t len, const char *digest, struct layer
 	if ((uint64_t)n_entries * ENTRY_BYTES + (uint64_t)n_xattrs * XATTR_BYTES +
 		    (uint64_t)n_cps * CHECKPOINT_BYTES + names_len > c.left)
 		goto out;
-	digest_of(c.p, c.left, body_sum);
+	index_sum(p, HEADER_BYTES - DIGEST_STR_LEN, c.p, c.left, body_sum);
 	if (memcmp(sum, body_sum, DIGEST_STR_LEN) != 0)
 		goto out;
 
