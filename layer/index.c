@@ -49,7 +49,7 @@ struct layer_checkpoint {
 struct layer_index {
 	char digest[DIGEST_STR_LEN + 1];
 	enum layer_compression comp;
-	struct layer_entry *entries; /* owned, sorted by path_cmp() */
+	struct layer_entry *entries; /* owned, sorted by layer_path_cmp() */
 	size_t n_entries, cap_entries;
 	struct layer_xattr *xattrs; /* owned */
 	size_t n_xattrs, cap_xattrs;
@@ -109,9 +109,7 @@ int layer_path_normalize(const char *in, char *out, size_t n)
 	return (int)len;
 }
 
-/* Order paths component by component: '/' before every other byte, so a
- * directory's subtree follows it without a gap ("a", "a/b", "a-b"). */
-static int path_cmp(const char *a, size_t alen, const char *b, size_t blen)
+int layer_path_cmp(const char *a, size_t alen, const char *b, size_t blen)
 {
 	size_t m = alen < blen ? alen : blen;
 
@@ -177,7 +175,7 @@ size_t layer_index_find(const struct layer_index *ix, const char *path)
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		const struct layer_entry *e = &ix->entries[mid];
-		int c = path_cmp(ix->names + e->path_off, e->path_len, path, plen);
+		int c = layer_path_cmp(ix->names + e->path_off, e->path_len, path, plen);
 
 		if (c == 0)
 			return mid;
@@ -273,7 +271,7 @@ static int index_link(struct layer_index *ix)
 		const char *p = ix->names + e->path_off;
 		size_t slash;
 
-		if (path_cmp(ix->names + prev->path_off, prev->path_len, p, e->path_len) >= 0)
+		if (layer_path_cmp(ix->names + prev->path_off, prev->path_len, p, e->path_len) >= 0)
 			return -EINVAL;
 		for (;;) {
 			struct layer_entry *a = &ix->entries[stack[top]];
@@ -687,7 +685,7 @@ static int raw_cmp(const void *pa, const void *pb, void *arg)
 	const struct builder *b = arg;
 	uint32_t ia = *(const uint32_t *)pa, ib = *(const uint32_t *)pb;
 	const struct layer_entry *ea = &b->raw[ia], *eb = &b->raw[ib];
-	int c = path_cmp(b->names.data + ea->path_off, ea->path_len, b->names.data + eb->path_off,
+	int c = layer_path_cmp(b->names.data + ea->path_off, ea->path_len, b->names.data + eb->path_off,
 			 eb->path_len);
 
 	return c ? c : (ia > ib) - (ia < ib);
@@ -705,7 +703,7 @@ static long raw_find_before(const struct builder *b, const uint32_t *ord, const 
 		size_t mid = lo + (hi - lo) / 2;
 		const struct layer_entry *e = &b->raw[ord[mid]];
 
-		if (path_cmp(b->names.data + e->path_off, e->path_len, p, plen) < 0)
+		if (layer_path_cmp(b->names.data + e->path_off, e->path_len, p, plen) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -714,7 +712,7 @@ static long raw_find_before(const struct builder *b, const uint32_t *ord, const 
 		const struct layer_entry *e = &b->raw[ord[lo]];
 
 		if (ord[lo] >= before ||
-		    path_cmp(b->names.data + e->path_off, e->path_len, p, plen) != 0)
+		    layer_path_cmp(b->names.data + e->path_off, e->path_len, p, plen) != 0)
 			break;
 		found = ord[lo];
 	}

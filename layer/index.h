@@ -170,6 +170,11 @@ uint64_t layer_index_decompressed(const struct layer_index *ix);
  */
 int layer_path_normalize(const char *in, char *out, size_t n);
 
+/* Order two paths of @alen and @blen bytes component by component, as the
+ * entries are ('/' before every other byte, so a directory's subtree
+ * follows it without a gap: "a", "a/b", "a-b").  <0, 0 or >0. */
+int layer_path_cmp(const char *a, size_t alen, const char *b, size_t blen);
+
 /*
  * Append the index to @out in its stored form: a header (magic, format
  * version, the blob's digest, the counts, the sha256 of what follows)

@@ -23,6 +23,7 @@
 
 #include "common/buf.h"
 #include "layer/index.h"
+#include "layer/merge.h"
 
 #include "check.h"
 
@@ -767,6 +768,96 @@ static void test_broken(void)
 	free(blob);
 }
 
+/* Three layers merged: replaced files, whiteouts, opaque directories, a
+ * file turned directory and back, implied directories keeping real ones. */
+static void test_merge(void)
+{
+	static const struct tent l0[] = {
+		{ "etc/passwd", LAYER_REG, 0644, "v1", 2 },
+		{ "etc/group", LAYER_REG, 0644, "g", 1 },
+		{ "etc/ssl/cert", LAYER_REG, 0644, "c", 1 },
+		{ "opt/keep/a", LAYER_REG, 0644, "a", 1 },
+		{ "opt/keep/b", LAYER_REG, 0644, "b", 1 },
+		{ "var/lib/x", LAYER_REG, 0644, "x", 1 },
+		{ "file-to-dir", LAYER_REG, 0644, "f", 1 },
+		{ "dir-to-file/", LAYER_DIR, 0755 },
+		{ "dir-to-file/child", LAYER_REG, 0644, "k", 1 },
+		{ "lib/", LAYER_DIR, 0700 },
+	};
+	static const struct tent l1[] = {
+		{ "etc/passwd", LAYER_REG, 0600, "v2!", 3 },
+		{ "etc/.wh.group", LAYER_REG, 0644, "", 0 },
+		{ "opt/keep/.wh..wh..opq", LAYER_REG, 0644, "", 0 },
+		{ "opt/keep/c", LAYER_REG, 0644, "c", 1 },
+		{ "var/.wh.lib", LAYER_REG, 0644, "", 0 },
+		{ "file-to-dir/inner", LAYER_REG, 0644, "i", 1 },
+		{ "dir-to-file", LAYER_REG, 0644, "now a file", 10 },
+		{ "lib/newfile", LAYER_REG, 0644, "n", 1 },
+		{ ".wh.nonexistent", LAYER_REG, 0644, "", 0 },
+	};
+	static const struct tent l2[] = {
+		{ "etc/ssl/.wh..wh..opq", LAYER_REG, 0644, "", 0 },
+	};
+	static const char *const want[] = {
+		"", "dir-to-file", "etc", "etc/passwd", "etc/ssl", "file-to-dir",
+		"file-to-dir/inner", "lib", "lib/newfile", "opt", "opt/keep", "opt/keep/c", "var",
+	};
+	const struct tent *tabs[3] = { l0, l1, l2 };
+	size_t ns[3] = { sizeof(l0) / sizeof(l0[0]), sizeof(l1) / sizeof(l1[0]), 1 };
+	struct layer_index *ix[3] = { NULL, NULL, NULL };
+	struct layer_merge *m = NULL;
+	int fds[3] = { -1, -1, -1 };
+	size_t i, n = 0;
+	char why[256];
+
+	for (size_t k = 0; k < 3; k++) {
+		char name[16], *tar;
+
+		snprintf(name, sizeof(name), "m%zu.tar", k);
+		tar = tmp_path(name);
+		tar_write(tar, ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE, tabs[k], ns[k]);
+		CHECK_EQ(build(tar, &ix[k], &fds[k], why, sizeof(why)), 0);
+		free(tar);
+		if (!ix[k])
+			goto out;
+	}
+	CHECK_EQ(layer_merge_new(ix, 0, &m), -EINVAL);
+	CHECK_EQ(layer_merge_new(ix, 3, &m), 0);
+	if (!m)
+		goto out;
+	CHECK_EQ(layer_merge_count(m), sizeof(want) / sizeof(want[0]));
+	for (i = 0; i < layer_merge_count(m) && i < sizeof(want) / sizeof(want[0]); i++)
+		CHECK(!strcmp(layer_merge_path(m, i), want[i]), "%zu: '%s', want '%s'", i,
+		      layer_merge_path(m, i), want[i]);
+	/* the root's children */
+	for (i = layer_merge_child_first(m, 0); i != LAYER_NONE; i = layer_merge_child_next(m, i))
+		n++;
+	CHECK_EQ(n, 6);
+	i = layer_merge_find(m, "etc/passwd");
+	CHECK(i != LAYER_NONE && layer_merge_entry(m, i)->layer == 1, "etc/passwd from layer 1");
+	if (i != LAYER_NONE)
+		check_content(layer_merge_index(m, i), fds[1], "etc/passwd", &l1[0]);
+	i = layer_merge_find(m, "lib");
+	CHECK(i != LAYER_NONE && layer_merge_entry(m, i)->layer == 0 &&
+		      layer_merge_layer_entry(m, i)->mode == 0700,
+	      "lib keeps layer 0's real directory");
+	i = layer_merge_find(m, "dir-to-file");
+	CHECK(i != LAYER_NONE && layer_merge_layer_entry(m, i)->type == LAYER_REG, "dir-to-file");
+	CHECK(layer_merge_child_first(m, i) == LAYER_NONE, "a file has no children");
+	i = layer_merge_find(m, "etc/ssl");
+	CHECK(i != LAYER_NONE && layer_merge_child_first(m, i) == LAYER_NONE, "opaque etc/ssl");
+	CHECK(layer_merge_find(m, "etc/group") == LAYER_NONE, "whited out");
+	CHECK(layer_merge_find(m, "opt/keep/.wh..wh..opq") == LAYER_NONE, "marker hidden");
+	CHECK(layer_merge_find(m, "var/lib/x") == LAYER_NONE, "whited out subtree");
+out:
+	layer_merge_free(m);
+	for (size_t k = 0; k < 3; k++) {
+		layer_index_free(ix[k]);
+		if (fds[k] >= 0)
+			close(fds[k]);
+	}
+}
+
 int main(void)
 {
 	static const struct check_test tests[] = {
@@ -780,6 +871,8 @@ int main(void)
 		{ "hostile entries: .., absolute, through a symlink, bad hardlinks, duplicates",
 		  test_hostile },
 		{ "truncated, lying and non-tar blobs fail with EIO", test_broken },
+		{ "merge: whiteouts, opaque directories, files and directories replacing each other",
+		  test_merge },
 	};
 	int ret;
 
