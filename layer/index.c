@@ -819,7 +819,8 @@ static int builder_finish(struct builder *b)
 			if (p[k] != '/')
 				continue;
 			d = implicit_dir(0, (uint32_t)k);
-			ret = names_add(b, p, k, &d.path_off);
+			memcpy(b->path, p, k); /* not from the names, which the append may move */
+			ret = names_add(b, b->path, k, &d.path_off);
 			p = b->names.data + e.path_off; /* the names may have moved */
 			if (ret < 0 || (ret = table_push(ix, &d)) < 0)
 				goto out;
