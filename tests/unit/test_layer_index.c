@@ -858,6 +858,49 @@ out:
 	}
 }
 
+/* A sparse file (pax GNU.sparse) is listed, flagged, and refuses reads. */
+static void test_sparse(void)
+{
+	char *tar = tmp_path("sp.tar"), why[256], data[4096], buf[16];
+	struct archive *a = archive_write_new();
+	struct archive_entry *ae = archive_entry_new();
+	struct layer_index *ix = NULL;
+	size_t i, got;
+	int fd = -1;
+
+	memset(data, 's', sizeof(data));
+	archive_write_set_format(a, ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE);
+	archive_write_open_filename(a, tar);
+	archive_entry_set_pathname(ae, "holes");
+	archive_entry_set_filetype(ae, AE_IFREG);
+	archive_entry_set_perm(ae, 0644);
+	archive_entry_set_size(ae, 1 << 20);
+	archive_entry_sparse_add_entry(ae, 0, sizeof(data));
+	archive_entry_sparse_add_entry(ae, (1 << 20) - sizeof(data), sizeof(data));
+	archive_write_header(a, ae);
+	archive_write_data(a, data, sizeof(data));
+	archive_write_data(a, data, sizeof(data));
+	archive_entry_free(ae);
+	archive_write_close(a);
+	archive_write_free(a);
+
+	CHECK_EQ(build(tar, &ix, &fd, why, sizeof(why)), 0);
+	if (!ix)
+		goto out;
+	i = layer_index_find(ix, "holes");
+	CHECK(i != LAYER_NONE && (layer_index_entry(ix, i)->flags & LAYER_F_SPARSE) &&
+		      layer_index_entry(ix, i)->size == 1u << 20,
+	      "holes is sparse");
+	if (i != LAYER_NONE)
+		CHECK_EQ(layer_index_read(ix, fd, i, 0, buf, sizeof(buf), &got), -EIO);
+out:
+	layer_index_free(ix);
+	if (fd >= 0)
+		close(fd);
+	unlink(tar);
+	free(tar);
+}
+
 int main(void)
 {
 	static const struct check_test tests[] = {
@@ -871,6 +914,7 @@ int main(void)
 		{ "hostile entries: .., absolute, through a symlink, bad hardlinks, duplicates",
 		  test_hostile },
 		{ "truncated, lying and non-tar blobs fail with EIO", test_broken },
+		{ "sparse files are listed and refuse reads (EIO)", test_sparse },
 		{ "merge: whiteouts, opaque directories, files and directories replacing each other",
 		  test_merge },
 	};
