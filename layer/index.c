@@ -963,196 +963,258 @@ static const struct layer_checkpoint *checkpoint_find(const struct layer_index *
 	return &ix->cps[lo];
 }
 
-/* Copy what of [@pos, @pos + @n) falls in [@want, @want + @len) to @dst. */
-static size_t overlap_copy(unsigned char *dst, uint64_t want, size_t len, const unsigned char *src,
-			   uint64_t pos, size_t n, size_t done)
+/*
+ * A decompressor left where the last read stopped: the next read at or a
+ * little after that point goes on from there, so a file read front to back
+ * is decompressed once rather than once per read from its checkpoint.
+ */
+struct layer_reader {
+	struct layer_index *ix; /* borrowed */
+	int fd;			/* borrowed */
+	struct input in;
+	z_stream z;
+	bool z_ready, raw;
+	ZSTD_DCtx *zs;
+	bool live;  /* the decompressor is at spos + slen */
+	bool ended; /* and the stream has no more */
+	uint64_t spos; /* uncompressed offset of scratch[0] */
+	size_t slen;
+	unsigned char scratch[SCRATCH];
+};
+
+int layer_reader_new(struct layer_index *ix, int fd, struct layer_reader **out)
 {
-	uint64_t from = want + done, to = want + len;
-	uint64_t lo = pos > from ? pos : from, hi = pos + n < to ? pos + n : to;
+	struct layer_reader *r = calloc(1, sizeof(*r));
+
+	*out = NULL;
+	if (!r)
+		return -ENOMEM;
+	r->ix = ix;
+	r->fd = fd;
+	*out = r;
+	return 0;
+}
+
+void layer_reader_free(struct layer_reader *r)
+{
+	if (!r)
+		return;
+	if (r->z_ready)
+		inflateEnd(&r->z);
+	ZSTD_freeDCtx(r->zs);
+	free(r);
+}
+
+/* Put the decompressor at checkpoint @cp.  0, -EIO, -ENOMEM, -errno. */
+static int reader_start(struct layer_reader *r, const struct layer_checkpoint *cp)
+{
+	ssize_t avail;
+
+	r->live = r->ended = false;
+	r->spos = cp->uout;
+	r->slen = 0;
+	input_init(&r->in, r->fd, cp->cin - (cp->bits ? 1 : 0));
+	if (r->ix->comp == LAYER_ZSTD) {
+		if (!r->zs && !(r->zs = ZSTD_createDCtx()))
+			return -ENOMEM;
+		ZSTD_DCtx_reset(r->zs, ZSTD_reset_session_only);
+		r->live = true;
+		return 0;
+	}
+	if (r->z_ready)
+		inflateEnd(&r->z);
+	memset(&r->z, 0, sizeof(r->z));
+	r->raw = cp->uout != 0;
+	r->z_ready = inflateInit2(&r->z, r->raw ? -15 : 15 + 16) == Z_OK;
+	if (!r->z_ready)
+		return -ENOMEM;
+	if (r->raw && cp->bits) {
+		avail = input_fill(&r->in, 1);
+		if (avail < 1)
+			return avail < 0 ? (int)avail : -EIO;
+		inflatePrime(&r->z, cp->bits, r->in.buf[r->in.pos++] >> (8 - cp->bits));
+	}
+	if (r->raw && cp->window_len &&
+	    inflateSetDictionary(&r->z, cp->window, cp->window_len) != Z_OK)
+		return -EIO;
+	r->live = true;
+	return 0;
+}
+
+/* After a gzip member's end: on to the next member, or the stream ended. */
+static int reader_next_member(struct layer_reader *r)
+{
+	ssize_t avail;
+
+	if (r->raw) { /* the member's trailer, which the raw inflater leaves */
+		avail = input_fill(&r->in, 8);
+		if (avail < 8) {
+			r->ended = true;
+			return avail < 0 ? (int)avail : 0;
+		}
+		r->in.pos += 8;
+	}
+	avail = input_fill(&r->in, 2);
+	if (avail < 0)
+		return (int)avail;
+	if (!is_gzip_magic(r->in.buf + r->in.pos, (size_t)avail)) {
+		r->ended = true;
+		return 0;
+	}
+	if (r->raw) {
+		inflateEnd(&r->z);
+		memset(&r->z, 0, sizeof(r->z));
+		r->z_ready = inflateInit2(&r->z, 15 + 16) == Z_OK;
+		if (!r->z_ready)
+			return -ENOMEM;
+		r->raw = false;
+	} else {
+		inflateReset(&r->z);
+	}
+	return 0;
+}
+
+/* Decompress the next bytes into the scratch (at least one unless the
+ * stream ended).  0, -EIO for a stream cut short or corrupt, -errno. */
+static int reader_step(struct layer_reader *r)
+{
+	r->spos += r->slen;
+	r->slen = 0;
+	while (r->slen == 0 && !r->ended) {
+		ssize_t avail = input_fill(&r->in, 1);
+
+		if (avail <= 0)
+			return avail < 0 ? (int)avail : -EIO; /* shorter than when indexed */
+		if (r->ix->comp == LAYER_ZSTD) {
+			ZSTD_inBuffer ib = { r->in.buf + r->in.pos, (size_t)avail, 0 };
+			ZSTD_outBuffer ob = { r->scratch, SCRATCH, 0 };
+
+			if (ZSTD_isError(ZSTD_decompressStream(r->zs, &ob, &ib)))
+				return -EIO;
+			r->in.pos += ib.pos;
+			r->slen = ob.pos;
+		} else {
+			int ret;
+
+			r->z.next_in = r->in.buf + r->in.pos;
+			r->z.avail_in = (uInt)avail;
+			r->z.next_out = r->scratch;
+			r->z.avail_out = SCRATCH;
+			ret = inflate(&r->z, Z_NO_FLUSH);
+			r->in.pos = r->in.len - r->z.avail_in;
+			r->slen = SCRATCH - r->z.avail_out;
+			if (ret == Z_STREAM_END) {
+				ret = reader_next_member(r);
+				if (ret < 0)
+					return ret;
+			} else if (ret != Z_OK && !(ret == Z_BUF_ERROR && r->z.avail_in == 0)) {
+				return -EIO;
+			}
+		}
+	}
+	__atomic_fetch_add(&r->ix->decompressed, r->slen, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* Copy what of the scratch falls in [@want, @want + @len), from @done on. */
+static size_t reader_copy(const struct layer_reader *r, unsigned char *dst, uint64_t want,
+			  size_t len, size_t done)
+{
+	uint64_t from = want + done, to = want + len, end = r->spos + r->slen;
+	uint64_t lo = r->spos > from ? r->spos : from, hi = end < to ? end : to;
 
 	if (lo >= hi)
 		return 0;
-	memcpy(dst + (lo - want), src + (lo - pos), (size_t)(hi - lo));
+	memcpy(dst + (lo - want), r->scratch + (lo - r->spos), (size_t)(hi - lo));
 	return (size_t)(hi - lo);
 }
 
-static int read_gzip(struct layer_index *ix, struct input *in, const struct layer_checkpoint *cp,
-		     uint64_t want, unsigned char *dst, size_t len, unsigned char *scratch)
+/* Check entry @entry and clip [@off, @off + *@len) to its size; *@want gets
+ * the stream offset.  1 to read, 0 for nothing to read, or -errno. */
+static int read_clip(const struct layer_index *ix, size_t entry, uint64_t off, size_t *len,
+		     uint64_t *want)
 {
-	z_stream z = { 0 };
-	bool raw = cp->uout != 0, ready = false;
-	uint64_t pos = cp->uout;
-	size_t done = 0;
-	ssize_t avail;
-	int ret = -EIO;
+	const struct layer_entry *e;
 
-	if (inflateInit2(&z, raw ? -15 : 15 + 16) != Z_OK) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	ready = true;
-	if (raw && cp->bits) {
-		avail = input_fill(in, 1);
-		if (avail < 1) {
-			ret = avail < 0 ? (int)avail : -EIO;
-			goto out;
-		}
-		inflatePrime(&z, cp->bits, in->buf[in->pos++] >> (8 - cp->bits));
-	}
-	if (raw && cp->window_len && inflateSetDictionary(&z, cp->window, cp->window_len) != Z_OK)
-		goto out;
-	while (done < len) {
-		size_t got;
-		int r;
-
-		avail = input_fill(in, 1);
-		if (avail <= 0) {
-			ret = avail < 0 ? (int)avail : -EIO; /* shorter than when indexed */
-			goto out;
-		}
-		z.next_in = in->buf + in->pos;
-		z.avail_in = (uInt)avail;
-		z.next_out = scratch;
-		z.avail_out = SCRATCH;
-		r = inflate(&z, Z_NO_FLUSH);
-		in->pos = in->len - z.avail_in;
-		got = SCRATCH - z.avail_out;
-		__atomic_fetch_add(&ix->decompressed, got, __ATOMIC_RELAXED);
-		done += overlap_copy(dst, want, len, scratch, pos, got, done);
-		pos += got;
-		if (r == Z_STREAM_END) {
-			if (raw) { /* the member's trailer, which the raw inflater leaves */
-				avail = input_fill(in, 8);
-				if (avail < 8)
-					break;
-				in->pos += 8;
-			}
-			avail = input_fill(in, 2);
-			if (avail < 0 || !is_gzip_magic(in->buf + in->pos, (size_t)avail))
-				break;
-			if (raw) {
-				inflateEnd(&z);
-				ready = false;
-				if (inflateInit2(&z, 15 + 16) != Z_OK) {
-					ret = -ENOMEM;
-					goto out;
-				}
-				ready = true;
-				raw = false;
-			} else {
-				inflateReset(&z);
-			}
-			continue;
-		}
-		if (r == Z_BUF_ERROR && got == 0 && z.avail_in == 0)
-			continue;
-		if (r != Z_OK)
-			goto out;
-	}
-	ret = done == len ? 0 : -EIO;
-out:
-	if (ready)
-		inflateEnd(&z);
-	return ret;
+	if (entry >= ix->n_entries)
+		return -EINVAL;
+	e = &ix->entries[entry];
+	if (e->type != LAYER_REG && e->type != LAYER_HARDLINK)
+		return -EINVAL;
+	if (e->flags & (LAYER_F_SPARSE | LAYER_F_LINK_MISSING))
+		return -EIO;
+	if (off >= e->size || *len == 0)
+		return 0;
+	if (*len > e->size - off)
+		*len = (size_t)(e->size - off);
+	*want = e->data_off + off;
+	return 1;
 }
 
-static int read_zstd(struct layer_index *ix, struct input *in, const struct layer_checkpoint *cp,
-		     uint64_t want, unsigned char *dst, size_t len, unsigned char *scratch)
+int layer_reader_read(struct layer_reader *r, size_t entry, uint64_t off, void *buf, size_t len,
+		      size_t *got)
 {
-	ZSTD_DCtx *zs = ZSTD_createDCtx();
-	uint64_t pos = cp->uout;
+	const struct layer_checkpoint *cp;
+	uint64_t want = 0;
 	size_t done = 0;
-	int ret = -EIO;
+	int ret;
 
-	if (!zs) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	while (done < len) {
-		ssize_t avail = input_fill(in, 1);
-		ZSTD_inBuffer ib;
-		ZSTD_outBuffer ob;
-		size_t r;
+	*got = 0;
+	ret = read_clip(r->ix, entry, off, &len, &want);
+	if (ret <= 0)
+		return ret;
+	if (r->ix->comp == LAYER_PLAIN) {
+		while (done < len) {
+			ssize_t n = pread(r->fd, (char *)buf + done, len - done, (off_t)(want + done));
 
-		if (avail <= 0) {
-			ret = avail < 0 ? (int)avail : -EIO;
-			goto out;
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return n < 0 ? -errno : -EIO;
+			done += (size_t)n;
 		}
-		ib = (ZSTD_inBuffer){ in->buf + in->pos, (size_t)avail, 0 };
-		ob = (ZSTD_outBuffer){ scratch, SCRATCH, 0 };
-		r = ZSTD_decompressStream(zs, &ob, &ib);
-		if (ZSTD_isError(r))
-			goto out;
-		in->pos += ib.pos;
-		__atomic_fetch_add(&ix->decompressed, ob.pos, __ATOMIC_RELAXED);
-		done += overlap_copy(dst, want, len, scratch, pos, ob.pos, done);
-		pos += ob.pos;
+		*got = len;
+		return 0;
 	}
+	/* go on from where the last read stopped unless that is past the bytes
+	 * wanted, or a checkpoint lies between it and them */
+	cp = checkpoint_find(r->ix, want);
+	if (!r->live || want < r->spos || cp->uout > r->spos + r->slen) {
+		ret = reader_start(r, cp);
+		if (ret < 0)
+			goto out;
+	}
+	for (;;) {
+		done += reader_copy(r, buf, want, len, done);
+		if (done == len)
+			break;
+		ret = r->ended ? -EIO : reader_step(r);
+		if (ret < 0)
+			goto out;
+	}
+	*got = len;
 	ret = 0;
 out:
-	ZSTD_freeDCtx(zs);
+	if (ret < 0)
+		r->live = false;
 	return ret;
 }
 
 int layer_index_read(struct layer_index *ix, int fd, size_t entry, uint64_t off, void *buf,
 		     size_t len, size_t *got)
 {
-	const struct layer_entry *e;
-	const struct layer_checkpoint *cp;
-	unsigned char *scratch = NULL;
-	struct input *in = NULL;
+	struct layer_reader *r = NULL;
 	uint64_t want;
-	int ret = -EINVAL;
+	int ret;
 
 	*got = 0;
-	if (entry >= ix->n_entries)
-		goto out;
-	e = &ix->entries[entry];
-	if (e->type != LAYER_REG && e->type != LAYER_HARDLINK)
-		goto out;
-	ret = -EIO;
-	if (e->flags & (LAYER_F_SPARSE | LAYER_F_LINK_MISSING))
-		goto out;
-	ret = 0;
-	if (off >= e->size || len == 0)
-		goto out;
-	if (len > e->size - off)
-		len = (size_t)(e->size - off);
-	want = e->data_off + off;
-
-	if (ix->comp == LAYER_PLAIN) {
-		size_t done = 0;
-
-		while (done < len) {
-			ssize_t r = pread(fd, (char *)buf + done, len - done, (off_t)(want + done));
-
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0) {
-				ret = r < 0 ? -errno : -EIO;
-				goto out;
-			}
-			done += (size_t)r;
-		}
-		*got = len;
-		goto out;
-	}
-	ret = -ENOMEM;
-	in = malloc(sizeof(*in));
-	scratch = malloc(SCRATCH);
-	if (!in || !scratch)
-		goto out;
-	cp = checkpoint_find(ix, want);
-	input_init(in, fd, cp->cin - (cp->bits ? 1 : 0));
-	if (ix->comp == LAYER_GZIP)
-		ret = read_gzip(ix, in, cp, want, buf, len, scratch);
-	else
-		ret = read_zstd(ix, in, cp, want, buf, len, scratch);
+	ret = read_clip(ix, entry, off, &len, &want);
+	if (ret <= 0)
+		return ret;
+	ret = layer_reader_new(ix, fd, &r);
 	if (ret == 0)
-		*got = len;
-out:
-	free(in);
-	free(scratch);
+		ret = layer_reader_read(r, entry, off, buf, len, got);
+	layer_reader_free(r);
 	return ret;
 }
 

@@ -133,6 +133,20 @@ void layer_index_free(struct layer_index *ix);
 int layer_index_read(struct layer_index *ix, int fd, size_t entry, uint64_t off, void *buf,
 		     size_t len, size_t *got);
 
+/*
+ * A reader keeps its decompressor where its last read stopped, so the next
+ * read at or after that point goes on from there (a file read front to
+ * back is decompressed once) instead of starting again from a checkpoint.
+ * For one thread at a time: one per open file.  layer_reader_new() gives a
+ * new reader of @ix from @fd (both borrowed: they must outlive it); 0 or
+ * -ENOMEM.  layer_reader_read() is layer_index_read() through it.
+ */
+struct layer_reader;
+int layer_reader_new(struct layer_index *ix, int fd, struct layer_reader **out);
+int layer_reader_read(struct layer_reader *r, size_t entry, uint64_t off, void *buf, size_t len,
+		      size_t *got);
+void layer_reader_free(struct layer_reader *r);
+
 /* Entries in the table (at least 1: the root). */
 size_t layer_index_count(const struct layer_index *ix);
 /* Entry @i (borrowed, lives as long as the index); @i < count. */
