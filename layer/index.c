@@ -30,6 +30,10 @@
 #include "common/log.h"
 #include "layer/index.h"
 
+/* Entries left out that are logged one by one; the rest are counted in
+ * one line at the end, so a hostile layer cannot flood the log. */
+#define LOG_SKIPPED_MAX 10
+
 #define IN_CHUNK (128u << 10)  /* compressed bytes read at once */
 #define OUT_CHUNK (256u << 10) /* uncompressed bytes handed to libarchive at once */
 
@@ -585,9 +589,9 @@ static int builder_add(struct builder *b, struct archive *a, struct archive_entr
 	type = type_of(ae);
 	len = name ? layer_path_normalize(name, b->path, sizeof(b->path)) : -EINVAL;
 	if (len < 0 || type < 0 || (len == 0 && type != LAYER_DIR)) {
-		ix->skipped++;
-		log_info("layer '%s': entry '%.200s' left out (%s)", ix->digest, name ? name : "",
-			 type < 0 ? "unsupported type" : "unsafe or empty path");
+		if (ix->skipped++ < LOG_SKIPPED_MAX)
+			log_info("layer '%s': entry '%.200s' left out (%s)", ix->digest,
+				 name ? name : "", type < 0 ? "unsupported type" : "unsafe or empty path");
 		return 0;
 	}
 	if (b->n_raw >= LAYER_ENTRIES_MAX)
@@ -618,8 +622,9 @@ static int builder_add(struct builder *b, struct archive *a, struct archive_entr
 		if (!t)
 			t = archive_entry_symlink_utf8(ae);
 		if (!t || !*t || strlen(t) > LAYER_PATH_MAX) {
-			ix->skipped++;
-			log_info("layer '%s': symlink '%s' left out (bad target)", ix->digest, b->path);
+			if (ix->skipped++ < LOG_SKIPPED_MAX)
+				log_info("layer '%s': symlink '%s' left out (bad target)", ix->digest,
+					 b->path);
 			return 0;
 		}
 		/* kept as written: a relative target means something only where it stands */
@@ -645,8 +650,9 @@ static int builder_add(struct builder *b, struct archive *a, struct archive_entr
 		size_t nlen = xname ? strlen(xname) : 0;
 
 		if (nlen == 0 || nlen > LAYER_XATTR_NAME_MAX || xsize > LAYER_XATTR_VALUE_MAX) {
-			log_info("layer '%s': an xattr of '%s' left out", ix->digest,
-				 b->names.data + e.path_off);
+			if (ix->skipped < LOG_SKIPPED_MAX)
+				log_info("layer '%s': an xattr of '%s' left out", ix->digest,
+					 b->names.data + e.path_off);
 			continue;
 		}
 		/* pax headers may carry one twice (SCHILY. and LIBARCHIVE.): the last wins */
@@ -807,9 +813,9 @@ static int builder_finish(struct builder *b)
 			top--;
 		}
 		if (a->type != LAYER_DIR) {
-			ix->skipped++;
-			log_info("layer '%s': entry '%.200s' left out (below a non-directory)",
-				 ix->digest, p);
+			if (ix->skipped++ < LOG_SKIPPED_MAX)
+				log_info("layer '%s': entry '%.200s' left out (below a non-directory)",
+					 ix->digest, p);
 			continue;
 		}
 		/* the directories between the nearest one present and the parent */
@@ -923,6 +929,8 @@ int layer_index_build(int fd, const char *digest, struct layer_index **out, char
 	}
 	if (index_link(ix) < 0)
 		BUG("layer index built out of order");
+	if (ix->skipped > LOG_SKIPPED_MAX)
+		log_info("layer '%s': %zu entries left out in all", ix->digest, ix->skipped);
 	*out = ix;
 	ix = NULL;
 	ret = 0;
