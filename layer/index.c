@@ -47,7 +47,8 @@ struct layer_checkpoint {
 	uint64_t cin;		 /* compressed offset of the first whole byte */
 	uint8_t bits;		 /* gzip: bits of the byte before cin still to read */
 	uint32_t window_len;	 /* gzip: bytes of window (LAYER_WINDOW but near the start) */
-	unsigned char *window;	 /* owned; NULL when window_len is 0 */
+	uint32_t window_zlen;	 /* the window deflated (zlib format), as kept */
+	unsigned char *window;	 /* owned, deflated; NULL when window_len is 0 */
 };
 
 struct layer_index {
@@ -401,11 +402,17 @@ static int checkpoint_add(struct source *s, uint8_t bits, const unsigned char *e
 	cp->cin = input_tell(&s->in);
 	cp->bits = bits;
 	if (s->ix->comp == LAYER_GZIP && s->total) {
+		uLongf zlen = compressBound(LAYER_WINDOW);
+
+		/* deflated: a window of text or code keeps a third of its size */
 		wlen = s->total < LAYER_WINDOW ? (size_t)s->total : LAYER_WINDOW;
-		cp->window = malloc(wlen);
-		if (!cp->window)
+		cp->window = malloc(zlen);
+		if (!cp->window || compress2(cp->window, &zlen, end - wlen, wlen, 1) != Z_OK) {
+			free(cp->window);
+			cp->window = NULL;
 			return -ENOMEM;
-		memcpy(cp->window, end - wlen, wlen);
+		}
+		cp->window_zlen = (uint32_t)zlen;
 	}
 	cp->window_len = (uint32_t)wlen;
 	ix->n_cps++;
@@ -988,6 +995,7 @@ struct layer_reader {
 	uint64_t spos; /* uncompressed offset of scratch[0] */
 	size_t slen;
 	unsigned char scratch[SCRATCH];
+	unsigned char window[LAYER_WINDOW]; /* a checkpoint's, inflated */
 };
 
 int layer_reader_new(struct layer_index *ix, int fd, struct layer_reader **out)
@@ -1042,9 +1050,14 @@ static int reader_start(struct layer_reader *r, const struct layer_checkpoint *c
 			return avail < 0 ? (int)avail : -EIO;
 		inflatePrime(&r->z, cp->bits, r->in.buf[r->in.pos++] >> (8 - cp->bits));
 	}
-	if (r->raw && cp->window_len &&
-	    inflateSetDictionary(&r->z, cp->window, cp->window_len) != Z_OK)
-		return -EIO;
+	if (r->raw && cp->window_len) {
+		uLongf wlen = LAYER_WINDOW;
+
+		if (uncompress(r->window, &wlen, cp->window, cp->window_zlen) != Z_OK ||
+		    wlen != cp->window_len ||
+		    inflateSetDictionary(&r->z, r->window, cp->window_len) != Z_OK)
+			return -EIO;
+	}
 	r->live = true;
 	return 0;
 }
@@ -1235,7 +1248,8 @@ int layer_index_read(struct layer_index *ix, int fd, size_t entry, uint64_t off,
  *   u64 stream size, u64 skipped, char sha256[DIGEST_STR_LEN] of all the rest;
  *   then the body: the entries (ENTRY_BYTES each, parent and end left out:
  *   load works them out again), the xattrs (4 x u32), the checkpoints
- *   (u64 uout, u64 cin, u8 bits, u32 window length, the window) and the
+ *   (u64 uout, u64 cin, u8 bits, u32 window length, u32 its deflated length,
+ *   the window deflated) and the
  *   names.
  */
 #define INDEX_MAGIC "RGFSLIX\n"
@@ -1243,7 +1257,7 @@ int layer_index_read(struct layer_index *ix, int fd, size_t entry, uint64_t off,
 #define HEADER_BYTES (8 + 4 + (DIGEST_STR_LEN + 1) + 4 * 4 + 3 * 8 + DIGEST_STR_LEN)
 #define ENTRY_BYTES (4 * 8 + 10 * 4 + 2)
 #define XATTR_BYTES (4 * 4)
-#define CHECKPOINT_BYTES (8 + 8 + 1 + 4)
+#define CHECKPOINT_BYTES (8 + 8 + 1 + 4 + 4)
 
 static int put(struct buf *o, const void *p, size_t n)
 {
@@ -1329,7 +1343,8 @@ int layer_index_save(const struct layer_index *ix, struct buf *out)
 		ret = ret ? ret : put_u64(&body, cp->cin);
 		ret = ret ? ret : put_u8(&body, cp->bits);
 		ret = ret ? ret : put_u32(&body, cp->window_len);
-		ret = ret ? ret : put(&body, cp->window, cp->window_len);
+		ret = ret ? ret : put_u32(&body, cp->window_zlen);
+		ret = ret ? ret : put(&body, cp->window, cp->window_zlen);
 	}
 	ret = ret ? ret : put(&body, ix->names, ix->names_len);
 	if (ret)
@@ -1446,8 +1461,11 @@ static int checkpoints_load(struct layer_index *ix, struct cursor *c, size_t n)
 		cp->cin = get_u64(c);
 		cp->bits = get_u8(c);
 		cp->window_len = get_u32(c);
+		cp->window_zlen = get_u32(c);
 		ix->n_cps = i + 1; /* so the window below is freed */
-		if (c->bad || cp->bits > 7 || cp->window_len > LAYER_WINDOW)
+		if (c->bad || cp->bits > 7 || cp->window_len > LAYER_WINDOW ||
+		    cp->window_zlen > compressBound(LAYER_WINDOW) ||
+		    (cp->window_len == 0) != (cp->window_zlen == 0))
 			return -EINVAL;
 		if (i == 0 ? cp->uout || cp->cin || cp->bits || cp->window_len
 			   : cp->uout <= ix->cps[i - 1].uout || cp->cin <= ix->cps[i - 1].cin ||
@@ -1460,13 +1478,14 @@ static int checkpoints_load(struct layer_index *ix, struct cursor *c, size_t n)
 			return -EINVAL;
 		if (!cp->window_len)
 			continue;
-		w = take(c, cp->window_len);
+		/* whether it inflates to window_len is checked where it is used */
+		w = take(c, cp->window_zlen);
 		if (!w)
 			return -EINVAL;
-		cp->window = malloc(cp->window_len);
+		cp->window = malloc(cp->window_zlen);
 		if (!cp->window)
 			return -ENOMEM;
-		memcpy(cp->window, w, cp->window_len);
+		memcpy(cp->window, w, cp->window_zlen);
 	}
 	return 0;
 }
