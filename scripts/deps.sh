@@ -9,6 +9,8 @@ PACKAGES=(
 	# build
 	build-essential cmake pkg-config
 	libfuse3-dev libcurl4-openssl-dev libjansson-dev libssl-dev libsystemd-dev
+	# layer/: tar parsing and the gzip and zstd decompressors that index a layer blob
+	libarchive-dev libzstd-dev zlib1g-dev
 	# run
 	fuse3 ca-certificates
 	# integration tests
