@@ -158,13 +158,11 @@ static void job_run(struct fs *fs, struct prefetch_job *j)
 		return;
 	}
 	if (j->kind == PREFETCH_TAG) {
-		/* the manifest, parsed; an index's children are not read
-		 * ahead for this (tree.c decides when they are) */
-		ret = resolve_ref(fs, j->reg, j->repo, j->tag, false, &v);
+		/* the manifest; an index's children are not read ahead for
+		 * this (tree.c decides when they are) */
+		ret = resolve_tag_ahead(fs, j->reg, j->repo, j->tag);
 		if (ret < 0 && ret != -EINTR && ret != -CANCEL_WOULD_WAIT && ret != -ENOENT)
 			log_debug("read ahead of '%s:%s': %s", j->repo, j->tag, strerror(-ret));
-		if (ret == 0)
-			resolve_view_release(&v);
 		return;
 	}
 	ret = resolve_digest(fs, j->reg, j->repo, j->digest, j->media_type, &v);

@@ -396,27 +396,44 @@ int resolve_manifest_by_digest(struct fs *fs, struct reg_registry *r, const char
 	return ret;
 }
 
+/* How long the failure of a tag's read ahead waits for the reader it was
+ * for, in seconds. */
+#define TAG_AHEAD_FAILURE_TTL 5.0
+
+static char *tag_ahead_failure_key(const char *tag_key)
+{
+	return fs_strdup_printf("ahead-failed %s", tag_key);
+}
+
 /*
  * A tag never seen, fetched: one GET, its bytes kept by digest and where it
  * points kept under @key (its tag key) for the TTL.  One GET however many
- * ask at once (the read ahead of a tag's lookup and the reader that
- * follows it): after another's, the answer is in memory, or that GET failed
- * and this one tries.  0 with @digest set, or -errno.
+ * ask at once (a read ahead of the tag and the reader that follows it):
+ * after another's, the answer is in memory, or that GET failed.
+ *
+ * A read ahead (@ahead) that finds the registry failing (EAGAIN: a 429 or
+ * 503; EIO) leaves its error for the reader it was for, for
+ * TAG_AHEAD_FAILURE_TTL: the first reader to ask takes it as its answer
+ * rather than asking again (a 429 asked twice is one too many; a reader
+ * without the read ahead would have asked once), and the next one asks the
+ * registry.  0 with @digest set, or -errno.
  */
 static int tag_fetch(struct fs *fs, struct reg_registry *r, const char *repo, const char *tag,
-		     const char *key, char digest[DIGEST_STR_LEN + 1])
+		     const char *key, bool ahead, char digest[DIGEST_STR_LEN + 1])
 {
+	char *fkey = tag_ahead_failure_key(key), *val = NULL;
 	struct reg_fetched f;
-	char *val = NULL;
 	size_t len;
-	int ret;
+	int ret, failed;
 
+	if (!fkey)
+		return -ENOMEM;
 	for (;;) {
 		bool found;
 
 		ret = fs_fetch_begin(fs, key);
 		if (ret < 0)
-			return ret;
+			goto out;
 		found = cache_mem_get(fs->mem, key, &val, &len) == 0 && len == DIGEST_STR_LEN &&
 			digest_is_valid(val);
 		if (found)
@@ -426,10 +443,21 @@ static int tag_fetch(struct fs *fs, struct reg_registry *r, const char *repo, co
 		if (found) {
 			if (ret == 1)
 				fs_fetch_end(fs, key);
-			return 0;
+			ret = 0;
+			goto out;
 		}
 		if (ret == 1)
 			break;
+	}
+	if (cache_mem_get(fs->mem, fkey, &val, &len) == 0 && len == sizeof(failed)) {
+		/* a read ahead failed a moment ago: the reader takes its error,
+		 * another read ahead leaves it be */
+		memcpy(&failed, val, sizeof(failed));
+		if (!ahead)
+			cache_mem_drop(fs->mem, fkey);
+		fs_fetch_end(fs, key);
+		ret = failed;
+		goto out;
 	}
 	ret = fs->remote->manifest_get(r, repo, tag, &f);
 	if (ret == 0) {
@@ -437,8 +465,33 @@ static int tag_fetch(struct fs *fs, struct reg_registry *r, const char *repo, co
 		manifest_keep(fs, f.digest, f.bytes, f.len);
 		cache_mem_put(fs->mem, key, digest, DIGEST_STR_LEN, fs->cfg.ttl);
 		reg_fetched_release(&f);
+	} else if (ahead && (ret == -EAGAIN || ret == -EIO)) {
+		/* only a failure to answer: "no such tag" is not kept, as a
+		 * commit may make the tag the next moment */
+		cache_mem_put(fs->mem, fkey, &ret, sizeof(ret), TAG_AHEAD_FAILURE_TTL);
 	}
 	fs_fetch_end(fs, key);
+out:
+	free(val);
+	free(fkey);
+	return ret;
+}
+
+int resolve_tag_ahead(struct fs *fs, struct reg_registry *r, const char *repo, const char *tag)
+{
+	char *key = fs_key_tag(r, repo, tag), *val = NULL, digest[DIGEST_STR_LEN + 1];
+	bool live;
+	size_t len;
+	int ret = 0;
+
+	if (!key)
+		return -ENOMEM;
+	/* a tag seen before is asked with a HEAD when it is read: nothing to
+	 * read ahead */
+	if (cache_mem_get_stale(fs->mem, key, &val, &len, &live) != 0)
+		ret = tag_fetch(fs, r, repo, tag, key, true, digest);
+	free(val);
+	free(key);
 	return ret;
 }
 
@@ -479,7 +532,7 @@ static int tag_digest(struct fs *fs, struct reg_registry *r, const char *repo, c
 	} else if (head_only) {
 		ret = fs->remote->manifest_digest(r, repo, tag, digest);
 	} else {
-		ret = tag_fetch(fs, r, repo, tag, key, digest);
+		ret = tag_fetch(fs, r, repo, tag, key, false, digest);
 	}
 	if (ret == 0) {
 		cache_mem_put(fs->mem, key, digest, DIGEST_STR_LEN, fs->cfg.ttl);
