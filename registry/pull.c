@@ -63,7 +63,14 @@ static char *next_page(const struct route *rt, const char *link, const char *wha
 	struct reg_registry *r = rt->r;
 	char *next = NULL, *host_part = NULL;
 
-	if (!link || reg_link_next(link, &next) < 0 || !next)
+	if (!link)
+		return NULL;
+	if (reg_link_next(link, &next) < 0) {
+		route_log(rt, LOG_LVL_WARN, "%s on '%s': malformed Link header, the listing ends here",
+			  what, r->host);
+		return NULL;
+	}
+	if (!next)
 		return NULL;
 	if (next[0] == '/' && next[1] != '/')
 		return next;
@@ -119,6 +126,15 @@ static int listing_page(const struct route *rt, const struct buf *body, const ch
 	return ret;
 }
 
+/* Whether @path is one of the @n pages of @seen already read. */
+static bool page_seen(char *const *seen, size_t n, const char *path)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(seen[i], path) == 0)
+			return true;
+	return false;
+}
+
 /* Every page of the listing @key (a JSON array) from @first on, the first
  * page's answer due by @deadline (0: the request bound from now; each
  * further page has a bound of its own).  0 or -errno; *creds_refused (or
@@ -129,9 +145,9 @@ static int fetch_listing(const struct route *rt, const char *first, const char *
 {
 	struct reg_registry *r = rt->r;
 	struct http_call h = {0};
-	char *path = strdup(first), *prev = NULL;
-	size_t skipped = 0;
-	int ret = 0, pages = 0;
+	char *path = strdup(first), **seen = NULL;
+	size_t skipped = 0, pages = 0;
+	int ret = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (!path)
@@ -147,12 +163,27 @@ static int fetch_listing(const struct route *rt, const char *first, const char *
 			ret = listing_page(rt, &h.body, key, what, valid, out, &skipped);
 		if (ret < 0)
 			break;
-		free(prev);
-		prev = path;
+		/* every page read is kept, to stop a Link that leads back to
+		 * any of them (A -> B -> A), not only to the page itself */
+		if ((pages & (pages - 1)) == 0) {
+			char **ns = realloc(seen, (pages ? pages * 2 : 16) * sizeof(*ns));
+
+			if (!ns) {
+				ret = -ENOMEM;
+				break;
+			}
+			seen = ns;
+		}
+		seen[pages++] = path;
 		path = next_page(rt, h.link, what);
-		if (path && (strcmp(path, prev) == 0 || ++pages >= REG_LISTING_PAGES_MAX)) {
-			route_log(rt, LOG_LVL_WARN, "%s on '%s': pagination does not advance, stopping",
-				  what, r->host);
+		if (path && page_seen(seen, pages, path)) {
+			route_log(rt, LOG_LVL_WARN, "%s on '%s': a next page link leads back to a page "
+				  "already read, the listing ends here", what, r->host);
+			free(path);
+			path = NULL;
+		} else if (path && pages >= REG_LISTING_PAGES_MAX) {
+			route_log(rt, LOG_LVL_WARN, "%s on '%s': more than %d pages, the listing is cut "
+				  "off there", what, r->host, REG_LISTING_PAGES_MAX);
 			free(path);
 			path = NULL;
 		}
@@ -162,7 +193,9 @@ static int fetch_listing(const struct route *rt, const char *first, const char *
 	if (ret < 0)
 		reg_strlist_release(out);
 	http_call_release(&h);
-	free(prev);
+	for (size_t i = 0; i < pages; i++)
+		free(seen[i]);
+	free(seen);
 	free(path);
 	return ret;
 }

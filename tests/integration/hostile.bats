@@ -220,6 +220,79 @@ ok_manifest() {
 	! grep -q "tags/list?last=" "$TESTDIR/hostile/requests.log" || false
 }
 
+# tags_gets REPO — how many tags/list requests of REPO the fake answered
+tags_gets() {
+	grep -c "^GET /v2/$1/tags/list" "$TESTDIR/hostile/requests.log" || true
+}
+
+@test "a Link loop (page A to B and back to A) ends the listing: both pages listed, each asked once" {
+	run lsdir "$R/hostile/link-loop"
+	[ "$status" -eq 0 ]
+	assert_lines "$(printf 'a\nb')" "$output" "ls hostile/link-loop"
+	[ "$(tags_gets hostile/link-loop)" -eq 2 ]
+	log_has "tags of 'hostile/link-loop' on '$REGISTRY': a next page link leads back to a page already read"
+}
+
+@test "a listing that never ends is cut off at 10,000 pages: what came is listed, no hang" {
+	# one tag a page, each page linking to a next one of its own, forever
+	FS_TIMEOUT=300 run lsdir "$R/hostile/link-endless"
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 10000 ] || { echo "${#lines[@]} tags listed" >&2; return 1; }
+	[ "${lines[0]}" = t00001 ] && [ "${lines[9999]}" = t10000 ]
+	[ "$(tags_gets hostile/link-endless)" -eq 10000 ]
+	log_has "tags of 'hostile/link-endless' on '$REGISTRY': more than 10000 pages, the listing is cut off there"
+}
+
+@test "a malformed Link ends the listing with a warning; the page it came with is listed" {
+	run lsdir "$R/hostile/link-malformed"
+	[ "$status" -eq 0 ]
+	assert_lines latest "$output" "ls hostile/link-malformed"
+	[ "$(tags_gets hostile/link-malformed)" -eq 1 ]
+	log_has "tags of 'hostile/link-malformed' on '$REGISTRY': malformed Link header, the listing ends here"
+}
+
+@test "a tags list of 100,000 nested brackets is EIO (malformed listing), no crash" {
+	assert_fails_with "Input/output error" fs ls "$R/hostile/deep-tags"
+	log_has "tags of 'hostile/deep-tags' on '$REGISTRY': malformed listing"
+	# the daemon is still there
+	ok_manifest hostile/ok
+}
+
+@test "a tags list with its key twice: the last one counts (jansson's rule), each name checked" {
+	run lsdir "$R/hostile/dup-tags"
+	[ "$status" -eq 0 ]
+	assert_lines latest "$output" "ls hostile/dup-tags"
+}
+
+@test "a chunked manifest over 4 MiB is refused with EIO, not buffered whole" {
+	assert_fails_with "Input/output error" fs cat "$R/hostile/chunked-big/latest/manifest.json"
+	log_has "manifest 'hostile/chunked-big"
+	log_has "larger than 4194304 bytes, refused"
+}
+
+# hwm_kib — the daemon's peak RSS, in KiB
+hwm_kib() {
+	awk '$1 == "VmHWM:" { print $2 }' "/proc/$(<"$(regfs_pidfile "$TESTDIR/mnt")")/status"
+}
+
+@test "10 MB error bodies (500 HTML, 404 JSON): the errno of the status, the code when it parses, memory kept" {
+	local before after
+	before=$(hwm_kib)
+	assert_fails_with "Input/output error" fs cat "$R/hostile/huge-500/latest/manifest.json"
+	log_has "HTTP 500 from '$REGISTRY'"
+	assert_fails_with "No such file or directory" fs cat "$R/hostile/huge-404/latest/manifest.json"
+	# a 500 whose body is too deep for the parser: no code, no crash
+	assert_fails_with "Input/output error" fs cat "$R/hostile/deep-500/latest/manifest.json"
+	[ "$(grep -c "HTTP 500 from '$REGISTRY'" "$TESTDIR/regfs.log")" -ge 2 ]
+	after=$(hwm_kib)
+	echo "# VmHWM $before -> $after KiB" >&3
+	# a body kept whole would add 10 MB; only HTTP_ERROR_BODY_MAX (64 KiB) of each is kept
+	if ! regfs_instrumented; then
+		((after - before < 4096)) || { echo "VmHWM $before -> $after KiB" >&2; return 1; }
+	fi
+	ok_manifest hostile/ok
+}
+
 # layer_of REPO — the layer file of REPO:latest under the mount, and its digest: "PATH DIGEST"
 layer_of() {
 	local d

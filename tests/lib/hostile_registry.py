@@ -44,6 +44,19 @@ per repository over the server's life; tests use each repository once.
   hostile/resume-dup     the same, but the 206 has two Content-Range headers, a wrong one
                          first (once)
 
+Listings and bodies no real registry sends (tags/list unless said; each still has its
+"latest" image for what reads it by tag):
+
+  hostile/link-loop      page A ("a") links to page B ("b"), which links back to A
+  hostile/link-endless   every page has one tag of its own and a Link to the next: no end
+  hostile/link-malformed "latest", and a Link header with no <...> around its target
+  hostile/deep-tags      tags/list: 100,000 nested '[' (not a listing: past any depth limit)
+  hostile/dup-tags       tags/list: the "tags" key twice, ["first"] then ["latest"]
+  hostile/chunked-big    manifest GET: 5 MiB, chunked (no Content-Length), over the 4 MiB cap
+  hostile/huge-500       manifest GET: 500 with a 10 MB HTML body
+  hostile/huge-404       manifest GET: 404 with a 10 MB JSON error body (code first)
+  hostile/deep-500       manifest GET: 500 whose JSON body is 60,000 nested '['
+
 Listens on 127.0.0.1 only; the port is printed and written to --port-file.  Each request is
 logged to --log as "METHOD PATH STATUS t=SECONDS [range=RANGE]" (t: time.monotonic()).
 """
@@ -59,6 +72,7 @@ import struct
 import sys
 import threading
 import time
+import urllib.parse
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -127,7 +141,11 @@ FAULTY = ["hostile/retry-seconds", "hostile/retry-date", "hostile/retry-past",
           "hostile/retry-huge", "hostile/limit-date", "hostile/limit-past", "hostile/limit-huge",
           "hostile/burst500", "hostile/burst503", "hostile/stall", "hostile/overlong",
           "hostile/headers-many", "hostile/headers-huge", "hostile/link-away",
-          "hostile/plain"]
+          "hostile/plain", "hostile/link-loop", "hostile/link-endless",
+          "hostile/link-malformed", "hostile/deep-tags", "hostile/dup-tags",
+          "hostile/chunked-big", "hostile/huge-500", "hostile/huge-404", "hostile/deep-500"]
+LISTINGS = ["hostile/link-loop", "hostile/link-endless", "hostile/link-malformed",
+            "hostile/deep-tags", "hostile/dup-tags"]
 RESUMING = ["hostile/resume", "hostile/resume-full", "hostile/resume-wrong",
             "hostile/resume-junk", "hostile/resume-dup"]
 
@@ -140,6 +158,9 @@ def http_date(offset):
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "regfs-hostile-registry"
+    # headers and body go out in two writes: without this, each answer waits on the
+    # client's delayed ACK (40 ms), and 10,000 pages would take minutes
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):
         pass
@@ -211,6 +232,30 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 pass
             self.close_connection = True
             return True
+        if repo == "hostile/chunked-big":
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            chunk = b"A" * 65536
+            try:
+                for _ in range(80):  # 5 MiB
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.write(b"0\r\n\r\n")
+            except OSError:
+                pass
+            self.close_connection = True
+            return True
+        if repo == "hostile/huge-500":
+            body = b"<html><body>" + b"<p>internal error</p>" * (10_000_000 // 21) + \
+                b"</body></html>"
+            return self.send(500, body, "text/html") or True
+        if repo == "hostile/huge-404":
+            body = json.dumps({"errors": [{"code": "MANIFEST_UNKNOWN",
+                                           "message": "x" * 10_000_000}]}).encode()
+            return self.send(404, body) or True
+        if repo == "hostile/deep-500":
+            return self.send(500, b'{"errors": ' + b"[" * 60000) or True
         if repo == "hostile/headers-many":
             return self.send(200, body, ctype, dict(
                 [("Docker-Content-Digest", dcd)] +
@@ -258,6 +303,32 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send(200, blob, "application/octet-stream")
         return True
 
+    def listing(self, repo):
+        """Answer tags/list of a LISTINGS repository."""
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        last = query.get("last", [None])[0]
+        base = "/v2/%s/tags/list" % repo
+        if repo == "hostile/link-loop":
+            if last == "a":  # page B: back to page A, as regfs first asked for it
+                return self.send(200, json.dumps({"name": repo, "tags": ["b"]}).encode(),
+                                 extra={"Link": '<%s?n=1000>; rel="next"' % base})
+            return self.send(200, json.dumps({"name": repo, "tags": ["a"]}).encode(),
+                             extra={"Link": '<%s?last=a&n=1>; rel="next"' % base})
+        if repo == "hostile/link-endless":
+            k = int(last[1:]) + 1 if last else 1
+            tag = "t%05d" % k
+            return self.send(200, json.dumps({"name": repo, "tags": [tag]}).encode(),
+                             extra={"Link": '<%s?last=%s&n=1>; rel="next"' % (base, tag)})
+        if repo == "hostile/link-malformed":
+            return self.send(200, json.dumps({"name": repo, "tags": ["latest"]}).encode(),
+                             extra={"Link": '%s?last=latest&n=1; rel="next"' % base})
+        if repo == "hostile/deep-tags":
+            return self.send(200, b'{"name": "hostile/deep-tags", "tags": ' + b"[" * 100000)
+        if repo == "hostile/dup-tags":
+            return self.send(200, b'{"name": "hostile/dup-tags", "tags": ["first"], '
+                             b'"tags": ["latest"]}')
+        return self.not_found("NAME_UNKNOWN")
+
     def not_found(self, code):
         self.send(404, json.dumps({"errors": [{"code": code, "message": "unknown"}]}).encode())
 
@@ -278,6 +349,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             rest = path[len(base):]
             if rest == "tags/list":
                 extra = None
+                if repo in LISTINGS:
+                    return self.listing(repo)
                 if repo == "hostile/link-away":
                     extra = {"Link": '<http://localhost:%d/v2/%s/tags/list?last=latest&n=1>; '
                              'rel="next"' % (self.server.server_address[1], repo)}
