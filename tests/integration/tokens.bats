@@ -35,8 +35,19 @@ setup_file() {
 		pusher: {password: $a, pull: ["*"], push: ["*"], catalog: true},
 		puller: {password: $b, pull: ["*"], catalog: true},
 		idt: {password: "not-used-by-regfs", refresh_token: $r, pull: ["*"], catalog: true},
-		short: {password: $a, pull: ["*"], catalog: true, expires_in: 2}
+		short: {password: $a, pull: ["*"], catalog: true, expires_in: 2},
+		notoken: {password: $a, pull: ["*"], answer: "no-token"},
+		skewpast: {password: $a, pull: ["*"], issued_at_offset: -3600},
+		skewfuture: {password: $a, pull: ["*"], issued_at_offset: 3600},
+		moved: {password: $a, pull: ["*"]}
 	}' >"$TESTDIR/users.json"
+	# a token server on another host, which "moved"'s token requests are redirected to
+	cp "$TESTDIR/users.json" "$TESTDIR/users-away.json"
+	TOKEN_SERVER_ADDR=127.0.0.2 token_server_start "$TESTDIR/ts-away" "$TESTDIR/users-away.json" \
+		--service "$SERVICE" --issuer "$ISSUER"
+	jq --arg u "http://$TOKEN_SERVER" '.moved.redirect_to = $u' "$TESTDIR/users.json" \
+		>"$TESTDIR/users.json.new"
+	mv "$TESTDIR/users.json.new" "$TESTDIR/users.json"
 	token_server_start "$TESTDIR/ts" "$TESTDIR/users.json" --service "$SERVICE" \
 		--issuer "$ISSUER" --delay 0.4
 	auth_registry_start "$TESTDIR/token" "$TESTDIR/plain/storage" token "$TESTDIR/ts/root.pem" \
@@ -59,6 +70,10 @@ setup_file() {
 	docker_config "$TESTDIR/pusher.json" "$TOKEN" pusher "$pw_push"
 	docker_config "$TESTDIR/puller.json" "$TOKEN" puller "$pw_pull"
 	docker_config "$TESTDIR/short.json" "$TOKEN" short "$pw_push"
+	local u
+	for u in notoken skewpast skewfuture moved; do
+		docker_config "$TESTDIR/$u.json" "$TOKEN" "$u" "$pw_push"
+	done
 	jq -n --arg h "$TOKEN" --arg r "$refresh" '{auths: {($h): {identitytoken: $r}}}' \
 		>"$TESTDIR/idt.json"
 	docker_config "$TESTDIR/redirect.json" "$REDIRECT" user "$pw_basic"
@@ -68,17 +83,22 @@ setup_file() {
 	tok_mount idt "$TOKEN"
 	tok_mount short "$TOKEN" ttl=60
 	tok_mount redirect "$REDIRECT"
+	tok_mount notoken "$TOKEN"
+	tok_mount skewpast "$TOKEN"
+	tok_mount skewfuture "$TOKEN"
+	tok_mount moved "$TOKEN"
 }
 
 teardown_file() {
 	local m
 	[[ -n ${TESTDIR:-} ]] || return 0
-	for m in pusher puller idt short redirect; do
+	for m in pusher puller idt short redirect notoken skewpast skewfuture moved; do
 		regfs_unmount "$TESTDIR/mnt-$m" || true
 	done
 	_stop_pidfile "$TESTDIR/redirect/proxy.pid" 5 || true
 	registry_stop "$TESTDIR/basic" || true
 	registry_stop "$TESTDIR/token" || true
+	token_server_stop "$TESTDIR/ts-away" || true
 	token_server_stop "$TESTDIR/ts" || true
 	registry_stop "$TESTDIR/plain" || true
 }
@@ -127,6 +147,58 @@ at() {
 }
 
 # --- tokens ------------------------------------------------------------------------------
+
+# The token server's answers below are ones no real token server gives (token_server.py's
+# "answer" and "issued_at_offset", a fake for them).
+
+@test "a token answer with neither token nor access_token, or not JSON: EIO, logged, not asked again and again" {
+	local img=onap/py-app-amd64 cond n mode
+	# the catalog is also asked for ahead, in the background: count the repositories' scopes
+	cond='.user == "notoken" and (.scopes | all(startswith("repository:")))'
+	for mode in no-token not-json; do
+		jq --arg m "$mode" '.notoken.answer = $m' "$TESTDIR/users.json" >"$TESTDIR/users.json.new"
+		mv "$TESTDIR/users.json.new" "$TESTDIR/users.json"
+		n=$(token_requests "$TESTDIR/ts" "$cond")
+		FS_TIMEOUT=30 assert_fails_with "Input/output error" \
+			fs cat "$(at notoken "$TOKEN")/$img/latest/manifest.json"
+		n=$(($(token_requests "$TESTDIR/ts" "$cond") - n))
+		# the lookups on the way ask once each, no loop
+		((n >= 1 && n <= 3)) || { echo "$mode: $n token requests" >&2; return 1; }
+	done
+	jq '.notoken.answer = "no-token"' "$TESTDIR/users.json" >"$TESTDIR/users.json.new"
+	mv "$TESTDIR/users.json.new" "$TESTDIR/users.json"
+	# the first lookup on the way (is onap/ a repository?) is the one that fails
+	[ "$(grep -c "token for 'repository:onap:pull' on '$TOKEN': the token server sent no token" \
+		"$TESTDIR/regfs-notoken.log")" -ge 2 ]
+}
+
+@test "an issued_at an hour off, either way, is ignored: the token is used for its expires_in" {
+	local img=onap/py-app-amd64 u R4 scope="repository:onap/py-app-amd64:pull"
+	for u in skewpast skewfuture; do
+		R4=$(at "$u" "$TOKEN")
+		# several requests to the registry: the manifest, the config, a layer
+		fs ls "$R4/$img/latest/layers" >/dev/null
+		fs cat "$R4/$img/latest/config.json" >/dev/null
+		fs cat "$(ls -d "$R4/$img/latest/layers/"* | head -n 1)" >/dev/null
+		# one token: taken as issued an hour ago it would be expired at once and asked for
+		# on every request
+		[ "$(token_requests "$TESTDIR/ts" ".user == \"$u\" and .scopes == [\"$scope\"]")" -eq 1 ] ||
+			{ echo "$u: $(token_requests "$TESTDIR/ts" ".user == \"$u\"") token requests" >&2; return 1; }
+	done
+}
+
+@test "a token request redirected to another host: the credentials are not sent there" {
+	local img=onap/py-app-amd64
+	# the token server on 127.0.0.2 signs with a CA the registry does not trust: whatever it
+	# answers, the registry refuses it
+	run fs cat "$(at moved "$TOKEN")/$img/latest/manifest.json"
+	[ "$status" -ne 0 ]
+	# the realm got the credentials and redirected
+	(($(token_requests "$TESTDIR/ts" '.user == "moved" and .creds == "ok" and .status == 307') >= 1))
+	# the other host was asked, and never with an Authorization header
+	(($(token_requests "$TESTDIR/ts-away") >= 1))
+	[ "$(token_requests "$TESTDIR/ts-away" '.authorization or .creds != "none"')" -eq 0 ]
+}
 
 @test "concurrent readers of one repository cause one token request" {
 	local R4 img=onap/py-app-amd64 f n before pids=()

@@ -20,7 +20,12 @@ Users file (JSON), re-read on every request:
 A request without credentials is anonymous and is granted nothing.  Wrong credentials get
 401.  "expires_in" defaults to --expires-in.  "pad_answer": N makes that user's token answers
 (200) N bytes longer, in a "padding" member no client reads: an oversized answer, for the
-cap on what a client reads from a token server.
+cap on what a client reads from a token server.  Answers no real token server sends (this
+server is a fake for them): "answer": "no-token" answers 200 with expires_in and issued_at but
+neither "token" nor "access_token"; "answer": "not-json" answers 200 with a text body.
+"issued_at_offset": S sets issued_at S seconds off the clock (a skewed token server).
+"redirect_to": URL answers that user's request, once its credentials are checked, with a 307
+to URL + the request's own path and query (a token service that moved to another host).
 
 Docker's identity tokens: POST /token with the OAuth2 form grant_type=refresh_token,
 refresh_token, service, scope (repeated) and client_id is answered like a GET, for the user
@@ -209,6 +214,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.reply(401, {"errors": [{"code": "UNAUTHORIZED", "message": "bad credentials"}]},
                            {"WWW-Authenticate": 'Basic realm="regfs-test-token"'})
                 return
+        if user and user.get("redirect_to"):
+            entry["status"] = 307
+            self.record(entry)
+            self.send_response(307)
+            self.send_header("Location", user["redirect_to"] + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if service != opts.service:
             entry["status"] = 400
             self.record(entry)
@@ -241,11 +254,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if user and int(user.get("pad_answer", 0)) > 0:
             entry["padded"] = int(user["pad_answer"])
         self.record(entry)
+        skew = int(user.get("issued_at_offset", 0)) if user else 0
         answer = {"access_token": token, "expires_in": expires_in,
-                  "issued_at": datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
+                  "issued_at": datetime.datetime.fromtimestamp(now + skew, datetime.timezone.utc)
                   .strftime("%Y-%m-%dT%H:%M:%SZ")}
         if not oauth:
             answer["token"] = token
+        mode = user.get("answer") if user else None
+        if mode == "no-token":
+            del answer["access_token"]
+            answer.pop("token", None)
+        elif mode == "not-json":
+            body = b"<html>a token server in trouble</html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         pad = int(user.get("pad_answer", 0)) if user else 0
         if pad > 0:
             answer["padding"] = "x" * pad
