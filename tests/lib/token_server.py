@@ -22,7 +22,8 @@ A request without credentials is anonymous and is granted nothing.  Wrong creden
 (200) N bytes longer, in a "padding" member no client reads: an oversized answer, for the
 cap on what a client reads from a token server.  Answers no real token server sends (this
 server is a fake for them): "answer": "no-token" answers 200 with expires_in and issued_at but
-neither "token" nor "access_token"; "answer": "not-json" answers 200 with a text body.
+neither "token" nor "access_token"; "answer": "not-json" answers 200 with a text body;
+"answer": "deep" answers 200 with a "token" of 100,000 nested '['.
 "issued_at_offset": S sets issued_at S seconds off the clock (a skewed token server).
 "redirect_to": URL answers that user's request, once its credentials are checked, with a 307
 to URL + the request's own path and query (a token service that moved to another host).
@@ -264,8 +265,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if mode == "no-token":
             del answer["access_token"]
             answer.pop("token", None)
-        elif mode == "not-json":
-            body = b"<html>a token server in trouble</html>"
+        elif mode in ("not-json", "deep"):
+            body = b"<html>a token server in trouble</html>" if mode == "not-json" else \
+                b'{"token": ' + b"[" * 100000
             self.send_response(200)
             self.send_header("Content-Type", "text/html")
             self.send_header("Content-Length", str(len(body)))
