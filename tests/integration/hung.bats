@@ -31,7 +31,8 @@ teardown_file() {
 
 setup() { regfs_skip_if_needed; }
 teardown() {
-	logs_on_failure "$TESTDIR/regfs.log"
+	logs_on_failure "$TESTDIR/regfs.log" "$TESTDIR/regfs-closed.log"
+	[[ ! -d $TESTDIR/mnt-closed ]] || regfs_unmount "$TESTDIR/mnt-closed" || true
 	suite_teardown_test
 }
 
@@ -61,6 +62,26 @@ fails_within() {
 		{ grep "$HUNG" "$TESTDIR/regfs.log" >&2; return 1; }
 	# it was asked by one operation (and the prober), not by each
 	(($(wc -l <"$TESTDIR/hung/hung.log") <= 6)) || { cat "$TESTDIR/hung/hung.log" >&2; return 1; }
+}
+
+@test "a configured registry whose port is closed: the mount is at once, ls of the root works, access is EIO" {
+	local port closed start
+	# a port nothing listens on: bound, then closed again
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	closed="127.0.0.1:$port"
+	start=$SECONDS
+	REGISTRY=$closed regfs_mount "$TESTDIR/mnt-closed" "logfile=$TESTDIR/regfs-closed.log" \
+		"cache_dir=$TESTDIR/cache-closed" "state_dir=$TESTDIR/state-closed"
+	# regfs_mount waits 10 s at most; the mount contacts no registry
+	((SECONDS - start < 5)) || { echo "mounting took $((SECONDS - start)) s" >&2; return 1; }
+	run lsdir "$TESTDIR/mnt-closed"
+	[ "$status" -eq 0 ]
+	[[ $output == *"$closed"* ]] || { echo "ls of the root: $output" >&2; return 1; }
+	fails_within 25 "Input/output error" ls "$TESTDIR/mnt-closed/$closed/some/repo"
+	fails_within 3 "Input/output error" ls "$TESTDIR/mnt-closed/$closed/some/repo"
+	# the root still answers
+	run lsdir "$TESTDIR/mnt-closed"
+	[ "$status" -eq 0 ]
 }
 
 @test "once the hung registry answers again, the mount recovers by itself" {
