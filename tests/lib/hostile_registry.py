@@ -310,8 +310,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         base = "/v2/%s/tags/list" % repo
         if repo == "hostile/link-loop":
             if last == "a":  # page B: back to page A, as regfs first asked for it
+                first = getattr(self.server, "loop_first_page", base)
                 return self.send(200, json.dumps({"name": repo, "tags": ["b"]}).encode(),
-                                 extra={"Link": '<%s?n=1000>; rel="next"' % base})
+                                 extra={"Link": '<%s>; rel="next"' % first})
+            self.server.loop_first_page = self.path
             return self.send(200, json.dumps({"name": repo, "tags": ["a"]}).encode(),
                              extra={"Link": '<%s?last=a&n=1>; rel="next"' % base})
         if repo == "hostile/link-endless":
