@@ -451,9 +451,9 @@ int resolve_level(struct fs *fs, struct reg_registry *r, const char *prefix, con
 int resolve_ref(struct fs *fs, struct reg_registry *r, const char *repo, const char *ref,
 		bool fresh, struct resolve_view *out);
 /* Read tag @tag of @repo ahead (prefetch.c): its manifest fetched by the
- * tag and kept, unless the tag was seen before.  A failure is kept a few
- * seconds for the reader it was for, who takes it as its answer instead of
- * asking again.  0 or -errno. */
+ * tag and kept, unless the tag was seen before.  A 429 or 503 (EAGAIN) is
+ * kept a few seconds for the reader it was for, who takes it as its answer
+ * instead of asking again.  0 or -errno. */
 int resolve_tag_ahead(struct fs *fs, struct reg_registry *r, const char *repo, const char *tag);
 /* Manifest @digest of @repo read as @content_type says (NULL: from the
  * document alone), as a shared view.  -EINVAL as resolve_ref. */

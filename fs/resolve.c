@@ -411,8 +411,8 @@ static char *tag_ahead_failure_key(const char *tag_key)
  * ask at once (a read ahead of the tag and the reader that follows it):
  * after another's, the answer is in memory, or that GET failed.
  *
- * A read ahead (@ahead) that finds the registry failing (EAGAIN: a 429 or
- * 503; EIO) leaves its error for the reader it was for, for
+ * A read ahead (@ahead) that the registry tells to slow down (EAGAIN: a
+ * 429 or 503) leaves that error for the reader it was for, for
  * TAG_AHEAD_FAILURE_TTL: the first reader to ask takes it as its answer
  * rather than asking again (a 429 asked twice is one too many; a reader
  * without the read ahead would have asked once), and the next one asks the
@@ -465,9 +465,10 @@ static int tag_fetch(struct fs *fs, struct reg_registry *r, const char *repo, co
 		manifest_keep(fs, f.digest, f.bytes, f.len);
 		cache_mem_put(fs->mem, key, digest, DIGEST_STR_LEN, fs->cfg.ttl);
 		reg_fetched_release(&f);
-	} else if (ahead && (ret == -EAGAIN || ret == -EIO)) {
-		/* only a failure to answer: "no such tag" is not kept, as a
-		 * commit may make the tag the next moment */
+	} else if (ahead && ret == -EAGAIN) {
+		/* only "slow down" (a 429 or 503): another failure may be gone
+		 * when the reader asks (a token refused a moment ago), and "no
+		 * such tag" may not hold the next moment (a commit) */
 		cache_mem_put(fs->mem, fkey, &ret, sizeof(ret), TAG_AHEAD_FAILURE_TTL);
 	}
 	fs_fetch_end(fs, key);
