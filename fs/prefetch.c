@@ -281,6 +281,21 @@ static bool seen_locked(struct prefetch *p, const char *digest)
 	return false;
 }
 
+/* The queue's next free slot, to fill and then hand over with
+ * push_locked; NULL when the queue is full. */
+static struct prefetch_job *free_slot_locked(struct prefetch *p)
+{
+	return p->count < PREFETCH_QUEUE_MAX ? &p->queue[(p->head + p->count) % PREFETCH_QUEUE_MAX]
+					     : NULL;
+}
+
+/* The slot free_slot_locked gave, filled: queued, and a thread woken. */
+static void push_locked(struct prefetch *p)
+{
+	p->count++;
+	pthread_cond_signal(&p->work);
+}
+
 /* Queue manifest @d of @repo unless it is queued or running, or the queue
  * is full.  0, or -ENOMEM. */
 static int enqueue_locked(struct prefetch *p, struct reg_registry *r, const char *repo,
@@ -288,10 +303,9 @@ static int enqueue_locked(struct prefetch *p, struct reg_registry *r, const char
 {
 	struct prefetch_job *j;
 
-	if (p->count == PREFETCH_QUEUE_MAX || queued_locked(p, d->digest) >= 0 ||
+	if (!(j = free_slot_locked(p)) || queued_locked(p, d->digest) >= 0 ||
 	    running_slot_locked(p, d->digest) >= 0)
 		return 0;
-	j = &p->queue[(p->head + p->count) % PREFETCH_QUEUE_MAX];
 	j->kind = PREFETCH_MANIFEST;
 	j->reg = r;
 	j->repo = strdup(repo);
@@ -301,8 +315,7 @@ static int enqueue_locked(struct prefetch *p, struct reg_registry *r, const char
 		job_release(j);
 		return -ENOMEM;
 	}
-	p->count++;
-	pthread_cond_signal(&p->work);
+	push_locked(p);
 	return 0;
 }
 
@@ -342,14 +355,12 @@ static void enqueue_registry_job(struct fs *fs, struct reg_registry *r, enum pre
 	snprintf(mark, sizeof(mark), "%s %p", kind == PREFETCH_CATALOG ? "catalog" : "warm-up",
 		 (void *)r);
 	pthread_mutex_lock(&p->lock);
-	if (!p->stopping && p->count < PREFETCH_QUEUE_MAX && queued_locked(p, mark) < 0 &&
+	if (!p->stopping && (j = free_slot_locked(p)) && queued_locked(p, mark) < 0 &&
 	    running_slot_locked(p, mark) < 0) {
-		j = &p->queue[(p->head + p->count) % PREFETCH_QUEUE_MAX];
 		j->kind = kind;
 		j->reg = r;
 		memcpy(j->digest, mark, sizeof(mark));
-		p->count++;
-		pthread_cond_signal(&p->work);
+		push_locked(p);
 	}
 	pthread_mutex_unlock(&p->lock);
 }
@@ -373,19 +384,16 @@ void prefetch_tag(struct fs *fs, struct reg_registry *r, const char *repo, const
 		return;
 	pthread_mutex_lock(&p->lock);
 	/* not deduplicated here: the GET of a tag is single-flight already */
-	if (!p->stopping && p->count < PREFETCH_QUEUE_MAX) {
-		j = &p->queue[(p->head + p->count) % PREFETCH_QUEUE_MAX];
+	if (!p->stopping && (j = free_slot_locked(p))) {
 		j->kind = PREFETCH_TAG;
 		j->reg = r;
 		j->repo = strdup(repo);
 		j->tag = strdup(tag);
 		snprintf(j->digest, sizeof(j->digest), "tag");
-		if (j->repo && j->tag) {
-			p->count++;
-			pthread_cond_signal(&p->work);
-		} else {
+		if (j->repo && j->tag)
+			push_locked(p);
+		else
 			job_release(j);
-		}
 	}
 	pthread_mutex_unlock(&p->lock);
 }
