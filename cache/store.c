@@ -168,6 +168,7 @@ struct cache_store {
 	char *tmp_path; /* <dir>/tmp, for messages; files are made in tmp_dfd */
 	int blob_dfd;	/* <dir>/blobs/sha256; blobs are opened relative to it */
 	int tmp_dfd;	/* <dir>/tmp */
+	int side_dfd[CACHE_SIDE_KINDS]; /* <dir>/<side_dirs[kind]>/sha256 */
 	uint64_t max_bytes;
 
 	/*
@@ -220,6 +221,11 @@ struct writer_helper {
 	char *spare; /* the buffer the writer fills next */
 	bool done;   /* nothing more will be handed over */
 	int err;     /* the first write that failed */
+};
+
+/* Where each kind of side file lives, below <dir> (and then sha256/). */
+static const char *const side_dirs[CACHE_SIDE_KINDS] = {
+	[CACHE_SIDE_LAYER_INDEX] = "indexes",
 };
 
 /* One blob as seen by a directory scan. */
@@ -576,6 +582,15 @@ static int blob_hold(int fd)
 	return 0;
 }
 
+/* A side file goes with its blob (eviction, or found without it). */
+static void side_remove_all(struct cache_store *s, const char *hex)
+{
+	for (int k = 0; k < CACHE_SIDE_KINDS; k++)
+		if (s->side_dfd[k] >= 0 && unlinkat(s->side_dfd[k], hex, 0) < 0 && errno != ENOENT)
+			log_warn("cannot remove '%s/%s/sha256/%s': %s", s->dir_path, side_dirs[k],
+				 hex, strerror(errno));
+}
+
 /*
  * Unlink blob @hex unless a reader holds it open (blob_hold).  The unlink
  * happens under an exclusive lock, so a reader that opens the file
@@ -611,6 +626,7 @@ static int blob_evict_unused(struct cache_store *s, const char *hex)
 	if (ret > 0) {
 		verified_forget(s, hex);
 		cache_seal_remove(s->sealer, hex);
+		side_remove_all(s, hex);
 		ret = 1;
 	}
 	return ret;
@@ -651,10 +667,59 @@ static void blob_make_private(int dfd, const char *name)
 	close(fd);
 }
 
+static int blob_ent_hex_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct blob_ent *)a)->hex, ((const struct blob_ent *)b)->hex);
+}
+
 /*
- * List the blobs in blobs/sha256 with their sizes and mtimes.  *ents is new
- * (caller frees).  Names that are not 64 lower-case hex are not ours: they
- * are neither counted nor evicted.
+ * Add the sizes of @kind's side files to their blobs' entries (@v, sorted
+ * by hex) and return their sum; remove the side files of blobs that are
+ * gone (evicted by a mount of a version that knew no side files, or
+ * written as their blob went).
+ */
+static uint64_t side_scan(struct cache_store *s, int kind, struct blob_ent *v, size_t len)
+{
+	uint64_t sum = 0;
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	if (s->side_dfd[kind] < 0)
+		return 0;
+	fd = openat(s->side_dfd[kind], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return 0;
+	}
+	while ((de = readdir(d))) {
+		struct blob_ent key, *e;
+		struct stat st;
+
+		if (!digest_hex_is_valid(de->d_name) ||
+		    fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		memcpy(key.hex, de->d_name, DIGEST_HEX_LEN + 1);
+		e = bsearch(&key, v, len, sizeof(*v), blob_ent_hex_cmp);
+		if (!e) {
+			unlinkat(fd, de->d_name, 0);
+			continue;
+		}
+		e->size += (uint64_t)st.st_size;
+		sum += (uint64_t)st.st_size;
+	}
+	closedir(d);
+	return sum;
+}
+
+/*
+ * List the blobs in blobs/sha256 with their sizes (side files included)
+ * and mtimes, sorted by hex.  *ents is new (caller frees).  Names that are
+ * not 64 lower-case hex are not ours: they are neither counted nor
+ * evicted.
  */
 static int store_scan(struct cache_store *s, struct blob_ent **ents, size_t *n, uint64_t *total)
 {
@@ -713,6 +778,9 @@ static int store_scan(struct cache_store *s, struct blob_ent **ents, size_t *n, 
 		ret = -errno;
 		goto out;
 	}
+	qsort(v, len, sizeof(*v), blob_ent_hex_cmp);
+	for (int k = 0; k < CACHE_SIDE_KINDS; k++)
+		sum += side_scan(s, k, v, len);
 	*ents = v;
 	v = NULL;
 	*n = len;
@@ -900,6 +968,8 @@ int cache_store_open(const char *dir, uint64_t max_bytes, struct cache_store **o
 		return -ENOMEM;
 	s->blob_dfd = -1;
 	s->tmp_dfd = -1;
+	for (int k = 0; k < CACHE_SIDE_KINDS; k++)
+		s->side_dfd[k] = -1;
 	s->max_bytes = max_bytes;
 	pthread_mutex_init(&s->evict_lock, NULL);
 	pthread_mutex_init(&s->usage_lock, NULL);
@@ -939,6 +1009,20 @@ int cache_store_open(const char *dir, uint64_t max_bytes, struct cache_store **o
 		ret = s->tmp_dfd;
 		goto out;
 	}
+	for (int k = 0; k < CACHE_SIDE_KINDS; k++) {
+		char *side = NULL;
+
+		if (asprintf(&side, "%s/%s/sha256", dir, side_dirs[k]) < 0) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		s->side_dfd[k] = cache_dir_make_open(side, O_NOFOLLOW);
+		free(side);
+		if (s->side_dfd[k] < 0) {
+			ret = s->side_dfd[k];
+			goto out;
+		}
+	}
 	store_clean_tmp(s);
 	store_evict(s, NULL, true); /* counts usage; the cap may have shrunk */
 	if (cache_sealer_start(dir, s->blob_dfd, s->tmp_dfd, &s->sealer) < 0)
@@ -965,6 +1049,9 @@ void cache_store_free(struct cache_store *s)
 		close(s->blob_dfd);
 	if (s->tmp_dfd >= 0)
 		close(s->tmp_dfd);
+	for (int k = 0; k < CACHE_SIDE_KINDS; k++)
+		if (s->side_dfd[k] >= 0)
+			close(s->side_dfd[k]);
 	pthread_mutex_destroy(&s->evict_lock);
 	pthread_mutex_destroy(&s->usage_lock);
 	pthread_mutex_destroy(&s->flight_lock);
@@ -1719,4 +1806,118 @@ int cache_store_ensure(struct cache_store *s, const char *digest, int64_t expect
 	cancel_scope_set(scope);
 	flight_finish(s, f, ret, false);
 	return ret;
+}
+
+/* --- side files ------------------------------------------------------------ */
+
+static bool side_args_ok(enum cache_side kind, const char *digest)
+{
+	return (int)kind >= 0 && kind < CACHE_SIDE_KINDS && digest_is_valid(digest);
+}
+
+int cache_store_side_read(struct cache_store *s, enum cache_side kind, const char *digest,
+			  size_t max, char **bytes, size_t *len)
+{
+	struct buf b = BUF_INIT(max);
+	const char *hex = digest + 7;
+	char why[96];
+	struct stat st;
+	int fd, ret;
+
+	*bytes = NULL;
+	*len = 0;
+	if (!side_args_ok(kind, digest))
+		return -EINVAL;
+	fd = openat(s->side_dfd[kind], hex, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return -ENOENT;
+		if (errno != ELOOP)
+			return -errno;
+		/* a link planted under the name: never followed, removed */
+		snprintf(why, sizeof(why), "a symbolic link");
+		goto unfit;
+	}
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	if (blob_unfit(&st, why, sizeof(why)) ||
+	    ((uint64_t)st.st_size > max &&
+	     snprintf(why, sizeof(why), "%lld bytes, over %zu", (long long)st.st_size, max))) {
+		close(fd);
+		goto unfit;
+	}
+	ret = buf_read_fd(&b, fd);
+	close(fd);
+	if (ret == -E2BIG) {
+		snprintf(why, sizeof(why), "grew past %zu bytes while read", max);
+		goto unfit;
+	}
+	if (ret == 0) {
+		*bytes = buf_detach(&b, len);
+		ret = *bytes ? 0 : -ENOMEM;
+	}
+	buf_release(&b, 0);
+	return ret;
+unfit:
+	buf_release(&b, 0);
+	log_warn("side file '%s/%s/sha256/%s' dropped: %s", s->dir_path, side_dirs[kind], hex, why);
+	cache_store_side_drop(s, kind, digest);
+	return -ENOENT;
+}
+
+int cache_store_side_write(struct cache_store *s, enum cache_side kind, const char *digest,
+			   const void *bytes, size_t len)
+{
+	char tmp[TMP_NAME_LEN + 1];
+	const char *hex = digest + 7;
+	const char *p = bytes;
+	size_t done = 0;
+	struct stat st;
+	bool over;
+	int fd, ret = 0;
+
+	if (!side_args_ok(kind, digest))
+		return -EINVAL;
+	if (fstatat(s->blob_dfd, hex, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	fd = cache_tmp_create(s->tmp_dfd, TMP_PREFIX, tmp, sizeof(tmp), O_WRONLY);
+	if (fd < 0)
+		return fd;
+	while (done < len && ret == 0) {
+		ssize_t w = write(fd, p + done, len - done);
+
+		if (w < 0 && errno != EINTR)
+			ret = -errno;
+		else if (w > 0)
+			done += (size_t)w;
+	}
+	/* the blob may have been evicted meanwhile: then the side file would
+	 * be an orphan until the next scan, so it is not put in place */
+	if (ret == 0 && fstatat(s->blob_dfd, hex, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		ret = -errno;
+	if (ret == 0 && renameat(s->tmp_dfd, tmp, s->side_dfd[kind], hex) < 0)
+		ret = -errno;
+	if (ret < 0)
+		unlinkat(s->tmp_dfd, tmp, 0);
+	close(fd); /* after the rename: the lock keeps a sweep off it until then */
+	if (ret < 0)
+		return ret;
+	pthread_mutex_lock(&s->usage_lock);
+	s->usage += len;
+	over = s->max_bytes && s->usage > s->max_bytes;
+	pthread_mutex_unlock(&s->usage_lock);
+	if (over)
+		store_evict(s, hex, false);
+	return 0;
+}
+
+void cache_store_side_drop(struct cache_store *s, enum cache_side kind, const char *digest)
+{
+	if (side_args_ok(kind, digest) && unlinkat(s->side_dfd[kind], digest + 7, 0) < 0 &&
+	    errno != ENOENT)
+		log_warn("cannot remove '%s/%s/sha256/%s': %s", s->dir_path, side_dirs[kind],
+			 digest + 7, strerror(errno));
 }

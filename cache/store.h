@@ -138,9 +138,39 @@ typedef int (*cache_fill_fn)(struct cache_writer *w, void *arg);
 int cache_store_ensure(struct cache_store *s, const char *digest, int64_t expect_size,
 		       cache_fill_fn fill, void *arg);
 
-/* Bytes currently stored, as the store counts them to decide when to evict:
- * exact after open and each rescan, approximate in between when other
- * mounts share the directory.  Thread-safe.  The unit tests check it
+/*
+ * Side files: what regfs derives from a stored blob and keeps beside it,
+ * so that it is worked out once per blob, not once per mount (a layer's
+ * index: layer/index.h).  <dir>/<kind>/sha256/<hex>, mode 0600.  A side
+ * file belongs to its blob: it is counted with the blob against the cap,
+ * evicted with it, and removed when found without it.  The store does not
+ * know what the bytes mean, so it cannot verify them: they are opened as
+ * carefully as blobs (no link followed, a regular file of ours nobody else
+ * can write) and the caller checks them (layer_index_load: a checksum and
+ * the blob's digest inside) and drops them when they do not hold.
+ */
+enum cache_side {
+	CACHE_SIDE_LAYER_INDEX, /* <dir>/indexes/ */
+	CACHE_SIDE_KINDS
+};
+/* Read @kind's side file of blob @digest, at most @max bytes, into a new
+ * buffer (caller frees).  0; -ENOENT when there is none (or it was unfit,
+ * or bigger than @max: then it is removed); -EINVAL for an invalid
+ * digest; -errno. */
+int cache_store_side_read(struct cache_store *s, enum cache_side kind, const char *digest,
+			  size_t max, char **bytes, size_t *len);
+/* Keep @len bytes as @kind's side file of blob @digest, replacing what was
+ * there (written to a temp file and renamed into place).  Only while the
+ * blob is stored: -ENOENT when it is not.  0, -EINVAL, -errno (-ENOSPC). */
+int cache_store_side_write(struct cache_store *s, enum cache_side kind, const char *digest,
+			   const void *bytes, size_t len);
+/* Remove @kind's side file of @digest (one its reader found wrong). */
+void cache_store_side_drop(struct cache_store *s, enum cache_side kind, const char *digest);
+
+/* Bytes currently stored (blobs and their side files), as the store
+ * counts them to decide when to evict: exact after open and each rescan,
+ * approximate in between when other mounts share the directory.
+ * Thread-safe.  The unit tests check it
  * against the disk, because a count that drifts shows nowhere else until
  * eviction comes too early or too late. */
 uint64_t cache_store_usage(struct cache_store *s);

@@ -130,6 +130,20 @@
 /* .order, written by regfs: the link names in the order added. */
 #define DRAFT_ORDER_MAX (1u << 20)
 
+/* --- rootfs/ and layerfs/ (fs/imagefs.c) -------------------------------------- */
+
+/* Layer indexes and merged trees kept in memory, all together; the least
+ * recently used goes first, and comes back from the index stored beside
+ * its blob.  An index costs about 130 bytes a file: a Debian layer of
+ * 10,000 files about 1.5 MiB. */
+#define IMAGEFS_MEM_MAX (512u << 20)
+/* A stored index bigger than this is not read (it is built again): more
+ * than LAYER_ENTRIES_MAX entries' worth. */
+#define IMAGEFS_INDEX_FILE_MAX (512u << 20)
+/* A layer that could not be indexed (not a tar, a bomb) is not tried
+ * again for this long: each `ls` would otherwise read the blob again. */
+#define IMAGEFS_FAILURE_TTL 30.0
+
 /* --- memory and disk (fs/main.c, fs/fs.c) ------------------------------------ */
 
 /* The in-memory cache of tags and manifests' bytes. */

@@ -388,7 +388,7 @@ static int removal_in_live_entry(struct fs *fs, struct node *parent, const char 
 	struct node *probe = NULL;
 	int ret = tree_lookup(fs, parent, name, &probe);
 
-	if (ret == 0 && (node_kind_type(probe->kind) == S_IFDIR) != dir)
+	if (ret == 0 && (node_type(probe) == S_IFDIR) != dir)
 		ret = dir ? -ENOTDIR : -EISDIR;
 	node_free(probe);
 	return ret;

@@ -125,13 +125,15 @@ int fs_init(struct fs *fs)
 	fs->parsed = cache_mem_new(PARSED_MEM_MAX);
 	fs->stale = cache_mem_new(STALE_MARKS_MEM_MAX);
 	fs->root_misses = cache_mem_new(ROOT_MISSES_MEM_MAX);
-	if (!fs->listings || !fs->parsed || !fs->stale || !fs->root_misses) {
+	fs->imagefs = cache_mem_new(IMAGEFS_MEM_MAX);
+	if (!fs->listings || !fs->parsed || !fs->stale || !fs->root_misses || !fs->imagefs) {
 		cache_mem_free(fs->listings);
 		cache_mem_free(fs->parsed);
 		cache_mem_free(fs->stale);
 		cache_mem_free(fs->root_misses);
+		cache_mem_free(fs->imagefs);
 		node_table_free(fs->nodes);
-		fs->listings = fs->parsed = fs->stale = fs->root_misses = NULL;
+		fs->listings = fs->parsed = fs->stale = fs->root_misses = fs->imagefs = NULL;
 		fs->nodes = NULL;
 		return -ENOMEM;
 	}
@@ -184,7 +186,8 @@ void fs_release(struct fs *fs)
 	cache_mem_free(fs->parsed);
 	cache_mem_free(fs->stale);
 	cache_mem_free(fs->root_misses);
-	fs->listings = fs->parsed = fs->stale = fs->root_misses = NULL;
+	cache_mem_free(fs->imagefs);
+	fs->listings = fs->parsed = fs->stale = fs->root_misses = fs->imagefs = NULL;
 	pthread_mutex_destroy(&fs->stale_lock);
 }
 

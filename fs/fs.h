@@ -78,6 +78,8 @@ enum node_kind {
 	NODE_DRAFT_LINK,        /* an entry of a draft (a symlink) */
 	NODE_DRAFT_FILE,        /* a dot file of a draft */
 	NODE_DRAFT_ANNOTATIONS, /* .annotations/ of a draft */
+	NODE_LAYERFS, /* layerfs/ of an image: a directory per layer */
+	NODE_IMAGEFS, /* in rootfs/ or a layer's directory of layerfs/: a file of the image */
 };
 
 enum file_kind {
@@ -107,8 +109,18 @@ struct node {
 	char *ref;   /* owned: NODE_MANIFEST at repo level: the tag or digest; NULL for entries */
 	enum file_kind file;                   /* NODE_FILE; FILE_CONFIG marks a config NODE_LAYER */
 	enum draft_file dfile;                 /* NODE_DRAFT_FILE */
-	char layer_digest[DIGEST_STR_LEN + 1]; /* NODE_LAYER: the blob */
-	int64_t layer_size;                    /* NODE_LAYER */
+	/* NODE_LAYER: the blob.  NODE_IMAGEFS: the tree's digest, the
+	 * image's manifest (rootfs/) or the layer's blob (layerfs/) */
+	char layer_digest[DIGEST_STR_LEN + 1];
+	int64_t layer_size; /* NODE_LAYER; NODE_IMAGEFS of a layer's tree: the blob's */
+	/* NODE_IMAGEFS: the path in the tree ("" its top, owned), whether the
+	 * tree is one layer's, and the entry's type (S_IFDIR, S_IFREG...) */
+	char *inner;
+	bool inner_layer;
+	mode_t inner_type;
+	/* the number the node was published for, before any probing past a
+	 * collision (node_publish; same_node compares it for NODE_IMAGEFS) */
+	uint64_t ino_want;
 
 	/* protected by the node table lock */
 	uint64_t refs;    /* kernel lookups + children (an open handle holds a lookup) */
@@ -120,8 +132,11 @@ struct node {
 
 /* Is @kind a draft's node (the draft, its links, files, .annotations/)? */
 bool node_kind_is_draft(enum node_kind kind);
-/* The file type (S_IFDIR, S_IFREG, S_IFLNK) of nodes of @kind. */
+/* The file type (S_IFDIR, S_IFREG, S_IFLNK) of nodes of @kind; for
+ * NODE_IMAGEFS, whose type is its entry's, S_IFDIR (ask node_type). */
 mode_t node_kind_type(enum node_kind kind);
+/* The file type of node @n. */
+mode_t node_type(const struct node *n);
 /* Is @n a tag's directory (a live tag, as looked up: not an @sha256:
  * directory, not a list's entry)? */
 bool node_is_tag_dir(const struct node *n);
@@ -181,6 +196,10 @@ struct fs {
 	 * answered, for the TTL (resolve_registry, ROOT_MISSES_MEM_MAX). */
 	struct cache_mem *stale;
 	struct cache_mem *root_misses;
+	/* Owned (fs_init): layer indexes and merged trees by digest
+	 * (imagefs.c, IMAGEFS_MEM_MAX), and which layers could not be
+	 * indexed, for IMAGEFS_FAILURE_TTL. */
+	struct cache_mem *imagefs;
 	pthread_mutex_t stale_lock; /* makes a mark's check and put one step; taken alone */
 	unsigned root_hosts;        /* atomic: hosts taken in at the root (ROOT_HOSTS_MAX) */
 	bool root_full_logged;      /* atomic: that the cap was reached is logged */
@@ -301,12 +320,23 @@ struct node *node_get(struct node_table *t, uint64_t ino);
 uint64_t node_ino_for(const struct node *parent, const char *name, enum node_kind kind);
 /* The inode number of blob @digest of registry @host, wherever it shows. */
 uint64_t node_ino_for_blob(const char *host, const char *digest);
+/* Inode numbers in rootfs/ and layerfs/ (imagefs.c).  A directory, symlink
+ * or special file: by @name below @parent, with the tree's digest as
+ * @salt for a tree's top (NULL below it), so a tag that moves to another
+ * image gives new numbers.  A regular file: by its tree (@tree, the
+ * digest; @layer_tree, one layer's), the layer of the tree it comes from
+ * and the path its bytes came under (a hardlink's target), whatever path
+ * it is looked up by, so the names of hardlinks are one inode. */
+uint64_t node_ino_for_inner(const struct node *parent, const char *name, const char *salt);
+uint64_t node_ino_for_inner_file(const char *tree, bool layer_tree, uint32_t layer,
+				 const char *path);
 /*
  * Find or add @proto's child of @parent (takes ownership of @proto, which
- * must have parent, name and kind set, and for a NODE_LAYER its blob's
- * number in ino; it is freed if an equal node exists: same parent, name
- * and class, or for a blob the same registry and digest, whatever the
- * parent).  Counts one kernel lookup.  Returns the node, borrowed.
+ * must have parent, name and kind set, and for a NODE_LAYER or NODE_IMAGEFS
+ * its number in ino; it is freed if an equal node exists: same parent,
+ * name and class, or for a blob the same registry and digest, whatever the
+ * parent, or for NODE_IMAGEFS the same registry, tree and number asked
+ * for).  Counts one kernel lookup.  Returns the node, borrowed.
  */
 struct node *node_publish(struct node_table *t, struct node *proto);
 /* New unpublished node, or NULL. */
@@ -501,7 +531,8 @@ int resolve_path(struct fs *fs, const char *rel, bool fresh, struct resolved *t)
 struct tree_entry {
 	char *name;          /* owned */
 	enum node_kind kind; /* what a lookup of it gives */
-	uint64_t ino;        /* a blob's number, else 0: node_ino_for() */
+	uint64_t ino;        /* a blob's or NODE_IMAGEFS number, else 0: node_ino_for() */
+	mode_t type;         /* NODE_IMAGEFS: the entry's file type, else 0: the kind's */
 };
 
 struct tree_listing {
@@ -517,6 +548,8 @@ void tree_listing_release(struct tree_listing *l);
 /* Add @name, which a lookup makes a node of @kind, unless the listing has
  * it already (first one wins).  0 or -ENOMEM. */
 int tree_listing_add(struct tree_listing *l, const char *name, enum node_kind kind);
+/* Add NODE_IMAGEFS entry @name, of number @ino and file type @type. */
+int tree_listing_add_inner(struct tree_listing *l, const char *name, uint64_t ino, mode_t type);
 /* Repository-level lookups and listings below repository path @prefix
  * (NULL: the registry's top level), as for NODE_REGISTRY / NODE_REPO:
  * resolve_level's answer as a node. */
@@ -538,6 +571,14 @@ int tree_file_content(struct fs *fs, struct node *n, char **bytes, size_t *len);
 /* Make a layer present and verified in the store; returns an fd to it or
  * -errno. */
 int tree_layer_open(struct fs *fs, struct node *n);
+/* The manifest @n is in (of a manifest's directory, or of the directory a
+ * file, layers/ or layerfs/ is in), resolved now: a shared view.  0 or
+ * -errno (-EIO for a manifest regfs cannot read). */
+int tree_view_manifest(struct fs *fs, struct node *n, struct resolve_view *v);
+/* Blob @digest of @size bytes of the image @n is in, present and verified
+ * in the store (from the registry, or a foreign layer's URLs): an fd to
+ * it, or -errno. */
+int tree_blob_open(struct fs *fs, struct node *n, const char *digest, int64_t size);
 /*
  * What @n acts as now: @n itself, or a new unpublished stand-in (*tmp,
  * freed by the caller with node_free) when a tag's directory holds a draft
@@ -565,6 +606,38 @@ int tree_config_read(struct fs *fs, struct reg_registry *r, const char *repo,
 int tree_xattr(struct fs *fs, struct node *n, const char *name, char **val, size_t *len);
 /* NUL-separated list of @n's attribute names (new buffer). */
 int tree_xattr_list(struct fs *fs, struct node *n, char **names, size_t *len);
+
+/* --- imagefs.c: rootfs/ and layerfs/, the files inside an image ------------ */
+
+/* Is @name one of an image directory's own trees (rootfs, layerfs)? */
+bool imagefs_is_top(const char *name);
+/* @name (imagefs_is_top) in image directory @parent, whose manifest @v is
+ * an image: a new unpublished node (*out).  0 or -ENOMEM. */
+int imagefs_lookup_top(struct fs *fs, struct node *parent, const struct resolve_view *v,
+		       const char *name, struct node **out);
+/* Lookups, listings, attributes, link targets and xattrs in layerfs/
+ * (NODE_LAYERFS) and in the trees (NODE_IMAGEFS), as the tree_* functions.
+ * A layer that cannot be had or indexed is -EIO (the log says why), and
+ * so is every path of a tree that has it. */
+int imagefs_lookup(struct fs *fs, struct node *parent, const char *name, struct node **out);
+int imagefs_list(struct fs *fs, struct node *n, struct tree_listing *out);
+int imagefs_stat(struct fs *fs, struct node *n, struct stat *st);
+int imagefs_readlink(struct fs *fs, struct node *n, char **target);
+int imagefs_xattr(struct fs *fs, struct node *n, const char *name, char **val, size_t *len);
+int imagefs_xattr_list(struct fs *fs, struct node *n, char **names, size_t *len);
+
+/* A regular file of a tree, open: its layer's blob and a decompressor
+ * that goes on where its last read stopped. */
+struct imagefs_file;
+/* Open file @n (*out new, imagefs_close it).  0, -EISDIR or -EACCES for
+ * what is not a regular file, -EIO, -errno. */
+int imagefs_open(struct fs *fs, struct node *n, struct imagefs_file **out);
+/* Read up to @size bytes at @off into @buf; *got gets how many (short only
+ * at the end).  Any thread; reads of one file take turns.  0 or -EIO. */
+int imagefs_read(struct imagefs_file *f, char *buf, size_t size, off_t off, size_t *got);
+/* The file's size. */
+uint64_t imagefs_size(const struct imagefs_file *f);
+void imagefs_close(struct imagefs_file *f); /* NULL is a no-op */
 
 /* --- draft.c: drafts in the tree ------------------------------------------ */
 

@@ -98,6 +98,12 @@ static char class_of(enum node_kind kind)
 		return 'S';
 	case NODE_LAYER:
 		return 'B';
+	case NODE_LAYERFS:
+		return 'Y';
+	case NODE_IMAGEFS:
+		/* its type never changes under one number: the tree's
+		 * digest is in its top's (node_ino_for_inner) */
+		return 'I';
 	}
 	BUG("node of no kind");
 }
@@ -146,11 +152,39 @@ uint64_t node_ino_for_blob(const char *host, const char *digest)
 	return ino_fix(h);
 }
 
+uint64_t node_ino_for_inner(const struct node *parent, const char *name, const char *salt)
+{
+	uint64_t h = node_ino_for(parent, name, NODE_IMAGEFS);
+
+	if (salt)
+		h = ino_fix(fnv1a(h, salt, strlen(salt)));
+	return h;
+}
+
+uint64_t node_ino_for_inner_file(const char *tree, bool layer_tree, uint32_t layer,
+				 const char *path)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	unsigned char k[4];
+
+	for (int i = 0; i < 4; i++)
+		k[i] = (layer >> (8 * i)) & 0xff;
+	h = fnv1a(h, layer_tree ? "layerfs\0" : "rootfs\0", layer_tree ? 8 : 7);
+	h = fnv1a(h, tree, strlen(tree) + 1);
+	h = fnv1a(h, k, sizeof(k));
+	h = fnv1a(h, path, strlen(path));
+	return ino_fix(h);
+}
+
 /* Is @n the node @proto describes? */
 static bool same_node(const struct node *n, const struct node *proto)
 {
 	if (proto->kind == NODE_LAYER)
 		return n->kind == NODE_LAYER && n->reg == proto->reg &&
+		       strcmp(n->layer_digest, proto->layer_digest) == 0;
+	if (proto->kind == NODE_IMAGEFS)
+		return n->kind == NODE_IMAGEFS && n->reg == proto->reg &&
+		       n->ino_want == proto->ino_want && n->inner_layer == proto->inner_layer &&
 		       strcmp(n->layer_digest, proto->layer_digest) == 0;
 	return n->parent == proto->parent && class_of(n->kind) == class_of(proto->kind) &&
 	       strcmp(n->name, proto->name) == 0;
@@ -183,6 +217,7 @@ void node_free(struct node *n)
 	free(n->name);
 	free(n->repo);
 	free(n->ref);
+	free(n->inner);
 	free(n);
 }
 
@@ -250,9 +285,11 @@ struct node *node_get(struct node_table *t, uint64_t ino)
 struct node *node_publish(struct node_table *t, struct node *proto)
 {
 	struct node *parent = proto->parent, *n;
-	uint64_t ino = proto->kind == NODE_LAYER ? proto->ino
-						 : node_ino_for(parent, proto->name, proto->kind);
+	uint64_t ino = proto->kind == NODE_LAYER || proto->kind == NODE_IMAGEFS
+			       ? proto->ino
+			       : node_ino_for(parent, proto->name, proto->kind);
 
+	proto->ino_want = ino;
 	pthread_mutex_lock(&t->lock);
 	/* the same child may already be known, maybe at a probed number */
 	for (;;) {
@@ -363,6 +400,8 @@ bool node_kind_is_draft(enum node_kind kind)
 	case NODE_LAYERS:
 	case NODE_FILE:
 	case NODE_LAYER:
+	case NODE_LAYERFS:
+	case NODE_IMAGEFS:
 		return false;
 	}
 	BUG("node of no kind");
@@ -380,6 +419,11 @@ mode_t node_kind_type(enum node_kind kind)
 	default:
 		return S_IFDIR;
 	}
+}
+
+mode_t node_type(const struct node *n)
+{
+	return n->kind == NODE_IMAGEFS ? n->inner_type : node_kind_type(n->kind);
 }
 
 bool node_is_tag_dir(const struct node *n)

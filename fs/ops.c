@@ -365,6 +365,10 @@ static double entry_timeout_for(struct fs *fs, const struct node *parent, const 
 {
 	if (node_names_follow_drafts(parent))
 		return 0;
+	/* rootfs/ and a layer's directory are fixed by a digest, but which
+	 * one a tag's directory names changes with the tag */
+	if (n && n->kind == NODE_IMAGEFS && parent->kind != NODE_IMAGEFS)
+		return parent->immutable ? IMMUTABLE_TIMEOUT : fs->cfg.ttl;
 	/* the name -> node mapping changes with the tag even for immutable
 	 * layer files, so the entry follows the parent */
 	if (parent->immutable || parent->kind == NODE_ROOT)
@@ -399,6 +403,7 @@ struct handle {
 	char *bytes;   /* owned, or NULL for a layer */
 	size_t len;
 	int fd;        /* layer fd, a draft's user file, or -1 */
+	struct imagefs_file *file; /* a file of rootfs/ or layerfs/, or NULL */
 	bool writable; /* fd is a draft's user file open for writing */
 	int refs;      /* atomic: the open, plus each read in flight */
 };
@@ -434,6 +439,7 @@ static void handle_free(struct handle *h)
 {
 	if (h->fd >= 0)
 		close(h->fd);
+	imagefs_close(h->file);
 	free(h->bytes);
 	free(h);
 }
@@ -628,8 +634,8 @@ static void body_opendir(struct call *c)
 	}
 	open_link_add(&d->link, true);
 	c->fi.fh = (uintptr_t)d;
-	c->fi.cache_readdir = n->immutable;
-	c->fi.keep_cache = n->immutable;
+	c->fi.cache_readdir = n->immutable || n->kind == NODE_IMAGEFS;
+	c->fi.keep_cache = n->immutable || n->kind == NODE_IMAGEFS;
 	if (call_reply_open(c) == -ENOENT)
 		dir_handle_free(d);
 }
@@ -674,7 +680,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 			name = te->name;
 			st.st_ino = te->ino ? te->ino : node_ino_for(n, name, te->kind);
-			st.st_mode = node_kind_type(te->kind);
+			st.st_mode = te->type ? te->type : node_kind_type(te->kind);
 		}
 		need = fuse_add_direntry(req, buf + used, size - used, name, &st, i + 1);
 		if (need > size - used)
@@ -758,7 +764,8 @@ static void body_open(struct call *c)
 		open_for_writing(c, n);
 		return;
 	}
-	if (n->kind != NODE_FILE && n->kind != NODE_LAYER && n->kind != NODE_DRAFT_FILE) {
+	if (n->kind != NODE_FILE && n->kind != NODE_LAYER && n->kind != NODE_DRAFT_FILE &&
+	    n->kind != NODE_IMAGEFS) {
 		call_reply_err(c, EISDIR);
 		return;
 	}
@@ -776,6 +783,9 @@ static void body_open(struct call *c)
 			ret = 0;
 		}
 		c->fi.keep_cache = 1;
+	} else if (n->kind == NODE_IMAGEFS) {
+		ret = imagefs_open(fs, n, &h->file);
+		c->fi.keep_cache = 1; /* fixed by its tree's digest */
 	} else {
 		ret = tree_file_content(fs, n, &h->bytes, &h->len);
 		/* A file under a tag changes when the tag moves, and the kernel
@@ -819,7 +829,19 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	(void)ino;
 	__atomic_add_fetch(&h->refs, 1, __ATOMIC_ACQ_REL);
-	if (h->fd >= 0) {
+	if (h->file) {
+		/* decompressed here: at most a checkpoint's span of work,
+		 * nothing that waits on the network */
+		char *buf = malloc(size ? size : 1);
+		size_t got = 0;
+		int ret = buf ? imagefs_read(h->file, buf, size, off, &got) : -ENOMEM;
+
+		if (ret < 0)
+			fuse_reply_err(req, -ret);
+		else
+			fuse_reply_buf(req, buf, got);
+		free(buf);
+	} else if (h->fd >= 0) {
 		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
 
 		bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
@@ -925,7 +947,10 @@ static void body_readlink(struct call *c)
 		call_reply_err(c, ESTALE);
 		return;
 	}
-	ret = draft_readlink(c->fs, n, &target);
+	if (n->kind == NODE_IMAGEFS)
+		ret = imagefs_readlink(c->fs, n, &target);
+	else
+		ret = draft_readlink(c->fs, n, &target);
 	if (ret < 0)
 		call_reply_err(c, -ret);
 	else

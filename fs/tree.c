@@ -113,7 +113,7 @@ static int listing_slots_reserve(struct tree_listing *l)
 }
 
 static int listing_add(struct tree_listing *l, const char *name, enum node_kind kind,
-		       uint64_t ino)
+		       uint64_t ino, mode_t type)
 {
 	size_t slot;
 
@@ -129,6 +129,7 @@ static int listing_add(struct tree_listing *l, const char *name, enum node_kind 
 		return -ENOMEM;
 	l->v[l->n].kind = kind;
 	l->v[l->n].ino = ino;
+	l->v[l->n].type = type;
 	l->n++;
 	l->slots[slot] = l->n;
 	return 0;
@@ -136,7 +137,12 @@ static int listing_add(struct tree_listing *l, const char *name, enum node_kind 
 
 int tree_listing_add(struct tree_listing *l, const char *name, enum node_kind kind)
 {
-	return listing_add(l, name, kind, 0);
+	return listing_add(l, name, kind, 0, 0);
+}
+
+int tree_listing_add_inner(struct tree_listing *l, const char *name, uint64_t ino, mode_t type)
+{
+	return listing_add(l, name, NODE_IMAGEFS, ino, type);
 }
 
 /* A blob's one inode, wherever it shows (node.c). */
@@ -149,7 +155,7 @@ static uint64_t blob_ino(const struct reg_registry *r, const char *digest)
 static int listing_add_blob(struct tree_listing *l, const char *name, const struct reg_registry *r,
 			    const char *digest)
 {
-	return listing_add(l, name, NODE_LAYER, blob_ino(r, digest));
+	return listing_add(l, name, NODE_LAYER, blob_ino(r, digest), 0);
 }
 
 /* --- manifests ----------------------------------------------------------- */
@@ -191,6 +197,11 @@ static int view_manifest(struct fs *fs, struct node *n, struct resolve_view *v)
 		ret = -EIO;
 	}
 	return ret;
+}
+
+int tree_view_manifest(struct fs *fs, struct node *n, struct resolve_view *v)
+{
+	return view_manifest(fs, n, v);
 }
 
 /* --- blobs --------------------------------------------------------------- */
@@ -443,9 +454,10 @@ int tree_file_content(struct fs *fs, struct node *n, char **bytes, size_t *len)
 	return ret;
 }
 
-/* A foreign layer the registry does not hold: from its descriptor's URLs,
- * in order, with no credentials (registry/foreign.c). */
-static int ensure_foreign(struct fs *fs, struct node *n)
+/* A foreign layer the registry does not hold: from its descriptor's URLs
+ * in the manifest @n is in, in order, with no credentials
+ * (registry/foreign.c). */
+static int ensure_foreign(struct fs *fs, struct node *n, const char *digest, int64_t size)
 {
 	struct resolve_view v;
 	int ret;
@@ -457,35 +469,43 @@ static int ensure_foreign(struct fs *fs, struct node *n)
 	for (size_t i = 0; i < v.m->n_layers; i++) {
 		const struct reg_descriptor *d = &v.m->layers[i];
 
-		if (strcmp(d->digest, n->layer_digest) != 0 || !reg_descriptor_is_foreign(d))
+		if (strcmp(d->digest, digest) != 0 || !reg_descriptor_is_foreign(d))
 			continue;
 		for (size_t k = 0; ret < 0 && k < d->n_urls; k++) {
-			struct fill_ctx f = {.fs = fs, .digest = n->layer_digest,
-					     .size = n->layer_size, .url = d->urls[k]};
+			struct fill_ctx f = {.fs = fs, .digest = digest, .size = size,
+					     .url = d->urls[k]};
 
-			ret = cache_store_ensure(fs->store, n->layer_digest, n->layer_size, fill, &f);
+			ret = cache_store_ensure(fs->store, digest, size, fill, &f);
 		}
+		if (ret < 0)
+			log_err("foreign layer '%s' of '%s': none of its %zu URLs gave it", digest,
+				n->repo, d->n_urls);
 		break;
 	}
 	resolve_view_release(&v);
 	return ret == -EFBIG ? -EIO : ret;
 }
 
-int tree_layer_open(struct fs *fs, struct node *n)
+int tree_blob_open(struct fs *fs, struct node *n, const char *digest, int64_t size)
 {
 	int ret = -ENOENT;
 
 	/* the fd stays readable after eviction; the name may not last until
 	 * the open, so try again if it went */
 	for (int tries = 0; tries < 3 && ret == -ENOENT; tries++) {
-		ret = ensure_blob(fs, n, n->layer_digest, n->layer_size);
+		ret = ensure_blob(fs, n, digest, size);
 		if (ret == -ENOENT)
-			ret = ensure_foreign(fs, n);
+			ret = ensure_foreign(fs, n, digest, size);
 		if (ret < 0)
 			return ret;
-		ret = cache_store_open_blob(fs->store, n->layer_digest);
+		ret = cache_store_open_blob(fs->store, digest);
 	}
 	return ret;
+}
+
+int tree_layer_open(struct fs *fs, struct node *n)
+{
+	return tree_blob_open(fs, n, n->layer_digest, n->layer_size);
 }
 
 /* --- lookups ------------------------------------------------------------- */
@@ -631,6 +651,8 @@ static int lookup_manifest(struct fs *fs, struct node *parent, const char *name,
 	}
 	if (reg_mtype_is_image(v.m->type) && strcmp(name, "layers") == 0)
 		ret = new_child(parent, name, NODE_LAYERS, NULL, out);
+	else if (reg_mtype_is_image(v.m->type) && imagefs_is_top(name))
+		ret = imagefs_lookup_top(fs, parent, &v, name, out);
 	else if (reg_mtype_is_index(v.m->type) && resolve_view_find_entry(&v, name) >= 0)
 		ret = new_child(parent, name, NODE_MANIFEST, NULL, out);
 found:
@@ -681,6 +703,9 @@ static int lookup_acting(struct fs *fs, struct node *parent, const char *name, s
 		return draft_lookup(fs, parent, name, out);
 	if (parent->kind == NODE_ROOT && strcmp(name, DOWNLOADS_NAME) == 0)
 		return downloads_child(parent, out);
+	/* an image's files have names of every kind */
+	if (parent->kind == NODE_LAYERFS || parent->kind == NODE_IMAGEFS)
+		return imagefs_lookup(fs, parent, name, out);
 	/* outside drafts no other name starts with '.', so such names (shells
 	 * and editors probe for many) never reach the network */
 	if (name[0] == '.')
@@ -965,6 +990,10 @@ int tree_list(struct fs *fs, struct node *real, struct tree_listing *out)
 	case NODE_LAYERS:
 		ret = list_layers(fs, n, out);
 		break;
+	case NODE_LAYERFS:
+	case NODE_IMAGEFS:
+		ret = imagefs_list(fs, n, out);
+		break;
 	default:
 		ret = -ENOTDIR;
 	}
@@ -1002,6 +1031,9 @@ int tree_stat(struct fs *fs, struct node *real, struct stat *st)
 	struct node *n, *tmp;
 	int ret;
 
+	/* an image's files show their own owners and modes */
+	if (real->kind == NODE_IMAGEFS)
+		return imagefs_stat(fs, real, st);
 	ret = tree_effective(fs, real, &n, &tmp);
 	if (ret < 0)
 		return ret;
@@ -1146,6 +1178,8 @@ int tree_xattr(struct fs *fs, struct node *real, const char *name, char **val, s
 	int ret;
 
 	*val = NULL;
+	if (real->kind == NODE_IMAGEFS)
+		return imagefs_xattr(fs, real, name, val, len);
 	ret = tree_effective(fs, real, &n, &tmp);
 	if (ret < 0)
 		return ret;
@@ -1217,8 +1251,11 @@ int tree_xattr_list(struct fs *fs, struct node *real, char **names, size_t *len)
 	size_t n_src = 0, n_stale = 0, stale_len;
 	struct node *n, *tmp;
 	char *stale = NULL;
-	int eret = tree_effective(fs, real, &n, &tmp);
+	int eret;
 
+	if (real->kind == NODE_IMAGEFS)
+		return imagefs_xattr_list(fs, real, names, len);
+	eret = tree_effective(fs, real, &n, &tmp);
 	if (eret < 0)
 		return eret;
 

@@ -234,6 +234,17 @@ uint64_t layer_index_decompressed(const struct layer_index *ix)
 	return __atomic_load_n(&ix->decompressed, __ATOMIC_RELAXED);
 }
 
+size_t layer_index_memory(const struct layer_index *ix)
+{
+	size_t n = sizeof(*ix) + ix->cap_entries * sizeof(*ix->entries) +
+		   ix->cap_xattrs * sizeof(*ix->xattrs) + ix->cap_cps * sizeof(*ix->cps) +
+		   ix->names_len;
+
+	for (size_t i = 0; i < ix->n_cps; i++)
+		n += ix->cps[i].window_zlen;
+	return n;
+}
+
 void layer_index_free(struct layer_index *ix)
 {
 	if (!ix)
@@ -378,6 +389,9 @@ struct source {
 	bool done;
 	int err; /* -errno of the failure libarchive was told about */
 	char why[256];
+	const struct layer_build_opts *opts; /* never NULL */
+	uint64_t blob_size;		     /* from fstat at the start */
+	uint64_t reported;		     /* blob bytes last given to progress */
 };
 
 static int source_fail(struct source *s, struct archive *a, int err, const char *what)
@@ -498,6 +512,19 @@ static int source_zstd(struct source *s, struct archive *a)
 	return 0;
 }
 
+/* Tell the build's progress callback how much of the blob is read, when
+ * LAYER_PROGRESS_STEP more is (or, with @last, whatever it is).  0 or
+ * the callback's -errno. */
+static int source_report(struct source *s, bool last)
+{
+	uint64_t done = s->ix->comp == LAYER_PLAIN ? s->total : input_tell(&s->in);
+
+	if (!s->opts->progress || (!last && done - s->reported < LAYER_PROGRESS_STEP))
+		return 0;
+	s->reported = done;
+	return s->opts->progress(s->opts->arg, done, s->blob_size);
+}
+
 /* libarchive's read callback: the next piece of the uncompressed stream.
  * The piece handed out last time is kept until now, as libarchive wants. */
 static ssize_t source_read(struct archive *a, void *data, const void **bufp)
@@ -536,6 +563,17 @@ static ssize_t source_read(struct archive *a, void *data, const void **bufp)
 	}
 	if (ret < 0)
 		return -1;
+	if (s->ix->comp != LAYER_PLAIN && s->total > LAYER_STREAM_FREE &&
+	    s->total / LAYER_RATIO_MAX > s->blob_size) {
+		char what[96];
+
+		snprintf(what, sizeof(what), "decompresses to over %u times its size (a bomb?)",
+			 LAYER_RATIO_MAX);
+		return source_fail(s, a, -EFBIG, what);
+	}
+	ret = source_report(s, false);
+	if (ret < 0)
+		return source_fail(s, a, ret, "called off");
 	*bufp = s->out + s->keep;
 	return (ssize_t)s->prod;
 }
@@ -852,7 +890,15 @@ out:
 
 int layer_index_build(int fd, const char *digest, struct layer_index **out, char *why, size_t n)
 {
+	return layer_index_build_with(fd, digest, NULL, out, why, n);
+}
+
+int layer_index_build_with(int fd, const char *digest, const struct layer_build_opts *opts,
+			   struct layer_index **out, char *why, size_t n)
+{
+	static const struct layer_build_opts none;
 	struct layer_index *ix = NULL;
+	struct stat st;
 	struct builder b = { 0 };
 	struct source *s = NULL;
 	struct archive *a = NULL;
@@ -870,6 +916,13 @@ int layer_index_build(int fd, const char *digest, struct layer_index **out, char
 	b.ix = ix;
 	s->ix = ix;
 	s->zret = 1;
+	s->opts = opts ? opts : &none;
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		say(why, n, "cannot read the blob: %s", strerror(-ret));
+		goto out;
+	}
+	s->blob_size = (uint64_t)st.st_size;
 	input_init(&s->in, fd, 0);
 	s->out = malloc(LAYER_WINDOW + OUT_CHUNK);
 	if (!s->out)
@@ -923,6 +976,11 @@ int layer_index_build(int fd, const char *digest, struct layer_index **out, char
 		}
 	}
 	ix->stream_size = s->total;
+	ret = source_report(s, true);
+	if (ret < 0) {
+		say(why, n, "called off");
+		goto out;
+	}
 	ret = builder_finish(&b);
 	if (ret < 0) {
 		say(why, n, ret == -EFBIG ? "more entries or names than a layer may hold"

@@ -119,6 +119,30 @@ struct layer_index;
  */
 int layer_index_build(int fd, const char *digest, struct layer_index **out, char *why, size_t n);
 
+/* A gzip or zstd blob may decompress to LAYER_RATIO_MAX times its size,
+ * or LAYER_STREAM_FREE bytes, whichever is more: past that the build stops
+ * with -EFBIG ("a decompression bomb").  Real layers stay far under it
+ * (text and code compress 3-10 times; a file of zeros 1000 times is what
+ * the bound is for). */
+#define LAYER_RATIO_MAX 256u
+#define LAYER_STREAM_FREE (1ull << 30)
+
+/* How a build reports as it goes (layer_index_build_with). */
+struct layer_build_opts {
+	/* Called from the building thread about every LAYER_PROGRESS_STEP
+	 * bytes of the blob read, and once at its end, with the bytes of the
+	 * blob read so far of @total (its size).  A non-zero return (a
+	 * -errno: the reader went away) ends the build with that error.  May
+	 * be NULL. */
+	int (*progress)(void *arg, uint64_t done, uint64_t total);
+	void *arg;
+};
+#define LAYER_PROGRESS_STEP (1u << 20)
+
+/* layer_index_build(), reporting through @opts (NULL: as layer_index_build). */
+int layer_index_build_with(int fd, const char *digest, const struct layer_build_opts *opts,
+			   struct layer_index **out, char *why, size_t n);
+
 void layer_index_free(struct layer_index *ix);
 
 /*
@@ -173,6 +197,8 @@ enum layer_compression layer_index_compression(const struct layer_index *ix);
 size_t layer_index_skipped(const struct layer_index *ix);
 size_t layer_index_checkpoints(const struct layer_index *ix);
 uint64_t layer_index_stream_size(const struct layer_index *ix);
+/* Bytes of memory the index holds (for a cache's cap). */
+size_t layer_index_memory(const struct layer_index *ix);
 /* Bytes decompressed by reads so far (for tests and statistics). */
 uint64_t layer_index_decompressed(const struct layer_index *ix);
 

@@ -297,6 +297,11 @@ void layer_merge_free(struct layer_merge *m)
 	free(m);
 }
 
+size_t layer_merge_memory(const struct layer_merge *m)
+{
+	return sizeof(*m) + m->n * (sizeof(*m->e) + sizeof(*m->paths) + sizeof(*m->lens));
+}
+
 size_t layer_merge_count(const struct layer_merge *m)
 {
 	return m->n;

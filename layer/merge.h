@@ -44,6 +44,8 @@ struct layer_merge;
 int layer_merge_new(struct layer_index *const *layers, size_t n, struct layer_merge **out);
 void layer_merge_free(struct layer_merge *m);
 
+/* Bytes of memory the merge holds (for a cache's cap), its indexes apart. */
+size_t layer_merge_memory(const struct layer_merge *m);
 /* Merged entries (at least the root, entry 0), sorted as in an index. */
 size_t layer_merge_count(const struct layer_merge *m);
 /* Merged entry @i (borrowed); its path, and its layer's index and entry. */

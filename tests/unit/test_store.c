@@ -242,8 +242,10 @@ static void test_invalid_digests(void)
 			CHECK(!digest_hex_is_valid(bad[i] + 7), "\"%s\"", bad[i]);
 	CHECK(digest_hex_is_valid("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"));
 	CHECK(!digest_hex_is_valid("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeF"));
-	/* Nothing was created anywhere: only blobs/, seals/ and tmp/ exist. */
-	CHECK_EQ(count_entries(dir, "."), 3);
+	/* Nothing was created anywhere: only blobs/, indexes/, seals/ and
+	 * tmp/ exist. */
+	CHECK_EQ(count_entries(dir, "."), 4);
+	CHECK_EQ(count_entries(dir, "indexes/sha256"), 0);
 	CHECK_EQ(count_entries(dir, "seals"), 0);
 	CHECK_EQ(count_entries(dir, "blobs"), 1);
 	CHECK_EQ(count_entries(dir, "blobs/sha256"), 0);
@@ -1907,6 +1909,86 @@ static void test_sealed(void)
 	dir_free(dir);
 }
 
+static void side_path(const char *dir, const char *digest, char *out, size_t n)
+{
+	snprintf(out, n, "%s/indexes/sha256/%s", dir, digest + 7);
+}
+
+/* Side files: kept beside their blob, 0600, counted with it, evicted with
+ * it, removed when found without it, and read as carefully as blobs. */
+static void test_side_files(void)
+{
+	enum { CAP = 10000, SZ = 3000, SIDE = 500 };
+	char *dir = dir_new();
+	struct cache_store *s = store_open_or_die(dir, CAP);
+	char a[DIGEST_STR_LEN + 1], b[DIGEST_STR_LEN + 1], c[DIGEST_STR_LEN + 1];
+	char *ba = blob_make(SZ, 40, a), *bb = blob_make(SZ, 41, b), *bc = blob_make(SZ, 42, c);
+	char side[SIDE], path[4096], *bytes = NULL;
+	struct stat st;
+	size_t len = 0;
+	FILE *logs;
+
+	memset(side, 'i', sizeof(side));
+	/* only beside a blob that is stored */
+	CHECK_EQ(cache_store_side_write(s, CACHE_SIDE_LAYER_INDEX, a, side, SIDE), -ENOENT);
+	CHECK_EQ(cache_store_side_write(s, CACHE_SIDE_LAYER_INDEX, "sha256:../x", side, SIDE),
+		 -EINVAL);
+	CHECK_EQ(cache_store_side_read(s, CACHE_SIDE_LAYER_INDEX, a, 1 << 20, &bytes, &len),
+		 -ENOENT);
+	CHECK_EQ(cache_store_put(s, a, ba, SZ), 0);
+	CHECK_EQ(cache_store_side_write(s, CACHE_SIDE_LAYER_INDEX, a, side, SIDE), 0);
+	side_path(dir, a, path, sizeof(path));
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 07777) == 0600 && st.st_size == SIDE);
+	CHECK_EQ(cache_store_usage(s), SZ + SIDE);
+	CHECK_EQ(count_entries(dir, "tmp"), 0);
+	CHECK_EQ(cache_store_side_read(s, CACHE_SIDE_LAYER_INDEX, a, 1 << 20, &bytes, &len), 0);
+	CHECK(len == SIDE && bytes && memcmp(bytes, side, SIDE) == 0);
+	free(bytes);
+	/* bigger than the reader allows: dropped */
+	logs = log_capture(LOG_LVL_WARN);
+	CHECK_EQ(cache_store_side_read(s, CACHE_SIDE_LAYER_INDEX, a, SIDE - 1, &bytes, &len),
+		 -ENOENT);
+	CHECK(log_count(logs, "dropped") == 1);
+	log_release(logs);
+	CHECK(stat(path, &st) < 0 && errno == ENOENT);
+	/* a symlink planted under the name is never followed, and goes */
+	CHECK(symlink("/etc/passwd", path) == 0);
+	logs = log_capture(LOG_LVL_WARN);
+	CHECK_EQ(cache_store_side_read(s, CACHE_SIDE_LAYER_INDEX, a, 1 << 20, &bytes, &len),
+		 -ENOENT);
+	log_release(logs);
+	CHECK(lstat(path, &st) < 0 && errno == ENOENT);
+
+	/* counted against the cap and evicted with its blob */
+	CHECK_EQ(cache_store_side_write(s, CACHE_SIDE_LAYER_INDEX, a, side, SIDE), 0);
+	blob_age(dir, a, 3000);
+	CHECK_EQ(cache_store_put(s, b, bb, SZ), 0);
+	blob_age(dir, b, 2000);
+	CHECK_EQ(cache_store_put(s, c, bc, SZ), 0); /* 9000 + 500: under the cap */
+	CHECK(blob_on_disk(dir, a));
+	CHECK_EQ(cache_store_side_write(s, CACHE_SIDE_LAYER_INDEX, b, side, SIDE), 0);
+	/* 10000: at the cap, not over it; one more side file passes it, and
+	 * a (the least recently used) goes with its side file */
+	CHECK_EQ(cache_store_side_write(s, CACHE_SIDE_LAYER_INDEX, c, side, SIDE), 0);
+	CHECK(!blob_on_disk(dir, a));
+	CHECK(stat(path, &st) < 0 && errno == ENOENT);
+	CHECK_EQ(cache_store_usage(s), 2 * (SZ + SIDE));
+
+	/* found without its blob (a version that knew no side files evicted
+	 * it): removed by the next scan, not counted */
+	cache_store_free(s);
+	blob_path(dir, b, path, sizeof(path));
+	CHECK(unlink(path) == 0);
+	s = store_open_or_die(dir, CAP);
+	side_path(dir, b, path, sizeof(path));
+	CHECK(stat(path, &st) < 0 && errno == ENOENT);
+	CHECK_EQ(cache_store_usage(s), SZ + SIDE);
+
+	cache_store_free(s);
+	free(ba), free(bb), free(bc);
+	dir_free(dir);
+}
+
 int main(void)
 {
 	static const struct check_test tests[] = {
@@ -1933,6 +2015,7 @@ int main(void)
 	    {"dead_writer_swept", test_dead_writer_swept},
 	    {"disk_full", test_disk_full},
 	    {"sealed", test_sealed},
+	    {"side_files", test_side_files},
 	};
 
 	log_setup(stderr, LOG_LVL_ERR);
