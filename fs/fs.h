@@ -390,6 +390,14 @@ void prefetch_catalog(struct fs *fs, struct reg_registry *r);
  * at once; nothing when read ahead is off or the queue is full. */
 void prefetch_tag(struct fs *fs, struct reg_registry *r, const char *repo, const char *tag);
 
+/* Download blob @digest (@size bytes) of @repo of @r into the store in the
+ * background: the layers of an image whose rootfs/ is being made, so that
+ * their downloads run while the layers below are indexed (imagefs.c).
+ * Returns at once; nothing when read ahead is off, the queue is full or
+ * the blob is queued or being fetched already. */
+void prefetch_blob(struct fs *fs, struct reg_registry *r, const char *repo, const char *digest,
+		   int64_t size);
+
 /* Index @idx of @repo of @r was opened: fetch its platform entries'
  * manifests and their configs in the background (once per index, bounded;
  * prefetch.c).  Returns at once; work that does not fit is dropped. */

@@ -106,41 +106,78 @@ static void index_store(struct fs *fs, const struct layer_index *ix, const char 
 	buf_release(&b, 0);
 }
 
-/*
- * The index of layer @digest, whose verified blob is open on @fd: the one
- * stored beside it when that loads intact, else built and stored.  0 with
- * *out new, -EIO for a blob that cannot be indexed (logged with why), or
- * -errno.
- */
-static int index_of_blob(struct fs *fs, struct node *n, int fd, const char *digest,
-			 struct layer_index **out)
+/* Keep index @ix (taken over) in memory under @key.  0 with *out a new
+ * reference, or -ENOMEM (@ix freed). */
+static int layer_keep(struct fs *fs, const char *key, struct layer_index *ix,
+		      struct imagefs_layer **out)
 {
-	struct index_progress p = {0};
-	struct layer_build_opts opts = {.progress = index_progress, .arg = &p};
-	char why[256], *bytes = NULL, *where;
+	struct imagefs_layer *l = calloc(1, sizeof(*l));
+
+	if (!l) {
+		layer_index_free(ix);
+		return -ENOMEM;
+	}
+	l->ix = ix;
+	cache_mem_obj_init(&l->obj, layer_destroy, layer_index_memory(ix));
+	cache_mem_put_obj(fs->imagefs, key, &l->obj, CACHE_MEM_FOREVER);
+	*out = l;
+	return 0;
+}
+
+/* Layer @digest's index from memory, or else from the copy stored beside
+ * its blob (then kept in memory): no network, no blob.  0 with *out a new
+ * reference; -ENOENT when neither has it (a stored copy that does not
+ * load intact is removed); -errno. */
+static int layer_at_hand(struct fs *fs, const char *digest, const char *key,
+			 struct imagefs_layer **out)
+{
+	struct cache_mem_obj *o = cache_mem_find_obj(fs->imagefs, key);
+	struct layer_index *ix;
+	char *bytes = NULL;
 	size_t len = 0;
-	struct stat st;
-	double started;
 	int ret;
 
+	*out = NULL;
+	if (o) {
+		*out = (struct imagefs_layer *)o;
+		return 0;
+	}
 	ret = cache_store_side_read(fs->store, CACHE_SIDE_LAYER_INDEX, digest,
 				    IMAGEFS_INDEX_FILE_MAX, &bytes, &len);
-	if (ret == 0) {
-		ret = layer_index_load(bytes, len, digest, out);
-		free(bytes);
-		if (ret == 0) {
-			log_debug("layer '%s': index read from the cache", digest);
-			return 0;
-		}
-		if (ret != -EINVAL)
-			return ret;
+	if (ret < 0) {
+		if (ret != -ENOENT)
+			log_warn("stored index of layer '%s' cannot be read (%s): indexing the "
+				 "layer again", digest, strerror(-ret));
+		return -ENOENT;
+	}
+	ret = layer_index_load(bytes, len, digest, &ix);
+	free(bytes);
+	if (ret == -EINVAL) {
 		log_warn("stored index of layer '%s' is not intact: indexing the layer again",
 			 digest);
 		cache_store_side_drop(fs->store, CACHE_SIDE_LAYER_INDEX, digest);
-	} else if (ret != -ENOENT) {
-		log_warn("stored index of layer '%s' cannot be read (%s): indexing the layer again",
-			 digest, strerror(-ret));
+		return -ENOENT;
 	}
+	if (ret < 0)
+		return ret;
+	log_debug("layer '%s': index read from the cache", digest);
+	return layer_keep(fs, key, ix, out);
+}
+
+/*
+ * Index layer @digest, whose verified blob is open on @fd, and store the
+ * index beside the blob.  0 with *out new, -EIO for a blob that cannot be
+ * indexed (logged with why), or -errno.
+ */
+static int index_build(struct fs *fs, struct node *n, int fd, const char *digest,
+		       struct layer_index **out)
+{
+	struct index_progress p = {0};
+	struct layer_build_opts opts = {.progress = index_progress, .arg = &p};
+	char why[256], *where;
+	struct stat st;
+	double started;
+	int ret;
 
 	if (fstat(fd, &st) < 0)
 		return -errno;
@@ -165,19 +202,24 @@ static int index_of_blob(struct fs *fs, struct node *n, int fd, const char *dige
 	return 0;
 }
 
-/* Make layer @digest's index (blob in the store first) and keep it under
+/* Take layer @digest into the store, index it and keep the index under
  * @key.  0 with *out a new reference, or -errno. */
 static int layer_make(struct fs *fs, struct node *n, const char *digest, int64_t size,
 		      const char *key, const char *failed_key, struct imagefs_layer **out)
 {
 	struct layer_index *ix = NULL;
-	struct imagefs_layer *l;
 	int fd, ret;
 
 	fd = tree_blob_open(fs, n, digest, size);
+	if (fd == -ENOENT) {
+		/* the registry does not have it, nor (a foreign layer) its URLs */
+		log_err("layer '%s' of '%s' cannot be had: its files are not shown", digest,
+			n->repo);
+		return -EIO;
+	}
 	if (fd < 0)
 		return fd;
-	ret = index_of_blob(fs, n, fd, digest, &ix);
+	ret = index_build(fs, n, fd, digest, &ix);
 	close(fd);
 	if (ret == -EIO) {
 		/* the blob is verified, so this is its content: the same next
@@ -186,25 +228,22 @@ static int layer_make(struct fs *fs, struct node *n, const char *digest, int64_t
 	}
 	if (ret < 0)
 		return ret;
-	l = calloc(1, sizeof(*l));
-	if (!l) {
-		layer_index_free(ix);
-		return -ENOMEM;
-	}
-	l->ix = ix;
-	cache_mem_obj_init(&l->obj, layer_destroy, layer_index_memory(ix));
-	cache_mem_put_obj(fs->imagefs, key, &l->obj, CACHE_MEM_FOREVER);
-	*out = l;
-	return 0;
+	return layer_keep(fs, key, ix, out);
 }
 
-/* Layer @digest (@size bytes) of the image @n is in, indexed: from memory,
- * else made once however many ask at a time.  0 with *out a new reference
- * (cache_mem_obj_put), or -errno (-CANCEL_WOULD_WAIT where it cannot wait). */
+static char *layer_key(const char *digest)
+{
+	return fs_strdup_printf("imagefs-index %s", digest);
+}
+
+/* Layer @digest (@size bytes) of the image @n is in, indexed: from memory
+ * or the stored index, else made once however many ask at a time.  0 with
+ * *out a new reference (cache_mem_obj_put), or -errno (-CANCEL_WOULD_WAIT
+ * where it cannot wait). */
 static int layer_get(struct fs *fs, struct node *n, const char *digest, int64_t size,
 		     struct imagefs_layer **out)
 {
-	char *key = fs_strdup_printf("imagefs-index %s", digest);
+	char *key = layer_key(digest);
 	char *failed_key = fs_strdup_printf("imagefs-failed %s", digest);
 	int ret = -ENOMEM;
 
@@ -236,7 +275,9 @@ static int layer_get(struct fs *fs, struct node *n, const char *digest, int64_t 
 		}
 		if (lead == 0 && tries < 3)
 			continue; /* another thread made it (or failed): look again */
-		ret = layer_make(fs, n, digest, size, key, failed_key, out);
+		ret = layer_at_hand(fs, digest, key, out);
+		if (ret == -ENOENT)
+			ret = layer_make(fs, n, digest, size, key, failed_key, out);
 		if (lead == 1)
 			fs_fetch_end(fs, key);
 		break;
@@ -424,6 +465,39 @@ static uint32_t tree_nlink(const struct imagefs_tree *t, const struct tree_at *a
 	return links ? links : 1;
 }
 
+/*
+ * The indexes of @t's layers: first those at hand (memory, or stored);
+ * then the others are indexed one after the other, bottom first, while
+ * the blobs of those above the first are downloaded in the background, so
+ * that a cold image costs about its slowest download plus its indexing,
+ * not the sum of its downloads.
+ */
+static int tree_layers_get(struct fs *fs, struct node *n, struct imagefs_tree *t)
+{
+	bool first = true;
+	int ret = 0;
+
+	for (size_t i = 0; ret == 0 && i < t->n; i++) {
+		char *key = layer_key(t->digests[i]);
+
+		ret = key ? layer_at_hand(fs, t->digests[i], key, &t->layers[i]) : -ENOMEM;
+		free(key);
+		if (ret == -ENOENT) {
+			if (!first)
+				prefetch_blob(fs, n->reg, n->repo, t->digests[i], t->sizes[i]);
+			first = false;
+			ret = 0;
+		}
+	}
+	for (size_t i = 0; ret == 0 && i < t->n; i++) {
+		if (!t->layers[i])
+			ret = layer_get(fs, n, t->digests[i], t->sizes[i], &t->layers[i]);
+		if (ret == 0)
+			t->ixs[i] = t->layers[i]->ix;
+	}
+	return ret;
+}
+
 /* Make the tree of @n (its top's digest) and keep it under @key. */
 static int tree_make(struct fs *fs, struct node *n, const char *key, struct imagefs_tree **out)
 {
@@ -464,14 +538,9 @@ static int tree_make(struct fs *fs, struct node *n, const char *key, struct imag
 		snprintf(t->digests[i], sizeof(t->digests[i]), "%s", d);
 		t->sizes[i] = n->inner_layer ? n->layer_size : v.m->layers[i].size;
 	}
-	/* one after the other: each is a download and a pass over it, and
-	 * the bandwidth and the two cores are shared anyway */
-	for (size_t i = 0; i < t->n; i++) {
-		ret = layer_get(fs, n, t->digests[i], t->sizes[i], &t->layers[i]);
-		if (ret < 0)
-			goto fail;
-		t->ixs[i] = t->layers[i]->ix;
-	}
+	ret = tree_layers_get(fs, n, t);
+	if (ret < 0)
+		goto fail;
 	if (!n->inner_layer) {
 		ret = layer_merge_new(t->ixs, t->n, &t->m);
 		if (ret < 0) {

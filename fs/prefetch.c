@@ -22,7 +22,9 @@
  * Three jobs are a lookup's rather than an index's: a registry's warm-up
  * at mount (/v2/); its catalog, asked beside the first probe of a
  * top-level name; and a tag's manifest, asked beside the tags list that
- * answers a lookup of the tag (both resolve.c decides).
+ * answers a lookup of the tag (both resolve.c decides).  One is an image's
+ * rootfs/: the layers above the first are downloaded while the ones below
+ * them are indexed (imagefs.c).
  *
  * The threads run with an empty cancel scope: they may wait, and only
  * cancel_all() (shutdown) calls their waits off.  A job that fails is
@@ -50,6 +52,7 @@ enum prefetch_kind {
 	PREFETCH_WARM_UP,  /* a registry's /v2/ */
 	PREFETCH_CATALOG,  /* a registry's catalog, into the listing cache */
 	PREFETCH_TAG,      /* a tag's manifest, by the tag */
+	PREFETCH_BLOB,     /* a layer blob into the store (imagefs.c) */
 };
 
 struct prefetch_job {
@@ -61,6 +64,7 @@ struct prefetch_job {
 	 * (never a digest, never "", the mark of an idle thread) */
 	char digest[DIGEST_STR_LEN + 1];
 	char *media_type;         /* owned, or NULL */
+	int64_t size;             /* PREFETCH_BLOB: the descriptor's */
 };
 
 struct prefetch;
@@ -155,6 +159,12 @@ static void job_run(struct fs *fs, struct prefetch_job *j)
 	}
 	if (j->kind == PREFETCH_CATALOG) {
 		catalog_run(fs, j->reg);
+		return;
+	}
+	if (j->kind == PREFETCH_BLOB) {
+		ret = tree_blob_ensure(fs, j->reg, j->repo, j->digest, j->size);
+		if (ret < 0 && ret != -EINTR && ret != -CANCEL_WOULD_WAIT)
+			log_debug("layer '%s' of '%s' ahead: %s", j->digest, j->repo, strerror(-ret));
 		return;
 	}
 	if (j->kind == PREFETCH_TAG) {
@@ -373,6 +383,30 @@ void prefetch_registry(struct fs *fs, struct reg_registry *r)
 void prefetch_catalog(struct fs *fs, struct reg_registry *r)
 {
 	enqueue_registry_job(fs, r, PREFETCH_CATALOG);
+}
+
+void prefetch_blob(struct fs *fs, struct reg_registry *r, const char *repo, const char *digest,
+		   int64_t size)
+{
+	struct prefetch *p = pool_of(fs);
+	struct prefetch_job *j;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	if (!p->stopping && (j = free_slot_locked(p)) && queued_locked(p, digest) < 0 &&
+	    running_slot_locked(p, digest) < 0) {
+		j->kind = PREFETCH_BLOB;
+		j->reg = r;
+		j->repo = strdup(repo);
+		j->size = size;
+		snprintf(j->digest, sizeof(j->digest), "%s", digest);
+		if (j->repo)
+			push_locked(p);
+		else
+			job_release(j);
+	}
+	pthread_mutex_unlock(&p->lock);
 }
 
 void prefetch_tag(struct fs *fs, struct reg_registry *r, const char *repo, const char *tag)
