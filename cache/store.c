@@ -703,7 +703,7 @@ static uint64_t side_scan(struct cache_store *s, int kind, struct blob_ent *v, s
 		    fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
 			continue;
 		memcpy(key.hex, de->d_name, DIGEST_HEX_LEN + 1);
-		e = bsearch(&key, v, len, sizeof(*v), blob_ent_hex_cmp);
+		e = len ? bsearch(&key, v, len, sizeof(*v), blob_ent_hex_cmp) : NULL;
 		if (!e) {
 			unlinkat(fd, de->d_name, 0);
 			continue;
@@ -778,7 +778,8 @@ static int store_scan(struct cache_store *s, struct blob_ent **ents, size_t *n, 
 		ret = -errno;
 		goto out;
 	}
-	qsort(v, len, sizeof(*v), blob_ent_hex_cmp);
+	if (len)
+		qsort(v, len, sizeof(*v), blob_ent_hex_cmp);
 	for (int k = 0; k < CACHE_SIDE_KINDS; k++)
 		sum += side_scan(s, k, v, len);
 	*ents = v;
