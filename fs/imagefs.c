@@ -236,54 +236,79 @@ static char *layer_key(const char *digest)
 	return fs_strdup_printf("imagefs-index %s", digest);
 }
 
+/*
+ * The object under @key in fs->imagefs: from memory, else made by
+ * @make(@fs, @arg, out) in one thread however many ask at a time (the
+ * others wait for it, then look again).  A failure kept under @failed_key
+ * (NULL: none) answers -EIO at once.  0 with *out a new reference, or
+ * -errno (-CANCEL_WOULD_WAIT where the thread may not wait).
+ */
+typedef int (*obj_make_fn)(struct fs *fs, void *arg, struct cache_mem_obj **out);
+static int obj_get(struct fs *fs, const char *key, const char *failed_key, obj_make_fn make,
+		   void *arg, struct cache_mem_obj **out)
+{
+	*out = NULL;
+	for (int tries = 0;; tries++) {
+		char *val = NULL;
+		size_t len;
+		int lead, ret;
+
+		*out = cache_mem_find_obj(fs->imagefs, key);
+		if (*out)
+			return 0;
+		if (failed_key && cache_mem_get(fs->imagefs, failed_key, &val, &len) == 0) {
+			free(val);
+			return -EIO;
+		}
+		if (!cancel_may_wait())
+			return -CANCEL_WOULD_WAIT;
+		lead = fs_fetch_begin(fs, key);
+		if (lead < 0)
+			return lead;
+		if (lead == 0 && tries < 3)
+			continue; /* another thread made it (or failed): look again */
+		ret = make(fs, arg, out);
+		if (lead == 1)
+			fs_fetch_end(fs, key);
+		return ret;
+	}
+}
+
+/* What layer_get asks obj_get to make. */
+struct layer_want {
+	struct node *n;
+	const char *digest, *key, *failed_key;
+	int64_t size;
+};
+
+static int layer_want_make(struct fs *fs, void *arg, struct cache_mem_obj **out)
+{
+	struct layer_want *w = arg;
+	struct imagefs_layer *l = NULL;
+	int ret = layer_at_hand(fs, w->digest, w->key, &l);
+
+	if (ret == -ENOENT)
+		ret = layer_make(fs, w->n, w->digest, w->size, w->key, w->failed_key, &l);
+	*out = l ? &l->obj : NULL;
+	return ret;
+}
+
 /* Layer @digest (@size bytes) of the image @n is in, indexed: from memory
  * or the stored index, else made once however many ask at a time.  0 with
- * *out a new reference (cache_mem_obj_put), or -errno (-CANCEL_WOULD_WAIT
- * where it cannot wait). */
+ * *out a new reference (cache_mem_obj_put), or -errno. */
 static int layer_get(struct fs *fs, struct node *n, const char *digest, int64_t size,
 		     struct imagefs_layer **out)
 {
-	char *key = layer_key(digest);
-	char *failed_key = fs_strdup_printf("imagefs-failed %s", digest);
+	struct layer_want w = {.n = n, .digest = digest, .size = size, .key = layer_key(digest),
+			       .failed_key = fs_strdup_printf("imagefs-failed %s", digest)};
+	struct cache_mem_obj *o = NULL;
 	int ret = -ENOMEM;
 
-	*out = NULL;
-	for (int tries = 0; key && failed_key; tries++) {
-		struct cache_mem_obj *o = cache_mem_find_obj(fs->imagefs, key);
-		char *val = NULL;
-		size_t len;
-		int lead;
-
-		if (o) {
-			*out = (struct imagefs_layer *)o;
-			ret = 0;
-			break;
-		}
-		if (cache_mem_get(fs->imagefs, failed_key, &val, &len) == 0) {
-			free(val);
-			ret = -EIO;
-			break;
-		}
-		if (!cancel_may_wait()) {
-			ret = -CANCEL_WOULD_WAIT;
-			break;
-		}
-		lead = fs_fetch_begin(fs, key);
-		if (lead < 0) {
-			ret = lead;
-			break;
-		}
-		if (lead == 0 && tries < 3)
-			continue; /* another thread made it (or failed): look again */
-		ret = layer_at_hand(fs, digest, key, out);
-		if (ret == -ENOENT)
-			ret = layer_make(fs, n, digest, size, key, failed_key, out);
-		if (lead == 1)
-			fs_fetch_end(fs, key);
-		break;
-	}
-	free(key);
-	free(failed_key);
+	if (w.key && w.failed_key)
+		ret = obj_get(fs, w.key, w.failed_key, layer_want_make, &w, &o);
+	*out = (struct imagefs_layer *)o;
+	free((char *)w.key);
+	free((char *)w.failed_key);
 	return ret;
 }
 
@@ -567,39 +592,35 @@ fail:
 	return ret;
 }
 
+/* What tree_get asks obj_get to make. */
+struct tree_want {
+	struct node *n;
+	const char *key;
+};
+
+static int tree_want_make(struct fs *fs, void *arg, struct cache_mem_obj **out)
+{
+	struct tree_want *w = arg;
+	struct imagefs_tree *t = NULL;
+	int ret = tree_make(fs, w->n, w->key, &t);
+
+	*out = t ? &t->obj : NULL;
+	return ret;
+}
+
 /* The tree node @n is in: a new reference (tree_put), or -errno. */
 static int tree_get(struct fs *fs, struct node *n, struct imagefs_tree **out)
 {
+	struct tree_want w = {.n = n};
+	struct cache_mem_obj *o = NULL;
 	char *key = fs_strdup_printf("imagefs-tree %s %s", n->inner_layer ? "layer" : "image",
 				     n->layer_digest);
 	int ret = -ENOMEM;
 
-	*out = NULL;
-	for (int tries = 0; key; tries++) {
-		struct cache_mem_obj *o = cache_mem_find_obj(fs->imagefs, key);
-		int lead;
-
-		if (o) {
-			*out = (struct imagefs_tree *)o;
-			ret = 0;
-			break;
-		}
-		if (!cancel_may_wait()) {
-			ret = -CANCEL_WOULD_WAIT;
-			break;
-		}
-		lead = fs_fetch_begin(fs, key);
-		if (lead < 0) {
-			ret = lead;
-			break;
-		}
-		if (lead == 0 && tries < 3)
-			continue;
-		ret = tree_make(fs, n, key, out);
-		if (lead == 1)
-			fs_fetch_end(fs, key);
-		break;
-	}
+	w.key = key;
+	if (key)
+		ret = obj_get(fs, key, NULL, tree_want_make, &w, &o);
+	*out = (struct imagefs_tree *)o;
 	free(key);
 	return ret;
 }
@@ -704,27 +725,19 @@ static int lookup_layer_dir(struct fs *fs, struct node *parent, const char *name
 			    struct node **out)
 {
 	struct resolve_view v;
+	long i;
 	int ret = tree_view_manifest(fs, parent, &v);
 
 	if (ret < 0)
 		return ret;
-	ret = -ENOENT;
-	for (size_t i = 0; reg_mtype_is_image(v.m->type) && i < v.m->n_layers; i++) {
-		char *ln = reg_layer_name(i, v.m->n_layers, v.m->layers[i].digest);
-		bool match = ln && strcmp(ln, name) == 0;
-
-		free(ln);
-		if (!match)
-			continue;
-		ret = inner_child(parent, name, "", out);
-		if (ret < 0)
-			break;
+	i = reg_layer_find(v.m, name);
+	ret = i < 0 ? -ENOENT : inner_child(parent, name, "", out);
+	if (ret == 0) {
 		memcpy((*out)->layer_digest, v.m->layers[i].digest, sizeof((*out)->layer_digest));
 		(*out)->layer_size = v.m->layers[i].size;
 		(*out)->inner_layer = true;
 		(*out)->inner_type = S_IFDIR;
 		(*out)->ino = node_ino_for_inner(parent, name, NULL);
-		break;
 	}
 	resolve_view_release(&v);
 	return ret;

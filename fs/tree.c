@@ -665,22 +665,14 @@ found:
 static int lookup_layer(struct fs *fs, struct node *parent, const char *name, struct node **out)
 {
 	struct resolve_view v;
+	long i;
 	int ret;
 
 	ret = view_manifest(fs, parent, &v);
 	if (ret < 0)
 		return ret;
-	ret = -ENOENT;
-	for (size_t i = 0; reg_mtype_is_image(v.m->type) && i < v.m->n_layers; i++) {
-		char *ln = reg_layer_name(i, v.m->n_layers, v.m->layers[i].digest);
-		bool match = ln && strcmp(ln, name) == 0;
-
-		free(ln);
-		if (!match)
-			continue;
-		ret = blob_child(parent, name, &v.m->layers[i], out);
-		break;
-	}
+	i = reg_layer_find(v.m, name);
+	ret = i < 0 ? -ENOENT : blob_child(parent, name, &v.m->layers[i], out);
 	resolve_view_release(&v);
 	return ret;
 }

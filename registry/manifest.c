@@ -541,6 +541,19 @@ char *reg_layer_name(size_t index, size_t n_layers, const char *digest)
 	return s;
 }
 
+long reg_layer_find(const struct reg_manifest *m, const char *name)
+{
+	for (size_t i = 0; reg_mtype_is_image(m->type) && i < m->n_layers; i++) {
+		char *ln = reg_layer_name(i, m->n_layers, m->layers[i].digest);
+		bool match = ln && strcmp(ln, name) == 0;
+
+		free(ln);
+		if (match)
+			return (long)i;
+	}
+	return -1;
+}
+
 char *reg_platform_string(const struct reg_platform *p)
 {
 	const char *os = field_or_unknown(p ? p->os : NULL);

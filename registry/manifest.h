@@ -135,6 +135,9 @@ bool reg_descriptor_is_attestation(const struct reg_descriptor *d);
  * n_layers-1 (at least 2 digits) so that `ls` keeps the order.
  * Returns a new string, or NULL on -ENOMEM. */
 char *reg_layer_name(size_t index, size_t n_layers, const char *digest);
+/* The layer of image @m whose reg_layer_name is @name, or -1 (none, not
+ * an image, or no memory). */
+long reg_layer_find(const struct reg_manifest *m, const char *name);
 
 /* Parse the platform fields (os, architecture, variant, os.version,
  * os.features) of an image config.  Returns 0, -EINVAL, -ENOMEM; on
