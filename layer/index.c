@@ -820,9 +820,23 @@ static int builder_finish(struct builder *b)
 			e->flags |= LAYER_F_LINK_MISSING;
 			continue;
 		}
+		/* one inode: the target's bytes and metadata, as link(2) on
+		 * extraction gives (the hardlink's own header is not used);
+		 * a link to a link names the file the chain ends at */
 		e->data_off = b->raw[t].data_off;
 		e->size = b->raw[t].size;
 		e->flags |= b->raw[t].flags & LAYER_F_SPARSE;
+		e->mode = b->raw[t].mode;
+		e->uid = b->raw[t].uid;
+		e->gid = b->raw[t].gid;
+		e->mtime = b->raw[t].mtime;
+		e->mtime_nsec = b->raw[t].mtime_nsec;
+		e->xattr_first = b->raw[t].xattr_first;
+		e->xattr_count = b->raw[t].xattr_count;
+		if (b->raw[t].type == LAYER_HARDLINK) {
+			e->link_off = b->raw[t].link_off;
+			e->link_len = b->raw[t].link_len;
+		}
 	}
 
 	/* the root: the last "./" header, else an implicit one */

@@ -67,7 +67,7 @@ enum layer_type {
 	LAYER_REG = 1,
 	LAYER_DIR,
 	LAYER_SYMLINK,
-	LAYER_HARDLINK, /* data is the target's, copied into the entry when built */
+	LAYER_HARDLINK, /* the target's data and metadata, copied in when built */
 	LAYER_CHR,
 	LAYER_BLK,
 	LAYER_FIFO,
