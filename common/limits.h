@@ -144,6 +144,15 @@
  * again for this long: each `ls` would otherwise read the blob again. */
 #define IMAGEFS_FAILURE_TTL 30.0
 
+/* --- attestations/ (fs/attest.c) ------------------------------------------------ */
+
+/* An in-toto statement read to show its predicate (an SBOM of a large
+ * image is a few MiB; this is far past any). */
+#define ATTEST_STATEMENT_MAX (64u << 20)
+/* Statements of one attestation manifest shown (BuildKit attaches two or
+ * three: an SBOM, provenance). */
+#define ATTEST_ITEMS_MAX 256
+
 /* --- memory and disk (fs/main.c, fs/fs.c) ------------------------------------ */
 
 /* The in-memory cache of tags and manifests' bytes. */

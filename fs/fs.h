@@ -29,6 +29,8 @@
  *   .../tag/config.json             NODE_LAYER      tree_layer_open (a blob)
  *   .../tag/layers/                 NODE_LAYERS     tree_list
  *   .../tag/layers/00-sha256:...    NODE_LAYER      tree_layer_open
+ *   .../tag/rootfs/..., layerfs/    NODE_IMAGEFS, NODE_LAYERFS  imagefs.c
+ *   .../list/linux-amd64/attestations/  NODE_ATTESTS  attest.c
  *
  * Drafts (manifest lists being written; draft.c, commit.c):
  *   MOUNT/host/ns/new/ (mkdir)      NODE_DRAFT      draft_mkdir, draft_lookup
@@ -80,11 +82,13 @@ enum node_kind {
 	NODE_DRAFT_ANNOTATIONS, /* .annotations/ of a draft */
 	NODE_LAYERFS, /* layerfs/ of an image: a directory per layer */
 	NODE_IMAGEFS, /* in rootfs/ or a layer's directory of layerfs/: a file of the image */
+	NODE_ATTESTS, /* attestations/ of an image in an index: its in-toto statements */
 };
 
 enum file_kind {
 	FILE_MANIFEST, FILE_DIGEST, FILE_INSPECT, FILE_CONFIG, FILE_PLATFORM,
 	FILE_DOWNLOADS, /* MOUNT/.downloads */
+	FILE_ATTEST_PREDICATE, /* attestations/<name>.json: statement layer_digest's predicate */
 };
 
 enum draft_file {
@@ -556,6 +560,10 @@ void tree_listing_release(struct tree_listing *l);
 /* Add @name, which a lookup makes a node of @kind, unless the listing has
  * it already (first one wins).  0 or -ENOMEM. */
 int tree_listing_add(struct tree_listing *l, const char *name, enum node_kind kind);
+/* Add blob file @name (a NODE_LAYER): blob @digest of @r, one inode
+ * wherever it shows. */
+int tree_listing_add_blob(struct tree_listing *l, const char *name, const struct reg_registry *r,
+			  const char *digest);
 /* Add NODE_IMAGEFS entry @name, of number @ino and file type @type. */
 int tree_listing_add_inner(struct tree_listing *l, const char *name, uint64_t ino, mode_t type);
 /* Repository-level lookups and listings below repository path @prefix
@@ -646,6 +654,30 @@ int imagefs_read(struct imagefs_file *f, char *buf, size_t size, off_t off, size
 /* The file's size. */
 uint64_t imagefs_size(const struct imagefs_file *f);
 void imagefs_close(struct imagefs_file *f); /* NULL is a no-op */
+
+/* --- attest.c: attestations/, an image's in-toto statements ---------------- */
+
+struct reg_descriptor;
+/* A new unpublished blob file node @name in @parent for blob @d (*out). */
+int tree_blob_child(struct node *parent, const char *name, const struct reg_descriptor *d,
+		    struct node **out);
+/* Is @name attestations/? */
+bool attest_is_top(const char *name);
+/* Does image @v, whose directory is @dir, have attestations (is @dir an
+ * entry of an index that attests it)?  1, 0, or -errno (the index could
+ * not be had; -CANCEL_WOULD_WAIT where the thread may not wait). */
+int attest_has(struct fs *fs, struct node *dir, const struct resolve_view *v);
+/* attestations/ in image directory @parent: a new unpublished node, or
+ * -ENOENT when the image has none. */
+int attest_lookup_top(struct fs *fs, struct node *parent, const struct resolve_view *v,
+		      struct node **out);
+/* Lookups and listings in attestations/, as the tree_* functions. */
+int attest_lookup(struct fs *fs, struct node *n, const char *name, struct node **out);
+int attest_list(struct fs *fs, struct node *n, struct tree_listing *out);
+/* The content of FILE_ATTEST_PREDICATE @n: its statement's predicate,
+ * pretty-printed JSON (new buffer).  0, -EIO for a statement that is no
+ * in-toto statement (logged), -errno. */
+int attest_predicate(struct fs *fs, struct node *n, char **bytes, size_t *len);
 
 /* --- draft.c: drafts in the tree ------------------------------------------ */
 

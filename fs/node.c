@@ -100,6 +100,8 @@ static char class_of(enum node_kind kind)
 		return 'B';
 	case NODE_LAYERFS:
 		return 'Y';
+	case NODE_ATTESTS:
+		return 'Z';
 	case NODE_IMAGEFS:
 		/* its type never changes under one number: the tree's
 		 * digest is in its top's (node_ino_for_inner) */
@@ -402,6 +404,7 @@ bool node_kind_is_draft(enum node_kind kind)
 	case NODE_LAYER:
 	case NODE_LAYERFS:
 	case NODE_IMAGEFS:
+	case NODE_ATTESTS:
 		return false;
 	}
 	BUG("node of no kind");
@@ -439,7 +442,7 @@ bool node_in_live_entry(const struct node *n)
 	for (; n; n = n->parent) {
 		if (n->kind == NODE_MANIFEST && !n->ref)
 			in_entry = true;
-		else if (n->kind != NODE_LAYERS)
+		else if (n->kind != NODE_LAYERS && n->kind != NODE_ATTESTS)
 			/* the tag's directory, maybe the node of a draft committed
 			 * since; an @sha256: directory is no live list */
 			return in_entry && (n->kind == NODE_DRAFT || node_is_tag_dir(n));

@@ -151,9 +151,8 @@ static uint64_t blob_ino(const struct reg_registry *r, const char *digest)
 	return node_ino_for_blob(reg_registry_host(r), digest);
 }
 
-/* Add blob file @name: blob @digest of @r. */
-static int listing_add_blob(struct tree_listing *l, const char *name, const struct reg_registry *r,
-			    const char *digest)
+int tree_listing_add_blob(struct tree_listing *l, const char *name, const struct reg_registry *r,
+			  const char *digest)
 {
 	return listing_add(l, name, NODE_LAYER, blob_ino(r, digest), 0);
 }
@@ -404,6 +403,8 @@ int tree_file_content(struct fs *fs, struct node *n, char **bytes, size_t *len)
 		return draft_file_content(fs, n, bytes, len);
 	if (n->file == FILE_DOWNLOADS)
 		return downloads_text(fs, bytes, len);
+	if (n->file == FILE_ATTEST_PREDICATE)
+		return attest_predicate(fs, n, bytes, len);
 	ret = view_manifest(fs, n, &v);
 	if (ret < 0)
 		return ret;
@@ -432,6 +433,8 @@ int tree_file_content(struct fs *fs, struct node *n, char **bytes, size_t *len)
 		BUG("config.json is a blob node (NODE_LAYER), read through the store");
 	case FILE_DOWNLOADS:
 		BUG(".downloads holds no manifest");
+	case FILE_ATTEST_PREDICATE:
+		BUG("a predicate is its statement's, not the manifest's");
 	case FILE_PLATFORM: {
 		struct reg_platform p;
 		char *s;
@@ -594,10 +597,8 @@ int tree_lookup_level(struct fs *fs, struct node *parent, const char *prefix, co
 	}
 }
 
-/* A new unpublished file node for blob @d (a layer or a config): one
- * inode wherever the blob shows (node.c). */
-static int blob_child(struct node *parent, const char *name, const struct reg_descriptor *d,
-		      struct node **out)
+int tree_blob_child(struct node *parent, const char *name, const struct reg_descriptor *d,
+		    struct node **out)
 {
 	int ret = new_child(parent, name, NODE_LAYER, NULL, out);
 
@@ -639,7 +640,7 @@ static int lookup_manifest(struct fs *fs, struct node *parent, const char *name,
 		if (!manifest_file_applies(i, v.m->type))
 			break;
 		if (manifest_files[i].kind == FILE_CONFIG) {
-			ret = blob_child(parent, name, &v.m->config, out);
+			ret = tree_blob_child(parent, name, &v.m->config, out);
 			if (ret == 0)
 				(*out)->file = FILE_CONFIG;
 			goto found;
@@ -653,6 +654,8 @@ static int lookup_manifest(struct fs *fs, struct node *parent, const char *name,
 		ret = new_child(parent, name, NODE_LAYERS, NULL, out);
 	else if (reg_mtype_is_image(v.m->type) && imagefs_is_top(name))
 		ret = imagefs_lookup_top(fs, parent, &v, name, out);
+	else if (reg_mtype_is_image(v.m->type) && attest_is_top(name))
+		ret = attest_lookup_top(fs, parent, &v, out);
 	else if (reg_mtype_is_index(v.m->type) && resolve_view_find_entry(&v, name) >= 0)
 		ret = new_child(parent, name, NODE_MANIFEST, NULL, out);
 found:
@@ -672,7 +675,7 @@ static int lookup_layer(struct fs *fs, struct node *parent, const char *name, st
 	if (ret < 0)
 		return ret;
 	i = reg_layer_find(v.m, name);
-	ret = i < 0 ? -ENOENT : blob_child(parent, name, &v.m->layers[i], out);
+	ret = i < 0 ? -ENOENT : tree_blob_child(parent, name, &v.m->layers[i], out);
 	resolve_view_release(&v);
 	return ret;
 }
@@ -712,6 +715,8 @@ static int lookup_acting(struct fs *fs, struct node *parent, const char *name, s
 		return lookup_manifest(fs, parent, name, out);
 	case NODE_LAYERS:
 		return lookup_layer(fs, parent, name, out);
+	case NODE_ATTESTS:
+		return attest_lookup(fs, parent, name, out);
 	default:
 		return -ENOTDIR;
 	}
@@ -918,13 +923,19 @@ static int list_manifest(struct fs *fs, struct node *n, struct tree_listing *out
 		if (!manifest_file_applies(i, v.m->type))
 			continue;
 		if (manifest_files[i].kind == FILE_CONFIG)
-			ret = listing_add_blob(out, manifest_files[i].name, n->reg,
+			ret = tree_listing_add_blob(out, manifest_files[i].name, n->reg,
 					       v.m->config.digest);
 		else
 			ret = tree_listing_add(out, manifest_files[i].name, NODE_FILE);
 	}
 	if (ret == 0 && image)
 		ret = tree_listing_add(out, "layers", NODE_LAYERS);
+	/* the index it is in has it at hand: no request to know */
+	if (ret == 0 && image) {
+		ret = attest_has(fs, n, &v);
+		if (ret > 0)
+			ret = tree_listing_add(out, "attestations", NODE_ATTESTS);
+	}
 	for (size_t i = 0; ret == 0 && index && i < v.m->n_entries; i++)
 		if (v.m->entry_names[i])
 			ret = tree_listing_add(out, v.m->entry_names[i], NODE_MANIFEST);
@@ -946,7 +957,7 @@ static int list_layers(struct fs *fs, struct node *n, struct tree_listing *out)
 	for (size_t i = 0; ret == 0 && i < v.m->n_layers; i++) {
 		char *ln = reg_layer_name(i, v.m->n_layers, v.m->layers[i].digest);
 
-		ret = ln ? listing_add_blob(out, ln, n->reg, v.m->layers[i].digest) : -ENOMEM;
+		ret = ln ? tree_listing_add_blob(out, ln, n->reg, v.m->layers[i].digest) : -ENOMEM;
 		free(ln);
 	}
 	resolve_view_release(&v);
@@ -985,6 +996,9 @@ int tree_list(struct fs *fs, struct node *real, struct tree_listing *out)
 	case NODE_LAYERFS:
 	case NODE_IMAGEFS:
 		ret = imagefs_list(fs, n, out);
+		break;
+	case NODE_ATTESTS:
+		ret = attest_list(fs, n, out);
 		break;
 	default:
 		ret = -ENOTDIR;

@@ -214,6 +214,7 @@ static void descriptor_release(struct reg_descriptor *d)
 	}
 	free(d->reference_type);
 	free(d->reference_digest);
+	free(d->predicate_type);
 	strv_free(d->urls, d->n_urls);
 	memset(d, 0, sizeof(*d));
 }
@@ -269,6 +270,8 @@ static int annotations_parse(const json_t *ann, struct reg_descriptor *d)
 		ret = str_member(ann, "vnd.docker.reference.digest", &d->reference_digest);
 	if (ret == 0 && d->reference_digest && !digest_is_valid(d->reference_digest))
 		ret = -EINVAL;
+	if (ret == 0)
+		ret = str_member(ann, "in-toto.io/predicate-type", &d->predicate_type);
 	return ret;
 }
 

@@ -63,6 +63,7 @@ struct reg_descriptor {
 	struct reg_platform *platform;   /* owned; NULL when absent */
 	char *reference_type;            /* owned: annotation vnd.docker.reference.type, or NULL */
 	char *reference_digest;          /* owned: annotation vnd.docker.reference.digest, or NULL */
+	char *predicate_type;            /* owned: annotation in-toto.io/predicate-type, or NULL */
 	/* Foreign layers: where else the blob may be fetched (owned strings;
 	 * only http:// and https:// URLs are kept, at most REG_URLS_MAX) */
 	char **urls;
