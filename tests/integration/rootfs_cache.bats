@@ -117,3 +117,26 @@ member_of() {
 	[ "$(fs cat "$R/test/attest/latest/linux-amd64/rootfs/etc/regfs-fixture/attest-amd64/layer-00")" = \
 		"attest-amd64 layer 0" ]
 }
+
+@test "eight readers of a cold image's rootfs/ at once: each layer downloaded once and indexed once" {
+	local img="$R/test/multi/latest" d i
+	local -a layers
+	mapfile -t layers < <(sum '.refs["test/multi:latest"].layers[].digest')
+	[ "${#layers[@]}" -eq 12 ]
+	for i in 1 2 3 4 5 6 7 8; do
+		fs find "$img/rootfs" >"$BATS_TEST_TMPDIR/find.$i" &
+	done
+	wait
+	for i in 2 3 4 5 6 7 8; do
+		cmp "$BATS_TEST_TMPDIR/find.1" "$BATS_TEST_TMPDIR/find.$i"
+	done
+	# the 12 layers' files, each from its own layer
+	for i in 0 1 2 3 4 5 6 7 8 9 10 11; do
+		grep -qx "$img/rootfs/etc/regfs-fixture/multi/layer-$(printf %02d "$i")" "$BATS_TEST_TMPDIR/find.1"
+	done
+	for d in "${layers[@]}"; do
+		[ "$(registry_log_since_fixtures | grep -c "GET /v2/test/multi/blobs/$d")" -eq 1 ] ||
+			{ echo "$d downloaded more than once" >&2; return 1; }
+		[ "$(indexed "$d")" -eq 1 ] || { echo "$d indexed $(indexed "$d") times" >&2; return 1; }
+	done
+}
