@@ -138,9 +138,9 @@ bool reg_media_type_is_valid(const char *s)
 	return true;
 }
 
-static int media_type_member(const json_t *obj, char **out)
+static int media_type_member_named(const json_t *obj, const char *key, char **out)
 {
-	int ret = str_member(obj, "mediaType", out);
+	int ret = str_member(obj, key, out);
 
 	if (ret == 0 && *out && !reg_media_type_is_valid(*out)) {
 		free(*out);
@@ -148,6 +148,12 @@ static int media_type_member(const json_t *obj, char **out)
 		ret = -EINVAL;
 	}
 	return ret;
+}
+
+/* "mediaType" of @obj, validated (NULL when absent). */
+static int media_type_member(const json_t *obj, char **out)
+{
+	return media_type_member_named(obj, "mediaType", out);
 }
 
 /* Free @n owned strings of @v, and @v. */
@@ -215,6 +221,7 @@ static void descriptor_release(struct reg_descriptor *d)
 	free(d->reference_type);
 	free(d->reference_digest);
 	free(d->predicate_type);
+	free(d->artifact_type);
 	strv_free(d->urls, d->n_urls);
 	memset(d, 0, sizeof(*d));
 }
@@ -286,6 +293,8 @@ static int descriptor_parse(const json_t *obj, struct reg_descriptor *d)
 	if (!json_is_object(obj))
 		return -EINVAL;
 	ret = media_type_member(obj, &d->media_type);
+	if (ret == 0)
+		ret = media_type_member_named(obj, "artifactType", &d->artifact_type);
 	if (ret < 0)
 		return ret;
 
@@ -384,6 +393,8 @@ void reg_manifest_free(struct reg_manifest *m)
 	}
 	free(m->entries);
 	free(m->entry_names);
+	descriptor_release(&m->subject);
+	free(m->artifact_type);
 	free(m);
 }
 
@@ -663,8 +674,16 @@ static int manifest_type(const json_t *root, const char *content_type, struct re
  * 0, -EINVAL or -ENOMEM. */
 static int manifest_descriptors(const json_t *root, struct reg_manifest *m)
 {
+	json_t *subject = json_object_get(root, "subject");
 	int ret;
 
+	ret = media_type_member_named(root, "artifactType", &m->artifact_type);
+	if (ret == 0 && subject) {
+		m->has_subject = true;
+		ret = descriptor_parse(subject, &m->subject);
+	}
+	if (ret < 0)
+		return ret;
 	if (reg_mtype_is_index(m->type)) {
 		ret = descriptors_parse(root, "manifests", &m->entries, &m->n_entries);
 		return ret < 0 ? ret : entry_names_assign(m);

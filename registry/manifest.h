@@ -64,6 +64,7 @@ struct reg_descriptor {
 	char *reference_type;            /* owned: annotation vnd.docker.reference.type, or NULL */
 	char *reference_digest;          /* owned: annotation vnd.docker.reference.digest, or NULL */
 	char *predicate_type;            /* owned: annotation in-toto.io/predicate-type, or NULL */
+	char *artifact_type;             /* owned: artifactType (OCI 1.1 referrers), or NULL */
 	/* Foreign layers: where else the blob may be fetched (owned strings;
 	 * only http:// and https:// URLs are kept, at most REG_URLS_MAX) */
 	char **urls;
@@ -90,6 +91,13 @@ struct reg_manifest {
 	/* Directory name of each entry (owned strings), parallel to entries;
 	 * NULL for entries kept out of the tree (attestations). */
 	char **entry_names;
+
+	/* OCI 1.1 (both kinds): the manifest this one is about (a
+	 * signature's, an SBOM's image), when has_subject; and the kind of
+	 * artifact it is (artifactType, owned, or NULL) */
+	bool has_subject;
+	struct reg_descriptor subject;
+	char *artifact_type;
 };
 
 /*

@@ -12,7 +12,7 @@
 # (integration.tokens, integration.tokenbound, unit.test_auth), commits (integration.commit, integration.amend), the table of downloads
 # in flight (integration.downloads), waits called off and the waiter threads (unit.test_wait,
 # unit.test_prefetch, integration.waiters, integration.hung), stale answers (unit.test_stale),
-# and the soak (integration.soak).  ctest args given after --tsan choose the tests instead
+# the soak (integration.soak), and rootfs/ read by eight at once (integration.rootfs_cache).  ctest args given after --tsan choose the tests instead
 # (`--tsan -R .` runs them all).  Races found in libfuse, libcurl and OpenSSL, which are not
 # instrumented, are suppressed by tests/tsan.supp, each entry with its reason.
 #
@@ -52,7 +52,7 @@ elif [[ ${1:-} == --tsan ]]; then
 	# halt_on_error=0: one run shows every race, not the first
 	export TSAN_OPTIONS=${TSAN_OPTIONS:-second_deadlock_stack=1:halt_on_error=0}:suppressions=$PWD/tests/tsan.supp:log_path=$reports/tsan
 	if (($# == 0)); then
-		set -- -R '^unit\.test_(store|mem|draft|wait|prefetch|stale|auth)$|^integration\.(cache|cacheverify|cachelimits|tokens|tokenbound|commit|amend|downloads|waiters|hung|soak)$'
+		set -- -R '^unit\.test_(store|mem|draft|wait|prefetch|stale|auth)$|^integration\.(cache|cacheverify|cachelimits|tokens|tokenbound|commit|amend|downloads|waiters|hung|soak|rootfs_cache)$'
 	fi
 fi
 

@@ -658,6 +658,61 @@ static void test_foreign_urls(void)
 #undef FOREIGN
 }
 
+/* OCI 1.1: subject and artifactType, on manifests, indexes and descriptors
+ * (a referrers answer); an in-toto layer's predicate type. */
+static void test_referrer_fields(void)
+{
+	static const char sig[] =
+		"{\"schemaVersion\":2,\"mediaType\":\"" REG_MT_OCI_MANIFEST_STR "\","
+		"\"artifactType\":\"application/vnd.dev.cosign.artifact.sig.v1+json\","
+		"\"config\":" CFG ",\"layers\":[{\"mediaType\":\"application/vnd.in-toto+json\","
+		"\"digest\":\"" DB "\",\"size\":9,\"annotations\":{\"in-toto.io/predicate-type\":"
+		"\"https://spdx.dev/Document\"}}],\"subject\":" DESC(REG_MT_OCI_MANIFEST_STR, DC, 12) "}";
+	static const char refs[] =
+		"{\"schemaVersion\":2,\"mediaType\":\"" REG_MT_OCI_INDEX_STR "\",\"manifests\":["
+		"{\"mediaType\":\"" REG_MT_OCI_MANIFEST_STR "\",\"digest\":\"" DA "\",\"size\":7,"
+		"\"artifactType\":\"application/spdx+json\"}]}";
+	static const char *const bad[] = {
+		/* a subject that is no descriptor, a bad digest, an artifactType with a space */
+		"{\"config\":" CFG ",\"subject\":\"" DC "\"}",
+		"{\"config\":" CFG ",\"subject\":" DESC(REG_MT_OCI_MANIFEST_STR, "sha256:xyz", 1) "}",
+		"{\"config\":" CFG ",\"artifactType\":\"a b\"}",
+		"{\"config\":" CFG ",\"artifactType\":7}",
+	};
+	struct reg_manifest *m = NULL;
+
+	CHECK_EQ(reg_manifest_parse(sig, strlen(sig), NULL, &m), 0);
+	if (m) {
+		CHECK(m->has_subject && STREQ(m->subject.digest, DC) && m->subject.size == 12,
+		      "subject");
+		CHECK(STREQ(m->artifact_type, "application/vnd.dev.cosign.artifact.sig.v1+json"),
+		      "artifactType");
+		CHECK(m->n_layers == 1 && STREQ(m->layers[0].predicate_type, "https://spdx.dev/Document"),
+		      "predicate type");
+		reg_manifest_free(m);
+		m = NULL;
+	}
+	CHECK_EQ(reg_manifest_parse(refs, strlen(refs), NULL, &m), 0);
+	if (m) {
+		CHECK(!m->has_subject && !m->artifact_type, "no subject");
+		CHECK(m->n_entries == 1 && STREQ(m->entries[0].artifact_type, "application/spdx+json"),
+		      "a descriptor's artifactType");
+		reg_manifest_free(m);
+		m = NULL;
+	}
+	CHECK_EQ(reg_manifest_parse(DOCKER_V2, strlen(DOCKER_V2), NULL, &m), 0);
+	if (m) {
+		CHECK(!m->has_subject && !m->artifact_type && !m->layers[0].predicate_type, "none");
+		reg_manifest_free(m);
+		m = NULL;
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK(reg_manifest_parse(bad[i], strlen(bad[i]), NULL, &m) == -EINVAL, "bad %zu", i);
+		reg_manifest_free(m);
+		m = NULL;
+	}
+}
+
 int main(void)
 {
 	test_foreign_urls();
@@ -671,6 +726,7 @@ int main(void)
 	test_layer_names();
 	test_platform_string();
 	test_config_platform();
+	test_referrer_fields();
 	if (failures) {
 		fprintf(stderr, "test_manifest: %d failure(s)\n", failures);
 		return 1;
