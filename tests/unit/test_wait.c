@@ -412,7 +412,9 @@ static void test_cancel_all(void)
 	cancel_all();
 	pthread_join(t, NULL);
 	CHECK_EQ(x.ret, -EINTR);
-	CHECK(x.ended - at < 0.3, "a transfer ended %.2f s after cancel_all", x.ended - at);
+	/* left alone it trickles on to the 2 s stall limit, and is retried: 1.2 s
+	 * tells the two apart on a loaded machine (0.7 s seen under ASan) */
+	CHECK(x.ended - at < 1.2, "a transfer ended %.2f s after cancel_all", x.ended - at);
 	at = mono_now();
 	CHECK_EQ(get(r), -EINTR);
 	reg_client_free(ch);
