@@ -153,6 +153,12 @@
  * three: an SBOM, provenance). */
 #define ATTEST_ITEMS_MAX 256
 
+/* --- referrers/ (fs/referrers.c) ------------------------------------------------ */
+
+/* Referrers of one manifest shown (a fallback index may list thousands:
+ * each is read to check its subject). */
+#define REFERRERS_MAX 1000
+
 /* --- memory and disk (fs/main.c, fs/fs.c) ------------------------------------ */
 
 /* The in-memory cache of tags and manifests' bytes. */

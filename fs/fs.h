@@ -31,6 +31,7 @@
  *   .../tag/layers/00-sha256:...    NODE_LAYER      tree_layer_open
  *   .../tag/rootfs/..., layerfs/    NODE_IMAGEFS, NODE_LAYERFS  imagefs.c
  *   .../list/linux-amd64/attestations/  NODE_ATTESTS  attest.c
+ *   .../tag/referrers/<type>@sha256:.../  NODE_REFERRERS, NODE_MANIFEST  referrers.c
  *
  * Drafts (manifest lists being written; draft.c, commit.c):
  *   MOUNT/host/ns/new/ (mkdir)      NODE_DRAFT      draft_mkdir, draft_lookup
@@ -83,6 +84,7 @@ enum node_kind {
 	NODE_LAYERFS, /* layerfs/ of an image: a directory per layer */
 	NODE_IMAGEFS, /* in rootfs/ or a layer's directory of layerfs/: a file of the image */
 	NODE_ATTESTS, /* attestations/ of an image in an index: its in-toto statements */
+	NODE_REFERRERS, /* referrers/ of a manifest: what names it as subject */
 };
 
 enum file_kind {
@@ -678,6 +680,21 @@ int attest_list(struct fs *fs, struct node *n, struct tree_listing *out);
  * pretty-printed JSON (new buffer).  0, -EIO for a statement that is no
  * in-toto statement (logged), -errno. */
 int attest_predicate(struct fs *fs, struct node *n, char **bytes, size_t *len);
+
+/* --- referrers.c: referrers/, what names a manifest as its subject ------------ */
+
+/* Is @name referrers/? */
+bool referrers_is_top(const char *name);
+/* referrers/ in manifest directory @parent: a new unpublished node. */
+int referrers_lookup_top(struct fs *fs, struct node *parent, struct node **out);
+/* Lookups and listings in referrers/, as the tree_* functions; each entry
+ * is a manifest's directory by digest. */
+int referrers_lookup(struct fs *fs, struct node *n, const char *name, struct node **out);
+int referrers_list(struct fs *fs, struct node *n, struct tree_listing *out);
+/* What kind of artifact @m is (its artifactType, else an image's config
+ * media type when it is not an image config's): a new string, or
+ * -ENODATA for a plain image or index. */
+int referrers_artifact_type(const struct reg_manifest *m, char **val);
 
 /* --- draft.c: drafts in the tree ------------------------------------------ */
 

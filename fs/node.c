@@ -102,6 +102,8 @@ static char class_of(enum node_kind kind)
 		return 'Y';
 	case NODE_ATTESTS:
 		return 'Z';
+	case NODE_REFERRERS:
+		return 'X';
 	case NODE_IMAGEFS:
 		/* its type never changes under one number: the tree's
 		 * digest is in its top's (node_ino_for_inner) */
@@ -405,6 +407,7 @@ bool node_kind_is_draft(enum node_kind kind)
 	case NODE_LAYERFS:
 	case NODE_IMAGEFS:
 	case NODE_ATTESTS:
+	case NODE_REFERRERS:
 		return false;
 	}
 	BUG("node of no kind");

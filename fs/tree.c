@@ -656,6 +656,9 @@ static int lookup_manifest(struct fs *fs, struct node *parent, const char *name,
 		ret = imagefs_lookup_top(fs, parent, &v, name, out);
 	else if (reg_mtype_is_image(v.m->type) && attest_is_top(name))
 		ret = attest_lookup_top(fs, parent, &v, out);
+	else if (referrers_is_top(name) &&
+		 (reg_mtype_is_image(v.m->type) || reg_mtype_is_index(v.m->type)))
+		ret = referrers_lookup_top(fs, parent, out);
 	else if (reg_mtype_is_index(v.m->type) && resolve_view_find_entry(&v, name) >= 0)
 		ret = new_child(parent, name, NODE_MANIFEST, NULL, out);
 found:
@@ -717,6 +720,8 @@ static int lookup_acting(struct fs *fs, struct node *parent, const char *name, s
 		return lookup_layer(fs, parent, name, out);
 	case NODE_ATTESTS:
 		return attest_lookup(fs, parent, name, out);
+	case NODE_REFERRERS:
+		return referrers_lookup(fs, parent, name, out);
 	default:
 		return -ENOTDIR;
 	}
@@ -1000,6 +1005,9 @@ int tree_list(struct fs *fs, struct node *real, struct tree_listing *out)
 	case NODE_ATTESTS:
 		ret = attest_list(fs, n, out);
 		break;
+	case NODE_REFERRERS:
+		ret = referrers_list(fs, n, out);
+		break;
 	default:
 		ret = -ENOTDIR;
 	}
@@ -1107,6 +1115,9 @@ static int stat_acting(struct fs *fs, struct node *n, struct stat *st)
 #define XA_DIGEST "user.regfs.digest"
 #define XA_MEDIA "user.regfs.media_type"
 #define XA_PLATFORM "user.regfs.platform"
+/* on a manifest's directory that is an artifact (a signature, an SBOM):
+ * its artifactType, or its config's media type */
+#define XA_ARTIFACT "user.regfs.artifact_type"
 /* on a registry's directory: the rate limits it last announced */
 #define XA_RATELIMIT "user.regfs.ratelimit"
 
@@ -1208,7 +1219,10 @@ static int xattr_acting(struct fs *fs, struct node *n, const char *name, char **
 		return xattr_stale(fs, n, val, len);
 	if (n->kind != NODE_MANIFEST && n->kind != NODE_LAYER)
 		return -ENODATA;
-	if (strcmp(name, XA_DIGEST) && strcmp(name, XA_MEDIA) && strcmp(name, XA_PLATFORM))
+	if (strcmp(name, XA_DIGEST) && strcmp(name, XA_MEDIA) && strcmp(name, XA_PLATFORM) &&
+	    strcmp(name, XA_ARTIFACT))
+		return -ENODATA;
+	if (n->kind == NODE_LAYER && strcmp(name, XA_ARTIFACT) == 0)
 		return -ENODATA;
 	if (n->kind == NODE_LAYER && strcmp(name, XA_DIGEST) == 0) {
 		*val = strdup(n->layer_digest);
@@ -1222,6 +1236,8 @@ static int xattr_acting(struct fs *fs, struct node *n, const char *name, char **
 		return ret;
 	if (n->kind == NODE_LAYER) {
 		ret = blob_media_type(&v, n->layer_digest, val);
+	} else if (strcmp(name, XA_ARTIFACT) == 0) {
+		ret = referrers_artifact_type(v.m, val);
 	} else if (strcmp(name, XA_DIGEST) == 0) {
 		*val = strdup(v.digest);
 		ret = *val ? 0 : -ENOMEM;
@@ -1253,6 +1269,8 @@ int tree_xattr_list(struct fs *fs, struct node *real, char **names, size_t *len)
 {
 	static const char manifest_names[] = XA_DIGEST "\0" XA_MEDIA "\0";
 	static const char image_names[] = XA_DIGEST "\0" XA_MEDIA "\0" XA_PLATFORM "\0";
+	static const char artifact_names[] = XA_DIGEST "\0" XA_MEDIA "\0" XA_ARTIFACT "\0";
+	char *artifact = NULL;
 	const char *src = "";
 	size_t n_src = 0, n_stale = 0, stale_len;
 	struct node *n, *tmp;
@@ -1284,13 +1302,17 @@ int tree_xattr_list(struct fs *fs, struct node *real, char **names, size_t *len)
 			node_free(tmp);
 			return ret;
 		}
-		if (reg_mtype_is_image(v.m->type)) {
+		if (referrers_artifact_type(v.m, &artifact) == 0) {
+			src = artifact_names;
+			n_src = sizeof(artifact_names) - 1;
+		} else if (reg_mtype_is_image(v.m->type)) {
 			src = image_names;
 			n_src = sizeof(image_names) - 1;
 		} else {
 			src = manifest_names;
 			n_src = sizeof(manifest_names) - 1;
 		}
+		free(artifact);
 		resolve_view_release(&v);
 	}
 	/* listed only while the directory shows stale answers */

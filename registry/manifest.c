@@ -24,7 +24,6 @@
 
 #include "common/limits.h"
 
-#define MEDIA_TYPE_MAX 255	  /* RFC 6838: 127 + '/' + 127 */
 #define NAME_FIELD_MAX 48	  /* per field of an entry name: 4 fields fit NAME_MAX */
 
 static const struct {
@@ -130,7 +129,7 @@ bool reg_media_type_is_valid(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > MEDIA_TYPE_MAX)
+	if (n == 0 || n > REG_MEDIA_TYPE_MAX)
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)

@@ -43,8 +43,9 @@ enum reg_mtype reg_mtype_from_string(const char *s); /* NULL or unknown -> REG_M
 const char *reg_mtype_string(enum reg_mtype t);      /* static string; "" for unknown */
 bool reg_mtype_is_image(enum reg_mtype t);
 bool reg_mtype_is_index(enum reg_mtype t);
-/* A media type as the parser accepts it: 1-255 printable ASCII bytes, no
- * spaces. */
+/* A media type as the parser accepts it: 1-REG_MEDIA_TYPE_MAX printable
+ * ASCII bytes, no spaces (RFC 6838: 127 + '/' + 127). */
+#define REG_MEDIA_TYPE_MAX 255
 bool reg_media_type_is_valid(const char *s);
 
 struct reg_platform {

@@ -1,0 +1,74 @@
+#!/usr/bin/env bats
+# referrers/ (issue 13) on distribution 2.8, which has no referrers API: what OCI 1.1 tools and
+# cosign attach to an image there, found through the fallback tag sha256-<hex> and cosign's
+# sha256-<hex>.sig tag.  Each referrer is a manifest directory by digest named after its
+# artifact type (the type also as an xattr), byte for byte what skopeo reads; referrers of a
+# referrer nest; a referrer whose subject is another manifest is not shown (and is logged).
+
+load ../lib/suite
+
+setup_file() {
+	suite_setup
+	[[ -z ${REGFS_SKIP_REASON:-} ]] || return 0
+	python3 "$REGFS_LIB_DIR/referrers_fixture.py" --registry "$REGISTRY" >"$TESTDIR/ref.json"
+}
+teardown_file() { suite_teardown; }
+teardown() { suite_teardown_test; }
+setup() { regfs_skip_if_needed; }
+
+# ref KEY — a digest of referrers_fixture.py's summary
+ref() {
+	jq -r ".$1" "$TESTDIR/ref.json"
+}
+
+@test "an image's referrers: the SBOM from the fallback index, the cosign .sig tag; the stray one not" {
+	local d="$R/ref/app/v1/referrers" sbom cosign stray want
+	sbom=$(ref sbom) cosign=$(ref cosign) stray=$(ref stray)
+	run lsdir "$d"
+	[ "$status" -eq 0 ]
+	want=$(printf '%s\n' "sbom.spdx@$sbom" "cosign-sig@$cosign" | LC_ALL=C sort)
+	assert_lines "$want" "$output" "referrers/"
+	# each is a manifest directory: its bytes are the registry's, its type an xattr
+	cmp <(skopeo inspect --raw --tls-verify=false "docker://$REGISTRY/ref/app@$sbom") \
+		"$d/sbom.spdx@$sbom/manifest.json"
+	[ "$(sha256_of "$d/sbom.spdx@$sbom/manifest.json")" = "$sbom" ]
+	[ "$(getfattr --only-values -n user.regfs.artifact_type "$d/sbom.spdx@$sbom")" = application/spdx+json ]
+	[ "$(fs jq -r .subject.digest "$d/sbom.spdx@$sbom/manifest.json")" = "$(ref image)" ]
+	# the SBOM document itself, through its layer (a verified blob)
+	[ "$(sha256_of "$d/sbom.spdx@$sbom/layers/00-$(ref sbom_layer)")" = "$(ref sbom_layer)" ]
+	[ "$(fs jq -r '.packages[0].name' "$d/sbom.spdx@$sbom/layers/00-$(ref sbom_layer)")" = zlib ]
+	cmp <(skopeo inspect --raw --tls-verify=false "docker://$REGISTRY/ref/app@$cosign") \
+		"$d/cosign-sig@$cosign/manifest.json"
+	# listed for the image, but about another manifest: not shown, and said
+	assert_fails_with "No such file or directory" fs ls "$d/vnd.example.stray@$stray"
+	grep -q "referrer 'ref/app@$stray' is listed for '$(ref image)' but its subject is '$(ref other)'" \
+		"$TESTDIR/regfs.log"
+}
+
+@test "referrers of a referrer nest: the signature on the SBOM" {
+	local sbom sig
+	sbom=$(ref sbom) sig=$(ref sig_on_sbom)
+	run lsdir "$R/ref/app/v1/referrers/sbom.spdx@$sbom/referrers"
+	[ "$status" -eq 0 ]
+	assert_lines "notary-sig@$sig" "$output" "the SBOM's referrers/"
+	[ "$(getfattr --only-values -n user.regfs.artifact_type \
+		"$R/ref/app/v1/referrers/sbom.spdx@$sbom/referrers/notary-sig@$sig")" = \
+		application/vnd.cncf.notary.signature ]
+	# the same through the SBOM's own @sha256: directory
+	run lsdir "$R/ref/app/@$sbom/referrers"
+	assert_lines "notary-sig@$sig" "$output"
+}
+
+@test "a manifest nothing refers to has an empty referrers/; referrers/ is entered by name, never listed" {
+	run lsdir "$R/ref/app/other/referrers"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	run lsdir "$R/onap/py-app/v1/referrers"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	run lsdir "$R/ref/app/v1"
+	[[ $'\n'$output$'\n' != *$'\nreferrers\n'* ]]
+	# the plumbing tags are still tags
+	run lsdir "$R/ref/app"
+	[[ $'\n'$output$'\n' == *$'\nsha256-'"$(ref image | cut -c8-)"$'\n'* ]]
+}
