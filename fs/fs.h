@@ -173,6 +173,9 @@ struct fs_config {
 	 * holds, or a repository path; a tag cannot be resolved, and a commit
 	 * is -ENETDOWN. */
 	bool offline;
+	/* -o hide_referrer_tags: tag listings leave out the plumbing tags of
+	 * referrers (referrers_is_plumbing_tag); lookups still find them. */
+	bool hide_referrer_tags;
 };
 
 /* Who asked for a write (the FUSE request's uid and pid), for the log. */
@@ -685,6 +688,9 @@ int attest_predicate(struct fs *fs, struct node *n, char **bytes, size_t *len);
 
 /* Is @name referrers/? */
 bool referrers_is_top(const char *name);
+/* Is tag @tag one of the referrers' plumbing: sha256-<64 hex>, the OCI 1.1
+ * fallback tag, or that with cosign's .sig, .att or .sbom? */
+bool referrers_is_plumbing_tag(const char *tag);
 /* referrers/ in manifest directory @parent: a new unpublished node. */
 int referrers_lookup_top(struct fs *fs, struct node *parent, struct node **out);
 /* Lookups and listings in referrers/, as the tree_* functions; each entry

@@ -69,6 +69,7 @@ struct options {
 	int verbose;
 	int dumpable; /* -o dumpable: leave the process dumpable (cores, ptrace) */
 	int offline;  /* -o offline: no network at all; what the disk cache holds */
+	int hide_referrer_tags; /* -o hide_referrer_tags: sha256-<hex>[.sig|.att|.sbom] not listed */
 	bool fsname_given;  /* -o fsname=, a FUSE option */
 	bool subtype_given; /* -o subtype=, a FUSE option */
 };
@@ -97,6 +98,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("verbose", verbose),
 	OPT("dumpable", dumpable),
 	OPT("offline", offline),
+	OPT("hide_referrer_tags", hide_referrer_tags),
 	/* mount(8)'s and fstab's own, which mount.fuse3 and a plain
 	 * `regfs -o` pass on (x-* are in opt_proc); ro and rw, dev, suid,
 	 * exec, their no- forms, async, sync, atime and noatime are libfuse's.
@@ -255,6 +257,8 @@ static void usage(const char *prog)
 	       "    -o verbose             debug-level log, one line per HTTP request\n"
 	       "    -o offline             no network at all: only what the disk cache holds,\n"
 	       "                           by digest (@sha256:...); tags do not resolve\n"
+	       "    -o hide_referrer_tags  leave sha256-<hex> and cosign's sha256-<hex>.sig,\n"
+	       "                           .att, .sbom out of tag listings (still reachable)\n"
 	       "    -o dumpable            allow core dumps and ptrace by the same user (they\n"
 	       "                           may hold credentials: regfs is not dumpable otherwise)\n"
 	       "    -o ro                  mount read-only: every write is EROFS (rw: the default)\n\n"
@@ -753,6 +757,7 @@ static int open_fs(struct daemon *d)
 	}
 	fs->cfg.registries = d->o.registries;
 	fs->cfg.offline = d->o.offline;
+	fs->cfg.hide_referrer_tags = d->o.hide_referrer_tags;
 	fs->remote = d->o.offline ? &fs_remote_offline : &fs_remote_registry;
 	fs->client = d->client;
 	fs->store = d->store;

@@ -40,6 +40,16 @@ bool referrers_is_top(const char *name)
 	return strcmp(name, REFERRERS_NAME) == 0;
 }
 
+bool referrers_is_plumbing_tag(const char *tag)
+{
+	const char *rest;
+
+	if (strncmp(tag, "sha256-", 7) != 0 || strspn(tag + 7, "0123456789abcdef") != DIGEST_HEX_LEN)
+		return false;
+	rest = tag + 7 + DIGEST_HEX_LEN;
+	return !*rest || !strcmp(rest, ".sig") || !strcmp(rest, ".att") || !strcmp(rest, ".sbom");
+}
+
 int referrers_lookup_top(struct fs *fs, struct node *parent, struct node **out)
 {
 	(void)fs;

@@ -895,7 +895,8 @@ int tree_list_level(struct fs *fs, struct node *n, const char *prefix, struct tr
 		}
 		denied = ret == -EACCES;
 		for (size_t i = 0; ret == 0 && i < tl->n; i++)
-			ret = tree_listing_add(out, tl->v[i], NODE_MANIFEST);
+			if (!fs->cfg.hide_referrer_tags || !referrers_is_plumbing_tag(tl->v[i]))
+				ret = tree_listing_add(out, tl->v[i], NODE_MANIFEST);
 		resolve_listing_put(tl);
 		if (ret == -ENOMEM) {
 			resolve_listing_put(cat);

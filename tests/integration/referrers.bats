@@ -72,3 +72,18 @@ ref() {
 	run lsdir "$R/ref/app"
 	[[ $'\n'$output$'\n' == *$'\nsha256-'"$(ref image | cut -c8-)"$'\n'* ]]
 }
+
+@test "-o hide_referrer_tags: the plumbing tags leave the listing, and are still there by name" {
+	local img
+	img=$(ref image | cut -c8-)
+	regfs_unmount "$MNT"
+	suite_mount hide_referrer_tags
+	run lsdir "$R/ref/app"
+	[ "$status" -eq 0 ]
+	assert_lines $'other\nv1' "$output" "ref/app with hide_referrer_tags"
+	[ "$(sha256_of "$R/ref/app/sha256-$img.sig/manifest.json")" = "$(ref cosign)" ]
+	fs ls "$R/ref/app/sha256-$img" >/dev/null
+	# and referrers/ still finds them
+	run lsdir "$R/ref/app/v1/referrers"
+	[ "${#lines[@]}" -eq 2 ]
+}
