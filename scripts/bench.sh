@@ -44,8 +44,10 @@
 #        blob from a local file; indexed: the same on a fresh mount whose cache holds the blob
 #        and its index, vs the same tar -tzf; cat: cat of a small file near the layer's end, same
 #        fresh mount, vs tar -xzOf of that member.  Every run of both sides starts with the
-#        kernel's caches dropped.  Also printed: the index's size against the blob's, and (from
-#        regfs.log) how a cold run's time splits into download and indexing
+#        kernel's caches dropped.  Also printed: the index's size against the blob's, (from
+#        regfs.log) how a cold run's time splits into download and indexing, and the same find
+#        over the tree extracted on the local disk and through fusefloor.  B6 adds about 1.5
+#        minutes with --runs 3 (30 s of it making and pushing the layer)
 # cold: regfs gets a fresh mount and an empty cache before each run (scripts/bench/ctl.sh fresh);
 # everyone gets the kernel caches dropped, then the peer's program is read back in (--version)
 # so that only the registry's data is cold.  regfs and peer runs alternate, so a machine busy
@@ -425,6 +427,23 @@ print("regfs.log: download %s, index %s (medians of %d and %d runs)%s"
 		"cat rootfs/<deep file>" "$CTL remount; $CTL drop" "cat $rD/rootfs/$rdeep" \
 		"tar -xzOf BLOB <that member>" "$tar_cold" "tar --occurrence=1 -xzOf $rblob $rdeep"
 	"$CTL" umount
+	# what the walk itself costs without regfs: the same find over the tree extracted on the
+	# local disk (caches dropped; then again, warm), and through fusefloor (a libfuse
+	# passthrough of that warm tree, fresh mount), medians of 3
+	tree="$W/rootfs-tree"
+	mkdir -p "$tree"
+	tar -xzf "$rblob" -C "$tree"
+	count_local="set -o pipefail; find $tree | wc -l"
+	median3() { sort -n | sed -n 2p | awk '{ printf "%.0f", $1 / 1e6 }'; }
+	local_cold=$(for i in 1 2 3; do "$CTL" drop; time_raw "$count_local"; done | median3)
+	local_warm=$(for i in 1 2 3; do time_raw "$count_local"; done | median3)
+	floor_find=$(for i in 1 2 3; do
+		"$W/fusefloor" "$tree" "$FLOOR_MNT"
+		time_raw "set -o pipefail; find $FLOOR_MNT | wc -l"
+		fusermount3 -u "$FLOOR_MNT"
+	done | median3)
+	rm -rf "$tree"
+	b6_floor="find over the same tree on the local disk: $local_cold ms (caches dropped), $local_warm ms (warm); through scripts/bench/fusefloor.c: $floor_find ms"
 fi
 TOOK=$((SECONDS - T0))
 
@@ -455,6 +474,7 @@ fi
 		echo
 		echo "  B6 $b6_share"
 		echo "  B6 cold, $b6_phases"
+		echo "  B6 $b6_floor"
 	fi
 	if [[ -n $LEGACY ]]; then
 		echo
