@@ -15,7 +15,7 @@
 #   --huge              also B5-huge: `ls` of 200,000 tags (made up by the proxy, --extra-tags)
 #   --big-mib N         size of B4's layer (default 256)
 #   --rootfs-mib N      file data in B6's layer, taken from this machine's /usr (default 230:
-#                       about 19,000 entries, 245 MB of tar, 88 MB of gzip here)
+#                       18,691 entries, 235 MB of tar, 88 MB of gzip here)
 #   --ttl S             regfs ttl= for every mount (default 30, regfs' own default)
 #   --legacy            afterwards also the earlier scenarios 1-8 and C (scripts/bench/legacy.sh,
 #                       about 4 more minutes)
