@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# scripts/bench.sh — time regfs against the tools people use today: the rows B1-B5 of issue 10.
+# scripts/bench.sh — time regfs against the tools people use today: the rows B1-B5 of issue 10
+# and B6 of issue 12 (rootfs/).
 #
 # Usage: scripts/bench.sh [-o FILE] [--runs N] [--latency MS] [--only B1,B4,...] [--huge]
-#                         [--big-mib N] [--ttl S] [--legacy] [--no-build] [--keep]
+#                         [--big-mib N] [--rootfs-mib N] [--ttl S] [--legacy] [--no-build]
+#                         [--keep]
 #
 #   -o, --output FILE   also write the table here (default: bench-results.txt in the current dir)
 #   --runs N            timed runs per side of each row (default 5; B2 and B5-huge use fewer)
 #   --latency MS        put a proxy adding MS ms to every request (tests/lib/paging_proxy.py
 #                       --delay-ms) between the registry and everyone: regfs and the peers alike
-#   --only LIST         only these rows (B1,B2,B2p,B3,B4,B5; comma separated)
+#   --only LIST         only these rows (B1,B2,B2p,B3,B4,B5,B6; comma separated); only the
+#                       images these rows read are pushed (all of them with --legacy)
 #   --huge              also B5-huge: `ls` of 200,000 tags (made up by the proxy, --extra-tags)
 #   --big-mib N         size of B4's layer (default 256)
+#   --rootfs-mib N      file data in B6's layer, taken from this machine's /usr (default 230:
+#                       18,691 entries, 235 MB of tar, 88 MB of gzip here)
 #   --ttl S             regfs ttl= for every mount (default 30, regfs' own default)
 #   --legacy            afterwards also the earlier scenarios 1-8 and C (scripts/bench/legacy.sh,
 #                       about 4 more minutes)
@@ -34,6 +39,15 @@
 #        the same file through scripts/bench/fusefloor.c (this machine's FUSE read floor); hot
 #        (same mount, again) vs a local cat of the cached file
 #   B5   ls of a repository with 2,500 tags vs curl of its tags list (every page)
+#   B6   rootfs/ of an image of one ~90 MB gzip layer of real files (scripts/bench/rootfs_layer.py):
+#        cold: find rootfs | wc -l, nothing cached (download + index) vs tar -tzf of the same
+#        blob from a local file; indexed: the same on a fresh mount whose cache holds the blob
+#        and its index, vs the same tar -tzf; cat: cat of a small file near the layer's end, same
+#        fresh mount, vs tar -xzOf of that member.  Every run of both sides starts with the
+#        kernel's caches dropped.  Also printed: the index's size against the blob's, (from
+#        regfs.log) how a cold run's time splits into download and indexing, and the same find
+#        over the tree extracted on the local disk and through fusefloor.  B6 alone, --runs 3:
+#        2 minutes, 4 when the machine is busy (making and pushing the layer: 20-50 s of them)
 # cold: regfs gets a fresh mount and an empty cache before each run (scripts/bench/ctl.sh fresh);
 # everyone gets the kernel caches dropped, then the peer's program is read back in (--version)
 # so that only the registry's data is cold.  regfs and peer runs alternate, so a machine busy
@@ -52,6 +66,7 @@ ONLY=
 HUGE=
 BENCH_TTL=30
 BIG_MIB=256
+ROOTFS_MIB=230
 LEGACY=
 BUILD=1
 KEEP=
@@ -67,6 +82,7 @@ while (($#)); do
 	--only) ONLY=,${2:?},; shift ;;
 	--huge) HUGE=1 ;;
 	--big-mib) BIG_MIB=${2:?}; shift ;;
+	--rootfs-mib) ROOTFS_MIB=${2:?}; shift ;;
 	--ttl) BENCH_TTL=${2:?}; shift ;;
 	--legacy) LEGACY=1 ;;
 	--no-build) BUILD= ;;
@@ -148,8 +164,14 @@ REG=$REGISTRY
 REGLOG="$W/registry/registry.log"
 log "registry on $REG; pushing the fixtures and the bench images"
 python3 "$ROOT/tests/lib/fixtures.py" --registry "$REG" --set seed --summary "$W/fixtures.json"
+# the images of the rows asked for (all of them for --legacy)
+gen_rows=${ONLY#,}
+gen_rows=${gen_rows%,}
+[[ -z $LEGACY ]] || gen_rows=
+gen_rootfs=()
+want B6 && gen_rootfs=(--rootfs-mib "$ROOTFS_MIB" --rootfs-blob "$W/rootfs.tar.gz")
 python3 "$BENCH_LIB/gen.py" --registry "$REG" --summary "$W/gen.json" --big-mib "$BIG_MIB" \
-	--huge-tags 1
+	--huge-tags 1 --rows "$gen_rows" "${gen_rootfs[@]}"
 G="$W/gen.json"
 
 # EP: where everyone talks to (the registry, or the proxy in front of it with --latency);
@@ -346,6 +368,87 @@ if [[ -n $HUGE ]] && want B5; then
 	"$CTL" umount
 	proxy_stop "$W/proxy-huge"
 fi
+if want B6; then
+	rf() { jq -r ".rootfs.$1" "$G"; }
+	rdigest=$(rf digest)
+	rhex=${rdigest#sha256:}
+	rblob=$(rf blob)
+	rdeep=$(rf deep_file.path)
+	rmb=$(awk -v s="$(rf size)" 'BEGIN { printf "%.0f", s / 1e6 }')
+	rD="$M/bench/rootfs/latest"
+	ridx="$TESTDIR/cache/indexes/sha256/$rhex"
+	# a cold peer: caches dropped, tar and gzip (tar -z runs it) read back in
+	tar_cold="$CTL drop; tar --version; gzip --version"
+	count_find="set -o pipefail; find $rD/rootfs | wc -l"
+	count_tar="set -o pipefail; tar -tzf $rblob | wc -l"
+	# the counts once (find also prints rootfs itself), and the log's lines from here on
+	"$CTL" fresh
+	n_find=$(bash -c "$count_find" 2>>"$W/fail/stderr") || n_find="failed"
+	n_tar=$(bash -c "$count_tar")
+	# and that the cat row's file reads back as it is in the tar
+	deep_ok="NO, its bytes differ"
+	[[ $(sha256sum <"$rD/rootfs/$rdeep" 2>>"$W/fail/stderr" | cut -d' ' -f1) == "$(rf deep_file.sha256)" ]] &&
+		deep_ok="yes"
+	log_from=$(($(wc -l <"$TESTDIR/regfs.log") + 1))
+	PAIR_NOTE="find printed $n_find lines, tar $n_tar ($(rf entries) entries and rootfs/ itself), blob $rmb MB" \
+		pair "B6 cold" "find rootfs | wc -l, a $rmb MB gzip layer, nothing cached" "<= 2.0" "$RUNS" \
+		"find rootfs | wc -l" "$FRESH" "$count_find" \
+		"tar -tzf BLOB | wc -l" "$tar_cold" "$count_tar"
+	# where a cold run's time went: the download and indexing lines regfs logs (info level,
+	# layers of 16 MiB or more), medians over the runs
+	b6_phases=$(tail -n "+$log_from" "$TESTDIR/regfs.log" | python3 -c '
+import re, statistics, sys
+hexd = sys.argv[1]
+dl, ix = [], []
+for line in sys.stdin:
+    if hexd not in line:
+        continue
+    m = re.search(r"download \S+ from \S+: done, .* in ([0-9.]+) s", line)
+    if m and "index:" not in line:
+        dl.append(float(m.group(1)))
+    m = re.search(r"indexed, ([0-9]+) entries, ([0-9]+) checkpoints?, in ([0-9.]+) s", line)
+    if m:
+        ix.append(float(m.group(3)))
+        n = (m.group(1), m.group(2))
+med = lambda v: "%.2f s" % statistics.median(v) if v else "?"
+print("regfs.log: download %s, index %s (medians of %d and %d runs)%s"
+      % (med(dl), med(ix), len(dl), len(ix),
+         "; %s entries, %s checkpoints" % n if ix else ""))
+' "$rhex")
+	# that row's last regfs run left the blob and its index in the cache; one untimed walk on a
+	# fresh mount so that the blob's seal is written before the timed ones
+	"$CTL" remount
+	bash -c "$count_find" >/dev/null 2>>"$W/fail/stderr" || true
+	isize=$(stat -c %s "$ridx" 2>/dev/null || echo 0)
+	b6_share=$(awk -v i="$isize" -v b="$(rf size)" -v t="$(rf tar_size)" -v n="$(rf entries)" \
+		'BEGIN { printf "index %d bytes on disk = %.2f%% of the %d-byte blob (%.2f%% of the tar; %.0f bytes an entry)", i, 100 * i / b, b, 100 * i / t, i / n }')
+	PAIR_NOTE="$b6_share" \
+		pair "B6 indexed" "the same find, fresh mount, blob and index cached" "<= 0.2" "$RUNS" \
+		"find rootfs | wc -l" "$CTL remount; $CTL drop" "$count_find" \
+		"tar -tzf BLOB | wc -l" "$tar_cold" "$count_tar"
+	PAIR_NOTE="$rdeep, $(rf deep_file.size) bytes, the tar's last small file, content checked: $deep_ok; a read decompresses at most one 4 MiB checkpoint span (tests/unit/test_layer_index.c, big_gzip, checks layer_index_decompressed)" \
+		pair "B6 cat" "cat of one small file near the layer's end, fresh mount, blob and index cached" "< 1 s" "$RUNS" \
+		"cat rootfs/<deep file>" "$CTL remount; $CTL drop" "cat $rD/rootfs/$rdeep" \
+		"tar -xzOf BLOB <that member>" "$tar_cold" "tar --occurrence=1 -xzOf $rblob $rdeep"
+	"$CTL" umount
+	# what the walk itself costs without regfs: the same find over the tree extracted on the
+	# local disk (caches dropped; then again, warm), and through fusefloor (a libfuse
+	# passthrough of that warm tree, fresh mount), medians of 3
+	tree="$W/rootfs-tree"
+	mkdir -p "$tree"
+	tar -xzf "$rblob" -C "$tree"
+	count_local="set -o pipefail; find $tree | wc -l"
+	median3() { sort -n | sed -n 2p | awk '{ printf "%.0f", $1 / 1e6 }'; }
+	local_cold=$(for i in 1 2 3; do "$CTL" drop; time_raw "$count_local"; done | median3)
+	local_warm=$(for i in 1 2 3; do time_raw "$count_local"; done | median3)
+	floor_find=$(for i in 1 2 3; do
+		"$W/fusefloor" "$tree" "$FLOOR_MNT"
+		time_raw "set -o pipefail; find $FLOOR_MNT | wc -l"
+		fusermount3 -u "$FLOOR_MNT"
+	done | median3)
+	rm -rf "$tree"
+	b6_floor="find over the same tree on the local disk: $local_cold ms (caches dropped), $local_warm ms (warm); through scripts/bench/fusefloor.c: $floor_find ms"
+fi
 TOOK=$((SECONDS - T0))
 
 if [[ -n $LEGACY ]]; then
@@ -371,6 +474,12 @@ fi
 	echo "runs per side: $RUNS (B2: at most 3), alternating; kernel caches dropped for cold runs: $DROP_CACHES; B rows took $TOOK s"
 	echo
 	python3 "$BENCH_LIB/report.py" "$ROWS"
+	if want B6; then
+		echo
+		echo "  B6 $b6_share"
+		echo "  B6 cold, $b6_phases"
+		echo "  B6 $b6_floor"
+	fi
 	if [[ -n $LEGACY ]]; then
 		echo
 		echo "earlier scenarios (ratio there = anchor mean / regfs mean: > 1 means regfs is faster):"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Format scripts/bench.sh's rows.tsv as the table of issue 10's rows B1-B5.
+"""Format scripts/bench.sh's rows.tsv as the table of issue 10's rows B1-B5 and issue 12's B6.
 
 Input rows (tab separated), one per row of the issue:
   ID, TITLE, TARGET, KIND, REGFS_LABEL, R_MEDIAN_S, R_MIN_S, R_RUNS, R_REQS,
@@ -27,7 +27,7 @@ def main():
             p += [""] * (15 - len(p))
             rows.append(p)
     head = ("row", "regfs", "ms", "peer", "ms", "ratio", "target", "reqs r/p")
-    widths = (8, 34, 7, 34, 7, 7, 7, 9)
+    widths = (10, 34, 7, 34, 7, 7, 7, 9)
     fmt = "  ".join("%%-%ds" % w if i in (0, 1, 3) else "%%%ds" % w for i, w in enumerate(widths))
     print("ratio = regfs median / peer median (below 1: regfs is faster); B2': speed-up of")
     print("-P16 over -P1 (above 1: faster).  reqs = requests logged for one run, regfs/peer.")
