@@ -48,6 +48,22 @@ static const char *size_text(double bytes, char *out, size_t n)
 	return out;
 }
 
+/* An index being built (imagefs.c) is shown as "index:HOST/REPO" in
+ * .downloads; the log says what it is in words. */
+#define INDEX_PREFIX "index:"
+
+static const char *verb_of(const struct fs_download *d)
+{
+	return strncmp(d->where, INDEX_PREFIX, strlen(INDEX_PREFIX)) == 0 ? "index of" : "download";
+}
+
+static const char *from_of(const struct fs_download *d)
+{
+	return strncmp(d->where, INDEX_PREFIX, strlen(INDEX_PREFIX)) == 0
+		       ? d->where + strlen(INDEX_PREFIX)
+		       : d->where;
+}
+
 static bool loud(const struct fs_download *d)
 {
 	return d->total >= (int64_t)DOWNLOAD_LOG_MIN;
@@ -70,8 +86,9 @@ struct fs_download *download_begin(struct fs *fs, const char *where, const char 
 	d->next = fs->downloads;
 	fs->downloads = d;
 	pthread_mutex_unlock(&fs->downloads_lock);
-	log_msg(loud(d) ? LOG_LVL_INFO : LOG_LVL_DEBUG, "download %s from %s: %s, started",
-		d->digest, d->where, total >= 0 ? size_text((double)total, size, sizeof(size)) : "size unknown");
+	log_msg(loud(d) ? LOG_LVL_INFO : LOG_LVL_DEBUG, "%s %s from %s: %s, started", verb_of(d),
+		d->digest, from_of(d),
+		total >= 0 ? size_text((double)total, size, sizeof(size)) : "size unknown");
 	return d;
 }
 
@@ -101,11 +118,11 @@ void download_end(struct fs *fs, struct fs_download *d, int ret)
 	size_text(secs > 0 ? (double)d->done / secs : 0, rate, sizeof(rate));
 	if (ret == 0)
 		log_msg(loud(d) ? LOG_LVL_INFO : LOG_LVL_DEBUG,
-			"download %s from %s: done, %s in %.1f s (%s/s)", d->digest, d->where, size,
+			"%s %s from %s: done, %s in %.1f s (%s/s)", verb_of(d), d->digest, from_of(d), size,
 			secs, rate);
 	else
 		log_msg(loud(d) ? LOG_LVL_INFO : LOG_LVL_DEBUG,
-			"download %s from %s: stopped after %s in %.1f s: %s", d->digest, d->where,
+			"%s %s from %s: stopped after %s in %.1f s: %s", verb_of(d), d->digest, from_of(d),
 			size, secs, strerror(-ret));
 	free(d->where);
 	free(d);

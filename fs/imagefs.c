@@ -414,7 +414,10 @@ static bool type_has_data(uint8_t type)
  * and the path its bytes came under. */
 static uint64_t file_key(const struct imagefs_tree *t, const struct tree_at *a)
 {
-	const char *canon = a->e->type == LAYER_HARDLINK ? layer_entry_link(a->ix, a->e) : a->path;
+	/* a hardlink to nothing of its layer is a file of its own */
+	const char *canon = a->e->type == LAYER_HARDLINK && !(a->e->flags & LAYER_F_LINK_MISSING)
+				    ? layer_entry_link(a->ix, a->e)
+				    : a->path;
 
 	return node_ino_for_inner_file(t->digest, t->layer_tree, a->layer, canon);
 }
@@ -975,6 +978,14 @@ int imagefs_open(struct fs *fs, struct node *n, struct imagefs_file **out)
 		goto fail;
 	if (!type_has_data(a.e->type)) {
 		ret = a.e->type == LAYER_DIR ? -EISDIR : -EACCES;
+		goto fail;
+	}
+	if (a.e->flags & (LAYER_F_SPARSE | LAYER_F_LINK_MISSING)) {
+		/* refused at the open: a read of a size-0 file never comes */
+		log_info("'%s' of layer '%s': %s, not readable", n->inner, f->t->digests[a.layer],
+			 (a.e->flags & LAYER_F_SPARSE) ? "a sparse file"
+						       : "a hardlink to nothing earlier in its layer");
+		ret = -EIO;
 		goto fail;
 	}
 	f->entry = a.entry;

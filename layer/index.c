@@ -1518,8 +1518,11 @@ static bool entry_ok(const struct layer_index *ix, const struct layer_entry *e, 
 		return false;
 	if (e->link_len && !names_span_ok(ix, e->link_off, e->link_len, true))
 		return false;
+	/* a sparse file's size is what it unpacks to, not what the tar holds
+	 * (its reads are refused) */
 	if (e->type == LAYER_REG || e->type == LAYER_HARDLINK)
-		return e->data_off <= ix->stream_size && e->size <= ix->stream_size - e->data_off;
+		return (e->flags & LAYER_F_SPARSE) ||
+		       (e->data_off <= ix->stream_size && e->size <= ix->stream_size - e->data_off);
 	return e->size == 0 && e->data_off == 0;
 }
 
