@@ -181,8 +181,13 @@ fails() {
 	[ "$(fs stat -c %h "$root/hl2/y")" = 1 ]
 	[ "$(fs stat -c %i "$root/hl2/x")" != "$(fs stat -c %i "$root/hl2/y")" ]
 	[ "$(fs cat "$root/hl2/y")" = "old content of x and y" ]
-	# in layer 0 alone all three names are there
-	[ "$(fs stat -c %h "$(main_dir)/layerfs/$(layer_name main 0)/hl/c")" = 3 ]
+	# in layer 0 alone all three names are there.  Asked first through a link's name (this is
+	# the first test to look there), the inode still shows the file's header (mtime T2), not
+	# the link's (T0), as tar -x and umoci make it: one inode, whichever name comes first
+	local l0
+	l0="$(main_dir)/layerfs/$(layer_name main 0)"
+	[ "$(fs stat -c '%h %Y' "$l0/hl/c")" = "3 1600000000" ]
+	[ "$(fs stat -c '%h %Y' "$l0/hl/a")" = "3 1600000000" ]
 	# directories show one link
 	[ "$(fs stat -c %h "$root/etc")" = 1 ]
 }
