@@ -412,6 +412,28 @@ EOF
 	assert_lines "$before" "$after" "the stored indexes (name inode size mtime) after a remount"
 }
 
+@test "the stored index of a layer with a sparse file and entries left out (the hostile one) is used again too" {
+	local hex f before after listing
+	listing=$(lsdir "$R/rt/hostile/v1/rootfs")
+	[ -n "$listing" ]
+	hex=$(layer_digest hostile 0)
+	f="$TESTDIR/cache/indexes/sha256/${hex#sha256:}"
+	[ -f "$f" ]
+	[ "$(stat -c %a "$f")" = 600 ]
+	before=$(stat -c '%i %s %.9Y' "$f")
+	regfs_unmount "$MNT"
+	sleep 1.1
+	suite_mount
+	assert_lines "$listing" "$(lsdir "$R/rt/hostile/v1/rootfs")" "the hostile rootfs after a remount"
+	[ "$(fs cat "$R/rt/hostile/v1/rootfs/ok")" = fine ]
+	after=$(stat -c '%i %s %.9Y' "$f")
+	[ "$before" = "$after" ] || {
+		echo "the stored index of the hostile layer was written again (inode size mtime: $before, then $after); the log says:" >&2
+		grep -F -e 'stored index' -e 'indexed' "$TESTDIR/regfs.log" | tail -n 5 >&2
+		return 1
+	}
+}
+
 @test "a damaged stored index is not trusted: a fresh mount rebuilds it and the tree is right" {
 	local hex f
 	tree_listing "$(main_dir)/rootfs" >/dev/null
