@@ -10,7 +10,7 @@
 # tar+zstd, so its reference of an image with a zstd layer is made from the same tar streams
 # recompressed to gzip by skopeo (tests/lib/rootfs.bash: umoci_reference).
 #
-# regfs-tools: umoci zstd tar diff file
+# regfs-tools: umoci zstd tar diff
 # regfs-requires: root
 
 load ../lib/suite
