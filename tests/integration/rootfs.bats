@@ -94,10 +94,14 @@ fails() {
 	echo "$out"
 }
 
-@test "an image directory answers rootfs/ and layerfs/ by name but does not list them (find over a registry downloads no layer)" {
+@test "an image directory answers rootfs/ and layerfs/ by name but does not list them (find over a repository does not enter them)" {
 	run lsdir "$(main_dir)"
 	[ "$status" -eq 0 ]
 	assert_lines $'config.json\ndigest\ninspect.json\nlayers\nmanifest.json\nplatform' "$output" "ls of an image"
+	run fs find "$R/rt/multi"
+	[ "$status" -eq 0 ]
+	grep -q '/linux-arm64-v8/layers/01-sha256:' <<<"$output"
+	! grep -qE '/(rootfs|layerfs)(/|$)' <<<"$output"
 	[ "$(fs stat -c %F "$(main_dir)/rootfs")" = directory ]
 	[ "$(fs stat -c %F "$(main_dir)/layerfs")" = directory ]
 	[ -n "$(lsdir "$(main_dir)/rootfs")" ]
