@@ -22,6 +22,10 @@ PACKAGES=(
 	# man page and package tests (manpage.bats: groff, man; package.bats: cpack -G DEB runs
 	# dpkg-shlibdeps from dpkg-dev; readelf is binutils, part of build-essential)
 	groff-base man-db dpkg-dev
+	# rootfs/ and layerfs/ tests (rootfs.bats, debootstrap.bats): umoci unpacks the reference
+	# tree, zstd makes zstd layers (tests/lib/layer_image.py), debootstrap makes a Debian
+	# minbase tree per architecture, file names a binary's machine
+	umoci zstd debootstrap file
 	# benchmarks (scripts/bench.sh)
 	time hyperfine
 )
