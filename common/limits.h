@@ -156,8 +156,10 @@
 /* --- referrers/ (fs/referrers.c) ------------------------------------------------ */
 
 /* Referrers of one manifest shown (a fallback index may list thousands:
- * each is read to check its subject). */
+ * each is read to check its subject); and as many read from the referrers
+ * API's pages (registry/pull.c). */
 #define REFERRERS_MAX 1000
+#define REG_REFERRERS_MAX REFERRERS_MAX
 
 /* --- memory and disk (fs/main.c, fs/fs.c) ------------------------------------ */
 

@@ -27,6 +27,7 @@ const struct fs_remote fs_remote_registry = {
 	.manifest_digest = reg_manifest_digest,
 	.blob_stream = reg_blob_stream,
 	.blob_stream_url = reg_blob_stream_url,
+	.referrers = reg_referrers,
 };
 
 /* --- -o offline: nothing leaves the machine ------------------------------- */

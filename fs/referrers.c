@@ -13,10 +13,12 @@
  *     whose entries are the referrers;
  *   - cosign's tags sha256-<hex>.sig, .att and .sbom: each is a referrer.
  * Both are found in the repository's tags list, which a lookup has at hand.
- * (The referrers API itself, /v2/<name>/referrers/<digest>, is not asked
- * yet.)  A referrer that carries a subject other than this manifest is not
- * shown here, and the log says so; cosign's manifests carry none (their tag
- * is what ties them).
+ * A registry with the referrers API (GET /v2/<name>/referrers/<digest>:
+ * Harbor, ACR, Quay, distribution 3) is asked that instead of the fallback
+ * tag, its answer kept for the TTL; one that answers 404 has none, and is
+ * not asked again for the mount's life.  A referrer that carries a subject
+ * other than this manifest is not shown here, and the log says so;
+ * cosign's manifests carry none (their tag is what ties them).
  *
  * referrers/ is not in a manifest directory's listing: a walk of the
  * registry would otherwise ask for every manifest's referrers.  Named, it
@@ -27,9 +29,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache/mem.h"
+#include "common/buf.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "fs/fs.h"
+#include "fs/remote.h"
+#include "registry/client.h"
 #include "registry/manifest.h"
 
 #define REFERRERS_NAME "referrers"
@@ -229,6 +235,90 @@ static int settle(struct fs *fs, struct node *n, const char *subject, struct ref
 	return ret;
 }
 
+/* The referrers API's answer for @subject as kept in memory: a line
+ * "<digest> <artifact type>" per referrer.  Into @s. */
+static int api_answer_add(const char *text, size_t len, struct referrer_set *s)
+{
+	const char *p = text, *end = text + len;
+	int ret = 0;
+
+	while (ret == 0 && p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		char digest[DIGEST_STR_LEN + 1], type[REG_MEDIA_TYPE_MAX + 1];
+
+		if (l > DIGEST_STR_LEN && p[DIGEST_STR_LEN] == ' ' &&
+		    l - DIGEST_STR_LEN - 1 <= REG_MEDIA_TYPE_MAX) {
+			memcpy(digest, p, DIGEST_STR_LEN);
+			digest[DIGEST_STR_LEN] = '\0';
+			memcpy(type, p + DIGEST_STR_LEN + 1, l - DIGEST_STR_LEN - 1);
+			type[l - DIGEST_STR_LEN - 1] = '\0';
+			ret = set_add(s, digest, type[0] ? type : NULL);
+		}
+		p += l + 1;
+	}
+	return ret;
+}
+
+/*
+ * The referrers of @subject through the registry's referrers API, into @s:
+ * *@asked says whether the registry has one (else the fallback tag is
+ * read).  The answer is kept for the TTL, "no API" for the mount.
+ */
+static int from_api(struct fs *fs, struct node *n, const char *subject, struct referrer_set *s,
+		    bool *asked)
+{
+	const char *host = reg_registry_host(n->reg);
+	char *none_key = fs_strdup_printf("referrers-api-none %s", host);
+	char *key = fs_strdup_printf("referrers %s %s %s", host, n->repo, subject);
+	struct reg_referrers l = {0};
+	struct buf b = BUF_INIT(SIZE_MAX);
+	char *val = NULL;
+	size_t len;
+	int ret = -ENOMEM;
+
+	*asked = false;
+	if (!none_key || !key)
+		goto out;
+	ret = 0;
+	if (!fs->remote->referrers || cache_mem_get(fs->mem, none_key, &val, &len) == 0)
+		goto out;
+	*asked = true;
+	if (cache_mem_get(fs->mem, key, &val, &len) == 0) {
+		ret = api_answer_add(val, len, s);
+		goto out;
+	}
+	ret = fs->remote->referrers(n->reg, n->repo, subject, &l);
+	if (ret == -ENOTSUP) {
+		log_info("registry '%s' has no referrers API: referrers are read from fallback "
+			 "tags", host);
+		cache_mem_put(fs->mem, none_key, "", 0, CACHE_MEM_FOREVER);
+		*asked = false;
+		ret = 0;
+		goto out;
+	}
+	for (size_t i = 0; ret == 0 && i < l.n; i++) {
+		ret = buf_append(&b, l.digests[i], DIGEST_STR_LEN);
+		if (ret == 0)
+			ret = buf_append(&b, " ", 1);
+		if (ret == 0)
+			ret = buf_append(&b, l.types[i], strlen(l.types[i]));
+		if (ret == 0)
+			ret = buf_append(&b, "\n", 1);
+	}
+	if (ret == 0) {
+		cache_mem_put(fs->mem, key, b.data ? b.data : "", b.len, fs->cfg.ttl);
+		ret = api_answer_add(b.data ? b.data : "", b.len, s);
+	}
+out:
+	reg_referrers_release(&l);
+	buf_release(&b, 0);
+	free(val);
+	free(none_key);
+	free(key);
+	return ret;
+}
+
 /* The referrers of the manifest referrers/ @n is in. */
 static int referrers_collect(struct fs *fs, struct node *n, struct referrer_set *s)
 {
@@ -242,6 +332,7 @@ static int referrers_collect(struct fs *fs, struct node *n, struct referrer_set 
 	const struct resolve_listing *tags = NULL;
 	char subject[DIGEST_STR_LEN + 1], tag[DIGEST_STR_LEN + 8];
 	struct resolve_view v;
+	bool api = false;
 	int ret;
 
 	memset(s, 0, sizeof(*s));
@@ -250,14 +341,16 @@ static int referrers_collect(struct fs *fs, struct node *n, struct referrer_set 
 		return ret;
 	snprintf(subject, sizeof(subject), "%s", v.digest);
 	resolve_view_release(&v);
-	ret = resolve_tags(fs, n->reg, n->repo, &tags);
+	ret = from_api(fs, n, subject, s, &api);
+	if (ret == 0)
+		ret = resolve_tags(fs, n->reg, n->repo, &tags);
 	if (ret == -ENOENT)
-		return 0; /* no tags: no fallback tag, no cosign tag */
-	if (ret < 0)
-		return ret;
+		ret = 0; /* no tags: no fallback tag, no cosign tag */
+	if (ret < 0 || !tags)
+		goto settle;
 	/* sha256:<hex> -> sha256-<hex> */
 	snprintf(tag, sizeof(tag), "sha256-%s", subject + 7);
-	if (resolve_listing_has(tags, tag))
+	if (!api && resolve_listing_has(tags, tag))
 		ret = from_fallback_tag(fs, n, tag, s);
 	for (size_t i = 0; ret == 0 && i < sizeof(cosign) / sizeof(cosign[0]); i++) {
 		snprintf(tag, sizeof(tag), "sha256-%s%s", subject + 7, cosign[i].suffix);
@@ -265,6 +358,7 @@ static int referrers_collect(struct fs *fs, struct node *n, struct referrer_set 
 			ret = from_cosign_tag(fs, n, tag, cosign[i].type, s);
 	}
 	resolve_listing_put(tags);
+settle:
 	if (ret == 0)
 		ret = settle(fs, n, subject, s);
 	if (ret < 0) {

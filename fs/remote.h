@@ -40,6 +40,9 @@ struct fs_remote {
 			   reg_sink_fn sink, void *arg);
 	/* a foreign layer from one of its URLs, without credentials */
 	int (*blob_stream_url)(struct reg_client *c, const char *url, reg_sink_fn sink, void *arg);
+	/* the referrers API (reg_referrers); NULL: there is none to ask */
+	int (*referrers)(struct reg_registry *r, const char *repo, const char *digest,
+			 struct reg_referrers *out);
 };
 
 /* The registries themselves, through registry/client.h. */

@@ -140,6 +140,20 @@ int reg_catalog(struct reg_registry *r, struct reg_strlist *out);
 /* All tags of @repo, every page, invalid names skipped. */
 int reg_tags(struct reg_registry *r, const char *repo, struct reg_strlist *out);
 
+/* The referrers of a manifest, as the OCI 1.1 referrers API lists them. */
+struct reg_referrers {
+	char (*digests)[DIGEST_STR_LEN + 1]; /* owned */
+	char **types; /* owned: each one's artifactType, "" when it gives none */
+	size_t n;
+};
+void reg_referrers_release(struct reg_referrers *l);
+/* The referrers of manifest @digest of @repo through the registry's
+ * referrers API (GET /v2/<repo>/referrers/<digest>, every page, at most
+ * REG_REFERRERS_MAX).  0; -ENOTSUP when the registry has no such API (a
+ * 404); -EIO for an answer that is no index; -errno as any request. */
+int reg_referrers(struct reg_registry *r, const char *repo, const char *digest,
+		  struct reg_referrers *out);
+
 struct reg_fetched {
 	char *bytes;      /* owned, NUL-terminated */
 	size_t len;

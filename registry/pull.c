@@ -135,32 +135,36 @@ static bool page_seen(char *const *seen, size_t n, const char *path)
 	return false;
 }
 
-/* Every page of the listing @key (a JSON array) from @first on, the first
- * page's answer due by @deadline (0: the request bound from now; each
- * further page has a bound of its own).  0 or -errno; *creds_refused (or
- * NULL) says a final EACCES was about our credentials (struct http_call). */
-static int fetch_listing(const struct route *rt, const char *first, const char *scope,
-			 const char *key, const char *what, bool (*valid)(const char *),
-			 double deadline, struct reg_strlist *out, bool *creds_refused)
+/* One page of a paginated answer, read: 0 or -errno (ends the walk). */
+typedef int (*page_fn)(const struct route *rt, const struct buf *body, void *arg);
+
+/* Every page from @first on, following Link, each handed to @page: the
+ * first page's answer due by @deadline (0: the request bound from now;
+ * each further page has a bound of its own), with @accept (NULL: any).
+ * 0 or -errno; *creds_refused (or NULL) says a final EACCES was about our
+ * credentials (struct http_call). */
+static int fetch_pages(const struct route *rt, const char *first, const char *scope,
+		       const char *what, const char *accept, double deadline, page_fn page,
+		       void *arg, bool *creds_refused)
 {
 	struct reg_registry *r = rt->r;
 	struct http_call h = {0};
 	char *path = strdup(first), **seen = NULL;
-	size_t skipped = 0, pages = 0;
+	size_t pages = 0;
 	int ret = 0;
 
-	memset(out, 0, sizeof(*out));
 	if (!path)
 		return -ENOMEM;
 	while (path) {
 		h.max = REG_LISTING_PAGE_MAX;
 		h.total_timeout = 120;
 		h.deadline = pages == 0 ? deadline : 0;
+		h.accept = accept;
 		ret = route_request(rt, path, scope, what, &h);
 		if (creds_refused)
 			*creds_refused = ret == -EACCES && h.creds_refused;
 		if (ret == 0)
-			ret = listing_page(rt, &h.body, key, what, valid, out, &skipped);
+			ret = page(rt, &h.body, arg);
 		if (ret < 0)
 			break;
 		/* every page read is kept, to stop a Link that leads back to
@@ -188,15 +192,45 @@ static int fetch_listing(const struct route *rt, const char *first, const char *
 			path = NULL;
 		}
 	}
-	if (skipped)
-		log_warn("%s on '%s': skipped %zu invalid names", what, r->host, skipped);
-	if (ret < 0)
-		reg_strlist_release(out);
 	http_call_release(&h);
 	for (size_t i = 0; i < pages; i++)
 		free(seen[i]);
 	free(seen);
 	free(path);
+	return ret;
+}
+
+/* What a listing's pages are read into (listing_page_read). */
+struct listing_read {
+	const char *key, *what;
+	bool (*valid)(const char *);
+	struct reg_strlist *out;
+	size_t skipped;
+};
+
+static int listing_page_read(const struct route *rt, const struct buf *body, void *arg)
+{
+	struct listing_read *l = arg;
+
+	return listing_page(rt, body, l->key, l->what, l->valid, l->out, &l->skipped);
+}
+
+/* Every page of the listing @key (a JSON array) from @first on, as
+ * fetch_pages reads them. */
+static int fetch_listing(const struct route *rt, const char *first, const char *scope,
+			 const char *key, const char *what, bool (*valid)(const char *),
+			 double deadline, struct reg_strlist *out, bool *creds_refused)
+{
+	struct listing_read l = {.key = key, .what = what, .valid = valid, .out = out};
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	ret = fetch_pages(rt, first, scope, what, NULL, deadline, listing_page_read, &l,
+			  creds_refused);
+	if (l.skipped)
+		log_warn("%s on '%s': skipped %zu invalid names", what, rt->r->host, l.skipped);
+	if (ret < 0)
+		reg_strlist_release(out);
 	return ret;
 }
 
@@ -320,8 +354,11 @@ int object_names(const char *repo, const char *kind, const char *ref, char **pat
 		*path = NULL;
 	if (asprintf(scope, "repository:%s:pull", repo) < 0)
 		*scope = NULL;
-	if (asprintf(what, "%s '%s%s%s'", strcmp(kind, "blobs") ? "manifest" : "blob", repo,
-		     by_digest ? "@" : ":", ref) < 0)
+	if (asprintf(what, "%s '%s%s%s'",
+		     !strcmp(kind, "blobs")       ? "blob"
+		     : !strcmp(kind, "referrers") ? "referrers of"
+						  : "manifest",
+		     repo, by_digest ? "@" : ":", ref) < 0)
 		*what = NULL;
 	return *path && *scope && *what ? 0 : -ENOMEM;
 }
@@ -548,6 +585,76 @@ int reg_blob_stream(struct reg_registry *r, const char *repo, const char *digest
 		digest_ctx_release(&tee.d);
 	buf_release(&tee.held, 0);
 	http_call_release(&h);
+	free(path);
+	free(scope);
+	free(what);
+	return ret;
+}
+
+/* --- referrers ------------------------------------------------------------- */
+
+void reg_referrers_release(struct reg_referrers *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->types[i]);
+	free(l->types);
+	free(l->digests);
+	memset(l, 0, sizeof(*l));
+}
+
+/* One page of a referrers answer: an index whose entries join @arg. */
+static int referrers_page(const struct route *rt, const struct buf *body, void *arg)
+{
+	struct reg_referrers *l = arg;
+	struct reg_manifest *m = NULL;
+	int ret = reg_manifest_parse(body->data, body->len, REG_MT_OCI_INDEX_STR, &m);
+
+	if (ret == -ENOMEM)
+		return ret;
+	if (ret < 0 || !reg_mtype_is_index(m->type)) {
+		route_log(rt, LOG_LVL_ERR, "referrers on '%s': the answer is no index", rt->r->host);
+		reg_manifest_free(m);
+		return -EIO;
+	}
+	for (size_t i = 0; ret == 0 && i < m->n_entries && l->n < REG_REFERRERS_MAX; i++) {
+		char(*nd)[DIGEST_STR_LEN + 1] = reallocarray(l->digests, l->n + 1, sizeof(*nd));
+		char **nt = nd ? reallocarray(l->types, l->n + 1, sizeof(*nt)) : NULL;
+
+		if (nd)
+			l->digests = nd;
+		if (nt)
+			l->types = nt;
+		if (!nd || !nt || !(nt[l->n] = strdup(m->entries[i].artifact_type
+						      ? m->entries[i].artifact_type : ""))) {
+			ret = -ENOMEM;
+			break;
+		}
+		memcpy(l->digests[l->n], m->entries[i].digest, DIGEST_STR_LEN + 1);
+		l->n++;
+	}
+	reg_manifest_free(m);
+	return ret;
+}
+
+int reg_referrers(struct reg_registry *r, const char *repo, const char *digest,
+		  struct reg_referrers *out)
+{
+	struct route rt = {r, NULL, NULL}; /* the registry's own, never a mirror's */
+	char *path = NULL, *scope = NULL, *what = NULL;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (!digest_is_valid(digest))
+		return -EINVAL;
+	ret = object_names(repo, "referrers", digest, &path, &scope, &what);
+	if (ret == 0)
+		ret = fetch_pages(&rt, path, scope, what, REG_MT_OCI_INDEX_STR, 0, referrers_page, out,
+				  NULL);
+	/* no such route: a registry without the API (distribution 2.8, the Hub) */
+	if (ret == -ENOENT)
+		ret = -ENOTSUP;
+	if (ret < 0)
+		reg_referrers_release(out);
 	free(path);
 	free(scope);
 	free(what);

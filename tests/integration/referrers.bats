@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # referrers/ (issue 13) on distribution 2.8, which has no referrers API: what OCI 1.1 tools and
 # cosign attach to an image there, found through the fallback tag sha256-<hex> and cosign's
-# sha256-<hex>.sig tag.  Each referrer is a manifest directory by digest named after its
+# sha256-<hex>.sig tag.  And through the referrers API itself, from a fake that answers it
+# (tests/lib/referrers_api_registry.py: no registry packaged here has the API).  Each referrer is a manifest directory by digest named after its
 # artifact type (the type also as an xattr), byte for byte what skopeo reads; referrers of a
 # referrer nest; a referrer whose subject is another manifest is not shown (and is logged).
 
@@ -12,8 +13,16 @@ setup_file() {
 	[[ -z ${REGFS_SKIP_REASON:-} ]] || return 0
 	python3 "$REGFS_LIB_DIR/referrers_fixture.py" --registry "$REGISTRY" >"$TESTDIR/ref.json"
 }
-teardown_file() { suite_teardown; }
-teardown() { suite_teardown_test; }
+teardown_file() {
+	[[ -z ${TESTDIR:-} ]] || _stop_pidfile "$TESTDIR/api/api.pid" 5 || true
+	suite_teardown
+}
+teardown() {
+	suite_teardown_test
+	if [[ -n ${TESTDIR:-} ]] && _is_mounted "$TESTDIR/mnt-api"; then
+		regfs_unmount "$TESTDIR/mnt-api" || true
+	fi
+}
 setup() { regfs_skip_if_needed; }
 
 # ref KEY — a digest of referrers_fixture.py's summary
@@ -86,4 +95,57 @@ ref() {
 	# and referrers/ still finds them
 	run lsdir "$R/ref/app/v1/referrers"
 	[ "${#lines[@]}" -eq 2 ]
+}
+
+@test "a registry with the referrers API is asked that, every page, once per TTL, with no filter" {
+	local port api img sbom sig d log
+	mkdir -p "$TESTDIR/api"
+	port=$(daemon_start "$TESTDIR/api" api 10 python3 "$REGFS_LIB_DIR/referrers_api_registry.py" \
+		--log "$TESTDIR/api/requests.log") || return 1
+	api="127.0.0.1:$port"
+	img=$(curl -fsS -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+		-o /dev/null -D - "http://$api/v2/api/app/manifests/v1" |
+		tr -d '\r' | sed -n 's/^Docker-Content-Digest: //p')
+	[[ $img == sha256:* ]]
+	REGISTRY=$api regfs_mount "$TESTDIR/mnt-api" cache_dir="$TESTDIR/cache-api" \
+		logfile="$TESTDIR/regfs-api.log" ttl=30
+	d="$TESTDIR/mnt-api/$api/api/app/v1/referrers"
+	run lsdir "$d"
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 2 ]
+	sbom=$(printf '%s\n' "${lines[@]}" | sed -n 's/^sbom\.spdx@//p')
+	sig=$(printf '%s\n' "${lines[@]}" | sed -n 's/^notary-sig@//p')
+	[[ $sbom == sha256:* && $sig == sha256:* ]]
+	[ "$(fs jq -r .subject.digest "$d/sbom.spdx@$sbom/manifest.json")" = "$img" ]
+	[ "$(getfattr --only-values -n user.regfs.artifact_type "$d/notary-sig@$sig")" = \
+		application/vnd.cncf.notary.signature ]
+	log="$TESTDIR/api/requests.log"
+	# both pages, asked once (no artifactType filter: every referrer is wanted) ...
+	[ "$(grep -c "^GET /v2/api/app/referrers/$img\$" "$log")" -eq 1 ]
+	[ "$(grep -c "^GET /v2/api/app/referrers/$img?page=2\$" "$log")" -eq 1 ]
+	! grep -q artifactType "$log" || false
+	# ... and not again within the TTL, however often it is listed
+	fs ls "$d" >/dev/null
+	fs ls -l "$d/" >/dev/null
+	[ "$(grep -c "^GET /v2/api/app/referrers/" "$log")" -eq 2 ]
+	# the fallback tag is not looked for where the API answers
+	! grep -q "manifests/sha256-" "$log" || false
+	regfs_unmount "$TESTDIR/mnt-api"
+}
+
+@test "a registry without the API (404) is asked once, then remembered as having none" {
+	local mark lmark n
+	regfs_unmount "$MNT"
+	mark=$(wc -l <"$REGISTRY_DIR/registry.log")
+	lmark=$(wc -l <"$TESTDIR/regfs.log")
+	suite_mount
+	fs ls "$R/ref/app/v1/referrers" >/dev/null
+	sleep 3 # past the TTL (2 s): only the answer "no API" is kept
+	fs ls "$R/ref/app/v1/referrers" >/dev/null
+	fs ls "$R/ref/app/other/referrers" >/dev/null
+	fs ls "$R/onap/py-app/v1/referrers" >/dev/null
+	n=$(tail -n +$((mark + 1)) "$REGISTRY_DIR/registry.log" | grep -c "GET /v2/[^ ]*/referrers/" || true)
+	[ "$n" -eq 1 ]
+	[ "$(tail -n +$((lmark + 1)) "$TESTDIR/regfs.log" |
+		grep -c "registry '$REGISTRY' has no referrers API")" -eq 1 ]
 }
