@@ -732,6 +732,230 @@ out:
 }
 
 
+/* --- fingerprints -------------------------------------------------------- */
+
+static int file_open_at(int fd, const char *leaf, int flags);
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names in directory @fd that a fingerprint covers, sorted (*names
+ * new, each name too).  0 or -errno. */
+static int fingerprint_names(int fd, char ***names, size_t *n)
+{
+	struct dirent *de;
+	size_t cap = 0;
+	char **v = NULL;
+	DIR *dir;
+	int dfd, ret;
+
+	*names = NULL;
+	*n = 0;
+	dfd = dup(fd);
+	if (dfd < 0)
+		return -errno;
+	dir = dir_adopt(dfd);
+	if (!dir)
+		return -errno;
+	while ((ret = dir_next(dir, &de)) > 0) {
+		enum name_kind kind = name_kind(de->d_name);
+
+		/* regfs' own files and temporary names say nothing of the user's */
+		if (kind == NAME_BAD || kind == NAME_BASE || kind == NAME_LAST_COMMIT)
+			continue;
+		if (*n == cap) {
+			char **nv = realloc(v, (cap ? cap * 2 : 16) * sizeof(*v));
+
+			if (!nv) {
+				ret = -ENOMEM;
+				break;
+			}
+			v = nv;
+			cap = cap ? cap * 2 : 16;
+		}
+		v[*n] = strdup(de->d_name);
+		if (!v[*n]) {
+			ret = -ENOMEM;
+			break;
+		}
+		(*n)++;
+	}
+	closedir(dir);
+	if (ret < 0) {
+		while (*n > 0)
+			free(v[--*n]);
+		free(v);
+		return ret;
+	}
+	if (*n)
+		qsort(v, *n, sizeof(*v), name_cmp);
+	*names = v;
+	return 0;
+}
+
+/* Feed directory @fd's entries (names, types, link targets, file content;
+ * .annotations below it when @depth allows) into @c.  0 or -errno. */
+static int fingerprint_at(int fd, struct digest_ctx *c, int depth)
+{
+	struct buf b = BUF_INIT(DRAFT_ORDER_MAX);
+	char **names = NULL, target[PATH_MAX_LEN + 2];
+	size_t n = 0;
+	int ret;
+
+	ret = fingerprint_names(fd, &names, &n);
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		struct stat st;
+		ssize_t len;
+		int sub;
+
+		if (fstatat(fd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			ret = errno == ENOENT ? 0 : -errno;
+			continue;
+		}
+		digest_ctx_update(c, names[i], strlen(names[i]) + 1);
+		switch (st.st_mode & S_IFMT) {
+		case S_IFLNK:
+			len = readlinkat(fd, names[i], target, sizeof(target) - 1);
+			if (len < 0) {
+				ret = -errno;
+				break;
+			}
+			digest_ctx_update(c, "L", 1);
+			digest_ctx_update(c, target, (size_t)len);
+			digest_ctx_update(c, "", 1);
+			break;
+		case S_IFREG:
+			sub = file_open_at(fd, names[i], O_RDONLY | O_NONBLOCK);
+			if (sub < 0) {
+				ret = sub;
+				break;
+			}
+			b.len = 0;
+			ret = buf_read_fd(&b, sub);
+			close(sub);
+			if (ret == -E2BIG)
+				ret = -EFBIG;
+			if (ret < 0)
+				break;
+			digest_ctx_update(c, "F", 1);
+			digest_ctx_update(c, &b.len, sizeof(b.len));
+			digest_ctx_update(c, b.data ? b.data : "", b.len);
+			break;
+		case S_IFDIR:
+			digest_ctx_update(c, "D", 1);
+			if (depth <= 0)
+				break;
+			sub = subdir_open(fd, names[i], false);
+			if (sub < 0) {
+				ret = sub;
+				break;
+			}
+			ret = fingerprint_at(sub, c, depth - 1);
+			close(sub);
+			digest_ctx_update(c, "E", 1);
+			break;
+		default:
+			digest_ctx_update(c, "?", 1);
+			break;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	buf_release(&b, 0);
+	return ret;
+}
+
+/* The fingerprint of draft directory @fd into @out.  0 or -errno. */
+static int fingerprint_fd(int fd, char out[DIGEST_STR_LEN + 1])
+{
+	struct digest_ctx c;
+	int ret;
+
+	if (digest_ctx_init(&c) < 0)
+		return -ENOMEM;
+	ret = fingerprint_at(fd, &c, 1); /* the draft and its .annotations */
+	digest_ctx_final(&c, out);
+	digest_ctx_release(&c);
+	return ret;
+}
+
+int cache_draft_fingerprint(struct cache_drafts *d, const char *path,
+			    char out[DIGEST_STR_LEN + 1])
+{
+	int fd = draft_open(d, path), ret;
+
+	out[0] = '\0';
+	if (fd < 0)
+		return fd;
+	ret = fingerprint_fd(fd, out);
+	close(fd);
+	return ret;
+}
+
+int cache_draft_remove_unchanged(struct cache_drafts *d, const char *path, const char *fp)
+{
+	char tmp[TMP_LEN], now[DIGEST_STR_LEN + 1];
+	const char *leaf;
+	struct stat st;
+	int pfd, fd, ret;
+
+	pfd = parent_open(d, path, false, &leaf);
+	if (pfd < 0)
+		return pfd;
+	if (fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		ret = -ENOTDIR;
+		goto out;
+	}
+	/* out of reach first: an edit that comes later finds no draft (and
+	 * says so) rather than one about to be deleted */
+	for (int tries = 0; tries < 100; tries++) {
+		cache_tmp_name(tmp, TMP_LEN, TMP_PREFIX, tries);
+		ret = rename_noreplace(pfd, leaf, tmp);
+		if (ret != -EEXIST)
+			break;
+	}
+	if (ret < 0)
+		goto out;
+	fd = subdir_open(pfd, tmp, false);
+	ret = fd < 0 ? fd : fingerprint_fd(fd, now);
+	if (fd >= 0)
+		close(fd);
+	if (ret < 0 || strcmp(now, fp) != 0) {
+		/* changed since @fp was taken (or unreadable: keep it, to be safe) */
+		int back = rename_noreplace(pfd, tmp, leaf);
+
+		if (back < 0) {
+			log_warn("draft '%s' changed while it was committed, but a new draft "
+				 "took its place: the changed one is in '%s/%.*s%s': %s", path,
+				 d->dir, (int)(leaf - path), path, tmp, strerror(-back));
+			ret = back;
+			goto out;
+		}
+		ret = 1;
+		goto out;
+	}
+	ret = rm_tree_at(pfd, tmp);
+	if (ret < 0)
+		log_warn("draft '%s' is gone, but its files stay in '%s/%.*s%s': %s", path, d->dir,
+			 (int)(leaf - path), path, tmp, strerror(-ret));
+	ret = 0;
+	close(pfd);
+	pfd = -1;
+	prune_ancestors(d, path);
+out:
+	if (pfd >= 0)
+		close(pfd);
+	return ret;
+}
+
+
 /* The content of .order of draft directory @fd (new, NUL-terminated), or
  * NULL when there is none or it cannot be read. */
 static char *order_read(int fd, size_t *len)

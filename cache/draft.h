@@ -44,6 +44,8 @@
 #include <stddef.h>
 #include <sys/stat.h>
 
+#include "common/digest.h"
+
 struct cache_drafts;
 
 #define CACHE_DRAFT_MEDIATYPE ".mediatype"
@@ -117,6 +119,23 @@ int cache_draft_rmdir(struct cache_drafts *d, const char *path);
  * a crash leaves it whole or gone.  Links inside are unlinked, never
  * followed.  -ENOENT when there is none, -ENOTDIR when @path is a link. */
 int cache_draft_remove(struct cache_drafts *d, const char *path);
+
+/* A digest of everything the user put in draft @path: each link's name
+ * and target, .order (the list's order), .mediatype, .force and the
+ * annotations; not what regfs writes for itself (.base, .last-commit) nor
+ * temporary names.  Equal fingerprints mean a commit would push the same
+ * list from the same links.  Into @out ("sha256:<hex>").  -EFBIG for a
+ * file over DRAFT_ORDER_MAX bytes. */
+int cache_draft_fingerprint(struct cache_drafts *d, const char *path,
+			    char out[DIGEST_STR_LEN + 1]);
+
+/* cache_draft_remove(), but only while the draft's fingerprint is still
+ * @fp: the draft is renamed away first (so no edit can reach it any
+ * more), fingerprinted there, and renamed back when it differs.  0 when
+ * it was removed, 1 when it changed and is kept, -errno (-EEXIST when it
+ * changed but a new draft took its place meanwhile: it is then left
+ * under its temporary name, logged). */
+int cache_draft_remove_unchanged(struct cache_drafts *d, const char *path, const char *fp);
 
 /* Add the link @name -> @target in draft @path, last in the draft's order
  * (cache_draft_links).  -EEXIST, -ENOENT (no such draft), -EINVAL (bad

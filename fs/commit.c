@@ -21,6 +21,17 @@
  *                 when run again.  On success the draft is removed; on
  *                 failure it stays as it was and .last-commit says why.
  *
+ * A commit pushes a snapshot: the draft's fingerprint (cache/draft.h) is
+ * taken before and after plan_make() reads it, and the plan is made again
+ * when they differ.  The kernel keeps links from changing meanwhile (a
+ * create of .commit holds the directory's lock, so ln -s and rm there wait
+ * for the commit and then amend the live list), but annotations, an open
+ * .mediatype and another mount of the same state directory are not held
+ * back.  So a draft is removed after its push only if it still has the
+ * fingerprint that was pushed; one that changed meanwhile is kept, its
+ * .base the digest just pushed, and .last-commit says so: the edit is
+ * not lost, and the next commit pushes it.
+ *
  * .preview.json, .digest and .status are plan_make() on every read.
  */
 #include <errno.h>
@@ -1028,6 +1039,58 @@ static void record_failure(struct fs *fs, const char *path, const char *why, int
 	free(text);
 }
 
+/* After pushing @digest from draft @path, which changed meanwhile and was
+ * kept: the draft now amends what was pushed (.base), and .last-commit
+ * says what happened. */
+static void record_kept(struct fs *fs, const char *path, const char *digest)
+{
+	char stamp[32], *text = NULL, *base = NULL;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (asprintf(&base, "%s\n", digest) >= 0)
+		cache_draft_write_file(fs->drafts, path, CACHE_DRAFT_BASE, base, strlen(base));
+	if (asprintf(&text, "pushed %s as %s; the draft changed during the commit and is kept: "
+		     "touch .commit to push the change\n", stamp, digest) >= 0)
+		cache_draft_write_file(fs->drafts, path, CACHE_DRAFT_LAST_COMMIT, text,
+				       strlen(text));
+	free(base);
+	free(text);
+}
+
+#define PLAN_TRIES 3 /* plans made again when the draft changed while read */
+
+/* Make the plan (@p) for draft @d at @path from one state of the draft:
+ * its fingerprint (@fp) is the same before and after.  0, -EAGAIN when it
+ * kept changing (@p holds the last plan), or plan_make()'s -errno; the
+ * caller releases @p in every case. */
+static int plan_snapshot(struct fs *fs, struct node *d, const char *path, struct plan *p,
+			 char fp[DIGEST_STR_LEN + 1])
+{
+	char after[DIGEST_STR_LEN + 1];
+	int ret = 0;
+
+	for (int tries = 0; tries < PLAN_TRIES; tries++) {
+		if (tries)
+			plan_release(p);
+		ret = cache_draft_fingerprint(fs->drafts, path, fp);
+		if (ret < 0) {
+			memset(p, 0, sizeof(*p));
+			return ret;
+		}
+		ret = plan_make(fs, d, p);
+		if (ret < 0)
+			return ret;
+		ret = cache_draft_fingerprint(fs->drafts, path, after);
+		if (ret < 0 || strcmp(fp, after) == 0)
+			return ret;
+		log_debug("commit %s: the draft changed while it was read; reading it again", path);
+	}
+	return -EAGAIN;
+}
+
 static int push_plan(struct fs *fs, struct plan *p, struct buf *why)
 {
 	const char *host = reg_registry_host(p->reg);
@@ -1141,7 +1204,7 @@ int commit_run(struct fs *fs, struct node *draft, const struct fs_caller *who)
 	struct commit_lock *lock;
 	struct stat st;
 	struct plan p;
-	char *path = tree_path(draft), *status = NULL;
+	char *path = tree_path(draft), *status = NULL, fp[DIGEST_STR_LEN + 1];
 	int ret;
 
 	/* a push waits on the network from its first step: never on a
@@ -1168,8 +1231,10 @@ int commit_run(struct fs *fs, struct node *draft, const struct fs_caller *who)
 		ret = -EALREADY;
 		goto out_unlock;
 	}
-	ret = plan_make(fs, draft, &p);
-	if (ret == 0 && p.errors) {
+	ret = plan_snapshot(fs, draft, path, &p, fp);
+	if (ret == -EAGAIN) {
+		buf_append(&why, "the draft kept changing while the commit read it", 48);
+	} else if (ret == 0 && p.errors) {
 		ret = p.fetch_err ? (p.fetch_err == -EACCES ? -EACCES : -EIO) : -EINVAL;
 		if (asprintf(&status, "the draft is not ready (%d error%s)\n", p.errors,
 			     p.errors == 1 ? "" : "s") >= 0)
@@ -1202,11 +1267,18 @@ int commit_run(struct fs *fs, struct node *draft, const struct fs_caller *who)
 		if (ret == 0) {
 			resolve_forget_pushed(fs, p.reg, p.repo, p.tag);
 			cache_store_put(fs->store, p.digest, p.bytes, p.len);
-			ret = cache_draft_remove(fs->drafts, path);
-			commit_remember(fs, path, p.digest);
-			log_info("commit %s by uid %u (pid %d): pushed %s/%s:%s as %s", path,
+			ret = cache_draft_remove_unchanged(fs->drafts, path, fp);
+			log_info("commit %s by uid %u (pid %d): pushed %s/%s:%s as %s%s", path,
 				 (unsigned)who->uid, (int)who->pid, reg_registry_host(p.reg), p.repo,
-				 p.tag, p.digest);
+				 p.tag, p.digest, ret == 1 ? "; the draft changed meanwhile and is "
+				 "kept" : "");
+			if (ret == 1) {
+				/* not remembered as done: the next touch pushes the change */
+				record_kept(fs, path, p.digest);
+				ret = 0;
+			} else {
+				commit_remember(fs, path, p.digest);
+			}
 		} else if (ret != -EACCES) {
 			ret = -EIO; /* what failed is in .last-commit and the log */
 		}

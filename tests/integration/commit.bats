@@ -28,6 +28,8 @@ setup_file() {
 teardown_file() {
 	[[ -n ${TESTDIR:-} ]] || return 0
 	regfs_unmount "$TESTDIR/mnt-denied" 2>/dev/null || true
+	regfs_unmount "$TESTDIR/mnt-edit" 2>/dev/null || true
+	regfs_unmount "$TESTDIR/mnt-annot" 2>/dev/null || true
 	registry_stop "$TESTDIR/denied/reg" || true
 	token_server_stop "$TESTDIR/denied/ts" || true
 	suite_teardown
@@ -494,4 +496,131 @@ live_entries() {
 		echo "touch .commit: $rc1 $(cat "$BATS_TEST_TMPDIR/err1"), $rc2 $(cat "$BATS_TEST_TMPDIR/err2")" >&2
 		return 1
 	}
+}
+
+# slow_commit_mount NAME — a mount of its own through a proxy that delays every request by
+# 300 ms (tests/lib/paging_proxy.py --delay-ms: a far registry, which loopback cannot be), so
+# that a commit takes seconds.  Exports SLOWP (the proxy's HOST:PORT) and SLOWM (the mount).
+slow_commit_mount() {
+	proxy_start "$TESTDIR/proxy-$1" --page-size 0 --delay-ms 300 || return
+	SLOWP=$PROXY SLOWM="$TESTDIR/mnt-$1"
+	regfs_mount "$SLOWM" "registry=$SLOWP" "logfile=$TESTDIR/regfs-$1.log" \
+		"state_dir=$TESTDIR/state-$1" "cache_dir=$TESTDIR/cache-$1"
+}
+
+# commit_in_flight PROXY-DIR MARK — wait (at most 30 s) until the proxy has logged a write
+# after line MARK: the commit is pushing
+commit_in_flight() {
+	local deadline=$((SECONDS + 30))
+	# (grep -c, not -q: an early exit would fail the pipeline with tail's SIGPIPE)
+	until (($(tail -n "+$(($2 + 1))" "$1/proxy.log" | grep -cE '^(POST|PUT) ') > 0)); do
+		((SECONDS < deadline)) || { echo "no write reached the proxy within 30 s" >&2; return 1; }
+		sleep 0.1
+	done
+}
+
+# Links: the kernel holds the draft directory's lock while .commit is created, so an ln -s or
+# rm there waits for the commit; the push is the links as they were when it began, and the
+# waiting ln -s then amends the list just pushed (nothing lost); the rm finds no link of that
+# name in it and says so (ENOENT), rather than vanishing silently.
+@test "links edited during a commit: the push is the links as it began; ln -s waits, then amends the pushed list; rm says ENOENT" {
+	local d digest mark tp lp rp trc=0 lrc=0 rrc=0 out
+	slow_commit_mount edit
+	d="$SLOWM/$SLOWP/onap/edited/v1"
+	fs mkdir -p "$d"
+	fs ln -s ../../py-app-amd64/latest "$d/amd64"
+	fs ln -s ../../py-app-mips/latest "$d/mips"
+	fs cat "$d/.preview.json" >"$BATS_TEST_TMPDIR/preview.json"
+	digest=$(fs cat "$d/.digest")
+	mark=$(wc -l <"$TESTDIR/proxy-edit/proxy.log")
+	fs touch "$d/.commit" 2>"$BATS_TEST_TMPDIR/touch.err" &
+	tp=$!
+	commit_in_flight "$TESTDIR/proxy-edit" "$mark"
+	fs ln -s ../../py-app-s390x/latest "$d/s390x" 2>"$BATS_TEST_TMPDIR/ln.err" &
+	lp=$!
+	fs rm "$d/mips" 2>"$BATS_TEST_TMPDIR/rm.err" &
+	rp=$!
+	sleep 0.5
+	# mid-commit, both wait for it
+	if kill -0 "$tp" 2>/dev/null; then
+		kill -0 "$lp" && kill -0 "$rp" ||
+			{ echo "an edit finished while the commit was still running" >&2; return 1; }
+	else
+		echo "the commit ended within 0.5 s of the first write: too fast to test" >&2
+		return 1
+	fi
+	wait "$tp" || trc=$?
+	wait "$lp" || lrc=$?
+	wait "$rp" || rrc=$?
+	((trc == 0)) || { echo "touch .commit: $trc $(cat "$BATS_TEST_TMPDIR/touch.err")" >&2; return 1; }
+	# the registry has exactly the list previewed before the edits
+	[ "$(skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/onap/edited:v1" | sha256sum | cut -d' ' -f1)" = \
+		"${digest#sha256:}" ]
+	fetch_manifest onap/edited v1 "$BATS_TEST_TMPDIR/pushed.json"
+	cmp "$BATS_TEST_TMPDIR/preview.json" "$BATS_TEST_TMPDIR/pushed.json"
+	# the ln -s took, on top of what was pushed; the rm did not, and said so
+	((lrc == 0)) || { echo "ln -s: $lrc $(cat "$BATS_TEST_TMPDIR/ln.err")" >&2; return 1; }
+	((rrc != 0)) && grep -q 'No such file or directory' "$BATS_TEST_TMPDIR/rm.err" ||
+		{ echo "rm: $rrc $(cat "$BATS_TEST_TMPDIR/rm.err")" >&2; return 1; }
+	run lsdir "$d"
+	assert_lines $'.digest\n.mediatype\n.preview.json\n.status\nlinux-amd64\nlinux-mips\ns390x' "$output" "the amended tag"
+	[[ $(fs tail -n 1 "$d/.status") == "ready: 3 entries, "* ]]
+	fs touch "$d/.commit"
+	out=$(skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/onap/edited:v1" |
+		jq -r '[.manifests[].platform.architecture] | join(" ")')
+	[ "$out" = "amd64 mips s390x" ]
+	regfs_unmount "$SLOWM"
+	proxy_stop "$TESTDIR/proxy-edit"
+}
+
+# An annotation lives in a directory of its own, which a commit does not lock: written while
+# the commit pushes, it must not go with the draft the commit removes.
+@test "an annotation written during a commit is not lost: the draft is kept and says so; the next commit pushes it" {
+	local d digest mark tp wp trc=0 key=org.opencontainers.image.description out
+	slow_commit_mount annot
+	d="$SLOWM/$SLOWP/onap/annot/v1"
+	fs mkdir -p "$d"
+	fs ln -s ../../py-app-amd64/latest "$d/amd64"
+	fs ln -s ../../py-app-mips/latest "$d/mips"
+	fs sh -c "echo oci > '$d/.mediatype'"
+	fs mkdir "$d/.annotations"
+	fs cat "$d/.preview.json" >"$BATS_TEST_TMPDIR/preview.json"
+	digest=$(fs cat "$d/.digest")
+	# the writer is in .annotations already, as an editor would be: its create needs no
+	# lookup of the path (a lookup of .annotations during a commit is ENOENT: see
+	# docs/reliability.md H8)
+	fs sh -c "cd '$d/.annotations' && while [ ! -e '$BATS_TEST_TMPDIR/go' ]; do sleep 0.05; done &&
+		echo 'written mid-commit' > '$key' && touch '$BATS_TEST_TMPDIR/written'" \
+		2>"$BATS_TEST_TMPDIR/write.err" &
+	wp=$!
+	mark=$(wc -l <"$TESTDIR/proxy-annot/proxy.log")
+	fs touch "$d/.commit" 2>"$BATS_TEST_TMPDIR/touch.err" &
+	tp=$!
+	commit_in_flight "$TESTDIR/proxy-annot" "$mark"
+	touch "$BATS_TEST_TMPDIR/go"
+	wait "$wp" || { echo "the write failed: $(cat "$BATS_TEST_TMPDIR/write.err")" >&2; return 1; }
+	kill -0 "$tp" || { echo "the commit ended before the annotation was written: too fast to test" >&2; return 1; }
+	wait "$tp" || trc=$?
+	((trc == 0)) || { echo "touch .commit: $trc $(cat "$BATS_TEST_TMPDIR/touch.err")" >&2; return 1; }
+	# pushed: the snapshot taken when the commit began, without the annotation
+	fetch_manifest onap/annot v1 "$BATS_TEST_TMPDIR/pushed.json"
+	cmp "$BATS_TEST_TMPDIR/preview.json" "$BATS_TEST_TMPDIR/pushed.json"
+	[ "$(skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/onap/annot:v1" | sha256sum | cut -d' ' -f1)" = \
+		"${digest#sha256:}" ]
+	# kept: the links, the annotation, and a .status that says what happened
+	[ "$(fs readlink "$d/amd64")" = ../../py-app-amd64/latest ]
+	[ "$(fs cat "$d/.annotations/$key")" = "written mid-commit" ]
+	out=$(fs cat "$d/.status")
+	grep -q "^last commit: pushed .* as $digest; the draft changed during the commit and is kept" <<<"$out" ||
+		{ echo "$out" >&2; return 1; }
+	# the draft now amends what was pushed: no "tag moved", and the next commit pushes the change
+	! grep -q 'the tag moved' <<<"$out" || { echo "$out" >&2; return 1; }
+	grep -q '^ready: 2 entries, ' <<<"$out" || { echo "$out" >&2; return 1; }
+	fs touch "$d/.commit"
+	[ "$(skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/onap/annot:v1" |
+		jq -r --arg k "$key" '.annotations[$k]')" = "written mid-commit" ]
+	run lsdir "$d"
+	assert_lines "$(printf '%s\n' "$LIST_FILES" linux-amd64 linux-mips | LC_ALL=C sort)" "$output" "the committed tag"
+	regfs_unmount "$SLOWM"
+	proxy_stop "$TESTDIR/proxy-annot"
 }

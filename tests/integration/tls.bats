@@ -76,11 +76,11 @@ setup_file() {
 teardown_file() {
 	local name
 	[[ -n ${TESTDIR:-} ]] || return 0
-	for name in ca noca certs nocl etc downgrade; do
+	for name in ca noca certs nocl etc downgrade j1; do
 		regfs_unmount "$TESTDIR/mnt-$name" || true
 	done
 	etc_certs_cleanup
-	for name in tls mtls; do
+	for name in tls mtls j1; do
 		_stop_pidfile "$TESTDIR/$name/registry.pid" 5 || true
 	done
 	for name in expired mismatch; do
@@ -382,4 +382,79 @@ etc_certs_cleanup() {
 	[ -z "$(find "$dir/cache/tmp" -type f)" ]
 	regfs_unmount "$mnt"
 	_stop_pidfile "$dir/proxy.pid" 5
+}
+
+# J1: the pieces above and auth.bats' Basic together, as a registry is run for real: one
+# docker-registry with TLS from the test CA and htpasswd Basic auth, on the fixtures' storage.
+# regfs has the CA (cafile) and the credentials (auth_file); a list committed through it is
+# read back by skopeo with the same CA and credentials.
+@test "htpasswd Basic over TLS from a test CA: browse, verify, commit a list that skopeo reads back" {
+	local reason pki="$TESTDIR/pki" dir="$TESTDIR/j1" mnt="$TESTDIR/mnt-j1" pw port host d digest
+	local layer name
+	reason=$(command -v htpasswd) || skip "'htpasswd' is not installed (apache2-utils)"
+	mkdir -p "$dir/certs"
+	pw=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+	htpasswd -Bbn -C 4 j1user "$pw" | sed '/^$/d' >"$dir/htpasswd"
+	port=$(free_port)
+	cat >"$dir/config.yml" <<EOF2
+version: 0.1
+log:
+  level: info
+storage:
+  filesystem:
+    rootdirectory: $REGISTRY_DIR/storage
+  redirect:
+    disable: true
+http:
+  addr: 127.0.0.1:$port
+  tls:
+    certificate: $pki/srv.pem
+    key: $pki/srv.key
+auth:
+  htpasswd:
+    realm: regfs-test-j1
+    path: $dir/htpasswd
+EOF2
+	setsid docker-registry serve "$dir/config.yml" >>"$dir/registry.log" 2>&1 </dev/null 3>&- &
+	echo $! >"$dir/registry.pid"
+	host=127.0.0.1:$port
+	_wait_until 15 curl -fsS --cacert "$pki/ca.pem" -u "j1user:$pw" "https://$host/v2/"
+	# without credentials it refuses, with its Basic challenge
+	[ "$(curl -sS --cacert "$pki/ca.pem" -o /dev/null -w '%{http_code}' "https://$host/v2/")" = 401 ]
+	python3 - "$dir/auth.json" "$host" "j1user:$pw" <<'PYEOF'
+import base64, json, sys
+json.dump({"auths": {sys.argv[2]: {"auth": base64.b64encode(sys.argv[3].encode()).decode()}}},
+          open(sys.argv[1], "w"))
+PYEOF
+	cp "$pki/ca.pem" "$dir/certs/ca.crt"
+	regfs_mount "$mnt" "registry=$host" "cafile=$pki/ca.pem" "auth_file=$dir/auth.json" \
+		"cache_dir=$TESTDIR/cache-j1" "state_dir=$TESTDIR/state-j1" "logfile=$TESTDIR/regfs-j1.log"
+
+	# browse: ls, cat, and every digest verifies
+	assert_browses "$mnt" "$host"
+	while read -r name layer; do
+		[ "$(sha256_of "$mnt/$host/onap/py-app-amd64/latest/layers/$name")" = "$layer" ]
+	done < <(sum '.refs["onap/py-app-amd64:latest"].layers[] | "\(.name) \(.digest)"')
+
+	# push a list of two architectures
+	d="$mnt/$host/onap/py-app/j1"
+	fs mkdir -p "$d"
+	fs ln -s ../../py-app-amd64/latest "$d/amd64"
+	fs ln -s ../../py-app-arm64v8/latest "$d/arm64v8"
+	fs cat "$d/.preview.json" >"$BATS_TEST_TMPDIR/preview.json"
+	digest=$(fs cat "$d/.digest")
+	fs touch "$d/.commit"
+	[ "$(fs cat "$d/digest")" = "$digest" ]
+	# the registry's side, through TLS with the same CA and credentials
+	skopeo inspect --raw --cert-dir "$dir/certs" --creds "j1user:$pw" \
+		"docker://$host/onap/py-app:j1" >"$BATS_TEST_TMPDIR/pushed.json"
+	cmp "$BATS_TEST_TMPDIR/preview.json" "$BATS_TEST_TMPDIR/pushed.json"
+	[ "$(jq -r '[.manifests[].platform.architecture] | join(" ")' "$BATS_TEST_TMPDIR/pushed.json")" = "amd64 arm64" ]
+	# and nobody without them reads it
+	[ "$(curl -sS --cacert "$pki/ca.pem" -o /dev/null -w '%{http_code}' \
+		"https://$host/v2/onap/py-app/manifests/j1")" = 401 ]
+	# the password is nowhere in what regfs wrote
+	! grep -rqF -- "$pw" "$TESTDIR/regfs-j1.log" "$TESTDIR/state-j1" || false
+	regfs_unmount "$mnt"
+	_stop_pidfile "$dir/registry.pid" 5
 }

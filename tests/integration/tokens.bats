@@ -39,7 +39,8 @@ setup_file() {
 		notoken: {password: $a, pull: ["*"], answer: "no-token"},
 		skewpast: {password: $a, pull: ["*"], issued_at_offset: -3600},
 		skewfuture: {password: $a, pull: ["*"], issued_at_offset: 3600},
-		moved: {password: $a, pull: ["*"]}
+		moved: {password: $a, pull: ["*"]},
+		revoked: {password: $a, pull: ["*"], catalog: true}
 	}' >"$TESTDIR/users.json"
 	# a token server on another host, which "moved"'s token requests are redirected to
 	cp "$TESTDIR/users.json" "$TESTDIR/users-away.json"
@@ -65,6 +66,13 @@ setup_file() {
 		--storage-port-file "$TESTDIR/redirect/storage.port" \
 		--storage-log "$TESTDIR/redirect/storage.log" --files-dir "$TESTDIR/files")
 	export REDIRECT="127.0.0.1:$port"
+	# the token registry behind a fake that revokes tokens on demand (distribution cannot)
+	# (daemon_start, not proxy_start: this registry's /v2/ is a 401)
+	mkdir -p "$TESTDIR/proxy-revoke"
+	port=$(daemon_start "$TESTDIR/proxy-revoke" proxy 10 python3 "$REGFS_LIB_DIR/paging_proxy.py" \
+		--upstream "$TOKEN" --log "$TESTDIR/proxy-revoke/proxy.log" --page-size 0 \
+		--revoke-tokens-when "$TESTDIR/revoke-now" --refuse-tokens-while "$TESTDIR/refuse-tokens")
+	export REVOKE="127.0.0.1:$port"
 	push_foreign_image "http://127.0.0.1:$(<"$TESTDIR/redirect/storage.port")/file/base.tar.gz"
 
 	docker_config "$TESTDIR/pusher.json" "$TOKEN" pusher "$pw_push"
@@ -74,6 +82,7 @@ setup_file() {
 	for u in notoken skewpast skewfuture moved; do
 		docker_config "$TESTDIR/$u.json" "$TOKEN" "$u" "$pw_push"
 	done
+	docker_config "$TESTDIR/revoked.json" "$REVOKE" revoked "$pw_push"
 	jq -n --arg h "$TOKEN" --arg r "$refresh" '{auths: {($h): {identitytoken: $r}}}' \
 		>"$TESTDIR/idt.json"
 	docker_config "$TESTDIR/redirect.json" "$REDIRECT" user "$pw_basic"
@@ -87,15 +96,17 @@ setup_file() {
 	tok_mount skewpast "$TOKEN"
 	tok_mount skewfuture "$TOKEN"
 	tok_mount moved "$TOKEN"
+	tok_mount revoked "$REVOKE"
 }
 
 teardown_file() {
 	local m
 	[[ -n ${TESTDIR:-} ]] || return 0
-	for m in pusher puller idt short redirect notoken skewpast skewfuture moved; do
+	for m in pusher puller idt short redirect notoken skewpast skewfuture moved revoked; do
 		regfs_unmount "$TESTDIR/mnt-$m" || true
 	done
 	_stop_pidfile "$TESTDIR/redirect/proxy.pid" 5 || true
+	proxy_stop "$TESTDIR/proxy-revoke" || true
 	registry_stop "$TESTDIR/basic" || true
 	registry_stop "$TESTDIR/token" || true
 	token_server_stop "$TESTDIR/ts-away" || true
@@ -230,6 +241,63 @@ at() {
 		"$(sum '.refs["onap/py-app-amd64:latest"].config.digest | ltrimstr("sha256:")')" ]
 	n=$(($(token_requests "$TESTDIR/ts" "$cond") - before))
 	[ "$n" -eq 1 ] || { echo "$n token requests for $scope from 4 concurrent readers" >&2; return 1; }
+}
+
+# requests the revoking proxy logged for PATH (a regular expression) with STATUS, since line N
+revoke_requests() {
+	local path=$1 status=$2 since=$3
+	tail -n "+$((since + 1))" "$TESTDIR/proxy-revoke/proxy.log" |
+		grep -cE "^(GET|HEAD) $path $status\$" || true
+}
+
+@test "a token revoked mid-session (401 invalid_token): one new token, the read goes on; refused too, EACCES after a bounded few requests, nothing cached" {
+	local R5 img=onap/py-app-amd64 scope="repository:onap/py-app-amd64:pull" cond
+	local cfg l0 l1 l0_name l1_name mark n t
+	R5=$(at revoked "$REVOKE")
+	cond=".user == \"revoked\" and .scopes == [\"$scope\"]"
+	cfg=$(sum '.refs["onap/py-app-amd64:latest"].config.digest')
+	l0=$(sum '.refs["onap/py-app-amd64:latest"].layers[0].digest')
+	l1=$(sum '.refs["onap/py-app-amd64:latest"].layers[1].digest')
+	l0_name=$(sum '.refs["onap/py-app-amd64:latest"].layers[0].name')
+	l1_name=$(sum '.refs["onap/py-app-amd64:latest"].layers[1].name')
+	# a token that works: the tag's manifest and names are known (ttl 60 s)
+	fs ls "$R5/$img/latest/layers" >/dev/null
+	[ "$(token_requests "$TESTDIR/ts" "$cond")" -eq 1 ]
+
+	# the registry revokes it (it has 300 s left): the next read is refused once, one new
+	# token is fetched, and the read goes on with it
+	touch "$TESTDIR/revoke-now"
+	mark=$(wc -l <"$TESTDIR/proxy-revoke/proxy.log")
+	[ "$(sha256_of "$R5/$img/latest/config.json")" = "$cfg" ]
+	[ "$(token_requests "$TESTDIR/ts" "$cond")" -eq 2 ]
+	[ "$(revoke_requests "/v2/$img/blobs/$cfg" REVOKED "$mark")" -eq 1 ]
+	[ "$(revoke_requests "/v2/$img/blobs/$cfg" 200 "$mark")" -eq 1 ]
+	# the new token is kept: the next blob needs no token request and no refusal
+	[ "$(sha256_of "$R5/$img/latest/layers/$l0_name")" = "$l0" ]
+	[ "$(token_requests "$TESTDIR/ts" "$cond")" -eq 2 ]
+	[ "$(revoke_requests "/v2/$img/blobs/$l0" REVOKED "$mark")" -eq 0 ]
+
+	# every token refused from now on (the new ones too): EACCES, after the request, one
+	# token request and one retry; nothing under the blob's name, no temp file
+	touch "$TESTDIR/refuse-tokens" "$TESTDIR/revoke-now"
+	mark=$(wc -l <"$TESTDIR/proxy-revoke/proxy.log")
+	assert_fails_with "Permission denied" fs cat "$R5/$img/latest/layers/$l1_name"
+	n=$(($(token_requests "$TESTDIR/ts" "$cond") - 2))
+	[ "$n" -eq 1 ] || { echo "$n token requests for one refused read" >&2; return 1; }
+	n=$(revoke_requests "/v2/$img/blobs/$l1" '[A-Z0-9-]+' "$mark")
+	[ "$(revoke_requests "/v2/$img/blobs/$l1" REVOKED "$mark")" -eq "$n" ]
+	[ "$n" -eq 2 ] || { echo "$n requests of the blob for one refused read" >&2; return 1; }
+	[ -z "$(find "$TESTDIR/cache-revoked" -name "*${l1#sha256:}*")" ]
+	[ -z "$(find "$TESTDIR/cache-revoked/tmp" -type f)" ]
+	grep -q "HTTP 401 UNAUTHORIZED from '$REVOKE'" "$TESTDIR/regfs-revoked.log"
+
+	# tokens work again: the refusal was not kept (past the mount's ttl of 2 s), the layer
+	# reads, verified, with a token fetched for it
+	rm -f "$TESTDIR/refuse-tokens"
+	t=$(token_requests "$TESTDIR/ts" "$cond")
+	sleep 2.5
+	[ "$(sha256_of "$R5/$img/latest/layers/$l1_name")" = "$l1" ]
+	(($(token_requests "$TESTDIR/ts" "$cond") > t))
 }
 
 @test "a push the token server does not grant is EACCES; nothing is pushed, the draft stays" {

@@ -23,6 +23,7 @@ setup_file() {
 }
 teardown_file() {
 	[[ -z ${TESTDIR:-} ]] || regfs_unmount "$TESTDIR/mnt2" || true
+	[[ -z ${TESTDIR:-} ]] || regfs_unmount "$TESTDIR/mnt3" || true
 	suite_teardown
 }
 setup() { regfs_skip_if_needed; }
@@ -147,4 +148,52 @@ gone_within() {
 	[ ! -e "$TESTDIR/cache2/blobs/sha256/${BIG#sha256:}" ]
 	run find "$TESTDIR/cache2" -type f -newer "$TESTDIR/regfs2.log" -name '*tmp*'
 	[ -z "$output" ]
+}
+
+# Eight downloads at once, each of another layer, all slow: eight images of one 256 KiB layer
+# each (tests/lib/random_image.py), and a proxy of their own that sends every blob at 2 KB/s
+# (tests/lib/paging_proxy.py --blob-rate, a fault-injecting fake of a slow link), so that each
+# takes two minutes and all eight are in flight together.
+@test "SIGTERM with eight downloads in flight: the daemon exits within 5 s, readers fail, nothing half-done stored" {
+	local MNT3="$TESTDIR/mnt3" pid P ref name digest size p rc i files=() digests=() readers=() specs=()
+	for i in 0 1 2 3 4 5 6 7; do
+		specs+=("eight/l$i:v1=262144:$((4000 + i))")
+	done
+	python3 "$REGFS_LIB_DIR/random_image.py" --registry "$REGISTRY" "${specs[@]}" >"$TESTDIR/eight"
+	proxy_start "$TESTDIR/proxy-all" --page-size 0 --blob-rate 2000
+	P=$PROXY
+	regfs_mount "$MNT3" "registry=$P" "cache_dir=$TESTDIR/cache3" "state_dir=$TESTDIR/state3" \
+		"logfile=$TESTDIR/regfs3.log"
+	pid=$(<"$(regfs_pidfile "$MNT3")")
+	while read -r ref digest size name; do
+		files+=("$MNT3/$P/${ref%:*}/${ref##*:}/layers/$name")
+		digests+=("$digest")
+	done <"$TESTDIR/eight"
+	[ "${#files[@]}" -eq 8 ]
+	for p in "${files[@]}"; do
+		start_reader "$p"
+		readers+=("$READER")
+	done
+	FS_TIMEOUT=2 _wait_until 60 eval '(($(fs cat "$MNT3/.downloads" | wc -l) == 8))' ||
+		{ fs cat "$MNT3/.downloads" >&2; echo "not eight downloads in flight" >&2; return 1; }
+	kill -TERM "$pid"
+	gone_within 5 "$pid"
+	! _is_mounted "$(realpath "$MNT3")" || false
+	# every reader gets an error, none hangs
+	for p in "${readers[@]}"; do
+		gone_within 5 "$p"
+		rc=0
+		wait "$p" || rc=$?
+		((rc != 0)) || { echo "reader $p got the whole layer" >&2; return 1; }
+	done
+	# no layer stored, whole or in part, and no temp file
+	for digest in "${digests[@]}"; do
+		[ ! -e "$TESTDIR/cache3/blobs/sha256/${digest#sha256:}" ]
+	done
+	run find "$TESTDIR/cache3/tmp" -type f
+	[ -z "$output" ]
+	# the downloads called off are expected: no error-level line for them
+	run grep -E ' regfs error: ' "$TESTDIR/regfs3.log"
+	[ -z "$output" ] || { echo "$output" >&2; return 1; }
+	proxy_stop "$TESTDIR/proxy-all"
 }

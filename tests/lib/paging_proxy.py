@@ -55,6 +55,17 @@ never be exercised.  Everything else is forwarded unchanged to the upstream regi
                              last step of a list's push), and forward them when released even
                              if the client is gone: a registry that finishes a request it had
                              taken in whole (logged "METHOD PATH FORWARDED" then).
+  --revoke-tokens-when F     a token revoked while in use, which distribution cannot do (a
+                             fault-injecting fake of a registry that can): each time file F
+                             appears or its mtime changes, every Bearer token the proxy has
+                             seen so far is revoked.  A request that carries a revoked token
+                             is answered 401 UNAUTHORIZED with the registry's own challenge
+                             (asked of it without the token) plus error="invalid_token", and
+                             does not reach the registry; logged "METHOD PATH REVOKED".
+                             Tokens first seen later pass.
+  --refuse-tokens-while F    while file F exists, every Bearer token is revoked the moment it
+                             is first used (and stays revoked): a token server whose new
+                             tokens the registry refuses at once.
 
 Listens on 127.0.0.1 only (port 0 = any free port); the port is printed on stdout and written
 to --port-file.  Each request is logged to --log as "METHOD PATH STATUS".
@@ -122,6 +133,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def log_request(self, code="-", size="-"):
         code = "FAULT-503" if getattr(self, "faulted", False) else code
+        code = "REVOKED" if getattr(self, "revoked", False) else code
         self.server.log("%s %s %s" % (self.command, self.path, code))
 
     # -- forwarding ------------------------------------------------------------------------
@@ -335,6 +347,59 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.connection.close()
         return kind is not None
 
+    def bearer_token(self):
+        """The Bearer token this request carries, or None."""
+        auth = self.headers.get("Authorization") or ""
+        return auth[7:].strip() if auth[:7].lower() == "bearer " else None
+
+    def token_revoked(self):
+        """--revoke-tokens-when / --refuse-tokens-while: answer 401 invalid_token when this
+        request's token is revoked; True if so."""
+        srv = self.server
+        self.revoked = False  # set for each request before its answer: log_request names it
+        if not srv.revoke_when and not srv.refuse_while_tokens:
+            return False
+        token = self.bearer_token()
+        try:
+            mtime = os.stat(srv.revoke_when).st_mtime_ns if srv.revoke_when else None
+        except OSError:
+            mtime = None
+        refuse = srv.refuse_while_tokens and os.path.exists(srv.refuse_while_tokens)
+        with srv._lock:
+            if mtime is not None and mtime != srv.revoke_mtime:
+                srv.revoke_mtime = mtime
+                srv.revoked |= srv.tokens_seen
+            if token is not None:
+                if refuse:
+                    srv.revoked.add(token)
+                srv.tokens_seen.add(token)
+            bad = token is not None and token in srv.revoked
+        if not bad:
+            return False
+        self.request_body()
+        # the registry's own challenge for this request, as it gives it without a token
+        headers = self.forwarded_headers(lambda k: k not in HOP_BY_HOP and k != "authorization")
+        headers["Host"] = srv.upstream
+        challenge = None
+        try:
+            conn, resp = self.upstream("HEAD" if self.command == "HEAD" else "GET", self.path,
+                                       None, headers)
+            challenge = resp.getheader("WWW-Authenticate")
+            resp.read()
+            conn.close()
+        except OSError:
+            pass
+        if not challenge or not challenge.lower().startswith("bearer "):
+            self.send_error(502, "upstream gave no Bearer challenge to revoke with")
+            return True
+        challenge = re.sub(r',\s*error="[^"]*"', "", challenge) + ',error="invalid_token"'
+        self.revoked = True
+        self.reply(401, {"errors": [{"code": "UNAUTHORIZED",
+                                     "message": "authentication required",
+                                     "detail": "token revoked by the test"}]},
+                   [("Content-Type", "application/json"), ("WWW-Authenticate", challenge)])
+        return True
+
     def held_and_abandoned(self):
         """--hold-writes-while: keep this write unanswered while the file exists; True when its
         client hung up meanwhile (then it is not forwarded)."""
@@ -385,6 +450,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         m = TAGS_RE.match(u.path)
         refuse = self.server.refuse_while
         if self.inject_fault():
+            return
+        if self.token_revoked():
             return
         if self.rate_limited(u.path):
             return
@@ -437,6 +504,11 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.writes_seen = 0
         self.fault_rate = args.fault_rate
         self._faults = random.Random(args.fault_seed)
+        self.revoke_when = args.revoke_tokens_when
+        self.refuse_while_tokens = args.refuse_tokens_while
+        self.revoke_mtime = None
+        self.tokens_seen = set()
+        self.revoked = set()
 
     def fault(self):
         """None, or the fault the next read gets: "503" or "reset"."""
@@ -491,6 +563,10 @@ def main():
     ap.add_argument("--hold-tag-puts-only", action="store_true",
                     help="with --hold-writes-while: hold only manifest PUTs by tag, and "
                          "forward them when released whether or not the client waits")
+    ap.add_argument("--revoke-tokens-when", metavar="FILE",
+                    help="revoke every token seen so far each time FILE appears or changes")
+    ap.add_argument("--refuse-tokens-while", metavar="FILE",
+                    help="revoke every token at its first use while FILE exists")
     args = ap.parse_args()
     if not 0 <= args.fault_rate < 1:
         ap.error("--fault-rate must be at least 0 and below 1")
