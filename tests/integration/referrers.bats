@@ -63,9 +63,14 @@ ref() {
 	[ "$(getfattr --only-values -n user.regfs.artifact_type \
 		"$R/ref/app/v1/referrers/sbom.spdx@$sbom/referrers/notary-sig@$sig")" = \
 		application/vnd.cncf.notary.signature ]
+	cmp <(skopeo inspect --raw --tls-verify=false "docker://$REGISTRY/ref/app@$sig") \
+		"$R/ref/app/v1/referrers/sbom.spdx@$sbom/referrers/notary-sig@$sig/manifest.json"
 	# the same through the SBOM's own @sha256: directory
 	run lsdir "$R/ref/app/@$sbom/referrers"
 	assert_lines "notary-sig@$sig" "$output"
+	# annotations: the referrer's own, in its manifest
+	[ "$(fs jq -r '.annotations["org.opencontainers.image.created"]' \
+		"$R/ref/app/v1/referrers/sbom.spdx@$sbom/manifest.json")" = 2026-11-30T00:00:00Z ]
 }
 
 @test "a manifest nothing refers to has an empty referrers/; referrers/ is entered by name, never listed" {
