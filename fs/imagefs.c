@@ -526,6 +526,20 @@ static int tree_layers_get(struct fs *fs, struct node *n, struct imagefs_tree *t
 	return ret;
 }
 
+/* Does layer @ix hold a whiteout marker (.wh.<name>, .wh..wh..opq)? */
+static bool has_whiteouts(const struct layer_index *ix)
+{
+	for (size_t i = 1; i < layer_index_count(ix); i++) {
+		const struct layer_entry *e = layer_index_entry(ix, i);
+		const char *p = layer_entry_path(ix, e), *base = strrchr(p, '/');
+
+		base = base ? base + 1 : p;
+		if (strncmp(base, LAYER_WH_PREFIX, strlen(LAYER_WH_PREFIX)) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* Make the tree of @n (its top's digest) and keep it under @key. */
 static int tree_make(struct fs *fs, struct node *n, const char *key, struct imagefs_tree **out)
 {
@@ -569,7 +583,10 @@ static int tree_make(struct fs *fs, struct node *n, const char *key, struct imag
 	ret = tree_layers_get(fs, n, t);
 	if (ret < 0)
 		goto fail;
-	if (!n->inner_layer) {
+	/* one layer with no whiteout marker is its own merge: its index
+	 * answers, and the first lookup of a big image's rootfs/ is spared
+	 * building the same table again */
+	if (!n->inner_layer && !(t->n == 1 && !has_whiteouts(t->ixs[0]))) {
 		ret = layer_merge_new(t->ixs, t->n, &t->m);
 		if (ret < 0) {
 			log_err("image '%s' of '%s': its layers cannot be merged: %s", t->digest,
