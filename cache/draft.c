@@ -689,6 +689,22 @@ static void prune_ancestors(struct cache_drafts *d, const char *path)
 	}
 }
 
+
+/* The end of a removal: the draft @path, renamed to @tmp in its parent
+ * @pfd (closed here), goes from the disk, and the directories above it
+ * that held nothing else. */
+static void removal_finish(struct cache_drafts *d, int pfd, const char *path, const char *leaf,
+			   const char *tmp)
+{
+	int ret = rm_tree_at(pfd, tmp);
+
+	if (ret < 0)
+		log_warn("draft '%s' is gone, but its files stay in '%s/%.*s%s': %s", path, d->dir,
+			 (int)(leaf - path), path, tmp, strerror(-ret));
+	close(pfd);
+	prune_ancestors(d, path);
+}
+
 int cache_draft_remove(struct cache_drafts *d, const char *path)
 {
 	char tmp[TMP_LEN];
@@ -717,14 +733,9 @@ int cache_draft_remove(struct cache_drafts *d, const char *path)
 	}
 	if (ret < 0)
 		goto out;
-	ret = rm_tree_at(pfd, tmp);
-	if (ret < 0)
-		log_warn("draft '%s' is gone, but its files stay in '%s/%.*s%s': %s", path, d->dir,
-			 (int)(leaf - path), path, tmp, strerror(-ret));
-	ret = 0;
-	close(pfd);
+	removal_finish(d, pfd, path, leaf, tmp);
 	pfd = -1;
-	prune_ancestors(d, path);
+	ret = 0;
 out:
 	if (pfd >= 0)
 		close(pfd);
@@ -941,14 +952,9 @@ int cache_draft_remove_unchanged(struct cache_drafts *d, const char *path, const
 		ret = 1;
 		goto out;
 	}
-	ret = rm_tree_at(pfd, tmp);
-	if (ret < 0)
-		log_warn("draft '%s' is gone, but its files stay in '%s/%.*s%s': %s", path, d->dir,
-			 (int)(leaf - path), path, tmp, strerror(-ret));
-	ret = 0;
-	close(pfd);
+	removal_finish(d, pfd, path, leaf, tmp);
 	pfd = -1;
-	prune_ancestors(d, path);
+	ret = 0;
 out:
 	if (pfd >= 0)
 		close(pfd);

@@ -164,7 +164,7 @@ static json_t *statement_parse(const char *digest, const char *bytes, size_t len
 }
 
 /* @type made a file name: the well-known ones by what they are, any other
- * by its URL, every byte outside [A-Za-z0-9._-] an '_'.  Into @out. */
+ * by its URL (fs_name_from).  Into @out. */
 static void name_of_type(const char *type, char *out, size_t n)
 {
 	static const struct {
@@ -175,7 +175,6 @@ static void name_of_type(const char *type, char *out, size_t n)
 		{"https://slsa.dev/provenance/", "provenance.slsa"},
 		{"https://in-toto.io/attestation/vulns", "vulns"},
 	};
-	size_t k = 0;
 
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 		if (strncmp(type, known[i].prefix, strlen(known[i].prefix)) == 0) {
@@ -186,19 +185,7 @@ static void name_of_type(const char *type, char *out, size_t n)
 		type += 8;
 	else if (strncmp(type, "http://", 7) == 0)
 		type += 7;
-	for (; *type && k + 1 < n && k < ITEM_NAME_MAX; type++) {
-		char c = *type;
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			  c == '.' || c == '-' || c == '_';
-
-		out[k++] = ok ? c : '_';
-	}
-	while (k > 0 && out[k - 1] == '_')
-		k--;
-	if (k == 0 || out[0] == '.')
-		snprintf(out, n, "statement");
-	else
-		out[k] = '\0';
+	fs_name_from(type, ITEM_NAME_MAX, "statement", out, n);
 }
 
 /* One statement as attestations/ shows it. */

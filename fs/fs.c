@@ -338,6 +338,24 @@ int fs_stale_text(struct fs *fs, const char *key, char **val, size_t *len)
 	return ret == -ENOENT ? -ENODATA : ret;
 }
 
+void fs_name_from(const char *s, size_t max, const char *fallback, char *out, size_t n)
+{
+	size_t k = 0;
+
+	for (; *s && k + 1 < n && k < max; s++) {
+		char c = *s;
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			  c == '.' || c == '+' || c == '-' || c == '_';
+
+		out[k++] = ok ? c : '_';
+	}
+	while (k > 0 && out[k - 1] == '_')
+		k--;
+	out[k] = '\0';
+	if (k == 0 || out[0] == '.')
+		snprintf(out, n, "%s", fallback);
+}
+
 char *fs_strdup_printf(const char *fmt, ...)
 {
 	va_list ap;

@@ -294,6 +294,12 @@ void fs_stale_clear(struct fs *fs, const char *key);
  * time> error=EIO"), or -ENODATA when @key is not served stale. */
 int fs_stale_text(struct fs *fs, const char *key, char **val, size_t *len);
 
+/* A name for the tree made of @s (a media type, a URL): at most @max
+ * bytes of it, every byte outside [A-Za-z0-9.+_-] an '_', no trailing
+ * '_'; @fallback when nothing is left or it would start with '.'.  Into
+ * @out (@n bytes). */
+void fs_name_from(const char *s, size_t max, const char *fallback, char *out, size_t n);
+
 /* @fmt and its arguments as a new string (NULL without memory). */
 char *fs_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -68,8 +68,7 @@ int referrers_lookup_top(struct fs *fs, struct node *parent, struct node **out)
 }
 
 /* A referrer's artifact type made a short name: the well-known ones by
- * what they are, any other its media type with every byte outside
- * [A-Za-z0-9.+_-] an '_'.  Into @out. */
+ * what they are, any other its media type (fs_name_from).  Into @out. */
 static void type_name(const char *type, char *out, size_t n)
 {
 	static const struct {
@@ -86,7 +85,6 @@ static void type_name(const char *type, char *out, size_t n)
 		{"application/vnd.cyclonedx+xml", "sbom.cyclonedx"},
 		{"application/vnd.in-toto+json", "in-toto"},
 	};
-	size_t k = 0;
 
 	if (!type || !*type) {
 		snprintf(out, n, "artifact");
@@ -101,16 +99,7 @@ static void type_name(const char *type, char *out, size_t n)
 		type += 12;
 	if (strncmp(type, "vnd.", 4) == 0)
 		type += 4;
-	for (; *type && k + 1 < n && k < TYPE_NAME_MAX; type++) {
-		char c = *type;
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			  c == '.' || c == '+' || c == '-' || c == '_';
-
-		out[k++] = ok ? c : '_';
-	}
-	out[k] = '\0';
-	if (k == 0 || out[0] == '.')
-		snprintf(out, n, "artifact");
+	fs_name_from(type, TYPE_NAME_MAX, "artifact", out, n);
 }
 
 /* One referrer as referrers/ shows it. */
