@@ -115,6 +115,10 @@ Try:
   jq . $M/onap/py-app/v1/inspect.json       # like docker manifest inspect --verbose
   getfattr -d $M/onap/py-app/v1/linux-arm64-v8
   ls $M/onap/py-app-oci/latest              # the same images as an OCI index
+  grep -H arch= $M/onap/py-app/v1/*/rootfs/etc/regfs-fixture   # the files inside each image
+  cat $M/onap/py-app/v1/linux-amd64/rootfs/app/main.py
+  ls $M/onap/py-app/v1/linux-amd64/layerfs/*                    # what each layer adds
+  ls $M/onap/py-app/v1/referrers/           # signatures and SBOMs attached (none here)
 Build and push the guide's multi-arch tag onap/py-app:latest from symlinks:
   mkdir $M/onap/py-app/latest               # EEXIST once pushed: then ln -s into it amends it
   ln -s ../../py-app-amd64/latest   $M/onap/py-app/latest/amd64
