@@ -690,6 +690,25 @@ static void prune_ancestors(struct cache_drafts *d, const char *path)
 }
 
 
+/* The start of a removal: draft directory @leaf of parent @pfd renamed to
+ * a new temp name (into @tmp, TMP_LEN bytes).  0, -ENOTDIR for what is
+ * no directory (a link in a draft is not a draft), or -errno. */
+static int removal_hide(int pfd, const char *leaf, char *tmp)
+{
+	struct stat st;
+	int ret = -EEXIST;
+
+	if (fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	for (int tries = 0; tries < 100 && ret == -EEXIST; tries++) {
+		cache_tmp_name(tmp, TMP_LEN, TMP_PREFIX, tries);
+		ret = rename_noreplace(pfd, leaf, tmp);
+	}
+	return ret;
+}
+
 /* The end of a removal: the draft @path, renamed to @tmp in its parent
  * @pfd (closed here), goes from the disk, and the directories above it
  * that held nothing else. */
@@ -709,28 +728,14 @@ int cache_draft_remove(struct cache_drafts *d, const char *path)
 {
 	char tmp[TMP_LEN];
 	const char *leaf;
-	struct stat st;
 	int pfd, ret;
 
 	pfd = parent_open(d, path, false, &leaf);
 	if (pfd < 0)
 		return pfd;
-	if (fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	if (!S_ISDIR(st.st_mode)) { /* a link in a draft is not a draft */
-		ret = -ENOTDIR;
-		goto out;
-	}
 	/* Out of sight first, in one step: a crash half-way through the
 	 * deletion below must not leave a draft with some of its links. */
-	for (int tries = 0; tries < 100; tries++) {
-		cache_tmp_name(tmp, TMP_LEN, TMP_PREFIX, tries);
-		ret = rename_noreplace(pfd, leaf, tmp);
-		if (ret != -EEXIST)
-			break;
-	}
+	ret = removal_hide(pfd, leaf, tmp);
 	if (ret < 0)
 		goto out;
 	removal_finish(d, pfd, path, leaf, tmp);
@@ -910,28 +915,14 @@ int cache_draft_remove_unchanged(struct cache_drafts *d, const char *path, const
 {
 	char tmp[TMP_LEN], now[DIGEST_STR_LEN + 1];
 	const char *leaf;
-	struct stat st;
 	int pfd, fd, ret;
 
 	pfd = parent_open(d, path, false, &leaf);
 	if (pfd < 0)
 		return pfd;
-	if (fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		ret = -ENOTDIR;
-		goto out;
-	}
 	/* out of reach first: an edit that comes later finds no draft (and
 	 * says so) rather than one about to be deleted */
-	for (int tries = 0; tries < 100; tries++) {
-		cache_tmp_name(tmp, TMP_LEN, TMP_PREFIX, tries);
-		ret = rename_noreplace(pfd, leaf, tmp);
-		if (ret != -EEXIST)
-			break;
-	}
+	ret = removal_hide(pfd, leaf, tmp);
 	if (ret < 0)
 		goto out;
 	fd = subdir_open(pfd, tmp, false);
