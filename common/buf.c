@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/secret.h"
@@ -15,7 +16,8 @@ void buf_init(struct buf *b, size_t max)
 	b->max = max;
 }
 
-int buf_append(struct buf *b, const void *p, size_t n)
+/* Room for @n more bytes and the NUL.  0, -E2BIG or -ENOMEM. */
+static int buf_room(struct buf *b, size_t n)
 {
 	size_t want;
 	char *nd;
@@ -34,6 +36,15 @@ int buf_append(struct buf *b, const void *p, size_t n)
 		b->data = nd;
 		b->cap = cap;
 	}
+	return 0;
+}
+
+int buf_append(struct buf *b, const void *p, size_t n)
+{
+	int ret = buf_room(b, n);
+
+	if (ret < 0)
+		return ret;
 	if (n)
 		memcpy(b->data + b->len, p, n);
 	b->len += n;
@@ -69,21 +80,43 @@ void buf_release(struct buf *b, int wipe)
 
 int buf_read_fd(struct buf *b, int fd)
 {
-	char chunk[16384];
+	struct stat st;
+	size_t step = 16384;
 
+	/* a file's size known: one allocation, read into place (a 3 MB
+	 * layer index read in 16 KiB appends cost more than its parsing) */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+		step = (size_t)st.st_size + 1; /* +1: the read that finds the end */
 	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
+		/* what is allocated already, else a step */
+		size_t room = b->cap > b->len + 1 ? b->cap - b->len - 1 : step;
+		ssize_t n;
+		char probe;
 		int ret;
 
+		if (room > b->max - b->len)
+			room = b->max - b->len;
+		if (room == 0) {
+			/* full: only the end of the file may follow */
+			n = read(fd, &probe, 1);
+			if (n < 0 && errno == EINTR)
+				continue;
+			return n < 0 ? -errno : n > 0 ? -E2BIG : 0;
+		}
+		ret = buf_room(b, room);
+		if (ret < 0)
+			return ret;
+		b->data[b->len] = '\0'; /* still text if nothing comes */
+		n = read(fd, b->data + b->len, room);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return -errno;
 		if (n == 0)
 			return 0;
-		ret = buf_append(b, chunk, (size_t)n);
-		if (ret < 0)
-			return ret;
+		b->len += (size_t)n;
+		b->data[b->len] = '\0';
+		step = 16384;
 	}
 }
 

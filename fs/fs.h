@@ -153,6 +153,10 @@ bool node_in_live_entry(const struct node *n);
 /* Do the names in directory @d change with drafts (a draft, its
  * .annotations/, or a tag's directory, which an amend turns into one)? */
 bool node_names_follow_drafts(const struct node *d);
+/* Is directory @n's listing fixed for as long as the node lives (fixed by
+ * a digest: an @sha256: directory and what is in it, rootfs/, layerfs/)?
+ * The kernel may keep such a listing; every other one is listed afresh. */
+bool node_listing_fixed(const struct node *n);
 
 struct fs_config {
 	char **registries; /* NULL-terminated hosts shown at the root */

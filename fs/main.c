@@ -977,6 +977,7 @@ static int run_session(struct daemon *d)
 	se = fuse_session_new(&d->args, &regfs_ops, sizeof(regfs_ops), &d->fs);
 	if (!se)
 		return 1;
+	ops_session_set(se);
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out;
 	if (session_mount(se, d->cmd.mountpoint) == 0) {
@@ -987,6 +988,7 @@ static int run_session(struct daemon *d)
 	}
 	fuse_remove_signal_handlers(se);
 out:
+	ops_session_set(NULL);
 	fuse_session_destroy(se);
 	return ret;
 }

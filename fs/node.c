@@ -453,6 +453,12 @@ bool node_in_live_entry(const struct node *n)
 	return false;
 }
 
+bool node_listing_fixed(const struct node *n)
+{
+	/* referrers/ is not: new signatures and SBOMs name a fixed digest */
+	return n->kind != NODE_REFERRERS && (n->immutable || n->kind == NODE_IMAGEFS);
+}
+
 bool node_names_follow_drafts(const struct node *d)
 {
 	return d->kind == NODE_DRAFT || d->kind == NODE_DRAFT_ANNOTATIONS || node_is_tag_dir(d);

@@ -137,6 +137,7 @@ struct call {
 	struct stat attr;
 	int to_set;
 	size_t size;
+	off_t off;                 /* readdir's offset */
 	bool on_waiter; /* runs on a waiter: may wait, replies are claimed */
 	bool deferred;  /* met CANCEL_WOULD_WAIT and did not reply */
 	bool interrupted; /* atomic: the kernel called the request off */
@@ -330,6 +331,11 @@ static int call_reply_readlink(struct call *c, const char *target)
 	return call_claim(c) ? fuse_reply_readlink(c->req, target) : -ENOENT;
 }
 
+static int call_reply_buf(struct call *c, const char *buf, size_t len)
+{
+	return call_claim(c) ? fuse_reply_buf(c->req, buf, len) : -ENOENT;
+}
+
 static int call_reply_xattr(struct call *c, const char *val, size_t len)
 {
 	if (!call_claim(c))
@@ -464,6 +470,8 @@ static void dir_handle_free(struct dir_handle *d)
 	dir_handle_free_unlinked(d);
 }
 
+static void passes_drop(void);
+
 void ops_handles_drop(void)
 {
 	pthread_mutex_lock(&open_lock);
@@ -478,6 +486,7 @@ void ops_handles_drop(void)
 	}
 	open_list.prev = &open_list;
 	pthread_mutex_unlock(&open_lock);
+	passes_drop();
 }
 
 /* Publish @proto (taken over) and fill @e for a reply about it: one
@@ -611,6 +620,139 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	call_start(&c);
 }
 
+/*
+ * Directory reads.  A kernel that offers FUSE_CAP_NO_OPENDIR_SUPPORT is
+ * answered ENOSYS on the first OPENDIR and then sends no OPENDIR or
+ * RELEASEDIR at all: a walk of rootfs/ costs a LOOKUP and two READDIRs a
+ * directory instead of five requests (docs/performance.md, B6).  Without
+ * an open there is no handle to keep a listing in, so a read from offset
+ * 0 starts a "pass": the listing made then, kept in a small ring, and
+ * named by a generation that the offsets of its entries carry in their
+ * high 32 bits.  The next READDIR of that pass continues in the same
+ * listing, as it would in an open handle's; the pass is dropped when it
+ * reaches its end.  A pass pushed out of the ring (more than PASS_RING
+ * unfinished at once) is listed again, and may then skip or repeat what
+ * changed.  Older kernels get the open handle, as before.
+ *
+ * Such a kernel also keeps every listing it read whole, as if opened with
+ * cache_readdir and keep_cache.  That is right for a listing a digest
+ * fixes (node_listing_fixed: a second find over rootfs/ sends no READDIR
+ * at all); any other is dropped from the kernel (an inode invalidation) as
+ * soon as its pass has ended, so that each ls asks again, as with a handle.
+ */
+#define PASS_RING 256
+
+struct pass {
+	uint64_t ino;
+	uint32_t gen; /* 0: the slot is free */
+	struct tree_listing list;
+};
+
+static pthread_mutex_t pass_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pass passes[PASS_RING];
+static uint32_t pass_gen_last;
+static bool no_opendir; /* atomic: set in op_init, before any request */
+static struct fuse_session *session; /* for invalidations */
+
+void ops_session_set(struct fuse_session *se)
+{
+	session = se;
+}
+
+/* Fill @buf (@size bytes) with @n's directory entries from position
+ * @from on: "." and ".." first, then @list.  Each entry's offset is @tag
+ * or'ed with the position after it.  Returns the bytes used. */
+static size_t dir_fill(fuse_req_t req, const struct node *n, const struct tree_listing *list,
+		       uint64_t from, uint64_t tag, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	for (uint64_t i = from; i < list->n + 2; i++) {
+		struct stat st;
+		const char *name;
+		size_t need;
+
+		memset(&st, 0, sizeof(st));
+		if (i == 0) {
+			name = ".";
+			st.st_ino = n->ino;
+			st.st_mode = S_IFDIR;
+		} else if (i == 1) {
+			name = "..";
+			st.st_ino = n->parent ? n->parent->ino : n->ino;
+			st.st_mode = S_IFDIR;
+		} else {
+			const struct tree_entry *te = &list->v[i - 2];
+
+			name = te->name;
+			st.st_ino = te->ino ? te->ino : node_ino_for(n, name, te->kind);
+			st.st_mode = te->type ? te->type : node_kind_type(te->kind);
+		}
+		need = fuse_add_direntry(req, buf + used, size - used, name, &st,
+					 (off_t)(tag | (i + 1)));
+		if (need > size - used)
+			break;
+		used += need;
+	}
+	return used;
+}
+
+/* Keep @list (taken over) as a new pass over @ino; returns its generation. */
+static uint32_t pass_start(uint64_t ino, struct tree_listing *list)
+{
+	struct tree_listing old = {0};
+	struct pass *p;
+	uint32_t gen;
+
+	pthread_mutex_lock(&pass_lock);
+	/* 31 bits, never 0: offsets stay positive and 0 stays "start" */
+	do
+		gen = ++pass_gen_last & 0x7fffffffu;
+	while (gen == 0);
+	p = &passes[gen % PASS_RING];
+	old = p->list;
+	p->ino = ino;
+	p->gen = gen;
+	p->list = *list;
+	pthread_mutex_unlock(&pass_lock);
+	memset(list, 0, sizeof(*list));
+	tree_listing_release(&old);
+	return gen;
+}
+
+/* Fill @buf from pass @gen of @n at position @from, dropping the pass at
+ * its end (nothing left: *used 0).  false if the pass is gone. */
+static bool pass_fill(fuse_req_t req, const struct node *n, uint32_t gen, uint64_t from,
+		      char *buf, size_t size, size_t *used)
+{
+	struct tree_listing done = {0};
+	struct pass *p = &passes[gen % PASS_RING];
+	bool found;
+
+	pthread_mutex_lock(&pass_lock);
+	found = gen != 0 && p->gen == gen && p->ino == n->ino;
+	if (found) {
+		*used = dir_fill(req, n, &p->list, from, (uint64_t)gen << 32, buf, size);
+		if (*used == 0) {
+			done = p->list;
+			memset(p, 0, sizeof(*p));
+		}
+	}
+	pthread_mutex_unlock(&pass_lock);
+	tree_listing_release(&done);
+	return found;
+}
+
+static void passes_drop(void)
+{
+	pthread_mutex_lock(&pass_lock);
+	for (size_t i = 0; i < PASS_RING; i++) {
+		tree_listing_release(&passes[i].list);
+		memset(&passes[i], 0, sizeof(passes[i]));
+	}
+	pthread_mutex_unlock(&pass_lock);
+}
+
 static void body_opendir(struct call *c)
 {
 	struct node *n = call_node(c, c->ino);
@@ -634,60 +776,89 @@ static void body_opendir(struct call *c)
 	}
 	open_link_add(&d->link, true);
 	c->fi.fh = (uintptr_t)d;
-	c->fi.cache_readdir = n->immutable || n->kind == NODE_IMAGEFS;
-	c->fi.keep_cache = n->immutable || n->kind == NODE_IMAGEFS;
+	c->fi.cache_readdir = node_listing_fixed(n);
+	c->fi.keep_cache = node_listing_fixed(n);
 	if (call_reply_open(c) == -ENOENT)
 		dir_handle_free(d);
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct call c = call_with_fi(req, ino, fi, body_opendir);
+	struct call c;
 
+	if (__atomic_load_n(&no_opendir, __ATOMIC_RELAXED)) {
+		fuse_reply_err(req, ENOSYS); /* success: see PASS_RING */
+		return;
+	}
+	c = call_with_fi(req, ino, fi, body_opendir);
 	call_start(&c);
+}
+
+/* A READDIR without an open handle: see PASS_RING. */
+static void body_readdir_pass(struct call *c)
+{
+	struct node *n = call_node(c, c->ino);
+	struct tree_listing list = {0};
+	uint32_t gen = (uint32_t)((uint64_t)c->off >> 32);
+	uint64_t from = (uint64_t)c->off & 0xffffffffu;
+	size_t used = 0;
+	char *buf;
+	int ret;
+
+	if (!n) {
+		call_reply_err(c, ESTALE);
+		return;
+	}
+	buf = malloc(c->size ? c->size : 1);
+	if (!buf) {
+		call_reply_err(c, ENOMEM);
+		return;
+	}
+	if (c->off == 0 || !pass_fill(c->req, n, gen, from, buf, c->size, &used)) {
+		ret = tree_list(c->fs, n, &list);
+		if (ret < 0) {
+			free(buf);
+			call_reply_err(c, -ret);
+			return;
+		}
+		gen = pass_start(n->ino, &list);
+		if (!pass_fill(c->req, n, gen, c->off == 0 ? 0 : from, buf, c->size, &used))
+			used = 0; /* pushed out at once by PASS_RING others: end here */
+	}
+	if (call_reply_buf(c, buf, used) == 0 && used == 0 && !node_listing_fixed(n) && session) {
+		/* the end of a listing that may change: see PASS_RING */
+		ret = fuse_lowlevel_notify_inval_inode(session, n->ino, 0, 0);
+		if (ret < 0 && ret != -ENOENT)
+			log_debug("listing of inode %llu not dropped from the kernel: %s",
+				  (unsigned long long)n->ino, strerror(-ret));
+	}
+	free(buf);
 }
 
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
 	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
-	struct node *n = node_of(req, ino);
-	char *buf = calloc(1, size);
-	size_t used = 0;
+	struct node *n;
+	char *buf;
 
+	if (!d) {
+		struct call c = call_of(req, ino, body_readdir_pass);
+
+		c.size = size;
+		c.off = off;
+		call_start(&c);
+		return;
+	}
+	n = node_of(req, ino);
+	buf = calloc(1, size);
 	if (!buf || !n) {
 		free(buf);
 		fuse_reply_err(req, buf ? ESTALE : ENOMEM);
 		return;
 	}
-	/* offsets: 0 ".", 1 "..", 2.. the listing */
-	for (off_t i = off; i < (off_t)d->list.n + 2; i++) {
-		struct stat st;
-		const char *name;
-		size_t need;
-
-		memset(&st, 0, sizeof(st));
-		if (i == 0) {
-			name = ".";
-			st.st_ino = n->ino;
-			st.st_mode = S_IFDIR;
-		} else if (i == 1) {
-			name = "..";
-			st.st_ino = n->parent ? n->parent->ino : n->ino;
-			st.st_mode = S_IFDIR;
-		} else {
-			const struct tree_entry *te = &d->list.v[i - 2];
-
-			name = te->name;
-			st.st_ino = te->ino ? te->ino : node_ino_for(n, name, te->kind);
-			st.st_mode = te->type ? te->type : node_kind_type(te->kind);
-		}
-		need = fuse_add_direntry(req, buf + used, size - used, name, &st, i + 1);
-		if (need > size - used)
-			break;
-		used += need;
-	}
-	fuse_reply_buf(req, buf, used);
+	/* positions: 0 ".", 1 "..", 2.. the listing; an offset is the next one */
+	fuse_reply_buf(req, buf, dir_fill(req, n, &d->list, (uint64_t)off, 0, buf, size));
 	free(buf);
 }
 
@@ -1257,6 +1428,9 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_SPLICE_WRITE;
 	if (conn->capable & FUSE_CAP_SPLICE_MOVE)
 		conn->want |= FUSE_CAP_SPLICE_MOVE;
+	/* (only offered: "want" has no say in it) */
+	__atomic_store_n(&no_opendir, (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) != 0,
+			 __ATOMIC_RELAXED);
 }
 
 const struct fuse_lowlevel_ops regfs_ops = {

@@ -21,4 +21,8 @@ void ops_waiters_stop(void);
  * connection, a lazy unmount racing its last close). */
 void ops_handles_drop(void);
 
+/* The session requests come on (NULL at its end): where ops.c sends the
+ * kernel its invalidations.  Set before the session serves. */
+void ops_session_set(struct fuse_session *se);
+
 #endif

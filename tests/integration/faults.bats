@@ -120,6 +120,30 @@ PYEOF
 	[[ $output == *layers* ]]
 }
 
+# The kernel keeps no listing that may change (fs/ops.c, PASS_RING): a tag pushed from outside
+# shows in ls of its repository, and a tag that moves shows its new entries, once the TTL is
+# over, on a mount where both were listed before.
+@test "a tag pushed from outside shows in ls of its repository after the TTL; a moved tag's listing follows" {
+	local a b dir="$R/test/windows/relisted"
+	a="$BATS_TEST_TMPDIR/a.json"
+	b="$BATS_TEST_TMPDIR/b.json"
+	fetch_manifest test/windows latest "$a"
+	fetch_manifest test/windows image "$b"
+	put_manifest relisted "$a"
+	sleep 1.5
+	run fs ls "$R/test/windows"
+	[[ $output == *relisted* && $output != *pushed-later* ]]
+	run fs ls "$dir"
+	[[ $output == *windows-amd64* && $output != *layers* ]]
+	put_manifest pushed-later "$a"
+	put_manifest relisted "$b"
+	sleep 2.5 # ttl=1, and the kernel's attributes follow it
+	run fs ls "$R/test/windows"
+	[[ $output == *pushed-later* ]]
+	run fs ls "$dir"
+	[[ $output == *layers* && $output != *windows-amd64* ]]
+}
+
 @test "a tag that moves inside the kernel's attribute window is still read whole" {
 	# The tag's files get their size from the manifest cached when the directory was
 	# listed; the tag then moves to a larger manifest; a read after the cached entry expired

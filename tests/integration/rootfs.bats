@@ -460,6 +460,32 @@ EOF
 	same_contents "$REF/main/rootfs" "$(main_dir)/rootfs"
 }
 
+# Directory reads: the kernel sends no OPENDIR (fs/ops.c, PASS_RING), so a READDIR past the
+# start continues the listing its first one made.  300 streams (more than the 256 passes kept)
+# read one new directory of 2,500 names round-robin, 4 KiB at a time, before the kernel holds
+# the listing whole: the first passes are pushed out and listed again, and each stream must
+# still read every name once.  Then ls, from the kernel's copy.
+@test "a directory of 2,500 names reads whole and once: 300 streams interleaved 4 KiB at a time, then ls" {
+	local dir="$TESTDIR/wide" out d
+	python3 - "$dir/spec.json" <<'EOF'
+import json, os, sys
+os.makedirs(os.path.dirname(sys.argv[1]), exist_ok=True)
+json.dump({"images": [{"tag": "wide", "layers": [{"compression": "gzip", "level": 1,
+    "generate": {"prefix": "data/", "count": 2500, "size": 2, "per_dir": 2500, "seed": 3}}]}]},
+    open(sys.argv[1], "w"))
+EOF
+	python3 "$REGFS_LIB_DIR/layer_image.py" build "$dir/spec.json" "$dir/layout" --summary "$dir/sum.json"
+	oci_push "$dir/layout" wide rt/wide:v1
+	d="$R/rt/wide/v1/rootfs/data/d0000"
+	run fs python3 "$REGFS_LIB_DIR/getdents_streams.py" "$d" 300 4096
+	[ "$status" -eq 0 ] || { echo "$output" | sort | uniq -c >&2; return 1; }
+	[ "$(sort -u <<<"$output")" = $'2502 2502\nok' ]
+	out=$(fs ls -f "$d" | LC_ALL=C sort)
+	[ "$(wc -l <<<"$out")" -eq 2502 ]
+	[ -z "$(uniq -d <<<"$out")" ]
+	[ "$(sed -n 3p <<<"$out")" = f0000000 ] && [ "$(tail -n 1 <<<"$out")" = f0002499 ]
+}
+
 @test ".downloads shows the download, then an index: line, while a 256 MB layer of 100,000 files is indexed" {
 	local dir="$TESTDIR/big" hex seen n
 	python3 - "$dir/spec.json" <<'EOF'
