@@ -1,8 +1,10 @@
 #include "common/buf.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,6 +39,25 @@ static int buf_room(struct buf *b, size_t n)
 		b->cap = cap;
 	}
 	return 0;
+}
+
+void buf_prefault(void *p, size_t len)
+{
+#ifdef MADV_POPULATE_WRITE
+	long page = sysconf(_SC_PAGESIZE);
+	uintptr_t start, end;
+
+	if (len < BUF_PREFAULT_MIN || page <= 0)
+		return;
+	/* the whole pages inside the range: the rest is someone else's */
+	start = ((uintptr_t)p + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+	end = ((uintptr_t)p + len) & ~((uintptr_t)page - 1);
+	if (end > start)
+		(void)madvise((void *)start, end - start, MADV_POPULATE_WRITE);
+#else
+	(void)p;
+	(void)len;
+#endif
 }
 
 int buf_append(struct buf *b, const void *p, size_t n)
@@ -106,6 +127,7 @@ int buf_read_fd(struct buf *b, int fd)
 		ret = buf_room(b, room);
 		if (ret < 0)
 			return ret;
+		buf_prefault(b->data + b->len, room);
 		b->data[b->len] = '\0'; /* still text if nothing comes */
 		n = read(fd, b->data + b->len, room);
 		if (n < 0 && errno == EINTR)

@@ -30,6 +30,14 @@ char *buf_detach(struct buf *b, size_t *len);
 /* Free the contents.  With @wipe the bytes are cleansed first (secrets). */
 void buf_release(struct buf *b, int wipe);
 
+/* Fault in the pages of [@p, @p + @len) in one call, ahead of their
+ * first write: a large new buffer then does not take a page fault every
+ * 4 KiB (dear in a virtual machine).  Only a hint: nothing happens for
+ * less than BUF_PREFAULT_MIN bytes, or where the kernel (before 5.14)
+ * cannot. */
+#define BUF_PREFAULT_MIN (256u << 10)
+void buf_prefault(void *p, size_t len);
+
 /* Room in array *@v (of @elem-byte elements, *@cap of them allocated) for
  * at least @need: grows it by doubling (from 8), keeping what it holds.
  * 0 or -ENOMEM (the array is left as it was). */

@@ -1617,6 +1617,9 @@ int layer_index_load(const void *p, size_t len, const char *digest, struct layer
 	ix->names = malloc(names_len + 1);
 	if (!ix->entries || !ix->xattrs || !ix->cps || !ix->names)
 		goto out;
+	/* a fresh mount's first lookup is mostly these tables' page faults */
+	buf_prefault(ix->entries, n_entries * sizeof(*ix->entries));
+	buf_prefault(ix->names, names_len + 1);
 	ix->n_entries = n_entries;
 	ix->n_xattrs = n_xattrs;
 	for (size_t i = 0; i < n_entries; i++) {
