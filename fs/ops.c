@@ -632,7 +632,9 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
  * listing, as it would in an open handle's; the pass is dropped when it
  * reaches its end.  A pass pushed out of the ring (more than PASS_RING
  * unfinished at once) is listed again, and may then skip or repeat what
- * changed.  Older kernels get the open handle, as before.
+ * changed; a listing a digest fixes is not listed again while any pass
+ * over it lives (they all list the same), and readers that start together
+ * share one pass.  Older kernels get the open handle, as before.
  *
  * Such a kernel also keeps every listing it read whole, as if opened with
  * cache_readdir and keep_cache.  That is right for a listing a digest
@@ -697,12 +699,15 @@ static size_t dir_fill(fuse_req_t req, const struct node *n, const struct tree_l
 	return used;
 }
 
-/* Keep @list (taken over) as a new pass over @ino; returns its generation. */
-static uint32_t pass_start(uint64_t ino, struct tree_listing *list)
+/* Keep @list (taken over) as a new pass over @n, and fill @buf (@size
+ * bytes) from it at position @from: the bytes used. */
+static size_t pass_start(fuse_req_t req, const struct node *n, struct tree_listing *list,
+			 uint64_t from, char *buf, size_t size)
 {
 	struct tree_listing old = {0};
 	struct pass *p;
 	uint32_t gen;
+	size_t used;
 
 	pthread_mutex_lock(&pass_lock);
 	/* 31 bits, never 0: offsets stay positive and 0 stays "start" */
@@ -711,13 +716,14 @@ static uint32_t pass_start(uint64_t ino, struct tree_listing *list)
 	while (gen == 0);
 	p = &passes[gen % PASS_RING];
 	old = p->list;
-	p->ino = ino;
+	p->ino = n->ino;
 	p->gen = gen;
 	p->list = *list;
+	used = dir_fill(req, n, &p->list, from, (uint64_t)gen << 32, buf, size);
 	pthread_mutex_unlock(&pass_lock);
 	memset(list, 0, sizeof(*list));
 	tree_listing_release(&old);
-	return gen;
+	return used;
 }
 
 /* Fill @buf from pass @gen of @n at position @from, dropping the pass at
@@ -741,6 +747,20 @@ static bool pass_fill(fuse_req_t req, const struct node *n, uint32_t gen, uint64
 	pthread_mutex_unlock(&pass_lock);
 	tree_listing_release(&done);
 	return found;
+}
+
+/* A live pass over @ino, or 0.  For a listing a digest fixes only: any
+ * pass of it lists the same names in the same order. */
+static uint32_t pass_of_ino(uint64_t ino)
+{
+	uint32_t gen = 0;
+
+	pthread_mutex_lock(&pass_lock);
+	for (size_t i = 0; i < PASS_RING && !gen; i++)
+		if (passes[i].gen && passes[i].ino == ino)
+			gen = passes[i].gen;
+	pthread_mutex_unlock(&pass_lock);
+	return gen;
 }
 
 static void passes_drop(void)
@@ -799,9 +819,11 @@ static void body_readdir_pass(struct call *c)
 {
 	struct node *n = call_node(c, c->ino);
 	struct tree_listing list = {0};
+	/* offset 0 starts a pass; any other names one and a position in it */
 	uint32_t gen = (uint32_t)((uint64_t)c->off >> 32);
 	uint64_t from = (uint64_t)c->off & 0xffffffffu;
 	size_t used = 0;
+	bool found;
 	char *buf;
 	int ret;
 
@@ -814,16 +836,18 @@ static void body_readdir_pass(struct call *c)
 		call_reply_err(c, ENOMEM);
 		return;
 	}
-	if (c->off == 0 || !pass_fill(c->req, n, gen, from, buf, c->size, &used)) {
+	found = c->off != 0 && pass_fill(c->req, n, gen, from, buf, c->size, &used);
+	/* every pass of a listing a digest fixes lists the same: share one */
+	if (!found && node_listing_fixed(n) && (gen = pass_of_ino(n->ino)) != 0)
+		found = pass_fill(c->req, n, gen, from, buf, c->size, &used);
+	if (!found) {
 		ret = tree_list(c->fs, n, &list);
 		if (ret < 0) {
 			free(buf);
 			call_reply_err(c, -ret);
 			return;
 		}
-		gen = pass_start(n->ino, &list);
-		if (!pass_fill(c->req, n, gen, c->off == 0 ? 0 : from, buf, c->size, &used))
-			used = 0; /* pushed out at once by PASS_RING others: end here */
+		used = pass_start(c->req, n, &list, from, buf, c->size);
 	}
 	if (call_reply_buf(c, buf, used) == 0 && used == 0 && !node_listing_fixed(n) && session) {
 		/* the end of a listing that may change: see PASS_RING */

@@ -461,26 +461,33 @@ EOF
 }
 
 # Directory reads: the kernel sends no OPENDIR (fs/ops.c, PASS_RING), so a READDIR past the
-# start continues the listing its first one made.  300 streams (more than the 256 passes kept)
-# read one new directory of 2,500 names round-robin, 4 KiB at a time, before the kernel holds
-# the listing whole: the first passes are pushed out and listed again, and each stream must
-# still read every name once.  Then ls, from the kernel's copy.
-@test "a directory of 2,500 names reads whole and once: 300 streams interleaved 4 KiB at a time, then ls" {
-	local dir="$TESTDIR/wide" out d
+# start continues the listing its first one made.  300 streams over 300 new directories (more
+# than the 256 passes kept), read round-robin 1 KiB at a time before the kernel holds any
+# listing whole: the first passes are pushed out and listed again.  Then 100 streams share one
+# directory of 2,500 names.  Each stream must read its directory's names, each once.
+@test "directories read whole and once: 300 streams over 300 directories 1 KiB at a time, 100 over 2,500 names, then ls" {
+	local dir="$TESTDIR/wide" out d dirs=() i
 	python3 - "$dir/spec.json" <<'EOF'
 import json, os, sys
 os.makedirs(os.path.dirname(sys.argv[1]), exist_ok=True)
-json.dump({"images": [{"tag": "wide", "layers": [{"compression": "gzip", "level": 1,
-    "generate": {"prefix": "data/", "count": 2500, "size": 2, "per_dir": 2500, "seed": 3}}]}]},
+json.dump({"images": [{"tag": "wide", "layers": [
+    {"compression": "gzip", "level": 1,
+     "generate": {"prefix": "many/", "count": 15000, "size": 2, "per_dir": 50, "seed": 4}},
+    {"compression": "gzip", "level": 1,
+     "generate": {"prefix": "data/", "count": 2500, "size": 2, "per_dir": 2500, "seed": 3}}]}]},
     open(sys.argv[1], "w"))
 EOF
 	python3 "$REGFS_LIB_DIR/layer_image.py" build "$dir/spec.json" "$dir/layout" --summary "$dir/sum.json"
 	oci_push "$dir/layout" wide rt/wide:v1
-	d="$R/rt/wide/v1/rootfs/data/d0000"
-	run fs python3 "$REGFS_LIB_DIR/getdents_streams.py" "$d" 300 4096
-	[ "$status" -eq 0 ] || { echo "$output" | sort | uniq -c >&2; return 1; }
-	[ "$(sort -u <<<"$output")" = $'2502 2502\nok' ]
-	out=$(fs ls -f "$d" | LC_ALL=C sort)
+	d="$R/rt/wide/v1/rootfs"
+	for ((i = 0; i < 300; i++)); do dirs+=("$(printf '%s/many/d%04d' "$d" "$i")"); done
+	FS_TIMEOUT=300 run fs python3 "$REGFS_LIB_DIR/getdents_streams.py" 1024 "${dirs[@]}"
+	[ "$status" -eq 0 ] && [ "$output" = ok ] || { echo "$output" >&2; return 1; }
+	dirs=()
+	for ((i = 0; i < 100; i++)); do dirs+=("$d/data/d0000"); done
+	FS_TIMEOUT=300 run fs python3 "$REGFS_LIB_DIR/getdents_streams.py" 4096 "${dirs[@]}"
+	[ "$status" -eq 0 ] && [ "$output" = ok ] || { echo "$output" >&2; return 1; }
+	out=$(fs ls -f "$d/data/d0000" | LC_ALL=C sort)
 	[ "$(wc -l <<<"$out")" -eq 2502 ]
 	[ -z "$(uniq -d <<<"$out")" ]
 	[ "$(sed -n 3p <<<"$out")" = f0000000 ] && [ "$(tail -n 1 <<<"$out")" = f0002499 ]

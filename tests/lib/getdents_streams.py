@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""Read one directory through many open streams at once, a few entries at a time.
+"""Read directories through many open streams at once, a few entries at a time.
 
-Usage: getdents_streams.py DIR STREAMS BUFSIZE
+Usage: getdents_streams.py BUFSIZE DIR...
 
-Opens DIR STREAMS times and reads the streams round-robin with getdents64(2) into a buffer of
-BUFSIZE bytes, so that each READDIR the kernel sends continues a listing the others have moved
-past.  Prints, for each stream, one line: the number of names it read and the number of
-distinct ones, then "ok" if every stream read the same set of names with none twice.  Exit
-status 1 otherwise.  (Python's os.scandir reads with a large buffer and cannot interleave.)
+Opens one stream per DIR argument (name a directory several times for several streams over
+it) and reads them round-robin with getdents64(2) into buffers of BUFSIZE bytes, so that each
+READDIR the kernel sends continues a listing that others have moved past.  Then each
+stream's names must be its directory's (os.listdir, plus . and ..), each once.  Prints one
+line a stream, "DIR: N names, M distinct" for a stream that fails that, and "ok" if none did
+(exit 0; else 1).  (Python's os.scandir reads with a large buffer and cannot interleave.)
 """
 
 import ctypes
@@ -29,18 +30,17 @@ def getdents(fd, buf):
     raw = buf.raw[:n]
     while pos < n:
         _ino, _off, reclen, _type = struct.unpack_from("<QqHB", raw, pos)
-        name = raw[pos + 19:pos + reclen].split(b"\0", 1)[0]
-        names.append(name.decode("utf-8", "surrogateescape"))
+        names.append(raw[pos + 19:pos + reclen].split(b"\0", 1)[0].decode("utf-8", "surrogateescape"))
         pos += reclen
     return names
 
 
 def main():
-    path, streams, bufsize = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    fds = [os.open(path, os.O_RDONLY | os.O_DIRECTORY) for _ in range(streams)]
-    bufs = [ctypes.create_string_buffer(bufsize) for _ in range(streams)]
-    seen = [[] for _ in range(streams)]
-    live = set(range(streams))
+    bufsize, dirs = int(sys.argv[1]), sys.argv[2:]
+    fds = [os.open(d, os.O_RDONLY | os.O_DIRECTORY) for d in dirs]
+    bufs = [ctypes.create_string_buffer(bufsize) for _ in dirs]
+    seen = [[] for _ in dirs]
+    live = set(range(len(dirs)))
     while live:
         for i in sorted(live):
             got = getdents(fds[i], bufs[i])
@@ -48,14 +48,15 @@ def main():
                 live.discard(i)
                 os.close(fds[i])
             seen[i].extend(got)
-    ok = True
-    first = set(seen[0])
-    for i, names in enumerate(seen):
-        print(len(names), len(set(names)))
-        ok = ok and len(names) == len(set(names)) and set(names) == first
-    if ok:
+    bad = 0
+    for d, names in zip(dirs, seen):
+        want = set(os.listdir(d)) | {".", ".."}
+        if len(names) != len(set(names)) or set(names) != want:
+            print("%s: %d names, %d distinct, %d wanted" % (d, len(names), len(set(names)), len(want)))
+            bad += 1
+    if not bad:
         print("ok")
-    return 0 if ok else 1
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":
