@@ -138,6 +138,7 @@ struct call {
 	int to_set;
 	size_t size;
 	off_t off;                 /* readdir's offset */
+	bool plus;                 /* a READDIRPLUS */
 	bool on_waiter; /* runs on a waiter: may wait, replies are claimed */
 	bool deferred;  /* met CANCEL_WOULD_WAIT and did not reply */
 	bool interrupted; /* atomic: the kernel called the request off */
@@ -661,11 +662,39 @@ void ops_session_set(struct fuse_session *se)
 	session = se;
 }
 
+/*
+ * A READDIRPLUS reply is filled under the pass's lock with entries of node
+ * id 0 (the kernel then looks a name up when it is used, as after a plain
+ * READDIR).  Only the directories of rootfs/ and layerfs/ are noted here,
+ * to get their nodes once the lock is let go (plus_publish): find then
+ * walks into them without a LOOKUP each.  Nothing else: a listing of tags
+ * must not resolve every tag it names, nor a tree make a node of every file.
+ */
+struct plus_fix {
+	size_t at, len; /* the entry's bytes in the reply */
+	off_t off;
+	char *name;     /* owned */
+};
+
+struct plus {
+	struct plus_fix *v; /* owned, room for max */
+	size_t n, max;
+};
+
+static void plus_release(struct plus *pl)
+{
+	for (size_t i = 0; pl && i < pl->n; i++)
+		free(pl->v[i].name);
+	if (pl)
+		free(pl->v);
+}
+
 /* Fill @buf (@size bytes) with @n's directory entries from position
  * @from on: "." and ".." first, then @list.  Each entry's offset is @tag
- * or'ed with the position after it.  Returns the bytes used. */
+ * or'ed with the position after it.  With @pl, READDIRPLUS entries (see
+ * struct plus_fix).  Returns the bytes used. */
 static size_t dir_fill(fuse_req_t req, const struct node *n, const struct tree_listing *list,
-		       uint64_t from, uint64_t tag, char *buf, size_t size)
+		       uint64_t from, uint64_t tag, char *buf, size_t size, struct plus *pl)
 {
 	size_t used = 0;
 
@@ -690,8 +719,23 @@ static size_t dir_fill(fuse_req_t req, const struct node *n, const struct tree_l
 			st.st_ino = te->ino ? te->ino : node_ino_for(n, name, te->kind);
 			st.st_mode = te->type ? te->type : node_kind_type(te->kind);
 		}
-		need = fuse_add_direntry(req, buf + used, size - used, name, &st,
-					 (off_t)(tag | (i + 1)));
+		if (pl) {
+			struct fuse_entry_param e = {.attr = st};
+
+			need = fuse_add_direntry_plus(req, buf + used, size - used, name, &e,
+						      (off_t)(tag | (i + 1)));
+			if (need <= size - used && i >= 2 && S_ISDIR(st.st_mode) &&
+			    n->kind == NODE_IMAGEFS && pl->n < pl->max &&
+			    (pl->v[pl->n].name = strdup(name))) {
+				pl->v[pl->n].at = used;
+				pl->v[pl->n].len = need;
+				pl->v[pl->n].off = (off_t)(tag | (i + 1));
+				pl->n++;
+			}
+		} else {
+			need = fuse_add_direntry(req, buf + used, size - used, name, &st,
+						 (off_t)(tag | (i + 1)));
+		}
 		if (need > size - used)
 			break;
 		used += need;
@@ -702,7 +746,7 @@ static size_t dir_fill(fuse_req_t req, const struct node *n, const struct tree_l
 /* Keep @list (taken over) as a new pass over @n, and fill @buf (@size
  * bytes) from it at position @from: the bytes used. */
 static size_t pass_start(fuse_req_t req, const struct node *n, struct tree_listing *list,
-			 uint64_t from, char *buf, size_t size)
+			 uint64_t from, char *buf, size_t size, struct plus *pl)
 {
 	struct tree_listing old = {0};
 	struct pass *p;
@@ -719,7 +763,7 @@ static size_t pass_start(fuse_req_t req, const struct node *n, struct tree_listi
 	p->ino = n->ino;
 	p->gen = gen;
 	p->list = *list;
-	used = dir_fill(req, n, &p->list, from, (uint64_t)gen << 32, buf, size);
+	used = dir_fill(req, n, &p->list, from, (uint64_t)gen << 32, buf, size, pl);
 	pthread_mutex_unlock(&pass_lock);
 	memset(list, 0, sizeof(*list));
 	tree_listing_release(&old);
@@ -729,7 +773,7 @@ static size_t pass_start(fuse_req_t req, const struct node *n, struct tree_listi
 /* Fill @buf from pass @gen of @n at position @from, dropping the pass at
  * its end (nothing left: *used 0).  false if the pass is gone. */
 static bool pass_fill(fuse_req_t req, const struct node *n, uint32_t gen, uint64_t from,
-		      char *buf, size_t size, size_t *used)
+		      char *buf, size_t size, struct plus *pl, size_t *used)
 {
 	struct tree_listing done = {0};
 	struct pass *p = &passes[gen % PASS_RING];
@@ -738,7 +782,7 @@ static bool pass_fill(fuse_req_t req, const struct node *n, uint32_t gen, uint64
 	pthread_mutex_lock(&pass_lock);
 	found = gen != 0 && p->gen == gen && p->ino == n->ino;
 	if (found) {
-		*used = dir_fill(req, n, &p->list, from, (uint64_t)gen << 32, buf, size);
+		*used = dir_fill(req, n, &p->list, from, (uint64_t)gen << 32, buf, size, pl);
 		if (*used == 0) {
 			done = p->list;
 			memset(p, 0, sizeof(*p));
@@ -814,6 +858,36 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	call_start(&c);
 }
 
+/* Nodes a READDIRPLUS reply hands the kernel (each one lookup). */
+struct published {
+	struct node **v; /* owned */
+	size_t n;
+};
+
+/* Give the directories noted in @pl their nodes, rewriting their entries
+ * in @buf in place (the same name, so the same size).  A directory that
+ * cannot be had here keeps node id 0, and is looked up when used. */
+static void plus_publish(struct call *c, struct node *parent, char *buf, const struct plus *pl,
+			 struct published *out)
+{
+	out->v = calloc(pl->n ? pl->n : 1, sizeof(*out->v));
+	for (size_t i = 0; out->v && i < pl->n; i++) {
+		const struct plus_fix *f = &pl->v[i];
+		struct fuse_entry_param e;
+		struct node *proto = NULL, *child = NULL;
+
+		if (tree_lookup(c->fs, parent, f->name, &proto) < 0)
+			continue;
+		if (entry_of(c->fs, parent, proto, &e, &child) < 0)
+			continue;
+		if (fuse_add_direntry_plus(c->req, buf + f->at, f->len, f->name, &e, f->off) != f->len) {
+			node_forget(c->fs->nodes, child, 1);
+			continue;
+		}
+		out->v[out->n++] = child;
+	}
+}
+
 /* A READDIR without an open handle: see PASS_RING. */
 static void body_readdir_pass(struct call *c)
 {
@@ -823,6 +897,8 @@ static void body_readdir_pass(struct call *c)
 	uint32_t gen = (uint32_t)((uint64_t)c->off >> 32);
 	uint64_t from = (uint64_t)c->off & 0xffffffffu;
 	size_t used = 0;
+	struct plus pl = {0}, *plp = c->plus ? &pl : NULL;
+	struct published published = {0};
 	bool found;
 	char *buf;
 	int ret;
@@ -836,20 +912,40 @@ static void body_readdir_pass(struct call *c)
 		call_reply_err(c, ENOMEM);
 		return;
 	}
-	found = c->off != 0 && pass_fill(c->req, n, gen, from, buf, c->size, &used);
+	if (c->plus) {
+		/* an entry of READDIRPLUS takes at least its fixed part: the
+		 * size of one with a one-byte name */
+		pl.max = c->size / fuse_add_direntry_plus(c->req, NULL, 0, ".", NULL, 0) + 1;
+		pl.v = calloc(pl.max, sizeof(*pl.v));
+		if (!pl.v) {
+			free(buf);
+			call_reply_err(c, ENOMEM);
+			return;
+		}
+	}
+	found = c->off != 0 && pass_fill(c->req, n, gen, from, buf, c->size, plp, &used);
 	/* every pass of a listing a digest fixes lists the same: share one */
 	if (!found && node_listing_fixed(n) && (gen = pass_of_ino(n->ino)) != 0)
-		found = pass_fill(c->req, n, gen, from, buf, c->size, &used);
+		found = pass_fill(c->req, n, gen, from, buf, c->size, plp, &used);
 	if (!found) {
 		ret = tree_list(c->fs, n, &list);
 		if (ret < 0) {
+			plus_release(plp);
 			free(buf);
 			call_reply_err(c, -ret);
 			return;
 		}
-		used = pass_start(c->req, n, &list, from, buf, c->size);
+		used = pass_start(c->req, n, &list, from, buf, c->size, plp);
 	}
-	if (call_reply_buf(c, buf, used) == 0 && used == 0 && !node_listing_fixed(n) && session) {
+	if (plp)
+		plus_publish(c, n, buf, plp, &published);
+	ret = call_reply_buf(c, buf, used);
+	/* not sent: the kernel counted none of the lookups */
+	for (size_t i = 0; ret == -ENOENT && i < published.n; i++)
+		node_forget(c->fs->nodes, published.v[i], 1);
+	free(published.v);
+	plus_release(plp);
+	if (ret == 0 && used == 0 && !node_listing_fixed(n) && session) {
 		/* the end of a listing that may change: see PASS_RING */
 		ret = fuse_lowlevel_notify_inval_inode(session, n->ino, 0, 0);
 		if (ret < 0 && ret != -ENOENT)
@@ -859,10 +955,11 @@ static void body_readdir_pass(struct call *c)
 	free(buf);
 }
 
-static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       struct fuse_file_info *fi)
+static void readdir_either(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi, bool plus)
 {
 	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
+	struct plus none = {0}; /* an open handle's READDIRPLUS: no nodes */
 	struct node *n;
 	char *buf;
 
@@ -871,6 +968,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 		c.size = size;
 		c.off = off;
+		c.plus = plus;
 		call_start(&c);
 		return;
 	}
@@ -882,8 +980,21 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	/* positions: 0 ".", 1 "..", 2.. the listing; an offset is the next one */
-	fuse_reply_buf(req, buf, dir_fill(req, n, &d->list, (uint64_t)off, 0, buf, size));
+	fuse_reply_buf(req, buf,
+		       dir_fill(req, n, &d->list, (uint64_t)off, 0, buf, size, plus ? &none : NULL));
 	free(buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	readdir_either(req, ino, size, off, fi, false);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	readdir_either(req, ino, size, off, fi, true);
 }
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -1478,6 +1589,7 @@ const struct fuse_lowlevel_ops regfs_ops = {
 	.release = op_release,
 	.opendir = op_opendir,
 	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
 	.releasedir = op_releasedir,
 	.statfs = op_statfs,
 	.setxattr = op_setxattr,
