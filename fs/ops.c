@@ -671,9 +671,10 @@ void ops_session_set(struct fuse_session *se)
  * must not resolve every tag it names, nor a tree make a node of every file.
  */
 struct plus_fix {
-	size_t at, len; /* the entry's bytes in the reply */
+	size_t at, len;     /* the entry's bytes in the reply */
 	off_t off;
-	char *name;     /* owned */
+	char *name;         /* owned */
+	struct node *node;  /* once published (one kernel lookup), or NULL */
 };
 
 struct plus {
@@ -683,10 +684,11 @@ struct plus {
 
 static void plus_release(struct plus *pl)
 {
-	for (size_t i = 0; pl && i < pl->n; i++)
+	if (!pl)
+		return;
+	for (size_t i = 0; i < pl->n; i++)
 		free(pl->v[i].name);
-	if (pl)
-		free(pl->v);
+	free(pl->v);
 }
 
 /* Fill @buf (@size bytes) with @n's directory entries from position
@@ -858,33 +860,23 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	call_start(&c);
 }
 
-/* Nodes a READDIRPLUS reply hands the kernel (each one lookup). */
-struct published {
-	struct node **v; /* owned */
-	size_t n;
-};
-
 /* Give the directories noted in @pl their nodes, rewriting their entries
  * in @buf in place (the same name, so the same size).  A directory that
  * cannot be had here keeps node id 0, and is looked up when used. */
-static void plus_publish(struct call *c, struct node *parent, char *buf, const struct plus *pl,
-			 struct published *out)
+static void plus_publish(struct call *c, struct node *parent, char *buf, struct plus *pl)
 {
-	out->v = calloc(pl->n ? pl->n : 1, sizeof(*out->v));
-	for (size_t i = 0; out->v && i < pl->n; i++) {
-		const struct plus_fix *f = &pl->v[i];
+	for (size_t i = 0; i < pl->n; i++) {
+		struct plus_fix *f = &pl->v[i];
 		struct fuse_entry_param e;
 		struct node *proto = NULL, *child = NULL;
 
-		if (tree_lookup(c->fs, parent, f->name, &proto) < 0)
+		if (tree_lookup(c->fs, parent, f->name, &proto) < 0 ||
+		    entry_of(c->fs, parent, proto, &e, &child) < 0)
 			continue;
-		if (entry_of(c->fs, parent, proto, &e, &child) < 0)
-			continue;
-		if (fuse_add_direntry_plus(c->req, buf + f->at, f->len, f->name, &e, f->off) != f->len) {
+		if (fuse_add_direntry_plus(c->req, buf + f->at, f->len, f->name, &e, f->off) != f->len)
 			node_forget(c->fs->nodes, child, 1);
-			continue;
-		}
-		out->v[out->n++] = child;
+		else
+			f->node = child;
 	}
 }
 
@@ -898,7 +890,6 @@ static void body_readdir_pass(struct call *c)
 	uint64_t from = (uint64_t)c->off & 0xffffffffu;
 	size_t used = 0;
 	struct plus pl = {0}, *plp = c->plus ? &pl : NULL;
-	struct published published = {0};
 	bool found;
 	char *buf;
 	int ret;
@@ -938,12 +929,12 @@ static void body_readdir_pass(struct call *c)
 		used = pass_start(c->req, n, &list, from, buf, c->size, plp);
 	}
 	if (plp)
-		plus_publish(c, n, buf, plp, &published);
+		plus_publish(c, n, buf, plp);
 	ret = call_reply_buf(c, buf, used);
 	/* not sent: the kernel counted none of the lookups */
-	for (size_t i = 0; ret == -ENOENT && i < published.n; i++)
-		node_forget(c->fs->nodes, published.v[i], 1);
-	free(published.v);
+	for (size_t i = 0; ret == -ENOENT && i < pl.n; i++)
+		if (pl.v[i].node)
+			node_forget(c->fs->nodes, pl.v[i].node, 1);
 	plus_release(plp);
 	if (ret == 0 && used == 0 && !node_listing_fixed(n) && session) {
 		/* the end of a listing that may change: see PASS_RING */
