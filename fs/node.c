@@ -455,8 +455,7 @@ bool node_in_live_entry(const struct node *n)
 
 bool node_listing_fixed(const struct node *n)
 {
-	/* referrers/ is not: new signatures and SBOMs name a fixed digest */
-	return n->kind != NODE_REFERRERS && (n->immutable || n->kind == NODE_IMAGEFS);
+	return n->immutable || n->kind == NODE_IMAGEFS;
 }
 
 bool node_names_follow_drafts(const struct node *d)

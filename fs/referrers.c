@@ -64,6 +64,10 @@ int referrers_lookup_top(struct fs *fs, struct node *parent, struct node **out)
 		node_free(*out);
 		*out = NULL;
 	}
+	/* even below an @sha256: directory: new signatures and SBOMs name a
+	 * digest that never changes, so what lists them does */
+	if (*out)
+		(*out)->immutable = false;
 	return *out ? 0 : -ENOMEM;
 }
 
