@@ -519,16 +519,6 @@ commit_in_flight() {
 	done
 }
 
-# wait_for_file FILE PID — wait (at most 30 s) until FILE exists; fails early if PID ended
-wait_for_file() {
-	local deadline=$((SECONDS + 30))
-	until [ -e "$1" ]; do
-		kill -0 "$2" 2>/dev/null || [ -e "$1" ] || return 1
-		((SECONDS < deadline)) || return 1
-		sleep 0.05
-	done
-}
-
 # Links: the kernel holds the draft directory's lock while .commit is created, so an ln -s or
 # rm there waits for the commit; the push is the links as they were when it began, and the
 # waiting ln -s then amends the list just pushed (nothing lost); the rm finds no link of that
@@ -606,7 +596,7 @@ wait_for_file() {
 	wp=$!
 	# the commit starts only once the writer is in: a shell slow to start under load would
 	# otherwise walk the path during the commit
-	wait_for_file "$BATS_TEST_TMPDIR/in" "$wp" ||
+	_wait_until 30 test -e "$BATS_TEST_TMPDIR/in" ||
 		{ echo "the writer never got into .annotations: $(cat "$BATS_TEST_TMPDIR/write.err")" >&2; return 1; }
 	mark=$(wc -l <"$TESTDIR/proxy-annot/proxy.log")
 	fs touch "$d/.commit" 2>"$BATS_TEST_TMPDIR/touch.err" &
